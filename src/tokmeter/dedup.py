@@ -1,0 +1,52 @@
+"""Which copy of a request to keep. Pure LazyFrame functions, used by the store on every commit.
+
+Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
+unknown) status over others, latest timestamp. Remaining ties are broken by the larger token total,
+then the smaller (source, source_offset), so the choice never depends on the order of ingestion.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .schema import TOKEN_COLUMNS
+
+RANK_KEYS = ("_r_complete", "_r_usage", "_r_ok", "timestamp", "_r_tokens")
+
+
+def rank_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the helper columns that ``best_per_request`` sorts on (all: larger is better)."""
+    return lf.with_columns(
+        _r_complete=pl.col("complete").fill_null(False),
+        _r_usage=pl.col("usage_source").replace_strict(
+            {"reported": 2, "estimated": 1, "missing": 0}, default=0, return_dtype=pl.Int8
+        ),
+        _r_ok=pl.col("status").is_null() | pl.col("status").is_between(200, 299),
+        _r_tokens=pl.sum_horizontal(TOKEN_COLUMNS),
+    )
+
+
+def sort_best_first(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
+    """Sort so the preferred copy of each request comes first. ``prefer`` names a boolean column that
+    wins full ties (used to keep the stored copy when an identical one is ingested again)."""
+    keys = [*RANK_KEYS, "source", "source_offset"]
+    descending = [True] * len(RANK_KEYS) + [False, False]
+    if prefer is not None:
+        keys.append(prefer)
+        descending.append(True)
+    return rank_columns(lf).sort(keys, descending=descending, nulls_last=True)
+
+
+def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
+    """One row per request_id: the preferred copy."""
+    helpers = [c for c in ("_r_complete", "_r_usage", "_r_ok", "_r_tokens")]
+    return (
+        sort_best_first(lf, prefer=prefer)
+        .unique(subset="request_id", keep="first", maintain_order=True)
+        .drop(helpers)
+    )
+
+
+def usage_signature() -> pl.Expr:
+    """An expression that differs between two copies when their usage differs."""
+    return pl.concat_str([pl.col(c).cast(pl.String) for c in (*TOKEN_COLUMNS, "usage_source")], separator="|")

@@ -1,0 +1,221 @@
+"""Extraction: one capture in, one usage row (a dict in the shape of ``schema.COLUMNS``) out.
+
+Provider quirks live in one module per API family; this module reads the capture's metadata, decides
+which API produced the body, and assembles the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from ..errors import BadCaptureError
+from ..sources.capture import Capture
+from . import anthropic, openai
+from .base import Extracted, as_mapping, as_str
+from .detect import detect_api, infer_provider
+from .sse import looks_like_sse, parse_sse
+
+__all__ = ["extract_row", "Extracted"]
+
+_JSON_READERS = {
+    "openai_chat": openai.chat_from_json,
+    "openai_responses": openai.responses_from_json,
+    "anthropic_messages": anthropic.from_json,
+}
+_STREAM_READERS = {
+    "openai_chat": openai.chat_from_stream,
+    "openai_responses": openai.responses_from_stream,
+    "anthropic_messages": anthropic.from_stream,
+}
+
+
+def extract_row(capture: Capture) -> dict[str, Any]:
+    """The usage row for one capture. Raises ``BadCaptureError`` (with the reason) when it cannot."""
+    meta = capture.meta
+    request = as_mapping(meta.get("request")) or {}
+    status = _status(meta.get("status"))
+    path = _path(meta)
+    body_text, body_doc = _body(capture.body)
+    is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
+    events = list(parse_sse(body_text)) if is_stream and body_text is not None else None
+    api = detect_api(meta, path, body_doc, events)
+    ex = _read(api, body_doc, events, body_text, status)
+    provider = infer_provider(meta, path, api)
+    return {
+        "request_id": _request_id(meta, ex, capture),
+        "response_id": ex.response_id,
+        "timestamp": _timestamp(meta, capture),
+        "user": _user(meta, request),
+        "provider": provider,
+        "model": ex.model or as_str(request.get("model")) or _model_from_path(path),
+        "endpoint": path,
+        "stream": is_stream or request.get("stream") is True,
+        "status": status,
+        **ex.tokens(),
+        "usage_source": ex.usage_source,
+        "complete": ex.complete,
+        "source": capture.source,
+        "source_offset": capture.offset,
+    }
+
+
+def _read(
+    api: str | None, doc: Any, events: list | None, text: str | None, status: int | None
+) -> Extracted:
+    ok = status is None or 200 <= status < 300
+    if events is not None:
+        if api is None:
+            if ok:
+                raise BadCaptureError("unrecognized event stream: no known provider's events in it")
+            return Extracted(complete=False)
+        return _STREAM_READERS[api](events)
+    if doc is None:
+        if not text or not text.strip():
+            if ok:
+                return Extracted(complete=False)  # a 2xx with an empty body: the response was lost
+            return Extracted()
+        # a JSON body that does not parse: cut off in transit (a 2xx) or a plain-text error page
+        return Extracted(complete=not ok)
+    if not isinstance(doc, Mapping):
+        raise BadCaptureError(f"response body is a JSON {type(doc).__name__}, expected an object")
+    if api is None:
+        if ok and "error" not in doc:
+            raise BadCaptureError("unrecognized response body: not a known provider's response shape")
+        return Extracted()
+    return _JSON_READERS[api](doc)
+
+
+def _body(body: Any) -> tuple[str | None, Any]:
+    """(text, decoded JSON or None) for a capture's body, whatever form it was stored in."""
+    if body is None:
+        return None, None
+    if isinstance(body, Mapping | list):
+        return None, body
+    if isinstance(body, bytes | bytearray | memoryview):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadCaptureError(f"response body is not UTF-8 text (byte {exc.start})") from None
+    if not isinstance(body, str):
+        raise BadCaptureError(f"body is a {type(body).__name__}, expected text or a JSON object")
+    if looks_like_sse(body):
+        return body, None
+    try:
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body, None
+
+
+def _status(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadCaptureError(f"status is {value!r}: expected an HTTP status code")
+    try:
+        status = int(value)
+    except ValueError:
+        raise BadCaptureError(f"status is {value!r}: expected an HTTP status code") from None
+    if not 100 <= status <= 599:
+        raise BadCaptureError(f"status is {status}: expected an HTTP status code (100-599)")
+    return status
+
+
+def _path(meta: Mapping[str, Any]) -> str | None:
+    path = as_str(meta.get("path"))
+    if path is None and (url := as_str(meta.get("url"))) is not None:
+        path = urlsplit(url).path or None
+    return path.split("?", 1)[0] if path else None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not isinstance(headers, Mapping):
+        return None
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name:
+            return as_str(value)
+    return None
+
+
+def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> str:
+    request_id = meta.get("request_id")
+    if isinstance(request_id, int) and not isinstance(request_id, bool):
+        request_id = str(request_id)
+    headers = meta.get("response_headers")
+    found = (
+        as_str(request_id)
+        or _header(headers, "request-id")
+        or _header(headers, "x-request-id")
+        or ex.response_id
+    )
+    if found:
+        return found
+    # Nothing names this response: a digest of what was captured keeps re-ingests idempotent.
+    digest = hashlib.sha256(orjson.dumps(capture.body) if not isinstance(capture.body, str | bytes) else
+                            capture.body if isinstance(capture.body, bytes) else capture.body.encode())
+    return f"sha256:{digest.hexdigest()[:32]}"
+
+
+def _user(meta: Mapping[str, Any], request: Mapping[str, Any]) -> str | None:
+    user = as_str(meta.get("user")) or as_str(request.get("user"))
+    if user is None:
+        metadata = as_mapping(request.get("metadata"))
+        user = as_str(metadata.get("user_id")) if metadata else None
+    return user
+
+
+def _timestamp(meta: Mapping[str, Any], capture: Capture) -> datetime:
+    value = meta.get("ts", meta.get("timestamp"))
+    if value is None:
+        date_header = _header(meta.get("response_headers"), "date")
+        if date_header:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return parsedate_to_datetime(date_header).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        if capture.file_time is not None:
+            return capture.file_time
+        raise BadCaptureError("no timestamp: the capture has no ts, no Date header and no file time")
+    return parse_timestamp(value)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 (naive means UTC) or epoch seconds (milliseconds when the number is that large)."""
+    if isinstance(value, bool):
+        raise BadCaptureError(f"ts is {value!r}: expected ISO 8601 or epoch seconds")
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadCaptureError(f"ts is {value!r}: not a representable time") from None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return parse_timestamp(float(text)) if text.replace(".", "", 1).isdigit() else _iso(text)
+        except ValueError:
+            pass
+    raise BadCaptureError(f"ts is {str(value)[:40]!r}: expected ISO 8601 or epoch seconds")
+
+
+def _iso(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _model_from_path(path: str | None) -> str | None:
+    """Deployment or model named in the path (Azure deployments, Gemini ``models/NAME:verb``)."""
+    if not path:
+        return None
+    parts = path.strip("/").split("/")
+    for marker in ("deployments", "models"):
+        if marker in parts[:-1]:
+            return parts[parts.index(marker) + 1].split(":", 1)[0] or None
+    return None

@@ -1,0 +1,79 @@
+"""What every provider module returns, and the helpers they share to read provider numbers safely."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import BadCaptureError
+
+
+@dataclass(slots=True)
+class Extracted:
+    """A provider module's reading of one response body, in tokmeter's token convention."""
+
+    model: str | None = None
+    response_id: str | None = None
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_source: str = "missing"
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def tokens(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
+
+def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usage") -> int:
+    """A token count from a provider's usage object: absent or null is 0, anything else must be a
+    non-negative whole number (an integral float such as ``12.0`` is accepted)."""
+    if not container:
+        return 0
+    value = container.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadCaptureError(f"{where}.{key} is {_show(value)}: expected a non-negative integer")
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise BadCaptureError(f"{where}.{key} is {_show(value)}: expected a non-negative integer")
+        value = int(value)
+    if value < 0:
+        raise BadCaptureError(f"{where}.{key} is {value}: expected a non-negative integer")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 20 else text[:17] + "..."
+
+
+def as_mapping(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def loads_or_none(text: str | bytes) -> Any:
+    """JSON-decode, or None when the text is not (or not whole) JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None

@@ -1,0 +1,73 @@
+"""The usage row: one schema, defined once, used by extraction, the store, reports and the docs.
+
+Token convention (OpenTelemetry GenAI and genai-prices alike):
+
+* ``input_tokens`` is the whole prompt, cache reads and cache writes included;
+  ``cache_read_tokens``, ``cache_write_tokens`` are subsets of it and
+  ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with a 1-hour TTL.
+* ``output_tokens`` includes reasoning; ``reasoning_tokens`` is a subset of it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import polars as pl
+
+USAGE_SOURCES: Final = ("reported", "estimated", "missing")
+
+TOKEN_COLUMNS: Final = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+# name -> (polars dtype name, meaning). The order here is the column order everywhere.
+COLUMNS: Final[dict[str, tuple[str, str]]] = {
+    "request_id": ("String", "The capture's request_id, else the request-id / x-request-id response header, "
+                   "else the response id, else a hash of the response body. The deduplication key."),
+    "response_id": ("String", "The provider's own id for the response (chatcmpl-..., msg_..., resp_...)."),
+    "timestamp": ("Datetime[us, UTC]", "When the request was made (the capture's ts), in UTC."),
+    "user": ("String", "The capture's user, else the request body's user / metadata.user_id; null when unknown."),
+    "provider": ("String", "openai, anthropic, ... (the capture's provider, else inferred from host, path, body)."),
+    "model": ("String", "The model as the response reports it, else as requested."),
+    "endpoint": ("String", "The request path without query string, e.g. /v1/chat/completions."),
+    "stream": ("Boolean", "True when the response was a stream (SSE)."),
+    "status": ("Int32", "HTTP status of the response; null when the capture does not say."),
+    "input_tokens": ("Int64", "Whole prompt, cache reads and writes included."),
+    "cache_read_tokens": ("Int64", "Prompt tokens read from the provider's cache (subset of input)."),
+    "cache_write_tokens": ("Int64", "Prompt tokens written to the cache, any TTL (subset of input)."),
+    "cache_write_1h_tokens": ("Int64", "Cache writes with a 1-hour TTL (subset of cache_write)."),
+    "output_tokens": ("Int64", "Generated tokens, reasoning included."),
+    "reasoning_tokens": ("Int64", "Reasoning / thinking tokens (subset of output)."),
+    "usage_source": ("String", "reported (the provider said so), estimated (tokmeter counted), "
+                     "missing (no usage arrived: tokens are 0)."),
+    "complete": ("Boolean", "The response reached its proper end (a stream's final event, a whole JSON body)."),
+    "source": ("String", "The file the capture came from."),
+    "source_offset": ("Int64", "Byte offset of the capture in that file (0 for single-response files)."),
+}
+
+
+def polars_schema() -> pl.Schema:
+    """The usage row as a polars schema (the store's Parquet files use exactly this, plus the hive `date`)."""
+    import polars as pl
+
+    dtypes = {
+        "String": pl.String,
+        "Datetime[us, UTC]": pl.Datetime("us", "UTC"),
+        "Boolean": pl.Boolean,
+        "Int32": pl.Int32,
+        "Int64": pl.Int64,
+    }
+    return pl.Schema({name: dtypes[dtype] for name, (dtype, _) in COLUMNS.items()})
+
+
+def markdown_table() -> str:
+    """The schema as a Markdown table (README's copy is checked against this by the tests)."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{name}` | {dtype} | {meaning} |" for name, (dtype, meaning) in COLUMNS.items()]
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""The unit that flows from capture sources into extraction: one response with its metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class Capture:
+    """One captured response: the metadata fields of a capture record and the raw response body.
+
+    ``meta`` holds the capture-record fields (``ts``, ``request_id``, ``user``, ``provider``,
+    ``method``, ``path`` / ``url``, ``host``, ``status``, ``request``, ``request_headers``,
+    ``response_headers``); ``body`` is the response body as text (an SSE stream or a JSON document),
+    or an already-decoded JSON value.
+    """
+
+    source: str
+    offset: int
+    meta: dict[str, Any]
+    body: Any
+    line: int | None = None
+    file_time: datetime | None = None
+    format: str = "capture-log"
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+@dataclass(slots=True)
+class BadCapture:
+    """A capture that could not become a usage row: where it is and why (never its bytes)."""
+
+    source: str
+    offset: int
+    reason: str
+    line: int | None = None
+    format: str = "capture-log"
+    digest: str | None = field(default=None)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source

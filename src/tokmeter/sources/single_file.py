@@ -1,0 +1,46 @@
+"""Single-response files: ``NAME.sse`` (a raw event stream) or ``NAME.json`` (a response body), each
+with an optional sidecar ``NAME.meta.json`` holding the capture-record metadata fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from .capture import BadCapture, Capture
+
+
+def file_time(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
+def sidecar_path(path: Path, suffix: str) -> Path:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    stem = name.rsplit(".", 1)[0]
+    return path.with_name(stem + suffix)
+
+
+def read_single_file(
+    path: Path, fmt: str, open_bytes: Callable[[Path], IO[bytes]], meta_suffix: str
+) -> Capture | BadCapture:
+    source = str(path)
+    meta: dict = {}
+    sidecar = sidecar_path(path, meta_suffix)
+    if sidecar.exists():
+        try:
+            meta = orjson.loads(sidecar.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            return BadCapture(source, 0, f"sidecar {sidecar.name} is not valid JSON ({str(exc)[:60]})",
+                              format=fmt)
+        if not isinstance(meta, dict):
+            return BadCapture(source, 0, f"sidecar {sidecar.name} must hold a JSON object", format=fmt)
+        meta.pop("body", None)
+    with open_bytes(path) as handle:
+        body = handle.read()
+    return Capture(source, 0, meta, body, None, file_time(path), fmt)

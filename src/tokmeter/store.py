@@ -1,0 +1,265 @@
+"""The store: a Parquet dataset ``usage/date=YYYY-MM-DD/part-*.parquet`` (hive-partitioned by UTC date)
+holding one row per request id.
+
+Every change is one transaction: new parts are written under temporary names and fsynced, a journal
+(``_txn.json``) naming the parts to add and to remove is written atomically, then applied (renames and
+deletes) and removed. A crash leaves either no journal (nothing happened; stray temporaries are
+cleared by the next writer) or a whole journal (the next writer, or reader, finishes it). Writers
+hold the store's lock exclusively, readers shared, so readers always see a committed state.
+
+Deduplication happens at commit: a new row is compared with the stored copies of its request id in
+its own UTC day and the days either side of it (so a retry that straddles midnight is still one row);
+the preferred copy (see ``dedup``) is kept and the other removed. The work is bounded by the new rows
+and the partitions they touch, never the whole store.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from .dedup import best_per_request, usage_signature
+from .errors import StoreError
+from .locking import store_lock
+from .schema import polars_schema
+
+JOURNAL = "_txn.json"
+DEDUP_WINDOW_DAYS = 1
+_PART_GLOB = "date=*/*.parquet"
+
+
+@dataclass(slots=True)
+class CommitResult:
+    rows_written: int = 0
+    duplicates_dropped: int = 0
+    duplicates_disagreeing: int = 0
+
+    def __iadd__(self, other: CommitResult) -> CommitResult:
+        self.rows_written += other.rows_written
+        self.duplicates_dropped += other.duplicates_dropped
+        self.duplicates_disagreeing += other.duplicates_disagreeing
+        return self
+
+
+class Store:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self.usage_dir = self.root / "usage"
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # ---- locking -------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[Store]:
+        """Hold the write lock; finishes any transaction a crashed writer left behind."""
+        with store_lock(self.root, exclusive=True, wait=wait):
+            self._recover()
+            yield self
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Hold the read lock: the store cannot change while you read."""
+        if not self.root.exists():
+            yield self
+            return
+        with store_lock(self.root, exclusive=False):
+            if (self.root / JOURNAL).exists():
+                raise StoreError(
+                    f"the store {self.root} has an unfinished transaction from a crashed writer",
+                    hint="run any tokmeter ingest (even on an empty directory) to finish it",
+                )
+            yield self
+
+    # ---- reading -------------------------------------------------------------------------------
+    def part_files(self, days: set[date] | None = None) -> list[Path]:
+        if days is None:
+            return sorted(self.usage_dir.glob(_PART_GLOB))
+        files: list[Path] = []
+        for day in sorted(days):
+            files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
+        return files
+
+    def scan(self) -> pl.LazyFrame:
+        """All stored usage rows (schema columns plus the hive ``date``). Hold ``reading()`` while you
+        collect it to see one committed state."""
+        schema = polars_schema()
+        if not self.part_files():
+            return pl.LazyFrame(schema={**schema, "date": pl.Date})
+        return pl.scan_parquet(
+            self.usage_dir / _PART_GLOB,
+            hive_partitioning=True,
+            hive_schema={"date": pl.Date},
+            schema=schema,
+        )
+
+    # ---- writing -------------------------------------------------------------------------------
+    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None) -> CommitResult:
+        """Add usage rows (deduplicated against each other and the store) in one transaction.
+        ``extra_files`` (path relative to the store -> content) are replaced in the same transaction.
+        Call inside ``writing()``."""
+        result = CommitResult()
+        txn = _Transaction(self.root)
+        if rows.height:
+            self._stage_rows(rows, txn, result)
+        for rel, content in (extra_files or {}).items():
+            txn.stage_bytes(rel, content)
+        txn.commit()
+        return result
+
+    def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
+        batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
+        best = best_per_request(batch).collect()
+        _count_dropped(batch, best, result)
+        existing = self._stored_copies(best)
+        if existing.height:
+            combined = pl.concat([existing, best.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
+            winners = best_per_request(
+                combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
+            ).collect()
+            _count_dropped(combined.lazy().drop("_file", "_new"), winners.drop("_file", "_new", "_keep_old"), result)
+            replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
+            for file, ids in replaced.group_by("_file"):
+                self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
+            best = winners.filter("_new").select(polars_schema().names())
+        for (day,), part in best.group_by(pl.col("timestamp").dt.date().alias("_day")):
+            txn.stage_part(self._new_part_path(day), part.drop("_day").sort("timestamp"))
+        result.rows_written += best.height
+
+    def _stored_copies(self, best: pl.DataFrame) -> pl.DataFrame:
+        days: set[date] = set()
+        for day in best["timestamp"].dt.date().unique().to_list():
+            days |= {day + timedelta(days=k) for k in range(-DEDUP_WINDOW_DAYS, DEDUP_WINDOW_DAYS + 1)}
+        files = self.part_files(days)
+        if not files:
+            return pl.DataFrame()
+        return (
+            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file")
+            .filter(pl.col("request_id").is_in(best["request_id"].implode()))
+            .with_columns(_new=pl.lit(False))
+            .collect()
+        )
+
+    def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
+        kept = pl.read_parquet(file, schema=polars_schema()).filter(~pl.col("request_id").is_in(list(drop_ids)))
+        if kept.height:
+            txn.stage_part(file.with_name(_part_name()), kept)
+        txn.stage_remove(file)
+
+    def _new_part_path(self, day: date) -> Path:
+        return self.usage_dir / f"date={day.isoformat()}" / _part_name()
+
+    def _recover(self) -> None:
+        journal = self.root / JOURNAL
+        if journal.exists():
+            _Transaction.apply(self.root, orjson.loads(journal.read_bytes()))
+        for stray in self.root.rglob(".*.tmp"):
+            stray.unlink(missing_ok=True)
+
+
+def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:
+    kept_sig = kept.lazy().select("request_id", _kept=usage_signature())
+    counts = (
+        all_rows.with_columns(_sig=usage_signature())
+        .join(kept_sig, on="request_id")
+        .select(n=pl.len(), differ=(pl.col("_sig") != pl.col("_kept")).sum())
+        .collect()
+    )
+    result.duplicates_dropped += counts["n"][0] - kept.height
+    result.duplicates_disagreeing += counts["differ"][0]
+
+
+def _part_name() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+class _Transaction:
+    """Files staged under temporary names, then made visible together through a journal."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.adds: list[tuple[str, str]] = []
+        self.removes: list[str] = []
+
+    def _temp_for(self, final: Path) -> Path:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+    def stage_part(self, final: Path, frame: pl.DataFrame) -> None:
+        temp = self._temp_for(final)
+        frame.write_parquet(temp, compression="zstd", statistics=True)
+        _fsync_file(temp)
+        self.adds.append((self._rel(temp), self._rel(final)))
+
+    def stage_bytes(self, rel: str, content: bytes) -> None:
+        final = self.root / rel
+        temp = self._temp_for(final)
+        with open(temp, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.adds.append((self._rel(temp), rel))
+
+    def stage_remove(self, path: Path) -> None:
+        self.removes.append(self._rel(path))
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def commit(self) -> None:
+        if not self.adds and not self.removes:
+            return
+        plan = {"add": self.adds, "remove": self.removes}
+        journal = self.root / JOURNAL
+        temp = self.root / f".{JOURNAL}.tmp"
+        with open(temp, "wb") as handle:
+            handle.write(orjson.dumps(plan))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, journal)
+        _fsync_dir(self.root)
+        self.apply(self.root, plan)
+
+    @staticmethod
+    def apply(root: Path, plan: dict) -> None:
+        """Idempotent: safe to run again on a journal that was partly applied."""
+        dirs: set[Path] = set()
+        for temp, final in plan["add"]:
+            if (root / temp).exists():
+                os.replace(root / temp, root / final)
+            dirs.add((root / final).parent)
+        for rel in plan["remove"]:
+            (root / rel).unlink(missing_ok=True)
+            dirs.add((root / rel).parent)
+        for directory in dirs:
+            _fsync_dir(directory)
+        (root / JOURNAL).unlink(missing_ok=True)
+        _fsync_dir(root)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
