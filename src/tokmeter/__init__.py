@@ -1,0 +1,37 @@
+"""tokmeter: token and cost accounting from raw captures of LLM API traffic.
+
+The library API (the CLI is a thin shell over it)::
+
+    from tokmeter import Store, run_ingest, build_report, Filters
+    report = run_ingest(["sample_logs/"], Store("/tmp/store"))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Store", "run_ingest", "build_report", "select_rows", "Filters", "TokmeterError", "__version__"]
+
+if TYPE_CHECKING:
+    from .errors import TokmeterError
+    from .pipeline import run_ingest
+    from .report import Filters, build_report, select_rows
+    from .store import Store
+
+_LAZY = {
+    "Store": "store",
+    "run_ingest": "pipeline",
+    "build_report": "report",
+    "select_rows": "report",
+    "Filters": "report",
+    "TokmeterError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:  # lazy, so `tokmeter --help` does not import polars
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"tokmeter.{_LAZY[name]}"), name)
+    raise AttributeError(name)

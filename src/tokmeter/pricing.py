@@ -27,28 +27,46 @@ _SCALE = Decimal(1).scaleb(-18)
 # our token column -> the coefficient column that prices it
 COEFFICIENTS = {
     "input_tokens": "_c_input",
-    "cache_read_tokens": "_c_cache_read",
-    "_cache_write_5m": "_c_cache_write_5m",
-    "cache_write_1h_tokens": "_c_cache_write_1h",
+    "_p_cache_read": "_c_cache_read",
+    "_p_cache_write_5m": "_c_cache_write_5m",
+    "_p_cache_write_1h": "_c_cache_write_1h",
     "output_tokens": "_c_output",
-    "reasoning_tokens": "_c_reasoning",
+    "_p_reasoning": "_c_reasoning",
 }
 _KEY = ["provider", "model", "_price_day", "_price_minute", "_tier"]
 
 
 def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, imported lazily
-    """A usage row as the ``genai_prices.Usage`` it is priced as (every key explicit, so genai-prices
-    never has to infer one)."""
+    """A usage row as the ``genai_prices.Usage`` it is priced as: every key explicit (so genai-prices
+    never has to infer one), and subsets capped at what contains them. A provider that reports more
+    reasoning than output (it happens) has the excess priced as output, not rejected."""
     from genai_prices import Usage
 
+    cache_read = min(row["cache_read_tokens"], row["input_tokens"])
+    cache_write = min(row["cache_write_tokens"], row["input_tokens"] - cache_read)
+    cache_write_1h = min(row["cache_write_1h_tokens"], cache_write)
     return Usage(
         input_tokens=row["input_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        cache_write_5m_tokens=row["cache_write_tokens"] - row["cache_write_1h_tokens"],
-        cache_write_1h_tokens=row["cache_write_1h_tokens"],
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_5m_tokens=cache_write - cache_write_1h,
+        cache_write_1h_tokens=cache_write_1h,
         output_tokens=row["output_tokens"],
-        output_reasoning_tokens=row["reasoning_tokens"],
+        output_reasoning_tokens=min(row["reasoning_tokens"], row["output_tokens"]),
+    )
+
+
+def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The same caps as ``genai_usage``, as columns."""
+    cache_read = pl.min_horizontal("cache_read_tokens", "input_tokens")
+    lf = lf.with_columns(_p_cache_read=cache_read)
+    cache_write = pl.min_horizontal(pl.col("cache_write_tokens"), pl.col("input_tokens") - pl.col("_p_cache_read"))
+    lf = lf.with_columns(_p_cache_write=cache_write)
+    cache_write_1h = pl.min_horizontal("cache_write_1h_tokens", "_p_cache_write")
+    return lf.with_columns(
+        _p_cache_write_1h=cache_write_1h,
+        _p_cache_write_5m=pl.col("_p_cache_write") - cache_write_1h,
+        _p_reasoning=pl.min_horizontal("reasoning_tokens", "output_tokens"),
     )
 
 
@@ -86,6 +104,11 @@ def _thresholds(model_price: Any) -> tuple[int, ...]:
     return tuple(sorted(starts))
 
 
+def is_priced(provider: str | None, model: str | None) -> bool:
+    """Whether genai-prices knows this model (for this provider)."""
+    return bool(model) and _model_info(provider, model) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedPrice:
     provider_id: str
@@ -106,10 +129,22 @@ def resolve(provider: str | None, model: str | None, at: datetime) -> ResolvedPr
     return ResolvedPrice(prov.id, info.id, model_price, _thresholds(model_price))
 
 
-@lru_cache(maxsize=4096)
+_COEFFICIENT_CACHE: dict[tuple[int, int], tuple[Any, dict[str, Decimal]]] = {}
+
+
 def _coefficients(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[str, Decimal]:
     """Exact per-token coefficients (and the per-request constant ``_c_request``) for one price and
     tier level, measured with genai-prices' own arithmetic on probe usages inside that tier."""
+    key = (id(model_price), level)
+    cached = _COEFFICIENT_CACHE.get(key)
+    if cached is not None and cached[0] is model_price:
+        return cached[1]
+    coefficients = _probe(model_price, level, thresholds)
+    _COEFFICIENT_CACHE[key] = (model_price, coefficients)  # holding the object keeps its id unique
+    return coefficients
+
+
+def _probe(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[str, Decimal]:
     from genai_prices import Usage
 
     t = thresholds[level - 1] + 1 if level else 1
@@ -212,12 +247,13 @@ def with_cost(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
         .join(thresholds, on=period, how="left", nulls_equal=True)
         .with_columns(_tier=tier.cast(pl.Int32))
         .join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True)
-        .with_columns(_cache_write_5m=pl.col("cache_write_tokens") - pl.col("cache_write_1h_tokens"))
+        .pipe(_capped_columns)
     )
     cost = pl.col("_c_request")
     for column, coefficient in COEFFICIENTS.items():
         cost = cost + pl.col(column).cast(pl.Decimal(38, 0)) * pl.col(coefficient)
-    helpers = ["_price_day", "_price_minute", "_by_minute", "_tier", "_cache_write_5m", "_priced_as",
+    helpers = ["_price_day", "_price_minute", "_by_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
+               "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning",
                "_c_request", *COEFFICIENTS.values(), *(f"_t{i}" for i in range(depth))]
     return keyed.with_columns(cost_usd=cost.cast(COST_DTYPE), priced_as=pl.col("_priced_as")).drop(helpers)
 

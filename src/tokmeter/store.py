@@ -130,7 +130,7 @@ class Store:
             for file, ids in replaced.group_by("_file"):
                 self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
             best = winners.filter("_new").select(polars_schema().names())
-        for (day,), part in best.group_by(pl.col("timestamp").dt.date().alias("_day")):
+        for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
             txn.stage_part(self._new_part_path(day), part.drop("_day").sort("timestamp"))
         result.rows_written += best.height
 

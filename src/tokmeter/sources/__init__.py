@@ -33,7 +33,7 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
     """Every capture file under the given files and directories, sorted, sidecars left out."""
     found: list[Path] = []
     for raw in paths:
-        path = Path(raw)
+        path = Path(raw).absolute()
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))

@@ -1,0 +1,3 @@
+from tokmeter.cli import main
+
+main()

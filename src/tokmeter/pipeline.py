@@ -1,0 +1,110 @@
+"""``run_ingest``: sources -> extract -> store, with the counts the CLI renders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BadCaptureError
+from .sources import BadCapture, Capture, detect_format, find_files, read_captures
+from .store import CommitResult, Store
+
+DEFAULT_BATCH_ROWS = 50_000
+
+
+@dataclass(slots=True)
+class IngestReport:
+    files: int = 0
+    captures: int = 0
+    by_format: Counter[str] = field(default_factory=Counter)
+    commit: CommitResult = field(default_factory=CommitResult)
+    bad: list[BadCapture] = field(default_factory=list)
+    unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return self.commit.rows_written
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return self.commit.duplicates_dropped
+
+
+ProgressFn = Callable[[Path, int], None]
+
+
+def run_ingest(
+    paths: Iterable[str | Path],
+    store: Store,
+    *,
+    fmt: str = "auto",
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    wait: bool = True,
+    on_file_done: ProgressFn | None = None,
+) -> IngestReport:
+    """Read every capture under ``paths`` into ``store``. Bad captures are counted and listed in the
+    report, never raised; the good captures beside them are kept."""
+    report = IngestReport()
+    files = find_files(paths)
+    buffer: list[dict[str, Any]] = []
+    priced_check: Counter[tuple[str | None, str | None]] = Counter()
+    with store.writing(wait=wait):
+        for path in files:
+            report.files += 1
+            for row in _rows_of_file(path, fmt, report):
+                buffer.append(row)
+                priced_check[(row["provider"], row["model"])] += 1
+                if len(buffer) >= batch_rows:
+                    report.commit += _commit(store, buffer)
+                    buffer = []
+            if on_file_done is not None:
+                on_file_done(path, report.captures)
+        report.commit += _commit(store, buffer)
+    report.unpriced_models = _unpriced(priced_check)
+    return report
+
+
+def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[str, Any]]:
+    from .extract import extract_row
+
+    try:
+        file_format = detect_format(path) if fmt == "auto" else fmt
+        for item in read_captures(path, file_format):
+            report.captures += 1
+            report.by_format[item.format] += 1
+            if isinstance(item, BadCapture):
+                report.bad.append(item)
+                continue
+            try:
+                yield extract_row(item)
+            except BadCaptureError as exc:
+                report.bad.append(_bad(item, exc.message))
+    except (OSError, EOFError) as exc:  # unreadable file, or a compressed file that is corrupt
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        report.bad.append(BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt))
+
+
+def _bad(capture: Capture, reason: str) -> BadCapture:
+    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format)
+
+
+def _commit(store: Store, rows: list[dict[str, Any]]) -> CommitResult:
+    if not rows:
+        return CommitResult()
+    import polars as pl
+
+    from .schema import polars_schema
+
+    return store.commit(pl.DataFrame(rows, schema=polars_schema()))
+
+
+def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
+    from .pricing import is_priced
+
+    return sorted(
+        ((provider, model, count) for (provider, model), count in seen.items() if not is_priced(provider, model)),
+        key=lambda item: (-item[2], str(item[1])),
+    )

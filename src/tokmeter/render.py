@@ -1,0 +1,144 @@
+"""Rendering: Rich tables for people, JSON / CSV / JSONL / Parquet for programs."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from .errors import UsageError
+from .report import Report
+from .rollup import MEASURES
+
+UNKNOWN = "(unknown)"
+
+
+def cost_text(value: Decimal | None) -> str:
+    return "unpriced" if value is None else f"${value:,.6f}"
+
+
+def cost_number(value: Decimal | None) -> float | None:
+    """A cost for JSON: rounded to the nano-dollar, so the float prints exactly those digits."""
+    return None if value is None else float(round(value, 9))
+
+
+def report_table(report: Report) -> Table:
+    table = Table(show_footer=True, header_style="bold", footer_style="bold")
+    totals = report.totals.row(0, named=True)
+    for index, dim in enumerate(report.dims):
+        table.add_column(dim, footer="Total" if index == 0 else "")
+    for measure in MEASURES:
+        if measure == "unpriced_requests" and not totals["unpriced_requests"]:
+            continue
+        footer = cost_text(totals[measure]) if measure == "cost_usd" else f"{totals[measure]:,}"
+        table.add_column(measure.replace("_tokens", "").replace("_", " "), footer=footer, justify="right")
+    if not report.dims:
+        table.show_footer = False
+        table.add_row(*_measure_cells(totals))
+    for row in report.rows.iter_rows(named=True):
+        table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims), *_measure_cells(row,
+                      show_unpriced=bool(totals["unpriced_requests"])))
+    return table
+
+
+def _measure_cells(row: dict[str, Any], show_unpriced: bool = False) -> list[str]:
+    cells = []
+    for measure in MEASURES:
+        if measure == "unpriced_requests" and not show_unpriced:
+            continue
+        cells.append(cost_text(row[measure]) if measure == "cost_usd" else f"{row[measure]:,}")
+    return cells
+
+
+def unpriced_table(report: Report) -> Table:
+    table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold")
+    for column in ("provider", "model", "requests", "input tokens", "output tokens"):
+        table.add_column(column, justify="right" if "s" == column[-1] else "left")
+    for row in report.unpriced.iter_rows():
+        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    return table
+
+
+def _jsonable(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.iter_rows(named=True):
+        out.append({k: cost_number(v) if k == "cost_usd" else v for k, v in row.items()})
+    return out
+
+
+def report_json(report: Report) -> bytes:
+    doc = {
+        "rows": _jsonable(report.rows),
+        "totals": _jsonable(report.totals)[0],
+        "unpriced_models": report.unpriced.to_dicts(),
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def for_export(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decimal costs as exact text for CSV; kept as Decimal in Parquet."""
+    return frame.with_columns(pl.col(pl.Decimal).round(9).cast(pl.Decimal(38, 9)))
+
+
+def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None, console: Console) -> None:
+    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout."""
+    if fmt == "parquet":
+        if output is None:
+            raise UsageError("Parquet is binary and needs a file", hint="add --output FILE.parquet")
+        frame.write_parquet(output)
+        return
+    frame = for_export(frame)
+    if fmt == "csv":
+        data = frame.write_csv().encode()
+    elif fmt == "jsonl":
+        data = b"".join(orjson.dumps(row) + b"\n" for row in _jsonable_rows(frame))
+    else:
+        raise UsageError(f"unknown format {fmt!r}")
+    emit(data, output)
+
+
+def _jsonable_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = _jsonable(frame)
+    for row in rows:
+        if row.get("timestamp") is not None:
+            row["timestamp"] = row["timestamp"].isoformat().replace("+00:00", "Z")
+    return rows
+
+
+def emit(data: bytes, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+
+
+ROWS_TABLE_COLUMNS = ("timestamp", "request_id", "user", "provider", "model", "status", "input_tokens",
+                      "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+                      "usage_source", "complete", "cost_usd")
+
+
+def rows_table(frame: pl.DataFrame) -> Table:
+    table = Table(header_style="bold")
+    for column in ROWS_TABLE_COLUMNS:
+        numeric = column.endswith("_tokens") or column in ("status", "cost_usd")
+        table.add_column(column.replace("_tokens", "").replace("_", " "), justify="right" if numeric else "left")
+    for row in frame.select(ROWS_TABLE_COLUMNS).iter_rows(named=True):
+        cells = []
+        for column, value in row.items():
+            if column == "cost_usd":
+                cells.append(cost_text(value))
+            elif column == "timestamp":
+                cells.append(value.strftime("%Y-%m-%d %H:%M:%S"))
+            elif value is None:
+                cells.append(UNKNOWN if column == "user" else "")
+            else:
+                cells.append(f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+        table.add_row(*cells)
+    return table

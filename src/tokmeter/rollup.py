@@ -1,0 +1,77 @@
+"""Rollups: pure LazyFrame transforms from priced usage rows to per-group token and cost totals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+
+DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
+TIME_DIMENSIONS = ("day", "week", "month")
+REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests")
+
+
+def filter_rows(
+    lf: pl.LazyFrame,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    models: Sequence[str] = (),
+    users: Sequence[str] = (),
+    providers: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """Rows whose UTC date is within [since, until] (inclusive) and that match the given values."""
+    if since is not None:
+        lf = lf.filter(pl.col("date") >= since)
+    if until is not None:
+        lf = lf.filter(pl.col("date") <= until)
+    for column, values in (("model", models), ("user", users), ("provider", providers)):
+        if values:
+            lf = lf.filter(pl.col(column).is_in(list(values)))
+    return lf
+
+
+def with_periods(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
+    """Add the time dimensions asked for, as ISO labels: day ``2026-11-03``, week ``2026-W45``,
+    month ``2026-11`` (all in UTC)."""
+    ts = pl.col("timestamp").dt.convert_time_zone("UTC")
+    exprs = {
+        "day": ts.dt.strftime("%Y-%m-%d"),
+        "week": ts.dt.strftime("%G-W%V"),
+        "month": ts.dt.strftime("%Y-%m"),
+    }
+    return lf.with_columns(**{dim: exprs[dim] for dim in dims if dim in exprs})
+
+
+def _measures() -> list[pl.Expr]:
+    return [
+        pl.len().alias("requests"),
+        *(pl.col(column).sum() for column in REPORT_TOKENS),
+        # all-unpriced groups get a null cost, never $0
+        pl.when(pl.col("cost_usd").is_not_null().any()).then(pl.col("cost_usd").sum()).alias("cost_usd"),
+        pl.col("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
+    ]
+
+
+def group_usage(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
+    """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending."""
+    lf = with_periods(lf, dims)
+    if not dims:
+        return lf.select(_measures())
+    return (
+        lf.group_by(list(dims))
+        .agg(_measures())
+        .sort(["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True)
+    )
+
+
+def unpriced_models(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The models that have no price, with their volume."""
+    return (
+        lf.filter(pl.col("cost_usd").is_null())
+        .group_by("provider", "model")
+        .agg(pl.len().alias("requests"), *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")))
+        .sort(["requests", "model"], descending=[True, False], nulls_last=True)
+    )
