@@ -241,12 +241,12 @@ def with_cost(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     ) if depth else pl.lit(0, dtype=pl.Int32)
     keyed = (
         price_keys(lf)
-        .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left",
+        .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left", maintain_order="left",
               nulls_equal=True)
         .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
-        .join(thresholds, on=period, how="left", nulls_equal=True)
+        .join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(_tier=tier.cast(pl.Int32))
-        .join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True)
+        .join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left")
         .pipe(_capped_columns)
     )
     cost = pl.col("_c_request")

@@ -2,23 +2,34 @@
 
 Provider quirks live in one module per API family; this module reads the capture's metadata, decides
 which API produced the body, and assembles the row.
+
+Bodies come in four wire forms, each with its reader table: a JSON document (``_JSON_READERS``), an
+SSE stream (``_STREAM_READERS``), a JSON array of chunks (``_ARRAY_READERS``: Gemini streams without
+``alt=sse``; a cut-off array yields its whole elements) and an AWS binary event stream
+(``_EVENTSTREAM_READERS``: Bedrock; bytes, or base64 text when the capture's Content-Type says
+``application/vnd.amazon.eventstream``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
-from . import anthropic, openai
+from . import anthropic, bedrock, cohere, gemini, openai
 from .base import Extracted, as_mapping, as_str
 from .detect import detect_api, infer_provider
+from .eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
+from .eventstream import iter_messages, looks_like_eventstream
 from .sse import looks_like_sse, parse_sse
 
 __all__ = ["extract_row", "Extracted"]
@@ -27,11 +38,24 @@ _JSON_READERS = {
     "openai_chat": openai.chat_from_json,
     "openai_responses": openai.responses_from_json,
     "anthropic_messages": anthropic.from_json,
+    "gemini": gemini.from_json,
+    "bedrock_converse": bedrock.from_json,
+    "bedrock_invoke": bedrock.invoke_from_json,
+    "cohere_chat": cohere.from_json,
 }
 _STREAM_READERS = {
     "openai_chat": openai.chat_from_stream,
     "openai_responses": openai.responses_from_stream,
     "anthropic_messages": anthropic.from_stream,
+    "gemini": gemini.from_stream,
+    "cohere_chat": cohere.from_stream,
+}
+# APIs whose bodies carry no id of their own: the response is named by a response header.
+_RESPONSE_ID_HEADERS = {"bedrock_converse": "x-amzn-requestid", "bedrock_invoke": "x-amzn-requestid"}
+_ARRAY_READERS: dict[str, Callable[[list[Any]], Extracted]] = {"gemini": gemini.from_chunks}
+_EVENTSTREAM_READERS: dict[str, Callable[[bytes], Extracted]] = {
+    "bedrock_converse": bedrock.from_eventstream,
+    "bedrock_invoke": bedrock.invoke_from_eventstream,
 }
 
 
@@ -41,11 +65,9 @@ def extract_row(capture: Capture) -> dict[str, Any]:
     request = as_mapping(meta.get("request")) or {}
     status = _status(meta.get("status"))
     path = _path(meta)
-    body_text, body_doc = _body(capture.body)
-    is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
-    events = list(parse_sse(body_text)) if is_stream and body_text is not None else None
-    api = detect_api(meta, path, body_doc, events)
-    ex = _read(api, body_doc, events, body_text, status)
+    api, ex, is_stream = _extract(meta, path, capture.body, status)
+    if ex.response_id is None and api in _RESPONSE_ID_HEADERS:
+        ex.response_id = _header(meta.get("response_headers"), _RESPONSE_ID_HEADERS[api])
     provider = infer_provider(meta, path, api)
     return {
         "request_id": _request_id(meta, ex, capture),
@@ -65,6 +87,22 @@ def extract_row(capture: Capture) -> dict[str, Any]:
     }
 
 
+def _extract(
+    meta: Mapping[str, Any], path: str | None, body: Any, status: int | None
+) -> tuple[str | None, Extracted, bool]:
+    """(API, its reading of the body, whether the body is a stream)."""
+    binary = _eventstream_bytes(body, meta)
+    if binary is not None:
+        return _read_eventstream(meta, path, binary)
+    body_text, body_doc = _body(body)
+    is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
+    events = list(parse_sse(body_text)) if is_stream and body_text is not None else None
+    api = detect_api(meta, path, body_doc, events)
+    ex = _read(api, body_doc, events, body_text, status)
+    is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or _is_cut_array(body_doc, body_text))
+    return api, ex, is_stream or is_array
+
+
 def _read(
     api: str | None, doc: Any, events: list | None, text: str | None, status: int | None
 ) -> Extracted:
@@ -74,7 +112,14 @@ def _read(
             if ok:
                 raise BadCaptureError("unrecognized event stream: no known provider's events in it")
             return Extracted(complete=False)
+        if api not in _STREAM_READERS:
+            raise BadCaptureError(f"an SSE stream from the {api} API, which does not stream SSE")
         return _STREAM_READERS[api](events)
+    if api in _ARRAY_READERS:
+        if isinstance(doc, list):
+            return _ARRAY_READERS[api](doc)
+        if _is_cut_array(doc, text):
+            return _ARRAY_READERS[api](_array_prefix(text or ""))
     if doc is None:
         if not text or not text.strip():
             if ok:
@@ -89,6 +134,58 @@ def _read(
             raise BadCaptureError("unrecognized response body: not a known provider's response shape")
         return Extracted()
     return _JSON_READERS[api](doc)
+
+
+def _is_cut_array(doc: Any, text: str | None) -> bool:
+    return doc is None and text is not None and text.lstrip("\ufeff \t\r\n").startswith("[")
+
+
+def _array_prefix(text: str) -> list[Any]:
+    """The whole elements of a JSON array that was cut off in transit."""
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    pos = text.index("[") + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return items
+        items.append(item)
+
+
+def _eventstream_bytes(body: Any, meta: Mapping[str, Any]) -> bytes | None:
+    """The body as AWS event stream bytes, or None when it is not one. Bytes are sniffed (the first
+    frame's prelude CRC); text counts only as base64 under the event stream's Content-Type."""
+    content_type = _header(meta.get("response_headers"), "content-type") or ""
+    declared = content_type.split(";", 1)[0].strip().lower() == EVENTSTREAM_TYPE
+    if isinstance(body, bytes | bytearray | memoryview):
+        data = bytes(body)
+        if looks_like_eventstream(data) or declared and not data.lstrip().startswith((b"{", b"<")):
+            return data
+        return None
+    if declared and isinstance(body, str):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return data if looks_like_eventstream(data) or not data else None
+    return None
+
+
+def _read_eventstream(
+    meta: Mapping[str, Any], path: str | None, data: bytes
+) -> tuple[str | None, Extracted, bool]:
+    first = next(iter_messages(data), None)
+    event_type = first[0].get(":event-type") if first is not None else None
+    api = detect_api(meta, path, None, None, [event_type] if isinstance(event_type, str) else None)
+    if api not in _EVENTSTREAM_READERS:
+        raise BadCaptureError(
+            f"an AWS event stream from the {api or 'unrecognized'} API: only Bedrock streams are read",
+            hint="Bedrock paths end in /converse-stream or /invoke-with-response-stream",
+        )
+    return api, _EVENTSTREAM_READERS[api](data), True
 
 
 def _body(body: Any) -> tuple[str | None, Any]:
@@ -151,6 +248,7 @@ def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> str
         as_str(request_id)
         or _header(headers, "request-id")
         or _header(headers, "x-request-id")
+        or _header(headers, "x-amzn-requestid")
         or ex.response_id
     )
     if found:
@@ -211,10 +309,13 @@ def _iso(text: str) -> datetime:
 
 
 def _model_from_path(path: str | None) -> str | None:
-    """Deployment or model named in the path (Azure deployments, Gemini ``models/NAME:verb``)."""
+    """Deployment or model named in the path (Azure deployments, Gemini ``models/NAME:verb``,
+    Bedrock ``model/ID/converse``, whose ID is percent-encoded)."""
     if not path:
         return None
     parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "model":
+        return unquote(parts[1]) or None
     for marker in ("deployments", "models"):
         if marker in parts[:-1]:
             return parts[parts.index(marker) + 1].split(":", 1)[0] or None

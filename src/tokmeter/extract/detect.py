@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,12 @@ HOST_PROVIDERS: dict[str, str] = {
     "api.cohere.ai": "cohere",
     "router.huggingface.co": "huggingface",
 }
+# Hosts that a suffix cannot name (a region inside the name) -> provider.
+HOST_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com"), "bedrock"),
+    (re.compile(r"bedrock-mantle\.[a-z0-9-]+\.api\.aws"), "bedrock"),
+    (re.compile(r"[a-z0-9-]+-aiplatform\.googleapis\.com"), "google-vertex"),
+)
 # Spellings users put in the capture's `provider` field -> our ids.
 PROVIDER_ALIASES: dict[str, str] = {
     "x-ai": "xai",
@@ -50,17 +57,37 @@ _API_DEFAULT_PROVIDER = {
     "openai_chat": "openai",
     "openai_responses": "openai",
     "anthropic_messages": "anthropic",
+    "gemini": "google",
+    "bedrock_converse": "bedrock",
+    "bedrock_invoke": "bedrock",
+    "cohere_chat": "cohere",
 }
+_BEDROCK_PATH = re.compile(r"/model/[^/]+/(converse-stream|converse|invoke-with-response-stream|invoke)$")
+_BEDROCK_APIS = {
+    "converse": "bedrock_converse",
+    "converse-stream": "bedrock_converse",
+    "invoke": "bedrock_invoke",
+    "invoke-with-response-stream": "bedrock_invoke",
+}
+_COHERE_EVENTS = ("message-start", "content-start", "content-delta", "tool-plan-delta", "tool-call-start")
 
 
 def detect_api(
-    meta: Mapping[str, Any], path: str | None, doc: Any, events: Sequence[SSEEvent] | None
+    meta: Mapping[str, Any],
+    path: str | None,
+    doc: Any,
+    events: Sequence[SSEEvent] | None,
+    frame_types: Sequence[str] | None = None,
 ) -> str | None:
-    """``openai_chat`` | ``openai_responses`` | ``anthropic_messages`` | None (unrecognized)."""
-    return _api_from_body(doc, events) or _api_from_path(path)
+    """``openai_chat`` | ``openai_responses`` | ``anthropic_messages`` | ``gemini`` |
+    ``bedrock_converse`` | ``bedrock_invoke`` | ``cohere_chat`` | None (unrecognized).
+
+    ``frame_types`` are the event types of an AWS event stream body, the last resort for Bedrock."""
+    return _api_from_body(doc, events) or api_from_path(path) or _api_from_frames(frame_types)
 
 
-def _api_from_path(path: str | None) -> str | None:
+def api_from_path(path: str | None) -> str | None:
+    """The API an endpoint path (without query string) belongs to, or None."""
     if not path:
         return None
     if path.endswith("/chat/completions"):
@@ -69,7 +96,19 @@ def _api_from_path(path: str | None) -> str | None:
         return "openai_responses"
     if path.endswith("/messages"):
         return "anthropic_messages"
+    if path.endswith((":generateContent", ":streamGenerateContent")):
+        return "gemini"
+    if (match := _BEDROCK_PATH.search(path)) is not None:
+        return _BEDROCK_APIS[match.group(1)]
+    if path.endswith("/v2/chat"):
+        return "cohere_chat"
     return None
+
+
+def _api_from_frames(frame_types: Sequence[str] | None) -> str | None:
+    if not frame_types:
+        return None
+    return "bedrock_invoke" if frame_types[0] == "chunk" else "bedrock_converse"
 
 
 def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
@@ -83,7 +122,9 @@ def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
             return "anthropic_messages"
         if "choices" in doc:
             return "openai_chat"
-        return None
+        return _new_api_from_body(doc)
+    if isinstance(doc, list) and doc and isinstance(doc[0], Mapping) and _is_gemini(doc[0]):
+        return "gemini"
     if events:
         for event in events[:3]:
             name = event.event or _type_of(event.data)
@@ -93,7 +134,29 @@ def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
                 return "openai_responses"
             if name is None and '"chat.completion.chunk"' in event.data:
                 return "openai_chat"
+            if name in _COHERE_EVENTS:
+                return "cohere_chat"
+            if '"candidates"' in event.data or '"usageMetadata"' in event.data:
+                return "gemini"
     return None
+
+
+def _new_api_from_body(doc: Mapping[str, Any]) -> str | None:
+    """Gemini, Bedrock Converse and Cohere v2 bodies, which name no object type."""
+    if _is_gemini(doc):
+        return "gemini"
+    usage = doc.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    if "inputTokens" in usage or "outputTokens" in usage:
+        return "bedrock_converse"
+    if "tokens" in usage or "billed_units" in usage:
+        return "cohere_chat"
+    return None
+
+
+def _is_gemini(doc: Mapping[str, Any]) -> bool:
+    return "usageMetadata" in doc or "candidates" in doc or "promptFeedback" in doc
 
 
 def _type_of(data: str) -> str | None:
@@ -115,6 +178,9 @@ def infer_provider(meta: Mapping[str, Any], path: str | None, api: str | None) -
         host = urlsplit(url).hostname
     if host:
         host = host.lower().split(":", 1)[0]
+        for pattern, provider in HOST_PATTERNS:
+            if pattern.fullmatch(host):
+                return provider
         for suffix, provider in HOST_PROVIDERS.items():
             if host == suffix or host.endswith("." + suffix):
                 return provider

@@ -4,7 +4,8 @@ Formats (auto-detected from the file name, then from the first bytes; ``--format
 
 * ``capture-log``: ``*.jsonl`` / ``*.ndjson``, one capture record (a JSON object) per line;
 * ``sse``: ``*.sse``, one raw event stream; ``json``: ``*.json``, one response body. Both take their
-  metadata from an optional sidecar ``NAME.meta.json``.
+  metadata from an optional sidecar ``NAME.meta.json``;
+* ``har``: ``*.har``, an HTTP Archive; one capture per LLM API entry (see ``har.py``).
 
 ``.gz`` compressed files are read transparently.
 """
@@ -20,13 +21,14 @@ from typing import IO
 from ..errors import UsageError
 from .capture import BadCapture, Capture
 from .capture_log import read_capture_log
+from .har import read_har
 from .single_file import read_single_file
 
 __all__ = ["FORMATS", "Capture", "BadCapture", "find_files", "detect_format", "read_captures"]
 
-FORMATS = ("auto", "capture-log", "sse", "json")
+FORMATS = ("auto", "capture-log", "sse", "json", "har")
 META_SUFFIX = ".meta.json"
-_BY_SUFFIX = {".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json"}
+_BY_SUFFIX = {".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json", ".har": "har"}
 
 
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -81,6 +83,9 @@ def read_captures(path: Path, fmt: str = "auto") -> Iterator[Capture | BadCaptur
     if fmt == "capture-log":
         with open_bytes(path) as handle:
             yield from read_capture_log(handle, str(path), _file_time(path))
+    elif fmt == "har":
+        with open_bytes(path) as handle:
+            yield from read_har(handle, str(path), _file_time(path))
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:

@@ -1,0 +1,108 @@
+"""Vectorized cost must equal genai_prices.calc_price for every row, exactly."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from genai_prices import calc_price
+
+from tokmeter.pricing import genai_usage, price_rows
+from tokmeter.schema import polars_schema
+
+# (provider as stored, model as reported): dated names, tiers, cache kinds, date- and time-of-day prices
+MODELS = [
+    ("openai", "gpt-4o-mini-2024-07-18"),
+    ("openai", "gpt-4o"),
+    ("openai", "o3"),  # price changed 2025-06-10
+    ("openai", "gpt-5.6-luna"),  # price changed 2026-07-30
+    ("openai", "o4-mini-2025-04-16"),
+    ("anthropic", "claude-sonnet-4-5-20250929"),  # long-context tier
+    ("anthropic", "claude-sonnet-4-6"),  # price changed 2026-03-13
+    ("anthropic", "claude-haiku-4-5-20251001"),
+    ("anthropic", "claude-opus-4-1-20250805"),
+    ("google", "gemini-2.5-pro"),  # tier at 200k
+    ("google", "gemini-2.5-flash"),
+    ("google-vertex", "gemini-3-pro-preview"),  # price changed 2026-01-05
+    ("bedrock", "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+    ("deepseek", "deepseek-chat"),  # off-peak prices by time of day
+    ("deepseek", "deepseek-v4-pro"),  # dates and time of day
+    ("mistral", "mistral-large-4"),
+    ("groq", "llama-3.3-70b-versatile"),
+    ("xai", "grok-4"),
+    ("openrouter", "deepseek/deepseek-chat-v3-0324"),
+    ("acme", "not-a-model"),  # unpriced
+    (None, "gpt-4o-mini"),  # provider unknown: genai-prices finds it by model
+]
+START = datetime(2025, 5, 1, tzinfo=UTC)
+
+
+def _random_row(rng: random.Random, index: int) -> dict:
+    provider, model = rng.choice(MODELS)
+    tiered = rng.random() < 0.2
+    input_tokens = rng.randint(200_001, 400_000) if tiered else rng.randint(0, 50_000)
+    cache_read = rng.randint(0, input_tokens // 2) if rng.random() < 0.5 else 0
+    cache_write = rng.randint(0, (input_tokens - cache_read) // 2) if rng.random() < 0.4 else 0
+    cache_1h = rng.randint(0, cache_write) if rng.random() < 0.5 else 0
+    output = rng.randint(0, 20_000)
+    reasoning = rng.randint(0, output) if rng.random() < 0.3 else 0
+    when = START + timedelta(seconds=rng.randint(0, 580 * 86400))
+    return {
+        "request_id": f"r{index}", "response_id": None, "timestamp": when, "user": None,
+        "provider": provider, "model": model, "endpoint": None, "stream": False, "status": 200,
+        "input_tokens": input_tokens, "cache_read_tokens": cache_read, "cache_write_tokens": cache_write,
+        "cache_write_1h_tokens": cache_1h, "output_tokens": output, "reasoning_tokens": reasoning,
+        "usage_source": "reported", "complete": True, "source": "t", "source_offset": index,
+    }
+
+
+def _reference_cost(row: dict):  # noqa: ANN202
+    try:
+        return calc_price(genai_usage(row), row["model"], provider_id=row["provider"],
+                          genai_request_timestamp=row["timestamp"]).total_price
+    except LookupError:
+        return None
+
+
+def test_cost_equals_calc_price_for_every_row() -> None:
+    rng = random.Random(20261124)
+    rows = [_random_row(rng, i) for i in range(3000)]
+    frame = pl.DataFrame(rows, schema=polars_schema())
+    priced = price_rows(frame.lazy()).collect()
+    mismatches = []
+    priced_count = 0
+    for row, cost in zip(rows, priced["cost_usd"].to_list(), strict=True):
+        expected = _reference_cost(row)
+        if expected is not None:
+            priced_count += 1
+        if cost != expected:
+            mismatches.append((row["provider"], row["model"], row["timestamp"], row["input_tokens"], cost, expected))
+    assert not mismatches, f"{len(mismatches)} rows differ, first: {mismatches[:3]}"
+    assert priced_count > 2500  # the comparison really covered priced rows
+    assert priced.filter(pl.col("model") == "not-a-model")["cost_usd"].null_count() > 0
+
+
+def test_unknown_model_is_null_not_zero() -> None:
+    rng = random.Random(1)
+    row = _random_row(rng, 0) | {"provider": "acme", "model": "house-llm-7b"}
+    priced = price_rows(pl.DataFrame([row], schema=polars_schema()).lazy()).collect()
+    assert priced["cost_usd"].to_list() == [None]
+
+
+@pytest.mark.parametrize("hour, minute", [(0, 29), (0, 30), (16, 29), (16, 30), (23, 59)])
+def test_time_of_day_prices_at_their_edges(hour: int, minute: int) -> None:
+    rng = random.Random(2)
+    row = _random_row(rng, 0) | {"provider": "deepseek", "model": "deepseek-chat",
+                                 "timestamp": datetime(2025, 9, 1, hour, minute, 30, tzinfo=UTC)}
+    priced = price_rows(pl.DataFrame([row], schema=polars_schema()).lazy()).collect()
+    assert priced["cost_usd"][0] == _reference_cost(row)
+
+
+def test_sum_of_rows_equals_total_exactly() -> None:
+    rng = random.Random(3)
+    rows = [_random_row(rng, i) | {"provider": "anthropic", "model": "claude-haiku-4-5"} for i in range(500)]
+    priced = price_rows(pl.DataFrame(rows, schema=polars_schema()).lazy()).collect()
+    total = priced["cost_usd"].sum()
+    assert total == sum(_reference_cost(r) for r in rows)
