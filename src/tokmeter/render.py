@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import polars as pl
-from rich.console import Console
 from rich.table import Table
 
 from .errors import UsageError
@@ -86,7 +85,7 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Decimal).round(9).cast(pl.Decimal(38, 9)))
 
 
-def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None, console: Console) -> None:
+def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None) -> None:
     """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout."""
     if fmt == "parquet":
         if output is None:

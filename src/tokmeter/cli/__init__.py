@@ -1,0 +1,30 @@
+"""The command line: parse arguments, call the library, render. One module per command group; errors are
+turned into a message and an exit code in one place, ``main``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..config import debug_enabled
+from ..errors import TokmeterError
+from . import ingest, report  # noqa: F401 - registers the commands
+from .app import app
+from .options import console
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The console script. Turns every ``TokmeterError`` into a message, a hint and its exit code."""
+    try:
+        app()
+    except TokmeterError as exc:
+        if debug_enabled():
+            raise
+        err = console(stderr=True)
+        from rich.markup import escape
+
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
+        if exc.hint:
+            err.print(f"Hint: {exc.hint}", soft_wrap=True, markup=False, style="dim")
+        sys.exit(exc.exit_code)

@@ -1,0 +1,20 @@
+"""The Typer application object that every command module registers on."""
+
+from __future__ import annotations
+
+import typer
+
+from ..config import DEBUG_ENV, STORE_ENV
+
+app = typer.Typer(
+    name="tokmeter",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Token and cost accounting from raw captures of LLM API traffic.\n\n"
+    "[bold]ingest[/] reads captures into a deduplicated Parquet store; [bold]report[/] and [bold]rows[/] "
+    "read it back.\n\n"
+    f"Store: --store DIR, else ${STORE_ENV}, else the platform's user data directory. "
+    f"Set {DEBUG_ENV}=1 to see tracebacks.",
+)

@@ -1,0 +1,68 @@
+"""Options shared by several commands, declared once; console helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ..config import STORE_ENV
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..report import Filters
+
+
+class Dimension(str, Enum):
+    model = "model"
+    user = "user"
+    provider = "provider"
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+StoreOpt = Annotated[
+    Optional[Path],
+    typer.Option("--store", envvar=STORE_ENV, show_envvar=True, metavar="DIR",
+                 help="The store directory (default: the platform's user data dir for tokmeter)."),
+]
+SinceOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+                                                      help="First UTC date to include.")]
+UntilOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+                                                      help="Last UTC date to include (inclusive).")]
+ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
+UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
+ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
+                                                   help="Write to FILE instead of standard output.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def console(stderr: bool = False) -> Console:
+    """Rich console; when not on a terminal: no colour, and wide enough for a report (or $COLUMNS)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    wide = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(stderr=stderr, highlight=False, width=wide)
+
+
+def file_console(path: Path) -> Console:
+    from rich.console import Console
+
+    return Console(file=path.open("w", encoding="utf-8"), width=200, no_color=True)
+
+
+def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
+            provider: list[str] | None) -> Filters:
+    from ..report import Filters
+
+    return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
+                   tuple(user or ()), tuple(provider or ()))
