@@ -49,3 +49,9 @@ class BadCapturesFound(TokmeterError):
     """Raised after a --strict ingest that set captures aside."""
 
     exit_code = 4
+
+
+class VerificationFailed(TokmeterError):
+    """``tokmeter verify`` found modified, missing or unexpected parts, or a broken ledger chain."""
+
+    exit_code = 5

@@ -28,6 +28,8 @@ import polars as pl
 
 from .dedup import best_per_request, usage_signature
 from .errors import StoreError
+from .ledger import append as append_to_ledger
+from .ledger import rows_digest
 from .locking import store_lock
 from .schema import polars_schema
 
@@ -189,6 +191,7 @@ class _Transaction:
         self.root = root
         self.adds: list[tuple[str, str]] = []
         self.removes: list[str] = []
+        self.ledger: list[dict] = []  # tamper-evidence entries for the usage parts (see ledger.py)
 
     def _temp_for(self, final: Path) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -199,6 +202,8 @@ class _Transaction:
         frame.write_parquet(temp, compression="zstd", statistics=True)
         _fsync_file(temp)
         self.adds.append((self._rel(temp), self._rel(final)))
+        self.ledger.append({"op": "add", "part": self._rel(final), "rows": frame.height,
+                            "sha256": rows_digest(frame)})
 
     def stage_bytes(self, rel: str, content: bytes) -> None:
         final = self.root / rel
@@ -211,6 +216,7 @@ class _Transaction:
 
     def stage_remove(self, path: Path) -> None:
         self.removes.append(self._rel(path))
+        self.ledger.insert(0, {"op": "remove", "part": self._rel(path)})
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -218,7 +224,7 @@ class _Transaction:
     def commit(self) -> None:
         if not self.adds and not self.removes:
             return
-        plan = {"add": self.adds, "remove": self.removes}
+        plan = {"txn": uuid.uuid4().hex, "add": self.adds, "remove": self.removes, "ledger": self.ledger}
         journal = self.root / JOURNAL
         temp = self.root / f".{JOURNAL}.tmp"
         with open(temp, "wb") as handle:
@@ -242,6 +248,8 @@ class _Transaction:
             dirs.add((root / rel).parent)
         for directory in dirs:
             _fsync_dir(directory)
+        if plan.get("ledger"):
+            append_to_ledger(root, plan["txn"], plan["ledger"])
         (root / JOURNAL).unlink(missing_ok=True)
         _fsync_dir(root)
 

@@ -11,6 +11,8 @@ import orjson
 from .capture import BadCapture, Capture
 
 FORMAT = "capture-log"
+# A line is a capture record when it has at least one of these (unknown fields are ignored).
+CAPTURE_FIELDS = frozenset({"body", "request", "provider", "path", "url", "status", "response_headers"})
 
 
 def read_capture_log(
@@ -43,6 +45,9 @@ def parse_record(
     if not isinstance(record, dict):
         return BadCapture(source, offset, f"a capture record must be a JSON object, got {type(record).__name__}",
                           line, FORMAT)
+    if not CAPTURE_FIELDS.intersection(record):
+        return BadCapture(source, offset, "not a capture record: none of the fields "
+                          f"{', '.join(sorted(CAPTURE_FIELDS))}", line, FORMAT)
     body = record.pop("body", None)
     return Capture(source, offset, record, body, line, file_time, FORMAT)
 

@@ -1,0 +1,147 @@
+"""Tamper evidence: an append-only, hash-chained ledger of every part the store commits or removes.
+
+``STORE/ledger.jsonl`` holds one JSON entry per line::
+
+    {"seq": 7, "txn": "...", "time": "...", "op": "add", "part": "usage/date=.../part-....parquet",
+     "rows": 120, "sha256": "<digest of the part's canonical rows>", "prev": "<hash of entry 6>",
+     "hash": "<sha256 of this entry without its hash>"}
+
+``op`` is ``add`` or ``remove``; a transaction that rewrites parts (a better copy of a request replacing a
+stored one, or compaction) writes its ``remove`` entries and its ``add`` entries together, so the
+chain says which parts replaced which. The canonical rows of a part are its rows as stored, in file
+order, each serialized as a JSON array of the schema's columns (timestamps in ISO 8601 with
+microseconds), one per line: anything that changes a stored value changes the digest.
+
+``verify`` recomputes the chain and every live part, and reports modified, missing and unexpected parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from .schema import polars_schema
+
+LEDGER = "ledger.jsonl"
+GENESIS = "0" * 64
+
+
+def rows_digest(frame: pl.DataFrame) -> str:
+    """SHA-256 of a part's canonical rows (see the module docstring)."""
+    digest = hashlib.sha256()
+    columns = polars_schema().names()
+    frame = frame.select(columns).with_columns(
+        pl.col("timestamp").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+    for row in frame.iter_rows():
+        digest.update(orjson.dumps(row))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _entry_hash(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def read_entries(root: Path) -> list[dict]:
+    path = root / LEDGER
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            entries.append(orjson.loads(line))
+    return entries
+
+
+def _repair_torn_tail(path: Path) -> None:
+    """Drop a last line a crash left without its newline (its transaction is re-applied whole)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as handle:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def append(root: Path, txn: str, changes: Iterable[dict]) -> None:
+    """Append one transaction's entries, chained; a no-op when this transaction is already there."""
+    path = root / LEDGER
+    _repair_torn_tail(path)
+    entries = read_entries(root)
+    if any(e.get("txn") == txn for e in entries[-200:]):
+        return
+    prev = entries[-1]["hash"] if entries else GENESIS
+    seq = entries[-1]["seq"] + 1 if entries else 1
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    lines = []
+    for change in changes:
+        entry = {"seq": seq, "txn": txn, "time": now, **change, "prev": prev}
+        entry["hash"] = prev = _entry_hash(entry)
+        lines.append(orjson.dumps(entry) + b"\n")
+        seq += 1
+    if not lines:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"".join(lines))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Verification:
+    entries: int = 0
+    parts_checked: int = 0
+    chain_errors: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.chain_errors or self.modified or self.missing or self.unexpected)
+
+
+def verify(root: Path, part_files: Iterable[Path]) -> Verification:
+    """Recompute the chain and every live part's digest."""
+    result = Verification()
+    live: dict[str, str] = {}
+    prev = GENESIS
+    for index, entry in enumerate(read_entries(root), start=1):
+        result.entries += 1
+        if entry.get("prev") != prev or entry.get("seq") != index:
+            result.chain_errors.append(f"entry {index}: does not follow entry {index - 1}")
+        if _entry_hash(entry) != entry.get("hash"):
+            result.chain_errors.append(f"entry {index}: its hash does not match its content")
+        prev = entry.get("hash", "")
+        if entry.get("op") == "add":
+            live[entry["part"]] = entry["sha256"]
+        elif entry.get("op") == "remove":
+            live.pop(entry["part"], None)
+    present = {p.relative_to(root).as_posix(): p for p in part_files}
+    for rel, expected in sorted(live.items()):
+        if rel not in present:
+            result.missing.append(rel)
+            continue
+        result.parts_checked += 1
+        try:
+            actual = rows_digest(pl.read_parquet(present[rel], schema=polars_schema()))
+        except Exception as exc:  # noqa: BLE001 - an unreadable part is a modified part
+            actual = f"unreadable: {type(exc).__name__}"
+        if actual != expected:
+            result.modified.append(rel)
+    result.unexpected = sorted(set(present) - set(live))
+    return result

@@ -1,0 +1,78 @@
+"""Tamper evidence: the ledger chains every committed part; verify finds modified, missing, unexpected."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from conftest import SAMPLE_LOGS, run_cli
+from test_store import commit, usage_row
+
+from tokmeter.ledger import LEDGER, read_entries, rows_digest, verify
+from tokmeter.store import Store
+
+T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
+
+
+def check(store: Store):  # noqa: ANN201
+    return verify(store.root, store.part_files())
+
+
+def test_every_commit_is_chained(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    commit(store, usage_row("a"), usage_row("b", T0 + timedelta(days=1)))
+    commit(store, usage_row("a", output_tokens=50))  # replaces a's part: remove + add entries
+    entries = read_entries(store.root)
+    assert [e["op"] for e in entries] == ["add", "add", "remove", "add"]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
+    assert entries[2]["txn"] == entries[3]["txn"]  # the replacement is one transaction
+    result = check(store)
+    assert result.ok and result.parts_checked == 2
+
+
+def test_modified_missing_unexpected_are_reported(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    commit(store, usage_row("a"), usage_row("b", T0 + timedelta(days=1)), usage_row("c", T0 + timedelta(days=2)))
+    first, second, third = store.part_files()
+    frame = pl.read_parquet(first)
+    frame.with_columns(output_tokens=pl.col("output_tokens") + 1).write_parquet(first)  # forged usage
+    second.unlink()
+    shutil.copy(third, third.with_name("part-smuggled.parquet"))
+    result = check(store)
+    assert result.modified == [first.relative_to(store.root).as_posix()]
+    assert result.missing == [second.relative_to(store.root).as_posix()]
+    assert result.unexpected == [third.with_name("part-smuggled.parquet").relative_to(store.root).as_posix()]
+    assert not result.ok
+
+
+def test_a_rewritten_ledger_breaks_the_chain(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    commit(store, usage_row("a"))
+    commit(store, usage_row("b"))
+    lines = (store.root / LEDGER).read_bytes().splitlines()
+    entry = orjson.loads(lines[0])
+    entry["rows"] = 99
+    lines[0] = orjson.dumps(entry)
+    (store.root / LEDGER).write_bytes(b"\n".join(lines) + b"\n")
+    assert check(store).chain_errors
+
+
+def test_digest_is_of_values_not_of_file_bytes(tmp_path: Path) -> None:
+    frame = pl.DataFrame([usage_row("a")], schema=Store(tmp_path).scan().drop("date").collect_schema())
+    frame.write_parquet(tmp_path / "x.parquet", compression="snappy")
+    assert rows_digest(pl.read_parquet(tmp_path / "x.parquet")) == rows_digest(frame)
+
+
+def test_verify_command(isolated_store: Path) -> None:
+    assert run_cli("ingest", str(SAMPLE_LOGS)).returncode == 0
+    ok = run_cli("verify")
+    assert ok.returncode == 0 and "ok: every part matches the ledger" in ok.stdout
+    part = next(isolated_store.rglob("*.parquet"))
+    part.write_bytes(part.read_bytes()[:-20])  # damage
+    bad = run_cli("verify")
+    assert bad.returncode == 5
+    assert "modified" in bad.stdout and "Error:" in bad.stderr
