@@ -47,7 +47,11 @@ def _cases() -> list[Any]:
         for capture in read_captures(REAL / name, fmt):
             assert isinstance(capture, Capture), capture
             request_id = _capture_id(capture)
-            marks = [pytest.mark.xfail(reason=DISPUTED[request_id], strict=True)] if request_id in DISPUTED else []
+            marks = (
+                [pytest.mark.xfail(reason=DISPUTED[request_id], strict=True)]
+                if request_id in DISPUTED
+                else []
+            )
             cases.append(pytest.param(capture, expected[request_id], marks=marks, id=request_id))
     return cases
 

@@ -4,18 +4,13 @@ Provider quirks live in one module per API family; this module reads the capture
 which API produced the body, and assembles the row.
 
 Bodies come in four wire forms, each with its reader table: a JSON document (``_JSON_READERS``), an
-SSE stream (``_STREAM_READERS``), a JSON array of chunks (``_ARRAY_READERS``: Gemini streams without
-``alt=sse``; a cut-off array yields its whole elements) and an AWS binary event stream
-(``_EVENTSTREAM_READERS``: Bedrock; bytes, or base64 text when the capture's Content-Type says
-``application/vnd.amazon.eventstream``).
+SSE stream (``_STREAM_READERS``), a JSON array of chunks (``_ARRAY_READERS``, Gemini) and an AWS
+binary event stream (``_EVENTSTREAM_READERS``, Bedrock); ``wire.py`` recognizes the last two.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,9 +23,9 @@ from ..sources.capture import Capture
 from . import anthropic, bedrock, cohere, gemini, openai
 from .base import Extracted, as_mapping, as_str
 from .detect import detect_api, infer_provider
-from .eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
-from .eventstream import iter_messages, looks_like_eventstream
+from .eventstream import iter_messages
 from .sse import looks_like_sse, parse_sse
+from .wire import array_prefix, eventstream_bytes, is_cut_array
 
 __all__ = ["extract_row", "Extracted"]
 
@@ -91,7 +86,7 @@ def _extract(
     meta: Mapping[str, Any], path: str | None, body: Any, status: int | None
 ) -> tuple[str | None, Extracted, bool]:
     """(API, its reading of the body, whether the body is a stream)."""
-    binary = _eventstream_bytes(body, meta)
+    binary = eventstream_bytes(body, _header(meta.get("response_headers"), "content-type"))
     if binary is not None:
         return _read_eventstream(meta, path, binary)
     body_text, body_doc = _body(body)
@@ -99,7 +94,7 @@ def _extract(
     events = list(parse_sse(body_text)) if is_stream and body_text is not None else None
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
-    is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or _is_cut_array(body_doc, body_text))
+    is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
     return api, ex, is_stream or is_array
 
 
@@ -118,8 +113,8 @@ def _read(
     if api in _ARRAY_READERS:
         if isinstance(doc, list):
             return _ARRAY_READERS[api](doc)
-        if _is_cut_array(doc, text):
-            return _ARRAY_READERS[api](_array_prefix(text or ""))
+        if is_cut_array(doc, text):
+            return _ARRAY_READERS[api](array_prefix(text or ""))
     if doc is None:
         if not text or not text.strip():
             if ok:
@@ -136,50 +131,12 @@ def _read(
     return _JSON_READERS[api](doc)
 
 
-def _is_cut_array(doc: Any, text: str | None) -> bool:
-    return doc is None and text is not None and text.lstrip("\ufeff \t\r\n").startswith("[")
-
-
-def _array_prefix(text: str) -> list[Any]:
-    """The whole elements of a JSON array that was cut off in transit."""
-    decoder = json.JSONDecoder()
-    items: list[Any] = []
-    pos = text.index("[") + 1
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        try:
-            item, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return items
-        items.append(item)
-
-
-def _eventstream_bytes(body: Any, meta: Mapping[str, Any]) -> bytes | None:
-    """The body as AWS event stream bytes, or None when it is not one. Bytes are sniffed (the first
-    frame's prelude CRC); text counts only as base64 under the event stream's Content-Type."""
-    content_type = _header(meta.get("response_headers"), "content-type") or ""
-    declared = content_type.split(";", 1)[0].strip().lower() == EVENTSTREAM_TYPE
-    if isinstance(body, bytes | bytearray | memoryview):
-        data = bytes(body)
-        if looks_like_eventstream(data) or declared and not data.lstrip().startswith((b"{", b"<")):
-            return data
-        return None
-    if declared and isinstance(body, str):
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        return data if looks_like_eventstream(data) or not data else None
-    return None
-
-
 def _read_eventstream(
     meta: Mapping[str, Any], path: str | None, data: bytes
 ) -> tuple[str | None, Extracted, bool]:
     first = next(iter_messages(data), None)
     event_type = first[0].get(":event-type") if first is not None else None
-    api = detect_api(meta, path, None, None, [event_type] if isinstance(event_type, str) else None)
+    api = detect_api(meta, path, None, None, [event_type] if isinstance(event_type, str) else [])
     if api not in _EVENTSTREAM_READERS:
         raise BadCaptureError(
             f"an AWS event stream from the {api or 'unrecognized'} API: only Bedrock streams are read",

@@ -86,8 +86,9 @@ def from_eventstream(data: bytes) -> Extracted:
             ex.notes.append(f"stream error: {_error_name(headers)}")
         elif kind == "messageStop":
             stopped = True
-        elif kind == "metadata" and (doc := as_mapping(loads_or_none(payload))) is not None:
-            if (usage := as_mapping(doc.get("usage"))) is not None:
+        elif kind == "metadata":
+            usage = as_mapping((as_mapping(loads_or_none(payload)) or {}).get("usage"))
+            if usage is not None:
                 usage_into(usage, ex, "metadata.usage")
     ex.complete = stopped and not failed and not stream.truncated
     return ex

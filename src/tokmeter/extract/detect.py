@@ -82,7 +82,8 @@ def detect_api(
     """``openai_chat`` | ``openai_responses`` | ``anthropic_messages`` | ``gemini`` |
     ``bedrock_converse`` | ``bedrock_invoke`` | ``cohere_chat`` | None (unrecognized).
 
-    ``frame_types`` are the event types of an AWS event stream body, the last resort for Bedrock."""
+    ``frame_types`` (None unless the body is an AWS event stream) lists its messages' event types, the
+    last resort for Bedrock: ``chunk`` events come from InvokeModel, anything else from Converse."""
     return _api_from_body(doc, events) or api_from_path(path) or _api_from_frames(frame_types)
 
 
@@ -106,9 +107,9 @@ def api_from_path(path: str | None) -> str | None:
 
 
 def _api_from_frames(frame_types: Sequence[str] | None) -> str | None:
-    if not frame_types:
+    if frame_types is None:
         return None
-    return "bedrock_invoke" if frame_types[0] == "chunk" else "bedrock_converse"
+    return "bedrock_invoke" if frame_types and frame_types[0] == "chunk" else "bedrock_converse"
 
 
 def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
@@ -122,7 +123,7 @@ def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
             return "anthropic_messages"
         if "choices" in doc:
             return "openai_chat"
-        return _new_api_from_body(doc)
+        return _untyped_api_from_body(doc)
     if isinstance(doc, list) and doc and isinstance(doc[0], Mapping) and _is_gemini(doc[0]):
         return "gemini"
     if events:
@@ -141,7 +142,7 @@ def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
     return None
 
 
-def _new_api_from_body(doc: Mapping[str, Any]) -> str | None:
+def _untyped_api_from_body(doc: Mapping[str, Any]) -> str | None:
     """Gemini, Bedrock Converse and Cohere v2 bodies, which name no object type."""
     if _is_gemini(doc):
         return "gemini"

@@ -69,7 +69,7 @@ def looks_like_eventstream(data: bytes) -> bool:
     if len(data) < _PRELUDE.size:
         return False
     total, headers_len, crc = _PRELUDE.unpack_from(data, 0)
-    return total >= _MIN_FRAME + headers_len and zlib.crc32(data[:8]) == crc
+    return bool(total >= _MIN_FRAME + headers_len and zlib.crc32(data[:8]) == crc)
 
 
 def _check_prelude(data: bytes, offset: int) -> tuple[int, int]:

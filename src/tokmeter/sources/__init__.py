@@ -28,7 +28,9 @@ __all__ = ["FORMATS", "Capture", "BadCapture", "find_files", "detect_format", "r
 
 FORMATS = ("auto", "capture-log", "sse", "json", "har")
 META_SUFFIX = ".meta.json"
-_BY_SUFFIX = {".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json", ".har": "har"}
+_BY_SUFFIX = {
+    ".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json", ".har": "har"
+}
 
 
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -38,6 +40,9 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(raw).absolute()
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
+                if _is_store(Path(dirpath)):
+                    dirnames[:] = []  # never read a tokmeter store (its ledger is JSONL) as captures
+                    continue
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 found += (Path(dirpath) / name for name in sorted(filenames) if _is_capture_name(name))
         elif path.exists():
@@ -45,6 +50,10 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise UsageError(f"{path}: no such file or directory", hint="check the path you passed to ingest")
     return found
+
+
+def _is_store(directory: Path) -> bool:
+    return (directory / ".lock").exists() and (directory / "usage").is_dir()
 
 
 def _is_capture_name(name: str) -> bool:

@@ -6,11 +6,11 @@ entry (pages, scripts, telemetry, CORS preflights) is skipped silently.
 
 From each entry: ``startedDateTime`` -> ``ts``; ``request.method`` / ``request.url``;
 ``response.status`` (0, a browser's aborted request, becomes unknown); ``response.headers`` ->
-``response_headers`` (a dict of lower-cased names, repeats joined with ``", "``); ``response.content.text`` -> the
-body, as bytes when ``content.encoding`` is ``base64`` (Bedrock's binary event streams). The request
-body (``postData.text``) is read as JSON for ``model``, ``user``, ``stream``, ``stream_options`` and
-``metadata.user_id`` only. Request headers are never kept (they hold API keys and cookies), nor are
-credential or cookie response headers.
+``response_headers`` (a dict of lower-cased names, repeats joined with ``", "``);
+``response.content.text`` -> the body, as bytes when ``content.encoding`` is ``base64`` (Bedrock's
+binary event streams). The request body (``postData.text``) is read as JSON for ``model``, ``user``,
+``stream``, ``stream_options`` and ``metadata.user_id`` only. Request headers are never kept (they
+hold API keys and cookies), nor are credential or cookie response headers.
 
 HAR is one JSON document without lines, so a capture's ``offset`` is its index in ``log.entries``.
 """
