@@ -1,0 +1,219 @@
+"""Writes the malformed-input corpus in tests/data/bad/ and its manifest (run by hand; files are committed).
+
+Every capture-log case holds one good capture before and one after the bad one, so the test can check that
+the run finishes, counts the bad capture, and keeps every good capture beside it. ``manifest.json`` maps
+each file to the rows and bad captures it must give. The huge cases (a 50 MB line, a million-event stream, a
+gzip bomb) are made by the test itself in a temporary directory rather than committed.
+
+    python tests/data/make_bad_corpus.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+OUT = Path(__file__).parent / "bad"
+CANARY = "CANARY-PROMPT-7f3a"  # prompt text that must never reach anything tokmeter writes
+
+
+def good(n: int) -> bytes:
+    body = {"id": f"chatcmpl-g{n}", "object": "chat.completion", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"{CANARY} answer"}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+    record = {"ts": "2026-11-03T10:00:00Z", "request_id": f"good-{n}", "provider": "openai",
+              "path": "/v1/chat/completions", "status": 200,
+              "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": CANARY}]},
+              "request_headers": {"Authorization": f"Bearer sk-{CANARY}"}, "body": json.dumps(body)}
+    return json.dumps(record).encode()
+
+
+def usage_record(n: int, usage: str) -> bytes:
+    """A capture whose body's usage object is given verbatim (as JSON text)."""
+    body = '{"id":"c%d","object":"chat.completion","model":"gpt-4o-mini","usage":%s}' % (n, usage)
+    record = {"ts": "2026-11-03T10:00:00Z", "request_id": f"case-{n}", "provider": "openai",
+              "path": "/v1/chat/completions", "status": 200, "body": body}
+    return json.dumps(record).encode()
+
+
+MANIFEST: dict[str, dict[str, int]] = {}
+
+
+def log_case(name: str, middle: list[bytes], rows: int, bad: int, newline: bytes = b"\n") -> None:
+    """Good line, the case's lines, good line. ``rows``/``bad`` count the middle only."""
+    lines = [good(1), *middle, good(2)]
+    (OUT / f"{name}.jsonl").write_bytes(newline.join(lines) + newline)
+    MANIFEST[f"{name}.jsonl"] = {"rows": rows + 2, "bad": bad}
+
+
+def file_case(name: str, data: bytes, rows: int, bad: int, meta: bytes | None = None) -> None:
+    (OUT / name).write_bytes(data)
+    if meta is not None:
+        stem = name.rsplit(".", 1)[0]
+        (OUT / f"{stem}.meta.json").write_bytes(meta)
+    MANIFEST[name] = {"rows": rows, "bad": bad}
+
+
+def invalid_json_cases() -> None:
+    samples = {
+        "truncated-object": b'{"ts": "2026-11-03T10:00:00Z", "request_id": "x", "bod',
+        "trailing-comma": b'{"request_id": "x", "provider": "openai",}',
+        "single-quotes": b"{'request_id': 'x'}",
+        "unquoted-keys": b'{request_id: "x"}',
+        "nan-literal": b'{"request_id": "x", "status": NaN}',
+        "infinity-literal": b'{"request_id": "x", "status": Infinity}',
+        "number-1e309": b'{"request_id": "x", "status": 1e309}',
+        "lone-surrogate": b'{"request_id": "\\ud800", "provider": "openai"}',
+        "bare-string": b'"just a string"',
+        "bare-number": b"12345",
+        "bare-array": b'[{"request_id": "x"}]',
+        "bare-null": b"null",
+        "no-capture-fields": b'{"hello": "world"}',
+        "two-objects-one-line": b'{"provider": "openai"}{"provider": "openai"}',
+        "nul-byte": b'{"provider": "openai", \x00 "status": 200}',
+        "nul-after-object": b'{"provider": "openai"}\x00',
+        "invalid-utf8": b'{"provider": "op\xff\xfeenai", "status": 200}',
+        "overlong-utf8": b'{"provider": "\xc0\xafopenai"}',
+        "binary-garbage": bytes(range(256)).replace(b"\n", b""),
+        "control-char-in-string": b'{"provider": "open\x01ai", "body": "x\x02"}',
+        "unterminated-string": b'{"provider": "openai", "body": "data: {',
+        "deeply-nested": b'{"provider": "openai", "request": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+        "html-error-page": b"<html><body>502 Bad Gateway</body></html>",
+        "mid-line-crash": b'{"ts": "2026-11-03T10:00:00Z", "request_id": "x", "provider": "openai", "status": 20',
+    }
+    for name, line in samples.items():
+        log_case(f"json-{name}", [line], rows=0, bad=1)
+
+
+def wrong_type_cases() -> None:
+    bad_values = {
+        "string": '"12"', "negative": "-1", "fractional": "1.5", "huge-exponent": "1e300", "bool": "true",
+        "object": '{"n": 1}', "array": "[1]", "int-overflow": str(2**70), "negative-zero-float": "-0.5",
+        "nan-as-string": '"NaN"', "empty-string": '""', "hex-string": '"0x10"',
+    }
+    for index, (name, value) in enumerate(bad_values.items()):
+        usage = '{"prompt_tokens": %s, "completion_tokens": 3}' % value
+        log_case(f"type-prompt-tokens-{name}", [usage_record(100 + index, usage)], rows=0, bad=1)
+        usage = '{"prompt_tokens": 3, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": %s}}' % value
+        log_case(f"type-cached-tokens-{name}", [usage_record(200 + index, usage)], rows=0, bad=1)
+    # Accepted as they are: null means "not reported" (0); an integral float is a whole number.
+    log_case("type-null-is-zero", [usage_record(300, '{"prompt_tokens": null, "completion_tokens": 2}')], 1, 0)
+    log_case("type-integral-float", [usage_record(301, '{"prompt_tokens": 12.0, "completion_tokens": 2}')], 1, 0)
+    # usage itself of the wrong type: no usage object, so the row is kept with usage missing
+    log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=1, bad=0)
+    log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=1, bad=0)
+
+
+def record(**fields: object) -> bytes:
+    base = {"ts": "2026-11-03T10:00:00Z", "request_id": "m", "provider": "openai",
+            "path": "/v1/chat/completions", "status": 200}
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not None}).encode()
+
+
+def field_cases() -> None:
+    chat = '{"id":"c","object":"chat.completion","model":"gpt-4o-mini","usage":{"prompt_tokens":4,"completion_tokens":2}}'
+    cases = {
+        "status-string-word": (record(status="OK", body=chat), 0, 1),
+        "status-out-of-range": (record(status=99999, body=chat), 0, 1),
+        "status-float": (record(status=200.5, body=chat), 0, 1),
+        "status-bool": (record(status=True, body=chat), 0, 1),
+        "ts-garbage": (record(ts="yesterday", body=chat), 0, 1),
+        "ts-bool": (record(ts=True, body=chat), 0, 1),
+        "ts-huge-epoch": (record(ts=1e30, body=chat), 0, 1),
+        "ts-array": (record(ts=[2026], body=chat), 0, 1),
+        "body-number": (record(body=12), 0, 1),
+        "body-bool": (record(body=True), 0, 1),
+        "body-unknown-shape-2xx": (record(body='{"hello": "world"}', path=None), 0, 1),
+        "body-unknown-shape-known-path": (record(body='{"hello": "world"}'), 1, 0),  # the path says chat: missing
+        "body-json-array-of-numbers": (record(body="[1, 2, 3]"), 0, 1),
+        "request-not-object": (record(request="gpt-4o", body=chat), 1, 0),
+        "headers-not-object": (record(response_headers=["x"], body=chat), 1, 0),
+        "missing-ts-uses-date-header": (record(ts=None, response_headers={"date": "Tue, 03 Nov 2026 10:00:00 GMT"},
+                                               body=chat), 1, 0),
+        "missing-body-2xx": (record(body=None), 1, 0),  # kept: a request happened, its usage is missing
+        "empty-body-2xx": (record(body=""), 1, 0),
+        "missing-request-id": (record(request_id=None, body=chat), 1, 0),
+        "request-id-number": (record(request_id=12345, body=chat), 1, 0),
+        "unknown-provider": (record(provider="acme-llm", path="/v1/chat/completions", body=chat), 1, 0),
+        "unknown-path-known-shape": (record(path="/weird", body=chat), 1, 0),
+        "error-500-html": (record(status=500, body="<html>oops</html>"), 1, 0),
+        "error-429-json": (record(status=429, body='{"error": {"message": "slow down"}}'), 1, 0),
+        "truncated-json-body-2xx": (record(body=chat[:40]), 1, 0),  # cut in transit: kept, incomplete
+        "bom-inside-line": (b"\xef\xbb\xbf" + record(body=chat), 0, 1),  # a BOM is only allowed at file start
+    }
+    for name, (line, rows, bad) in cases.items():
+        log_case(f"field-{name}", [line], rows, bad)
+
+
+def stream_cases() -> None:
+    def sse_record(body: str, **extra: object) -> bytes:
+        return record(body=body, **extra)
+
+    chunk = '{"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}'
+    cases = {
+        "sse-truncated-mid-event": ("data: " + chunk + "\n\ndata: {\"id\":\"c\",\"obj", 1, 0),
+        "sse-garbage-events": ("data: not json\n\ndata: {also not}\n\ndata: [DONE]\n\n", 1, 0),
+        "sse-only-comments": (": ping\n\n: ping\n\n", 1, 0),
+        "sse-no-known-events": ("event: weird\ndata: {\"a\":1}\n\n", 1, 0),  # the path says chat: usage missing
+        "sse-crlf": ("data: " + chunk + "\r\n\r\ndata: [DONE]\r\n\r\n", 1, 0),
+        "sse-cr-only": ("data: " + chunk + "\r\rdata: [DONE]\r\r", 1, 0),
+        "sse-bad-usage-type": ("data: " + chunk.replace('"usage":null', '"usage":{"prompt_tokens":"9"}') + "\n\n", 0, 1),
+        "sse-anthropic-cut-after-start": ('event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: content_block_delta\ndata: {"type":"content_blo', 1, 0),
+        "sse-anthropic-negative-delta": ('event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":-4}}\n\n', 0, 1),
+        "sse-huge-data-line-of-nothing": ("data: " + "x" * 200_000 + "\n\n", 1, 0),
+    }
+    for name, (body, rows, bad) in cases.items():
+        path = "/v1/messages" if "anthropic" in name else "/v1/chat/completions"
+        provider = "anthropic" if "anthropic" in name else "openai"
+        log_case(f"stream-{name}", [sse_record(body, path=path, provider=provider)], rows, bad)
+
+
+def line_ending_cases() -> None:
+    log_case("crlf-lines", [record(body='{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}')],
+             rows=1, bad=0, newline=b"\r\n")
+    data = b"\xef\xbb\xbf" + good(1) + b"\n" + good(2) + b"\n"
+    file_case("bom-at-file-start.jsonl", data, rows=2, bad=0)
+    file_case("blank-lines-only.jsonl", b"\n\n   \n\t\n", rows=0, bad=0)
+    file_case("empty-file.jsonl", b"", rows=0, bad=0)
+    file_case("no-final-newline.jsonl", good(1) + b"\n" + good(2), rows=2, bad=0)
+
+
+def single_file_cases() -> None:
+    meta = json.dumps({"ts": "2026-11-03T10:00:00Z", "request_id": "single", "provider": "openai",
+                       "path": "/v1/chat/completions", "status": 200}).encode()
+    file_case("single-truncated.json", b'{"id": "c", "object": "chat.completion", "usa', rows=1, bad=0, meta=meta)
+    file_case("single-invalid-utf8.sse", b"data: \xff\xfe\n\n", rows=0, bad=1, meta=meta)
+    file_case("single-bad-sidecar.json", b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
+              rows=0, bad=1, meta=b"{not json")
+    file_case("single-sidecar-array.json", b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
+              rows=0, bad=1, meta=b"[1]")
+    file_case("single-empty.sse", b"", rows=1, bad=0, meta=meta)
+    file_case("single-binary.json", bytes(range(256)), rows=0, bad=1, meta=meta)
+
+
+def compressed_cases() -> None:
+    whole = gzip.compress(good(1) + b"\n" + good(2) + b"\n")
+    file_case("corrupt-middle.jsonl.gz", whole[:20] + b"\x00" * 16 + whole[36:], rows=0, bad=1)
+    file_case("truncated.jsonl.gz", whole[: len(whole) // 2], rows=0, bad=1)
+    file_case("not-gzip-at-all.jsonl.gz", b"this is not gzip data", rows=0, bad=1)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.iterdir():
+        old.unlink()
+    invalid_json_cases()
+    wrong_type_cases()
+    field_cases()
+    stream_cases()
+    line_ending_cases()
+    single_file_cases()
+    compressed_cases()
+    (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
+    print(f"{len(MANIFEST)} cases in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
