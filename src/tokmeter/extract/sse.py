@@ -68,3 +68,78 @@ def looks_like_sse(text: str) -> bool:
     """True when a body starts like an event stream rather than a JSON document."""
     head = text.lstrip("\ufeff \t\r\n")[:16]
     return head.startswith(("data:", "event:", "id:", "retry:", ":"))
+
+
+def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
+    """The events of a stream whose block contains one of ``markers``, plus the first and last block, in
+    order: the fast path for streams where only a few events carry usage (most bytes are text deltas).
+
+    Blocks are found by plain substring search, so a marker inside text only costs a wasted parse; a
+    usage event never goes unseen as long as the markers are literals every such event contains.
+    Returns None when the stream uses CR line breaks (the caller then parses everything).
+    """
+    if "\r" in text:
+        return None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    spans: set[tuple[int, int]] = set()
+    for marker in markers:
+        pos = text.find(marker)
+        while pos >= 0:
+            span = _block_around(text, pos)
+            spans.add(span)
+            pos = text.find(marker, span[1])
+    spans.add(_block_around(text, 0))
+    spans.add(_block_around(text, max(len(text.rstrip("\n")) - 1, 0)))
+    events: list[SSEEvent] = []
+    for start, end in sorted(spans):
+        events += parse_sse(text[start:end])
+    return events
+
+
+def _block_around(text: str, pos: int) -> tuple[int, int]:
+    start = text.rfind("\n\n", 0, pos + 1)
+    start = 0 if start < 0 else start + 2
+    end = text.find("\n\n", pos)
+    end = len(text) if end < 0 else end + 2
+    return start, end
+
+
+class SSEStreamParser:
+    """Incremental parsing for a stream that arrives in chunks (a file still being written, a socket):
+    ``feed`` returns the events completed so far, ``close`` the rest. Any chunking of a stream yields
+    exactly the events ``parse_sse`` yields for the whole text."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._started = False
+
+    def feed(self, chunk: str) -> list[SSEEvent]:
+        text = self._pending + chunk
+        if not self._started and text:
+            if text.startswith("\ufeff"):
+                text = text[1:]
+            self._started = bool(text) or self._started
+        # Everything up to the last complete event (a blank line) can be parsed now. A CR at the very end
+        # might be the first half of a CRLF, so it waits for the next chunk.
+        cut = _last_event_end(text[:-1] if text.endswith("\r") else text)
+        if cut <= 0:
+            self._pending = text
+            return []
+        self._pending = text[cut:]
+        return [event for event in parse_sse(text[:cut]) if event.terminated]
+
+    def close(self) -> list[SSEEvent]:
+        text, self._pending = self._pending, ""
+        return list(parse_sse(text))
+
+
+_EVENT_END = re.compile(r"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
+
+
+def _last_event_end(text: str) -> int:
+    """Index just past the last blank line that ends an event in ``text`` (0 when there is none)."""
+    end = 0
+    for match in _EVENT_END.finditer(text):
+        end = match.end()
+    return end
