@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import polars as pl
 import pytest
 from genai_prices import calc_price
 
-from tokmeter.pricing import genai_usage, price_rows
+from tokmeter.pricing import genai_usage, price_data, price_data_version, price_rows
 from tokmeter.schema import polars_schema
 
 # (provider as stored, model as reported): dated names, tiers, cache kinds, date- and time-of-day prices
@@ -106,3 +107,38 @@ def test_sum_of_rows_equals_total_exactly() -> None:
     priced = price_rows(pl.DataFrame(rows, schema=polars_schema()).lazy()).collect()
     total = priced["cost_usd"].sum()
     assert total == sum(_reference_cost(r) for r in rows)
+
+
+def test_cost_breakdown_sums_to_cost_exactly() -> None:
+    rng = random.Random(4)
+    rows = [_random_row(rng, i) for i in range(3000)]
+    priced = price_rows(pl.DataFrame(rows, schema=polars_schema()).lazy(), breakdown=True).collect()
+    parts = ["cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd"]
+    summed = priced.select(pl.sum_horizontal(parts).alias("sum"), "cost_usd", *parts)
+    priced_rows = summed.filter(pl.col("cost_usd").is_not_null())
+    assert priced_rows.height > 2500
+    assert priced_rows["sum"].to_list() == priced_rows["cost_usd"].to_list()
+    unpriced = summed.filter(pl.col("cost_usd").is_null())
+    assert unpriced.height and all(unpriced[c].null_count() == unpriced.height for c in parts)  # never $0
+    assert priced_rows.select((pl.col(c) >= 0).all() for c in parts).row(0) == (True,) * 4
+
+
+def test_breakdown_prices_each_kind_at_its_rate() -> None:
+    # claude-sonnet-4-5 below 200k: input $3, cache read $0.30, 5m write $3.75, 1h write $6, output $15 per MTok
+    row = _random_row(random.Random(5), 0) | {
+        "provider": "anthropic", "model": "claude-sonnet-4-5", "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "input_tokens": 100_000, "cache_read_tokens": 40_000, "cache_write_tokens": 30_000,
+        "cache_write_1h_tokens": 10_000, "output_tokens": 2_000, "reasoning_tokens": 500}
+    got = price_rows(pl.DataFrame([row], schema=polars_schema()).lazy(), breakdown=True).collect().row(0, named=True)
+    assert got["cost_input_usd"] == Decimal("0.09")  # 30k uncached * $3
+    assert got["cost_cache_read_usd"] == Decimal("0.012")  # 40k * $0.30
+    assert got["cost_cache_write_usd"] == Decimal("0.135")  # 20k * $3.75 + 10k * $6
+    assert got["cost_output_usd"] == Decimal("0.03")  # 2k * $15, reasoning included
+    assert got["cost_usd"] == _reference_cost(row) == Decimal("0.267")
+
+
+def test_price_data_names_the_genai_prices_version() -> None:
+    from importlib.metadata import version
+
+    assert price_data() == {"genai_prices": version("genai-prices"), "overrides": None}
+    assert price_data_version() == f"genai-prices {version('genai-prices')}"

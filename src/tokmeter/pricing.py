@@ -1,4 +1,5 @@
-"""Cost: prices from the ``genai-prices`` package data (offline), at each request's timestamp.
+"""Cost: prices from the ``genai-prices`` package data (offline) and an optional price file, at each
+request's timestamp.
 
 Vectorized and exact. Within one price (a model's prices in force at a moment) and one context tier,
 genai-prices' cost is linear in the token counts: it splits usage into leaf counts by subtraction
@@ -9,20 +10,28 @@ column from them, and prices every row with a join and a sum of products in pola
 No Python runs per row, and each row's cost equals ``genai_prices.calc_price`` for that row
 (``tests/test_pricing.py`` proves it over thousands of rows).
 
-A model genai-prices does not know gets a null cost (unpriced), never $0.
+Overrides (``price_overrides.PriceOverrides``) enter the same table: an alias changes the model a
+stored (provider, model) is looked up as; a custom price in force on the row's UTC date is built as
+a genai-prices ``ModelPrice`` and probed the same way (it wins over genai-prices); a discount
+multiplies every coefficient of that price by (1 - percent/100), rounded to 18 decimal places.
+
+A model without a price gets a null cost (unpriced), never $0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
+from .price_overrides import RATE_KEYS, CustomPrice, PriceOverrides
+
 COST_DTYPE = pl.Decimal(38, 18)
+BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
 _SCALE = Decimal(1).scaleb(-18)
 # our token column -> the coefficient column that prices it
 COEFFICIENTS = {
@@ -70,10 +79,24 @@ def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def price_data_version() -> str:
+def price_data(overrides: PriceOverrides | None = None) -> dict[str, str | None]:
+    """Which price data produced a cost: the genai-prices version, and the price file (path and
+    sha256 of its content) or None. Reports and exports record this next to their figures."""
+    return {"genai_prices": _genai_prices_version(), "overrides": overrides.label if overrides else None}
+
+
+def price_data_version(overrides: PriceOverrides | None = None) -> str:
+    """``price_data`` as one line, e.g. ``genai-prices 0.2.3 + prices.toml sha256:...``."""
+    data = price_data(overrides)
+    text = f"genai-prices {data['genai_prices']}"
+    return f"{text} + {data['overrides']}" if data["overrides"] else text
+
+
+@lru_cache(maxsize=1)
+def _genai_prices_version() -> str:
     from importlib.metadata import version
 
-    return f"genai-prices {version('genai-prices')}"
+    return version("genai-prices")
 
 
 # ---- resolving prices ------------------------------------------------------------------------------
@@ -104,29 +127,118 @@ def _thresholds(model_price: Any) -> tuple[int, ...]:
     return tuple(sorted(starts))
 
 
-def is_priced(provider: str | None, model: str | None) -> bool:
-    """Whether genai-prices knows this model (for this provider)."""
-    return bool(model) and _model_info(provider, model) is not None
+def is_priced(provider: str | None, model: str | None, overrides: PriceOverrides | None = None) -> bool:
+    """Whether the model has a price: a custom one (after aliases) or genai-prices'."""
+    if not model:
+        return False
+    lookup_provider, lookup_model = overrides.alias(provider, model) if overrides else (provider, model)
+    if overrides and overrides.has_custom_price(lookup_provider, lookup_model):
+        return True
+    return _model_info(lookup_provider, lookup_model) is not None
+
+
+def _by_minute(provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
+    """Whether the genai-prices price of this (aliased) model depends on the time of day."""
+    found = _model_info(*overrides.alias(provider, model)) if overrides else _model_info(provider, model)
+    return found is not None and _has_time_of_day_prices(found[1])
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedPrice:
-    provider_id: str
-    model_id: str
-    model_price: Any
-    thresholds: tuple[int, ...]
+    """The price in force for one model at one moment, where it comes from, and its discount. The dates
+    and schedule are filled in only when resolved with ``describe=True`` (they are for people)."""
+
+    priced_as: str  # "openai:gpt-4o" (genai-prices) or "custom:house-llm" (price file), "-15%" if discounted
+    source: str  # "genai-prices 0.2.3" or the price file's label
+    model_price: Any  # a genai_prices ModelPrice (custom prices are built as one)
+    thresholds: tuple[int, ...]  # context tiers: input token counts above which a tier applies
+    effective_from: date | None = None  # None: from the start of the data
+    until: date | None = None  # the date the next price starts (exclusive), None: no change known
+    schedule: str | None = None  # for time-of-day prices: "daily 00:30-16:30 UTC" or "outside daily ..."
+    discount: Decimal = Decimal(0)  # percent off
+    discount_key: str | None = None  # "model gpt-4o" or "provider openai"
+
+    def coefficients(self, level: int) -> dict[str, Decimal]:
+        return _discounted(_coefficients(self.model_price, level, self.thresholds), self.discount)
 
 
-def resolve(provider: str | None, model: str | None, at: datetime) -> ResolvedPrice | None:
-    """The genai-prices price in force for a model at a moment (None: unpriced)."""
+def resolve(provider: str | None, model: str | None, at: datetime, overrides: PriceOverrides | None = None,
+            *, describe: bool = False) -> ResolvedPrice | None:
+    """The price in force for a stored (provider, model) at a moment (None: unpriced). Aliases are
+    applied first; a custom price in force wins over genai-prices; then the discount. ``describe``
+    also finds since when the price is in force, until when, and its time-of-day window."""
     if not model:
         return None
+    lookup = overrides.alias(provider, model) if overrides else (provider, model)
+    found = _base_price(*lookup, at, overrides, describe)
+    if found is None or overrides is None:
+        return found[0] if found else None
+    price, priced_provider, priced_model = found
+    if describe:
+        changes = [d for d in (price.until, overrides.next_change(*lookup, at.astimezone(UTC).date())) if d]
+        price = replace(price, until=min(changes, default=None))
+    percent, key = overrides.discount((provider, lookup[0], priced_provider), (model, lookup[1], priced_model))
+    if not percent:
+        return price
+    label = f"{price.priced_as} -{percent.normalize():f}%"
+    return replace(price, discount=percent, discount_key=key, priced_as=label)
+
+
+def _base_price(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None,
+                describe: bool) -> tuple[ResolvedPrice, str | None, str] | None:
+    """The custom price in force, else genai-prices', before any discount, with the (provider, model)
+    that priced it."""
+    custom = overrides.custom_price(provider, model, at.astimezone(UTC).date()) if overrides else None
+    if custom is not None and overrides is not None:
+        price = ResolvedPrice(priced_as=f"custom:{custom.model}", source=overrides.label,
+                              model_price=_custom_model_price(custom), thresholds=(),
+                              effective_from=custom.effective_from)
+        return price, custom.provider, custom.model
     found = _model_info(provider, model)
     if found is None:
         return None
-    prov, info = found
-    model_price = info.get_prices(at)
-    return ResolvedPrice(prov.id, info.id, model_price, _thresholds(model_price))
+    info, model_price = found[1], found[1].get_prices(at)
+    source = f"genai-prices {_genai_prices_version()}"
+    price = ResolvedPrice(priced_as=f"{found[0].id}:{info.id}", source=source, model_price=model_price,
+                          thresholds=_thresholds(model_price))
+    return (_described(price, info, at) if describe else price), found[0].id, info.id
+
+
+def _described(price: ResolvedPrice, info: Any, at: datetime) -> ResolvedPrice:
+    """A genai-prices price with the dated (or time-of-day) condition that selected it at ``at``."""
+    from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
+
+    conditions = [p.constraint for p in info.prices] if isinstance(info.prices, list) else []
+    active = next((c for c in reversed(conditions) if c is None or c.active(at)), None)
+    starts = [c.start_date for c in conditions if isinstance(c, StartDateConstraint)]
+    windows = ", ".join(f"{c.start_time:%H:%M}-{c.end_time:%H:%M}" for c in conditions
+                        if isinstance(c, TimeOfDateConstraint))
+    inside = isinstance(active, TimeOfDateConstraint)
+    day = at.astimezone(UTC).date()
+    return replace(
+        price,
+        effective_from=active.start_date if isinstance(active, StartDateConstraint) else None,
+        until=min((d for d in starts if d > day), default=None),
+        schedule=(f"{'daily' if inside else 'outside daily'} {windows} UTC") if windows else None,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _custom_model_price(custom: CustomPrice) -> Any:  # a genai_prices ModelPrice, imported lazily
+    """A custom price as a genai-prices ``ModelPrice``: priced with the same arithmetic and fallbacks."""
+    from genai_prices.types import ModelPrice
+
+    rates = {f"{name}_mtok": getattr(custom, name) for name in RATE_KEYS}
+    return ModelPrice(**{key: rate for key, rate in rates.items() if rate is not None})
+
+
+def _discounted(coefficients: dict[str, Decimal], percent: Decimal) -> dict[str, Decimal]:
+    """Coefficients times (1 - percent/100), rounded half-even to 18 decimal places (1e-18 USD)."""
+    if not percent:
+        return coefficients
+    factor = 1 - percent / 100
+    return {name: (value * factor).quantize(_SCALE, rounding=ROUND_HALF_EVEN)
+            for name, value in coefficients.items()}
 
 
 _COEFFICIENT_CACHE: dict[tuple[int, int], tuple[Any, dict[str, Decimal]]] = {}
@@ -184,34 +296,32 @@ def price_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def build_price_table(keys: pl.DataFrame) -> pl.DataFrame:
-    """For the distinct (provider, model, _price_day, _price_minute, max input) of the rows to price,
-    one row per (provider, model, _price_day, _price_minute, _tier) with the coefficients, the tier
-    thresholds to assign ``_tier``, and which genai-prices model priced it. Unknown models are absent."""
+def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+    """For the distinct (provider, model, _price_day, _price_minute) of the rows to price, one row per
+    (provider, model, _price_day, _price_minute, _tier) with the coefficients, the tier thresholds to
+    assign ``_tier``, and what priced it (``_priced_as``). Unpriced models are absent. ``_price_minute``
+    is kept only for models whose genai-prices price depends on the time of day."""
     out: list[dict[str, Any]] = []
-    time_of_day: dict[tuple[str | None, str], bool] = {}
-    seen: set[tuple] = set()
+    by_minute: dict[tuple[str | None, str], bool] = {}
+    seen: set[tuple[Any, ...]] = set()
     for provider, model, day, minute in keys.select("provider", "model", "_price_day", "_price_minute").iter_rows():
-        found = _model_info(provider, model) if model else None
-        if found is None:
+        if not model:
             continue
-        if (provider, model) not in time_of_day:
-            time_of_day[(provider, model)] = _has_time_of_day_prices(found[1])
-        minute_key = minute if time_of_day[(provider, model)] else None
-        key = (provider, model, day, minute_key)
-        if key in seen:
+        if (provider, model) not in by_minute:
+            by_minute[(provider, model)] = _by_minute(provider, model, overrides)
+        minute_key = minute if by_minute[(provider, model)] else None
+        if (provider, model, day, minute_key) in seen:
             continue
-        seen.add(key)
+        seen.add((provider, model, day, minute_key))
         at = datetime.combine(day, time(0), UTC) + timedelta(minutes=minute_key or 0)
-        price = resolve(provider, model, at)
+        price = resolve(provider, model, at, overrides)
         if price is None:
             continue
         for level in range(len(price.thresholds) + 1):
             out.append({
                 "provider": provider, "model": model, "_price_day": day, "_price_minute": minute_key,
-                "_tier": level, "_thresholds": list(price.thresholds),
-                "_priced_as": f"{price.provider_id}:{price.model_id}",
-                **_coefficients(price.model_price, level, price.thresholds),
+                "_tier": level, "_thresholds": list(price.thresholds), "_priced_as": price.priced_as,
+                **price.coefficients(level),
             })
     return _price_frame(out)
 
@@ -225,9 +335,9 @@ def _price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def with_cost(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
-    """Add ``cost_usd`` (Decimal, null when unpriced) and ``priced_as`` (the genai-prices
-    ``provider:model`` that priced the row) to usage rows."""
+def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False) -> pl.LazyFrame:
+    """Add ``cost_usd`` (Decimal, null when unpriced) and ``priced_as`` (what priced the row) to usage
+    rows; with ``breakdown``, also ``BREAKDOWN_COLUMNS``, which sum to ``cost_usd`` exactly."""
     period = ["provider", "model", "_price_day", "_price_minute"]
     depth = int(table["_thresholds"].list.len().max() or 0) if table.height else 0
     thresholds = (
@@ -241,25 +351,53 @@ def with_cost(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     ) if depth else pl.lit(0, dtype=pl.Int32)
     keyed = (
         price_keys(lf)
-        .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left", maintain_order="left",
-              nulls_equal=True)
+        .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left",
+              maintain_order="left", nulls_equal=True)
         .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
         .join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(_tier=tier.cast(pl.Int32))
         .join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left")
         .pipe(_capped_columns)
     )
-    cost = pl.col("_c_request")
-    for column, coefficient in COEFFICIENTS.items():
-        cost = cost + pl.col(column).cast(pl.Decimal(38, 0)) * pl.col(coefficient)
+    costs = {"cost_usd": _total_cost(), **(_cost_by_kind() if breakdown else {})}
     helpers = ["_price_day", "_price_minute", "_by_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
                "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning",
                "_c_request", *COEFFICIENTS.values(), *(f"_t{i}" for i in range(depth))]
-    return keyed.with_columns(cost_usd=cost.cast(COST_DTYPE), priced_as=pl.col("_priced_as")).drop(helpers)
+    return keyed.with_columns(**{name: expr.cast(COST_DTYPE) for name, expr in costs.items()},
+                              priced_as=pl.col("_priced_as")).drop(helpers)
 
 
-def price_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
+def _tokens(column: str | pl.Expr) -> pl.Expr:
+    return (pl.col(column) if isinstance(column, str) else column).cast(pl.Decimal(38, 0))
+
+
+def _total_cost() -> pl.Expr:
+    cost = pl.col("_c_request")
+    for column, coefficient in COEFFICIENTS.items():
+        cost = cost + _tokens(column) * pl.col(coefficient)
+    return cost
+
+
+def _cost_by_kind() -> dict[str, pl.Expr]:
+    """The cost split by token kind. The coefficients of cache and reasoning columns are differences
+    from the input / output rate (those tokens are subsets), so each kind is priced at its own rate
+    here: uncached input at the input rate (plus the per-request fee, if any), cache reads at
+    input + cache-read coefficient, and so on. Algebraically the same sum as ``_total_cost``."""
+    c_input, c_output = pl.col("_c_input"), pl.col("_c_output")
+    uncached = pl.col("input_tokens") - pl.col("_p_cache_read") - pl.col("_p_cache_write")
+    return {
+        "cost_input_usd": pl.col("_c_request") + _tokens(uncached) * c_input,
+        "cost_cache_read_usd": _tokens("_p_cache_read") * (c_input + pl.col("_c_cache_read")),
+        "cost_cache_write_usd": _tokens("_p_cache_write_5m") * (c_input + pl.col("_c_cache_write_5m"))
+        + _tokens("_p_cache_write_1h") * (c_input + pl.col("_c_cache_write_1h")),
+        "cost_output_usd": _tokens(pl.col("output_tokens") - pl.col("_p_reasoning")) * c_output
+        + _tokens("_p_reasoning") * (c_output + pl.col("_c_reasoning")),
+    }
+
+
+def price_rows(lf: pl.LazyFrame, overrides: PriceOverrides | None = None, *,
+               breakdown: bool = False) -> pl.LazyFrame:
     """``with_cost`` with the price table built for exactly the rows of ``lf`` (collects their
     distinct price keys once: a small query)."""
     keys = price_keys(lf).select("provider", "model", "_price_day", "_price_minute").unique().collect()
-    return with_cost(lf, build_price_table(keys))
+    return with_cost(lf, build_price_table(keys, overrides), breakdown=breakdown)

@@ -1,4 +1,8 @@
-"""Rendering: Rich tables for people, JSON / CSV / JSONL / Parquet for programs."""
+"""Rendering: Rich tables for people, JSON / CSV / JSONL / Parquet for programs.
+
+Every rendered report carries the price data that produced it: a caption under the table, a
+``price_data`` key in JSON, and the ``tokmeter.price_data`` key of the Parquet file's metadata.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from rich.table import Table
 
 from .errors import UsageError
 from .report import Report
-from .rollup import MEASURES
 
 UNKNOWN = "(unknown)"
+PARQUET_METADATA_KEY = "tokmeter.price_data"
 
 
 def cost_text(value: Decimal | None) -> str:
@@ -27,32 +31,42 @@ def cost_number(value: Decimal | None) -> float | None:
     return None if value is None else float(round(value, 9))
 
 
+def price_caption(price_data: dict[str, str | None]) -> str:
+    """One line naming the price data, e.g. ``Prices: genai-prices 0.2.3 + prices.toml sha256:...``."""
+    text = f"Prices: genai-prices {price_data['genai_prices']}"
+    return f"{text} + {price_data['overrides']}" if price_data.get("overrides") else text
+
+
+def _is_cost(column: str) -> bool:
+    return column.startswith("cost_") and column.endswith("_usd")
+
+
+def _header(measure: str) -> str:
+    if _is_cost(measure) and measure != "cost_usd":
+        return measure.removeprefix("cost_").removesuffix("_usd").replace("_", " ") + " $"
+    return measure.replace("_tokens", "").replace("_", " ")
+
+
 def report_table(report: Report) -> Table:
-    table = Table(show_footer=True, header_style="bold", footer_style="bold")
+    table = Table(show_footer=True, header_style="bold", footer_style="bold",
+                  caption=price_caption(report.price_data), caption_justify="left")
     totals = report.totals.row(0, named=True)
+    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
     for index, dim in enumerate(report.dims):
         table.add_column(dim, footer="Total" if index == 0 else "")
-    for measure in MEASURES:
-        if measure == "unpriced_requests" and not totals["unpriced_requests"]:
-            continue
-        footer = cost_text(totals[measure]) if measure == "cost_usd" else f"{totals[measure]:,}"
-        table.add_column(measure.replace("_tokens", "").replace("_", " "), footer=footer, justify="right")
+    for measure in shown:
+        table.add_column(_header(measure), footer=_cell(measure, totals[measure]), justify="right")
     if not report.dims:
         table.show_footer = False
-        table.add_row(*_measure_cells(totals))
+        table.add_row(*(_cell(m, totals[m]) for m in shown))
     for row in report.rows.iter_rows(named=True):
-        table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims), *_measure_cells(row,
-                      show_unpriced=bool(totals["unpriced_requests"])))
+        table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
+                      *(_cell(m, row[m]) for m in shown))
     return table
 
 
-def _measure_cells(row: dict[str, Any], show_unpriced: bool = False) -> list[str]:
-    cells = []
-    for measure in MEASURES:
-        if measure == "unpriced_requests" and not show_unpriced:
-            continue
-        cells.append(cost_text(row[measure]) if measure == "cost_usd" else f"{row[measure]:,}")
-    return cells
+def _cell(measure: str, value: Any) -> str:
+    return cost_text(value) if _is_cost(measure) else f"{value:,}"
 
 
 def unpriced_table(report: Report) -> Table:
@@ -67,7 +81,7 @@ def unpriced_table(report: Report) -> Table:
 def _jsonable(frame: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
     for row in frame.iter_rows(named=True):
-        out.append({k: cost_number(v) if k == "cost_usd" else v for k, v in row.items()})
+        out.append({k: cost_number(v) if isinstance(v, Decimal) or _is_cost(k) else v for k, v in row.items()})
     return out
 
 
@@ -76,6 +90,7 @@ def report_json(report: Report) -> bytes:
         "rows": _jsonable(report.rows),
         "totals": _jsonable(report.totals)[0],
         "unpriced_models": report.unpriced.to_dicts(),
+        "price_data": report.price_data,
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -85,12 +100,15 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Decimal).round(9).cast(pl.Decimal(38, 9)))
 
 
-def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None) -> None:
-    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout."""
+def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
+                price_data: dict[str, str | None] | None = None) -> None:
+    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
+    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object)."""
     if fmt == "parquet":
         if output is None:
             raise UsageError("Parquet is binary and needs a file", hint="add --output FILE.parquet")
-        frame.write_parquet(output)
+        metadata = {PARQUET_METADATA_KEY: orjson.dumps(price_data).decode()} if price_data else None
+        frame.write_parquet(output, metadata=metadata)
         return
     frame = for_export(frame)
     if fmt == "csv":

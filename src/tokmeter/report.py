@@ -1,4 +1,7 @@
-"""Queries over the store that the ``report`` and ``rows`` commands show: collect happens here, once."""
+"""Queries over the store that the ``report``, ``rows`` and ``prices check`` commands show: collect
+happens here, once. Costs are computed here, at read time, from the stored tokens and the price data
+in use (genai-prices and an optional price file), so a corrected price file reprices history; every
+result records that price data (``pricing.price_data``)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from datetime import date
 import polars as pl
 
 from .errors import UsageError
-from .pricing import price_rows
-from .rollup import DIMENSIONS, filter_rows, group_usage, unpriced_models
+from .price_overrides import PriceOverrides
+from .pricing import price_data, price_rows
+from .rollup import DIMENSIONS, filter_rows, group_usage, measures, unpriced_models
 from .store import Store
 
 
@@ -39,6 +43,8 @@ class Report:
     totals: pl.DataFrame
     unpriced: pl.DataFrame
     filters: Filters = field(default_factory=Filters)
+    measures: tuple[str, ...] = measures()
+    price_data: dict[str, str | None] = field(default_factory=price_data)
 
 
 def check_dims(dims: Sequence[str]) -> list[str]:
@@ -48,17 +54,29 @@ def check_dims(dims: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(dims))
 
 
-def build_report(store: Store, dims: Sequence[str], filters: Filters) -> Report:
+def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
+                 *, breakdown: bool = False) -> Report:
+    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume."""
     dims = check_dims(dims)
     filters.check()
     with store.reading():
-        lf = price_rows(filters.apply(store.scan()))
-        rows, totals, unpriced = pl.collect_all([group_usage(lf, dims), group_usage(lf, []), unpriced_models(lf)])
-    return Report(dims, rows, totals, unpriced, filters)
+        lf = price_rows(filters.apply(store.scan()), overrides, breakdown=breakdown)
+        rows, totals, unpriced = pl.collect_all([group_usage(lf, dims, breakdown=breakdown),
+                                                 group_usage(lf, [], breakdown=breakdown), unpriced_models(lf)])
+    return Report(dims, rows, totals, unpriced, filters, measures(breakdown), price_data(overrides))
 
 
-def select_rows(store: Store, filters: Filters) -> pl.DataFrame:
+def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
     """The stored rows themselves (one per request), priced, oldest first."""
     filters.check()
     with store.reading():
-        return price_rows(filters.apply(store.scan())).sort("timestamp", "request_id").drop("date").collect()
+        lf = price_rows(filters.apply(store.scan()), overrides)
+        return lf.sort("timestamp", "request_id").drop("date").collect()
+
+
+def check_unpriced(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+    """Every model in the store (within ``filters``) that has no price, with its volume and the first
+    and last time it was seen; empty when everything is priced."""
+    filters.check()
+    with store.reading():
+        return unpriced_models(price_rows(filters.apply(store.scan()), overrides), seen=True).collect()

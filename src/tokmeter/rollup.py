@@ -1,4 +1,9 @@
-"""Rollups: pure LazyFrame transforms from priced usage rows to per-group token and cost totals."""
+"""Rollups: pure LazyFrame transforms from priced usage rows to per-group token and cost totals.
+
+A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
+unpriced rows of every group. Costs are summed as exact decimals, so a total equals the sum of its rows
+and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ import polars as pl
 DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests")
+MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "estimated_requests")
+BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+
+
+def measures(breakdown: bool = False) -> tuple[str, ...]:
+    """The measure columns of a rollup, in order (the cost breakdown right after ``cost_usd``)."""
+    if not breakdown:
+        return MEASURES
+    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, "unpriced_requests", "estimated_requests")
 
 
 def filter_rows(
@@ -45,33 +58,44 @@ def with_periods(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
     return lf.with_columns(**{dim: exprs[dim] for dim in dims if dim in exprs})
 
 
-def _measures() -> list[pl.Expr]:
+def _cost_sum(column: str) -> pl.Expr:
+    # all-unpriced groups get a null cost, never $0
+    return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).alias(column)
+
+
+def _measures(breakdown: bool) -> list[pl.Expr]:
     return [
         pl.len().alias("requests"),
         *(pl.col(column).sum() for column in REPORT_TOKENS),
-        # all-unpriced groups get a null cost, never $0
-        pl.when(pl.col("cost_usd").is_not_null().any()).then(pl.col("cost_usd").sum()).alias("cost_usd"),
+        _cost_sum("cost_usd"),
+        *(_cost_sum(column) for column in (BREAKDOWN if breakdown else ())),
         pl.col("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
+        # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
+        (pl.col("usage_source") == "estimated").sum().cast(pl.Int64).alias("estimated_requests"),
     ]
 
 
-def group_usage(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
-    """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending."""
+def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False) -> pl.LazyFrame:
+    """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending. With
+    ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``)."""
     lf = with_periods(lf, dims)
     if not dims:
-        return lf.select(_measures())
+        return lf.select(_measures(breakdown))
     return (
         lf.group_by(list(dims))
-        .agg(_measures())
+        .agg(_measures(breakdown))
         .sort(["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True)
     )
 
 
-def unpriced_models(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The models that have no price, with their volume."""
+def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
+    """The models that have no price, with their volume (and with ``seen``, their first and last
+    request time)."""
+    when = [pl.col("timestamp").min().alias("first_seen"), pl.col("timestamp").max().alias("last_seen")]
     return (
         lf.filter(pl.col("cost_usd").is_null())
         .group_by("provider", "model")
-        .agg(pl.len().alias("requests"), *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")))
-        .sort(["requests", "model"], descending=[True, False], nulls_last=True)
+        .agg(pl.len().alias("requests"), *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")),
+             *(when if seen else ()))
+        .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
     )

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..config import STORE_ENV
+from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..price_overrides import PriceOverrides
     from ..report import Filters
 
 
@@ -43,6 +44,13 @@ ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="On
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write to FILE instead of standard output.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+PricesOpt = Annotated[
+    Optional[Path],
+    typer.Option("--prices", metavar="FILE", show_default=False,
+                 help="TOML price file: discounts, custom prices, model aliases; they win over genai-prices. "
+                      f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
+                      "config.toml in the user config dir), else genai-prices alone."),
+]
 
 
 def console(stderr: bool = False) -> Console:
@@ -66,3 +74,12 @@ def filters(since: datetime | None, until: datetime | None, model: list[str] | N
 
     return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
                    tuple(user or ()), tuple(provider or ()))
+
+
+def price_overrides(flag: Path | None) -> PriceOverrides | None:
+    """The price file in force (--prices > $TOKMETER_PRICES > config file), loaded; None without one."""
+    from ..config import Settings
+    from ..price_overrides import load_overrides
+
+    settings = Settings.resolve(prices=flag)
+    return load_overrides(settings.prices, settings.prices_from) if settings.prices else None

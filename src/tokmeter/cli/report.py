@@ -13,6 +13,7 @@ from .options import (
     Dimension,
     ModelOpt,
     OutputOpt,
+    PricesOpt,
     ProviderOpt,
     SinceOpt,
     StoreOpt,
@@ -21,6 +22,7 @@ from .options import (
     console,
     file_console,
     filters,
+    price_overrides,
 )
 
 
@@ -50,11 +52,16 @@ def report(
         ReportFormat.table
     ),
     output: OutputOpt = None,
+    cost_breakdown: Annotated[bool, typer.Option("--cost-breakdown", help="Also split cost by token kind: input "
+                                                 "(with any per-request fee), cache read, cache write, output "
+                                                 "(reasoning included); they sum to cost exactly.")] = False,
+    prices: PricesOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Tokens and cost per group, with a totals row; models without a price are listed, never counted as $0.
 
-    Columns: requests, input / cache read / cache write / output / reasoning tokens, cost in USD.
+    Columns: requests, input / cache read / cache write / output / reasoning tokens, cost in USD. The price
+    data used (genai-prices version, price file and its sha256) is recorded with the report.
 
     [dim]Examples: tokmeter report --by model;
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json[/]
@@ -64,7 +71,8 @@ def report(
     from ..store import Store
 
     dims = [d.value for d in by or ()]
-    result = build_report(Store(resolve_store(store)), dims, filters(since, until, model, user, provider))
+    result = build_report(Store(resolve_store(store)), dims, filters(since, until, model, user, provider),
+                          price_overrides(prices), breakdown=cost_breakdown)
     if format is ReportFormat.json:
         emit(report_json(result), output)
     elif format is ReportFormat.table:
@@ -73,7 +81,7 @@ def report(
         if result.unpriced.height:
             out.print(unpriced_table(result))
     else:
-        write_frame(result.rows, format.value, output)
+        write_frame(result.rows, format.value, output, result.price_data)
 
 
 @app.command()
@@ -85,18 +93,25 @@ def rows(
     provider: ProviderOpt = None,
     format: Annotated[RowsFormat, typer.Option("--format", help="table, jsonl, csv or parquet.")] = RowsFormat.table,
     output: OutputOpt = None,
+    prices: PricesOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """The stored usage rows themselves, one per request (after deduplication), with their cost.
 
+    priced_as says what priced each row: genai-prices' provider:model, or custom:MODEL from the price file.
+
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
-    from ..render import rows_table, write_frame
+    from ..pricing import price_data
+    from ..render import price_caption, rows_table, write_frame
     from ..report import select_rows
     from ..store import Store
 
-    frame = select_rows(Store(resolve_store(store)), filters(since, until, model, user, provider))
+    overrides = price_overrides(prices)
+    frame = select_rows(Store(resolve_store(store)), filters(since, until, model, user, provider), overrides)
     if format is RowsFormat.table:
-        (console() if output is None else file_console(output)).print(rows_table(frame))
+        out = console() if output is None else file_console(output)
+        out.print(rows_table(frame))
+        out.print(price_caption(price_data(overrides)), markup=False, style="dim")
     else:
-        write_frame(frame, format.value, output)
+        write_frame(frame, format.value, output, price_data(overrides))

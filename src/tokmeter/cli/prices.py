@@ -1,0 +1,90 @@
+"""``tokmeter prices check`` and ``tokmeter prices show``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Optional
+
+import typer
+
+from ..config import resolve_store
+from ..errors import TokmeterError
+from .app import app
+from .options import PricesOpt, QuietOpt, SinceOpt, StoreOpt, UntilOpt, console, filters, price_overrides
+
+prices_app = typer.Typer(
+    name="prices",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    help="Check that every model has a price, and show the price that applies to a model.",
+)
+app.add_typer(prices_app, name="prices")
+
+_PRICE_HINT = ("give {it} a price in a price file: a [[prices]] entry, or an [aliases] entry to a model "
+               "genai-prices knows; pass the file with --prices (README: 'Price file')")
+
+
+@prices_app.command()
+def check(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    prices: PricesOpt = None,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """List the models in the store that have no price, with their volume; exit 1 when there are any.
+
+    Made for cron: with --quiet nothing is printed while every model is priced; when one is not, the list
+    and an error are printed whatever --quiet says, and the exit code is 1.
+
+    [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\%F)"[/]
+    """
+    from ..pricing import price_data
+    from ..render_prices import unpriced_check_table
+    from ..report import check_unpriced
+    from ..store import Store
+
+    overrides = price_overrides(prices)
+    unpriced = check_unpriced(Store(resolve_store(store)), filters(since, until, None, None, None), overrides)
+    if unpriced.height:
+        console().print(unpriced_check_table(unpriced, price_data(overrides)))
+        requests = int(unpriced["requests"].sum())
+        raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
+                            "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))
+    if not quiet:
+        from ..render import price_caption
+
+        console().print(f"Every model in the store has a price. {price_caption(price_data(overrides))}",
+                        markup=False, highlight=False)
+
+
+@prices_app.command()
+def show(
+    model: Annotated[str, typer.Argument(help="The model as stored (as the API reported it).",
+                                         show_default=False)],
+    provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
+                                                    "found from the model name).")] = None,
+    at: Annotated[Optional[datetime], typer.Option(
+        "--at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], metavar="DATE",
+        help="The UTC date (or date and time) to price at (default: now).")] = None,
+    prices: PricesOpt = None,
+) -> None:
+    """The price that applies to a model: what prices it, from which source and since when, and its rates.
+
+    Shows the genai-prices model or custom price used (after aliases), the source (genai-prices version, or
+    the price file and its sha256), the dates the price is in force, any discount, and the rates in USD per
+    million tokens of each kind per context tier (discount included).
+
+    [dim]Examples: tokmeter prices show gpt-4o;
+    tokmeter prices show house-llm --provider acme --at 2026-03-01[/]
+    """
+    from ..price_quote import quote
+    from ..render_prices import render_quote
+
+    when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
+    found = quote(provider, model, when, price_overrides(prices))
+    if found is None:
+        who = f" from provider {provider!r}" if provider else ""
+        raise TokmeterError(f"no price for model {model!r}{who} at {when:%Y-%m-%d %H:%M} UTC",
+                            hint=_PRICE_HINT.format(it="it"))
+    render_quote(found, console())
