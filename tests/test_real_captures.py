@@ -66,7 +66,8 @@ def test_every_expected_record_has_a_capture() -> None:
 @pytest.mark.parametrize(("capture", "expected"), _cases())
 def test_usage_matches_provider_report(capture: Capture, expected: dict[str, Any]) -> None:
     row = extract_row(capture)
-    got = {key: row[key] for key in COMPARED}
+    # a stream the provider sent no usage for is estimated by tokmeter (test_estimate.py): nothing to compare
+    got = {key: 0 if row["usage_source"] == "estimated" else row[key] for key in COMPARED}
     want = {key: expected[key] for key in COMPARED}
     got["usage_present"] = row["usage_source"] == "reported"
     want["usage_present"] = expected["usage_present"]

@@ -20,9 +20,10 @@ import orjson
 
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
-from . import anthropic, bedrock, cohere, gemini, openai
+from . import anthropic, bedrock, cohere, estimate, gemini, openai, transcripts
 from .base import Extracted, as_mapping, as_str
-from .detect import detect_api, infer_provider
+from .detect import api_from_path, detect_api, infer_provider
+from .fastpath import guess_api, stream_events
 from .eventstream import iter_messages
 from .sse import looks_like_sse, parse_sse
 from .wire import array_prefix, eventstream_bytes, is_cut_array
@@ -60,10 +61,9 @@ def extract_row(capture: Capture) -> dict[str, Any]:
     request = as_mapping(meta.get("request")) or {}
     status = _status(meta.get("status"))
     path = _path(meta)
-    api, ex, is_stream = _extract(meta, path, capture.body, status)
+    api, ex, is_stream, provider = _reading(capture, path, status, request)
     if ex.response_id is None and api in _RESPONSE_ID_HEADERS:
         ex.response_id = _header(meta.get("response_headers"), _RESPONSE_ID_HEADERS[api])
-    provider = infer_provider(meta, path, api)
     return {
         "request_id": _request_id(meta, ex, capture),
         "response_id": ex.response_id,
@@ -82,6 +82,24 @@ def extract_row(capture: Capture) -> dict[str, Any]:
     }
 
 
+def _reading(
+    capture: Capture, path: str | None, status: int | None, request: Mapping[str, Any]
+) -> tuple[str | None, Extracted, bool, str | None]:
+    """(API, its reading, whether a stream, provider). Pre-normalized records (token logs, agent
+    transcripts) are read by their format, response bodies by their shape; a stream that ended
+    without usage gets it estimated (``estimate.py``), which only then decodes its text."""
+    meta = capture.meta
+    if capture.format in transcripts.FORMATS:
+        read = transcripts.read(capture)
+        return read.api, read.extracted, read.stream, read.provider or infer_provider(meta, path, read.api)
+    api, ex, is_stream = _extract(meta, path, capture.body, status)
+    provider = infer_provider(meta, path, api)
+    if is_stream and api is not None and estimate.needed(api, ex, status):
+        content_type = _header(meta.get("response_headers"), "content-type")
+        estimate.fill(ex, api, capture.body, content_type, request, provider)
+    return api, ex, is_stream, provider
+
+
 def _extract(
     meta: Mapping[str, Any], path: str | None, body: Any, status: int | None
 ) -> tuple[str | None, Extracted, bool]:
@@ -91,7 +109,8 @@ def _extract(
         return _read_eventstream(meta, path, binary)
     body_text, body_doc = _body(body)
     is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
-    events = list(parse_sse(body_text)) if is_stream and body_text is not None else None
+    events = stream_events(body_text, guess_api(body_text, api_from_path(path))) \
+        if is_stream and body_text is not None else None
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
     is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
@@ -211,9 +230,19 @@ def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> str
     if found:
         return found
     # Nothing names this response: a digest of what was captured keeps re-ingests idempotent.
-    digest = hashlib.sha256(orjson.dumps(capture.body) if not isinstance(capture.body, str | bytes) else
-                            capture.body if isinstance(capture.body, bytes) else capture.body.encode())
+    digest = hashlib.sha256(_body_bytes(capture.body))
     return f"sha256:{digest.hexdigest()[:32]}"
+
+
+def _body_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # numbers beyond 64 bits and the like: a stable text form still identifies it
+        return repr(body).encode()
 
 
 def _user(meta: Mapping[str, Any], request: Mapping[str, Any]) -> str | None:

@@ -39,6 +39,10 @@ class Extracted:
         }
 
 
+# No single response has a trillion tokens; anything above is corrupt (and would overflow Int64 sums).
+MAX_TOKENS = 10**12
+
+
 def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usage") -> int:
     """A token count from a provider's usage object: absent or null is 0, anything else must be a
     non-negative whole number (an integral float such as ``12.0`` is accepted)."""
@@ -55,6 +59,8 @@ def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usa
         value = int(value)
     if value < 0:
         raise BadCaptureError(f"{where}.{key} is {value}: expected a non-negative integer")
+    if value > MAX_TOKENS:
+        raise BadCaptureError(f"{where}.{key} is {_show(value)}: implausibly large (over {MAX_TOKENS:,})")
     return value
 
 

@@ -5,32 +5,46 @@ Formats (auto-detected from the file name, then from the first bytes; ``--format
 * ``capture-log``: ``*.jsonl`` / ``*.ndjson``, one capture record (a JSON object) per line;
 * ``sse``: ``*.sse``, one raw event stream; ``json``: ``*.json``, one response body. Both take their
   metadata from an optional sidecar ``NAME.meta.json``;
-* ``har``: ``*.har``, an HTTP Archive; one capture per LLM API entry (see ``har.py``).
+* ``har``: ``*.har``, an HTTP Archive; one capture per LLM API entry (see ``har.py``);
+* ``token-log``: an api-proxy sidecar's usage log, one normalized record per response (``token_log.py``);
+* ``claude-code``: Claude Code transcripts, ``~/.claude/projects/**/*.jsonl`` (``claude_code.py``);
+* ``codex``: Codex CLI sessions, ``~/.codex/sessions/**/*.jsonl`` (``codex.py``).
 
-``.gz`` compressed files are read transparently.
+The last three share the ``.jsonl`` suffix with capture logs: their first lines tell them apart
+(``sniff.py``). ``.gz`` and ``.zst`` compressed files are read transparently.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from ..errors import UsageError
 from .capture import BadCapture, Capture
 from .capture_log import read_capture_log
+from .claude_code import read_claude_code
+from .codex import read_codex
 from .har import read_har
 from .single_file import read_single_file
+from .sniff import HEAD_BYTES, SNIFF_LINES, flavour_from_path, sniff_lines
+from .token_log import read_token_log
 
 __all__ = ["FORMATS", "Capture", "BadCapture", "find_files", "detect_format", "read_captures"]
 
-FORMATS = ("auto", "capture-log", "sse", "json", "har")
+FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
+COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
     ".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json", ".har": "har"
 }
+_JSON_LINES = (".jsonl", ".ndjson")
+_SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long lines are skipped over)
+_LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
+_PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 
 
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -57,23 +71,57 @@ def _is_store(directory: Path) -> bool:
 
 
 def _is_capture_name(name: str) -> bool:
-    if name.startswith(".") or name.endswith((META_SUFFIX, META_SUFFIX + ".gz")):
+    if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *COMPRESSED))):
         return False
     return _plain_name(name).endswith(tuple(_BY_SUFFIX))
 
 
 def _plain_name(name: str) -> str:
-    return name[:-3] if name.endswith(".gz") else name
+    for suffix in COMPRESSED:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def open_bytes(path: Path) -> IO[bytes]:
-    """Open a capture file for reading, decompressing ``.gz``."""
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    """Open a capture file for reading, decompressing ``.gz`` and ``.zst``."""
+    if path.name.endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    if path.name.endswith(".zst"):
+        return io.BufferedReader(_ZstdReader(path))
+    return open(path, "rb")
+
+
+class _ZstdReader(io.RawIOBase):
+    """A ``.zst`` file as a raw byte stream; a corrupt frame raises ``OSError`` like a corrupt ``.gz``."""
+
+    def __init__(self, path: Path) -> None:
+        import zstandard
+
+        self._error = zstandard.ZstdError
+        # the reader owns the file and closes it (closefd) when this stream is closed
+        self._inner = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # noqa: SIM115
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # a writable buffer, as io.RawIOBase defines it
+        try:
+            return self._inner.readinto(buffer)
+        except self._error as exc:
+            raise OSError(f"corrupt zstd data ({exc})") from None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
 
 
 def detect_format(path: Path) -> str:
-    """The format of a capture file: by suffix, else by its first bytes."""
+    """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes."""
     suffix = Path(_plain_name(path.name)).suffix
+    if suffix in _JSON_LINES:
+        return _json_lines_flavour(path) or "capture-log"
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
     with open_bytes(path) as handle:
@@ -81,20 +129,49 @@ def detect_format(path: Path) -> str:
     if head.startswith((b"data:", b"event:", b":")):
         return "sse"
     first_line = head.split(b"\n", 1)[0]
-    if head.startswith(b"{") and (b'"body"' in first_line or b'"ts"' in first_line):
-        return "capture-log"
+    if head.startswith(b"{"):
+        flavour = _json_lines_flavour(path)
+        if flavour is not None:
+            return flavour
+        if b'"body"' in first_line or b'"ts"' in first_line:
+            return "capture-log"
     return "json"
+
+
+def _json_lines_flavour(path: Path) -> str | None:
+    """token-log, claude-code or codex, from the first lines, else from the path; None: neither tells."""
+    with open_bytes(path) as handle:
+        found = sniff_lines(_line_heads(handle))
+    return found or flavour_from_path(path)
+
+
+def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
+    """The first ``HEAD_BYTES`` of each non-empty line (long lines are read through, within a budget)."""
+    budget = _SNIFF_BUDGET
+    for _ in range(SNIFF_LINES * 4):
+        head = handle.readline(HEAD_BYTES)
+        if not head:
+            return
+        budget -= len(head)
+        rest = head
+        while not rest.endswith(b"\n") and rest and budget > 0:
+            rest = handle.readline(1 << 16)
+            budget -= len(rest)
+        if head.strip(b"\xef\xbb\xbf \t\r\n"):
+            yield head.lstrip(b"\xef\xbb\xbf")
+        if budget <= 0:
+            return
 
 
 def read_captures(path: Path, fmt: str = "auto") -> Iterator[Capture | BadCapture]:
     """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``."""
     fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt == "capture-log":
+    if fmt in _LINE_READERS:
         with open_bytes(path) as handle:
-            yield from read_capture_log(handle, str(path), _file_time(path))
-    elif fmt == "har":
+            yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
+    elif fmt in _PATH_READERS:
         with open_bytes(path) as handle:
-            yield from read_har(handle, str(path), _file_time(path))
+            yield from _PATH_READERS[fmt](handle, path, _file_time(path), open_bytes)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:

@@ -1,0 +1,295 @@
+"""Claude Code transcripts: ``~/.claude/projects/<project>/<session>.jsonl`` (and the sub-agent files
+under ``<session>/subagents/``), one JSON object per line.
+
+Only assistant lines carry usage (``message.usage``, the Anthropic Messages usage of one API call; the
+request id in ``requestId``, the message id in ``message.id``). User, summary, snapshot and tool lines
+are skipped silently, and so are ``<synthetic>`` messages (Claude Code writes them itself, no API call
+made them). A sub-agent's messages can also arrive wrapped in a ``progress`` line
+(``data.message.message.usage``).
+
+One API response is often written as several lines (one per content block) that repeat its ids, with
+usage growing as the stream went on. Like a stream folded into one row, these lines are folded into one
+capture per response, with the rule ``ccusage`` uses, so the totals agree with it:
+
+* lines with the same ``message.id`` and ``requestId`` are one response; a ``/btw`` side-chain line
+  that replays a main-chain message of the same session under a new request id is that message too;
+* of the copies, a main-chain one beats a side-chain one, then the larger token total wins, then the
+  first.
+
+Replays in a ``<session>/subagents/*.jsonl`` file are matched against ``<session>.jsonl`` beside that
+directory. Copies in other files (a resumed session repeats earlier messages) become rows with the
+same request id, which the store deduplicates.
+
+The user is ``--claude-code-user``, else ``$TOKMETER_CLAUDE_CODE_USER``, else the OS user; the
+project is the directory under ``projects/``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .capture import BadCapture, Capture
+
+FORMAT = "claude-code"
+USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
+SYNTHETIC_MODEL = "<synthetic>"
+_USAGE_MARK = b'"usage"'
+_USER: ContextVar[str | None] = ContextVar("tokmeter_claude_code_user", default=None)
+_PROCESS_USER: list[str | None] = [None]  # set_user's choice, seen by every thread (follow mode reads in one)
+
+Opener = Callable[[Path], IO[bytes]]
+
+
+@contextmanager
+def user_override(user: str | None) -> Iterator[None]:
+    """Within the block, Claude Code rows are billed to ``user`` (None: the default)."""
+    token = _USER.set(user)
+    try:
+        yield
+    finally:
+        _USER.reset(token)
+
+
+def set_user(user: str | None) -> None:
+    """From now on, in every thread of this process (a CLI run), bill Claude Code rows to ``user``
+    (None: the default)."""
+    _PROCESS_USER[0] = user
+
+
+def transcript_user() -> str | None:
+    """``--claude-code-user``, else ``$TOKMETER_CLAUDE_CODE_USER``, else the OS user."""
+    return _USER.get() or _PROCESS_USER[0] or os.environ.get(USER_ENV) or os_user()
+
+
+def os_user() -> str | None:
+    """The login name of whoever runs tokmeter (the owner of local agent transcripts)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, no USER variable
+        return None
+
+
+@dataclass(slots=True)
+class _Line:
+    offset: int
+    number: int
+    record: dict[str, Any]
+    message_id: str | None
+    request_id: str | None
+    session: str
+    sidechain: bool
+    total: int
+
+
+def read_claude_code(
+    handle: IO[bytes], path: Path, file_time: datetime | None, opener: Opener
+) -> Iterator[Capture | BadCapture]:
+    """One capture per API response in the transcript (see the module doc), in file order."""
+    source = str(path)
+    session = _session_of(path)
+    replays = _parent_main_chain(path, opener)
+    fold = _Fold()
+    for item in _usage_lines(handle, source, session):
+        if isinstance(item, BadCapture):
+            yield item
+        elif not _is_replay(item, replays):
+            fold.add(item)
+    meta = {"user": transcript_user(), "project": project_of(path)}
+    for line in fold.lines:
+        yield from _captures(line, source, file_time, meta)
+
+
+def project_of(path: Path) -> str | None:
+    """The directory right under ``projects/`` (Claude Code's encoding of the working directory)."""
+    parts = path.parts
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] == "projects" and index + 1 < len(parts) - 1:
+            return parts[index + 1]
+    return path.parent.name or None
+
+
+def _session_of(path: Path) -> str:
+    if path.parent.name == "subagents":
+        return path.parent.parent.name
+    name = path.name
+    return name.split(".", 1)[0]
+
+
+def _usage_lines(handle: IO[bytes], source: str, session: str) -> Iterator[_Line | BadCapture]:
+    offset = 0
+    for number, raw in enumerate(handle, start=1):
+        here = offset
+        offset += len(raw)
+        if _USAGE_MARK not in raw:
+            continue
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield BadCapture(source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT)
+            continue
+        record = _usage_record(doc)
+        if record is not None:
+            yield _line(record, here, number, session)
+
+
+def _usage_record(doc: Any) -> dict[str, Any] | None:
+    """The line's assistant record (unwrapping ``progress`` lines), slimmed to what is read; None when
+    the line carries no API usage."""
+    if not isinstance(doc, dict):
+        return None
+    record = doc
+    if not isinstance(doc.get("message"), dict):
+        data = doc.get("data")
+        nested = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(nested, dict) or not isinstance(nested.get("message"), dict):
+            return None
+        record = {**nested, "sessionId": nested.get("sessionId") or doc.get("sessionId")}
+    message = record["message"]
+    if not isinstance(message.get("usage"), dict) or message.get("model") == SYNTHETIC_MODEL:
+        return None
+    keep = ("timestamp", "sessionId", "requestId", "isSidechain", "version", "cwd")
+    slim = {key: record[key] for key in keep if key in record}
+    slim["message"] = {key: message[key] for key in ("id", "model", "usage", "stop_reason") if key in message}
+    return slim
+
+
+def _line(record: dict[str, Any], offset: int, number: int, session: str) -> _Line:
+    message = record["message"]
+    return _Line(
+        offset=offset,
+        number=number,
+        record=record,
+        message_id=_text(message.get("id")),
+        request_id=_text(record.get("requestId")),
+        session=_text(record.get("sessionId")) or session,
+        sidechain=record.get("isSidechain") is True,
+        total=_total(message["usage"]),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _total(usage: dict[str, Any]) -> int:
+    """input + output + cache writes + cache reads, as ccusage ranks copies (its cache-write count
+    is the sum of the TTL buckets when ``cache_creation`` is present)."""
+    buckets = usage.get("cache_creation")
+    if isinstance(buckets, dict):
+        writes = _int(buckets.get("ephemeral_5m_input_tokens")) + _int(buckets.get("ephemeral_1h_input_tokens"))
+    else:
+        writes = _int(usage.get("cache_creation_input_tokens"))
+    keys = ("input_tokens", "output_tokens", "cache_read_input_tokens")
+    return writes + sum(_int(usage.get(key)) for key in keys)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+class _Fold:
+    """The copies of each response, folded to the one kept (in order of first appearance)."""
+
+    def __init__(self) -> None:
+        self.lines: list[_Line] = []
+        self._exact: dict[tuple[str, str | None], int] = {}
+        self._by_message: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, line: _Line) -> None:
+        if line.message_id is None:
+            self.lines.append(line)
+            return
+        index = self._find(line, line.message_id)
+        if index is None:
+            index = len(self.lines)
+            self.lines.append(line)
+            self._by_message.setdefault((line.session, line.message_id), []).append(index)
+        elif _better(line, self.lines[index]):
+            self.lines[index] = line
+        self._exact.setdefault((line.message_id, line.request_id), index)
+
+    def _find(self, line: _Line, message_id: str) -> int | None:
+        index = self._exact.get((message_id, line.request_id))
+        if index is not None:
+            return index
+        for candidate in self._by_message.get((line.session, message_id), ()):
+            if line.sidechain or self.lines[candidate].sidechain:
+                return candidate
+        return None
+
+
+def _better(new: _Line, kept: _Line) -> bool:
+    if new.sidechain != kept.sidechain:
+        return kept.sidechain
+    return new.total > kept.total
+
+
+def _is_replay(line: _Line, parent: dict[str, frozenset[str | None]]) -> bool:
+    """A side-chain line that repeats a main-chain message of the parent session under a new request id."""
+    if not line.sidechain or line.message_id is None:
+        return False
+    request_ids = parent.get(line.message_id)
+    return request_ids is not None and line.request_id not in request_ids
+
+
+def _parent_main_chain(path: Path, opener: Opener) -> dict[str, frozenset[str | None]]:
+    """For a ``<session>/subagents/*.jsonl`` file: message id -> request ids of the main-chain
+    messages in ``<session>.jsonl``; empty for other files."""
+    if path.parent.name != "subagents":
+        return {}
+    session_dir = path.parent.parent
+    parent = session_dir.parent / f"{session_dir.name}.jsonl"
+    try:
+        stat = parent.stat()
+    except OSError:
+        return {}
+    return _main_chain_ids(parent, stat.st_mtime_ns, stat.st_size, opener)
+
+
+@lru_cache(maxsize=32)
+def _main_chain_ids(path: Path, _mtime: int, _size: int, opener: Opener) -> dict[str, frozenset[str | None]]:
+    found: dict[str, set[str | None]] = {}
+    try:
+        with opener(path) as handle:
+            for item in _usage_lines(handle, str(path), path.stem):
+                if isinstance(item, _Line) and not item.sidechain and item.message_id is not None:
+                    found.setdefault(item.message_id, set()).add(item.request_id)
+    except (OSError, EOFError):
+        return {}
+    return {key: frozenset(value) for key, value in found.items()}
+
+
+def _captures(line: _Line, source: str, file_time: datetime | None, shared: dict[str, Any]) -> Iterator[Capture]:
+    """The response's capture, then one per ``advisor_message`` iteration (another model's call, billed
+    on its own, as ccusage counts it)."""
+    record = line.record
+    meta = {**shared, "ts": record.get("timestamp"), "request_id": line.request_id, "session": line.session,
+            "request": {"model": record["message"].get("model"), "stream": True}}
+    yield Capture(source, line.offset, meta, record, line.number, file_time, FORMAT)
+    for index, iteration in _advisor_iterations(record["message"]["usage"]):
+        suffix = f":advisor:{index}"
+        message = {"id": line.message_id + suffix if line.message_id else None, "model": iteration["model"],
+                   "usage": {k: v for k, v in iteration.items() if k not in ("type", "model")}}
+        advisor_meta = {**meta, "request_id": line.request_id + suffix if line.request_id else None,
+                        "request": {"model": iteration["model"], "stream": True}}
+        yield Capture(source, line.offset, advisor_meta, {**record, "message": message}, line.number, file_time,
+                      FORMAT)
+
+
+def _advisor_iterations(usage: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    iterations = usage.get("iterations")
+    if not isinstance(iterations, list):
+        return
+    advisors = (item for item in iterations if isinstance(item, dict) and item.get("type") == "advisor_message")
+    yield from enumerate(item for item in advisors if isinstance(item.get("model"), str) and item["model"])
