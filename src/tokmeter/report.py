@@ -25,6 +25,7 @@ class Filters:
     models: Sequence[str] = ()
     users: Sequence[str] = ()
     providers: Sequence[str] = ()
+    tz: str = "UTC"
 
     def check(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -33,7 +34,7 @@ class Filters:
 
     def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         return filter_rows(lf, since=self.since, until=self.until, models=self.models, users=self.users,
-                           providers=self.providers)
+                           providers=self.providers, tz=self.tz)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class Report:
     filters: Filters = field(default_factory=Filters)
     measures: tuple[str, ...] = measures()
     price_data: dict[str, str | None] = field(default_factory=price_data)
+    source: str = "rows"  # or "rollups": where the figures were read from
 
 
 def check_dims(dims: Sequence[str]) -> list[str]:
@@ -55,15 +57,37 @@ def check_dims(dims: Sequence[str]) -> list[str]:
 
 
 def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
-                 *, breakdown: bool = False) -> Report:
-    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume."""
+                 *, breakdown: bool = False, use_rollups: bool = True) -> Report:
+    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume.
+    Answered from an up-to-date rollup table when one can answer it (same results, see
+    ``report_from_rollups``), else from the rows."""
     dims = check_dims(dims)
     filters.check()
     with store.reading():
-        lf = price_rows(filters.apply(store.scan()), overrides, breakdown=breakdown)
-        rows, totals, unpriced = pl.collect_all([group_usage(lf, dims, breakdown=breakdown),
-                                                 group_usage(lf, [], breakdown=breakdown), unpriced_models(lf)])
-    return Report(dims, rows, totals, unpriced, filters, measures(breakdown), price_data(overrides))
+        from_rollups = report_from_rollups(store, dims, filters, overrides) if use_rollups and not breakdown \
+            else None
+        if from_rollups is not None:
+            rows, totals, unpriced = from_rollups
+        else:
+            lf = price_rows(filters.apply(store.scan()), overrides, breakdown=breakdown)
+            rows, totals, unpriced = pl.collect_all([group_usage(lf, dims, breakdown=breakdown, tz=filters.tz),
+                                                     group_usage(lf, [], breakdown=breakdown),
+                                                     unpriced_models(lf)])
+    return Report(dims, rows, totals, unpriced, filters, measures(breakdown), price_data(overrides),
+                  source="rollups" if from_rollups is not None else "rows")
+
+
+def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
+                        overrides: PriceOverrides | None) -> tuple[pl.DataFrame, ...] | None:
+    """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
+    or None. Call under ``store.reading()``."""
+    from .rollup_tables import find_tables, table_answers, table_report
+
+    for table in find_tables(store):
+        if table.spec.tz == filters.tz and table_answers(table.spec, dims, filters) and table.is_fresh(overrides):
+            rows = table.scan()
+            return table_report(rows, dims, filters) if rows is not None else None
+    return None
 
 
 def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:

@@ -8,7 +8,7 @@ and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -34,22 +34,29 @@ def filter_rows(
     models: Sequence[str] = (),
     users: Sequence[str] = (),
     providers: Sequence[str] = (),
+    tz: str = "UTC",
 ) -> pl.LazyFrame:
-    """Rows whose UTC date is within [since, until] (inclusive) and that match the given values."""
+    """Rows whose date in ``tz`` is within [since, until] (inclusive) and that match the given values.
+    The UTC ``date`` partition column is filtered first (a day wider for other zones), so only the
+    partitions that can hold such rows are read."""
+    margin = timedelta(days=0 if tz == "UTC" else 1)
+    local_date = pl.col("timestamp").dt.convert_time_zone(tz).dt.date()
     if since is not None:
-        lf = lf.filter(pl.col("date") >= since)
+        lf = lf.filter(pl.col("date") >= since - margin)
+        lf = lf.filter(local_date >= since) if margin else lf
     if until is not None:
-        lf = lf.filter(pl.col("date") <= until)
+        lf = lf.filter(pl.col("date") <= until + margin)
+        lf = lf.filter(local_date <= until) if margin else lf
     for column, values in (("model", models), ("user", users), ("provider", providers)):
         if values:
             lf = lf.filter(pl.col(column).is_in(list(values)))
     return lf
 
 
-def with_periods(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
+def with_periods(lf: pl.LazyFrame, dims: Sequence[str], tz: str = "UTC") -> pl.LazyFrame:
     """Add the time dimensions asked for, as ISO labels: day ``2026-11-03``, week ``2026-W45``,
-    month ``2026-11`` (all in UTC)."""
-    ts = pl.col("timestamp").dt.convert_time_zone("UTC")
+    month ``2026-11``, with day boundaries in the time zone ``tz``."""
+    ts = pl.col("timestamp").dt.convert_time_zone(tz)
     exprs = {
         "day": ts.dt.strftime("%Y-%m-%d"),
         "week": ts.dt.strftime("%G-W%V"),
@@ -75,10 +82,10 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
     ]
 
 
-def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False) -> pl.LazyFrame:
+def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False, tz: str = "UTC") -> pl.LazyFrame:
     """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending. With
     ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``)."""
-    lf = with_periods(lf, dims)
+    lf = with_periods(lf, dims, tz)
     if not dims:
         return lf.select(_measures(breakdown))
     return (

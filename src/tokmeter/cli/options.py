@@ -43,6 +43,8 @@ UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write to FILE instead of standard output.")]
+TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone for day / week / month boundaries "
+                                    "and --since / --until (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 PricesOpt = Annotated[
     Optional[Path],
@@ -69,11 +71,13 @@ def file_console(path: Path) -> Console:
 
 
 def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
-            provider: list[str] | None) -> Filters:
+            provider: list[str] | None, tz: str = "UTC") -> Filters:
     from ..report import Filters
+    from ..rollup_tables import zone
 
+    zone(tz)  # an unknown zone fails here, with a hint
     return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
-                   tuple(user or ()), tuple(provider or ()))
+                   tuple(user or ()), tuple(provider or ()), tz)
 
 
 def price_overrides(flag: Path | None) -> PriceOverrides | None:

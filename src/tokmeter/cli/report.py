@@ -17,6 +17,7 @@ from .options import (
     ProviderOpt,
     SinceOpt,
     StoreOpt,
+    TzOpt,
     UntilOpt,
     UserOpt,
     console,
@@ -56,6 +57,7 @@ def report(
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
+    tz: TzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
     """Tokens and cost per group, with a totals row; models without a price are listed, never counted as $0.
@@ -71,7 +73,7 @@ def report(
     from ..store import Store
 
     dims = [d.value for d in by or ()]
-    result = build_report(Store(resolve_store(store)), dims, filters(since, until, model, user, provider),
+    result = build_report(Store(resolve_store(store)), dims, filters(since, until, model, user, provider, tz),
                           price_overrides(prices), breakdown=cost_breakdown)
     if format is ReportFormat.json:
         emit(report_json(result), output)

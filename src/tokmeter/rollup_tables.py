@@ -1,0 +1,350 @@
+"""Rollup tables: per period x dimensions totals, kept up to date incrementally under the store.
+
+Layout: ``ROOT/<name>/period=YYYY-MM-DD/part.parquet`` (hive-partitioned by the first local day of the
+period), ``ROOT/<name>/_state.json``; ``ROOT`` is ``STORE/rollups`` unless ``--output`` says otherwise
+and ``<name>`` spells the table's period, time zone and dimensions (``day.UTC.user+model+provider``).
+
+Incremental: the store's ledger (``ledger.jsonl``) lists every part a commit added or removed, so the
+state keeps the ledger's byte length at the last run; the next run reads only the entries after it,
+maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
+rows (late data recomputes last week's period like any other). A run with nothing new reads one file
+size and stops. Changing the price data (genai-prices version or the price file) recomputes everything.
+
+Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
+exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
+shows a rollup half a commit; each period partition is replaced by one atomic rename.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+import polars as pl
+
+from .errors import StoreBusyError, UsageError
+from .ledger import LEDGER
+from .price_overrides import PriceOverrides
+from .pricing import price_data, price_rows
+from .rollup import REPORT_TOKENS, _cost_sum
+from .store import Store
+
+PERIODS = ("day", "week", "month")
+DEFAULT_DIMS = ("user", "model", "provider")
+ROLLUP_DIMS = ("user", "model", "provider")
+STATE = "_state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSpec:
+    period: str = "day"
+    dims: tuple[str, ...] = DEFAULT_DIMS
+    tz: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise UsageError(f"unknown period {self.period!r}", hint=f"use one of: {', '.join(PERIODS)}")
+        bad = [d for d in self.dims if d not in ROLLUP_DIMS]
+        if bad:
+            raise UsageError(f"cannot roll up by {bad[0]!r}", hint=f"use any of: {', '.join(ROLLUP_DIMS)}")
+        zone(self.tz)
+
+    @property
+    def name(self) -> str:
+        return f"{self.period}.{self.tz.replace('/', '-')}.{'+'.join(self.dims) or 'all'}"
+
+
+def zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {tz!r}", hint="use an IANA name such as UTC or Europe/Berlin") from None
+
+
+@dataclass(slots=True)
+class RollupResult:
+    table: Path
+    periods_rewritten: list[date] = field(default_factory=list)
+    full: bool = False
+    rows: int = 0
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_end(start: date, period: str) -> date:
+    """The first day after the period that starts on ``start``."""
+    if period == "week":
+        return start + timedelta(days=7)
+    if period == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
+
+
+def periods_of_utc_day(day: date, spec: RollupSpec) -> set[date]:
+    """The local periods that the instants of one UTC day fall into."""
+    tz = zone(spec.tz)
+    first = datetime.combine(day, time(0), UTC).astimezone(tz).date()
+    last = (datetime.combine(day + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1)).astimezone(tz).date()
+    return {period_start(first, spec.period), period_start(last, spec.period)}
+
+
+def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
+    """The UTC dates (inclusive) whose partitions can hold rows of the local period."""
+    tz = zone(spec.tz)
+    begin = datetime.combine(start, time(0), tz).astimezone(UTC).date()
+    end = (datetime.combine(period_end(start, spec.period), time(0), tz) - timedelta(microseconds=1)).astimezone(UTC)
+    return begin, end.date()
+
+
+# ---- the pure transform -----------------------------------------------------------------------------
+def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
+    """Priced usage rows -> one row per (period, dims) with requests, failed requests, each token kind,
+    estimated requests and tokens, cost (null when every row of the group is unpriced)."""
+    local = pl.col("timestamp").dt.convert_time_zone(spec.tz).dt.date()
+    start = {"day": local, "week": local - pl.duration(days=local.dt.weekday() - 1),
+             "month": local.dt.truncate("1mo")}[spec.period]
+    estimated = pl.col("usage_source") == "estimated"
+    return (
+        priced.with_columns(period=start)
+        .group_by(["period", *spec.dims])
+        .agg(
+            pl.len().cast(pl.Int64).alias("requests"),
+            (pl.col("status").is_not_null() & ~pl.col("status").is_between(200, 299)).sum().cast(pl.Int64)
+            .alias("failed_requests"),
+            *(pl.col(c).sum() for c in (*REPORT_TOKENS, "cache_write_1h_tokens")),
+            estimated.sum().cast(pl.Int64).alias("estimated_requests"),
+            pl.when(estimated).then(pl.col("input_tokens") + pl.col("output_tokens")).otherwise(0).sum()
+            .alias("estimated_tokens"),
+            _cost_sum("cost_usd"),
+            pl.col("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
+            *(pl.col(c).filter(pl.col("cost_usd").is_null()).sum().alias(f"unpriced_{c}")
+              for c in ("input_tokens", "output_tokens")),
+        )
+        .sort(["period", *spec.dims], nulls_last=True)
+    )
+
+
+# ---- the table on disk ------------------------------------------------------------------------------
+class RollupTable:
+    def __init__(self, store: Store, spec: RollupSpec, root: Path | None = None) -> None:
+        self.store = store
+        self.spec = spec
+        self.dir = (root or store.root / "rollups") / spec.name
+
+    def state(self) -> dict:
+        path = self.dir / STATE
+        return orjson.loads(path.read_bytes()) if path.exists() else {}
+
+    def ledger_size(self) -> int:
+        path = self.store.root / LEDGER
+        return path.stat().st_size if path.exists() else 0
+
+    def is_fresh(self, overrides: PriceOverrides | None) -> bool:
+        state = self.state()
+        return bool(state) and state.get("ledger_offset") == self.ledger_size() and \
+            state.get("price_data") == price_data(overrides)
+
+    def scan(self) -> pl.LazyFrame | None:
+        """The table's rows (None while it has none)."""
+        if next(self.dir.glob("period=*/*.parquet"), None) is None:
+            return None
+        return pl.scan_parquet(self.dir / "period=*/*.parquet", hive_partitioning=True,
+                               hive_schema={"period": pl.Date})
+
+    def update(self, overrides: PriceOverrides | None = None, *, full: bool = False) -> RollupResult:
+        """Bring the table up to date; see the module docstring. Raises StoreBusyError (exit 75)."""
+        with _exclusive(self.store.root / ".rollup.lock"):
+            return self._update(overrides, full)
+
+    def _update(self, overrides: PriceOverrides | None, full: bool) -> RollupResult:
+        result = RollupResult(self.dir)
+        for stray in self.dir.rglob(".*.tmp"):  # left by a run that crashed; we hold the rollup lock
+            stray.unlink(missing_ok=True)
+        state = self.state()
+        prices = price_data(overrides)
+        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
+        with self.store.reading():
+            size = self.ledger_size()
+            if not full and state.get("ledger_offset") == size:
+                return result
+            periods = self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
+            if full:
+                result.full = True
+                self._drop_stale(periods)
+            for start in sorted(periods):
+                result.rows += self._rewrite(start, overrides, prices)
+                result.periods_rewritten.append(start)
+        self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
+                           "last_success": datetime.now(UTC).isoformat()})
+        return result
+
+    def _spec_doc(self) -> dict:
+        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz}
+
+    def _all_periods(self) -> set[date]:
+        periods: set[date] = set()
+        for part in self.store.part_files():
+            periods |= periods_of_utc_day(date.fromisoformat(part.parent.name.split("=", 1)[1]), self.spec)
+        return periods
+
+    def _touched_periods(self, offset: int, size: int) -> set[date]:
+        with open(self.store.root / LEDGER, "rb") as handle:
+            handle.seek(offset)
+            tail = handle.read(size - offset)
+        periods: set[date] = set()
+        for line in tail.splitlines():
+            if line.strip():
+                part = orjson.loads(line).get("part", "")
+                day = part.split("date=", 1)[1].split("/", 1)[0] if "date=" in part else None
+                if day:
+                    periods |= periods_of_utc_day(date.fromisoformat(day), self.spec)
+        return periods
+
+    def _rewrite(self, start: date, overrides: PriceOverrides | None, prices: dict) -> int:
+        first, last = utc_days_of_period(start, self.spec)
+        rows = self.store.scan().filter(pl.col("date").is_between(first, last))
+        frame = rollup_frame(price_rows(rows, overrides), self.spec).filter(pl.col("period") == start).collect()
+        folder = self.dir / f"period={start.isoformat()}"
+        if frame.height == 0:
+            for old in folder.glob("*.parquet"):
+                old.unlink()
+            return 0
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f".part.{uuid.uuid4().hex[:8]}.tmp"
+        frame.drop("period").write_parquet(temp, metadata={"tokmeter.price_data": orjson.dumps(prices).decode()})
+        _fsync(temp)
+        os.replace(temp, folder / "part.parquet")
+        return frame.height
+
+    def _drop_stale(self, keep: Iterable[date]) -> None:
+        wanted = {f"period={d.isoformat()}" for d in keep}
+        for folder in self.dir.glob("period=*"):
+            if folder.name not in wanted:
+                for old in folder.glob("*"):
+                    old.unlink()
+                folder.rmdir()
+
+    def _write_state(self, doc: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        temp = self.dir / f".{STATE}.{uuid.uuid4().hex[:8]}.tmp"
+        temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        _fsync(temp)
+        os.replace(temp, self.dir / STATE)
+
+
+def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
+    """Every rollup table under the store (or ``root``)."""
+    base = root or store.root / "rollups"
+    tables = []
+    for state in sorted(base.glob(f"*/{STATE}")):
+        doc = orjson.loads(state.read_bytes()).get("spec") or {}
+        try:
+            spec = RollupSpec(doc.get("period", "day"), tuple(doc.get("dims", DEFAULT_DIMS)), doc.get("tz", "UTC"))
+        except UsageError:
+            continue
+        tables.append(RollupTable(store, spec, base))
+    return tables
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _exclusive:
+    """A non-blocking exclusive flock: a second holder fails at once with StoreBusyError (exit 75)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise StoreBusyError(f"another tokmeter rollup is running on {self.path.parent}",
+                                 hint="this run did nothing; the next scheduled run will catch up") from None
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def dims_answerable(spec: RollupSpec, dims: Sequence[str]) -> bool:
+    """Whether a report grouped by ``dims`` can be answered from this table."""
+    non_time = [d for d in dims if d not in PERIODS]
+    times = [d for d in dims if d in PERIODS]
+    if any(d not in spec.dims for d in non_time):
+        return False
+    order = {"day": 0, "week": 1, "month": 2}
+    return all(t == spec.period or (spec.period == "day" and order[t] > 0) for t in times)
+
+
+# ---- answering reports from a table ------------------------------------------------------------------
+def _aligned(spec: RollupSpec, since: date | None, until: date | None) -> bool:
+    if spec.period == "day":
+        return True
+    starts_ok = since is None or period_start(since, spec.period) == since
+    ends_ok = until is None or period_end(period_start(until, spec.period), spec.period) == until + timedelta(days=1)
+    return starts_ok and ends_ok
+
+
+def table_answers(spec: RollupSpec, dims: Sequence[str], filters: object) -> bool:
+    """Whether this table holds exactly what a report with ``dims`` and ``filters`` needs."""
+    needed = {"provider", "model"}  # the unpriced-models list is keyed by them
+    needed |= {d for d, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
+                                   ("provider", filters.providers)) if values}  # type: ignore[attr-defined]
+    return needed <= set(spec.dims) and dims_answerable(spec, dims) and \
+        _aligned(spec, filters.since, filters.until)  # type: ignore[attr-defined]
+
+
+def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> tuple[pl.DataFrame, ...]:
+    """(rows, totals, unpriced) computed from rollup rows, shaped like ``rollup.group_usage``'s."""
+    lf = table
+    if filters.since is not None:  # type: ignore[attr-defined]
+        lf = lf.filter(pl.col("period") >= filters.since)  # type: ignore[attr-defined]
+    if filters.until is not None:  # type: ignore[attr-defined]
+        lf = lf.filter(pl.col("period") <= filters.until)  # type: ignore[attr-defined]
+    for column, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
+                           ("provider", filters.providers)):  # type: ignore[attr-defined]
+        if values:
+            lf = lf.filter(pl.col(column).is_in(list(values)))
+    labels = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+    lf = lf.with_columns(**{d: pl.col("period").dt.strftime(labels[d]) for d in dims if d in labels})
+    sums = [
+        pl.col("requests").sum().cast(pl.UInt32),
+        *(pl.col(c).sum() for c in REPORT_TOKENS),
+        _cost_sum("cost_usd"),
+        pl.col("unpriced_requests").sum(),
+        pl.col("estimated_requests").sum(),
+    ]
+    rows = lf.group_by(list(dims)).agg(sums).sort(
+        ["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True
+    ) if dims else lf.select(sums)
+    unpriced = (
+        lf.filter(pl.col("unpriced_requests") > 0)
+        .group_by("provider", "model")
+        .agg(pl.col("unpriced_requests").sum().cast(pl.UInt32).alias("requests"),
+             pl.col("unpriced_input_tokens").sum().alias("input_tokens"),
+             pl.col("unpriced_output_tokens").sum().alias("output_tokens"))
+        .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
+    )
+    return tuple(pl.collect_all([rows, lf.select(sums), unpriced]))
