@@ -6,11 +6,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
 from .sources import BadCapture, Capture, detect_format, find_files, read_captures
 from .store import CommitResult, Store
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -68,37 +71,55 @@ def run_ingest(
 
 
 def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[str, Any]]:
-    from .extract import extract_row
-
     try:
         file_format = detect_format(path) if fmt == "auto" else fmt
         for item in read_captures(path, file_format):
-            report.captures += 1
-            report.by_format[item.format] += 1
-            if isinstance(item, BadCapture):
-                report.bad.append(item)
-                continue
-            try:
-                yield extract_row(item)
-            except BadCaptureError as exc:
-                report.bad.append(_bad(item, exc.message))
+            row = row_of(item, report)
+            if row is not None:
+                yield row
     except (OSError, EOFError) as exc:  # unreadable file, or a compressed file that is corrupt
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         report.bad.append(BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt))
+
+
+def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
+    """The usage row of one capture, counted in ``report``; None (and listed as bad) when it has none."""
+    from .extract import extract_row
+
+    report.captures += 1
+    report.by_format[item.format] += 1
+    if isinstance(item, BadCapture):
+        report.bad.append(item)
+        return None
+    try:
+        return extract_row(item)
+    except BadCaptureError as exc:
+        report.bad.append(_bad(item, exc.message))
+        return None
 
 
 def _bad(capture: Capture, reason: str) -> BadCapture:
     return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format)
 
 
-def _commit(store: Store, rows: list[dict[str, Any]]) -> CommitResult:
-    if not rows:
-        return CommitResult()
+def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Usage rows (dicts) as a frame in the schema."""
     import polars as pl
 
     from .schema import polars_schema
 
-    return store.commit(pl.DataFrame(rows, schema=polars_schema()))
+    return pl.DataFrame(rows, schema=polars_schema())
+
+
+def _commit(store: Store, rows: list[dict[str, Any]]) -> CommitResult:
+    if not rows:
+        return CommitResult()
+    return store.commit(rows_frame(rows))
+
+
+def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
+    """(provider, model, rows) for the models seen that genai-prices has no price for, most rows first."""
+    return _unpriced(seen)
 
 
 def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:

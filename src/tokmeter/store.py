@@ -159,12 +159,39 @@ class Store:
     def _new_part_path(self, day: date) -> Path:
         return self.usage_dir / f"date={day.isoformat()}" / _part_name()
 
+    def compact(self, day: date, *, fanout: int = 8) -> int:
+        """Merge the parts of one UTC day whose sizes are of the same order (base ``fanout``) as soon as
+        ``fanout`` of them are, in one transaction; returns how many parts were merged away.
+
+        A follower commits a small part every second or so; without this, each commit's deduplication
+        lookup would read more and more files. Size-tiered merging keeps the parts of a day logarithmic in
+        its size, and rewrites each row about log(rows) times. The rows themselves are unchanged (they are
+        already one per request id). Call inside ``writing()``."""
+        import math
+        from collections import defaultdict
+
+        tiers: dict[int, list[Path]] = defaultdict(list)
+        for file in self.part_files({day}):
+            tiers[int(math.log(max(file.stat().st_size, 1), fanout))].append(file)
+        txn = _Transaction(self.root)
+        merged = 0
+        for _tier, group in sorted(tiers.items()):
+            if len(group) >= fanout:
+                frame = pl.read_parquet(group, schema=polars_schema()).sort("timestamp")
+                txn.stage_part(self._new_part_path(day), frame)
+                for file in group:
+                    txn.stage_remove(file)
+                merged += len(group) - 1
+        txn.commit()
+        return merged
+
     def _recover(self) -> None:
         journal = self.root / JOURNAL
         if journal.exists():
             _Transaction.apply(self.root, orjson.loads(journal.read_bytes()))
         for stray in self.root.rglob(".*.tmp"):
-            stray.unlink(missing_ok=True)
+            if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
+                stray.unlink(missing_ok=True)
 
 
 def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:

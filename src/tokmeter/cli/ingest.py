@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..config import resolve_store
-from ..errors import BadCapturesFound
+from ..errors import BadCapturesFound, UsageError
 from .app import app
 from .options import QuietOpt, StoreOpt, console
+
+if TYPE_CHECKING:
+    from ..extract.estimate import Tally
+    from ..pipeline import IngestReport
+    from ..store import Store
+
+FOLLOW_PANEL = "Following (--follow, --resume)"
+AGENTS_PANEL = "Coding agents' local logs"
+CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 
 
 class InputFormat(str, Enum):
@@ -20,12 +29,15 @@ class InputFormat(str, Enum):
     sse = "sse"
     json = "json"
     har = "har"
+    token_log = "token-log"
+    claude_code = "claude-code"
+    codex = "codex"
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Capture files or directories (searched recursively).",
-                                                show_default=False)],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Capture files or directories (searched "
+                                                          "recursively).", show_default=False)] = None,
     store: StoreOpt = None,
     format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
                                                 "from its name, then its first bytes.")] = InputFormat.auto,
@@ -33,22 +45,118 @@ def ingest(
     wait: Annotated[bool, typer.Option(help="Wait for another writer holding the store's lock "
                                             "(--no-wait: fail at once with exit code 75).")] = True,
     quiet: QuietOpt = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", rich_help_panel=FOLLOW_PANEL,
+                                         help="Catch up from the checkpoints, then keep following: new files, "
+                                              "appends to logs, rotations, until SIGTERM / SIGINT (exit 0).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", rich_help_panel=FOLLOW_PANEL,
+                                         help="Read capture logs from their checkpoints (only the bytes not yet "
+                                              "ingested), advance them, and exit.")] = False,
+    poll: Annotated[bool, typer.Option("--poll", rich_help_panel=FOLLOW_PANEL,
+                                       help="Poll the files instead of inotify (network filesystems, some "
+                                            "containers).")] = False,
+    include: Annotated[list[str] | None, typer.Option("--include", metavar="GLOB", rich_help_panel=FOLLOW_PANEL,
+                                                         help="Only files whose name or path below the given "
+                                                              "directory matches (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB", rich_help_panel=FOLLOW_PANEL,
+                                                         help="Skip files whose name or path below the given "
+                                                              "directory matches (repeatable).")] = None,
+    flush_interval: Annotated[float, typer.Option("--flush-interval", min=0.01, metavar="SECONDS",
+                                                  rich_help_panel=FOLLOW_PANEL,
+                                                  help="Commit what was read at least this often.")] = 1.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="ROWS", rich_help_panel=FOLLOW_PANEL,
+                                            help="Commit as soon as this many rows are waiting.")] = 5000,
+    claude_code: Annotated[bool, typer.Option("--claude-code", rich_help_panel=AGENTS_PANEL,
+                                              help="Also read Claude Code transcripts: each $CLAUDE_CONFIG_DIR "
+                                                   "entry, else ~/.config/claude and ~/.claude (their projects/ "
+                                                   "folders).")] = False,
+    codex: Annotated[bool, typer.Option("--codex", rich_help_panel=AGENTS_PANEL,
+                                        help="Also read Codex CLI sessions: sessions/ and archived_sessions/ of "
+                                             "each $CODEX_HOME entry, else of ~/.codex.")] = False,
+    claude_code_user: Annotated[str | None, typer.Option("--claude-code-user", metavar="NAME",
+                                                            envvar=CLAUDE_CODE_USER_ENV, show_envvar=True,
+                                                            rich_help_panel=AGENTS_PANEL,
+                                                            help="Bill Claude Code usage to NAME (default: the "
+                                                                 "OS user).")] = None,
 ) -> None:
     """Read captures into the store: one usage row per request, deduplicated by request id.
 
     Bad captures (a malformed line, an unreadable body) are listed with file:line and reason; they never stop
     the run or lose the good captures beside them.
 
-    [dim]Example: tokmeter ingest sample_logs/[/]
+    With [bold]--follow[/], capture logs are tracked by identity (inode and first bytes) with a checkpoint in
+    the store, committed together with the rows it covers: stopping or killing the process at any moment
+    loses and repeats nothing.
+
+    [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
-    from ..pipeline import run_ingest
     from ..render_ingest import render_ingest_report
     from ..store import Store
 
     target = Store(resolve_store(store))
-    report = run_ingest(paths, target, fmt=format.value, wait=wait)
+    paths = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
+    estimates = _agent_context(claude_code_user)
+    if follow or resume:
+        if strict and follow:
+            raise UsageError("--strict cannot be combined with --follow", hint="use --strict with --resume")
+        report = _follow(paths, target, fmt=format.value, follow=follow, poll=poll, include=include or [],
+                         exclude=exclude or [], flush_interval=flush_interval, batch_size=batch_size, wait=wait,
+                         quiet=quiet)
+    else:
+        report = _ingest(paths, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait)
     if not quiet:
         render_ingest_report(report, target, console())
+        _render_estimates(estimates)
     if strict and report.bad:
         raise BadCapturesFound(f"{len(report.bad)} bad capture(s) set aside",
                                hint="see the list above; rerun without --strict to accept the good captures only")
+
+
+def _ingest(paths: list[Path], target: Store, *, fmt: str, include: list[str], exclude: list[str],
+            wait: bool) -> IngestReport:
+    from ..pipeline import run_ingest
+
+    if include or exclude:
+        from ..tail import select_files
+
+        paths = select_files(paths, include, exclude)
+    return run_ingest(paths, target, fmt=fmt, wait=wait)
+
+
+def _follow(paths: list[Path], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
+            exclude: list[str], flush_interval: float, batch_size: int, wait: bool, quiet: bool) -> IngestReport:
+    from ..follow import FollowOptions, run_follow
+    from ..render_follow import make_view
+
+    options = FollowOptions(fmt=fmt, include=include, exclude=exclude, poll=poll, flush_interval=flush_interval,
+                            batch_size=batch_size, follow=follow, wait=wait)
+    return run_follow(paths, target, options, make_view(quiet=quiet or not follow))
+
+
+def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> list[Path]:
+    """The paths given, plus the default locations of Claude Code / Codex logs when asked for."""
+    from ..sources.agents import claude_code_dirs, codex_dirs
+
+    found = [*paths, *(claude_code_dirs() if claude_code else ()), *(codex_dirs() if codex else ())]
+    if not found:
+        raise UsageError("nothing to ingest: give a PATH, or --claude-code / --codex",
+                         hint="e.g. tokmeter ingest sample_logs/")
+    return found
+
+
+def _agent_context(claude_code_user: str | None) -> Tally:
+    """Bill Claude Code rows to ``claude_code_user`` and count the usage estimates of this run."""
+    from ..extract.estimate import start_tally
+    from ..sources.claude_code import set_user
+
+    set_user(claude_code_user)
+    return start_tally()
+
+
+def _render_estimates(estimates: Tally) -> None:
+    if not estimates.estimated:
+        return
+    details = [f"{estimates.partial:,} partial: output only"] if estimates.partial else []
+    if estimates.input_unknown:
+        details.append(f"{estimates.input_unknown:,} without a captured prompt: input 0")
+    console().print(f"  estimated usage    {estimates.estimated:,} stream(s) ended without their usage"
+                    + (f" ({'; '.join(details)})" if details else ""), markup=False, highlight=False)

@@ -65,6 +65,11 @@ def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usa
 
 
 def _show(value: Any) -> str:
+    """A bad value, described without echoing text (a hostile capture may put a prompt anywhere)."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} character(s)"
+    if isinstance(value, list | dict):
+        return f"a JSON {'array' if isinstance(value, list) else 'object'}"
     text = repr(value)
     return text if len(text) <= 20 else text[:17] + "..."
 

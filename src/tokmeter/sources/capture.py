@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,10 +25,16 @@ class Capture:
     line: int | None = None
     file_time: datetime | None = None
     format: str = "capture-log"
+    raw: bytes | None = field(default=None, repr=False)  # the bytes it was read from, to fingerprint it if bad
 
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+def fingerprint(data: bytes | None) -> str | None:
+    """SHA-256 of bad bytes: what the quarantine keeps instead of the bytes (which may hold prompts)."""
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 @dataclass(slots=True)
@@ -39,7 +46,8 @@ class BadCapture:
     reason: str
     line: int | None = None
     format: str = "capture-log"
-    digest: str | None = field(default=None)
+    digest: str | None = field(default=None)  # SHA-256 of the bad bytes (never the bytes themselves)
+    size: int | None = None
 
     @property
     def where(self) -> str:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO
 
 import orjson
 
-from .capture import BadCapture, Capture
+from .capture import BadCapture, Capture, fingerprint
 
 FORMAT = "capture-log"
+# Longest capture record read (a line past it is set aside unread, so memory stays bounded);
+# $TOKMETER_MAX_LINE_BYTES changes it.
+MAX_LINE_BYTES = int(os.environ.get("TOKMETER_MAX_LINE_BYTES", 64 * 1024 * 1024))
 # A line is a capture record when it has at least one of these (unknown fields are ignored).
 CAPTURE_FIELDS = frozenset({"body", "request", "provider", "path", "url", "status", "response_headers"})
 
@@ -24,15 +29,33 @@ def read_capture_log(
     skipped.
     """
     offset, line_no = start_offset, start_line
-    for raw in handle:
+    limit = MAX_LINE_BYTES
+    while raw := handle.readline(limit + 1):
         here, number = offset, line_no
         offset += len(raw)
         line_no += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            digest, size = _skip_rest_of_line(handle, raw)
+            offset += size - len(raw)
+            yield BadCapture(source, here, f"line longer than {limit:,} bytes: set aside unread "
+                             "(raise TOKMETER_MAX_LINE_BYTES to read it)", number, FORMAT, digest, size)
+            continue
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if not raw.strip():
             continue
         yield parse_record(raw, source, here, number, file_time)
+
+
+def _skip_rest_of_line(handle: IO[bytes], head: bytes) -> tuple[str, int]:
+    """Read past an over-long line in bounded chunks; its digest and length."""
+    digest, size = hashlib.sha256(head), len(head)
+    while chunk := handle.readline(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return digest.hexdigest(), size
 
 
 def parse_record(
@@ -41,15 +64,18 @@ def parse_record(
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return BadCapture(source, offset, f"not valid JSON ({_short(exc)})", line, FORMAT)
+        return _bad(raw, source, offset, line, f"not valid JSON ({_short(exc)})")
     if not isinstance(record, dict):
-        return BadCapture(source, offset, f"a capture record must be a JSON object, got {type(record).__name__}",
-                          line, FORMAT)
+        return _bad(raw, source, offset, line, f"a capture record must be a JSON object, got {type(record).__name__}")
     if not CAPTURE_FIELDS.intersection(record):
-        return BadCapture(source, offset, "not a capture record: none of the fields "
-                          f"{', '.join(sorted(CAPTURE_FIELDS))}", line, FORMAT)
+        return _bad(raw, source, offset, line, f"not a capture record: none of the fields "
+                    f"{', '.join(sorted(CAPTURE_FIELDS))}")
     body = record.pop("body", None)
-    return Capture(source, offset, record, body, line, file_time, FORMAT)
+    return Capture(source, offset, record, body, line, file_time, FORMAT, raw)
+
+
+def _bad(raw: bytes, source: str, offset: int, line: int | None, reason: str) -> BadCapture:
+    return BadCapture(source, offset, reason, line, FORMAT, fingerprint(raw), len(raw))
 
 
 def _short(exc: Exception) -> str:

@@ -10,7 +10,8 @@ from typing import IO
 
 import orjson
 
-from .capture import BadCapture, Capture
+from .capture import BadCapture, Capture, fingerprint
+from .capture_log import MAX_LINE_BYTES as MAX_BODY_BYTES
 
 
 def file_time(path: Path) -> datetime | None:
@@ -26,6 +27,13 @@ def sidecar_path(path: Path, suffix: str) -> Path:
     return path.with_name(stem + suffix)
 
 
+def _sidecar_digest(sidecar: Path) -> str | None:
+    try:
+        return fingerprint(sidecar.read_bytes())
+    except OSError:
+        return None
+
+
 def read_single_file(
     path: Path, fmt: str, open_bytes: Callable[[Path], IO[bytes]], meta_suffix: str
 ) -> Capture | BadCapture:
@@ -36,11 +44,15 @@ def read_single_file(
         try:
             meta = orjson.loads(sidecar.read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
-            return BadCapture(source, 0, f"sidecar {sidecar.name} is not valid JSON ({str(exc)[:60]})",
-                              format=fmt)
+            return BadCapture(source, 0, f"sidecar {sidecar.name} is not valid JSON ({str(exc).split(':')[0][:60]})",
+                              format=fmt, digest=_sidecar_digest(sidecar))
         if not isinstance(meta, dict):
-            return BadCapture(source, 0, f"sidecar {sidecar.name} must hold a JSON object", format=fmt)
+            return BadCapture(source, 0, f"sidecar {sidecar.name} must hold a JSON object", format=fmt,
+                              digest=_sidecar_digest(sidecar))
         meta.pop("body", None)
     with open_bytes(path) as handle:
-        body = handle.read()
-    return Capture(source, 0, meta, body, None, file_time(path), fmt)
+        body = handle.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return BadCapture(source, 0, f"response file larger than {MAX_BODY_BYTES:,} bytes: set aside unread "
+                          "(raise TOKMETER_MAX_LINE_BYTES to read it)", format=fmt)
+    return Capture(source, 0, meta, body, None, file_time(path), fmt, body)

@@ -1,0 +1,42 @@
+"""``tokmeter status``: each followed source with its checkpoint, size and lag."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from ..config import resolve_store
+from .app import app
+from .options import StoreOpt, console
+
+
+class StatusFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def status(
+    store: StoreOpt = None,
+    format: Annotated[StatusFormat, typer.Option("--format", help="table (Rich) or json.")] = StatusFormat.table,
+) -> None:
+    """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
+
+    Lag is the bytes past the checkpoint, and for how long the checkpoint has not moved while they wait.
+    States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (no
+    longer at its path).
+
+    [dim]Example: tokmeter status --format json[/]
+    """
+    from ..checkpoints import source_status
+    from ..render_status import status_json, status_table
+    from ..store import Store
+
+    target = Store(resolve_store(store))
+    sources = source_status(target)
+    if format is StatusFormat.json:
+        typer.echo(status_json(target, sources))
+    else:
+        console().print(status_table(target, sources))
