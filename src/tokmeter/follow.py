@@ -186,6 +186,7 @@ class Follower:
                 raise UsageError(f"{root}: no such file or directory", hint="check the path you passed to ingest")
         self.store, self.options, self.view = store, options, view
         self.report = IngestReport()
+        self._quarantined = 0  # bad captures of self.report already recorded in the quarantine
         capacity = options.buffer_rows or 2 * options.batch_size
         self.buffer = BoundedBuffer(capacity)
         self.stats = FollowStats(self.report, buffer_capacity=self.buffer.capacity)
@@ -304,7 +305,10 @@ class Follower:
         frame = rows_frame(rows)
         began = time.monotonic()
         with self.store.writing():
-            self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(latest.values()))
+            bad = self.report.bad[self._quarantined:]
+            self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(latest.values()),
+                                                    quarantine=bad)
+            self._quarantined += len(bad)
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)

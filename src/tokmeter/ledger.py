@@ -62,25 +62,44 @@ def read_entries(root: Path) -> list[dict]:
     return entries
 
 
+def tail_entries(path: Path, max_bytes: int = 256 * 1024) -> list[dict]:
+    """The last whole entries of a JSONL file (reading only its end: appends stay O(1) as it grows).
+    A transaction's entries are appended together, so its own are all in this window."""
+    if not path.exists():
+        return []
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - max_bytes))
+        data = handle.read()
+    lines = data.split(b"\n")
+    if size > max_bytes:
+        lines = lines[1:]  # the first one may be cut
+    return [orjson.loads(line) for line in lines if line.strip()]
+
+
 def _repair_torn_tail(path: Path) -> None:
     """Drop a last line a crash left without its newline (its transaction is re-applied whole)."""
     if not path.exists() or path.stat().st_size == 0:
         return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
-        with open(path, "r+b") as handle:
-            handle.truncate(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with open(path, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        start = max(0, size - 16 * 1024 * 1024)
+        handle.seek(start)
+        data = handle.read()
+        handle.truncate(start + data.rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def append(root: Path, txn: str, changes: Iterable[dict]) -> None:
     """Append one transaction's entries, chained; a no-op when this transaction is already there."""
     path = root / LEDGER
     _repair_torn_tail(path)
-    entries = read_entries(root)
-    if any(e.get("txn") == txn for e in entries[-200:]):
+    entries = tail_entries(path)
+    if any(e.get("txn") == txn for e in entries):
         return
     prev = entries[-1]["hash"] if entries else GENESIS
     seq = entries[-1]["seq"] + 1 if entries else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
 from .sources import BadCapture, Capture, detect_format, find_files, read_captures
+from .sources.capture import fingerprint
 from .store import CommitResult, Store
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ def run_ingest(
     files = find_files(paths)
     buffer: list[dict[str, Any]] = []
     priced_check: Counter[tuple[str | None, str | None]] = Counter()
+    recorded = 0  # bad captures already in the quarantine
     with store.writing(wait=wait):
         for path in files:
             report.files += 1
@@ -61,11 +64,11 @@ def run_ingest(
                 buffer.append(row)
                 priced_check[(row["provider"], row["model"])] += 1
                 if len(buffer) >= batch_rows:
-                    report.commit += _commit(store, buffer)
-                    buffer = []
+                    report.commit += _commit(store, buffer, report.bad[recorded:])
+                    buffer, recorded = [], len(report.bad)
             if on_file_done is not None:
                 on_file_done(path, report.captures)
-        report.commit += _commit(store, buffer)
+        report.commit += _commit(store, buffer, report.bad[recorded:])
     report.unpriced_models = _unpriced(priced_check)
     return report
 
@@ -77,8 +80,8 @@ def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[s
             row = row_of(item, report)
             if row is not None:
                 yield row
-    except (OSError, EOFError) as exc:  # unreadable file, or a compressed file that is corrupt
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable file, or a compressed file that is corrupt
+        reason = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
         report.bad.append(BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt))
 
 
@@ -99,7 +102,8 @@ def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] |
 
 
 def _bad(capture: Capture, reason: str) -> BadCapture:
-    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format)
+    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format,
+                      fingerprint(capture.raw), None if capture.raw is None else len(capture.raw))
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -111,10 +115,10 @@ def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema())
 
 
-def _commit(store: Store, rows: list[dict[str, Any]]) -> CommitResult:
-    if not rows:
+def _commit(store: Store, rows: list[dict[str, Any]], bad: list[BadCapture]) -> CommitResult:
+    if not rows and not bad:
         return CommitResult()
-    return store.commit(rows_frame(rows))
+    return store.commit(rows_frame(rows), quarantine=bad)
 
 
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:

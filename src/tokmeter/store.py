@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +30,9 @@ from .dedup import best_per_request, usage_signature
 from .errors import StoreError
 from .ledger import append as append_to_ledger
 from .ledger import rows_digest
+from .quarantine import append as append_to_quarantine
+from .quarantine import entries_for as quarantine_entries
+from .sources.capture import BadCapture
 from .locking import store_lock
 from .schema import polars_schema
 
@@ -104,12 +107,14 @@ class Store:
         )
 
     # ---- writing -------------------------------------------------------------------------------
-    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None) -> CommitResult:
+    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
+               quarantine: Sequence[BadCapture] = ()) -> CommitResult:
         """Add usage rows (deduplicated against each other and the store) in one transaction.
-        ``extra_files`` (path relative to the store -> content) are replaced in the same transaction.
-        Call inside ``writing()``."""
+        ``extra_files`` (path relative to the store -> content) are replaced, and the ``quarantine``d
+        captures recorded, in the same transaction. Call inside ``writing()``."""
         result = CommitResult()
         txn = _Transaction(self.root)
+        txn.quarantine = quarantine_entries(quarantine)
         if rows.height:
             self._stage_rows(rows, txn, result)
         for rel, content in (extra_files or {}).items():
@@ -219,6 +224,7 @@ class _Transaction:
         self.adds: list[tuple[str, str]] = []
         self.removes: list[str] = []
         self.ledger: list[dict] = []  # tamper-evidence entries for the usage parts (see ledger.py)
+        self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
 
     def _temp_for(self, final: Path) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -249,9 +255,10 @@ class _Transaction:
         return path.relative_to(self.root).as_posix()
 
     def commit(self) -> None:
-        if not self.adds and not self.removes:
+        if not self.adds and not self.removes and not self.quarantine:
             return
-        plan = {"txn": uuid.uuid4().hex, "add": self.adds, "remove": self.removes, "ledger": self.ledger}
+        plan = {"txn": uuid.uuid4().hex, "add": self.adds, "remove": self.removes, "ledger": self.ledger,
+                "quarantine": self.quarantine}
         journal = self.root / JOURNAL
         temp = self.root / f".{JOURNAL}.tmp"
         with open(temp, "wb") as handle:
@@ -277,6 +284,8 @@ class _Transaction:
             _fsync_dir(directory)
         if plan.get("ledger"):
             append_to_ledger(root, plan["txn"], plan["ledger"])
+        if plan.get("quarantine"):
+            append_to_quarantine(root, plan["txn"], plan["quarantine"])
         (root / JOURNAL).unlink(missing_ok=True)
         _fsync_dir(root)
 

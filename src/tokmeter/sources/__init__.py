@@ -83,33 +83,54 @@ def _plain_name(name: str) -> str:
     return name
 
 
+# A compressed file may expand at most this many times its size (past a 256 MiB floor): a gzip bomb is
+# set aside as a bad file instead of filling memory or disk time. $TOKMETER_MAX_DECOMPRESSION_RATIO.
+MAX_RATIO = int(os.environ.get("TOKMETER_MAX_DECOMPRESSION_RATIO", 250))
+RATIO_FLOOR = 256 * 1024 * 1024
+
+
 def open_bytes(path: Path) -> IO[bytes]:
-    """Open a capture file for reading, decompressing ``.gz`` and ``.zst``."""
+    """Open a capture file for reading, decompressing ``.gz`` and ``.zst``. Corrupt compressed data, and a
+    file that expands past ``MAX_RATIO``, raise ``OSError`` (a bad file, never a crash)."""
     if path.name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
+        return io.BufferedReader(_Decompressed(path, "gzip"))
     if path.name.endswith(".zst"):
-        return io.BufferedReader(_ZstdReader(path))
+        return io.BufferedReader(_Decompressed(path, "zstd"))
     return open(path, "rb")
 
 
-class _ZstdReader(io.RawIOBase):
-    """A ``.zst`` file as a raw byte stream; a corrupt frame raises ``OSError`` like a corrupt ``.gz``."""
+class _Decompressed(io.RawIOBase):
+    """A compressed file as a raw byte stream, with decoder errors as ``OSError`` and a ratio cap."""
 
-    def __init__(self, path: Path) -> None:
-        import zstandard
+    def __init__(self, path: Path, kind: str) -> None:
+        import zlib
 
-        self._error = zstandard.ZstdError
-        # the reader owns the file and closes it (closefd) when this stream is closed
-        self._inner = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # noqa: SIM115
+        self._kind = kind
+        self._limit = max(RATIO_FLOOR, MAX_RATIO * path.stat().st_size)
+        self._produced = 0
+        if kind == "gzip":
+            self._inner: Any = gzip.open(path, "rb")
+            self._errors: tuple[type[BaseException], ...] = (zlib.error, EOFError, gzip.BadGzipFile)
+        else:
+            import zstandard
+
+            # the reader owns the file and closes it (closefd) when this stream is closed
+            self._inner = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # noqa: SIM115
+            self._errors = (zstandard.ZstdError,)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:  # a writable buffer, as io.RawIOBase defines it
         try:
-            return self._inner.readinto(buffer)
-        except self._error as exc:
-            raise OSError(f"corrupt zstd data ({exc})") from None
+            count = self._inner.readinto(buffer)
+        except self._errors as exc:
+            raise OSError(f"corrupt {self._kind} data ({str(exc).split(':')[0]})") from None
+        self._produced += count
+        if self._produced > self._limit:
+            raise OSError(f"expands to over {MAX_RATIO} times its size, a decompression bomb? "
+                          "(raise TOKMETER_MAX_DECOMPRESSION_RATIO to read it)")
+        return count
 
     def close(self) -> None:
         if not self.closed:

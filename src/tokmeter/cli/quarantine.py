@@ -1,0 +1,47 @@
+"""``tokmeter quarantine``: the captures that were set aside, and why."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from ..config import resolve_store
+from .app import app
+from .options import StoreOpt, console
+
+
+class QuarantineFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@app.command()
+def quarantine(
+    format: Annotated[QuarantineFormat, typer.Option("--format", help="table or jsonl.")] = QuarantineFormat.table,
+    store: StoreOpt = None,
+) -> None:
+    """List every capture set aside as bad: source file, line and byte offset, reason, and a SHA-256 of
+    its bytes (the bytes themselves are never kept: they may hold prompts).
+
+    [dim]Example: tokmeter quarantine --format jsonl[/]
+    """
+    import orjson
+    from rich.table import Table
+
+    from ..quarantine import read
+
+    entries = read(resolve_store(store))
+    if format is QuarantineFormat.jsonl:
+        for entry in entries:
+            typer.echo(orjson.dumps(entry).decode())
+        return
+    table = Table(header_style="bold", title=f"{len(entries):,} capture(s) set aside", title_justify="left")
+    for column in ("time", "where", "offset", "reason", "sha256", "bytes"):
+        table.add_column(column, justify="right" if column in ("offset", "bytes") else "left")
+    for e in entries:
+        where = f"{e['source']}:{e['line']}" if e.get("line") else e["source"]
+        table.add_row(e["time"][:19], where, f"{e['offset']:,}", e["reason"], (e.get("sha256") or "")[:16],
+                      "" if e.get("bytes") is None else f"{e['bytes']:,}")
+    console().print(table)
