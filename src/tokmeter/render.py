@@ -85,14 +85,18 @@ def _jsonable(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def report_json(report: Report) -> bytes:
-    doc = {
+def report_doc(report: Report) -> dict[str, Any]:
+    """The JSON report as a dict: what ``report --format json`` prints and the HTML report embeds."""
+    return {
         "rows": _jsonable(report.rows),
         "totals": _jsonable(report.totals)[0],
         "unpriced_models": report.unpriced.to_dicts(),
         "price_data": report.price_data,
     }
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def report_json(report: Report) -> bytes:
+    return orjson.dumps(report_doc(report), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def for_export(frame: pl.DataFrame) -> pl.DataFrame:

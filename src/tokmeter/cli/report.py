@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -26,12 +27,25 @@ from .options import (
     price_overrides,
 )
 
+if TYPE_CHECKING:
+    from ..chart_data import Metric
+    from ..price_overrides import PriceOverrides
+    from ..report import Filters
+    from ..store import Store
+
 
 class ReportFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
     parquet = "parquet"
+    html = "html"
+
+
+class MetricChoice(str, Enum):
+    cost = "cost"
+    tokens = "tokens"
+    requests = "requests"
 
 
 class RowsFormat(str, Enum):
@@ -49,10 +63,17 @@ def report(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="table (Rich), json, csv or parquet.")] = (
+    format: Annotated[ReportFormat, typer.Option("--format", help="table (Rich), json, csv, parquet, or html: "
+                                                 "one self-contained page with charts that opens offline.")] = (
         ReportFormat.table
     ),
     output: OutputOpt = None,
+    chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
+                                        "group, or per period (stacked by the other dimensions) with a time "
+                                        "dimension. Plain text when not on a terminal.")] = False,
+    metric: Annotated[Optional[MetricChoice], typer.Option("--metric", help="What --chart and the html charts "
+                                                           "measure: cost (default), tokens (input + output) or "
+                                                           "requests.", show_default=False)] = None,
     cost_breakdown: Annotated[bool, typer.Option("--cost-breakdown", help="Also split cost by token kind: input "
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
@@ -66,24 +87,58 @@ def report(
     data used (genai-prices version, price file and its sha256) is recorded with the report.
 
     [dim]Examples: tokmeter report --by model;
-    tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json[/]
+    tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
+    tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
     from ..render import emit, report_json, report_table, unpriced_table, write_frame
     from ..report import build_report
     from ..store import Store
 
+    _check_chart_options(format, chart, metric)
     dims = [d.value for d in by or ()]
-    result = build_report(Store(resolve_store(store)), dims, filters(since, until, model, user, provider, tz),
-                          price_overrides(prices), breakdown=cost_breakdown)
+    chosen: Metric = (metric or MetricChoice.cost).value
+    the_store, the_filters, overrides = Store(resolve_store(store)), filters(since, until, model, user, provider,
+                                                                             tz), price_overrides(prices)
+    if format is ReportFormat.html:
+        _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
+        return
+    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown)
     if format is ReportFormat.json:
         emit(report_json(result), output)
     elif format is ReportFormat.table:
         out = console() if output is None else file_console(output)
-        out.print(report_table(result))
+        if chart:
+            from ..render_chart import report_chart
+
+            out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
+                                   color_system=out.color_system), soft_wrap=True)
+        else:
+            out.print(report_table(result))
         if result.unpriced.height:
             out.print(unpriced_table(result))
     else:
         write_frame(result.rows, format.value, output, result.price_data)
+
+
+def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None) -> None:
+    from ..errors import UsageError
+
+    if chart and format not in (ReportFormat.table, ReportFormat.html):
+        raise UsageError(f"--chart draws in the terminal; it does not apply to --format {format.value}",
+                         hint="drop --format (or use --format table), or use --format html for charts in a file")
+    if metric is not None and not chart and format is not ReportFormat.html:
+        raise UsageError("--metric only chooses what charts measure",
+                         hint="add --chart, or use --format html")
+
+
+def _write_html(store: Store, dims: list[str], the_filters: Filters, overrides: PriceOverrides | None,
+                breakdown: bool, metric: Metric, output: Path | None) -> None:
+    from ..dashboard import build_dashboard
+    from ..render import emit
+    from ..render_html import render_html
+
+    dash = build_dashboard(store, dims, the_filters, overrides, breakdown=breakdown, metric=metric)
+    emit(render_html(dash).encode(), output)
 
 
 @app.command()
