@@ -67,7 +67,10 @@ class Store:
     def writing(self, *, wait: bool = True) -> Iterator[Store]:
         """Hold the write lock; finishes any transaction a crashed writer left behind."""
         with store_lock(self.root, exclusive=True, wait=wait):
-            self._recover()
+            try:
+                self._recover()
+            except OSError as exc:
+                raise _write_failed(self.root, exc, journal_written=True) from None
             yield self
 
     @contextmanager
@@ -115,11 +118,14 @@ class Store:
         result = CommitResult()
         txn = _Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
-        if rows.height:
-            self._stage_rows(rows, txn, result)
-        for rel, content in (extra_files or {}).items():
-            txn.stage_bytes(rel, content)
-        txn.commit()
+        try:
+            if rows.height:
+                self._stage_rows(rows, txn, result)
+            for rel, content in (extra_files or {}).items():
+                txn.stage_bytes(rel, content)
+            txn.commit()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _write_failed(self.root, exc, journal_written=(self.root / JOURNAL).exists()) from None
         return result
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
@@ -199,6 +205,16 @@ class Store:
                 stray.unlink(missing_ok=True)
 
 
+def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
+    reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+    if journal_written:
+        return StoreError(f"the store {root} could not finish a commit: {reason}",
+                          hint="fix the cause (space, permissions); the next tokmeter run finishes it")
+    return StoreError(f"cannot write to the store {root}: {reason}",
+                      hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
+                           "so the next run picks up exactly where this one stopped")
+
+
 def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:
     kept_sig = kept.lazy().select("request_id", _kept=usage_signature())
     counts = (
@@ -227,12 +243,13 @@ class _Transaction:
         self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
 
     def _temp_for(self, final: Path) -> Path:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
 
     def stage_part(self, final: Path, frame: pl.DataFrame) -> None:
         temp = self._temp_for(final)
         frame.write_parquet(temp, compression="zstd", statistics=True)
+        os.chmod(temp, 0o600)  # usage rows are the owner's business
         _fsync_file(temp)
         self.adds.append((self._rel(temp), self._rel(final)))
         self.ledger.append({"op": "add", "part": self._rel(final), "rows": frame.height,
@@ -241,7 +258,7 @@ class _Transaction:
     def stage_bytes(self, rel: str, content: bytes) -> None:
         final = self.root / rel
         temp = self._temp_for(final)
-        with open(temp, "wb") as handle:
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
@@ -261,7 +278,7 @@ class _Transaction:
                 "quarantine": self.quarantine}
         journal = self.root / JOURNAL
         temp = self.root / f".{JOURNAL}.tmp"
-        with open(temp, "wb") as handle:
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(orjson.dumps(plan))
             handle.flush()
             os.fsync(handle.fileno())

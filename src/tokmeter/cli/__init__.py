@@ -3,6 +3,7 @@ turned into a message and an exit code in one place, ``main``."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..config import debug_enabled
@@ -16,6 +17,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """The console script. Turns every ``TokmeterError`` into a message, a hint and its exit code."""
+    # Files tokmeter creates are readable by their owner only, unless $TOKMETER_UMASK says otherwise
+    # (the Prometheus textfile is the one exception: node_exporter must read it).
+    os.umask(int(os.environ.get("TOKMETER_UMASK", "077"), 8))
     try:
         app()
     except TokmeterError as exc:
