@@ -58,19 +58,38 @@ def run_ingest(
     priced_check: Counter[tuple[str | None, str | None]] = Counter()
     recorded = 0  # bad captures already in the quarantine
     with store.writing(wait=wait):
-        for path in files:
-            report.files += 1
-            for row in _rows_of_file(path, fmt, report):
+        for path, rows in _rows_by_file(files, fmt, report):
+            for row in rows:
                 buffer.append(row)
                 priced_check[(row["provider"], row["model"])] += 1
                 if len(buffer) >= batch_rows:
                     report.commit += _commit(store, buffer, report.bad[recorded:])
                     buffer, recorded = [], len(report.bad)
-            if on_file_done is not None:
+            if on_file_done is not None and path is not None:
                 on_file_done(path, report.captures)
         report.commit += _commit(store, buffer, report.bad[recorded:])
     report.unpriced_models = _unpriced(priced_check)
     return report
+
+
+def _rows_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Iterable[dict]]]:
+    """(file when finished, its rows), read in this process or, for large inputs, by worker processes
+    on every core (``parallel.py``); the rows and counts are the same either way."""
+    from . import parallel
+
+    report.files = len(files)
+    if not parallel.worth_it(files):
+        for path in files:
+            yield path, _rows_of_file(path, fmt, report)
+        return
+    lines_before: dict[Path, int] = {}
+    for result in parallel.run_tasks(parallel.plan(files, fmt)):  # in task order, as they finish
+        parallel.fix_line_numbers(result, lines_before)
+        report.captures += result.captures
+        report.by_format.update(result.by_format)
+        report.bad += result.bad
+        last = result.task.end is None or result.task.end >= parallel.size_of(result.task.path)
+        yield (result.task.path if last else None), result.rows
 
 
 def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[str, Any]]:
@@ -81,8 +100,12 @@ def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[s
             if row is not None:
                 yield row
     except (OSError, EOFError, zlib.error) as exc:  # unreadable file, or a compressed file that is corrupt
-        reason = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
-        report.bad.append(BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt))
+        report.bad.append(unreadable(path, fmt, exc))
+
+
+def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
+    reason = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+    return BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)
 
 
 def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:

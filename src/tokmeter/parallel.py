@@ -1,0 +1,135 @@
+"""Reading and extraction on every core: the input is cut into tasks (byte ranges of large capture logs,
+whole other files), worker processes read and extract them, and hand back only the usage rows (a few
+hundred bytes per capture, against tens of KB of stream read) while the parent commits.
+
+Workers are forked and never touch polars (only the parent builds frames), so forking is safe. A range
+of a capture log holds the lines that *start* inside it; line numbers of bad captures are fixed up from
+the newline counts of the ranges before them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sources import BadCapture, detect_format, open_bytes, read_captures
+from .sources.capture_log import read_capture_log
+from .sources.single_file import file_time
+
+# A task's share of a large capture log, and the input size below which one process is faster than
+# starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1 disables).
+CHUNK_BYTES = int(os.environ.get("TOKMETER_CHUNK_BYTES", 32 * 1024 * 1024))
+SMALL_INPUT = int(os.environ.get("TOKMETER_PARALLEL_MIN_BYTES", 64 * 1024 * 1024))
+
+
+@dataclass(slots=True)
+class Task:
+    path: Path
+    fmt: str
+    start: int = 0
+    end: int | None = None  # None: the whole file
+
+
+@dataclass(slots=True)
+class TaskResult:
+    task: Task
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[BadCapture] = field(default_factory=list)
+    captures: int = 0
+    by_format: Counter[str] = field(default_factory=Counter)
+    newlines: int = 0  # in the task's byte range (capture-log ranges only)
+
+
+def worth_it(files: list[Path]) -> bool:
+    if (os.cpu_count() or 1) < 2 or os.environ.get("TOKMETER_WORKERS") == "1":
+        return False
+    return sum(size_of(p) for p in files) >= SMALL_INPUT
+
+
+def workers() -> int:
+    configured = os.environ.get("TOKMETER_WORKERS")
+    return int(configured) if configured else max(1, os.cpu_count() or 1)
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def plan(files: Iterable[Path], fmt: str) -> list[Task]:
+    tasks: list[Task] = []
+    for path in files:
+        try:
+            file_format = detect_format(path) if fmt == "auto" else fmt
+        except OSError:
+            file_format = fmt
+        size = size_of(path)
+        plain_log = file_format == "capture-log" and not path.name.endswith((".gz", ".zst"))
+        if plain_log and size > CHUNK_BYTES:
+            tasks += [Task(path, file_format, start, min(start + CHUNK_BYTES, size))
+                      for start in range(0, size, CHUNK_BYTES)]
+        else:
+            tasks.append(Task(path, file_format))
+    return tasks
+
+
+def run_task(task: Task) -> TaskResult:
+    """In a worker: read and extract one task. Never raises for bad input (it is reported instead)."""
+    from .pipeline import IngestReport, row_of, unreadable
+
+    report = IngestReport()
+    result = TaskResult(task)
+    try:
+        for item in _items(task, result):
+            row = row_of(item, report)
+            if row is not None:
+                result.rows.append(row)
+    except Exception as exc:  # noqa: BLE001 - unreadable or corrupt file: a bad file, as in one process
+        report.bad.append(unreadable(task.path, task.fmt, exc))
+    result.bad, result.captures, result.by_format = report.bad, report.captures, report.by_format
+    return result
+
+
+def _items(task: Task, result: TaskResult) -> Iterator[Any]:
+    if task.end is None:
+        yield from read_captures(task.path, task.fmt)
+        return
+    with open_bytes(task.path) as handle:
+        start = task.start
+        if start > 0:  # the line that straddles our start belongs to the task before
+            handle.seek(start - 1)
+            start += len(handle.readline()) - 1
+        handle.seek(start)
+        data = handle.read(max(0, task.end - start))
+        if data and not data.endswith(b"\n") and task.end < size_of(task.path):
+            data += handle.readline()  # finish the last line that starts inside our range
+    result.newlines = data.count(b"\n")
+    import io
+
+    yield from read_capture_log(io.BytesIO(data), str(task.path), file_time(task.path), start, 1)
+
+
+def run_tasks(tasks: list[Task]) -> Iterator[TaskResult]:
+    """Results in task order, computed by a pool of forked workers."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers()) as pool:
+        yield from pool.imap(run_task, tasks, chunksize=1)
+
+
+def fix_line_numbers(result: TaskResult, lines_before: dict[Path, int]) -> None:
+    """Turn range-relative line numbers of bad captures into file line numbers; results must come in
+    task order (``lines_before`` carries the count from one to the next)."""
+    if result.task.end is None:
+        return
+    base = lines_before.get(result.task.path, 0)
+    for bad in result.bad:
+        if bad.line is not None:
+            bad.line += base
+    lines_before[result.task.path] = base + result.newlines
