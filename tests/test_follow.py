@@ -238,7 +238,7 @@ def test_new_files_in_new_subdirectories_single_responses_and_a_deleted_file(tmp
         doomed.unlink()  # deleted with unread lines: read from the open handle
         deep = logs / "2026" / "11" / "03"
         deep.mkdir(parents=True)
-        (deep / "gw.jsonl").write_bytes(records(range(10), "s"))
+        (deep / "gw.jsonl").write_bytes(records(range(10), "s") + b'{"request_id": "broken\n')
         (deep / "stream.sse").write_text(
             'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"claude-haiku-4-5",'
             '"usage":{"input_tokens":7,"output_tokens":1}}}\n\nevent: message_delta\ndata: {"type":"message_delta",'
@@ -255,7 +255,9 @@ def test_new_files_in_new_subdirectories_single_responses_and_a_deleted_file(tmp
     ids = stored_ids(isolated_store)
     assert {f"d-{i}" for i in range(25)} | {f"s-{i}" for i in range(10)} | {"single-1"} <= ids
     assert not any(i.startswith("x-") for i in ids)
-    assert "bad captures       0" in f.stdout
+    assert "bad captures       1" in f.stdout and "gw.jsonl:11: not valid JSON" in f.stdout
+    [bad] = [json.loads(line) for line in run_cli("quarantine", "--format", "jsonl").stdout.splitlines()]
+    assert (Path(bad["source"]).name, bad["line"]) == ("gw.jsonl", 11)
 
 
 def test_resume_reads_only_the_new_bytes(tmp_path: Path, isolated_store: Path) -> None:
@@ -311,9 +313,9 @@ def test_bounded_buffer_blocks_the_producer_and_keeps_order() -> None:
 class _SlowStore(Store):
     """A store whose commits are slow, recording how full the follower's buffer got."""
 
-    def commit(self, rows, extra_files=None):
+    def commit(self, rows, extra_files=None, **more):
         time.sleep(0.05)
-        return super().commit(rows, extra_files)
+        return super().commit(rows, extra_files, **more)
 
 
 def test_slow_writer_pauses_reading_and_drops_nothing(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from . import checkpoints
 from .errors import UsageError
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
+from .sources import BadCapture
 from .store import Store
 from .tail import SETTLE_SECONDS, Chunk, Tailer
 
@@ -69,6 +70,7 @@ class Batch:
     checkpoint: checkpoints.Checkpoint | None
     read_at: float
     nbytes: int
+    bad: list[BadCapture] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -186,7 +188,6 @@ class Follower:
                 raise UsageError(f"{root}: no such file or directory", hint="check the path you passed to ingest")
         self.store, self.options, self.view = store, options, view
         self.report = IngestReport()
-        self._quarantined = 0  # bad captures of self.report already recorded in the quarantine
         capacity = options.buffer_rows or 2 * options.batch_size
         self.buffer = BoundedBuffer(capacity)
         self.stats = FollowStats(self.report, buffer_capacity=self.buffer.capacity)
@@ -253,11 +254,12 @@ class Follower:
         rows: list[dict[str, Any]] = []
         if chunk.items:
             self._files.add(chunk.path)
+        first_bad = len(self.report.bad)  # only this thread appends to it
         for item in chunk.items:
             row = row_of(item, self.report)
             if row is not None:
                 rows.append(row)
-        return Batch(rows, chunk.checkpoint, chunk.read_at, chunk.nbytes)
+        return Batch(rows, chunk.checkpoint, chunk.read_at, chunk.nbytes, self.report.bad[first_bad:])
 
     # ---- writing (the main thread) ---------------------------------------------------------------
     def _consume(self) -> None:
@@ -304,11 +306,10 @@ class Follower:
                 latest[batch.checkpoint.name] = batch.checkpoint
         frame = rows_frame(rows)
         began = time.monotonic()
+        bad = [item for batch in pending for item in batch.bad]  # quarantined with the checkpoint past them
         with self.store.writing():
-            bad = self.report.bad[self._quarantined:]
             self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(latest.values()),
                                                     quarantine=bad)
-            self._quarantined += len(bad)
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)
