@@ -2,11 +2,16 @@
 
     python bench/generate.py capture-log OUT.jsonl --mb 100 [--seed 1]
     python bench/generate.py files OUT_DIR --count 5000
+    python bench/generate.py claude-code OUT_DIR --files 3000 --big 6 --big-mb 30     # see gen_claude.py
+    python bench/generate.py store OUT_STORE --rows 100000000 --days 365              # see gen_store.py
 
 Capture logs mix providers (OpenAI Chat, OpenAI Responses, Anthropic), ~80% streaming with response
 sizes like real ones (tens of KB per streamed response: one SSE event per few tokens of text), and 5%
 retry duplicates (the same request id captured again, a few seconds later). The generator also returns
 the exact totals it wrote, so a benchmark can check the tool's answer, not only its speed.
+
+Claude Code transcript trees are written by ``gen_claude.py`` and stores of any number of rows (Parquet
+parts written directly, no capture files) by ``gen_store.py``; both are reachable from here.
 """
 
 from __future__ import annotations
@@ -176,12 +181,27 @@ def write_file_tree(root: Path, count: int, seed: int = 1) -> Totals:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["capture-log", "files"])
+    parser.add_argument("kind", choices=["capture-log", "files", "claude-code", "store"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--mb", type=float, default=50)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--files", type=int, default=300, help="claude-code: transcript files")
+    parser.add_argument("--big", type=int, default=2, help="claude-code: how many of them are big")
+    parser.add_argument("--big-mb", type=float, default=30, help="claude-code: size of a big file")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="store: rows")
+    parser.add_argument("--days", type=int, default=365, help="store: UTC days (ending 2026-11-19)")
     args = parser.parse_args()
+    if args.kind == "claude-code":
+        from gen_claude import write_claude_tree
+
+        print(json.dumps(write_claude_tree(args.out, args.files, args.big, args.big_mb, args.seed)))
+        return
+    if args.kind == "store":
+        from gen_store import write_store
+
+        print(json.dumps(write_store(args.out, args.rows, args.days, args.seed)))
+        return
     if args.kind == "capture-log":
         totals = write_capture_log(args.out, args.mb, args.seed)
     else:
