@@ -173,7 +173,8 @@ def row_claude(ctx: Context) -> None:
     ctx.results.add(Record(row, "tokmeter report again", what, again, size, n, "responses"))
     ours = _tokmeter_days(json.loads(again.best.stdout)) if again.ok else {}
     if ctx.ccusage is None:
-        ctx.results.notes.append(f"{row}: ccusage not measured: no ccusage 20.0.24 and no npm to install it")
+        ctx.results.notes.append(f"{row}: ccusage not measured: no ccusage 20.0.24 found, and npm could not install "
+                                 "it (no node or npm, or offline); pass --ccusage PATH")
     else:
         cmd = [ctx.ccusage, "daily", "--json", "--offline", "--timezone", "UTC"]
         cc1 = best_of(cmd, 1, env=env, rss_cap_mb=ctx.rss_cap_mb)
