@@ -209,8 +209,6 @@ def _agree(ctx: Context, row: str, tool: str, got: dict, truth: dict) -> None:
 
 # ---- row 3: report over a big store vs DuckDB -------------------------------------------------------
 def row_report(ctx: Context) -> None:
-    import duckdb_peer
-
     rows = ctx.sizes["report_rows"]
     store, totals = inputs.store(ctx.out, rows, ctx.seed)
     row, repeat = "3 report", ctx.sizes["repeat"]
@@ -227,11 +225,35 @@ def row_report(ctx: Context) -> None:
     from_rows = json.loads(out.read_text()) if m.ok else None
     ctx.results.targets.append((f"report --by user --by model peak memory ({rows:,} rows)", "MB", 2000,
                                 m.memory_mb, m.ok and m.memory_mb < 2000))
+    tokens = cost = None
     try:
         import duckdb  # noqa: F401
     except ImportError:
         ctx.results.notes.append(f"{row}: DuckDB not measured: install the test extra (pip install -e '.[test]')")
-        return
+    else:
+        tokens, cost = _duckdb_rows(ctx, store, what, size, rows)
+    roll = best_of([*tokmeter_cmd(), "rollup", "--store", str(store), "--quiet"], 1, env=clean_env(),
+                   rss_cap_mb=ctx.rss_cap_mb)
+    ctx.results.add(Record(row, "tokmeter rollup (build)", what, roll, size, rows, "rows"))
+    if roll.ok:
+        m2 = best_of(cmd, repeat, env=clean_env(), rss_cap_mb=ctx.rss_cap_mb)
+        ctx.results.add(Record(row, "tokmeter report (rollup)", what, m2, size, rows, "rows"))
+        from_rollup = json.loads(out.read_text()) if m2.ok else None
+        if tokens is not None:
+            ctx.results.ratios += [(row, "tokmeter report (rollup)", "duckdb group-by, tokens"),
+                                   (row, "tokmeter report (rollup)", "duckdb group-by + cost")]
+        if from_rows and from_rollup and from_rows["totals"] != from_rollup["totals"]:
+            ctx.results.warnings.append(f"{row}: report totals from the rollup differ from those from the rows")
+    if from_rows and tokens is not None and cost is not None and cost.ok and tokens.ok:
+        _check_duckdb(ctx, row, from_rows, json.loads(cost.best.stdout), json.loads(tokens.best.stdout))
+    _fresh(store / "rollups")
+
+
+def _duckdb_rows(ctx: Context, store: Path, what: str, size: float, rows: int) -> tuple[Measured, Measured]:
+    """DuckDB's group-by of the tokens, then with the exact cost (price table made first, not timed)."""
+    import duckdb_peer
+
+    row, repeat = "3 report", ctx.sizes["repeat"]
     prices = ctx.work / "prices.parquet"
     duckdb_peer.price_table(store, prices)
     peer = [sys.executable, str(BENCH / "duckdb_peer.py"), str(store)]
@@ -241,20 +263,7 @@ def row_report(ctx: Context) -> None:
     ctx.results.add(Record(row, "duckdb group-by + cost", what, cost, size, rows, "rows"))
     ctx.results.ratios += [(row, "tokmeter report (rows)", "duckdb group-by, tokens"),
                            (row, "tokmeter report (rows)", "duckdb group-by + cost")]
-    roll = best_of([*tokmeter_cmd(), "rollup", "--store", str(store), "--quiet"], 1, env=clean_env(),
-                   rss_cap_mb=ctx.rss_cap_mb)
-    ctx.results.add(Record(row, "tokmeter rollup (build)", what, roll, size, rows, "rows"))
-    if roll.ok:
-        m2 = best_of(cmd, repeat, env=clean_env(), rss_cap_mb=ctx.rss_cap_mb)
-        ctx.results.add(Record(row, "tokmeter report (rollup)", what, m2, size, rows, "rows"))
-        from_rollup = json.loads(out.read_text()) if m2.ok else None
-        ctx.results.ratios += [(row, "tokmeter report (rollup)", "duckdb group-by, tokens"),
-                               (row, "tokmeter report (rollup)", "duckdb group-by + cost")]
-        if from_rows and from_rollup and from_rows["totals"] != from_rollup["totals"]:
-            ctx.results.warnings.append(f"{row}: report totals from the rollup differ from those from the rows")
-    if from_rows and cost.ok and tokens.ok:
-        _check_duckdb(ctx, row, from_rows, json.loads(cost.best.stdout), json.loads(tokens.best.stdout))
-    _fresh(store / "rollups")
+    return tokens, cost
 
 
 def _check_duckdb(ctx: Context, row: str, ours: dict, cost: dict, tokens: dict) -> None:
