@@ -15,7 +15,7 @@ import polars as pl
 
 from .dedup import best_per_request
 from .schema import polars_schema
-from .store import Store, _Transaction
+from .store import Store, _part_name, _Transaction
 
 
 @dataclass(slots=True)
@@ -40,7 +40,7 @@ def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactRe
             frame = pl.read_parquet(parts, schema=polars_schema())
             merged = best_per_request(frame.lazy()).collect().sort("timestamp", "request_id")
             txn = _Transaction(store.root)
-            txn.stage_part(parts[0].with_name(_merged_name()), merged)
+            txn.stage_part(parts[0].with_name(_part_name()), merged)
             for part in parts:
                 txn.stage_remove(part)
             txn.commit()
@@ -50,9 +50,3 @@ def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactRe
             result.rows += merged.height
             result.duplicates_dropped += frame.height - merged.height
     return result
-
-
-def _merged_name() -> str:
-    from .store import _part_name
-
-    return _part_name()

@@ -34,7 +34,7 @@ from .ledger import LEDGER
 from .price_overrides import PriceOverrides
 from .pricing import price_data, price_rows
 from .rollup import REPORT_TOKENS, _cost_sum
-from .store import Store
+from .store import Store, _fsync_file
 
 PERIODS = ("day", "week", "month")
 DEFAULT_DIMS = ("user", "model", "provider")
@@ -225,7 +225,7 @@ class RollupTable:
         folder.mkdir(parents=True, exist_ok=True)
         temp = folder / f".part.{uuid.uuid4().hex[:8]}.tmp"
         frame.drop("period").write_parquet(temp, metadata={"tokmeter.price_data": orjson.dumps(prices).decode()})
-        _fsync(temp)
+        _fsync_file(temp)
         os.replace(temp, folder / "part.parquet")
         return frame.height
 
@@ -241,7 +241,7 @@ class RollupTable:
         self.dir.mkdir(parents=True, exist_ok=True)
         temp = self.dir / f".{STATE}.{uuid.uuid4().hex[:8]}.tmp"
         temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        _fsync(temp)
+        _fsync_file(temp)
         os.replace(temp, self.dir / STATE)
 
 
@@ -257,14 +257,6 @@ def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
             continue
         tables.append(RollupTable(store, spec, base))
     return tables
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _exclusive:
