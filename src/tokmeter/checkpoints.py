@@ -65,11 +65,11 @@ class Checkpoint:
         return orjson.dumps({"version": VERSION, **asdict(self)}, option=orjson.OPT_INDENT_2)
 
     @classmethod
-    def from_json(cls, data: bytes, where: Path) -> Checkpoint:
+    def from_json(cls, data: bytes, where: str | Path) -> Checkpoint:
         try:
             doc = orjson.loads(data)
             if doc.pop("version", None) != VERSION:
-                raise ValueError(f"unknown checkpoint version in {where.name}")
+                raise ValueError(f"unknown checkpoint version in {Path(where).name}")
             return cls(**doc)
         except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
             raise StoreError(f"checkpoint {where} is not readable ({str(exc)[:80]})",
@@ -102,10 +102,7 @@ def usable_prefix(head: bytes) -> bytes | None:
 
 def load(store: Store) -> list[Checkpoint]:
     """Every checkpoint in the store. Hold ``store.writing()`` or ``store.reading()``."""
-    folder = store.root / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    return [Checkpoint.from_json(doc.read_bytes(), doc) for doc in sorted(folder.glob("*.json"))]
+    return [Checkpoint.from_json(data, where) for where, data in store.documents(CHECKPOINT_DIR)]
 
 
 def as_extra_files(checkpoints: Iterable[Checkpoint], *, now: float | None = None) -> dict[str, bytes]:

@@ -1,6 +1,7 @@
 """Settings that several commands share, resolved in one place: flag > environment > config file > default.
 
-* Store: ``--store DIR`` > ``$TOKMETER_STORE`` > the platform's user data directory.
+* Store: ``--store DIR|URL`` > ``$TOKMETER_STORE`` > the platform's user data directory. A URL
+  (``s3://``, ``gs://``, ``az://``) opens a remote store (``remote_store``).
 * Price file: ``--prices FILE`` > ``$TOKMETER_PRICES`` > the ``prices`` key of the config file > none.
 * Config file: ``$TOKMETER_CONFIG`` (must exist), else ``config.toml`` in the platform's user config
   directory (used when present). A relative ``prices`` path in it is relative to the config file.
@@ -37,6 +38,22 @@ def default_store() -> Path:
 
 def resolve_store(flag: str | Path | None) -> Path:
     return Path(flag).expanduser() if flag else default_store()
+
+
+def open_store(flag: str | Path | None, *, ingester: str | None = None):  # noqa: ANN201 - a Store
+    """The store named by ``--store`` (or ``$TOKMETER_STORE``, or the default directory): a local
+    ``Store``, or a ``RemoteStore`` for an ``s3://`` / ``gs://`` / ``az://`` URL. ``ingester`` names this
+    writer in a remote store (default: the host name); a local store has a single writer at a time."""
+    from .objects import is_url
+
+    location = str(flag) if flag else os.environ.get(STORE_ENV) or None
+    if location and is_url(location):
+        from .remote_store import RemoteStore
+
+        return RemoteStore(location, ingester=ingester)
+    from .store import Store
+
+    return Store(resolve_store(flag))
 
 
 def debug_enabled() -> bool:

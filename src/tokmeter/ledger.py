@@ -94,6 +94,20 @@ def _repair_torn_tail(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def chained(changes: Iterable[dict], txn: str, last: dict | None) -> list[dict]:
+    """One transaction's entries, numbered and hash-chained after ``last`` (None: a new chain)."""
+    prev = last["hash"] if last else GENESIS
+    seq = last["seq"] + 1 if last else 1
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    out = []
+    for change in changes:
+        entry = {"seq": seq, "txn": txn, "time": now, **change, "prev": prev}
+        entry["hash"] = prev = _entry_hash(entry)
+        out.append(entry)
+        seq += 1
+    return out
+
+
 def append(root: Path, txn: str, changes: Iterable[dict]) -> None:
     """Append one transaction's entries, chained; a no-op when this transaction is already there."""
     path = root / LEDGER
@@ -101,15 +115,7 @@ def append(root: Path, txn: str, changes: Iterable[dict]) -> None:
     entries = tail_entries(path)
     if any(e.get("txn") == txn for e in entries):
         return
-    prev = entries[-1]["hash"] if entries else GENESIS
-    seq = entries[-1]["seq"] + 1 if entries else 1
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    lines = []
-    for change in changes:
-        entry = {"seq": seq, "txn": txn, "time": now, **change, "prev": prev}
-        entry["hash"] = prev = _entry_hash(entry)
-        lines.append(orjson.dumps(entry) + b"\n")
-        seq += 1
+    lines = [orjson.dumps(entry) + b"\n" for entry in chained(changes, txn, entries[-1] if entries else None)]
     if not lines:
         return
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -136,21 +142,31 @@ class Verification:
 
 def verify(root: Path, part_files: Iterable[Path]) -> Verification:
     """Recompute the chain and every live part's digest."""
+    return verify_chains({"": read_entries(root)}, {p.relative_to(root).as_posix(): p for p in part_files})
+
+
+def verify_chains(chains: dict[str, list[dict]], present: dict[str, Path]) -> Verification:
+    """Recompute each chain (name -> its entries in order; a remote store has one per writing process)
+    and the digest of every part the chains leave live; ``present`` maps each part found (path relative
+    to the store) to a local copy. A part is added once (names are unique) and removed at most once, so
+    the live set does not depend on how the chains interleave."""
     result = Verification()
     live: dict[str, str] = {}
-    prev = GENESIS
-    for index, entry in enumerate(read_entries(root), start=1):
-        result.entries += 1
-        if entry.get("prev") != prev or entry.get("seq") != index:
-            result.chain_errors.append(f"entry {index}: does not follow entry {index - 1}")
-        if _entry_hash(entry) != entry.get("hash"):
-            result.chain_errors.append(f"entry {index}: its hash does not match its content")
-        prev = entry.get("hash", "")
-        if entry.get("op") == "add":
-            live[entry["part"]] = entry["sha256"]
-        elif entry.get("op") == "remove":
-            live.pop(entry["part"], None)
-    present = {p.relative_to(root).as_posix(): p for p in part_files}
+    removed: set[str] = set()
+    for name, entries in sorted(chains.items()):
+        prev, where = GENESIS, f"{name}: " if name else ""
+        for index, entry in enumerate(entries, start=1):
+            result.entries += 1
+            if entry.get("prev") != prev or entry.get("seq") != index:
+                result.chain_errors.append(f"{where}entry {index}: does not follow entry {index - 1}")
+            if _entry_hash(entry) != entry.get("hash"):
+                result.chain_errors.append(f"{where}entry {index}: its hash does not match its content")
+            prev = entry.get("hash", "")
+            if entry.get("op") == "add" and entry["part"] not in removed:
+                live[entry["part"]] = entry["sha256"]
+            elif entry.get("op") == "remove":
+                live.pop(entry["part"], None)
+                removed.add(entry["part"])
     for rel, expected in sorted(live.items()):
         if rel not in present:
             result.missing.append(rel)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 
-from .ledger import read_entries
 from .rollup import REPORT_TOKENS
 from .rollup_tables import RollupTable
 
@@ -59,8 +58,8 @@ def metrics_text(table: RollupTable) -> str:
 
 
 def _freshness(table: RollupTable) -> list[str]:
-    entries = read_entries(table.store.root)
-    last_ingest = _epoch(entries[-1]["time"]) if entries else 0.0
+    entries = table.store.ledger_entries()
+    last_ingest = max((_epoch(e["time"]) for e in entries), default=0.0)
     newest = table.store.scan().select(pl.col("timestamp").max()).collect().item() if entries else None
     lag = max(0.0, time.time() - newest.timestamp()) if newest is not None else 0.0
     state = table.state()

@@ -44,10 +44,13 @@ def append(root: Path, txn: str, entries: list[dict]) -> None:
 def read(root: Path) -> list[dict]:
     """Every quarantined capture once (the latest entry of each source, offset and digest)."""
     path = root / QUARANTINE
-    if not path.exists():
-        return []
+    return unique_entries(path.read_bytes().splitlines()) if path.exists() else []
+
+
+def unique_entries(lines: Iterable[bytes]) -> list[dict]:
+    """The entries of quarantine JSONL lines, once per (source, offset, digest, reason)."""
     unique: dict[tuple, dict] = {}
-    for line in path.read_bytes().splitlines():
+    for line in lines:
         if line.strip():
             entry = orjson.loads(line)
             entry.pop("txn", None)

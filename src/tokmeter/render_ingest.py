@@ -13,7 +13,7 @@ SHOW_BAD = 20
 def render_ingest_report(report: IngestReport, store: Store, console: Console) -> None:
     formats = ", ".join(f"{count:,} {name}" for name, count in sorted(report.by_format.items()))
     commit = report.commit
-    console.print(f"Ingested into [bold]{store.root}[/]")
+    console.print(f"Ingested into [bold]{store.location}[/]")
     console.print(f"  files              {report.files:,}")
     console.print(f"  captures           {report.captures:,}" + (f"  ({formats})" if formats else ""))
     console.print(f"  rows written       {commit.rows_written:,}")

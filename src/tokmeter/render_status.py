@@ -16,7 +16,7 @@ def _when(epoch: float) -> str:
 
 
 def status_table(store: Store, sources: list[SourceStatus]) -> Table:
-    table = Table(title=f"sources checkpointed in {store.root}", title_justify="left")
+    table = Table(title=f"sources checkpointed in {store.location}", title_justify="left")
     for name in ("source", "state"):
         table.add_column(name, overflow="fold")
     for name in ("offset", "size", "lag bytes", "lag s", "line"):
@@ -36,7 +36,7 @@ def status_table(store: Store, sources: list[SourceStatus]) -> Table:
 
 
 def status_json(store: Store, sources: list[SourceStatus]) -> str:
-    doc = {"store": str(store.root), "sources": [
+    doc = {"store": store.location, "sources": [
         {"path": s.checkpoint.path, "name": s.checkpoint.name, "state": s.state, "compressed": s.checkpoint.compressed,
          "offset": s.checkpoint.offset, "line": s.checkpoint.line, "size": s.size, "lag_bytes": s.lag_bytes,
          "lag_seconds": s.lag_seconds, "committed": _when(s.checkpoint.updated)}

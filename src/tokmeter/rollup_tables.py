@@ -4,8 +4,9 @@ Layout: ``ROOT/<name>/period=YYYY-MM-DD/part.parquet`` (hive-partitioned by the 
 period), ``ROOT/<name>/_state.json``; ``ROOT`` is ``STORE/rollups`` unless ``--output`` says otherwise
 and ``<name>`` spells the table's period, time zone and dimensions (``day.UTC.user+model+provider``).
 
-Incremental: the store's ledger (``ledger.jsonl``) lists every part a commit added or removed, so the
-state keeps the ledger's byte length at the last run; the next run reads only the entries after it,
+Incremental: the store's ledger lists every part a commit added or removed, so the state keeps the
+ledger's position at the last run (``Store.change_position``: the byte length of ``ledger.jsonl``, or for
+a remote store the last ledger object of each writer); the next run reads only the entries after it,
 maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
 rows (late data recomputes last week's period like any other). A run with nothing new reads one file
 size and stops. Changing the price data (genai-prices version or the price file) recomputes everything.
@@ -30,7 +31,6 @@ import orjson
 import polars as pl
 
 from .errors import StoreBusyError, UsageError
-from .ledger import LEDGER
 from .price_overrides import PriceOverrides
 from .pricing import price_data, price_rows
 from .rollup import REPORT_TOKENS, _cost_sum
@@ -148,13 +148,9 @@ class RollupTable:
         path = self.dir / STATE
         return orjson.loads(path.read_bytes()) if path.exists() else {}
 
-    def ledger_size(self) -> int:
-        path = self.store.root / LEDGER
-        return path.stat().st_size if path.exists() else 0
-
     def is_fresh(self, overrides: PriceOverrides | None) -> bool:
         state = self.state()
-        return bool(state) and state.get("ledger_offset") == self.ledger_size() and \
+        return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
             state.get("price_data") == price_data(overrides)
 
     def scan(self) -> pl.LazyFrame | None:
@@ -177,7 +173,7 @@ class RollupTable:
         prices = price_data(overrides)
         full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
         with self.store.reading():
-            size = self.ledger_size()
+            size = self.store.change_position()
             if not full and state.get("ledger_offset") == size:
                 return result
             periods = self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
@@ -200,22 +196,15 @@ class RollupTable:
             periods |= periods_of_utc_day(date.fromisoformat(part.parent.name.split("=", 1)[1]), self.spec)
         return periods
 
-    def _touched_periods(self, offset: int, size: int) -> set[date]:
-        with open(self.store.root / LEDGER, "rb") as handle:
-            handle.seek(offset)
-            tail = handle.read(size - offset)
+    def _touched_periods(self, since: object, until: object) -> set[date]:
         periods: set[date] = set()
-        for line in tail.splitlines():
-            if line.strip():
-                part = orjson.loads(line).get("part", "")
-                day = part.split("date=", 1)[1].split("/", 1)[0] if "date=" in part else None
-                if day:
-                    periods |= periods_of_utc_day(date.fromisoformat(day), self.spec)
+        for day in self.store.days_changed(since, until):  # type: ignore[arg-type]
+            periods |= periods_of_utc_day(day, self.spec)
         return periods
 
     def _rewrite(self, start: date, overrides: PriceOverrides | None, prices: dict) -> int:
         first, last = utc_days_of_period(start, self.spec)
-        rows = self.store.scan().filter(pl.col("date").is_between(first, last))
+        rows = self.store.scan(days=(first, last))
         frame = rollup_frame(price_rows(rows, overrides), self.spec).filter(pl.col("period") == start).collect()
         folder = self.dir / f"period={start.isoformat()}"
         if frame.height == 0:

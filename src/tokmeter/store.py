@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,8 +28,8 @@ import polars as pl
 
 from .dedup import best_per_request, usage_signature
 from .errors import StoreError
+from .ledger import LEDGER, Verification, rows_digest
 from .ledger import append as append_to_ledger
-from .ledger import rows_digest
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
 from .sources.capture import BadCapture
@@ -55,12 +55,20 @@ class CommitResult:
 
 
 class Store:
+    """A store in a local directory (see the module docstring). ``remote_store.RemoteStore`` is the same
+    interface over object storage."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()
         self.usage_dir = self.root / "usage"
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for people: its directory or URL."""
+        return str(self.root)
 
     # ---- locking -------------------------------------------------------------------------------
     @contextmanager
@@ -96,18 +104,46 @@ class Store:
             files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
         return files
 
-    def scan(self) -> pl.LazyFrame:
-        """All stored usage rows (schema columns plus the hive ``date``). Hold ``reading()`` while you
-        collect it to see one committed state."""
-        schema = polars_schema()
-        if not self.part_files():
-            return pl.LazyFrame(schema={**schema, "date": pl.Date})
-        return pl.scan_parquet(
-            self.usage_dir / _PART_GLOB,
-            hive_partitioning=True,
-            hive_schema={"date": pl.Date},
-            schema=schema,
-        )
+    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+        """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC
+        dates ``days`` (first, last; inclusive) or all. Hold ``reading()`` while you collect it to see one
+        committed state."""
+        lf = scan_parts(self.usage_dir, bool(self.part_files()))
+        return lf if days is None else lf.filter(pl.col("date").is_between(*days))
+
+    def documents(self, folder: str) -> list[tuple[str, bytes]]:
+        """(where, content) of every JSON document in ``folder`` (e.g. the checkpoints)."""
+        return [(str(doc), doc.read_bytes()) for doc in sorted((self.root / folder).glob("*.json"))]
+
+    def quarantined(self) -> list[dict]:
+        """Every capture set aside (``quarantine.read``)."""
+        from .quarantine import read
+
+        return read(self.root)
+
+    # ---- the ledger: what changed, and tamper evidence -----------------------------------------------
+    def ledger_entries(self) -> list[dict]:
+        from .ledger import read_entries
+
+        return read_entries(self.root)
+
+    def change_position(self) -> int:
+        """A marker of how far the ledger goes (its size): equal markers, same store content."""
+        path = self.root / LEDGER
+        return path.stat().st_size if path.exists() else 0
+
+    def days_changed(self, since: int, until: int) -> set[date]:
+        """The UTC dates of the parts added or removed between two ``change_position`` markers."""
+        with open(self.root / LEDGER, "rb") as handle:
+            handle.seek(since)
+            tail = handle.read(until - since)
+        return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
+
+    def verify(self) -> Verification:
+        """Recompute the ledger's chain and every live part's digest. Hold ``reading()``."""
+        from .ledger import verify
+
+        return verify(self.root, self.part_files())
 
     # ---- writing -------------------------------------------------------------------------------
     def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
@@ -172,29 +208,35 @@ class Store:
 
     def compact(self, day: date, *, fanout: int = 8) -> int:
         """Merge the parts of one UTC day whose sizes are of the same order (base ``fanout``) as soon as
-        ``fanout`` of them are, in one transaction; returns how many parts were merged away.
+        ``fanout`` of them are; returns how many parts were merged away.
 
         A follower commits a small part every second or so; without this, each commit's deduplication
         lookup would read more and more files. Size-tiered merging keeps the parts of a day logarithmic in
-        its size, and rewrites each row about log(rows) times. The rows themselves are unchanged (they are
-        already one per request id). Call inside ``writing()``."""
+        its size, and rewrites each row about log(rows) times. Call inside ``writing()``."""
         import math
         from collections import defaultdict
 
         tiers: dict[int, list[Path]] = defaultdict(list)
         for file in self.part_files({day}):
             tiers[int(math.log(max(file.stat().st_size, 1), fanout))].append(file)
-        txn = _Transaction(self.root)
         merged = 0
         for _tier, group in sorted(tiers.items()):
             if len(group) >= fanout:
-                frame = pl.read_parquet(group, schema=polars_schema()).sort("timestamp")
-                txn.stage_part(self._new_part_path(day), frame)
-                for file in group:
-                    txn.stage_remove(file)
+                self.replace_parts(day, merge_parts(group), group)
                 merged += len(group) - 1
-        txn.commit()
         return merged
+
+    def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
+        """Replace the parts ``old`` of one UTC day by one part holding ``frame``, in one transaction
+        (the ledger records both). Call inside ``writing()``."""
+        txn = _Transaction(self.root)
+        txn.stage_part(self._new_part_path(day), frame)
+        for file in old:
+            txn.stage_remove(file)
+        try:
+            txn.commit()
+        except OSError as exc:
+            raise _write_failed(self.root, exc, journal_written=(self.root / JOURNAL).exists()) from None
 
     def _recover(self) -> None:
         journal = self.root / JOURNAL
@@ -203,6 +245,32 @@ class Store:
         for stray in self.root.rglob(".*.tmp"):
             if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
                 stray.unlink(missing_ok=True)
+
+
+def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
+    """The parts under a ``usage`` directory as one LazyFrame (empty, with the schema, when there are none)."""
+    schema = polars_schema()
+    if not any_parts:
+        return pl.LazyFrame(schema={**schema, "date": pl.Date})
+    return pl.scan_parquet(usage_dir / _PART_GLOB, hive_partitioning=True, hive_schema={"date": pl.Date},
+                           schema=schema)
+
+
+def merge_parts(files: Sequence[Path]) -> pl.DataFrame:
+    """The rows of several parts as one, one row per request id (the preferred copy, as at ingest), in
+    time order: what every compaction writes."""
+    frame = pl.read_parquet(list(files), schema=polars_schema())
+    return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id")
+
+
+def days_of_entries(entries: Iterable[dict]) -> set[date]:
+    """The UTC dates of the parts that ledger entries name."""
+    days: set[date] = set()
+    for entry in entries:
+        part = entry.get("part", "")
+        if "date=" in part:
+            days.add(date.fromisoformat(part.split("date=", 1)[1].split("/", 1)[0]))
+    return days
 
 
 def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:

@@ -15,6 +15,7 @@ app = typer.Typer(
     help="Token and cost accounting from raw captures of LLM API traffic.\n\n"
     "[bold]ingest[/] reads captures into a deduplicated Parquet store; [bold]report[/] and [bold]rows[/] "
     "read it back.\n\n"
-    f"Store: --store DIR, else ${STORE_ENV}, else the platform's user data directory. "
+    f"Store: --store DIR or URL (s3://, gs://, az://), else ${STORE_ENV}, else the platform's user data "
+    "directory. "
     f"Set {DEBUG_ENV}=1 to see tracebacks.",
 )

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import QuietOpt, StoreOpt, console
+from .options import IngesterOpt, QuietOpt, StoreOpt, console
 
 if TYPE_CHECKING:
     from ..extract.estimate import Tally
@@ -39,6 +39,7 @@ def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Capture files or directories (searched "
                                                           "recursively).", show_default=False)] = None,
     store: StoreOpt = None,
+    ingester_id: IngesterOpt = None,
     format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
                                                 "from its name, then its first bytes.")] = InputFormat.auto,
     strict: Annotated[bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")] = False,
@@ -90,9 +91,8 @@ def ingest(
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
     from ..render_ingest import render_ingest_report
-    from ..store import Store
 
-    target = Store(resolve_store(store))
+    target = open_store(store, ingester=ingester_id)
     paths = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
     estimates = _agent_context(claude_code_user)
     if follow or resume:

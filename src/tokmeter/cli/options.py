@@ -30,9 +30,16 @@ class Dimension(str, Enum):
 
 
 StoreOpt = Annotated[
-    Optional[Path],
-    typer.Option("--store", envvar=STORE_ENV, show_envvar=True, metavar="DIR",
-                 help="The store directory (default: the platform's user data dir for tokmeter)."),
+    Optional[str],
+    typer.Option("--store", envvar=STORE_ENV, show_envvar=True, metavar="DIR|URL",
+                 help="The store: a directory, or s3://bucket/prefix (gs://, az://) shared by many ingesters "
+                      "(default: the platform's user data dir for tokmeter)."),
+]
+IngesterOpt = Annotated[
+    Optional[str],
+    typer.Option("--ingester-id", envvar="TOKMETER_INGESTER_ID", show_envvar=True, metavar="NAME",
+                 help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
+                      "names are its own (default: the host name). Give each host (each follower) its own."),
 ]
 SinceOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
                                                       help="First UTC date to include.")]

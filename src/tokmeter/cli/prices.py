@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from ..errors import TokmeterError
 from .app import app
 from .options import PricesOpt, QuietOpt, SinceOpt, StoreOpt, UntilOpt, console, filters, price_overrides
@@ -42,10 +42,9 @@ def check(
     from ..pricing import price_data
     from ..render_prices import unpriced_check_table
     from ..report import check_unpriced
-    from ..store import Store
 
     overrides = price_overrides(prices)
-    unpriced = check_unpriced(Store(resolve_store(store)), filters(since, until, None, None, None), overrides)
+    unpriced = check_unpriced(open_store(store), filters(since, until, None, None, None), overrides)
     if unpriced.height:
         console().print(unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from .app import app
 from .options import StoreOpt, console
 
@@ -30,9 +30,7 @@ def quarantine(
     import orjson
     from rich.table import Table
 
-    from ..quarantine import read
-
-    entries = read(resolve_store(store))
+    entries = open_store(store).quarantined()
     if format is QuarantineFormat.jsonl:
         for entry in entries:
             typer.echo(orjson.dumps(entry).decode())

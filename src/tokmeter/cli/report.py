@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from .app import app
 from .options import (
     Dimension,
@@ -92,12 +92,11 @@ def report(
     """
     from ..render import emit, report_json, report_table, unpriced_table, write_frame
     from ..report import build_report
-    from ..store import Store
 
     _check_chart_options(format, chart, metric)
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_store, the_filters, overrides = Store(resolve_store(store)), filters(since, until, model, user, provider,
+    the_store, the_filters, overrides = open_store(store), filters(since, until, model, user, provider,
                                                                              tz), price_overrides(prices)
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
@@ -162,10 +161,9 @@ def rows(
     from ..pricing import price_data
     from ..render import price_caption, rows_table, write_frame
     from ..report import select_rows
-    from ..store import Store
 
     overrides = price_overrides(prices)
-    frame = select_rows(Store(resolve_store(store)), filters(since, until, model, user, provider), overrides)
+    frame = select_rows(open_store(store), filters(since, until, model, user, provider), overrides)
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
         out.print(rows_table(frame))

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from .app import app
-from .options import PricesOpt, QuietOpt, StoreOpt, TzOpt, console, price_overrides
+from .options import IngesterOpt, PricesOpt, QuietOpt, StoreOpt, TzOpt, console, price_overrides
 
 
 class Period(str, Enum):
@@ -51,10 +51,9 @@ def rollup(
     [dim]Example: tokmeter rollup --period day --tz Europe/Berlin --prometheus /var/lib/node_exporter/tokmeter.prom[/]
     """
     from ..rollup_tables import DEFAULT_DIMS, RollupSpec, RollupTable
-    from ..store import Store
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
-    table = RollupTable(Store(resolve_store(store)), spec, output)
+    table = RollupTable(open_store(store), spec, output)
     result = table.update(price_overrides(prices), full=full)
     if prometheus is not None:
         from ..prometheus import metrics_text, write_textfile
@@ -70,19 +69,20 @@ def rollup(
 @app.command()
 def compact(
     store: StoreOpt = None,
+    ingester_id: IngesterOpt = None,
     wait: Annotated[bool, typer.Option(help="Wait for another writer (--no-wait: exit 75 at once).")] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Merge the small parts a follower writes into one part per date partition, deduplicated, atomically.
 
     Totals are unchanged; the ledger records which parts each merged part replaced, so verify still holds.
+    On a shared s3:// store it runs beside the ingesters safely: parts written meanwhile are left alone.
 
     [dim]Example: tokmeter compact --store /srv/tokmeter[/]
     """
     from ..compact import compact as compact_store
-    from ..store import Store
 
-    result = compact_store(Store(resolve_store(store)), wait=wait)
+    result = compact_store(open_store(store, ingester=ingester_id), wait=wait)
     if not quiet:
         console(stderr=True).print(f"compacted {len(result.partitions)} partition(s): {result.parts_before:,} "
                                    f"parts -> {result.parts_after:,}, {result.rows:,} rows, "

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..config import resolve_store
+from ..config import open_store
 from .app import app
-from .options import StoreOpt, console
+from .options import IngesterOpt, StoreOpt, console
 
 
 class StatusFormat(str, Enum):
@@ -20,21 +20,21 @@ class StatusFormat(str, Enum):
 @app.command()
 def status(
     store: StoreOpt = None,
+    ingester_id: IngesterOpt = None,
     format: Annotated[StatusFormat, typer.Option("--format", help="table (Rich) or json.")] = StatusFormat.table,
 ) -> None:
     """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
 
     Lag is the bytes past the checkpoint, and for how long the checkpoint has not moved while they wait.
     States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (no
-    longer at its path).
+    longer at its path). On a shared s3:// store, the checkpoints shown are this ingester's (--ingester-id).
 
     [dim]Example: tokmeter status --format json[/]
     """
     from ..checkpoints import source_status
     from ..render_status import status_json, status_table
-    from ..store import Store
 
-    target = Store(resolve_store(store))
+    target = open_store(store, ingester=ingester_id)
     sources = source_status(target)
     if format is StatusFormat.json:
         typer.echo(status_json(target, sources))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import resolve_store
+from ..config import open_store
 from ..errors import VerificationFailed
 from .app import app
 from .options import QuietOpt, StoreOpt, console
@@ -17,12 +17,9 @@ def verify(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
 
     [dim]Example: tokmeter verify --store /srv/tokmeter[/]
     """
-    from ..ledger import verify as verify_ledger
-    from ..store import Store
-
-    target = Store(resolve_store(store))
+    target = open_store(store)
     with target.reading():
-        result = verify_ledger(target.root, target.part_files())
+        result = target.verify()
     out = console()
     if not quiet:
         out.print(f"ledger entries {result.entries:,}, parts checked {result.parts_checked:,}")

@@ -1,0 +1,286 @@
+"""A store on object storage (``--store s3://bucket/prefix``, ``gs://``, ``az://``) that many ingesters,
+one per host, write at once with no coordination beyond the bucket.
+
+Layout under the prefix (a public contract, see ``docs/store-layout.md``)::
+
+    usage/date=YYYY-MM-DD/part-<utc stamp>-<ingester>-<random>.parquet   the usage rows
+    ledger/<ingester>/<session>/<seq>.jsonl        hash-chained ledger, one chain per writing process
+    quarantine/<ingester>/<session>/<txn>.jsonl    captures set aside (never their bytes)
+    ingesters/<ingester>/checkpoints/<name>.json   how far each followed file was read, per ingester
+
+How it stays correct without locks:
+
+* Every object is written whole by one PUT and never modified; part names cannot collide (time, the
+  ingester id and 48 random bits), and each process writes its own ledger chain (``<session>``).
+* A commit writes its parts first, then its ledger entry, then its checkpoints. A crash in between
+  leaves rows whose checkpoint did not move: the next run reads those captures again and writes them
+  again, and the second copy is dropped by the deduplication below. Nothing is lost; nothing counts twice.
+* Deduplication by request id happens when reading (``scan``), compacting and rolling up: several
+  ingesters may hold the same capture (overlapping inputs, a retry seen by two gateways), so the
+  store may hold several copies and every read keeps the preferred one (``dedup.best_per_request``).
+* Compaction lists a day's parts, writes their merge, records it, then deletes exactly the parts it
+  listed; parts written meanwhile are untouched, and a reader that sees both the merge and its inputs
+  deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
+
+Readers work on a local mirror of the parts (immutable objects, so a copy is valid for ever): each
+``reading()`` lists the bucket, downloads new parts and drops deleted ones, under a lock on the mirror
+(``$TOKMETER_CACHE`` or the platform's user cache directory). Rollup tables of a remote store live in
+that mirror unless ``--output`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import socket
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from .dedup import best_per_request
+from .errors import StoreError
+from .ledger import Verification, chained, rows_digest, verify_chains
+from .locking import store_lock
+from .objects import Bucket
+from .quarantine import entries_for as quarantine_entries
+from .quarantine import unique_entries
+from .schema import polars_schema
+from .sources.capture import BadCapture
+from .store import CommitResult, Store, _count_dropped, days_of_entries, scan_parts
+
+CACHE_ENV = "TOKMETER_CACHE"
+DOWNLOAD_THREADS = 8
+
+
+def safe_name(name: str) -> str:
+    """An ingester id usable in object keys."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:64]
+    if not cleaned:
+        raise StoreError(f"ingester id {name!r} has no usable characters", hint="use letters, digits, '.', '_', '-'")
+    return cleaned
+
+
+def default_ingester() -> str:
+    return safe_name(socket.gethostname() or "ingester")
+
+
+def cache_dir(url: str) -> Path:
+    """Where a remote store's local mirror lives."""
+    import os
+
+    base = os.environ.get(CACHE_ENV)
+    if base:
+        root = Path(base).expanduser()
+    else:
+        from platformdirs import user_cache_path
+
+        root = user_cache_path("tokmeter", appauthor=False) / "stores"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[:60]
+    return root / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+class RemoteStore(Store):
+    """The store's interface (``store.Store``) over a bucket; ``root`` is the local mirror."""
+
+    def __init__(self, url: str, *, ingester: str | None = None, cache: Path | None = None) -> None:
+        self.bucket = Bucket(url)
+        self.url = self.bucket.url
+        self.ingester = safe_name(ingester) if ingester else default_ingester()
+        self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        super().__init__(cache or cache_dir(self.url))
+        self._last_entry: dict | None = None  # the end of this process's ledger chain
+        self._locked = False
+        self._synced = False
+
+    def __repr__(self) -> str:
+        return f"RemoteStore({self.url!r}, ingester={self.ingester!r})"
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    # ---- the local mirror ------------------------------------------------------------------------
+    @contextmanager
+    def _mirror_lock(self, wait: bool = True) -> Iterator[None]:
+        if self._locked:
+            yield
+            return
+        with store_lock(self.root, exclusive=True, wait=wait):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[RemoteStore]:
+        """No store-wide lock exists (see the module docstring); this holds the local mirror's lock so
+        that compactions read a stable mirror."""
+        with self._mirror_lock(wait):
+            yield self
+
+    @contextmanager
+    def reading(self) -> Iterator[RemoteStore]:
+        """Bring the mirror up to date with the bucket and hold it still while you read."""
+        with self._mirror_lock():
+            self._sync(None)
+            synced, self._synced = self._synced, True
+            try:
+                yield self
+            finally:
+                self._synced = synced
+
+    def part_files(self, days: set[date] | None = None) -> list[Path]:
+        if not self._synced:
+            with self._mirror_lock():
+                self._sync(days)
+        return super().part_files(days)
+
+    def _sync(self, days: set[date] | None) -> None:
+        prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
+        for _attempt in range(5):
+            remote = {o.key: o.size for p in prefixes for o in self.bucket.list(p) if o.key.endswith(".parquet")}
+            local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)}
+            for rel, path in local.items():
+                if rel not in remote:
+                    path.unlink(missing_ok=True)
+            wanted = [k for k, size in remote.items() if k not in local or local[k].stat().st_size != size]
+            try:
+                with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                    list(pool.map(self._download, wanted))
+                return
+            except FileNotFoundError:
+                continue  # a compaction deleted a part after we listed it: its merge is there now
+        raise StoreError(f"the parts of {self.url} kept changing while being read",
+                         hint="retry; if it persists, check for a runaway compaction loop")
+
+    def _download(self, key: str) -> None:
+        final = self.root / key
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            self.bucket.download(key, str(temp))
+            temp.replace(final)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+        """One row per request id across every ingester's parts (the preferred copy). With ``days``, the
+        copies in the day before and after are considered too (a retry that straddles midnight)."""
+        lf = scan_parts(self.usage_dir, bool(Store.part_files(self)))
+        if days is None:
+            return best_per_request(lf)
+        first, last = days
+        wider = lf.filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
+        return best_per_request(wider).filter(pl.col("date").is_between(first, last))
+
+    def documents(self, folder: str) -> list[tuple[str, bytes]]:
+        """This ingester's documents in ``folder`` (its checkpoints: each host follows its own files)."""
+        out = []
+        for obj in self.bucket.list(f"ingesters/{self.ingester}/{folder}/"):
+            if obj.key.endswith(".json"):
+                try:
+                    out.append((f"{self.url}/{obj.key}", self.bucket.get(obj.key)))
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def quarantined(self) -> list[dict]:
+        lines: list[bytes] = []
+        for obj in self.bucket.list("quarantine/"):
+            lines += self.bucket.get(obj.key).splitlines()
+        return unique_entries(lines)
+
+    # ---- writing ---------------------------------------------------------------------------------
+    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
+               quarantine: Sequence[BadCapture] = ()) -> CommitResult:
+        """Write the rows (one per request id within the batch), then the ledger entry, the quarantined
+        captures and last the checkpoints (``extra_files``), each as whole objects."""
+        result = CommitResult()
+        txn = uuid.uuid4().hex
+        changes: list[dict] = []
+        if rows.height:
+            batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
+            best = best_per_request(batch).collect()
+            _count_dropped(batch, best, result)
+            for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
+                changes.append(self._put_part(day, part.drop("_day").sort("timestamp")))
+            result.rows_written += best.height
+        self._record(txn, changes)
+        entries = quarantine_entries(quarantine)
+        if entries:
+            data = b"".join(orjson.dumps({**entry, "txn": txn}) + b"\n" for entry in entries)
+            self.bucket.put(f"quarantine/{self.ingester}/{self.session}/{txn}.jsonl", data)
+        for rel, content in (extra_files or {}).items():
+            self.bucket.put(f"ingesters/{self.ingester}/{rel}", content)
+        return result
+
+    def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
+        """Write the merge, record it (adds and removes together), then delete the parts it replaces."""
+        keys = [path.relative_to(self.root).as_posix() for path in old]
+        added = self._put_part(day, frame)
+        self._record(uuid.uuid4().hex, [*({"op": "remove", "part": key} for key in keys), added])
+        self.bucket.delete(keys)
+        for path in old:
+            path.unlink(missing_ok=True)
+
+    def _put_part(self, day: date, frame: pl.DataFrame) -> dict:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        key = f"usage/date={day.isoformat()}/part-{stamp}-{self.ingester}-{uuid.uuid4().hex[:12]}.parquet"
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        self.bucket.put(key, buffer.getvalue())
+        return {"op": "add", "part": key, "rows": frame.height, "sha256": rows_digest(frame)}
+
+    def _record(self, txn: str, changes: list[dict]) -> None:
+        entries = chained(changes, txn, self._last_entry)
+        if not entries:
+            return
+        data = b"".join(orjson.dumps(entry) + b"\n" for entry in entries)
+        self.bucket.put(f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}.jsonl", data)
+        self._last_entry = entries[-1]
+
+    # ---- the ledger ------------------------------------------------------------------------------
+    def _ledger_objects(self) -> dict[str, list[str]]:
+        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order."""
+        chains: dict[str, list[str]] = {}
+        for obj in self.bucket.list("ledger/"):
+            chain, _, name = obj.key[len("ledger/"):].rpartition("/")
+            if name.endswith(".jsonl") and chain:
+                chains.setdefault(chain, []).append(obj.key)
+        return chains
+
+    def _entries(self, keys: Sequence[str]) -> list[dict]:
+        return [orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()]
+
+    def ledger_entries(self) -> list[dict]:
+        chains = self._ledger_objects()
+        return sorted((e for keys in chains.values() for e in self._entries(keys)), key=lambda e: e["time"])
+
+    def change_position(self) -> dict[str, str]:  # type: ignore[override]
+        """The last ledger object of every chain: equal positions, same store content."""
+        return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
+
+    def days_changed(self, since: object, until: object) -> set[date]:  # type: ignore[override]
+        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
+        are written in order, and each after the parts it names, so a position never runs ahead of the
+        parts it covers."""
+        old = since if isinstance(since, dict) else {}
+        new = until if isinstance(until, dict) else {}
+        keys = [key for chain, keys in self._ledger_objects().items() for key in keys
+                if old.get(chain, "") < key <= new.get(chain, "")]
+        return days_of_entries(self._entries(keys))
+
+    def verify(self) -> Verification:
+        """Every chain, and every live part's digest against the mirror. Hold ``reading()``."""
+        chains = {chain: self._entries(keys) for chain, keys in self._ledger_objects().items()}
+        present = {path.relative_to(self.root).as_posix(): path for path in Store.part_files(self)}
+        return verify_chains(chains, present)

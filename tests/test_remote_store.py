@@ -1,0 +1,221 @@
+"""The store on object storage: a real S3-compatible server (moto's, from PyPI) on 127.0.0.1, driven
+through the real CLI in subprocesses: ingest, follow, report, rollup, compact, verify, quarantine, and
+several ingesters writing one bucket at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_LOGS, run_cli
+
+moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("s3fs")
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> str:
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; TOKMETER_STORE points at a prefix in it (and a per-test mirror cache)."""
+    env = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "TOKMETER_CACHE": str(tmp_path / "cache")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    import fsspec
+
+    name = f"tm-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem("s3", skip_instance_cache=True).mkdir(name)
+    url = f"s3://{name}/usage-store"
+    monkeypatch.setenv("TOKMETER_STORE", url)
+    return url
+
+
+def record(i: int, tag: str = "r") -> bytes:
+    """A capture-log line over three UTC days, two models, five users (request id ``{tag}-{i}``)."""
+    model = ("gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14")[i % 2]
+    body = {"id": f"chatcmpl-{tag}{i}", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10 + i, "completion_tokens": 1 + i % 7, "total_tokens": 11 + i + i % 7}}
+    rec = {"ts": f"2026-11-0{1 + i % 3}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+           "request_id": f"{tag}-{i}", "user": f"user-{i % 5}", "provider": "openai", "method": "POST",
+           "path": "/v1/chat/completions", "status": 200, "request": {"model": model}, "body": json.dumps(body)}
+    return json.dumps(rec).encode() + b"\n"
+
+
+def write_log(path: Path, ids: range) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(record(i) for i in ids))
+    return path
+
+
+def cli_ok(*args: str) -> subprocess.CompletedProcess:
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done
+
+
+def report_json(*args: str) -> dict:
+    return json.loads(cli_ok("report", "--format", "json", *args).stdout)
+
+
+def local_report(tmp_path: Path, *inputs: Path, by: str = "model") -> dict:
+    """The same report from a local store holding the same captures: what the bucket must equal."""
+    local = tmp_path / f"local-{uuid.uuid4().hex[:6]}"
+    cli_ok("ingest", "--store", str(local), "-q", *map(str, inputs))
+    return json.loads(cli_ok("report", "--store", str(local), "--format", "json", "--by", by).stdout)
+
+
+def figures(doc: dict) -> tuple:
+    return doc["rows"], doc["totals"]
+
+
+def objects(url: str, under: str) -> list[str]:
+    from tokmeter.objects import Bucket
+
+    return [o.key for o in Bucket(url).list(under)]
+
+
+def test_ingest_report_rows_and_quarantine_on_s3(bucket: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(record(1, "q") + b'{"ts": "2026-11-01T00:00:00Z", "body": \n')
+    cli_ok("ingest", "-q", str(SAMPLE_LOGS), str(bad))
+    assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, SAMPLE_LOGS, bad))
+    assert objects(bucket, "usage/") and all(k.startswith("usage/date=") for k in objects(bucket, "usage/"))
+    rows = cli_ok("rows", "--format", "jsonl").stdout.splitlines()
+    assert len(rows) == report_json()["totals"]["requests"] == len({json.loads(r)["request_id"] for r in rows})
+    listed = [json.loads(line) for line in cli_ok("quarantine", "--format", "jsonl").stdout.splitlines()]
+    local = tmp_path / "local-quarantine"
+    cli_ok("ingest", "--store", str(local), "-q", str(SAMPLE_LOGS), str(bad))
+    expected = [json.loads(line) for line in cli_ok("quarantine", "--store", str(local), "--format", "jsonl")
+                .stdout.splitlines()]
+    assert (str(bad), 2) in [(e["source"], e["line"]) for e in listed]
+    assert sorted((e["source"], e["offset"], e["reason"]) for e in listed) == \
+        sorted((e["source"], e["offset"], e["reason"]) for e in expected)
+
+
+def test_ingesting_twice_counts_once_and_verify_holds(bucket: str, tmp_path: Path) -> None:
+    log = write_log(tmp_path / "a.jsonl", range(300))
+    cli_ok("ingest", "-q", str(log), "--ingester-id", "host-a")
+    cli_ok("ingest", "-q", str(log), "--ingester-id", "host-b")  # the same captures from a second host
+    assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, log))
+    assert "ok: every part matches the ledger" in cli_ok("verify").stdout
+    assert {k.split("/")[1] for k in objects(bucket, "ledger/")} == {"host-a", "host-b"}
+
+
+def test_verify_catches_a_modified_part(bucket: str, tmp_path: Path) -> None:
+    from tokmeter.objects import Bucket
+
+    cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(50))))
+    key = objects(bucket, "usage/")[0]
+    import io
+
+    import polars as pl
+
+    frame = pl.read_parquet(io.BytesIO(Bucket(bucket).get(key)))
+    tampered = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("output_tokens") * 10)
+                                  .otherwise(pl.col("output_tokens")).alias("output_tokens"))
+    buffer = io.BytesIO()
+    tampered.write_parquet(buffer)
+    Bucket(bucket).put(key, buffer.getvalue())
+    done = run_cli("verify")
+    assert done.returncode == 5 and f"modified: {key}" in done.stdout
+
+
+def test_rollup_on_s3_answers_reports_like_the_rows(bucket: str, tmp_path: Path) -> None:
+    log = write_log(tmp_path / "a.jsonl", range(400))
+    cli_ok("ingest", "-q", str(log))
+    from_rows = report_json("--by", "user", "--by", "model", "--by", "day")
+    cli_ok("rollup", "-q")
+    from_rollups = report_json("--by", "user", "--by", "model", "--by", "day")
+    assert figures(from_rollups) == figures(from_rows)
+    assert answered_from(bucket, ["user", "model", "day"]) == "rollups"
+    cli_ok("ingest", "-q", str(write_log(tmp_path / "b.jsonl", range(350, 500))), "--ingester-id", "late")
+    assert answered_from(bucket, ["model"]) == "rows"  # the rollup is stale now
+    cli_ok("rollup", "-q")
+    assert answered_from(bucket, ["model"]) == "rollups"
+    assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, log, tmp_path / "b.jsonl"))
+
+
+def answered_from(url: str, dims: list[str]) -> str:
+    from tokmeter.config import open_store
+    from tokmeter.report import Filters, build_report
+
+    return build_report(open_store(url), dims, Filters()).source
+
+
+def test_three_ingesters_and_a_compaction_at_once_give_exact_totals(bucket: str, tmp_path: Path) -> None:
+    """Overlapping inputs on three 'hosts', committing in small batches, with compactions running
+    meanwhile: the one-row-per-request view equals one local ingest of the union."""
+    inputs = [write_log(tmp_path / f"in{n}" / "gw.jsonl", ids)
+              for n, ids in enumerate((range(0, 1500), range(1000, 2500), range(0, 2500, 2)))]
+    procs = [subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", "--resume", "--batch-size", "150",
+                               "--ingester-id", f"host-{n}", "-q", str(path)], env=dict(os.environ),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for n, path in enumerate(inputs)]
+    compactions = 0
+    while any(p.poll() is None for p in procs):
+        cli_ok("compact", "-q", "--ingester-id", "compactor")
+        compactions += 1
+    for proc in procs:
+        assert proc.wait() == 0, proc.stderr.read().decode()
+    assert compactions >= 1
+    expected = local_report(tmp_path, *inputs, by="user")
+    assert figures(report_json("--by", "user")) == figures(expected)
+    assert expected["totals"]["requests"] == 2500
+    cli_ok("compact", "-q")
+    assert figures(report_json("--by", "user")) == figures(expected)
+    assert {k.rsplit("/", 1)[0] for k in objects(bucket, "usage/")} == \
+        {f"usage/date=2026-11-0{d}" for d in (1, 2, 3)}
+    assert len(objects(bucket, "usage/")) == 3  # one part per day after the last compaction
+    assert "ok: every part matches the ledger" in cli_ok("verify").stdout
+    for n in range(3):  # each host's checkpoints are its own
+        assert objects(bucket, f"ingesters/host-{n}/checkpoints/")
+
+
+def test_follow_on_s3_resumes_without_repeating(bucket: str, tmp_path: Path) -> None:
+    log = write_log(tmp_path / "logs" / "gw.jsonl", range(100))
+    follower = subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", "--follow", "--poll", "-q",
+                                 "--ingester-id", "edge-1", str(log.parent)], env=dict(os.environ),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_requests(100)
+        with open(log, "ab") as handle:
+            handle.write(b"".join(record(i) for i in range(100, 180)))
+        _wait_for_requests(180)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=60) == 0, follower.stderr.read().decode()
+    with open(log, "ab") as handle:
+        handle.write(b"".join(record(i) for i in range(180, 200)))
+    cli_ok("ingest", "--resume", "-q", "--ingester-id", "edge-1", str(log.parent))
+    assert report_json()["totals"]["requests"] == 200
+    assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, log))
+    status = json.loads(cli_ok("status", "--format", "json", "--ingester-id", "edge-1").stdout)
+    assert [s["offset"] for s in status["sources"]] == [log.stat().st_size]
+
+
+def _wait_for_requests(count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = report_json()["totals"]["requests"]
+        if seen == count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the follower stored {seen} requests, not {count}, within {timeout} s")
