@@ -321,7 +321,7 @@ class Follower:
         """Keep the parts of the days just written to few (one small part per flush adds up), in
         separate transactions, so the lock is released in between."""
         for day in sorted(days):
-            if len(self.store.part_files({day})) >= COMPACT_FANOUT:
+            if len(self.store.compactable_parts(day)) >= COMPACT_FANOUT:
                 with self.store.writing():
                     self.store.compact(day, fanout=COMPACT_FANOUT)
 

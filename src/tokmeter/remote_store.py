@@ -143,11 +143,26 @@ class RemoteStore(Store):
                 self._sync(days)
         return super().part_files(days)
 
-    def _sync(self, days: set[date] | None) -> None:
+    def compactable_parts(self, day: date) -> list[Path]:
+        """This ingester's own parts of the day: each follower merges only what it wrote, so followers
+        on many hosts never race over the same parts (``tokmeter compact`` merges across ingesters)."""
+        with self._mirror_lock():
+            self._sync({day}, own=True)
+        return [p for p in Store.part_files(self, {day}) if self._owns(p.name)]
+
+    def _owns(self, name: str) -> bool:
+        """Whether a part is this ingester's: ``part-<21-char stamp>-<ingester>-<12 hex>.parquet``."""
+        return name.startswith("part-") and name.endswith(".parquet") and name[27:-21] == self.ingester
+
+    def _sync(self, days: set[date] | None, *, own: bool = False) -> None:
+        """Make the mirror's parts (of ``days``, or all; with ``own``, only this ingester's) those of the
+        bucket: download new ones, drop deleted ones."""
         prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
         for _attempt in range(5):
-            remote = {o.key: o.size for p in prefixes for o in self.bucket.list(p) if o.key.endswith(".parquet")}
-            local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)}
+            remote = {o.key: o.size for p in prefixes for o in self.bucket.list(p)
+                      if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))}
+            local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)
+                     if not own or self._owns(p.name)}
             for rel, path in local.items():
                 if rel not in remote:
                     path.unlink(missing_ok=True)

@@ -217,7 +217,7 @@ class Store:
         from collections import defaultdict
 
         tiers: dict[int, list[Path]] = defaultdict(list)
-        for file in self.part_files({day}):
+        for file in self.compactable_parts(day):
             tiers[int(math.log(max(file.stat().st_size, 1), fanout))].append(file)
         merged = 0
         for _tier, group in sorted(tiers.items()):
@@ -225,6 +225,10 @@ class Store:
                 self.replace_parts(day, merge_parts(group), group)
                 merged += len(group) - 1
         return merged
+
+    def compactable_parts(self, day: date) -> list[Path]:
+        """The parts of one UTC day that ``compact`` may merge: all of them (one writer at a time)."""
+        return self.part_files({day})
 
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
         """Replace the parts ``old`` of one UTC day by one part holding ``frame``, in one transaction
