@@ -142,3 +142,49 @@ def test_price_data_names_the_genai_prices_version() -> None:
 
     assert price_data() == {"genai_prices": version("genai-prices"), "overrides": None}
     assert price_data_version() == f"genai-prices {version('genai-prices')}"
+
+
+def _varied_frame(count: int, seed: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    rows = [_random_row(rng, i) for i in range(count)]
+    for index, row in enumerate(rows):  # users, failures and estimates, so every measure has something
+        row["user"] = rng.choice(["ann", "bob", None])
+        row["status"] = rng.choice([200, 200, 200, 429, None])
+        row["usage_source"] = rng.choice(["reported", "reported", "estimated", "missing"])
+        row["request_id"] = f"g{index}"
+        if index % 40 == 0:  # one model name under providers that price it differently (by time of day or not)
+            row["provider"], row["model"] = rng.choice([("openrouter", "deepseek-chat"), ("azure", "o3"),
+                                                        ("deepseek", "deepseek-chat"), ("openai", "o3")])
+    return pl.DataFrame(rows, schema=polars_schema())
+
+
+@pytest.mark.parametrize(("dims", "tz", "breakdown"), [
+    (["model"], "UTC", False), (["user", "model", "day"], "UTC", True), (["provider", "week"], "Asia/Kolkata", False),
+    (["month"], "America/Los_Angeles", True), ([], "UTC", False)])
+def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, breakdown: bool) -> None:
+    """The fast path (group by price key and tier, price each group once) gives exactly the figures of
+    pricing every row and adding up: tiers, date and time-of-day prices, unpriced models included."""
+    from polars.testing import assert_frame_equal
+
+    from tokmeter.report import report_from_rows
+    from tokmeter.rollup import group_usage, unpriced_models
+
+    lf = _varied_frame(3000, 7).lazy()
+    per_row = price_rows(lf, breakdown=breakdown)
+    expected = pl.collect_all([group_usage(per_row, dims, breakdown=breakdown, tz=tz),
+                               group_usage(per_row, [], breakdown=breakdown), unpriced_models(per_row)])
+    for got, want in zip(report_from_rows(lf, dims, tz, None, breakdown), expected, strict=True):
+        assert_frame_equal(got, want, check_exact=True)
+    assert expected[1]["unpriced_requests"][0] > 0 and expected[1]["cost_usd"][0] > 0
+
+
+@pytest.mark.parametrize(("period", "tz"), [("day", "UTC"), ("week", "Europe/Berlin"), ("month", "Asia/Kolkata")])
+def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: str) -> None:
+    from polars.testing import assert_frame_equal
+
+    from tokmeter.rollup_tables import RollupSpec, rollup_frame, rollup_rows
+
+    lf = _varied_frame(3000, 11).lazy()
+    spec = RollupSpec(period, ("user", "model", "provider"), tz)
+    assert_frame_equal(rollup_rows(lf, spec).collect(), rollup_frame(price_rows(lf), spec).collect(),
+                       check_exact=True)

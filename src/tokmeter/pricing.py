@@ -335,50 +335,73 @@ def _price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False) -> pl.LazyFrame:
-    """Add ``cost_usd`` (Decimal, null when unpriced) and ``priced_as`` (what priced the row) to usage
-    rows; with ``breakdown``, also ``BREAKDOWN_COLUMNS``, which sum to ``cost_usd`` exactly."""
+def with_tier(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
+    """Add each row's price key (``_price_day``; ``_price_minute`` only for the models ``table`` prices by
+    time of day, else null) and its context tier ``_tier`` (how many of its price's thresholds its
+    input exceeds)."""
     period = ["provider", "model", "_price_day", "_price_minute"]
     depth = int(table["_thresholds"].list.len().max() or 0) if table.height else 0
-    thresholds = (
-        table.lazy()
-        .unique(subset=period)
-        .select(*period, *(pl.col("_thresholds").list.get(i, null_on_oob=True).alias(f"_t{i}") for i in range(depth)))
-    )
     minute_models = table.filter(pl.col("_price_minute").is_not_null()).select("provider", "model").unique()
-    tier = pl.sum_horizontal(
-        [(pl.col("input_tokens") > pl.col(f"_t{i}")).fill_null(False).cast(pl.Int32) for i in range(depth)]
-    ) if depth else pl.lit(0, dtype=pl.Int32)
     keyed = (
         price_keys(lf)
         .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left",
               maintain_order="left", nulls_equal=True)
         .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
-        .join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(_tier=tier.cast(pl.Int32))
-        .join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left")
-        .pipe(_capped_columns)
+        .drop("_by_minute")
     )
-    costs = {"cost_usd": _total_cost(), **(_cost_by_kind() if breakdown else {})}
-    helpers = ["_price_day", "_price_minute", "_by_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
-               "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning",
-               "_c_request", *COEFFICIENTS.values(), *(f"_t{i}" for i in range(depth))]
-    return keyed.with_columns(**{name: expr.cast(COST_DTYPE) for name, expr in costs.items()},
-                              priced_as=pl.col("_priced_as")).drop(helpers)
+    if not depth:
+        return keyed.with_columns(_tier=pl.lit(0, dtype=pl.Int32))
+    thresholds = (
+        table.lazy()
+        .unique(subset=period)
+        .select(*period, *(pl.col("_thresholds").list.get(i, null_on_oob=True).alias(f"_t{i}") for i in range(depth)))
+    )
+    tier = pl.sum_horizontal([(pl.col("input_tokens") > pl.col(f"_t{i}")).fill_null(False).cast(pl.Int32)
+                              for i in range(depth)])
+    return (keyed.join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
+            .with_columns(_tier=tier.cast(pl.Int32)).drop(f"_t{i}" for i in range(depth)))
+
+
+def join_prices(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
+    """Join the coefficients (and ``_priced_as``) of each row's or group's price key and tier."""
+    return lf.join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left")
+
+
+PRICE_HELPERS = ("_price_day", "_price_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
+                 "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning", "_c_request", *COEFFICIENTS.values())
+
+
+def cost_columns(breakdown: bool, n: pl.Expr | None = None) -> dict[str, pl.Expr]:
+    """``cost_usd`` (and with ``breakdown`` the per-kind costs) from joined coefficients, for one row
+    or, with ``n`` (its row count), for a group whose token columns hold sums: cost is linear within
+    one price and tier, so pricing the sums equals summing the rows' costs exactly."""
+    costs = {"cost_usd": _total_cost(n), **(_cost_by_kind(n) if breakdown else {})}
+    return {name: expr.cast(COST_DTYPE) for name, expr in costs.items()}
+
+
+def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False) -> pl.LazyFrame:
+    """Add ``cost_usd`` (Decimal, null when unpriced) and ``priced_as`` (what priced the row) to usage
+    rows; with ``breakdown``, also ``BREAKDOWN_COLUMNS``, which sum to ``cost_usd`` exactly."""
+    keyed = join_prices(with_tier(lf, table), table).pipe(_capped_columns)
+    return keyed.with_columns(**cost_columns(breakdown), priced_as=pl.col("_priced_as")).drop(PRICE_HELPERS)
 
 
 def _tokens(column: str | pl.Expr) -> pl.Expr:
     return (pl.col(column) if isinstance(column, str) else column).cast(pl.Decimal(38, 0))
 
 
-def _total_cost() -> pl.Expr:
-    cost = pl.col("_c_request")
+def _request_fees(n: pl.Expr | None) -> pl.Expr:
+    return pl.col("_c_request") if n is None else pl.col("_c_request") * n.cast(pl.Decimal(38, 0))
+
+
+def _total_cost(n: pl.Expr | None = None) -> pl.Expr:
+    cost = _request_fees(n)
     for column, coefficient in COEFFICIENTS.items():
         cost = cost + _tokens(column) * pl.col(coefficient)
     return cost
 
 
-def _cost_by_kind() -> dict[str, pl.Expr]:
+def _cost_by_kind(n: pl.Expr | None = None) -> dict[str, pl.Expr]:
     """The cost split by token kind. The coefficients of cache and reasoning columns are differences
     from the input / output rate (those tokens are subsets), so each kind is priced at its own rate
     here: uncached input at the input rate (plus the per-request fee, if any), cache reads at
@@ -386,7 +409,7 @@ def _cost_by_kind() -> dict[str, pl.Expr]:
     c_input, c_output = pl.col("_c_input"), pl.col("_c_output")
     uncached = pl.col("input_tokens") - pl.col("_p_cache_read") - pl.col("_p_cache_write")
     return {
-        "cost_input_usd": pl.col("_c_request") + _tokens(uncached) * c_input,
+        "cost_input_usd": _request_fees(n) + _tokens(uncached) * c_input,
         "cost_cache_read_usd": _tokens("_p_cache_read") * (c_input + pl.col("_c_cache_read")),
         "cost_cache_write_usd": _tokens("_p_cache_write_5m") * (c_input + pl.col("_c_cache_write_5m"))
         + _tokens("_p_cache_write_1h") * (c_input + pl.col("_c_cache_write_1h")),
@@ -399,5 +422,22 @@ def price_rows(lf: pl.LazyFrame, overrides: PriceOverrides | None = None, *,
                breakdown: bool = False) -> pl.LazyFrame:
     """``with_cost`` with the price table built for exactly the rows of ``lf`` (collects their
     distinct price keys once: a small query)."""
-    keys = price_keys(lf).select("provider", "model", "_price_day", "_price_minute").unique().collect()
-    return with_cost(lf, build_price_table(keys, overrides), breakdown=breakdown)
+    return with_cost(lf, price_table_for(lf, overrides), breakdown=breakdown)
+
+
+def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+    """``build_price_table`` for exactly the price keys of ``lf``'s rows: their distinct (provider, model,
+    UTC day), and the minute of day only for the few models priced by time of day (two small queries;
+    keying every model by minute would make millions of keys out of a year of rows)."""
+    keyed = price_keys(lf)
+    days = keyed.select("provider", "model", "_price_day").unique().collect()
+    pairs = days.select("provider", "model").unique()
+    by_minute = pairs.filter(pl.Series([bool(m) and _by_minute(p, m, overrides) for p, m in pairs.iter_rows()],
+                                       dtype=pl.Boolean))
+    keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True) \
+        .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))
+    if by_minute.height:
+        minutes = keyed.join(by_minute.lazy(), on=["provider", "model"], how="semi", nulls_equal=True) \
+            .select("provider", "model", "_price_day", "_price_minute").unique().collect()
+        keys = pl.concat([keys, minutes])
+    return build_price_table(keys, overrides)

@@ -14,7 +14,8 @@ import polars as pl
 from .errors import UsageError
 from .price_overrides import PriceOverrides
 from .pricing import price_data, price_rows
-from .rollup import DIMENSIONS, filter_rows, group_usage, measures, unpriced_models
+from .priced_groups import priced_groups
+from .rollup import DIMENSIONS, filter_rows, group_usage, measures, unpriced_models, with_periods
 from .store import Store
 
 
@@ -69,12 +70,20 @@ def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides:
         if from_rollups is not None:
             rows, totals, unpriced = from_rollups
         else:
-            lf = price_rows(filters.apply(store.scan()), overrides, breakdown=breakdown)
-            rows, totals, unpriced = pl.collect_all([group_usage(lf, dims, breakdown=breakdown, tz=filters.tz),
-                                                     group_usage(lf, [], breakdown=breakdown),
-                                                     unpriced_models(lf)])
+            rows, totals, unpriced = report_from_rows(filters.apply(store.scan()), dims, filters.tz, overrides,
+                                                      breakdown)
     return Report(dims, rows, totals, unpriced, filters, measures(breakdown), price_data(overrides),
                   source="rollups" if from_rollups is not None else "rows")
+
+
+def report_from_rows(lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None,
+                     breakdown: bool) -> tuple[pl.DataFrame, ...]:
+    """(rows, totals, unpriced models) from usage rows: grouped by ``dims`` and price key first, each
+    group priced once (``priced_groups``), then added up; equal to pricing each row."""
+    groups = priced_groups(with_periods(lf, dims, tz), dims, overrides, breakdown=breakdown).collect()
+    return tuple(pl.collect_all([group_usage(groups.lazy(), dims, breakdown=breakdown),
+                                 group_usage(groups.lazy(), [], breakdown=breakdown),
+                                 unpriced_models(groups.lazy())]))
 
 
 def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
@@ -103,4 +112,5 @@ def check_unpriced(store: Store, filters: Filters, overrides: PriceOverrides | N
     and last time it was seen; empty when everything is priced."""
     filters.check()
     with store.reading():
-        return unpriced_models(price_rows(filters.apply(store.scan()), overrides), seen=True).collect()
+        groups = priced_groups(filters.apply(store.scan()), [], overrides)
+        return unpriced_models(groups, seen=True).collect()

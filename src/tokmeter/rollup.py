@@ -1,4 +1,5 @@
-"""Rollups: pure LazyFrame transforms from priced usage rows to per-group token and cost totals.
+"""Rollups: pure LazyFrame transforms from priced usage rows, or priced groups of rows
+(``priced_groups``: the fast path), to per-group token and cost totals.
 
 A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
 unpriced rows of every group. Costs are summed as exact decimals, so a total equals the sum of its rows
@@ -62,7 +63,10 @@ def with_periods(lf: pl.LazyFrame, dims: Sequence[str], tz: str = "UTC") -> pl.L
         "week": ts.dt.strftime("%G-W%V"),
         "month": ts.dt.strftime("%Y-%m"),
     }
-    return lf.with_columns(**{dim: exprs[dim] for dim in dims if dim in exprs})
+    wanted = {dim: exprs[dim] for dim in dims if dim in exprs}
+    if not wanted or not set(wanted) - set(lf.collect_schema().names()):
+        return lf  # none asked for, or already there (priced groups carry them)
+    return lf.with_columns(**wanted)
 
 
 def _cost_sum(column: str) -> pl.Expr:
@@ -70,22 +74,31 @@ def _cost_sum(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).alias(column)
 
 
+def unpriced(column: str) -> pl.Expr:
+    """The sum of a weight or token column over the unpriced rows (or groups) only."""
+    return pl.col(column).filter(pl.col("cost_usd").is_null()).sum()
+
+
 def _measures(breakdown: bool) -> list[pl.Expr]:
+    # summed over weighted rows or priced groups alike (``priced_groups.weighted``)
     return [
-        pl.len().alias("requests"),
+        pl.col("_n").sum().cast(pl.UInt32).alias("requests"),
         *(pl.col(column).sum() for column in REPORT_TOKENS),
         _cost_sum("cost_usd"),
         *(_cost_sum(column) for column in (BREAKDOWN if breakdown else ())),
-        pl.col("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
+        unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
         # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
-        (pl.col("usage_source") == "estimated").sum().cast(pl.Int64).alias("estimated_requests"),
+        pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
     ]
 
 
 def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False, tz: str = "UTC") -> pl.LazyFrame:
     """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending. With
-    ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``)."""
-    lf = with_periods(lf, dims, tz)
+    ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``).
+    ``lf``: priced rows, or priced groups (``priced_groups``) that carry ``dims`` already."""
+    from .priced_groups import weighted
+
+    lf = weighted(with_periods(lf, dims, tz))
     if not dims:
         return lf.select(_measures(breakdown))
     return (
@@ -98,11 +111,13 @@ def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = Fals
 def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
     """The models that have no price, with their volume (and with ``seen``, their first and last
     request time)."""
-    when = [pl.col("timestamp").min().alias("first_seen"), pl.col("timestamp").max().alias("last_seen")]
+    from .priced_groups import weighted
+
+    when = [pl.col("_first_seen").min().alias("first_seen"), pl.col("_last_seen").max().alias("last_seen")]
     return (
-        lf.filter(pl.col("cost_usd").is_null())
+        weighted(lf).filter(pl.col("cost_usd").is_null())
         .group_by("provider", "model")
-        .agg(pl.len().alias("requests"), *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")),
-             *(when if seen else ()))
+        .agg(pl.col("_n").sum().cast(pl.UInt32).alias("requests"),
+             *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")), *(when if seen else ()))
         .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
     )

@@ -32,8 +32,9 @@ import polars as pl
 
 from .errors import StoreBusyError, UsageError
 from .price_overrides import PriceOverrides
-from .pricing import price_data, price_rows
-from .rollup import REPORT_TOKENS, _cost_sum
+from .priced_groups import priced_groups, weighted
+from .pricing import price_data
+from .rollup import REPORT_TOKENS, _cost_sum, unpriced
 from .store import Store, _fsync_file
 
 PERIODS = ("day", "week", "month")
@@ -110,31 +111,42 @@ def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
 
 
 # ---- the pure transform -----------------------------------------------------------------------------
-def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
-    """Priced usage rows -> one row per (period, dims) with requests, failed requests, each token kind,
-    estimated requests and tokens, cost (null when every row of the group is unpriced)."""
+def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
+    """Add ``period``: the first local day (in ``spec.tz``) of the period each row falls in."""
     local = pl.col("timestamp").dt.convert_time_zone(spec.tz).dt.date()
     start = {"day": local, "week": local - pl.duration(days=local.dt.weekday() - 1),
              "month": local.dt.truncate("1mo")}[spec.period]
-    estimated = pl.col("usage_source") == "estimated"
+    return lf.with_columns(period=start)
+
+
+def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
+    """Priced usage rows, or priced groups that carry ``period`` (``rollup_rows``), -> one row per
+    (period, dims) with requests, failed requests, each token kind, estimated requests and tokens, cost
+    (null when every row of the group is unpriced)."""
+    if "period" not in priced.collect_schema().names():
+        priced = with_period(priced, spec)
     return (
-        priced.with_columns(period=start)
+        weighted(priced)
         .group_by(["period", *spec.dims])
         .agg(
-            pl.len().cast(pl.Int64).alias("requests"),
-            (pl.col("status").is_not_null() & ~pl.col("status").is_between(200, 299)).sum().cast(pl.Int64)
-            .alias("failed_requests"),
+            pl.col("_n").sum().cast(pl.Int64).alias("requests"),
+            pl.col("_n_failed").sum().cast(pl.Int64).alias("failed_requests"),
             *(pl.col(c).sum() for c in (*REPORT_TOKENS, "cache_write_1h_tokens")),
-            estimated.sum().cast(pl.Int64).alias("estimated_requests"),
-            pl.when(estimated).then(pl.col("input_tokens") + pl.col("output_tokens")).otherwise(0).sum()
-            .alias("estimated_tokens"),
+            pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
+            pl.col("_estimated_tokens").sum().alias("estimated_tokens"),
             _cost_sum("cost_usd"),
-            pl.col("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
-            *(pl.col(c).filter(pl.col("cost_usd").is_null()).sum().alias(f"unpriced_{c}")
-              for c in ("input_tokens", "output_tokens")),
+            unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
+            *(unpriced(c).alias(f"unpriced_{c}") for c in ("input_tokens", "output_tokens")),
         )
         .sort(["period", *spec.dims], nulls_last=True)
     )
+
+
+def rollup_rows(rows: pl.LazyFrame, spec: RollupSpec, overrides: PriceOverrides | None = None) -> pl.LazyFrame:
+    """The rollup of usage rows, priced per group (``priced_groups``): equal to
+    ``rollup_frame(price_rows(rows), spec)``, without pricing each row."""
+    groups = priced_groups(with_period(rows, spec), ["period", *spec.dims], overrides)
+    return rollup_frame(groups, spec)
 
 
 # ---- the table on disk ------------------------------------------------------------------------------
@@ -205,7 +217,7 @@ class RollupTable:
     def _rewrite(self, start: date, overrides: PriceOverrides | None, prices: dict) -> int:
         first, last = utc_days_of_period(start, self.spec)
         rows = self.store.scan(days=(first, last))
-        frame = rollup_frame(price_rows(rows, overrides), self.spec).filter(pl.col("period") == start).collect()
+        frame = rollup_rows(rows, self.spec, overrides).filter(pl.col("period") == start).collect()
         folder = self.dir / f"period={start.isoformat()}"
         if frame.height == 0:
             for old in folder.glob("*.parquet"):
