@@ -242,3 +242,36 @@ def test_help_does_not_import_pyspark() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_rollup_engine_spark_under_spark_submit_equals_the_polars_engine(tmp_path: Path) -> None:
+    """The documented cluster command, on local[2]: ``spark-submit .../spark_submit.py rollup --engine
+    spark`` writes the same rollup table as ``tokmeter rollup`` (the polars engine), value for value."""
+    import pyspark
+
+    from conftest import run_cli
+    from test_remote_store import write_log
+
+    store = tmp_path / "store"
+    logs = [write_log(tmp_path / f"gw{n}.jsonl", range(400 * n, 400 * n + 700)) for n in range(2)]
+    assert run_cli("ingest", "-q", "--store", str(store), *map(str, logs)).returncode == 0
+    polars_out, spark_out = tmp_path / "polars", tmp_path / "spark"
+    args = ["rollup", "--period", "week", "--tz", "America/Los_Angeles", "--store", str(store), "-q"]
+    done = run_cli(*args, "--output", str(polars_out))
+    assert done.returncode == 0, done.stderr
+    import tokmeter.spark_submit
+
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    confs = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1", "spark.ui.enabled": "false",
+             "spark.sql.shuffle.partitions": "4",
+             "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+    command = [str(submit), "--master", "local[2]", *(a for k, v in confs.items() for a in ("--conf", f"{k}={v}")),
+               tokmeter.spark_submit.__file__, *args, "--engine", "spark", "--output", str(spark_out)]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tables = [sorted(out.glob("*/period=*/part.parquet")) for out in (polars_out, spark_out)]
+    assert len(tables[0]) >= 2 and [p.relative_to(polars_out) for p in tables[0]] == \
+        [p.relative_to(spark_out) for p in tables[1]]
+    for ours, theirs in zip(*tables, strict=True):
+        assert_frame_equal(pl.read_parquet(theirs), pl.read_parquet(ours), check_exact=True)

@@ -294,6 +294,14 @@ class RemoteStore(Store):
                 if old.get(chain, "") < key <= new.get(chain, "")]
         return days_of_entries(self._entries(keys))
 
+    def spark_source(self, *, local: bool) -> str:
+        """Spark in local mode reads the mirror (brought up to date by ``reading()``); on a cluster the
+        executors read the bucket itself (``s3a://`` for S3, with hadoop-aws on the cluster)."""
+        if local:
+            return str(self.usage_dir)
+        scheme, rest = self.url.split("://", 1)
+        return f"{'s3a' if scheme in ('s3', 's3a') else scheme}://{rest}/usage"
+
     def verify(self) -> Verification:
         """Every chain, and every live part's digest against the mirror. Hold ``reading()``."""
         chains = {chain: self._entries(keys) for chain, keys in self._ledger_objects().items()}

@@ -38,6 +38,7 @@ from .rollup import REPORT_TOKENS, _cost_sum, unpriced
 from .store import Store, _fsync_file
 
 PERIODS = ("day", "week", "month")
+ENGINES = ("polars", "spark")
 DEFAULT_DIMS = ("user", "model", "provider")
 ROLLUP_DIMS = ("user", "model", "provider")
 STATE = "_state.json"
@@ -172,12 +173,16 @@ class RollupTable:
         return pl.scan_parquet(self.dir / "period=*/*.parquet", hive_partitioning=True,
                                hive_schema={"period": pl.Date})
 
-    def update(self, overrides: PriceOverrides | None = None, *, full: bool = False) -> RollupResult:
-        """Bring the table up to date; see the module docstring. Raises StoreBusyError (exit 75)."""
+    def update(self, overrides: PriceOverrides | None = None, *, full: bool = False,
+               engine: str = "polars") -> RollupResult:
+        """Bring the table up to date; see the module docstring. ``engine``: ``polars`` (in this process)
+        or ``spark`` (``spark_engine``: the same figures). Raises StoreBusyError (exit 75)."""
+        if engine not in ENGINES:
+            raise UsageError(f"unknown engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
         with _exclusive(self.store.root / ".rollup.lock"):
-            return self._update(overrides, full)
+            return self._update(overrides, full, engine)
 
-    def _update(self, overrides: PriceOverrides | None, full: bool) -> RollupResult:
+    def _update(self, overrides: PriceOverrides | None, full: bool, engine: str) -> RollupResult:
         result = RollupResult(self.dir)
         for stray in self.dir.rglob(".*.tmp"):  # left by a run that crashed; we hold the rollup lock
             stray.unlink(missing_ok=True)
@@ -192,9 +197,8 @@ class RollupTable:
             if full:
                 result.full = True
                 self._drop_stale(periods)
-            for start in sorted(periods):
-                result.rows += self._rewrite(start, overrides, prices)
-                result.periods_rewritten.append(start)
+            result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
+            result.periods_rewritten += sorted(periods)
         self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
                            "last_success": datetime.now(UTC).isoformat()})
         return result
@@ -214,10 +218,32 @@ class RollupTable:
             periods |= periods_of_utc_day(day, self.spec)
         return periods
 
-    def _rewrite(self, start: date, overrides: PriceOverrides | None, prices: dict) -> int:
-        first, last = utc_days_of_period(start, self.spec)
-        rows = self.store.scan(days=(first, last))
-        frame = rollup_rows(rows, self.spec, overrides).filter(pl.col("period") == start).collect()
+    def _rewrite(self, starts: list[date], overrides: PriceOverrides | None, prices: dict, engine: str) -> int:
+        """Recompute and replace the periods ``starts``; returns the rows written."""
+        frames = self._spark_frames(starts, overrides) if engine == "spark" and starts else None
+        written = 0
+        for start in starts:
+            if frames is not None:
+                frame = frames.filter(pl.col("period") == start)
+            else:
+                rows = self.store.scan(days=utc_days_of_period(start, self.spec))
+                frame = rollup_rows(rows, self.spec, overrides).filter(pl.col("period") == start).collect()
+            written += self._write_period(start, frame, prices)
+        return written
+
+    def _spark_frames(self, starts: list[date], overrides: PriceOverrides | None) -> pl.DataFrame:
+        """The rollup rows of every period in ``starts``, computed by Spark in one job over their UTC days
+        (and the day on either side, so copies of a request straddling midnight are deduplicated as
+        ``Store.scan(days=...)`` does)."""
+        from .spark_engine import spark_rollup, spark_session
+
+        spans = [utc_days_of_period(start, self.spec) for start in starts]
+        days = (min(s[0] for s in spans) - timedelta(days=1), max(s[1] for s in spans) + timedelta(days=1))
+        with spark_session(None) as session:
+            source = self.store.spark_source(local=session.sparkContext.master.startswith("local"))
+            return spark_rollup(source, self.spec, overrides, spark=session, days=days)
+
+    def _write_period(self, start: date, frame: pl.DataFrame, prices: dict) -> int:
         folder = self.dir / f"period={start.isoformat()}"
         if frame.height == 0:
             for old in folder.glob("*.parquet"):

@@ -66,7 +66,7 @@ def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
     UTC date partitions first..last (inclusive). Without ``spark``, the active session is used if there is
     one, else a local one is started (``local_session``) and stopped at the end. Raises UsageError when
     pyspark or Java is missing."""
-    with _session(spark) as session:
+    with spark_session(spark) as session:
         raw = _read_usage(session, source, days)
         table, minute_models = _price_table(raw, overrides)
         thresholds, rates = _ship(session, table)
@@ -78,7 +78,7 @@ def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
 
 # ---- the session ------------------------------------------------------------------------------------
 @contextmanager
-def _session(spark: SparkSession | None) -> Iterator[SparkSession]:
+def spark_session(spark: SparkSession | None) -> Iterator[SparkSession]:
     """The caller's session, else the active one, else a new local one (stopped at the end)."""
     if spark is not None:
         yield spark

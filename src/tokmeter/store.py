@@ -139,6 +139,10 @@ class Store:
             tail = handle.read(until - since)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
 
+    def spark_source(self, *, local: bool) -> str:
+        """Where Spark reads the parts (``spark_engine``): the ``usage`` directory."""
+        return str(self.usage_dir)
+
     def verify(self) -> Verification:
         """Recompute the ledger's chain and every live part's digest. Hold ``reading()``."""
         from .ledger import verify

@@ -19,6 +19,11 @@ class Period(str, Enum):
     month = "month"
 
 
+class Engine(str, Enum):
+    polars = "polars"
+    spark = "spark"
+
+
 class RollupDim(str, Enum):
     user = "user"
     model = "model"
@@ -37,6 +42,9 @@ def rollup(
                                                        "node_exporter textfile (atomically).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only those with new data.")]
     = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="polars (in this process) or spark (Apache Spark: "
+                                           "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
+                                           "needs tokmeter[spark]). Same figures either way.")] = Engine.polars,
     prices: PricesOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
@@ -54,7 +62,7 @@ def rollup(
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
     table = RollupTable(open_store(store), spec, output)
-    result = table.update(price_overrides(prices), full=full)
+    result = table.update(price_overrides(prices), full=full, engine=engine.value)
     if prometheus is not None:
         from ..prometheus import metrics_text, write_textfile
 
