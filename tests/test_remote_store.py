@@ -64,10 +64,16 @@ def write_log(path: Path, ids: range) -> Path:
     return path
 
 
-def cli_ok(*args: str) -> subprocess.CompletedProcess:
-    done = run_cli(*args)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done
+def cli_ok(*args: str):  # noqa: ANN201 - a click Result
+    """The CLI in this process (fast); the tests that need separate processes (concurrent ingesters, the
+    follower, an exit code) start real ones."""
+    from typer.testing import CliRunner
+
+    from tokmeter.cli import app
+
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
 
 
 def report_json(*args: str) -> dict:
