@@ -131,7 +131,7 @@ class SourceStatus:
 
 def source_status(store: Store, *, now: float | None = None) -> list[SourceStatus]:
     """Every checkpointed file with its offset, its size now and the lag: live ones first."""
-    with store.reading():
+    with store.reading_documents():
         found = load(store)
     stamp = time.time() if now is None else now
     out = [_status_of(cp, stamp) for cp in found]

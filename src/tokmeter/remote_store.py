@@ -197,6 +197,11 @@ class RemoteStore(Store):
         wider = lf.filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
         return best_per_request(wider).filter(pl.col("date").is_between(first, last))
 
+    @contextmanager
+    def reading_documents(self) -> Iterator[RemoteStore]:
+        """Documents are read from the bucket itself: no need to bring the mirror's parts up to date."""
+        yield self
+
     def documents(self, folder: str) -> list[tuple[str, bytes]]:
         """This ingester's documents in ``folder`` (its checkpoints: each host follows its own files)."""
         out = []

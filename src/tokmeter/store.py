@@ -111,6 +111,12 @@ class Store:
         lf = scan_parts(self.usage_dir, bool(self.part_files()))
         return lf if days is None else lf.filter(pl.col("date").is_between(*days))
 
+    @contextmanager
+    def reading_documents(self) -> Iterator[Store]:
+        """Hold what ``documents`` reads still (here: the read lock; the rows are not needed)."""
+        with self.reading():
+            yield self
+
     def documents(self, folder: str) -> list[tuple[str, bytes]]:
         """(where, content) of every JSON document in ``folder`` (e.g. the checkpoints)."""
         return [(str(doc), doc.read_bytes()) for doc in sorted((self.root / folder).glob("*.json"))]

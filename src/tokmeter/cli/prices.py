@@ -37,7 +37,7 @@ def check(
     Made for cron: with --quiet nothing is printed while every model is priced; when one is not, the list
     and an error are printed whatever --quiet says, and the exit code is 1.
 
-    [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\%F)"[/]
+    [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\\%F)"[/]
     """
     from ..pricing import price_data
     from ..render_prices import unpriced_check_table
