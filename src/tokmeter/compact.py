@@ -38,7 +38,7 @@ def pq_rows(path: Path) -> int:
 def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
     """Rewrite every partition holding at least ``min_parts`` parts as a single part."""
     result = CompactResult()
-    with store.writing(wait=wait):
+    with store.compacting(wait=wait):
         by_day: dict[str, list] = {}
         for part in store.part_files():
             by_day.setdefault(part.parent.name, []).append(part)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import checkpoints
-from .errors import UsageError
+from .errors import StoreBusyError, UsageError
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
 from .sources import BadCapture
 from .store import Store
@@ -322,8 +322,11 @@ class Follower:
         separate transactions, so the lock is released in between."""
         for day in sorted(days):
             if len(self.store.compactable_parts(day)) >= COMPACT_FANOUT:
-                with self.store.writing():
-                    self.store.compact(day, fanout=COMPACT_FANOUT)
+                try:
+                    with self.store.compacting(wait=False):
+                        self.store.compact(day, fanout=COMPACT_FANOUT)
+                except StoreBusyError:
+                    return  # a report or another writer holds the store: merge at a later commit
 
     def _refresh(self, pending: list[Batch], *, force: bool = False) -> None:
         assert self.tailer is not None

@@ -134,6 +134,7 @@ class Verification:
     modified: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)  # remote stores: being committed while we looked
 
     @property
     def ok(self) -> bool:

@@ -56,6 +56,7 @@ from .sources.capture import BadCapture
 from .store import CommitResult, Store, _count_dropped, days_of_entries, scan_parts
 
 CACHE_ENV = "TOKMETER_CACHE"
+IN_FLIGHT_MINUTES = 15
 DOWNLOAD_THREADS = 8
 
 
@@ -121,8 +122,13 @@ class RemoteStore(Store):
 
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[RemoteStore]:
-        """No store-wide lock exists (see the module docstring); this holds the local mirror's lock so
-        that compactions read a stable mirror."""
+        """No lock: writers never need one (see the module docstring), so a report or a backfill on the
+        same host never holds up a follower's commits."""
+        yield self
+
+    @contextmanager
+    def compacting(self, *, wait: bool = True) -> Iterator[RemoteStore]:
+        """Hold the local mirror still while merging parts read from it."""
         with self._mirror_lock(wait):
             yield self
 
@@ -130,7 +136,8 @@ class RemoteStore(Store):
     def reading(self) -> Iterator[RemoteStore]:
         """Bring the mirror up to date with the bucket and hold it still while you read."""
         with self._mirror_lock():
-            self._sync(None)
+            if not self._synced:  # a nested reading() keeps the outer one's snapshot
+                self._sync(None)
             synced, self._synced = self._synced, True
             try:
                 yield self
@@ -265,7 +272,8 @@ class RemoteStore(Store):
         if not entries:
             return
         data = b"".join(orjson.dumps(entry) + b"\n" for entry in entries)
-        self.bucket.put(f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}.jsonl", data)
+        # named by seq and txn: a PUT that landed though the client saw an error is never overwritten
+        self.bucket.put(f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}-{txn[:12]}.jsonl", data)
         self._last_entry = entries[-1]
 
     # ---- the ledger ------------------------------------------------------------------------------
@@ -308,7 +316,23 @@ class RemoteStore(Store):
         return f"{'s3a' if scheme in ('s3', 's3a') else scheme}://{rest}/usage"
 
     def verify(self) -> Verification:
-        """Every chain, and every live part's digest against the mirror. Hold ``reading()``."""
-        chains = {chain: self._entries(keys) for chain, keys in self._ledger_objects().items()}
+        """Every chain, and every live part's digest against the mirror. Hold ``reading()``.
+
+        Ingesters keep writing meanwhile, so the ledger is listed before and after the mirror is brought
+        up to date: parts named by ledger objects that appeared in between, and unrecorded parts younger
+        than ``IN_FLIGHT_MINUTES`` (written, their ledger object not yet), are reported as in flight, not
+        as missing or unexpected. An older unrecorded part is unexpected: injected, or left by a writer
+        that crashed between writing it and recording it (its rows were read again and recorded)."""
+        before = {key for keys in self._ledger_objects().values() for key in keys}
+        self._sync(None)
+        objects = self._ledger_objects()
+        chains = {chain: self._entries(keys) for chain, keys in objects.items()}
         present = {path.relative_to(self.root).as_posix(): path for path in Store.part_files(self)}
-        return verify_chains(chains, present)
+        result = verify_chains(chains, present)
+        moving = {e["part"] for e in self._entries([k for keys in objects.values() for k in keys if k not in before])}
+        cutoff = (datetime.now(UTC) - timedelta(minutes=IN_FLIGHT_MINUTES)).strftime("%Y%m%dT%H%M%S%f")
+        young = {rel for rel in result.unexpected if rel.rsplit("/", 1)[-1][5:26] >= cutoff}
+        result.in_flight = sorted(moving & {*result.missing, *result.unexpected} | young)
+        result.missing = [rel for rel in result.missing if rel not in result.in_flight]
+        result.unexpected = [rel for rel in result.unexpected if rel not in result.in_flight]
+        return result

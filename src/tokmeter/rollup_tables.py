@@ -189,10 +189,12 @@ class RollupTable:
         state = self.state()
         prices = price_data(overrides)
         full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
+        # the position first, then the rows: a commit in between is read now and counted as new next
+        # time (recomputed twice, harmless); the other order could mark rows done that were never read
+        size = self.store.change_position()
+        if not full and state.get("ledger_offset") == size:
+            return result
         with self.store.reading():
-            size = self.store.change_position()
-            if not full and state.get("ledger_offset") == size:
-                return result
             periods = self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
             if full:
                 result.full = True

@@ -236,6 +236,12 @@ class Store:
                 merged += len(group) - 1
         return merged
 
+    @contextmanager
+    def compacting(self, *, wait: bool = True) -> Iterator[Store]:
+        """What a compaction holds: the write lock."""
+        with self.writing(wait=wait):
+            yield self
+
     def compactable_parts(self, day: date) -> list[Path]:
         """The parts of one UTC day that ``compact`` may merge: all of them (one writer at a time)."""
         return self.part_files({day})
