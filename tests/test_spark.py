@@ -21,7 +21,7 @@ if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
     pytest.skip("Spark needs Java", allow_module_level=True)
 
 from test_price_overrides import FULL
-from tokmeter.dedup import best_per_request
+from tokmeter.dedup import best_nearby
 from tokmeter.errors import UsageError
 from tokmeter.price_overrides import PriceOverrides, load_overrides
 from tokmeter.pricing import price_rows
@@ -155,7 +155,7 @@ def polars_engine(store: Store, spec: RollupSpec, overrides: PriceOverrides | No
     rows = store.scan()
     if days is not None:
         rows = rows.filter(pl.col("date").is_between(*days))
-    return rollup_frame(price_rows(best_per_request(rows), overrides), spec).collect()
+    return rollup_frame(price_rows(best_nearby(rows), overrides), spec).collect()
 
 
 def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides) -> None:

@@ -175,3 +175,39 @@ def test_second_writer_fails_fast_with_no_wait(tmp_path: Path) -> None:
 def test_empty_store_scans_to_an_empty_frame(tmp_path: Path) -> None:
     frame = stored(Store(tmp_path / "nothing-here"))
     assert frame.height == 0 and "request_id" in frame.columns
+
+
+def _with_date(rows: list[dict]) -> pl.LazyFrame:
+    frame = pl.DataFrame(rows, schema=polars_schema())
+    return frame.lazy().with_columns(date=pl.col("timestamp").dt.date())
+
+
+def test_best_nearby_matches_copies_a_day_apart_and_not_further() -> None:
+    """The rule of a shared (remote) store: copies at most a day apart are one row, as in a local store."""
+    from tokmeter.dedup import best_nearby
+
+    rows = [usage_row("a", T0, complete=False), usage_row("a", T0 + timedelta(hours=20)),  # one day apart
+            usage_row("b", T0), usage_row("b", T0 + timedelta(days=2, hours=1), complete=False)]  # two days
+    kept = best_nearby(_with_date(rows)).collect().sort("request_id", "timestamp")
+    assert kept["request_id"].to_list() == ["a", "b", "b"]
+    assert kept.filter(pl.col("request_id") == "a")["complete"].to_list() == [True]
+
+
+def test_best_nearby_gives_the_same_rows_whatever_days_are_read() -> None:
+    """A report over all days, a rollup of one period and Spark over a span read different days: for the
+    days they keep, reading the day on either side is enough to agree."""
+    import random
+
+    from tokmeter.dedup import best_nearby
+
+    rng = random.Random(5)
+    rows = [usage_row(f"r{rng.randint(0, 60)}", T0 + timedelta(hours=rng.randint(0, 24 * 9)),
+                      complete=rng.random() < 0.7, output_tokens=rng.randint(0, 9), source_offset=i)
+            for i in range(400)]
+    everything = best_nearby(_with_date(rows)).collect()
+    days = sorted(everything["date"].unique().to_list())
+    for first, last in [(days[0], days[0]), (days[2], days[4]), (days[3], days[-1]), (days[5], days[5])]:
+        window = _with_date(rows).filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
+        got = best_nearby(window).filter(pl.col("date").is_between(first, last)).collect()
+        want = everything.filter(pl.col("date").is_between(first, last))
+        assert got.sort("request_id", "date").equals(want.sort("request_id", "date"))

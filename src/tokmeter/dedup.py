@@ -47,6 +47,26 @@ def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyF
     )
 
 
+def best_nearby(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per request id among its copies at most a day apart (the hive ``date``), the rule a local
+    store applies at commit, for a store whose writers do not coordinate (``remote_store``): a copy is
+    kept when it is the preferred copy of its date and preferred to the best copy of the day before and
+    of the day after. Copies further apart are not matched. Deciding for the rows of days first..last
+    needs only the rows of first-1..last+1, so every reader (a report over all days, a rollup of one
+    period, Spark over a span) gets the same rows."""
+    keys = ["request_id", "date"]
+    ranked = sort_best_first(lf).with_columns(_ord=pl.col("request_id").cum_count().over("request_id"))
+    best = ranked.group_by(keys).agg(pl.col("_ord").min().alias("_best"))
+    before = best.with_columns(pl.col("date").dt.offset_by("1d")).rename({"_best": "_before"})
+    after = best.with_columns(pl.col("date").dt.offset_by("-1d")).rename({"_best": "_after"})
+    kept = (
+        ranked.join(best, on=keys).join(before, on=keys, how="left").join(after, on=keys, how="left")
+        .filter((pl.col("_ord") == pl.col("_best")) & (pl.col("_before").is_null() | (pl.col("_ord") < pl.col("_before")))
+                & (pl.col("_after").is_null() | (pl.col("_ord") < pl.col("_after"))))
+    )
+    return kept.drop("_ord", "_best", "_before", "_after", "_r_complete", "_r_usage", "_r_ok", "_r_tokens")
+
+
 def usage_signature() -> pl.Expr:
     """An expression that differs between two copies when their usage differs."""
     return pl.concat_str([pl.col(c).cast(pl.String) for c in (*TOKEN_COLUMNS, "usage_source")], separator="|")

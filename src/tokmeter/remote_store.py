@@ -17,7 +17,8 @@ How it stays correct without locks:
   again, and the second copy is dropped by the deduplication below. Nothing is lost; nothing counts twice.
 * Deduplication by request id happens when reading (``scan``), compacting and rolling up: several
   ingesters may hold the same capture (overlapping inputs, a retry seen by two gateways), so the
-  store may hold several copies and every read keeps the preferred one (``dedup.best_per_request``).
+  store may hold several copies and every read keeps the preferred one among copies at most a day apart
+  (``dedup.best_nearby``: the rule a local store applies at commit).
 * Compaction lists a day's parts, writes their merge, records it, then deletes exactly the parts it
   listed; parts written meanwhile are untouched, and a reader that sees both the merge and its inputs
   deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
@@ -44,7 +45,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from .dedup import best_per_request
+from .dedup import best_nearby, best_per_request
 from .errors import StoreError
 from .ledger import Verification, chained, rows_digest, verify_chains
 from .locking import store_lock
@@ -195,14 +196,14 @@ class RemoteStore(Store):
 
     # ---- reading ---------------------------------------------------------------------------------
     def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
-        """One row per request id across every ingester's parts (the preferred copy). With ``days``, the
-        copies in the day before and after are considered too (a retry that straddles midnight)."""
+        """One row per request id across every ingester's parts: the preferred copy among copies at most
+        a day apart (``dedup.best_nearby``), whether all days are read or only ``days``."""
         lf = scan_parts(self.usage_dir, bool(Store.part_files(self)))
         if days is None:
-            return best_per_request(lf)
+            return best_nearby(lf)
         first, last = days
         wider = lf.filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
-        return best_per_request(wider).filter(pl.col("date").is_between(first, last))
+        return best_nearby(wider).filter(pl.col("date").is_between(first, last))
 
     @contextmanager
     def reading_documents(self) -> Iterator[RemoteStore]:

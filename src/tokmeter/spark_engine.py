@@ -1,5 +1,5 @@
 """Rollups computed by Apache Spark: the same table as ``rollup_tables.rollup_frame`` over
-``pricing.price_rows(dedup.best_per_request(rows))``, value for value, for stores too big for one machine.
+``pricing.price_rows(dedup.best_nearby(rows))``, value for value, for stores too big for one machine.
 
 How it stays exact and cheap:
 
@@ -59,7 +59,7 @@ _SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "est
 def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
                  overrides: PriceOverrides | None = None, *, spark: SparkSession | None = None,
                  days: tuple[date, date] | None = None) -> pl.DataFrame:
-    """``rollup_frame(price_rows(best_per_request(rows), overrides), spec).collect()`` computed by Spark.
+    """``rollup_frame(price_rows(best_nearby(rows), overrides), spec).collect()`` computed by Spark.
 
     ``source`` is a store's usage directory (``usage/date=YYYY-MM-DD/part-*.parquet``; a local path or a
     URL such as ``s3a://bucket/prefix/usage``) or a list of its Parquet files. ``days`` keeps only the
@@ -71,7 +71,7 @@ def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
         table, minute_models = _price_table(raw, overrides)
         thresholds, rates = _ship(session, table)
         keyed = _with_price_keys(raw, minute_models)
-        rows = _with_tier_and_period(_capped(best_per_request(keyed)), thresholds, spec)
+        rows = _with_tier_and_period(_capped(best_nearby(keyed)), thresholds, spec)
         groups = _groups(_cells(rows, spec), rates, spec)
         return _finish(_to_polars(groups), spec)
 
@@ -192,8 +192,9 @@ def _day_of(instant: Column) -> Column:
 
 
 # ---- deduplication ----------------------------------------------------------------------------------
-def best_per_request(rows: DataFrame) -> DataFrame:
-    """One row per request_id: the copy ``dedup.best_per_request`` keeps (same ranking, nulls last)."""
+def best_nearby(rows: DataFrame) -> DataFrame:
+    """One row per request id among copies at most a day apart: what ``dedup.best_nearby`` keeps (same
+    ranking, nulls last; the same rows whatever span of days is read, given the day on either side)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -204,8 +205,16 @@ def best_per_request(rows: DataFrame) -> DataFrame:
     order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(),
              F.col("timestamp").desc_nulls_last(), tokens.desc(),
              F.col("source").asc_nulls_last(), F.col("source_offset").asc_nulls_last()]
-    ranked = rows.withColumn("_rank", F.row_number().over(Window.partitionBy("request_id").orderBy(*order)))
-    return ranked.filter(F.col("_rank") == 1).drop("_rank")
+    ranked = rows.withColumn("_ord", F.row_number().over(Window.partitionBy("request_id").orderBy(*order)))
+    best = ranked.groupBy("request_id", "date").agg(F.min("_ord").alias("_best"))
+    before = best.select("request_id", F.date_add("date", 1).alias("date"), F.col("_best").alias("_before"))
+    after = best.select("request_id", F.date_sub("date", 1).alias("date"), F.col("_best").alias("_after"))
+    kept = (ranked.join(best, ["request_id", "date"]).join(before, ["request_id", "date"], "left")
+            .join(after, ["request_id", "date"], "left")
+            .filter((F.col("_ord") == F.col("_best"))
+                    & (F.col("_before").isNull() | (F.col("_ord") < F.col("_before")))
+                    & (F.col("_after").isNull() | (F.col("_ord") < F.col("_after")))))
+    return kept.drop("_ord", "_best", "_before", "_after")
 
 
 # ---- prices -----------------------------------------------------------------------------------------
