@@ -269,10 +269,53 @@ def test_a_follower_compacts_only_its_own_parts(bucket: str, tmp_path: Path) -> 
     a = stores["a"]
     owned = a.compactable_parts(day)
     assert len(owned) == 9 and all("-a-" in p.name for p in owned)
-    with a.writing():
+    with a.compacting():
         assert a.compact(day, fanout=8) == 8
     names = [k.rsplit("/", 1)[1] for k in objects(bucket, f"usage/date={day}/")]
     assert sum("-b-" in n for n in names) == 9 and sum("-a-" in n for n in names) == 1
     with a.reading():
         assert a.scan().filter(pl.col("date") == day).collect().height == 9
         assert a.verify().ok
+
+
+def _copy(request_id: str, ts: str, status: int) -> bytes:
+    doc = json.loads(record(7, "x"))
+    doc.update(request_id=request_id, ts=ts, status=status)
+    return json.dumps(doc).encode() + b"\n"
+
+
+def test_a_copy_arriving_a_day_earlier_updates_the_rollup_of_the_next_day(bucket: str, tmp_path: Path) -> None:
+    """A better copy on Nov 3 replaces the kept copy on Nov 4 (copies a day apart are one request): the
+    incremental rollup must recompute Nov 4 too, not only the day it was told about."""
+    late = tmp_path / "late.jsonl"
+    late.write_bytes(_copy("x", "2026-11-04T00:30:00Z", 500) + record(1, "y"))
+    cli_ok("ingest", "-q", str(late), "--ingester-id", "a")
+    cli_ok("rollup", "-q")
+    early = tmp_path / "early.jsonl"
+    early.write_bytes(_copy("x", "2026-11-03T23:30:00Z", 200))
+    cli_ok("ingest", "-q", str(early), "--ingester-id", "b")
+    cli_ok("rollup", "-q")
+    assert answered_from(bucket, ["day"]) == "rollups"
+    from_rollups = report_json("--by", "day")
+    assert figures(from_rollups) == figures(local_report(tmp_path, late, early, by="day"))
+    assert from_rollups["totals"]["requests"] == 2
+
+
+def test_verify_does_not_excuse_an_injected_part_by_its_name(bucket: str, tmp_path: Path) -> None:
+    """Parts no ledger records are 'in flight' only while the bucket's own clock says they are new and
+    their name is one tokmeter writes: a forged future time stamp in the name does not hide one."""
+    import io
+
+    import polars as pl
+
+    from tokmeter.objects import Bucket
+
+    cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(20))))
+    key = objects(bucket, "usage/")[0]
+    frame = pl.read_parquet(io.BytesIO(Bucket(bucket).get(key)))
+    buffer = io.BytesIO()
+    frame.with_columns(request_id=pl.col("request_id") + "-forged").write_parquet(buffer)
+    forged = f"{key.rsplit('/', 1)[0]}/zz-forged.parquet"
+    Bucket(bucket).put(forged, buffer.getvalue())
+    done = run_cli("verify")
+    assert done.returncode == 5 and f"unexpected: {forged}" in done.stdout

@@ -321,12 +321,12 @@ class Follower:
         """Keep the parts of the days just written to few (one small part per flush adds up), in
         separate transactions, so the lock is released in between."""
         for day in sorted(days):
-            if len(self.store.compactable_parts(day)) >= COMPACT_FANOUT:
-                try:
-                    with self.store.compacting(wait=False):
+            try:
+                with self.store.compacting(wait=False):
+                    if len(self.store.compactable_parts(day)) >= COMPACT_FANOUT:
                         self.store.compact(day, fanout=COMPACT_FANOUT)
-                except StoreBusyError:
-                    return  # a report or another writer holds the store: merge at a later commit
+            except StoreBusyError:
+                return  # a report or another writer holds the store: merge at a later commit
 
     def _refresh(self, pending: list[Batch], *, force: bool = False) -> None:
         assert self.tailer is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ConfigError, StoreError
@@ -32,6 +33,7 @@ def is_url(location: str | Any) -> bool:
 class ObjectInfo:
     key: str  # relative to the bucket prefix, '/'-separated
     size: int
+    modified: datetime | None = None  # the object store's own time of the PUT (None: not reported)
 
 
 class Bucket:
@@ -64,8 +66,8 @@ class Bucket:
             return []
         except Exception as exc:  # noqa: BLE001 - SDKs raise their own types (auth, network)
             raise _failed("list", self.url, under, exc) from None
-        return sorted((ObjectInfo(self._key(path), int(info.get("size") or 0)) for path, info in found.items()
-                       if info.get("type", "file") == "file"), key=lambda o: o.key)
+        return sorted((ObjectInfo(self._key(path), int(info.get("size") or 0), _modified(info))
+                       for path, info in found.items() if info.get("type", "file") == "file"), key=lambda o: o.key)
 
     def get(self, key: str) -> bytes:
         """An object's bytes; ``FileNotFoundError`` when it is not there (deleted since it was listed)."""
@@ -100,6 +102,21 @@ class Bucket:
                 continue
             except Exception as exc:  # noqa: BLE001
                 raise _failed("delete", self.url, key, exc) from None
+
+
+def _modified(info: dict[str, Any]) -> datetime | None:
+    """The server's last-modified time from an fsspec listing entry (S3, GCS and Azure name it apart)."""
+    for key in ("LastModified", "last_modified", "updated", "mtime"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
 
 
 def _filesystem(scheme: str, url: str) -> tuple[Any, str]:

@@ -58,6 +58,7 @@ from .store import CommitResult, Store, _count_dropped, days_of_entries, scan_pa
 
 CACHE_ENV = "TOKMETER_CACHE"
 IN_FLIGHT_MINUTES = 15
+_PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
 DOWNLOAD_THREADS = 8
 
 
@@ -100,6 +101,7 @@ class RemoteStore(Store):
         self._last_entry: dict | None = None  # the end of this process's ledger chain
         self._locked = False
         self._synced = False
+        self._modified: dict[str, datetime | None] = {}  # part key -> when the bucket says it was written
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.url!r}, ingester={self.ingester!r})"
@@ -167,8 +169,10 @@ class RemoteStore(Store):
         bucket: download new ones, drop deleted ones."""
         prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
         for _attempt in range(5):
-            remote = {o.key: o.size for p in prefixes for o in self.bucket.list(p)
-                      if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))}
+            listed = [o for p in prefixes for o in self.bucket.list(p)
+                      if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))]
+            self._modified.update({o.key: o.modified for o in listed})
+            remote = {o.key: o.size for o in listed}
             local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)
                      if not own or self._owns(p.name)}
             for rel, path in local.items():
@@ -306,7 +310,9 @@ class RemoteStore(Store):
         new = until if isinstance(until, dict) else {}
         keys = [key for chain, keys in self._ledger_objects().items() for key in keys
                 if old.get(chain, "") < key <= new.get(chain, "")]
-        return days_of_entries(self._entries(keys))
+        days = days_of_entries(self._entries(keys))
+        # a new copy on day d can change which copy is kept on d-1 or d+1 (``dedup.best_nearby``)
+        return {day + timedelta(days=k) for day in days for k in (-1, 0, 1)}
 
     def spark_source(self, *, local: bool) -> str:
         """Spark in local mode reads the mirror (brought up to date by ``reading()``); on a cluster the
@@ -331,8 +337,9 @@ class RemoteStore(Store):
         present = {path.relative_to(self.root).as_posix(): path for path in Store.part_files(self)}
         result = verify_chains(chains, present)
         moving = {e["part"] for e in self._entries([k for keys in objects.values() for k in keys if k not in before])}
-        cutoff = (datetime.now(UTC) - timedelta(minutes=IN_FLIGHT_MINUTES)).strftime("%Y%m%dT%H%M%S%f")
-        young = {rel for rel in result.unexpected if rel.rsplit("/", 1)[-1][5:26] >= cutoff}
+        cutoff = datetime.now(UTC) - timedelta(minutes=IN_FLIGHT_MINUTES)
+        young = {rel for rel in result.unexpected if _PART_NAME.match(rel.rsplit("/", 1)[-1])
+                 and (self._modified.get(rel) or cutoff) > cutoff}  # by the bucket's clock, not the name
         result.in_flight = sorted(moving & {*result.missing, *result.unexpected} | young)
         result.missing = [rel for rel in result.missing if rel not in result.in_flight]
         result.unexpected = [rel for rel in result.unexpected if rel not in result.in_flight]

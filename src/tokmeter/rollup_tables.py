@@ -191,7 +191,8 @@ class RollupTable:
         full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
-        size = self.store.change_position()
+        with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
+            size = self.store.change_position()
         if not full and state.get("ledger_offset") == size:
             return result
         with self.store.reading():
