@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-
-import polars as pl
 
 from .store import Store, merge_parts
 
@@ -30,11 +27,6 @@ class CompactResult:
     duplicates_dropped: int = 0
 
 
-def pq_rows(path: Path) -> int:
-    """A part's row count (from its Parquet footer)."""
-    return pl.scan_parquet(path).select(pl.len()).collect().item()
-
-
 def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
     """Rewrite every partition holding at least ``min_parts`` parts as a single part."""
     result = CompactResult()
@@ -46,8 +38,7 @@ def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactRe
             if len(parts) < min_parts:
                 continue
             day = date.fromisoformat(name.split("=", 1)[1])
-            merged = merge_parts(parts)
-            before = sum(pq_rows(part) for part in parts)
+            merged, before = merge_parts(parts)
             store.replace_parts(day, merged, parts)
             result.partitions.append(day)
             result.parts_before += len(parts)

@@ -23,6 +23,7 @@ import polars as pl
 from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
+    PRICE_KEY,
     _by_minute,
     _capped_columns,
     _thresholds,
@@ -78,7 +79,7 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
         groups = pl.concat([groups.filter(~pl.col("model").is_in(special).fill_null(False)), again.collect()],
                            how="diagonal")
         groups = _minute_only_for(groups, minute_pairs)
-    table = build_price_table(groups.select(_PERIOD).unique(), overrides)
+    table = build_price_table(groups.select(PRICE_KEY).unique(), overrides)
     thresholds = set().union(*map(set, table["_thresholds"].to_list())) if table.height else set()
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")
@@ -174,16 +175,14 @@ def _tiered(groups: pl.LazyFrame, table: pl.DataFrame, cuts: tuple[int, ...]) ->
     """Groups with their tier: how many of their price's thresholds lie below their input bucket."""
     bucket_cut = pl.DataFrame({"_bucket": range(len(cuts) + 1), "_cut": [-1, *cuts]},
                               schema={"_bucket": pl.Int32, "_cut": pl.Int64})
-    thresholds = table.select(*_PERIOD, "_thresholds").unique(subset=_PERIOD)
+    thresholds = table.select(*PRICE_KEY, "_thresholds").unique(subset=PRICE_KEY)
     depth = int(thresholds["_thresholds"].list.len().max() or 0) if thresholds.height else 0
     tier = pl.sum_horizontal([(pl.col("_thresholds").list.get(i, null_on_oob=True) <= pl.col("_cut"))
                               .fill_null(False).cast(pl.Int32) for i in range(depth)]) if depth else pl.lit(0)
     return (
         groups.join(bucket_cut.lazy(), on="_bucket", how="left")
-        .join(thresholds.lazy(), on=_PERIOD, how="left", nulls_equal=True)
+        .join(thresholds.lazy(), on=PRICE_KEY, how="left", nulls_equal=True)
         .with_columns(_tier=tier.cast(pl.Int32))
         .drop("_cut", "_thresholds")
     )
 
-
-_PERIOD = ["provider", "model", "_price_day", "_price_minute"]

@@ -20,6 +20,7 @@ A model without a price gets a null cost (unpriced), never $0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -42,7 +43,8 @@ COEFFICIENTS = {
     "output_tokens": "_c_output",
     "_p_reasoning": "_c_reasoning",
 }
-_KEY = ["provider", "model", "_price_day", "_price_minute", "_tier"]
+PRICE_KEY = ["provider", "model", "_price_day", "_price_minute"]  # a price in force; with _tier, one rate set
+_KEY = [*PRICE_KEY, "_tier"]
 
 
 def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, imported lazily
@@ -339,7 +341,7 @@ def with_tier(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     """Add each row's price key (``_price_day``; ``_price_minute`` only for the models ``table`` prices by
     time of day, else null) and its context tier ``_tier`` (how many of its price's thresholds its
     input exceeds)."""
-    period = ["provider", "model", "_price_day", "_price_minute"]
+    period = PRICE_KEY
     depth = int(table["_thresholds"].list.len().max() or 0) if table.height else 0
     minute_models = table.filter(pl.col("_price_minute").is_not_null()).select("provider", "model").unique()
     keyed = (
@@ -430,14 +432,26 @@ def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -
     UTC day), and the minute of day only for the few models priced by time of day (two small queries;
     keying every model by minute would make millions of keys out of a year of rows)."""
     keyed = price_keys(lf)
+
+    def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
+        return keyed.join(pairs.lazy(), on=["provider", "model"], how="semi", nulls_equal=True) \
+            .select(PRICE_KEY).unique().collect()
+
     days = keyed.select("provider", "model", "_price_day").unique().collect()
+    return price_table_from_days(days, minutes_of, overrides)[0]
+
+
+def price_table_from_days(days: pl.DataFrame, minutes_of: Callable[[pl.DataFrame], pl.DataFrame],
+                          overrides: PriceOverrides | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``build_price_table`` from the distinct (provider, model, ``_price_day``) of some rows; for the
+    (provider, model) pairs priced by time of day, ``minutes_of(pairs)`` gives those rows' distinct
+    ``PRICE_KEY`` values with their minute. Returns the table and those pairs. Whatever engine holds the
+    rows (polars here, Spark in ``spark_engine``) answers the two small queries."""
     pairs = days.select("provider", "model").unique()
     by_minute = pairs.filter(pl.Series([bool(m) and _by_minute(p, m, overrides) for p, m in pairs.iter_rows()],
                                        dtype=pl.Boolean))
     keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True) \
         .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))
     if by_minute.height:
-        minutes = keyed.join(by_minute.lazy(), on=["provider", "model"], how="semi", nulls_equal=True) \
-            .select("provider", "model", "_price_day", "_price_minute").unique().collect()
-        keys = pl.concat([keys, minutes])
-    return build_price_table(keys, overrides)
+        keys = pl.concat([keys, minutes_of(by_minute).select(keys.columns).cast(keys.schema)])
+    return build_price_table(keys, overrides), by_minute

@@ -45,16 +45,15 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from .dedup import best_nearby, best_per_request
+from .dedup import best_nearby
 from .errors import StoreError
 from .ledger import Verification, chained, rows_digest, verify_chains
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
-from .schema import polars_schema
 from .sources.capture import BadCapture
-from .store import CommitResult, Store, _count_dropped, days_of_entries, scan_parts
+from .store import CommitResult, Store, best_of_batch, days_of_entries, scan_parts
 
 CACHE_ENV = "TOKMETER_CACHE"
 IN_FLIGHT_MINUTES = 15
@@ -240,9 +239,7 @@ class RemoteStore(Store):
         txn = uuid.uuid4().hex
         changes: list[dict] = []
         if rows.height:
-            batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
-            best = best_per_request(batch).collect()
-            _count_dropped(batch, best, result)
+            best = best_of_batch(rows, result)
             for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
                 changes.append(self._put_part(day, part.drop("_day").sort("timestamp")))
             result.rows_written += best.height

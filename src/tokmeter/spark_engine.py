@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .errors import UsageError
-from .pricing import COEFFICIENTS, COST_DTYPE, _by_minute, build_price_table
+from .pricing import COEFFICIENTS, COST_DTYPE, PRICE_KEY, price_table_from_days
 from .rollup import REPORT_TOKENS
 from .schema import COLUMNS, TOKEN_COLUMNS, polars_schema
 
@@ -47,7 +47,6 @@ MASTER_ENV = "TOKMETER_SPARK_MASTER"
 _DAY_US = 86_400_000_000
 _TOKENS = "decimal(17,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,18)
 _RATE = "decimal(20,18)"  # a coefficient: |c| < 100 USD per token (or per request)
-_PRICE_KEY = ["provider", "model", "_price_day", "_price_minute"]
 _PRICED = list(COEFFICIENTS)  # the (capped) token columns a price multiplies
 _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.items()}}  # coefficient -> sum
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
@@ -238,18 +237,15 @@ def _price_table(rows: DataFrame, overrides: PriceOverrides | None
     from pyspark.sql import functions as F
 
     schema = {"provider": pl.String, "model": pl.String, "_price_day": pl.Date, "_price_minute": pl.Int32}
+
+    def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
+        minutes = _with_price_keys(rows, pairs.rows()).filter(F.col("_price_minute").isNotNull())
+        return pl.DataFrame(minutes.select(*PRICE_KEY).distinct().collect(), schema=schema, orient="row")
+
     found = rows.select("provider", "model", _day_of(F.col("timestamp")).alias("_price_day")).distinct()
-    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in _PRICE_KEY[:3]}, orient="row")
-    pairs = days.select("provider", "model").unique().rows()
-    minute_models = [(p, m) for p, m in pairs if m and _by_minute(p, m, overrides)]
-    by_minute = pl.DataFrame(minute_models, schema={"provider": pl.String, "model": pl.String}, orient="row")
-    keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True) \
-        .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))
-    if minute_models:
-        minutes = _with_price_keys(rows, minute_models).filter(F.col("_price_minute").isNotNull())
-        found_minutes = minutes.select(*_PRICE_KEY).distinct().collect()
-        keys = pl.concat([keys, pl.DataFrame(found_minutes, schema=schema, orient="row")])
-    return build_price_table(keys, overrides), minute_models
+    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in PRICE_KEY[:3]}, orient="row")
+    table, by_minute = price_table_from_days(days, minutes_of, overrides)
+    return table, by_minute.rows()
 
 
 def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -265,9 +261,9 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
     thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType()))])
     rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
                           *(T.StructField(c, T.DecimalType(20, 18)) for c in _TERMS)])
-    per_key = table.unique(subset=_PRICE_KEY, maintain_order=True).select(*_PRICE_KEY, "_thresholds")
+    per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(*PRICE_KEY, "_thresholds")
     return (spark.createDataFrame(per_key.rows(), thresholds),
-            spark.createDataFrame(table.select(*_PRICE_KEY, "_tier", *_TERMS).rows(), rates))
+            spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
 
 
 def _join_on_key(rows: DataFrame, table: DataFrame, key: list[str]) -> DataFrame:
@@ -296,7 +292,7 @@ def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSp
     ``period`` (the first local day, in ``spec.tz``, of the row's day, ISO week or month)."""
     from pyspark.sql import functions as F
 
-    rows = _join_on_key(rows, thresholds, _PRICE_KEY)
+    rows = _join_on_key(rows, thresholds, PRICE_KEY)
     below = F.size(F.filter(F.col("_thresholds"), lambda t: t < F.col("input_tokens")))
     has_price = F.col("_thresholds").isNotNull()
     priced = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in _PRICED], has_price)
@@ -314,7 +310,7 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
     failed = F.col("status").isNotNull() & ~F.col("status").between(200, 299)
     estimated = F.col("usage_source") == "estimated"
     unpriced = ~F.col("_priced")
-    keys = list(dict.fromkeys(["period", *spec.dims, *_PRICE_KEY, "_tier"]))
+    keys = list(dict.fromkeys(["period", *spec.dims, *PRICE_KEY, "_tier"]))
     return rows.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("requests"),
         F.sum(F.when(failed, 1).otherwise(0)).alias("failed_requests"),
@@ -334,7 +330,7 @@ def _groups(cells: DataFrame, rates: DataFrame, spec: RollupSpec) -> DataFrame:
     priced cells (null when there is none, so an all-unpriced group's cost is null)."""
     from pyspark.sql import functions as F
 
-    priced = _join_on_key(cells, rates, [*_PRICE_KEY, "_tier"])
+    priced = _join_on_key(cells, rates, [*PRICE_KEY, "_tier"])
     has_price = F.col("_n_priced") > 0
     terms = [F.sum(F.when(has_price, F.col(count).cast(_TOKENS) * F.col(rate).cast(_RATE))).alias(f"_t{rate}")
              for rate, count in _TERMS.items()]

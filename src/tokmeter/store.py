@@ -175,9 +175,7 @@ class Store:
         return result
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
-        batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
-        best = best_per_request(batch).collect()
-        _count_dropped(batch, best, result)
+        best = best_of_batch(rows, result)
         existing = self._stored_copies(best)
         if existing.height:
             combined = pl.concat([existing, best.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
@@ -232,7 +230,7 @@ class Store:
         merged = 0
         for _tier, group in sorted(tiers.items()):
             if len(group) >= fanout:
-                self.replace_parts(day, merge_parts(group), group)
+                self.replace_parts(day, merge_parts(group)[0], group)
                 merged += len(group) - 1
         return merged
 
@@ -276,11 +274,11 @@ def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
                            schema=schema)
 
 
-def merge_parts(files: Sequence[Path]) -> pl.DataFrame:
+def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
     """The rows of several parts as one, one row per request id (the preferred copy, as at ingest), in
-    time order: what every compaction writes."""
+    time order: what every compaction writes; and how many rows the parts held."""
     frame = pl.read_parquet(list(files), schema=polars_schema())
-    return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id")
+    return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id"), frame.height
 
 
 def days_of_entries(entries: Iterable[dict]) -> set[date]:
@@ -301,6 +299,15 @@ def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> S
     return StoreError(f"cannot write to the store {root}: {reason}",
                       hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
                            "so the next run picks up exactly where this one stopped")
+
+
+def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
+    """A commit's rows in the schema, one per request id (the preferred copy); the copies dropped are
+    counted in ``result``."""
+    batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
+    best = best_per_request(batch).collect()
+    _count_dropped(batch, best, result)
+    return best
 
 
 def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:
