@@ -4,9 +4,7 @@ collector requires."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import polars as pl
 
 from .rollup import REPORT_TOKENS
 from .rollup_tables import RollupTable
+from .store import replace_file
 
 KINDS = {c: c.removesuffix("_tokens") for c in REPORT_TOKENS}
 
@@ -82,11 +81,5 @@ def _epoch(iso: str) -> float:
 
 
 def write_textfile(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temp, 0o644)  # node_exporter runs as another user and must read it
-    os.replace(temp, path)
+    # node_exporter runs as another user and must read it: 0644
+    replace_file(path, lambda temp: temp.write_text(text, encoding="utf-8"), mode=0o644)

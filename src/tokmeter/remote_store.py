@@ -53,7 +53,7 @@ from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
 from .sources.capture import BadCapture
-from .store import CommitResult, Store, best_of_batch, days_of_entries, scan_parts
+from .store import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
 
 CACHE_ENV = "TOKMETER_CACHE"
 IN_FLIGHT_MINUTES = 15
@@ -188,14 +188,7 @@ class RemoteStore(Store):
                          hint="retry; if it persists, check for a runaway compaction loop")
 
     def _download(self, key: str) -> None:
-        final = self.root / key
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            self.bucket.download(key, str(temp))
-            temp.replace(final)
-        finally:
-            temp.unlink(missing_ok=True)
+        replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
 
     # ---- reading ---------------------------------------------------------------------------------
     def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:

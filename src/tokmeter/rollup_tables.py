@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +34,7 @@ from .price_overrides import PriceOverrides
 from .priced_groups import priced_groups, weighted
 from .pricing import price_data
 from .rollup import REPORT_TOKENS, _cost_sum, unpriced
-from .store import Store, _fsync_file
+from .store import Store, replace_file
 
 PERIODS = ("day", "week", "month")
 ENGINES = ("polars", "spark")
@@ -252,11 +251,8 @@ class RollupTable:
             for old in folder.glob("*.parquet"):
                 old.unlink()
             return 0
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = folder / f".part.{uuid.uuid4().hex[:8]}.tmp"
-        frame.drop("period").write_parquet(temp, metadata={"tokmeter.price_data": orjson.dumps(prices).decode()})
-        _fsync_file(temp)
-        os.replace(temp, folder / "part.parquet")
+        metadata = {"tokmeter.price_data": orjson.dumps(prices).decode()}
+        replace_file(folder / "part.parquet", lambda temp: frame.drop("period").write_parquet(temp, metadata=metadata))
         return frame.height
 
     def _drop_stale(self, keep: Iterable[date]) -> None:
@@ -268,11 +264,7 @@ class RollupTable:
                 folder.rmdir()
 
     def _write_state(self, doc: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        temp = self.dir / f".{STATE}.{uuid.uuid4().hex[:8]}.tmp"
-        temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        _fsync_file(temp)
-        os.replace(temp, self.dir / STATE)
+        replace_file(self.dir / STATE, lambda temp: temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2)))
 
 
 def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -400,6 +400,22 @@ class _Transaction:
             append_to_quarantine(root, plan["txn"], plan["quarantine"])
         (root / JOURNAL).unlink(missing_ok=True)
         _fsync_dir(root)
+
+
+def replace_file(final: Path, write: Callable[[Path], object], *, mode: int | None = None) -> None:
+    """Make ``final`` appear whole or not at all: ``write`` fills a temporary file beside it (named
+    ``.<name>.<random>.tmp``, which crash clean-ups look for), given ``mode`` if any, fsynced, then renamed
+    over ``final``. (A commit's own files go through the journal instead: ``_Transaction``.)"""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(temp)
+        if mode is not None:
+            os.chmod(temp, mode)
+        _fsync_file(temp)
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _fsync_file(path: Path) -> None:
