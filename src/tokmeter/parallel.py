@@ -21,9 +21,13 @@ from .sources import BadCapture, detect_format, open_bytes, read_captures
 from .sources.capture_log import read_capture_log
 from .sources.single_file import file_time
 
-# A task's share of a large capture log, and the input size below which one process is faster than
-# starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1 disables).
+# A task's largest share of a large capture log, and the input size below which one process is faster
+# than starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1
+# disables). Smaller logs are cut into at least TASKS_PER_WORKER shares per worker, so that no worker
+# is left finishing a big last share alone.
 CHUNK_BYTES = int(os.environ.get("TOKMETER_CHUNK_BYTES", 32 * 1024 * 1024))
+MIN_CHUNK_BYTES = 4 * 1024 * 1024
+TASKS_PER_WORKER = 8
 SMALL_INPUT = int(os.environ.get("TOKMETER_PARALLEL_MIN_BYTES", 64 * 1024 * 1024))
 
 
@@ -72,12 +76,17 @@ def plan(files: Iterable[Path], fmt: str) -> list[Task]:
             file_format = fmt
         size = size_of(path)
         plain_log = file_format == "capture-log" and not path.name.endswith((".gz", ".zst"))
-        if plain_log and size > CHUNK_BYTES:
-            tasks += [Task(path, file_format, start, min(start + CHUNK_BYTES, size))
-                      for start in range(0, size, CHUNK_BYTES)]
+        chunk = chunk_bytes(size)
+        if plain_log and size > chunk:
+            tasks += [Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)]
         else:
             tasks.append(Task(path, file_format))
     return tasks
+
+
+def chunk_bytes(size: int) -> int:
+    share = size // (workers() * TASKS_PER_WORKER)
+    return min(CHUNK_BYTES, max(share, min(MIN_CHUNK_BYTES, CHUNK_BYTES)))
 
 
 def run_task(task: Task) -> TaskResult:
@@ -107,13 +116,26 @@ def _items(task: Task, result: TaskResult) -> Iterator[Any]:
             handle.seek(start - 1)
             start += len(handle.readline()) - 1
         handle.seek(start)
-        data = handle.read(max(0, task.end - start))
-        if data and not data.endswith(b"\n") and task.end < size_of(task.path):
-            data += handle.readline()  # finish the last line that starts inside our range
-    result.newlines = data.count(b"\n")
-    import io
+        # read straight from the file (no copy of the range): the reader counts the line breaks, which
+        # fix_line_numbers needs
+        lines = _LinesStartingBefore(handle, start, task.end)
+        result.newlines = yield from read_capture_log(lines, str(task.path), file_time(task.path), start, 1)
 
-    yield from read_capture_log(io.BytesIO(data), str(task.path), file_time(task.path), start, 1)
+
+class _LinesStartingBefore:
+    """A file's lines that start before ``end`` (the last one read to its end), as ``readline`` calls."""
+
+    def __init__(self, handle: Any, position: int, end: int) -> None:
+        self._handle, self._position, self._end = handle, position, end
+        self._at_line_start = True
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._at_line_start and self._position >= self._end:
+            return b""
+        line = self._handle.readline(limit)
+        self._position += len(line)
+        self._at_line_start = line.endswith(b"\n")
+        return line
 
 
 def run_tasks(tasks: list[Task]) -> Iterator[TaskResult]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .sse import SSEEvent, _block_around, parse_sse, select_events
+from .sse import SSEEvent, _block_around, parse_spans, parse_sse, select_events
 
 # Event names (or types) that carry usage, the model and the end of the stream.
 _MARKERS = {
@@ -68,7 +68,4 @@ def _chat_events(text: str) -> list[SSEEvent]:
             end = pos
     # A non-null value earlier than the last one matters only for usage (the reader keeps the last
     # chunk that had usage, x_groq included), and the last one of each key is already in.
-    events: list[SSEEvent] = []
-    for start, stop in sorted(spans):
-        events += parse_sse(text[start:stop])
-    return events
+    return parse_spans(text, spans)

@@ -39,7 +39,7 @@ def parse_sse(text: str) -> Iterator[SSEEvent]:
     event: str | None = None
     event_id: str | None = None
     data: list[str] = []
-    lines = _LINE_BREAK.split(text)
+    lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
     last = len(lines) - 1
     for index, line in enumerate(lines):
         if not line:
@@ -91,9 +91,23 @@ def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
             pos = text.find(marker, span[1])
     spans.add(_block_around(text, 0))
     spans.add(_block_around(text, max(len(text.rstrip("\n")) - 1, 0)))
+    return parse_spans(text, spans)
+
+
+def parse_spans(text: str, spans: set[tuple[int, int]]) -> list[SSEEvent]:
+    """The events of the given whole blocks of ``text``, in order; adjacent blocks are parsed together
+    (a block ends with its blank line, so the events are the same)."""
     events: list[SSEEvent] = []
+    run_start = run_end = -1
     for start, end in sorted(spans):
-        events += parse_sse(text[start:end])
+        if start == run_end:
+            run_end = end
+            continue
+        if run_end > run_start:
+            events += parse_sse(text[run_start:run_end])
+        run_start, run_end = start, end
+    if run_end > run_start:
+        events += parse_sse(text[run_start:run_end])
     return events
 
 

@@ -89,14 +89,19 @@ MAX_RATIO = int(os.environ.get("TOKMETER_MAX_DECOMPRESSION_RATIO", 250))
 RATIO_FLOOR = 256 * 1024 * 1024
 
 
+# Captures are lines of tens of KB: with the default 8 KB buffer, reading a line takes several reads and
+# joins (3x slower over a capture log).
+READ_BUFFER = 64 * 1024
+
+
 def open_bytes(path: Path) -> IO[bytes]:
     """Open a capture file for reading, decompressing ``.gz`` and ``.zst``. Corrupt compressed data, and a
     file that expands past ``MAX_RATIO``, raise ``OSError`` (a bad file, never a crash)."""
     if path.name.endswith(".gz"):
-        return io.BufferedReader(_Decompressed(path, "gzip"))
+        return io.BufferedReader(_Decompressed(path, "gzip"), READ_BUFFER)
     if path.name.endswith(".zst"):
-        return io.BufferedReader(_Decompressed(path, "zstd"))
-    return open(path, "rb")
+        return io.BufferedReader(_Decompressed(path, "zstd"), READ_BUFFER)
+    return open(path, "rb", buffering=READ_BUFFER)
 
 
 class _Decompressed(io.RawIOBase):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from typing import IO
 
@@ -22,21 +22,24 @@ CAPTURE_FIELDS = frozenset({"body", "request", "provider", "path", "url", "statu
 
 def read_capture_log(
     handle: IO[bytes], source: str, file_time: datetime | None, start_offset: int = 0, start_line: int = 1
-) -> Iterator[Capture | BadCapture]:
-    """Yield one ``Capture`` per record line (``BadCapture`` for lines that are not a JSON object).
+) -> Generator[Capture | BadCapture, None, int]:
+    """Yield one ``Capture`` per record line (``BadCapture`` for lines that are not a JSON object);
+    return the number of line breaks read.
 
     Offsets are byte offsets of each line's first byte; line numbers count from 1. Blank lines are
     skipped.
     """
-    offset, line_no = start_offset, start_line
+    offset, line_no, breaks = start_offset, start_line, 0
     limit = MAX_LINE_BYTES
     while raw := handle.readline(limit + 1):
         here, number = offset, line_no
         offset += len(raw)
         line_no += 1
+        breaks += raw.endswith(b"\n")
         if len(raw) > limit and not raw.endswith(b"\n"):
-            digest, size = _skip_rest_of_line(handle, raw)
+            digest, size, ended = _skip_rest_of_line(handle, raw)
             offset += size - len(raw)
+            breaks += ended
             yield BadCapture(source, here, f"line longer than {limit:,} bytes: set aside unread "
                              "(raise TOKMETER_MAX_LINE_BYTES to read it)", number, FORMAT, digest, size)
             continue
@@ -45,17 +48,19 @@ def read_capture_log(
         if not raw.strip():
             continue
         yield parse_record(raw, source, here, number, file_time)
+    return breaks
 
 
-def _skip_rest_of_line(handle: IO[bytes], head: bytes) -> tuple[str, int]:
-    """Read past an over-long line in bounded chunks; its digest and length."""
+def _skip_rest_of_line(handle: IO[bytes], head: bytes) -> tuple[str, int, bool]:
+    """Read past an over-long line in bounded chunks; its digest, its length and whether it ended in a
+    line break."""
     digest, size = hashlib.sha256(head), len(head)
     while chunk := handle.readline(1 << 20):
         digest.update(chunk)
         size += len(chunk)
         if chunk.endswith(b"\n"):
-            break
-    return digest.hexdigest(), size
+            return digest.hexdigest(), size, True
+    return digest.hexdigest(), size, False
 
 
 def parse_record(
