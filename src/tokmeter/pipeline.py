@@ -17,7 +17,12 @@ from .store import CommitResult, Store
 if TYPE_CHECKING:
     import polars as pl
 
-DEFAULT_BATCH_ROWS = 50_000
+# Rows per commit. Rows wait by column (about 1 KB a row as Python objects) and are packed into a polars
+# frame (about 0.2 KB a row) every PACK_ROWS; fewer, larger commits save the deduplication lookup that
+# every commit makes against the parts written before it.
+DEFAULT_BATCH_ROWS = 1_000_000
+PACK_ROWS = 50_000
+Columns = dict[str, list[Any]]
 
 
 @dataclass(slots=True)
@@ -54,33 +59,91 @@ def run_ingest(
     report, never raised; the good captures beside them are kept."""
     report = IngestReport()
     files = find_files(paths)
-    buffer: list[dict[str, Any]] = []
+    pending = PendingRows()
     priced_check: Counter[tuple[str | None, str | None]] = Counter()
     recorded = 0  # bad captures already in the quarantine
     with store.writing(wait=wait):
-        for path, rows in _rows_by_file(files, fmt, report):
-            for row in rows:
-                buffer.append(row)
-                priced_check[(row["provider"], row["model"])] += 1
-                if len(buffer) >= batch_rows:
-                    report.commit += _commit(store, buffer, report.bad[recorded:])
-                    buffer, recorded = [], len(report.bad)
+        for path, columns in _columns_by_file(files, fmt, report):
+            pending.add(columns)
+            priced_check.update(zip(columns["provider"], columns["model"], strict=True))
+            if pending.rows >= batch_rows:
+                report.commit += _commit(store, pending.take(), report.bad[recorded:])
+                recorded = len(report.bad)
             if on_file_done is not None and path is not None:
                 on_file_done(path, report.captures)
-        report.commit += _commit(store, buffer, report.bad[recorded:])
+        report.commit += _commit(store, pending.take(), report.bad[recorded:])
     report.unpriced_models = _unpriced(priced_check)
     return report
 
 
-def _rows_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Iterable[dict]]]:
-    """(file when finished, its rows), read in this process or, for large inputs, by worker processes
-    on every core (``parallel.py``); the rows and counts are the same either way."""
+class PendingRows:
+    """Rows waiting for a commit: by column, packed into frames every ``PACK_ROWS``."""
+
+    def __init__(self) -> None:
+        self._frames: list[pl.DataFrame] = []
+        self._columns = empty_columns()
+        self._unpacked = 0
+        self.rows = 0
+
+    def add(self, columns: Columns) -> None:
+        added = len(columns["request_id"])
+        for name, values in self._columns.items():
+            values.extend(columns[name])
+        self._unpacked += added
+        self.rows += added
+        if self._unpacked >= PACK_ROWS:
+            self._pack()
+
+    def take(self) -> pl.DataFrame | None:
+        """All pending rows as one frame (None when there are none); the buffer is then empty."""
+        import polars as pl
+
+        self._pack()
+        frames, self._frames, self.rows = self._frames, [], 0
+        return pl.concat(frames) if len(frames) > 1 else frames[0] if frames else None
+
+    def _pack(self) -> None:
+        if self._unpacked:
+            self._frames.append(columns_frame(self._columns))
+            self._columns, self._unpacked = empty_columns(), 0
+
+
+def empty_columns() -> Columns:
+    from .schema import COLUMNS
+
+    return {name: [] for name in COLUMNS}
+
+
+def to_columns(rows: list[dict[str, Any]]) -> Columns:
+    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit."""
+    from .schema import COLUMNS
+
+    return {name: [row[name] for row in rows] for name in COLUMNS}
+
+
+def columns_frame(columns: Columns) -> pl.DataFrame:
+    import polars as pl
+
+    from .schema import polars_schema
+
+    return pl.DataFrame(columns, schema=polars_schema())
+
+
+def _columns_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
+    """(file when finished, rows by column), read in this process or, for large inputs, by worker
+    processes on every core (``parallel.py``); the rows and counts are the same either way."""
     from . import parallel
 
     report.files = len(files)
     if not parallel.worth_it(files):
         for path in files:
-            yield path, _rows_of_file(path, fmt, report)
+            chunk: list[dict[str, Any]] = []
+            for row in _rows_of_file(path, fmt, report):
+                chunk.append(row)
+                if len(chunk) >= PACK_ROWS:
+                    yield None, to_columns(chunk)
+                    chunk = []
+            yield path, to_columns(chunk)
         return
     lines_before: dict[Path, int] = {}
     for result in parallel.run_tasks(parallel.plan(files, fmt)):  # in task order, as they finish
@@ -89,7 +152,7 @@ def _rows_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable
         report.by_format.update(result.by_format)
         report.bad += result.bad
         last = result.task.end is None or result.task.end >= parallel.size_of(result.task.path)
-        yield (result.task.path if last else None), result.rows
+        yield (result.task.path if last else None), result.columns
 
 
 def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[str, Any]]:
@@ -138,10 +201,10 @@ def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema())
 
 
-def _commit(store: Store, rows: list[dict[str, Any]], bad: list[BadCapture]) -> CommitResult:
-    if not rows and not bad:
+def _commit(store: Store, rows: pl.DataFrame | None, bad: list[BadCapture]) -> CommitResult:
+    if rows is None and not bad:
         return CommitResult()
-    return store.commit(rows_frame(rows), quarantine=bad)
+    return store.commit(rows if rows is not None else columns_frame(empty_columns()), quarantine=bad)
 
 
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:

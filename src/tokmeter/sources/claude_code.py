@@ -45,6 +45,9 @@ FORMAT = "claude-code"
 USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SYNTHETIC_MODEL = "<synthetic>"
 _USAGE_MARK = b'"usage"'
+# What is kept of a line with usage (the rest, content included, is dropped as soon as it is read).
+_RECORD_KEYS = ("timestamp", "sessionId", "requestId", "isSidechain", "version", "cwd")
+_MESSAGE_KEYS = ("id", "model", "usage", "stop_reason")
 _USER: ContextVar[str | None] = ContextVar("tokmeter_claude_code_user", default=None)
 _PROCESS_USER: list[str | None] = [None]  # set_user's choice, seen by every thread (follow mode reads in one)
 
@@ -158,9 +161,8 @@ def _usage_record(doc: Any) -> dict[str, Any] | None:
     message = record["message"]
     if not isinstance(message.get("usage"), dict) or message.get("model") == SYNTHETIC_MODEL:
         return None
-    keep = ("timestamp", "sessionId", "requestId", "isSidechain", "version", "cwd")
-    slim = {key: record[key] for key in keep if key in record}
-    slim["message"] = {key: message[key] for key in ("id", "model", "usage", "stop_reason") if key in message}
+    slim = {key: record[key] for key in _RECORD_KEYS if key in record}
+    slim["message"] = {key: message[key] for key in _MESSAGE_KEYS if key in message}
     return slim
 
 
@@ -179,7 +181,7 @@ def _line(record: dict[str, Any], offset: int, number: int, session: str) -> _Li
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value if type(value) is str and value else None
 
 
 def _total(usage: dict[str, Any]) -> int:
@@ -190,12 +192,12 @@ def _total(usage: dict[str, Any]) -> int:
         writes = _int(buckets.get("ephemeral_5m_input_tokens")) + _int(buckets.get("ephemeral_1h_input_tokens"))
     else:
         writes = _int(usage.get("cache_creation_input_tokens"))
-    keys = ("input_tokens", "output_tokens", "cache_read_input_tokens")
-    return writes + sum(_int(usage.get(key)) for key in keys)
+    return (writes + _int(usage.get("input_tokens")) + _int(usage.get("output_tokens"))
+            + _int(usage.get("cache_read_input_tokens")))
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0  # bool is a subclass of int, not int itself
 
 
 class _Fold:
