@@ -71,14 +71,16 @@ def plan(files: Iterable[Path], fmt: str) -> list[Task]:
     tasks: list[Task] = []
     count = workers()
     for path in files:
+        size = size_of(path)
+        chunk = chunk_bytes(size, count)
+        if size <= chunk or path.name.endswith((".gz", ".zst")):
+            tasks.append(Task(path, fmt))  # read whole: the worker tells its format (sniffing reads the file)
+            continue
         try:
             file_format = detect_format(path) if fmt == "auto" else fmt
         except OSError:
             file_format = fmt
-        size = size_of(path)
-        plain_log = file_format == "capture-log" and not path.name.endswith((".gz", ".zst"))
-        chunk = chunk_bytes(size, count)
-        if plain_log and size > chunk:
+        if file_format == "capture-log":
             tasks += [Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)]
         else:
             tasks.append(Task(path, file_format))

@@ -102,7 +102,8 @@ def ingest(
                          exclude=exclude or [], flush_interval=flush_interval, batch_size=batch_size, wait=wait,
                          quiet=quiet)
     else:
-        report = _ingest(paths, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait)
+        report = _ingest(paths, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait,
+                         check_prices=not quiet)
     if not quiet:
         render_ingest_report(report, target, console())
         _render_estimates(estimates)
@@ -112,14 +113,14 @@ def ingest(
 
 
 def _ingest(paths: list[Path], target: Store, *, fmt: str, include: list[str], exclude: list[str],
-            wait: bool) -> IngestReport:
+            wait: bool, check_prices: bool) -> IngestReport:
     from ..pipeline import run_ingest
 
     if include or exclude:
         from ..tail import select_files
 
         paths = select_files(paths, include, exclude)
-    return run_ingest(paths, target, fmt=fmt, wait=wait)
+    return run_ingest(paths, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: nothing shows the list
 
 
 def _follow(paths: list[Path], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
