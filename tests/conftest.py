@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own store through TOKMETER_STORE, and a pinned Rich width."""
+"""Shared fixtures: every test gets its own store through TOKMETER_STORE, its own cache directory
+(remote-store mirrors, the price memo) through TOKMETER_CACHE, and a pinned Rich width."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ REAL_CAPTURES = REPO.parent / "shared" / "real-captures"
 def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = tmp_path / "store"
     monkeypatch.setenv("TOKMETER_STORE", str(store))
+    monkeypatch.setenv("TOKMETER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("TOKMETER_DEBUG", raising=False)
     return store

@@ -23,7 +23,19 @@ STORE_ENV = "TOKMETER_STORE"
 DEBUG_ENV = "TOKMETER_DEBUG"
 PRICES_ENV = "TOKMETER_PRICES"
 CONFIG_ENV = "TOKMETER_CONFIG"
+CACHE_ENV = "TOKMETER_CACHE"
 CONFIG_KEYS = ("prices",)
+
+
+def cache_root() -> Path:
+    """``$TOKMETER_CACHE``, else the platform's user cache directory for tokmeter (remote-store mirrors,
+    the price memo): files that can always be rebuilt."""
+    base = os.environ.get(CACHE_ENV)
+    if base:
+        return Path(base).expanduser()
+    from platformdirs import user_cache_path
+
+    return user_cache_path("tokmeter", appauthor=False)
 
 
 def default_store() -> Path:

@@ -15,8 +15,9 @@ are equal to pricing each row (``tests/test_rollup.py`` compares both ways).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -24,15 +25,16 @@ from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
     PRICE_KEY,
-    _by_minute,
     _capped_columns,
     _thresholds,
-    build_price_table,
     cost_columns,
     join_prices,
     resolve,
 )
 from .schema import TOKEN_COLUMNS
+
+if TYPE_CHECKING:
+    from .price_memo import PriceMemo
 
 WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen")
 _LEAVES = ("_p_cache_read", "_p_cache_write", "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning")
@@ -70,16 +72,20 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     thresholds that exist. A model whose price is the same over all its rows' dates is priced from that;
     the rows of the few models whose price changes in that span, or with the time of day, are grouped
     again with their UTC day (and minute) in a second, filtered pass. No join runs over the rows."""
-    cuts = tier_cuts()
+    from .price_memo import PriceMemo
+
+    memo = PriceMemo.load(overrides)  # what genai-prices said before, so it need not be loaded again
+    cuts = memo.tier_cuts()
     groups = _grouped(lf, by, cuts, minute_models=None).collect()
-    minute_pairs, special = _special_models(groups, overrides)
+    minute_pairs, special = _special_models(groups, overrides, memo)
     if special:
         again = _grouped(lf.filter(pl.col("model").is_in(special)), by, cuts,
                          minute_models=sorted({m for _p, m in minute_pairs}))
         groups = pl.concat([groups.filter(~pl.col("model").is_in(special).fill_null(False)), again.collect()],
                            how="diagonal")
         groups = _minute_only_for(groups, minute_pairs)
-    table = build_price_table(groups.select(PRICE_KEY).unique(), overrides)
+    table = memo.price_table(groups.select(PRICE_KEY).unique(), overrides)
+    memo.save()
     thresholds = set().union(*map(set, table["_thresholds"].to_list())) if table.height else set()
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")
@@ -130,7 +136,8 @@ def _grouped(lf: pl.LazyFrame, by: Sequence[str], cuts: tuple[int, ...], *,
     return grouped
 
 
-def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None) -> tuple[set[tuple], list[str]]:
+def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
+                    memo: PriceMemo) -> tuple[set[tuple], list[str]]:
     """(the (provider, model) pairs priced by time of day, the model names whose rows need a day or
     minute key: priced by time of day, or with a price that changes between their first and last day)."""
     spans = groups.group_by("provider", "model").agg(pl.col("_first_seen").min(), pl.col("_last_seen").max())
@@ -139,18 +146,19 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None) -> t
     for provider, model, first, last in spans.iter_rows():
         if not model:
             continue
-        if _by_minute(provider, model, overrides):
+        if memo.by_minute(provider, model, overrides):
             minute_pairs.add((provider, model))
             special.add(model)
-        elif not _same_price(provider, model, first, last, overrides):
+        elif not memo.same_price(provider, model, first.astimezone(UTC).date(), last.astimezone(UTC).date(),
+                                 overrides):
             special.add(model)
     return minute_pairs, sorted(special)
 
 
-def _same_price(provider: str | None, model: str, first: datetime, last: datetime,
-                overrides: PriceOverrides | None) -> bool:
+def same_price(provider: str | None, model: str, first: date, last: date,
+               overrides: PriceOverrides | None) -> bool:
     """Whether one price (same rates, same discount) is in force on every UTC day from first to last."""
-    day, end = first.astimezone(UTC).date(), last.astimezone(UTC).date()
+    day, end = first, last
     seen = set()
     while day <= end:
         price = resolve(provider, model, datetime.combine(day, time(0), UTC), overrides)

@@ -139,7 +139,7 @@ def is_priced(provider: str | None, model: str | None, overrides: PriceOverrides
     return _model_info(lookup_provider, lookup_model) is not None
 
 
-def _by_minute(provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
+def is_priced_by_minute(provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
     """Whether the genai-prices price of this (aliased) model depends on the time of day."""
     found = _model_info(*overrides.alias(provider, model)) if overrides else _model_info(provider, model)
     return found is not None and _has_time_of_day_prices(found[1])
@@ -310,7 +310,7 @@ def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = Non
         if not model:
             continue
         if (provider, model) not in by_minute:
-            by_minute[(provider, model)] = _by_minute(provider, model, overrides)
+            by_minute[(provider, model)] = is_priced_by_minute(provider, model, overrides)
         minute_key = minute if by_minute[(provider, model)] else None
         if (provider, model, day, minute_key) in seen:
             continue
@@ -325,10 +325,10 @@ def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = Non
                 "_tier": level, "_thresholds": list(price.thresholds), "_priced_as": price.priced_as,
                 **price.coefficients(level),
             })
-    return _price_frame(out)
+    return price_frame(out)
 
 
-def _price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     schema = {
         "provider": pl.String, "model": pl.String, "_price_day": pl.Date, "_price_minute": pl.Int32,
         "_tier": pl.Int32, "_thresholds": pl.List(pl.Int64), "_priced_as": pl.String,
@@ -448,7 +448,7 @@ def price_table_from_days(days: pl.DataFrame, minutes_of: Callable[[pl.DataFrame
     ``PRICE_KEY`` values with their minute. Returns the table and those pairs. Whatever engine holds the
     rows (polars here, Spark in ``spark_engine``) answers the two small queries."""
     pairs = days.select("provider", "model").unique()
-    by_minute = pairs.filter(pl.Series([bool(m) and _by_minute(p, m, overrides) for p, m in pairs.iter_rows()],
+    by_minute = pairs.filter(pl.Series([bool(m) and is_priced_by_minute(p, m, overrides) for p, m in pairs.iter_rows()],
                                        dtype=pl.Boolean))
     keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True) \
         .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))

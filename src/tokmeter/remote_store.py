@@ -45,6 +45,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from .config import CACHE_ENV
 from .dedup import best_nearby
 from .errors import StoreError
 from .ledger import Verification, chained, rows_digest, verify_chains
@@ -55,7 +56,6 @@ from .quarantine import unique_entries
 from .sources.capture import BadCapture
 from .store import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
 
-CACHE_ENV = "TOKMETER_CACHE"
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
 DOWNLOAD_THREADS = 8
@@ -77,13 +77,9 @@ def cache_dir(url: str) -> Path:
     """Where a remote store's local mirror lives."""
     import os
 
-    base = os.environ.get(CACHE_ENV)
-    if base:
-        root = Path(base).expanduser()
-    else:
-        from platformdirs import user_cache_path
+    from .config import cache_root
 
-        root = user_cache_path("tokmeter", appauthor=False) / "stores"
+    root = cache_root() if os.environ.get(CACHE_ENV) else cache_root() / "stores"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[:60]
     return root / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
 

@@ -1,0 +1,175 @@
+"""A memo of resolved prices: a report over days priced before does not load genai-prices again.
+
+Loading genai-prices (its package imports an HTTP client and its pydantic models) and walking its data
+takes about 0.25 s, a third of a report over a small store. What pricing needs from it is small and
+depends only on the price data: the tier thresholds of all models, which models are priced by time of
+day, whether a model's price changes within a span of days, and the price-table rows (exact
+coefficients) of each (provider, model, UTC day[, minute]) key. The memo keeps exactly those, in one
+JSON file per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's user cache
+directory). The key is a digest of:
+
+* genai-prices' version and the price file's path and sha256 (``pricing.price_data_version``): other
+  price data, other memo;
+* the source of ``pricing.py`` and ``price_overrides.py``: a change in how prices are derived retires
+  every memo written before it;
+* ``FORMAT``, this file's layout.
+
+Entries are only ever added (what a key resolves to never changes under one key), and each is what
+``pricing`` computes without the memo: ``tests/test_price_memo.py`` checks reports with and without it
+are identical. A memo that cannot be read or written is ignored (prices are then resolved without
+it), and ``TOKMETER_PRICE_MEMO=0`` switches it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from .price_overrides import PriceOverrides
+
+FORMAT = 1
+ENV = "TOKMETER_PRICE_MEMO"
+_KEY_COLUMNS = ["provider", "model", "_price_day", "_price_minute"]
+_NO_PRICE = "-"  # _priced_as of a key that has no price (a marker row, dropped from tables)
+
+
+class PriceMemo:
+    """Facts about the price data, kept between runs. Every method answers from the memo when it can and
+    otherwise computes the answer the way ``pricing`` does (loading genai-prices) and keeps it."""
+
+    def __init__(self, path: Path | None, facts: dict[str, Any], table: pl.DataFrame) -> None:
+        self.path = path
+        self._facts = facts
+        self._table = table
+        self._changed = False
+
+    @classmethod
+    def load(cls, overrides: PriceOverrides | None) -> PriceMemo:
+        from .pricing import price_frame
+
+        path = memo_path(overrides) if os.environ.get(ENV, "1") != "0" else None
+        facts: dict[str, Any] = {"cuts": None, "by_minute": {}, "same_price": {}}
+        table = price_frame([])
+        if path is not None and path.exists():
+            try:
+                doc = orjson.loads(path.read_bytes())
+                facts = {"cuts": doc["cuts"], "by_minute": doc["by_minute"], "same_price": doc["same_price"]}
+                table = _table_from_json(doc["table"], table.schema)
+            except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+                facts, table = {"cuts": None, "by_minute": {}, "same_price": {}}, price_frame([])
+        return cls(path, facts, table)
+
+    def tier_cuts(self) -> tuple[int, ...]:
+        if self._facts["cuts"] is None:
+            from .priced_groups import tier_cuts
+
+            self._facts["cuts"] = list(tier_cuts())
+            self._changed = True
+        return tuple(self._facts["cuts"])
+
+    def by_minute(self, provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
+        key = _text_key(provider, model)
+        if key not in self._facts["by_minute"]:
+            from .pricing import is_priced_by_minute
+
+            self._facts["by_minute"][key] = is_priced_by_minute(provider, model, overrides)
+            self._changed = True
+        return self._facts["by_minute"][key]
+
+    def same_price(self, provider: str | None, model: str, first: date, last: date,
+                   overrides: PriceOverrides | None) -> bool:
+        key = _text_key(provider, model, first.isoformat(), last.isoformat())
+        if key not in self._facts["same_price"]:
+            from .priced_groups import same_price
+
+            self._facts["same_price"][key] = same_price(provider, model, first, last, overrides)
+            self._changed = True
+        return self._facts["same_price"][key]
+
+    def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
+        """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds."""
+        from .pricing import build_price_table
+
+        wanted = self._normalized(keys, overrides)
+        known = self._table.select(_KEY_COLUMNS).unique()
+        missing = wanted.join(known, on=_KEY_COLUMNS, how="anti", nulls_equal=True)
+        if missing.height:
+            built = build_price_table(missing, overrides)
+            unpriced = missing.join(built.select(_KEY_COLUMNS), on=_KEY_COLUMNS, how="anti", nulls_equal=True)
+            markers = unpriced.with_columns(_priced_as=pl.lit(_NO_PRICE))
+            self._table = pl.concat([self._table, built, markers], how="diagonal_relaxed") \
+                .select(self._table.columns).cast(self._table.schema)
+            self._changed = True
+        found = self._table.join(wanted, on=_KEY_COLUMNS, how="semi", nulls_equal=True)
+        return found.filter(pl.col("_priced_as") != _NO_PRICE)
+
+    def save(self) -> None:
+        """Write the memo if it learned something (atomically; failures are ignored)."""
+        if not self._changed or self.path is None:
+            return
+        from .store import replace_file
+
+        doc = {"format": FORMAT, **self._facts, "table": _table_to_json(self._table)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(self.path, lambda temp: temp.write_bytes(orjson.dumps(doc)))
+        except OSError:
+            return
+        self._changed = False
+
+    def _normalized(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
+        """The distinct keys, with the minute kept only for models priced by time of day (as
+        ``build_price_table`` keys its rows); rows without a model are never priced."""
+        keys = keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
+        pairs = keys.select("provider", "model").unique()
+        flags = pl.DataFrame(
+            [(p, m, self.by_minute(p, m, overrides)) for p, m in pairs.iter_rows()],
+            schema={"provider": pl.String, "model": pl.String, "_by_minute": pl.Boolean}, orient="row",
+        )
+        return (keys.join(flags, on=["provider", "model"], how="left", nulls_equal=True)
+                .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
+                .drop("_by_minute").unique())
+
+
+def memo_path(overrides: PriceOverrides | None) -> Path:
+    """Where the memo for the price data in use lives."""
+    from .pricing import price_data_version
+
+    digest = hashlib.sha256(f"{FORMAT}\n{price_data_version(overrides)}\n".encode())
+    here = Path(__file__).parent
+    for module in ("pricing.py", "price_overrides.py"):
+        try:
+            digest.update((here / module).read_bytes())
+        except OSError:
+            digest.update(module.encode())
+    from .config import cache_root
+
+    return cache_root() / "prices" / f"{digest.hexdigest()[:32]}.json"
+
+
+def _text_key(*parts: str | None) -> str:
+    return orjson.dumps(parts).decode()
+
+
+def _table_to_json(table: pl.DataFrame) -> dict[str, list[Any]]:
+    """Columns as lists; dates as ISO text and decimals as plain decimal text (exact)."""
+    text = table.with_columns(pl.col(pl.Decimal).cast(pl.String), pl.col(pl.Date).cast(pl.String))
+    return {name: text[name].to_list() for name in text.columns}
+
+
+def _table_from_json(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
+    def as_text(dtype: pl.DataType) -> bool:
+        return dtype == pl.Date or isinstance(dtype, pl.Decimal)
+
+    frame = pl.DataFrame({name: columns[name] for name in schema},
+                         schema={name: pl.String if as_text(dtype) else dtype for name, dtype in schema.items()})
+    return frame.with_columns(
+        pl.col(name).str.to_date("%Y-%m-%d") if dtype == pl.Date else pl.col(name).cast(dtype)
+        for name, dtype in schema.items() if as_text(dtype)
+    )

@@ -1,0 +1,100 @@
+"""The price memo (``price_memo.py``) changes how long a report takes, never what it says."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from conftest import SAMPLE_LOGS, run_cli
+from test_price_overrides import FULL, overrides
+from test_pricing import _varied_frame
+
+from tokmeter.price_memo import PriceMemo, memo_path
+from tokmeter.pricing import build_price_table, price_keys, price_rows
+from tokmeter.report import report_from_rows
+from tokmeter.rollup import group_usage, unpriced_models
+
+HOUSE_ROWS = """
+[[prices]]
+model = "house-llm-7b"
+provider = "acme"
+input = 0.20
+output = 0.80
+"""
+
+
+def _expected(lf: pl.LazyFrame, dims: list[str], tz: str, prices) -> list[pl.DataFrame]:  # noqa: ANN001
+    per_row = price_rows(lf, prices)
+    return pl.collect_all([group_usage(per_row, dims, tz=tz), group_usage(per_row, []), unpriced_models(per_row)])
+
+
+@pytest.mark.parametrize("with_price_file", [False, True])
+def test_reports_from_the_memo_equal_pricing_every_row(tmp_path: Path, with_price_file: bool) -> None:
+    """Tiers, date and time-of-day prices, aliases, discounts, custom prices and unpriced models: the
+    first report fills the memo, the next ones (new processes would do the same) read it."""
+    prices = overrides(tmp_path, FULL) if with_price_file else None
+    lf = _varied_frame(3000, 5).lazy()
+    if with_price_file:  # rows the price file's custom model and aliases apply to
+        extra = _varied_frame(300, 6).with_columns(
+            provider=pl.lit("acme"), model=pl.Series(["house-llm-7b", "prod-gpt4o-eu", "chat-large"] * 100))
+        lf = pl.concat([lf, extra.with_columns(request_id=pl.concat_str(pl.lit("x"), "request_id")).lazy()])
+    want = _expected(lf, ["model", "day"], "Asia/Kolkata", prices)
+    assert not memo_path(prices).exists()
+    for _ in range(2):
+        got = report_from_rows(lf, ["model", "day"], "Asia/Kolkata", prices, False)
+        for g, w in zip(got, want, strict=True):
+            assert_frame_equal(g, w, check_exact=True)
+        assert memo_path(prices).exists()
+
+
+def test_memo_table_equals_the_price_table_after_a_reload(tmp_path: Path) -> None:
+    prices = overrides(tmp_path, FULL)
+    keys = price_keys(_varied_frame(2000, 9).lazy()).select("provider", "model", "_price_day",
+                                                            "_price_minute").unique().collect()
+    direct = build_price_table(keys, prices)
+    first = PriceMemo.load(prices)
+    first.price_table(keys, prices)
+    first.save()
+    reloaded = PriceMemo.load(prices).price_table(keys, prices)
+    order = ["provider", "model", "_price_day", "_price_minute", "_tier"]
+    assert_frame_equal(reloaded.sort(order, nulls_last=True), direct.sort(order, nulls_last=True), check_exact=True)
+    assert direct.height > 100
+
+
+def test_each_price_file_content_has_its_own_memo(tmp_path: Path) -> None:
+    one = overrides(tmp_path, HOUSE_ROWS)
+    other = overrides(tmp_path, HOUSE_ROWS.replace("0.80", "0.90"))
+    assert memo_path(one) != memo_path(other) != memo_path(None)
+
+
+def test_a_damaged_memo_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    lf = _varied_frame(500, 3).lazy()
+    want = _expected(lf, ["model"], "UTC", None)
+    report_from_rows(lf, ["model"], "UTC", None, False)
+    memo_path(None).write_bytes(b'{"format": 1, "cuts": [1, 2')
+    for g, w in zip(report_from_rows(lf, ["model"], "UTC", None, False), want, strict=True):
+        assert_frame_equal(g, w, check_exact=True)
+    assert json.loads(memo_path(None).read_bytes())["cuts"]
+
+
+def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
+    """What the memo is for: the CLI's second report over the same days answers without genai-prices."""
+    assert run_cli("ingest", str(SAMPLE_LOGS)).returncode == 0
+    probe = ("import sys, runpy; sys.argv = ['tokmeter', 'report', '--by', 'model', '--format', 'json'];\n"
+             "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)")
+    import os
+    import subprocess
+
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ),
+                           timeout=120) for _ in range(2)]
+    assert "GENAI" in runs[0].stderr.split()[-1:] and runs[1].stderr.split()[-1:] == ["NO-GENAI"]
+    assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TOKMETER_PRICE_MEMO": "0"})
+    assert off.stderr.split()[-1:] == ["GENAI"] and json.loads(off.stdout) == json.loads(runs[0].stdout)
