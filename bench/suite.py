@@ -159,12 +159,13 @@ def row_claude(ctx: Context) -> None:
     row, repeat = "2 claude-code", ctx.sizes["repeat"]
     home = ctx.work / "empty-home"
     home.mkdir(parents=True, exist_ok=True)
-    env = clean_env(HOME=str(home), CLAUDE_CONFIG_DIR=str(tree), NO_COLOR="1")
+    cache = ctx.work / "claude-cache"  # tokmeter's price memo: empty for the first report, kept after it
+    env = clean_env(HOME=str(home), CLAUDE_CONFIG_DIR=str(tree), NO_COLOR="1", TOKMETER_CACHE=str(cache))
     store = ctx.work / "claude-store"
     ingest = best_of([*tokmeter_cmd(), "ingest", "--claude-code", "--claude-code-user", "bench", "--store",
                       str(store), "--quiet"], repeat, before=lambda: _fresh(store), env=env, rss_cap_mb=ctx.rss_cap_mb)
     report_cmd = [*tokmeter_cmd(), "report", "--by", "day", "--format", "json", "--store", str(store)]
-    first = best_of(report_cmd, 1, env=env)
+    first = best_of(report_cmd, 1, before=lambda: _fresh(cache), env=env)
     both = Measured([_sum_runs(ingest.best, first.best)])
     n = totals["responses"]
     ctx.results.add(Record(row, "tokmeter ingest + report", what, both, size, n, "responses"))
@@ -220,7 +221,9 @@ def row_report(ctx: Context) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [*tokmeter_cmd(), "report", "--by", "user", "--by", "model", "--format", "json", "--output", str(out),
            "--store", str(store)]
-    m = best_of(cmd, repeat, env=clean_env(), rss_cap_mb=ctx.rss_cap_mb)
+    cache = ctx.work / "report-cache"  # no price memo: every run loads genai-prices
+    m = best_of(cmd, repeat, before=lambda: _fresh(cache), env=clean_env(TOKMETER_CACHE=str(cache)),
+                rss_cap_mb=ctx.rss_cap_mb)
     ctx.results.add(Record(row, "tokmeter report (rows)", what, m, size, rows, "rows"))
     from_rows = json.loads(out.read_text()) if m.ok else None
     ctx.results.targets.append((f"report --by user --by model peak memory ({rows:,} rows)", "MB", 2000,
@@ -232,8 +235,8 @@ def row_report(ctx: Context) -> None:
         ctx.results.notes.append(f"{row}: DuckDB not measured: install the test extra (pip install -e '.[test]')")
     else:
         tokens, cost = _duckdb_rows(ctx, store, what, size, rows)
-    roll = best_of([*tokmeter_cmd(), "rollup", "--store", str(store), "--quiet"], 1, env=clean_env(),
-                   rss_cap_mb=ctx.rss_cap_mb)
+    roll = best_of([*tokmeter_cmd(), "rollup", "--store", str(store), "--quiet"], 1, before=lambda: _fresh(cache),
+                   env=clean_env(TOKMETER_CACHE=str(cache)), rss_cap_mb=ctx.rss_cap_mb)
     ctx.results.add(Record(row, "tokmeter rollup (build)", what, roll, size, rows, "rows"))
     if roll.ok:
         m2 = best_of(cmd, repeat, env=clean_env(), rss_cap_mb=ctx.rss_cap_mb)

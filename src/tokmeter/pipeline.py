@@ -6,6 +6,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +68,8 @@ def run_ingest(
     with store.writing(wait=wait):
         for path, columns in _columns_by_file(files, fmt, report):
             pending.add(columns)
-            priced_check.update(zip(columns["provider"], columns["model"], strict=True))
+            if check_prices:
+                priced_check.update(zip(columns["provider"], columns["model"], strict=True))
             if pending.rows >= batch_rows:
                 report.commit += _commit(store, pending.take(), report.bad[recorded:])
                 recorded = len(report.bad)
@@ -118,18 +120,29 @@ def empty_columns() -> Columns:
 
 
 def to_columns(rows: list[dict[str, Any]]) -> Columns:
-    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit."""
+    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit.
+    Timestamps become microseconds since the epoch (a datetime costs ten times an int to pickle and to
+    turn into a polars value)."""
     from .schema import COLUMNS
 
-    return {name: [row[name] for row in rows] for name in COLUMNS}
+    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    columns["timestamp"] = [(ts - _EPOCH) // _MICROSECOND for ts in columns["timestamp"]]
+    return columns
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def columns_frame(columns: Columns) -> pl.DataFrame:
+    """Rows by column (``to_columns``) as a frame in the schema."""
     import polars as pl
 
     from .schema import polars_schema
 
-    return pl.DataFrame(columns, schema=polars_schema())
+    schema = polars_schema()
+    frame = pl.DataFrame(columns, schema={**schema, "timestamp": pl.Int64})
+    return frame.with_columns(pl.col("timestamp").cast(schema["timestamp"]))
 
 
 def _columns_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
