@@ -44,3 +44,23 @@ def test_parallel_equals_serial(tmp_path: Path) -> None:
     bad_lines = lambda out: sorted(l.strip() for l in out.splitlines() if "not valid JSON" in l or "longer" in l)  # noqa: E731
     assert bad_lines(parallel[0]) == bad_lines(serial[0]) and len(bad_lines(serial[0])) == 5
     assert "rows written" in parallel[0]
+
+
+def test_rows_by_column_give_the_same_frame_as_rows() -> None:
+    """Rows travel from workers by column with epoch-microsecond timestamps (``pipeline.to_columns``);
+    the frame they become equals the one made from the row dicts, whatever the time zone or epoch side."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from polars.testing import assert_frame_equal
+
+    from tokmeter.pipeline import columns_frame, rows_frame, to_columns
+    from tokmeter.schema import COLUMNS
+
+    base = dict.fromkeys(COLUMNS) | {"input_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0,
+                                     "cache_write_1h_tokens": 0, "output_tokens": 7, "reasoning_tokens": 0,
+                                     "stream": True, "complete": True, "source_offset": 0}
+    times = [datetime(2026, 11, 24, 12, 34, 56, 789012, tzinfo=UTC),
+             datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+             datetime(2026, 1, 1, 5, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))]
+    rows = [base | {"request_id": f"r{i}", "timestamp": ts} for i, ts in enumerate(times)]
+    assert_frame_equal(columns_frame(to_columns(rows)), rows_frame(rows), check_exact=True)
