@@ -63,7 +63,7 @@ def weighted(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides | None = None, *,
-                  breakdown: bool = False) -> pl.LazyFrame:
+                  breakdown: bool = False, memo: PriceMemo | None = None) -> pl.LazyFrame:
     """Usage rows -> one priced row per (``by`` columns, provider, model, price, tier): the weights, the
     sums of every token column, ``cost_usd`` (null when unpriced) and, with ``breakdown``, the cost by
     token kind. ``by`` names columns of ``lf`` (add time periods first).
@@ -71,10 +71,14 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     One pass groups the rows by ``by``, provider, model and a bucket of the input count between the tier
     thresholds that exist. A model whose price is the same over all its rows' dates is priced from that;
     the rows of the few models whose price changes in that span, or with the time of day, are grouped
-    again with their UTC day (and minute) in a second, filtered pass. No join runs over the rows."""
+    again with their UTC day (and minute) in a second, filtered pass. No join runs over the rows.
+
+    Prices come through the price memo (``price_memo``): ``memo`` to share one between calls (the caller
+    saves it), else this call loads the memo and saves what it learned."""
     from .price_memo import PriceMemo
 
-    memo = PriceMemo.load(overrides)  # what genai-prices said before, so it need not be loaded again
+    own_memo = memo is None
+    memo = PriceMemo.load(overrides) if memo is None else memo
     cuts = memo.tier_cuts()
     groups = _grouped(lf, by, cuts, minute_models=None).collect()
     minute_pairs, special = _special_models(groups, overrides, memo)
@@ -85,7 +89,8 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
                            how="diagonal")
         groups = _minute_only_for(groups, minute_pairs)
     table = memo.price_table(groups.select(PRICE_KEY).unique(), overrides)
-    memo.save()
+    if own_memo:
+        memo.save()
     thresholds = set().union(*map(set, table["_thresholds"].to_list())) if table.height else set()
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")

@@ -31,6 +31,7 @@ import polars as pl
 
 from .errors import StoreBusyError, UsageError
 from .price_overrides import PriceOverrides
+from .price_memo import PriceMemo
 from .priced_groups import priced_groups, weighted
 from .pricing import price_data
 from .rollup import REPORT_TOKENS, _cost_sum, unpriced
@@ -142,10 +143,11 @@ def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     )
 
 
-def rollup_rows(rows: pl.LazyFrame, spec: RollupSpec, overrides: PriceOverrides | None = None) -> pl.LazyFrame:
+def rollup_rows(rows: pl.LazyFrame, spec: RollupSpec, overrides: PriceOverrides | None = None, *,
+                memo: PriceMemo | None = None) -> pl.LazyFrame:
     """The rollup of usage rows, priced per group (``priced_groups``): equal to
-    ``rollup_frame(price_rows(rows), spec)``, without pricing each row."""
-    groups = priced_groups(with_period(rows, spec), ["period", *spec.dims], overrides)
+    ``rollup_frame(price_rows(rows), spec)``, without pricing each row. ``memo``: see ``priced_groups``."""
+    groups = priced_groups(with_period(rows, spec), ["period", *spec.dims], overrides, memo=memo)
     return rollup_frame(groups, spec)
 
 
@@ -223,14 +225,16 @@ class RollupTable:
     def _rewrite(self, starts: list[date], overrides: PriceOverrides | None, prices: dict, engine: str) -> int:
         """Recompute and replace the periods ``starts``; returns the rows written."""
         frames = self._spark_frames(starts, overrides) if engine == "spark" and starts else None
+        memo = PriceMemo.load(overrides)  # one for all periods, written once at the end
         written = 0
         for start in starts:
             if frames is not None:
                 frame = frames.filter(pl.col("period") == start)
             else:
                 rows = self.store.scan(days=utc_days_of_period(start, self.spec))
-                frame = rollup_rows(rows, self.spec, overrides).filter(pl.col("period") == start).collect()
+                frame = rollup_rows(rows, self.spec, overrides, memo=memo).filter(pl.col("period") == start).collect()
             written += self._write_period(start, frame, prices)
+        memo.save()
         return written
 
     def _spark_frames(self, starts: list[date], overrides: PriceOverrides | None) -> pl.DataFrame:
