@@ -239,7 +239,7 @@ def row_report(ctx: Context) -> None:
                    env=clean_env(TOKMETER_CACHE=str(cache)), rss_cap_mb=ctx.rss_cap_mb)
     ctx.results.add(Record(row, "tokmeter rollup (build)", what, roll, size, rows, "rows"))
     if roll.ok:
-        m2 = best_of(cmd, repeat, env=clean_env(), rss_cap_mb=ctx.rss_cap_mb)
+        m2 = best_of(cmd, repeat, env=clean_env(TOKMETER_CACHE=str(cache)), rss_cap_mb=ctx.rss_cap_mb)
         ctx.results.add(Record(row, "tokmeter report (rollup)", what, m2, size, rows, "rows"))
         from_rollup = json.loads(out.read_text()) if m2.ok else None
         if tokens is not None:

@@ -64,3 +64,17 @@ def test_rows_by_column_give_the_same_frame_as_rows() -> None:
              datetime(2026, 1, 1, 5, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))]
     rows = [base | {"request_id": f"r{i}", "timestamp": ts} for i, ts in enumerate(times)]
     assert_frame_equal(columns_frame(to_columns(rows)), rows_frame(rows), check_exact=True)
+
+
+def test_a_bom_counts_only_at_the_start_of_the_file() -> None:
+    """A range read by a worker starts at line 1 of its own count: a BOM there (mid-file) is still bad, as
+    it is when one process reads the whole file."""
+    import io
+
+    from tokmeter.sources.capture import BadCapture, Capture
+    from tokmeter.sources.capture_log import read_capture_log
+
+    line = b'\xef\xbb\xbf{"provider": "openai", "status": 200, "body": "{}"}\n'
+    at_start = list(read_capture_log(io.BytesIO(line), "f", None, 0, 1))
+    mid_file = list(read_capture_log(io.BytesIO(line), "f", None, 4096, 1))
+    assert isinstance(at_start[0], Capture) and isinstance(mid_file[0], BadCapture)

@@ -98,3 +98,33 @@ def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "TOKMETER_PRICE_MEMO": "0"})
     assert off.stderr.split()[-1:] == ["GENAI"] and json.loads(off.stdout) == json.loads(runs[0].stdout)
+
+
+def test_the_memo_keeps_no_minute_keys_and_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Models priced by time of day (deepseek-chat) would add a key per minute: they are resolved each
+    time instead. Past MAX_ROWS the memo keeps the latest days; reports stay exact either way."""
+    import tokmeter.price_memo as price_memo
+
+    monkeypatch.setattr(price_memo, "MAX_ROWS", 200)
+    lf = _varied_frame(3000, 21).lazy()
+    want = _expected(lf, ["model"], "UTC", None)
+    for _ in range(2):
+        for g, w in zip(report_from_rows(lf, ["model"], "UTC", None, False), want, strict=True):
+            assert_frame_equal(g, w, check_exact=True)
+    table = json.loads(memo_path(None).read_bytes())["table"]
+    assert not [m for m in table["_price_minute"] if m is not None]
+    assert 0 < len(table["_price_day"]) <= 200
+    assert max(table["_price_day"]) == str(lf.select(pl.col("timestamp").max()).collect().item().date())
+
+
+def test_the_memo_key_names_the_code_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tokmeter
+    import tokmeter.price_memo as price_memo
+
+    here = Path(price_memo.__file__).parent
+    assert all((here / name).exists() for name in price_memo.CODE)
+    before = memo_path(None)
+    monkeypatch.setattr(tokmeter, "__version__", "9.9.9")
+    assert memo_path(None) != before
+    monkeypatch.setattr(price_memo, "CODE", (*price_memo.CODE, "no-such-module.py"))
+    assert memo_path(None) is None  # code that cannot be identified gets no memo

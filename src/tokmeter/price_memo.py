@@ -4,20 +4,22 @@ Loading genai-prices (its package imports an HTTP client and its pydantic models
 takes about 0.25 s, a third of a report over a small store. What pricing needs from it is small and
 depends only on the price data: the tier thresholds of all models, which models are priced by time of
 day, whether a model's price changes within a span of days, and the price-table rows (exact
-coefficients) of each (provider, model, UTC day[, minute]) key. The memo keeps exactly those, in one
-JSON file per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's user cache
-directory). The key is a digest of:
+coefficients) of each (provider, model, UTC day) key. The memo keeps exactly those, in one JSON file
+per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's user cache directory).
+The key is a digest of:
 
 * genai-prices' version and the price file's path and sha256 (``pricing.price_data_version``): other
   price data, other memo;
-* the source of ``pricing.py`` and ``price_overrides.py``: a change in how prices are derived retires
-  every memo written before it;
+* tokmeter's version and the source of the modules that derive prices (``CODE``): a change in how prices
+  are derived retires every memo written before it (when a source cannot be read, there is no memo);
 * ``FORMAT``, this file's layout.
 
-Entries are only ever added (what a key resolves to never changes under one key), and each is what
-``pricing`` computes without the memo: ``tests/test_price_memo.py`` checks reports with and without it
-are identical. A memo that cannot be read or written is ignored (prices are then resolved without
-it), and ``TOKMETER_PRICE_MEMO=0`` switches it off.
+What a key resolves to never changes under one memo key, and each entry is what ``pricing`` computes
+without the memo: ``tests/test_price_memo.py`` checks reports with and without it are identical. Models
+priced by time of day are not kept (one key per minute would make the memo grow by 1,440 rows a day and
+model): they are resolved each time. The memo stays bounded: past ``MAX_ROWS`` price rows it keeps the
+latest days, past ``MAX_SPANS`` span answers the latest ones. A memo that cannot be read or written is
+ignored (prices are then resolved without it), and ``TOKMETER_PRICE_MEMO=0`` switches it off.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ import polars as pl
 
 from .price_overrides import PriceOverrides
 
-FORMAT = 1
+FORMAT = 2
 ENV = "TOKMETER_PRICE_MEMO"
+CODE = ("pricing.py", "price_overrides.py", "priced_groups.py", "price_memo.py")
+MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
+MAX_SPANS = 5_000
 _KEY_COLUMNS = ["provider", "model", "_price_day", "_price_minute"]
 _NO_PRICE = "-"  # _priced_as of a key that has no price (a marker row, dropped from tables)
 
@@ -54,16 +59,15 @@ class PriceMemo:
         from .pricing import price_frame
 
         path = memo_path(overrides) if os.environ.get(ENV, "1") != "0" else None
-        facts: dict[str, Any] = {"cuts": None, "by_minute": {}, "same_price": {}}
-        table = price_frame([])
+        empty = price_frame([])
         if path is not None and path.exists():
             try:
                 doc = orjson.loads(path.read_bytes())
                 facts = {"cuts": doc["cuts"], "by_minute": doc["by_minute"], "same_price": doc["same_price"]}
-                table = _table_from_json(doc["table"], table.schema)
+                return cls(path, facts, _table_from_json(doc["table"], empty.schema))
             except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
-                facts, table = {"cuts": None, "by_minute": {}, "same_price": {}}, price_frame([])
-        return cls(path, facts, table)
+                pass  # damaged: start again
+        return cls(path, {"cuts": None, "by_minute": {}, "same_price": {}}, empty)
 
     def tier_cuts(self) -> tuple[int, ...]:
         if self._facts["cuts"] is None:
@@ -93,10 +97,14 @@ class PriceMemo:
         return self._facts["same_price"][key]
 
     def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
-        """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds."""
+        """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds (keys of
+        models priced by time of day are always built, never kept)."""
         from .pricing import build_price_table
 
         wanted = self._normalized(keys, overrides)
+        by_minute = wanted.filter(pl.col("_price_minute").is_not_null())
+        wanted = wanted.filter(pl.col("_price_minute").is_null())
+        extra = [build_price_table(by_minute, overrides)] if by_minute.height else []
         known = self._table.select(_KEY_COLUMNS).unique()
         missing = wanted.join(known, on=_KEY_COLUMNS, how="anti", nulls_equal=True)
         if missing.height:
@@ -107,7 +115,7 @@ class PriceMemo:
                 .select(self._table.columns).cast(self._table.schema)
             self._changed = True
         found = self._table.join(wanted, on=_KEY_COLUMNS, how="semi", nulls_equal=True)
-        return found.filter(pl.col("_priced_as") != _NO_PRICE)
+        return pl.concat([found.filter(pl.col("_priced_as") != _NO_PRICE), *extra])
 
     def save(self) -> None:
         """Write the memo if it learned something (atomically; failures are ignored)."""
@@ -115,6 +123,7 @@ class PriceMemo:
             return
         from .store import replace_file
 
+        self._bound()
         doc = {"format": FORMAT, **self._facts, "table": _table_to_json(self._table)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +131,15 @@ class PriceMemo:
         except OSError:
             return
         self._changed = False
+
+    def _bound(self) -> None:
+        if self._table.height > MAX_ROWS:  # keep the latest days that fit
+            counts = self._table.group_by("_price_day").len().sort("_price_day", descending=True, nulls_last=True)
+            keep = counts.filter(pl.col("len").cum_sum() <= MAX_ROWS)["_price_day"]
+            self._table = self._table.filter(pl.col("_price_day").is_in(keep.implode()))
+        spans = self._facts["same_price"]
+        if len(spans) > MAX_SPANS:  # answers are kept in the order they were learned: drop the oldest
+            self._facts["same_price"] = dict(list(spans.items())[-MAX_SPANS:])
 
     def _normalized(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
         """The distinct keys, with the minute kept only for models priced by time of day (as
@@ -137,19 +155,19 @@ class PriceMemo:
                 .drop("_by_minute").unique())
 
 
-def memo_path(overrides: PriceOverrides | None) -> Path:
-    """Where the memo for the price data in use lives."""
+def memo_path(overrides: PriceOverrides | None) -> Path | None:
+    """Where the memo for the price data in use lives (None: no memo, the code cannot be identified)."""
+    from . import __version__
+    from .config import cache_root
     from .pricing import price_data_version
 
-    digest = hashlib.sha256(f"{FORMAT}\n{price_data_version(overrides)}\n".encode())
+    digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{price_data_version(overrides)}\n".encode())
     here = Path(__file__).parent
-    for module in ("pricing.py", "price_overrides.py"):
+    for module in CODE:
         try:
             digest.update((here / module).read_bytes())
         except OSError:
-            digest.update(module.encode())
-    from .config import cache_root
-
+            return None
     return cache_root() / "prices" / f"{digest.hexdigest()[:32]}.json"
 
 

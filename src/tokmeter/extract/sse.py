@@ -95,8 +95,9 @@ def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
 
 
 def parse_spans(text: str, spans: set[tuple[int, int]]) -> list[SSEEvent]:
-    """The events of the given whole blocks of ``text``, in order; adjacent blocks are parsed together
-    (a block ends with its blank line, so the events are the same)."""
+    """The events of the given whole blocks of ``text``, in order; adjacent blocks are parsed together (a
+    block ends with its blank line, so the events are the same, except that an event may then carry the
+    ``id`` of a block before it, as it would in a parse of the whole text; extraction reads no ``id``)."""
     events: list[SSEEvent] = []
     run_start = run_end = -1
     for start, end in sorted(spans):

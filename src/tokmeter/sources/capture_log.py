@@ -43,7 +43,7 @@ def read_capture_log(
             yield BadCapture(source, here, f"line longer than {limit:,} bytes: set aside unread "
                              "(raise TOKMETER_MAX_LINE_BYTES to read it)", number, FORMAT, digest, size)
             continue
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        if here == 0 and raw.startswith(b"\xef\xbb\xbf"):  # a BOM only at the very start of the file
             raw = raw[3:]
         if not raw.strip():
             continue
