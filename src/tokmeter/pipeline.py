@@ -107,7 +107,7 @@ class PendingRows:
 
         self._pack()
         frames, self._frames, self.rows = self._frames, [], 0
-        return pl.concat(frames) if len(frames) > 1 else frames[0] if frames else None
+        return pl.concat(frames) if frames else None
 
     def _pack(self) -> None:
         if self._unpacked:

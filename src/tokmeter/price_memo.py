@@ -97,13 +97,14 @@ class PriceMemo:
         return self._facts["same_price"][key]
 
     def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
-        """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds (keys of
-        models priced by time of day are always built, never kept)."""
+        """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds. ``keys``
+        carry a minute only for models priced by time of day (as ``priced_groups`` makes them); those
+        keys are always built, never kept."""
         from .pricing import build_price_table
 
-        wanted = self._normalized(keys, overrides)
-        by_minute = wanted.filter(pl.col("_price_minute").is_not_null())
-        wanted = wanted.filter(pl.col("_price_minute").is_null())
+        keys = keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
+        by_minute = keys.filter(pl.col("_price_minute").is_not_null())
+        wanted = keys.filter(pl.col("_price_minute").is_null())
         extra = [build_price_table(by_minute, overrides)] if by_minute.height else []
         known = self._table.select(_KEY_COLUMNS).unique()
         missing = wanted.join(known, on=_KEY_COLUMNS, how="anti", nulls_equal=True)
@@ -140,19 +141,6 @@ class PriceMemo:
         spans = self._facts["same_price"]
         if len(spans) > MAX_SPANS:  # answers are kept in the order they were learned: drop the oldest
             self._facts["same_price"] = dict(list(spans.items())[-MAX_SPANS:])
-
-    def _normalized(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
-        """The distinct keys, with the minute kept only for models priced by time of day (as
-        ``build_price_table`` keys its rows); rows without a model are never priced."""
-        keys = keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
-        pairs = keys.select("provider", "model").unique()
-        flags = pl.DataFrame(
-            [(p, m, self.by_minute(p, m, overrides)) for p, m in pairs.iter_rows()],
-            schema={"provider": pl.String, "model": pl.String, "_by_minute": pl.Boolean}, orient="row",
-        )
-        return (keys.join(flags, on=["provider", "model"], how="left", nulls_equal=True)
-                .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
-                .drop("_by_minute").unique())
 
 
 def memo_path(overrides: PriceOverrides | None) -> Path | None:

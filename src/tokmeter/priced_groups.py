@@ -163,9 +163,9 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
 def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
     """Whether one price (same rates, same discount) is in force on every UTC day from first to last."""
-    day, end = first, last
+    day = first
     seen = set()
-    while day <= end:
+    while day <= last:
         price = resolve(provider, model, datetime.combine(day, time(0), UTC), overrides)
         seen.add(None if price is None else (price.priced_as, id(price.model_price), price.discount))
         if len(seen) > 1:

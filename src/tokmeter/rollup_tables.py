@@ -30,8 +30,8 @@ import orjson
 import polars as pl
 
 from .errors import StoreBusyError, UsageError
-from .price_overrides import PriceOverrides
 from .price_memo import PriceMemo
+from .price_overrides import PriceOverrides
 from .priced_groups import priced_groups, weighted
 from .pricing import price_data
 from .rollup import REPORT_TOKENS, _cost_sum, unpriced
