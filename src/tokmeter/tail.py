@@ -22,10 +22,8 @@ just past them. The caller commits the records and the checkpoints together (``f
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import os
-import re
 import stat
 import threading
 import time
@@ -40,6 +38,7 @@ from watchdog.events import FileSystemEventHandler
 
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .errors import UsageError
+from .file_selection import FileFilter, compressed_name, rotated_log_name, walk_all
 from .sources import META_SUFFIX, BadCapture, Capture, detect_format, open_bytes, read_captures
 from .sources.capture_log import read_capture_log
 
@@ -51,7 +50,6 @@ RESCAN_SECONDS = 30.0
 POLL_SECONDS = 0.5
 CAPTURE_LOG = "capture-log"
 # Rotated capture logs: app.jsonl.1, app.jsonl.2.gz, app.jsonl-20261103(.gz)
-_ROTATED = re.compile(r"\.(jsonl|ndjson)[.-][0-9][0-9A-Za-z_.-]*$")
 _IGNORED_EVENTS = {"opened", "closed_no_write"}
 
 Item = Capture | BadCapture
@@ -68,92 +66,6 @@ class Chunk:
     first_read: bool
     read_at: float
     nbytes: int = 0
-
-
-class FileFilter:
-    """Which files under the watched roots are captures: a file given as a root whatever its name; in
-    directories, by default the names ``ingest`` reads (``*.jsonl``, ``*.sse``, ...) and rotated logs
-    (``app.jsonl.1``, ``app.jsonl.2.gz``), with ``include`` globs only the names or root-relative paths
-    matching one; never those matching an ``exclude`` glob, sidecars, hidden files, or anything under
-    ``ignore`` (the store)."""
-
-    def __init__(self, roots: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (),
-                 ignore: Sequence[Path] = ()) -> None:
-        self.roots = [Path(r).absolute() for r in roots]
-        self.include, self.exclude = tuple(include), tuple(exclude)
-        self.ignore = [Path(p).absolute() for p in ignore]
-
-    def accepts(self, path: Path) -> bool:
-        name = path.name
-        if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *_compressed_suffixes()))):
-            return False
-        if any(path == i or i in path.parents for i in self.ignore):
-            return False
-        rel = self._relative(path)
-        if rel is None or any(part.startswith(".") for part in rel.split("/")[:-1]):
-            return False
-        if path in self.roots:
-            chosen = True  # a file named on the command line is read whatever its name
-        elif self.include:
-            chosen = any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(rel, g) for g in self.include)
-        else:
-            chosen = _is_capture_name(name) or rotated_log_name(name)
-        return chosen and not self.excluded(path)
-
-    def excluded(self, path: Path) -> bool:
-        rel = self._relative(path) or path.name
-        return any(fnmatch.fnmatch(path.name, g) or fnmatch.fnmatch(rel, g) for g in self.exclude)
-
-    def _relative(self, path: Path) -> str | None:
-        for root in self.roots:
-            if path == root:
-                return path.name
-            if root in path.parents:
-                return path.relative_to(root).as_posix()
-        return None
-
-
-def select_files(paths: Iterable[str | Path], include: Sequence[str], exclude: Sequence[str]) -> list[Path]:
-    """What plain ``ingest`` reads under ``paths`` with ``--include`` / ``--exclude``: files given by name
-    unless excluded; in directories, the capture files (with ``include``: the files matching it)."""
-    from .sources import find_files
-
-    roots = [Path(p).absolute() for p in paths]
-    found = find_files(roots)  # checks that every path exists
-    rule = FileFilter(roots, include, exclude)
-    if include:
-        found += [f for root in roots if root.is_dir() for f in _walk_all(root)]
-    return sorted({f for f in found if rule.accepts(f)})
-
-
-def _walk_all(top: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += (Path(dirpath) / name for name in sorted(filenames))
-    return found
-
-
-def rotated_log_name(name: str) -> bool:
-    for suffix in _compressed_suffixes():
-        name = name.removesuffix(suffix)
-    return bool(_ROTATED.search(name))
-
-
-def compressed_name(name: str) -> bool:
-    return name.endswith(_compressed_suffixes())
-
-
-def _compressed_suffixes() -> tuple[str, ...]:
-    from . import sources
-
-    return tuple(getattr(sources, "COMPRESSED", (".gz",)))
-
-
-def _is_capture_name(name: str) -> bool:
-    from .sources import _is_capture_name as is_capture  # the rule ``ingest`` uses for directories
-
-    return is_capture(name)
 
 
 class _Log:
@@ -251,11 +163,7 @@ class Tailer:
             self._dirty.update(found)
 
     def _walk(self, top: Path) -> list[Path]:
-        found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found += (Path(dirpath) / name for name in sorted(filenames))
-        return [p for p in found if self.filter.accepts(p)]
+        return [p for p in walk_all(top) if self.filter.accepts(p)]
 
     # ---- one pass --------------------------------------------------------------------------------
     def read(self) -> Iterator[Chunk]:

@@ -117,7 +117,7 @@ def _ingest(paths: list[Path], target: Store, *, fmt: str, include: list[str], e
     from ..pipeline import run_ingest
 
     if include or exclude:
-        from ..tail import select_files
+        from ..file_selection import select_files
 
         paths = select_files(paths, include, exclude)
     return run_ingest(paths, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: nothing shows the list
