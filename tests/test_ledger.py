@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SAMPLE_LOGS, run_cli
 from test_store import commit, usage_row
-
-from tokmeter.ledger import LEDGER, read_entries, rows_digest, verify
+from tokmeter import ledger
+from tokmeter.ledger import LEDGER, canonical_lines, read_entries, rows_digest, verify
+from tokmeter.schema import polars_schema
 from tokmeter.store import Store
 
 T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
 
 
-def check(store: Store):  # noqa: ANN201
+def check(store: Store):
     return verify(store.root, store.part_files())
 
 
@@ -65,6 +69,32 @@ def test_digest_is_of_values_not_of_file_bytes(tmp_path: Path) -> None:
     frame = pl.DataFrame([usage_row("a")], schema=Store(tmp_path).scan().drop("date").collect_schema())
     frame.write_parquet(tmp_path / "x.parquet", compression="snappy")
     assert rows_digest(pl.read_parquet(tmp_path / "x.parquet")) == rows_digest(frame)
+
+
+def test_canonical_lines_are_each_rows_json_on_its_line() -> None:
+    # the fast form (one dumps of all rows) must give the bytes of one dumps per row, whatever the strings
+    # hold: brackets and commas as between rows, quotes, escapes, line breaks, non-ASCII, nulls
+    tricky = ["a],[b", "],[", "x\"],[\"y", "line\nbreak", "tab\t\\", "\u2028é€😀", "", None, "]", "["]
+    rows = [(text, index, index % 2 == 0, None) for index, text in enumerate(tricky)]
+    for count in range(len(rows) + 1):
+        part = rows[:count]
+        assert canonical_lines(part) == b"".join(orjson.dumps(row) + b"\n" for row in part)
+    clean = [("req", 1, True, None), ("r2", 2, False, "s")]
+    assert canonical_lines(clean) == b'["req",1,true,null]\n["r2",2,false,"s"]\n'
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(), st.one_of(st.none(), st.text()), st.integers(-(2**63), 2**63 - 1)),
+                min_size=1, max_size=30))
+def test_digest_is_of_each_rows_json(values: list[tuple[str, str | None, int]]) -> None:
+    # the digest polars builds equals sha256 of orjson's canonical lines, whatever the strings hold
+    rows = [usage_row(text or "id", T0 + timedelta(microseconds=n % 10**9), model=model, source=text,
+                      user=text[::-1], source_offset=n, status=None if n % 3 else 204, complete=n % 2 == 0)
+            for text, model, n in values]
+    frame = pl.DataFrame(rows, schema=polars_schema())
+    canonical = frame.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    assert ledger._polars_writes_as_orjson()  # so the digest below is the one polars builds
+    assert rows_digest(frame) == hashlib.sha256(canonical_lines(canonical.rows())).hexdigest()
 
 
 def test_verify_command(isolated_store: Path) -> None:

@@ -17,6 +17,7 @@ microseconds), one per line: anything that changes a stored value changes the di
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterable
@@ -36,16 +37,69 @@ GENESIS = "0" * 64
 def rows_digest(frame: pl.DataFrame) -> str:
     """SHA-256 of a part's canonical rows (see the module docstring)."""
     digest = hashlib.sha256()
-    columns = polars_schema().names()
-    frame = frame.select(columns).with_columns(
+    frame = frame.select(polars_schema().names()).with_columns(
         pl.col("timestamp").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     )
-    for start in range(0, frame.height, _DIGEST_SLICE):  # each row's JSON and a line break, in slices
-        digest.update(b"\n".join(map(orjson.dumps, frame.slice(start, _DIGEST_SLICE).rows())) + b"\n")
+    lines = _polars_lines(frame.schema) if _polars_writes_as_orjson() else None
+    for start in range(0, frame.height, _DIGEST_SLICE):  # in slices: memory stays bounded
+        chunk = frame.slice(start, _DIGEST_SLICE)
+        if lines is None:
+            digest.update(canonical_lines(chunk.rows()))
+        else:
+            digest.update(chunk.select(lines.str.join("")).item().encode())
     return digest.hexdigest()
 
 
 _DIGEST_SLICE = 20_000
+# Types whose values polars writes as orjson does (integers in decimal, true/false)
+_POLARS_WRITES = frozenset({pl.String, pl.Boolean, pl.Int8, pl.Int16, pl.Int32, pl.Int64,
+                            pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64})
+
+
+def canonical_lines(rows: list[tuple]) -> bytes:
+    """``orjson.dumps(row)`` of each row, each followed by a line break: the canonical rows.
+
+    One ``dumps`` of the whole list is twenty times faster than one per row; its ``],[`` between rows
+    become line breaks. A ``],[`` inside a string would too, but JSON strings hold no raw line break, so
+    exactly ``len(rows) - 1`` of them means every one was between rows; otherwise rows go one by one.
+    """
+    if not rows:
+        return b""
+    lines = orjson.dumps(rows)[1:-1].replace(b"],[", b"]\n[")
+    if lines.count(b"\n") != len(rows) - 1:
+        lines = b"\n".join(map(orjson.dumps, rows))
+    return lines + b"\n"
+
+
+def _polars_lines(schema: pl.Schema) -> pl.Expr | None:
+    """The canonical rows as one polars expression (a string per row, line break included): twice as
+    fast as ``canonical_lines``, which needs a Python tuple per row. None when a column has a type
+    polars may write otherwise. Strings are escaped by polars' JSON writer (``{"":VALUE}`` -> VALUE)."""
+    if not all(dtype in _POLARS_WRITES for dtype in schema.dtypes()):
+        return None
+    values = []
+    for name, dtype in schema.items():
+        if dtype == pl.String:
+            value = pl.struct(pl.col(name).alias("")).struct.json_encode().str.strip_prefix('{"":').str.strip_suffix("}")
+        else:
+            value = pl.col(name).cast(pl.String)
+        values.append(value.fill_null("null"))
+    return pl.concat_str([pl.lit("["), pl.concat_str(values, separator=","), pl.lit("]\n")])
+
+
+# Every ASCII character, and the kinds of characters JSON writers treat differently
+_ESCAPE_PROBE = ["".join(map(chr, range(128))), "é€\u2028\u2029\ufeff\uffff😀", '"\\/', "", None]
+
+
+@functools.cache
+def _polars_writes_as_orjson() -> bool:
+    """Whether this polars writes the canonical rows byte for byte as ``canonical_lines`` does (checked
+    once per process, so that another polars version can never change a digest: orjson is then used)."""
+    probe = pl.DataFrame({"text": _ESCAPE_PROBE, "number": [-(2**63), 2**63 - 1, 0, None, 7],
+                          "flag": [True, False, None, True, False]},
+                         schema={"text": pl.String, "number": pl.Int64, "flag": pl.Boolean})
+    lines = _polars_lines(probe.schema)
+    return lines is not None and probe.select(lines.str.join("")).item().encode() == canonical_lines(probe.rows())
 
 
 def _entry_hash(entry: dict) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
+from .extract import extract_row
 from .sources import BadCapture, Capture, detect_format, find_files, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
@@ -191,8 +192,6 @@ def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
 
 def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
     """The usage row of one capture, counted in ``report``; None (and listed as bad) when it has none."""
-    from .extract import extract_row
-
     report.captures += 1
     report.by_format[item.format] += 1
     if isinstance(item, BadCapture):
