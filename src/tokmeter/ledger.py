@@ -36,18 +36,44 @@ GENESIS = "0" * 64
 
 def rows_digest(frame: pl.DataFrame) -> str:
     """SHA-256 of a part's canonical rows (see the module docstring)."""
+    lined = with_canonical_lines(frame)
+    if lined is not None:
+        return lines_digest(lined[LINE])
     digest = hashlib.sha256()
-    frame = frame.select(polars_schema().names()).with_columns(
+    frame = _canonical_values(frame)
+    for start in range(0, frame.height, _DIGEST_SLICE):  # in slices: memory stays bounded
+        digest.update(canonical_lines(frame.slice(start, _DIGEST_SLICE).rows()))
+    return digest.hexdigest()
+
+
+# The column ``with_canonical_lines`` adds: each row's canonical line
+LINE = "_canonical_line"
+
+
+def with_canonical_lines(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """``frame`` with each row's canonical line (line break included) in a ``LINE`` column, built by
+    polars: a commit computes them once for all its parts, then ``lines_digest`` of a part's rows is its
+    digest. None when this polars cannot write them byte for byte as orjson does."""
+    if not _polars_writes_as_orjson():
+        return None
+    lines = _polars_lines(_canonical_values(frame.head(0)).schema)
+    if lines is None:
+        return None
+    return frame.with_columns(_canonical_values(frame).select(lines.alias(LINE)).to_series())
+
+
+def lines_digest(lines: pl.Series) -> str:
+    """SHA-256 of canonical lines, in order (``with_canonical_lines``)."""
+    digest = hashlib.sha256()
+    for start in range(0, lines.len(), _DIGEST_SLICE):  # in slices: memory stays bounded
+        digest.update(lines.slice(start, _DIGEST_SLICE).str.join("").item().encode())
+    return digest.hexdigest()
+
+
+def _canonical_values(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(polars_schema().names()).with_columns(
         pl.col("timestamp").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     )
-    lines = _polars_lines(frame.schema) if _polars_writes_as_orjson() else None
-    for start in range(0, frame.height, _DIGEST_SLICE):  # in slices: memory stays bounded
-        chunk = frame.slice(start, _DIGEST_SLICE)
-        if lines is None:
-            digest.update(canonical_lines(chunk.rows()))
-        else:
-            digest.update(chunk.select(lines.str.join("")).item().encode())
-    return digest.hexdigest()
 
 
 _DIGEST_SLICE = 20_000

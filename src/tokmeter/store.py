@@ -28,13 +28,13 @@ import polars as pl
 
 from .dedup import best_per_request, usage_signature
 from .errors import StoreError
-from .ledger import LEDGER, Verification, rows_digest
+from .ledger import LEDGER, LINE, Verification, lines_digest, rows_digest, with_canonical_lines
 from .ledger import append as append_to_ledger
+from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from .sources.capture import BadCapture
-from .locking import store_lock
 from .schema import polars_schema
+from .sources.capture import BadCapture
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
@@ -187,8 +187,13 @@ class Store:
             for file, ids in replaced.group_by("_file"):
                 self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
             best = winners.filter("_new").select(polars_schema().names())
-        for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
-            txn.stage_part(self._new_part_path(day), part.drop("_day").sort("timestamp"))
+        lined = with_canonical_lines(best)  # the ledger's digests, for all parts at once
+        for (day,), part in (best if lined is None else lined).group_by(pl.col("timestamp").dt.date()):
+            part = part.sort("timestamp")
+            if lined is None:
+                txn.stage_part(self._new_part_path(day), part)
+            else:
+                txn.stage_part(self._new_part_path(day), part.drop(LINE), lines_digest(part[LINE]))
         result.rows_written += best.height
 
     def _stored_copies(self, best: pl.DataFrame) -> pl.DataFrame:
@@ -341,14 +346,15 @@ class _Transaction:
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
 
-    def stage_part(self, final: Path, frame: pl.DataFrame) -> None:
+    def stage_part(self, final: Path, frame: pl.DataFrame, digest: str | None = None) -> None:
+        """Write ``frame`` as the part ``final`` (``digest``: its ``rows_digest``, when known)."""
         temp = self._temp_for(final)
         frame.write_parquet(temp, compression="zstd", statistics=True)
         os.chmod(temp, 0o600)  # usage rows are the owner's business
         _fsync_file(temp)
         self.adds.append((self._rel(temp), self._rel(final)))
         self.ledger.append({"op": "add", "part": self._rel(final), "rows": frame.height,
-                            "sha256": rows_digest(frame)})
+                            "sha256": digest or rows_digest(frame)})
 
     def stage_bytes(self, rel: str, content: bytes) -> None:
         final = self.root / rel
