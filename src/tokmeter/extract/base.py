@@ -77,8 +77,10 @@ def _show(value: Any) -> str:
 
 
 def as_mapping(value: Any) -> Mapping[str, Any] | None:
-    # a dict (what JSON decodes to) first: the ABC check is ten times slower
-    return value if type(value) is dict or isinstance(value, Mapping) else None
+    # a dict (what JSON decodes to) and None (an absent field) first: the ABC check is ten times slower
+    if type(value) is dict:
+        return value
+    return None if value is None or not isinstance(value, Mapping) else value
 
 
 def as_str(value: Any) -> str | None:

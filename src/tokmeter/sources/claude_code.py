@@ -147,57 +147,57 @@ def _usage_lines(handle: IO[bytes], source: str, session: str) -> Iterator[_Line
 
 
 def _usage_record(doc: Any) -> dict[str, Any] | None:
-    """The line's assistant record (unwrapping ``progress`` lines), slimmed to what is read; None when
-    the line carries no API usage."""
-    if not isinstance(doc, dict):
+    """The line's assistant record (unwrapping ``progress`` lines), whole; None when the line carries no
+    API usage. (The line is cut to what is read, ``_slim``, once the fold keeps it.)"""
+    if type(doc) is not dict:
         return None
     record = doc
-    if not isinstance(doc.get("message"), dict):
+    if type(doc.get("message")) is not dict:
         data = doc.get("data")
-        nested = data.get("message") if isinstance(data, dict) else None
-        if not isinstance(nested, dict) or not isinstance(nested.get("message"), dict):
+        nested = data.get("message") if type(data) is dict else None
+        if type(nested) is not dict or type(nested.get("message")) is not dict:
             return None
         record = {**nested, "sessionId": nested.get("sessionId") or doc.get("sessionId")}
     message = record["message"]
-    if not isinstance(message.get("usage"), dict) or message.get("model") == SYNTHETIC_MODEL:
+    if type(message.get("usage")) is not dict or message.get("model") == SYNTHETIC_MODEL:
         return None
+    return record
+
+
+def _slim(record: dict[str, Any]) -> dict[str, Any]:
+    """What is read of a line (the rest, content included, is dropped as soon as the line is kept)."""
     slim = {key: record[key] for key in _RECORD_KEYS if key in record}
+    message = record["message"]
     slim["message"] = {key: message[key] for key in _MESSAGE_KEYS if key in message}
     return slim
 
 
 def _line(record: dict[str, Any], offset: int, number: int, session: str) -> _Line:
     message = record["message"]
+    message_id, request_id, line_session = message.get("id"), record.get("requestId"), record.get("sessionId")
     return _Line(
-        offset=offset,
-        number=number,
-        record=record,
-        message_id=_text(message.get("id")),
-        request_id=_text(record.get("requestId")),
-        session=_text(record.get("sessionId")) or session,
-        sidechain=record.get("isSidechain") is True,
-        total=_total(message["usage"]),
+        offset,
+        number,
+        record,
+        message_id if type(message_id) is str and message_id else None,
+        request_id if type(request_id) is str and request_id else None,
+        line_session if type(line_session) is str and line_session else session,
+        record.get("isSidechain") is True,
+        _total(message["usage"]),
     )
-
-
-def _text(value: Any) -> str | None:
-    return value if type(value) is str and value else None
 
 
 def _total(usage: dict[str, Any]) -> int:
     """input + output + cache writes + cache reads, as ccusage ranks copies (its cache-write count
     is the sum of the TTL buckets when ``cache_creation`` is present)."""
     buckets = usage.get("cache_creation")
-    if isinstance(buckets, dict):
-        writes = _int(buckets.get("ephemeral_5m_input_tokens")) + _int(buckets.get("ephemeral_1h_input_tokens"))
+    if type(buckets) is dict:
+        counts = (buckets.get("ephemeral_5m_input_tokens"), buckets.get("ephemeral_1h_input_tokens"))
     else:
-        writes = _int(usage.get("cache_creation_input_tokens"))
-    return (writes + _int(usage.get("input_tokens")) + _int(usage.get("output_tokens"))
-            + _int(usage.get("cache_read_input_tokens")))
-
-
-def _int(value: Any) -> int:
-    return value if type(value) is int and value > 0 else 0  # bool is a subclass of int, not int itself
+        counts = (usage.get("cache_creation_input_tokens"),)
+    counts += (usage.get("input_tokens"), usage.get("output_tokens"), usage.get("cache_read_input_tokens"))
+    # a positive int counts (bool is a subclass of int, not int itself)
+    return sum(value for value in counts if type(value) is int and value > 0)
 
 
 class _Fold:
@@ -210,16 +210,23 @@ class _Fold:
 
     def add(self, line: _Line) -> None:
         if line.message_id is None:
-            self.lines.append(line)
+            self._keep(line, len(self.lines))
             return
         index = self._find(line, line.message_id)
         if index is None:
             index = len(self.lines)
-            self.lines.append(line)
+            self._keep(line, index)
             self._by_message.setdefault((line.session, line.message_id), []).append(index)
         elif _better(line, self.lines[index]):
-            self.lines[index] = line
+            self._keep(line, index)
         self._exact.setdefault((line.message_id, line.request_id), index)
+
+    def _keep(self, line: _Line, index: int) -> None:
+        line.record = _slim(line.record)
+        if index == len(self.lines):
+            self.lines.append(line)
+        else:
+            self.lines[index] = line
 
     def _find(self, line: _Line, message_id: str) -> int | None:
         index = self._exact.get((message_id, line.request_id))
