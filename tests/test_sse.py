@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokmeter.extract.sse import SSEEvent, looks_like_sse, parse_sse
+from tokmeter.extract.sse import SSEEvent, SSEStreamParser, looks_like_sse, parse_sse
 
 
 def events(text: str) -> list[tuple[str | None, str]]:
@@ -46,6 +46,17 @@ def test_done_sentinel() -> None:
 
 def test_bom_is_dropped() -> None:
     assert events("\ufeffdata: x\n\n") == [(None, "x")]
+
+
+def test_bom_only_at_the_very_start() -> None:
+    # after the start a BOM is part of the line: "\ufeffdata" is an unknown field, and one BOM is dropped
+    text = "\ufeff\ufeffdata: a\n\ndata: b\n\n\ufeffdata: c\n\ndata: d\n\n"
+    assert events(text) == [(None, "b"), (None, "d")]
+    assert [(e.event, e.data) for e in parse_sse("\ufeffdata: c\n\n", bom=False)] == []
+    for cut in range(len(text) + 1):  # wherever a chunk starts, the incremental parser agrees
+        parser = SSEStreamParser()
+        got = parser.feed(text[:cut]) + parser.feed(text[cut:]) + parser.close()
+        assert [(e.event, e.data) for e in got] == events(text), cut
 
 
 def test_final_event_without_blank_line_is_marked_unterminated() -> None:

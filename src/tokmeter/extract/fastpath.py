@@ -2,23 +2,33 @@
 
 Most bytes of a streamed response are text deltas that carry no usage; parsing and decoding every event
 is what makes the obvious approach slow. For the three most common APIs the usage-bearing events are
-found by substring search (C speed), and only those blocks, plus the stream's first and last block, are
-parsed. The stream readers are unchanged and see the same usage-bearing events in the same order, so the
-result is the same as parsing everything (``tests/test_fastpath.py`` checks it on every recorded
-capture); when in doubt (CR line breaks, an API without markers) the caller parses everything.
+found by substring search (C speed), and only those blocks, plus the blocks of the stream's first three
+events (what API detection reads) and its last block, are parsed. The stream readers are unchanged and
+see the same usage-bearing events in the same order, so the result is the same as parsing everything;
+for Chat Completions, whose usage key also appears as ``null`` in every chunk, the selection is checked
+to settle what all chunks would (``_chat_events``). When in doubt (CR line breaks, an API without
+markers, a check that fails) the caller parses everything. ``tests/test_fastpath.py`` compares both ways
+on every recorded capture and on thousands of mutated streams.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from .sse import SSEEvent, _block_around, parse_spans, parse_sse, select_events
+from .base import as_mapping, as_str, loads_or_none
+from .openai import chunk_finishes, chunk_usage
+from .sse import SSEEvent, _block_around, head_spans, parse_sse, select_events
 
-# Event names (or types) that carry usage, the model and the end of the stream.
+# Event names (or types) that carry usage, the model and the end of the stream, as few substrings as
+# find them all (one search each through the whole stream): "message_" finds message_start,
+# message_delta and message_stop; "response.c" finds response.created and response.completed (and
+# the few content_part events), "response.in" response.in_progress and response.incomplete. A block
+# picked needlessly costs a parse: readers skip events that carry no usage.
 _MARKERS = {
-    "anthropic_messages": ("message_start", "message_delta", "message_stop", '"error"'),
-    "openai_responses": ("response.created", "response.in_progress", "response.completed",
-                         "response.incomplete", "response.failed", '"error"'),
+    "anthropic_messages": ("message_", '"error"'),
+    "openai_responses": ("response.c", "response.in", "response.failed", '"error"'),
 }
 _NOT_NULL = re.compile(r'\s*:\s*(?!null)')
 # For Chat Completions: the last block with each of these keys set to something other than null.
@@ -44,28 +54,69 @@ def guess_api(text: str, path_api: str | None) -> str | None:
 
 def stream_events(text: str, api: str | None) -> list[SSEEvent]:
     """The events the ``api``'s stream reader needs (all of them when there is no fast path)."""
-    if ENABLED and "\r" not in text:
-        if api == "openai_chat":
-            return _chat_events(text)
+    if ENABLED:
         if api in _MARKERS:
-            selected = select_events(text, _MARKERS[api])
+            selected = select_events(text, _MARKERS[api])  # None for CR line breaks
             if selected is not None:
                 return selected
+        elif api == "openai_chat" and "\r" not in text and (selected := _chat_events(text)) is not None:
+            return selected
     return list(parse_sse(text))
 
 
-def _chat_events(text: str) -> list[SSEEvent]:
-    spans = {_block_around(text, 0), _block_around(text, max(len(text.rstrip("\n")) - 1, 0))}
-    done = text.rfind("[DONE]")
-    if done >= 0:
-        spans.add(_block_around(text, done))
+def _chat_events(text: str) -> list[SSEEvent] | None:
+    """The events the Chat Completions reader needs, or None when the selection cannot be shown to give
+    what all events give (the caller then parses everything).
+
+    The reader decodes the first chunk that decodes, every chunk with a non-null usage or
+    finish_reason, and notes any ``[DONE]``; from these it keeps the first model and id, the last usage,
+    and whether anything ended the stream. Selected: the first three events, and the last block with each
+    key set (found from the end), and the last ``[DONE]``. That selection gives the same row when the first
+    chunk names its model and id, the last usage-bearing block does carry a usage, and the stream's end
+    is told by the last ``[DONE]`` (or, without one, by the last finish_reason); otherwise None.
+    """
+    head = head_spans(text)
+    if head is None:
+        return None
+    last: dict[str, tuple[int, int]] = {}
     for key in _CHAT_KEYS:
         end = len(text)
         while (pos := text.rfind(key, 0, end)) >= 0:
             if _NOT_NULL.match(text, pos + len(key)):
-                spans.add(_block_around(text, pos))
+                last[key] = _block_around(text, pos)
                 break
             end = pos
-    # A non-null value earlier than the last one matters only for usage (the reader keeps the last
-    # chunk that had usage, x_groq included), and the last one of each key is already in.
-    return parse_spans(text, spans)
+    done = text.rfind("[DONE]")
+    done_span = _block_around(text, done) if done >= 0 else None
+    spans = {*head, _block_around(text, max(len(text.rstrip("\n")) - 1, 0)), *last.values()}
+    if done_span is not None:
+        spans.add(done_span)
+    # one event at most per block (no CR): parsed one by one, so the checks know which is which
+    events = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
+    if any(events[span] is None for span in last.values()):
+        return None  # a key in a comment or a field other than data: no chunk says it
+    if not _selection_tells_all([events[span] for span in head], events.get(last.get('"usage"')),
+                                events.get(last.get('"finish_reason"')), events.get(done_span), done_span):
+        return None
+    return [event for event in events.values() if event is not None]
+
+
+def _selection_tells_all(head: list[SSEEvent | None], usage: SSEEvent | None, finish: SSEEvent | None,
+                         done: SSEEvent | None, done_span: tuple[int, int] | None) -> bool:
+    """Whether the chunks chosen by ``_chat_events`` settle model, id, usage and the end as all chunks would.
+
+    Every chunk with a usage names it with a non-null ``"usage"``, so when the last such block carries
+    one it is the reader's last; a ``[DONE]`` or a finish reason anywhere ends the stream, so the last one
+    decides only when it is a real one."""
+    first = next((chunk for event in head if event is not None and (chunk := _chunk(event)) is not None), None)
+    if first is None or not (as_str(first.get("model")) and as_str(first.get("id"))):
+        return False
+    if usage is not None and chunk_usage(_chunk(usage) or {}) is None:
+        return False
+    if done_span is not None:
+        return done is not None and done.is_done
+    return finish is None or chunk_finishes(_chunk(finish) or {})
+
+
+def _chunk(event: SSEEvent) -> Mapping[str, Any] | None:
+    return None if event.is_done else as_mapping(loads_or_none(event.data))

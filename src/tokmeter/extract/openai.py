@@ -84,15 +84,24 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         first = False
         ex.model = ex.model or as_str(chunk.get("model"))
         ex.response_id = ex.response_id or as_str(chunk.get("id"))
-        found = as_mapping(chunk.get("usage")) or as_mapping((as_mapping(chunk.get("x_groq")) or {}).get("usage"))
+        found = chunk_usage(chunk)
         if found is not None:
             usage = found
-        for choice in chunk.get("choices") or ():
-            if isinstance(choice, Mapping) and choice.get("finish_reason"):
-                ex.complete = True
+        if chunk_finishes(chunk):
+            ex.complete = True
     if usage is not None:
         chat_usage(usage, ex)
     return ex
+
+
+def chunk_usage(chunk: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A stream chunk's usage (Groq's under ``x_groq``), or None."""
+    return as_mapping(chunk.get("usage")) or as_mapping((as_mapping(chunk.get("x_groq")) or {}).get("usage"))
+
+
+def chunk_finishes(chunk: Mapping[str, Any]) -> bool:
+    """Whether a stream chunk gives a choice its finish reason."""
+    return any(isinstance(choice, Mapping) and choice.get("finish_reason") for choice in chunk.get("choices") or ())
 
 
 def responses_from_json(doc: Mapping[str, Any]) -> Extracted:

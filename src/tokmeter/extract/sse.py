@@ -32,10 +32,11 @@ class SSEEvent:
         return self.data.strip() == "[DONE]"
 
 
-def parse_sse(text: str) -> Iterator[SSEEvent]:
-    """Yield the events of a whole captured stream, in order."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
+def parse_sse(text: str, *, bom: bool = True) -> Iterator[SSEEvent]:
+    """Yield the events of a whole captured stream, in order. ``bom``: the text is the start of the
+    stream, where a BOM is dropped (a part of a stream after its start keeps one: it is not a BOM there)."""
+    if bom:
+        text = text.removeprefix("\ufeff")
     event: str | None = None
     event_id: str | None = None
     data: list[str] = []
@@ -71,27 +72,55 @@ def looks_like_sse(text: str) -> bool:
 
 
 def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
-    """The events of a stream whose block contains one of ``markers``, plus the first and last block, in
-    order: the fast path for streams where only a few events carry usage (most bytes are text deltas).
+    """The events of a stream whose block contains one of ``markers``, plus the blocks of its first three
+    events (``head_spans``) and its last block, in order: the fast path for streams where only a few
+    events carry usage (most bytes are text deltas).
 
     Blocks are found by plain substring search, so a marker inside text only costs a wasted parse; a
     usage event never goes unseen as long as the markers are literals every such event contains.
-    Returns None when the stream uses CR line breaks (the caller then parses everything).
+    Returns None when the stream uses CR line breaks, or many blocks without events open it (the caller
+    then parses everything).
     """
     if "\r" in text:
         return None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    spans: set[tuple[int, int]] = set()
+    head = head_spans(text)
+    if head is None:
+        return None
+    spans = set(head)
     for marker in markers:
         pos = text.find(marker)
         while pos >= 0:
             span = _block_around(text, pos)
             spans.add(span)
             pos = text.find(marker, span[1])
-    spans.add(_block_around(text, 0))
     spans.add(_block_around(text, max(len(text.rstrip("\n")) - 1, 0)))
     return parse_spans(text, spans)
+
+
+# API detection reads the first three events of a stream (detect.py), so every selection starts with them
+HEAD_EVENTS = 3
+
+
+def head_spans(text: str, events: int = HEAD_EVENTS, max_blocks: int = 16) -> list[tuple[int, int]] | None:
+    """The blocks that hold the first ``events`` events of ``text`` (all its blocks when it has fewer
+    events); None when more than ``max_blocks`` blocks (comments, say) come before them."""
+    spans: list[tuple[int, int]] = []
+    seen, pos = 0, 0
+    while pos < len(text) and seen < events:
+        if len(spans) == max_blocks:
+            return None
+        span = _block_around(text, pos)
+        spans.append(span)
+        seen += _has_data(text[span[0]:span[1]])
+        pos = span[1]
+    return spans
+
+
+def _has_data(block: str) -> bool:
+    """Whether a block (no CR in it) has a line ``data`` or ``data:...``, so holds an event; a BOM makes
+    it say no, which only makes ``head_spans`` take a block more."""
+    return (block.startswith(("data:", "data\n")) or "\ndata:" in block or "\ndata\n" in block
+            or block == "data" or block.endswith("\ndata"))
 
 
 def parse_spans(text: str, spans: set[tuple[int, int]]) -> list[SSEEvent]:
@@ -105,10 +134,10 @@ def parse_spans(text: str, spans: set[tuple[int, int]]) -> list[SSEEvent]:
             run_end = end
             continue
         if run_end > run_start:
-            events += parse_sse(text[run_start:run_end])
+            events += parse_sse(text[run_start:run_end], bom=run_start == 0)
         run_start, run_end = start, end
     if run_end > run_start:
-        events += parse_sse(text[run_start:run_end])
+        events += parse_sse(text[run_start:run_end], bom=run_start == 0)
     return events
 
 
@@ -131,22 +160,21 @@ class SSEStreamParser:
 
     def feed(self, chunk: str) -> list[SSEEvent]:
         text = self._pending + chunk
-        if not self._started and text:
-            if text.startswith("\ufeff"):
-                text = text[1:]
-            self._started = bool(text) or self._started
+        if not self._started and text:  # the stream's first character: a BOM only there
+            text = text.removeprefix("\ufeff")
+            self._started = True
         # Everything up to the last complete event (a blank line) can be parsed now. A CR at the very end
         # might be the first half of a CRLF, so it waits for the next chunk.
-        cut = _last_event_end(text[:-1] if text.endswith("\r") else text)
+        cut = _last_event_end(text.removesuffix("\r"))
         if cut <= 0:
             self._pending = text
             return []
         self._pending = text[cut:]
-        return [event for event in parse_sse(text[:cut]) if event.terminated]
+        return [event for event in parse_sse(text[:cut], bom=False) if event.terminated]
 
     def close(self) -> list[SSEEvent]:
         text, self._pending = self._pending, ""
-        return list(parse_sse(text))
+        return list(parse_sse(text, bom=False))
 
 
 _EVENT_END = re.compile(r"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
