@@ -9,14 +9,16 @@ from __future__ import annotations
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import polars as pl
-from rich.table import Table
 
 from .errors import UsageError
 from .report import Report
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 UNKNOWN = "(unknown)"
 PARQUET_METADATA_KEY = "tokmeter.price_data"
@@ -48,6 +50,8 @@ def _header(measure: str) -> str:
 
 
 def report_table(report: Report) -> Table:
+    from rich.table import Table  # not imported for the machine formats: 20 ms of every report's start
+
     table = Table(show_footer=True, header_style="bold", footer_style="bold",
                   caption=price_caption(report.price_data), caption_justify="left")
     totals = report.totals.row(0, named=True)
@@ -70,6 +74,8 @@ def _cell(measure: str, value: Any) -> str:
 
 
 def unpriced_table(report: Report) -> Table:
+    from rich.table import Table
+
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold")
     for column in ("provider", "model", "requests", "input tokens", "output tokens"):
         table.add_column(column, justify="right" if "s" == column[-1] else "left")
@@ -146,6 +152,8 @@ ROWS_TABLE_COLUMNS = ("timestamp", "request_id", "user", "provider", "model", "s
 
 
 def rows_table(frame: pl.DataFrame) -> Table:
+    from rich.table import Table
+
     table = Table(header_style="bold")
     for column in ROWS_TABLE_COLUMNS:
         numeric = column.endswith("_tokens") or column in ("status", "cost_usd")
