@@ -56,10 +56,9 @@ def with_canonical_lines(frame: pl.DataFrame) -> pl.DataFrame | None:
     digest. None when this polars cannot write them byte for byte as orjson does."""
     if not _polars_writes_as_orjson():
         return None
-    lines = _polars_lines(_canonical_values(frame.head(0)).schema)
-    if lines is None:
-        return None
-    return frame.with_columns(_canonical_values(frame).select(lines.alias(LINE)).to_series())
+    values = _canonical_values(frame)
+    lines = _polars_lines(values.schema)
+    return None if lines is None else frame.with_columns(values.select(lines.alias(LINE)).to_series())
 
 
 def lines_digest(lines: pl.Series) -> str:

@@ -14,12 +14,10 @@ on every recorded capture and on thousands of mutated streams.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
-from .base import as_mapping, as_str, loads_or_none
-from .openai import chunk_finishes, chunk_usage
-from .sse import SSEEvent, _block_around, head_spans, parse_sse, select_events
+from .base import as_str
+from .openai import chunk_finishes, chunk_usage, stream_chunk
+from .sse import SSEEvent, _block_around, head_spans, last_span, parse_sse, select_events
 
 # Event names (or types) that carry usage, the model and the end of the stream, as few substrings as
 # find them all (one search each through the whole stream): "message_" finds message_start,
@@ -88,7 +86,7 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
             end = pos
     done = text.rfind("[DONE]")
     done_span = _block_around(text, done) if done >= 0 else None
-    spans = {*head, _block_around(text, max(len(text.rstrip("\n")) - 1, 0)), *last.values()}
+    spans = {*head, last_span(text), *last.values()}
     if done_span is not None:
         spans.add(done_span)
     # one event at most per block (no CR): parsed one by one, so the checks know which is which
@@ -108,15 +106,12 @@ def _selection_tells_all(head: list[SSEEvent | None], usage: SSEEvent | None, fi
     Every chunk with a usage names it with a non-null ``"usage"``, so when the last such block carries
     one it is the reader's last; a ``[DONE]`` or a finish reason anywhere ends the stream, so the last one
     decides only when it is a real one."""
-    first = next((chunk for event in head if event is not None and (chunk := _chunk(event)) is not None), None)
+    first = next((chunk for event in head if event is not None and (chunk := stream_chunk(event)) is not None), None)
     if first is None or not (as_str(first.get("model")) and as_str(first.get("id"))):
         return False
-    if usage is not None and chunk_usage(_chunk(usage) or {}) is None:
+    if usage is not None and chunk_usage(stream_chunk(usage) or {}) is None:
         return False
     if done_span is not None:
         return done is not None and done.is_done
-    return finish is None or chunk_finishes(_chunk(finish) or {})
+    return finish is None or chunk_finishes(stream_chunk(finish) or {})
 
-
-def _chunk(event: SSEEvent) -> Mapping[str, Any] | None:
-    return None if event.is_done else as_mapping(loads_or_none(event.data))

@@ -78,7 +78,7 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
             continue
         if not first and not _CHAT_INTERESTING.search(event.data):
             continue
-        chunk = as_mapping(loads_or_none(event.data))
+        chunk = stream_chunk(event)
         if chunk is None:
             continue
         first = False
@@ -92,6 +92,11 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
     if usage is not None:
         chat_usage(usage, ex)
     return ex
+
+
+def stream_chunk(event: SSEEvent) -> Mapping[str, Any] | None:
+    """A stream event's chunk: its data decoded as an object (None for ``[DONE]`` and anything else)."""
+    return None if event.is_done else as_mapping(loads_or_none(event.data))
 
 
 def chunk_usage(chunk: Mapping[str, Any]) -> Mapping[str, Any] | None:

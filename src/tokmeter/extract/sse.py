@@ -93,8 +93,13 @@ def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
             span = _block_around(text, pos)
             spans.add(span)
             pos = text.find(marker, span[1])
-    spans.add(_block_around(text, max(len(text.rstrip("\n")) - 1, 0)))
+    spans.add(last_span(text))
     return parse_spans(text, spans)
+
+
+def last_span(text: str) -> tuple[int, int]:
+    """The last block of ``text`` that holds more than line breaks (the first when none does)."""
+    return _block_around(text, max(len(text.rstrip("\n")) - 1, 0))
 
 
 # API detection reads the first three events of a stream (detect.py), so every selection starts with them
