@@ -271,6 +271,47 @@ def test_codex_flag_and_codex_home(isolated_store: Path, tmp_path: Path) -> None
     assert len(again) == 3 and "duplicates dropped 3" in summary  # the same turns, archived
 
 
+def test_codex_fork_counts_only_its_own_turns(isolated_store: Path) -> None:
+    """A fork repeats its parent's history (re-stamped at the fork): parent and fork together count each
+    turn once, so their rows add up to the fork's final running total, and the fork's rows are its own."""
+    fork = next((DATA / "codex-fork").rglob("*.jsonl"))
+    rows, _ = ingest_rows(str(CODEX / "sessions"), str(fork))
+    events = [json.loads(x)["payload"] for x in fork.read_text().splitlines()]
+    final = [e["info"]["total_token_usage"] for e in events if e.get("type") == "token_count" and e["info"]][-1]
+    assert sum(r["input_tokens"] for r in rows) == final["input_tokens"]
+    assert sum(r["cache_read_tokens"] for r in rows) == final["cached_input_tokens"]
+    assert sum(r["output_tokens"] for r in rows) == final["output_tokens"]
+    fork_id, parent_id = events[0]["id"], events[0]["forked_from_id"]
+    from_fork = [r for r in rows if r["source"] == str(fork)]
+    assert len(from_fork) == 2 and all(r["request_id"].startswith(f"codex:{fork_id}:") for r in from_fork)
+    assert all(r["request_id"].startswith(f"codex:{parent_id}:") for r in rows if r not in from_fork)
+
+
+def codex_event(ts: str, total: int, kind: str = "token_count", **payload: Any) -> str:
+    info = {"total_token_usage": {"input_tokens": total, "cached_input_tokens": 0, "output_tokens": total // 10,
+                                  "reasoning_output_tokens": 0, "total_tokens": total + total // 10}}
+    body = {"type": kind, "info": info} if kind == "token_count" else payload
+    return line({"timestamp": ts, "type": "event_msg" if kind == "token_count" else kind, "payload": body})
+
+
+def test_codex_subagent_replay_keeps_the_running_total_as_base(tmp_path: Path) -> None:
+    """ccusage's case: a sub-agent (thread_spawn) file whose copied turns were written in one instant."""
+    spawn = {"id": "sub-1", "source": {"subagent": {"thread_spawn": {"parent_thread_id": "main-1", "depth": 1}}}}
+    path = tmp_path / "rollout-2026-11-03T08-03-00-sub.jsonl"
+    path.write_text(codex_event("2026-11-03T08:03:00.000Z", 0, "session_meta", **spawn)
+                    + codex_event("2026-11-03T08:03:00.001Z", 1000) + codex_event("2026-11-03T08:03:00.001Z", 1500)
+                    + codex_event("2026-11-03T08:04:00.000Z", 1600))
+    assert [(r["input_tokens"], r["output_tokens"]) for r in rows_of(path)] == [(100, 10)]
+
+
+def test_codex_without_a_fork_counts_close_events(tmp_path: Path) -> None:
+    """Only a fork's copied history is skipped: a plain session's quick turns all count."""
+    path = tmp_path / "rollout-2026-11-03T08-03-00-main.jsonl"
+    path.write_text(codex_event("2026-11-03T08:03:00.000Z", 0, "session_meta", id="main-1")
+                    + codex_event("2026-11-03T08:03:00.300Z", 1000) + codex_event("2026-11-03T08:03:00.600Z", 1500))
+    assert [r["input_tokens"] for r in rows_of(path)] == [1000, 500]
+
+
 # ---- api-proxy token logs -------------------------------------------------------------------------------
 
 def test_token_log_normalizes_the_input_convention() -> None:

@@ -10,6 +10,15 @@
   ``last_token_usage``, else the difference of two running totals. Events with ``info: null`` only
   report rate limits.
 
+A forked session (``codex fork``, a sub-agent spawned with the parent's context) starts with a copy of
+its parent's history: after its own ``session_meta`` (which names the parent in ``forked_from_id``, or
+``source.subagent.thread_spawn``), Codex writes the parent's lines again, its ``session_meta`` and
+``token_count`` events included, re-stamped with the time of the fork. Those turns were counted in the
+parent's file, so they count nothing here (their running totals are still the base for the differences
+that follow). The copy is the chain of ``token_count`` events that follows the parent's ``session_meta``
+(or the fork's own) each within ``REPLAY_GAP`` of the one before, as Codex writes them in one burst; the
+fork's first turn of its own comes after a model call. The session is the first ``session_meta``'s.
+
 Everything else (messages, reasoning, tool calls) is skipped silently. Each counted event becomes a
 capture named ``codex:<session id>:<byte offset>``, billed to the OS user.
 """
@@ -30,6 +39,8 @@ from .claude_code import Opener, os_user
 FORMAT = "codex"
 USAGE_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
 _INTERESTING = (b'"session_meta"', b'"turn_context"', b'"token_count"')
+# Copied history is written in one burst: its token_count events are this close (seconds) to the line before.
+REPLAY_GAP = 1.0
 
 
 @dataclass(slots=True)
@@ -39,6 +50,8 @@ class _Session:
     model: str | None = None
     previous_total: dict[str, int] | None = None
     user: str | None = field(default_factory=os_user)
+    named: bool = False  # its own session_meta was read (later ones are copied from a parent)
+    replay_since: float | None = None  # in copied history: the time of its last line read
 
 
 def read_codex(
@@ -77,19 +90,59 @@ def _apply(
 ) -> Capture | None:
     kind, payload = item.get("type"), item["payload"]
     if kind == "session_meta":
-        session.id = _text(payload.get("id")) or session.id
-        session.provider = _text(payload.get("model_provider")) or session.provider
+        _session_meta(payload, _seconds(item.get("timestamp")), session)
     elif kind == "turn_context":
         session.model = _text(payload.get("model")) or session.model
     elif kind == "event_msg" and payload.get("type") == "token_count":
+        replayed = _replayed(_seconds(item.get("timestamp")), session)
         usage = _turn_usage(payload.get("info"), session)
-        if usage is not None:
+        if usage is not None and not replayed:
             model = _text(payload.get("model")) or session.model
             meta = {"ts": item.get("timestamp"), "request_id": f"codex:{session.id}:{offset}", "user": session.user,
                     "provider": session.provider or "openai", "session": session.id,
                     "request": {"model": model, "stream": True}}
             return Capture(source, offset, meta, {"usage": usage, "model": model}, line, file_time, FORMAT)
     return None
+
+
+def _session_meta(payload: dict[str, Any], when: float | None, session: _Session) -> None:
+    """The first one names the session; a later one with another id starts a parent's copied history, and
+    so does a first one that says the session is a fork."""
+    own = _text(payload.get("id"))
+    if not session.named:
+        session.named = True
+        session.id = own or session.id
+        session.provider = _text(payload.get("model_provider")) or session.provider
+        if _is_fork(payload):
+            session.replay_since = when
+    elif own is not None and own != session.id:
+        session.replay_since = when
+
+
+def _is_fork(payload: dict[str, Any]) -> bool:
+    source = payload.get("source")
+    subagent = source.get("subagent") if isinstance(source, dict) else None
+    return bool(_text(payload.get("forked_from_id"))) or (isinstance(subagent, dict) and "thread_spawn" in subagent)
+
+
+def _replayed(when: float | None, session: _Session) -> bool:
+    """Whether a token_count event belongs to copied history (see the module doc); it ends at the first
+    event that does not."""
+    if session.replay_since is None or when is None or when - session.replay_since > REPLAY_GAP:
+        session.replay_since = None
+        return False
+    session.replay_since = max(when, session.replay_since)
+    return True
+
+
+def _seconds(value: Any) -> float | None:
+    """An ISO 8601 timestamp as epoch seconds (None when it is not one)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def _turn_usage(info: Any, session: _Session) -> dict[str, Any] | None:

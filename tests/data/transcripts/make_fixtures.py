@@ -15,6 +15,10 @@ Codex CLI 0.5x do and as ccusage's parsers read them:
   of the first one, then its own messages on another model.
 * ``codex/sessions/2026/11/03/rollout-*.jsonl``: a Codex session with rate-limit-only, repeated and
   advancing token_count events, a model switch and a turn without last_token_usage.
+* ``codex-fork/sessions/2026/11/03/rollout-*.jsonl``: a fork of that session as Codex writes it: its own
+  ``session_meta`` (``forked_from_id``), the parent's lines copied and re-stamped at the fork (its
+  ``session_meta`` and ``token_count`` events included), then two turns of its own, the second without
+  ``last_token_usage``.
 * ``token-usage.jsonl``: an api-proxy (gh-aw-firewall) token log, Anthropic and OpenAI records.
 """
 
@@ -187,7 +191,7 @@ def claude_resumed() -> list[dict[str, Any]]:
 
 
 def codex_session() -> list[dict[str, Any]]:
-    sid = "0199a6c1-4f2e-7d30-b8e5-93c1d2f4a6b7"
+    sid = CODEX_SID
     ts = "2026-11-03T10:{:02d}:{:02d}.{:03d}Z"
 
     def item(minute: int, second: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +237,44 @@ def codex_session() -> list[dict[str, Any]]:
     ]
 
 
+CODEX_SID = "0199a6c1-4f2e-7d30-b8e5-93c1d2f4a6b7"
+CODEX_FORK_SID = "0199a6d8-2b71-7c04-9e5a-41f0c3b2d8e6"
+
+
+def codex_fork(parent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``codex fork`` of the parent after its last turn: every copied line is stamped when the fork wrote it."""
+    def at(second: int, milli: int) -> str:
+        return f"2026-11-03T10:20:{second:02d}.{milli:03d}Z"
+
+    meta = {**parent[0]["payload"], "id": CODEX_FORK_SID, "forked_from_id": CODEX_SID,
+            "timestamp": "2026-11-03T10:20:00.002Z"}
+    copied = [{**line, "timestamp": at(0, 3 + index)} for index, line in enumerate(parent)]
+    before = parent[-1]["payload"]["info"]["total_token_usage"]
+    own = [{"input_tokens": 18110, "cached_input_tokens": 17024, "output_tokens": 402, "reasoning_output_tokens": 256},
+           {"input_tokens": 18544, "cached_input_tokens": 18048, "output_tokens": 77, "reasoning_output_tokens": 0}]
+    totals = []
+    for turn in own:
+        before = {key: before[key] + turn.get(key, 0) for key in before}
+        before["total_tokens"] = before["input_tokens"] + before["output_tokens"]
+        totals.append(before)
+
+    def count(second: int, total: dict[str, int], last: dict[str, int] | None) -> dict[str, Any]:
+        last = None if last is None else {**last, "total_tokens": last["input_tokens"] + last["output_tokens"]}
+        return {"timestamp": at(second, 500), "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": total, "last_token_usage": last, "model_context_window": 272000}}}
+
+    context = {"cwd": "/home/alice/work/cli", "approval_policy": "on-request", "model": "gpt-5.1-codex-mini"}
+    return [
+        {"timestamp": at(0, 2), "type": "session_meta", "payload": meta},
+        *copied,
+        {"timestamp": at(4, 10), "type": "turn_context", "payload": context},
+        {"timestamp": at(4, 10), "type": "event_msg", "payload": {"type": "user_message", "message": "Try the other fix",
+                                                                   "kind": "plain"}},
+        count(9, totals[0], own[0]),
+        count(31, totals[1], None),  # no last_token_usage: the difference from the copied running total
+    ]
+
+
 def token_log() -> list[dict[str, Any]]:
     def record(ts: str, rid: str, provider: str, model: str, path: str, inp: int, out: int, read: int, write: int,
                streaming: bool = True, **extra: Any) -> dict[str, Any]:
@@ -257,7 +299,9 @@ def main() -> None:
     dump(project / SID / "subagents" / "agent-a91f3c2e.jsonl", claude_subagent())
     dump(HERE / "claude" / "projects" / "-home-alice-work-api" / f"{SID2}.jsonl", claude_resumed())
     dump(HERE / "codex" / "sessions" / "2026" / "11" / "03" /
-         "rollout-2026-11-03T10-12-44-0199a6c1-4f2e-7d30-b8e5-93c1d2f4a6b7.jsonl", codex_session())
+         f"rollout-2026-11-03T10-12-44-{CODEX_SID}.jsonl", codex_session())
+    dump(HERE / "codex-fork" / "sessions" / "2026" / "11" / "03" / f"rollout-2026-11-03T10-20-00-{CODEX_FORK_SID}.jsonl",
+         codex_fork(codex_session()))
     dump(HERE / "token-usage.jsonl", token_log())
 
 
