@@ -135,3 +135,85 @@ def test_one_directory_mixing_every_format(isolated_store: Path, tmp_path: Path)
     requests = {r["provider"]: r["requests"] for r in report["rows"]}
     assert requests == {"anthropic": 15, "openai": 9, "copilot": 1}
     assert report["totals"]["requests"] == 25
+
+
+# ---- formats by content, location as a hint --------------------------------------------------------------
+
+def old_claude_lines(count: int) -> str:
+    """Claude Code lines as older versions (and ccusage's fixtures) write them: no parentUuid / isSidechain."""
+    return "".join(json.dumps({
+        "timestamp": f"2026-11-03T10:0{n}:00.000Z", "sessionId": "session-alpha", "requestId": f"req-alpha-{n}",
+        "message": {"role": "assistant", "id": f"msg-alpha-{n}", "model": "claude-sonnet-4-20250514",
+                    "usage": {"input_tokens": 100 + n, "output_tokens": 50, "cache_creation_input_tokens": 25,
+                              "cache_read_input_tokens": 10}},
+        "costUSD": 0.12, "version": "1.0.0"}, separators=(",", ":")) + "\n" for n in range(count))
+
+
+def test_old_claude_code_lines_are_told_by_their_content(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "projects" / "project-alpha" / "session-alpha" / "chat.jsonl"  # no .claude
+    path.parent.mkdir(parents=True)
+    path.write_text(old_claude_lines(3))
+    assert detect_format(path) == "claude-code"
+    bare = tmp_path / "bare.jsonl"  # ccusage's minimal line: a timestamp and message.usage
+    bare.write_text(json.dumps({"timestamp": "2026-11-03T10:00:00Z", "message": {"usage": {
+        "input_tokens": 1, "output_tokens": 2}}}) + "\n")
+    assert detect_format(bare) == "claude-code"
+
+
+def test_claude_config_dir_without_dot_claude_is_read_as_transcripts(isolated_store: Path, tmp_path: Path) -> None:
+    """The issue's case: CLAUDE_CONFIG_DIR elsewhere, old lines; and lines that tell nothing, read as
+    transcripts because --claude-code found them (the same file given as a PATH is of no known format)."""
+    projects = tmp_path / "cfg" / "projects" / "project-alpha"
+    projects.mkdir(parents=True)
+    (projects / "session-alpha.jsonl").write_text(old_claude_lines(3))
+    silent = "".join(json.dumps({"type": "future-kind", "n": n}) + "\n" for n in range(9))
+    (projects / "session-beta.jsonl").write_text(silent + old_claude_lines(1).replace("alpha", "beta"))
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg"), "HOME": str(tmp_path / "home")}
+    for extra in ([], ["--resume"]):
+        store = ["--store", str(tmp_path / f"store{len(extra)}")]
+        done = run_cli("ingest", "--claude-code", *extra, *store, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "rows written       4" in done.stdout and "bad captures       0" in done.stdout, done.stdout
+    alone = run_cli("ingest", str(projects / "session-beta.jsonl"))
+    assert "session-beta.jsonl: no known capture format; records have fields n, type" in alone.stdout
+
+
+def test_parallel_workers_get_the_hint(isolated_store: Path, tmp_path: Path) -> None:
+    projects = tmp_path / "cfg" / "projects" / "p"
+    projects.mkdir(parents=True)
+    silent = "".join(json.dumps({"type": "future-kind", "n": n}) + "\n" for n in range(9))
+    for name in ("a", "b"):
+        (projects / f"{name}.jsonl").write_text(silent + old_claude_lines(2).replace("alpha", name))
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg"), "TOKMETER_PARALLEL_MIN_BYTES": "1", "TOKMETER_WORKERS": "2"}
+    done = run_cli("ingest", "--claude-code", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "rows written       4" in done.stdout and "bad captures       0" in done.stdout, done.stdout
+
+
+def test_json_lines_of_no_known_format_are_one_bad_file(isolated_store: Path, tmp_path: Path) -> None:
+    """A gateway's own log (proxy.log, other field names) is reported, never read as one response."""
+    records = [{"timestamp": f"2026-11-03T10:00:0{n}Z", "id": f"private-value-{n}",
+                "response": {"status": 200, "usage": {"prompt_tokens": 12, "completion_tokens": 3}}} for n in range(3)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("proxy.log", "gateway.jsonl"):
+        (logs / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = run_cli("ingest", str(logs / "proxy.log"), str(logs))
+    assert done.returncode == 0, done.stderr
+    for name in ("proxy.log", "gateway.jsonl"):
+        assert f"{name}: no known capture format; records have fields id, response, timestamp" in done.stdout
+    assert "rows written       0" in done.stdout and "private-value" not in done.stdout
+    listed = run_cli("quarantine", "--format", "jsonl")
+    assert listed.returncode == 0 and "private-value" not in listed.stdout
+    assert run_cli("ingest", "--strict", str(logs)).returncode == 4
+
+
+def test_a_pretty_printed_document_is_still_one_response(tmp_path: Path) -> None:
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}
+    path = tmp_path / "response.txt"
+    path.write_text(json.dumps(body, indent=2))
+    assert detect_format(path) == "json"
+    (row,) = [extract_row(c) for c in read_captures(path) if isinstance(c, Capture)]
+    assert (row["input_tokens"], row["output_tokens"]) == (body["usage"]["prompt_tokens"], 1)

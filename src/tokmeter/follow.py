@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from . import checkpoints
 from .errors import StoreBusyError, UsageError
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
-from .sources import BadCapture
+from .sources import BadCapture, Input, as_input
 from .store import Store
 from .tail import SETTLE_SECONDS, Chunk, Tailer
 
@@ -172,7 +172,7 @@ class _Failure:
     error: BaseException
 
 
-def run_follow(paths: Iterable[str | Path], store: Store, options: FollowOptions | None = None,
+def run_follow(paths: Iterable[str | Path | Input], store: Store, options: FollowOptions | None = None,
                view: FollowView | None = None, stop: threading.Event | None = None) -> IngestReport:
     """Read ``paths`` into ``store`` from their checkpoints, then (``options.follow``) keep following
     until SIGTERM / SIGINT or ``stop`` is set. Returns the counts of this run."""
@@ -180,9 +180,10 @@ def run_follow(paths: Iterable[str | Path], store: Store, options: FollowOptions
 
 
 class Follower:
-    def __init__(self, paths: Iterable[str | Path], store: Store, options: FollowOptions, view: FollowView,
+    def __init__(self, paths: Iterable[str | Path | Input], store: Store, options: FollowOptions, view: FollowView,
                  stop: threading.Event | None = None) -> None:
-        self.roots = [Path(p).absolute() for p in paths]
+        self.inputs = [as_input(p) for p in paths]  # with the format their location implies, if any
+        self.roots = [found.path for found in self.inputs]
         for root in self.roots:
             if not root.exists():
                 raise UsageError(f"{root}: no such file or directory", hint="check the path you passed to ingest")
@@ -202,7 +203,7 @@ class Follower:
         with self.store.writing(wait=self.options.wait):
             known = checkpoints.load(self.store)
         opts = self.options
-        self.tailer = Tailer(self.roots, known, fmt=opts.fmt, include=opts.include, exclude=opts.exclude,
+        self.tailer = Tailer(self.inputs, known, fmt=opts.fmt, include=opts.include, exclude=opts.exclude,
                              ignore=[self.store.root.absolute()], settle=opts.settle, follow=opts.follow)
         reader = threading.Thread(target=self._produce, name="tokmeter-reader", daemon=True)
         try:

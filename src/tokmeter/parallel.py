@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sources import BadCapture, detect_format, open_bytes, read_captures
+from .sources import BadCapture, Input, detect_format, open_bytes, read_captures
 from .sources.capture_log import read_capture_log
 from .sources.single_file import file_time
 
@@ -37,6 +37,7 @@ class Task:
     fmt: str
     start: int = 0
     end: int | None = None  # None: the whole file
+    hint: str | None = None  # the format the file's location implies (sources.Input)
 
 
 @dataclass(slots=True)
@@ -67,23 +68,24 @@ def size_of(path: Path) -> int:
         return 0
 
 
-def plan(files: Iterable[Path], fmt: str) -> list[Task]:
+def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
     tasks: list[Task] = []
     count = workers()
-    for path in files:
+    for found in files:
+        path, hint = found if isinstance(found, Input) else (found, None)
         size = size_of(path)
         chunk = chunk_bytes(size, count)
         if size <= chunk or path.name.endswith((".gz", ".zst")):
-            tasks.append(Task(path, fmt))  # read whole: the worker tells its format (sniffing reads the file)
+            tasks.append(Task(path, fmt, hint=hint))  # read whole: the worker tells its format (sniffing reads it)
             continue
         try:
-            file_format = detect_format(path) if fmt == "auto" else fmt
+            file_format = detect_format(path, hint) if fmt == "auto" else fmt
         except OSError:
             file_format = fmt
         if file_format == "capture-log":
             tasks += [Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)]
         else:
-            tasks.append(Task(path, file_format))
+            tasks.append(Task(path, file_format, hint=hint))
     return tasks
 
 
@@ -113,7 +115,7 @@ def run_task(task: Task) -> TaskResult:
 
 def _items(task: Task, result: TaskResult) -> Iterator[Any]:
     if task.end is None:
-        yield from read_captures(task.path, task.fmt)
+        yield from read_captures(task.path, task.fmt, task.hint)
         return
     with open_bytes(task.path) as handle:
         start = task.start

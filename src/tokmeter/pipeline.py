@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
 from .extract import extract_row
-from .sources import BadCapture, Capture, detect_format, find_files, read_captures
+from .sources import BadCapture, Capture, Input, detect_format, find_inputs, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
 
@@ -51,7 +51,7 @@ ProgressFn = Callable[[Path, int], None]
 
 
 def run_ingest(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | Input],
     store: Store,
     *,
     fmt: str = "auto",
@@ -64,7 +64,7 @@ def run_ingest(
     report, never raised; the good captures beside them are kept. ``check_prices`` lists the models
     genai-prices has no price for (``unpriced_models``; loading the price data takes ~0.2 s)."""
     report = IngestReport()
-    files = find_files(paths)
+    files = find_inputs(paths)
     pending = PendingRows()
     priced_check: Counter[tuple[str | None, str | None]] = Counter()
     recorded = 0  # bad captures already in the quarantine
@@ -148,16 +148,16 @@ def columns_frame(columns: Columns) -> pl.DataFrame:
     return frame.with_columns(pl.col("timestamp").cast(schema["timestamp"]))
 
 
-def _columns_by_file(files: list[Path], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
+def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
     """(file when finished, rows by column), read in this process or, for large inputs, by worker
     processes on every core (``parallel.py``); the rows and counts are the same either way."""
     from . import parallel
 
     report.files = len(files)
-    if not parallel.worth_it(files):
-        for path in files:
+    if not parallel.worth_it([found.path for found in files]):
+        for path, hint in files:
             chunk: list[dict[str, Any]] = []
-            for row in _rows_of_file(path, fmt, report):
+            for row in _rows_of_file(path, fmt, report, hint):
                 chunk.append(row)
                 if len(chunk) >= PACK_ROWS:
                     yield None, to_columns(chunk)
@@ -174,9 +174,9 @@ def _columns_by_file(files: list[Path], fmt: str, report: IngestReport) -> Itera
         yield (result.task.path if last else None), result.columns
 
 
-def _rows_of_file(path: Path, fmt: str, report: IngestReport) -> Iterable[dict[str, Any]]:
+def _rows_of_file(path: Path, fmt: str, report: IngestReport, hint: str | None = None) -> Iterable[dict[str, Any]]:
     try:
-        file_format = detect_format(path) if fmt == "auto" else fmt
+        file_format = detect_format(path, hint) if fmt == "auto" else fmt
         for item in read_captures(path, file_format):
             row = row_of(item, report)
             if row is not None:

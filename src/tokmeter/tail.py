@@ -39,7 +39,17 @@ from watchdog.events import FileSystemEventHandler
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .errors import UsageError
 from .file_selection import FileFilter, compressed_name, rotated_log_name, walk_all
-from .sources import META_SUFFIX, BadCapture, Capture, detect_format, open_bytes, read_captures
+from .sources import (
+    META_SUFFIX,
+    BadCapture,
+    Capture,
+    Input,
+    as_input,
+    detect_format,
+    hint_of,
+    open_bytes,
+    read_captures,
+)
 from .sources.capture_log import read_capture_log
 
 READ_BYTES = 256 * 1024
@@ -88,10 +98,11 @@ class Tailer:
     an unterminated last line is taken when it is a whole JSON object. Not thread-safe except
     ``wake()``, ``backlog()`` and the watchdog handler."""
 
-    def __init__(self, roots: Iterable[str | Path], known: Iterable[Checkpoint], *, fmt: str = "auto",
+    def __init__(self, roots: Iterable[str | Path | Input], known: Iterable[Checkpoint], *, fmt: str = "auto",
                  include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = (),
                  settle: float = SETTLE_SECONDS, follow: bool = True) -> None:
-        self.roots = [Path(r).absolute() for r in roots]
+        self.inputs = [as_input(r) for r in roots]  # with the format their location implies, if any
+        self.roots = [found.path for found in self.inputs]
         self.filter = FileFilter(self.roots, include, exclude, ignore)
         self.fmt, self.settle, self.follow = fmt, settle, follow
         self.known: dict[str, Checkpoint] = {cp.name: cp for cp in known}
@@ -234,7 +245,7 @@ class Tailer:
         if st.st_size == 0:
             return None
         try:
-            kind = detect_format(path)
+            kind = detect_format(path, hint_of(path, self.inputs))
             with open_bytes(path) as handle:
                 settled = b"\n" in handle.read(64 * 1024)
         except (OSError, EOFError):

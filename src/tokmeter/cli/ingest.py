@@ -16,6 +16,7 @@ from .options import IngesterOpt, QuietOpt, StoreOpt, console
 if TYPE_CHECKING:
     from ..extract.estimate import Tally
     from ..pipeline import IngestReport
+    from ..sources import Input
     from ..store import Store
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
@@ -93,16 +94,16 @@ def ingest(
     from ..render_ingest import render_ingest_report
 
     target = open_store(store, ingester=ingester_id)
-    paths = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
+    inputs = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
     estimates = _agent_context(claude_code_user)
     if follow or resume:
         if strict and follow:
             raise UsageError("--strict cannot be combined with --follow", hint="use --strict with --resume")
-        report = _follow(paths, target, fmt=format.value, follow=follow, poll=poll, include=include or [],
+        report = _follow(inputs, target, fmt=format.value, follow=follow, poll=poll, include=include or [],
                          exclude=exclude or [], flush_interval=flush_interval, batch_size=batch_size, wait=wait,
                          quiet=quiet)
     else:
-        report = _ingest(paths, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait,
+        report = _ingest(inputs, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait,
                          check_prices=not quiet)
     if not quiet:
         render_ingest_report(report, target, console())
@@ -112,18 +113,20 @@ def ingest(
                                hint="see the list above; rerun without --strict to accept the good captures only")
 
 
-def _ingest(paths: list[Path], target: Store, *, fmt: str, include: list[str], exclude: list[str],
+def _ingest(paths: list[Path | Input], target: Store, *, fmt: str, include: list[str], exclude: list[str],
             wait: bool, check_prices: bool) -> IngestReport:
     from ..pipeline import run_ingest
 
     if include or exclude:
         from ..file_selection import select_files
+        from ..sources import Input, as_input, hint_of
 
-        paths = select_files(paths, include, exclude)
+        given = [as_input(path) for path in paths]
+        paths = [Input(found, hint_of(found, given)) for found in select_files([g.path for g in given], include, exclude)]
     return run_ingest(paths, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: nothing shows the list
 
 
-def _follow(paths: list[Path], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
+def _follow(paths: list[Path | Input], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
             exclude: list[str], flush_interval: float, batch_size: int, wait: bool, quiet: bool) -> IngestReport:
     from ..follow import FollowOptions, run_follow
     from ..render_follow import make_view
@@ -133,11 +136,15 @@ def _follow(paths: list[Path], target: Store, *, fmt: str, follow: bool, poll: b
     return run_follow(paths, target, options, make_view(quiet=quiet or not follow))
 
 
-def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> list[Path]:
-    """The paths given, plus the default locations of Claude Code / Codex logs when asked for."""
+def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> list[Path | Input]:
+    """The paths given, plus the default locations of Claude Code / Codex logs when asked for, with the format
+    their files are read as when their lines do not tell."""
+    from ..sources import Input
     from ..sources.agents import claude_code_dirs, codex_dirs
 
-    found = [*paths, *(claude_code_dirs() if claude_code else ()), *(codex_dirs() if codex else ())]
+    agents = [*(Input(d, "claude-code") for d in (claude_code_dirs() if claude_code else ())),
+              *(Input(d, "codex") for d in (codex_dirs() if codex else ()))]
+    found: list[Path | Input] = [*paths, *agents]
     if not found:
         raise UsageError("nothing to ingest: give a PATH, or --claude-code / --codex",
                          hint="e.g. tokmeter ingest sample_logs/")

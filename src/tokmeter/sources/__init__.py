@@ -11,7 +11,11 @@ Formats (auto-detected from the file name, then from the first bytes; ``--format
 * ``codex``: Codex CLI sessions, ``~/.codex/sessions/**/*.jsonl`` (``codex.py``).
 
 The last three share the ``.jsonl`` suffix with capture logs: their first lines tell them apart
-(``sniff.py``). ``.gz`` and ``.zst`` compressed files are read transparently.
+(``sniff.py``), and so they do for a file of JSON Lines under another name (``proxy.log``). When the lines
+do not tell, the location does: a file found through ``--claude-code`` / ``--codex`` comes with that
+format as its hint (``find_inputs``), else the path may imply one. A file whose lines are JSON objects of
+no known kind is ``UNKNOWN``: one bad capture naming its fields, never a row. ``.gz`` and ``.zst``
+compressed files are read transparently.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import io
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple
+
+import orjson
 
 from ..errors import UsageError
 from .capture import BadCapture, Capture
@@ -30,10 +36,13 @@ from .claude_code import read_claude_code
 from .codex import read_codex
 from .har import read_har
 from .single_file import read_single_file
-from .sniff import HEAD_BYTES, SNIFF_LINES, flavour_from_path, sniff_lines
+from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
 from .token_log import read_token_log
 
-__all__ = ["FORMATS", "Capture", "BadCapture", "find_files", "detect_format", "read_captures"]
+__all__ = [
+    "FORMATS", "BadCapture", "Capture", "Input", "as_input", "detect_format", "find_files", "find_inputs", "hint_of",
+    "read_captures",
+]
 
 FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
@@ -43,24 +52,47 @@ _BY_SUFFIX = {
 }
 _JSON_LINES = (".jsonl", ".ndjson")
 _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long lines are skipped over)
+UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 
 
-def find_files(paths: Iterable[str | Path]) -> list[Path]:
+class Input(NamedTuple):
+    """A path to read, and the format its location implies (``--claude-code``, ``--codex``), if any."""
+
+    path: Path
+    hint: str | None = None
+
+
+def find_files(paths: Iterable[str | Path | Input]) -> list[Path]:
     """Every capture file under the given files and directories, sorted, sidecars left out."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw).absolute()
+    return [found.path for found in find_inputs(paths)]
+
+
+def as_input(raw: str | Path | Input) -> Input:
+    """A path given to read, as an ``Input`` with an absolute path."""
+    return Input(Path(raw.path).absolute(), raw.hint) if isinstance(raw, Input) else Input(Path(raw).absolute())
+
+
+def hint_of(path: Path, inputs: Iterable[Input]) -> str | None:
+    """The hint of the innermost of ``inputs`` that ``path`` is or lies in (None: none has one)."""
+    holding = [found for found in inputs if found.path == path or found.path in path.parents]
+    return max(holding, key=lambda found: len(found.path.parts)).hint if holding else None
+
+
+def find_inputs(paths: Iterable[str | Path | Input]) -> list[Input]:
+    """``find_files``, each file with the hint of the ``Input`` it was found under."""
+    found: list[Input] = []
+    for path, hint in map(as_input, paths):
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
                 if _is_store(Path(dirpath)):
                     dirnames[:] = []  # never read a tokmeter store (its ledger is JSONL) as captures
                     continue
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found += (Path(dirpath) / name for name in sorted(filenames) if _is_capture_name(name))
+                found += (Input(Path(dirpath) / name, hint) for name in sorted(filenames) if _is_capture_name(name))
         elif path.exists():
-            found.append(path)
+            found.append(Input(path, hint))
         else:
             raise UsageError(f"{path}: no such file or directory", hint="check the path you passed to ingest")
     return found
@@ -143,11 +175,12 @@ class _Decompressed(io.RawIOBase):
         super().close()
 
 
-def detect_format(path: Path) -> str:
-    """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes."""
+def detect_format(path: Path, hint: str | None = None) -> str:
+    """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes.
+    When a JSON Lines file's lines do not tell, ``hint`` (the format its location implies) does."""
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
-        return _json_lines_flavour(path) or "capture-log"
+        return _json_lines_format(_sniff(path), path, hint)
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
     with open_bytes(path) as handle:
@@ -156,19 +189,43 @@ def detect_format(path: Path) -> str:
         return "sse"
     first_line = head.split(b"\n", 1)[0]
     if head.startswith(b"{"):
-        flavour = _json_lines_flavour(path)
-        if flavour is not None:
-            return flavour
+        seen = _sniff(path)
+        found = seen.flavour or hint or flavour_from_path(path)
+        if found is not None:
+            return found
+        if _is_json_lines(path):
+            return _json_lines_format(seen, path, hint)  # JSON Lines under another name (proxy.log)
         if b'"body"' in first_line or b'"ts"' in first_line:
             return "capture-log"
     return "json"
 
 
-def _json_lines_flavour(path: Path) -> str | None:
-    """token-log, claude-code or codex, from the first lines, else from the path; None: neither tells."""
+def _json_lines_format(seen: Sniffed, path: Path, hint: str | None) -> str:
+    """What the first lines tell, else the location, else capture-log unless they fit no format."""
+    found = seen.flavour or hint or flavour_from_path(path)
+    if found is not None:
+        return found
+    return UNKNOWN if seen.fits_nothing else "capture-log"
+
+
+def _sniff(path: Path) -> Sniffed:
     with open_bytes(path) as handle:
-        found = sniff_lines(_line_heads(handle))
-    return found or flavour_from_path(path)
+        return sniff_lines(_line_heads(handle))
+
+
+def _is_json_lines(path: Path) -> bool:
+    """JSON Lines, not one JSON document: a first line that is a whole JSON object (or too long to tell),
+    and a second one that starts like one (a pretty-printed document's first line is a lone brace)."""
+    with open_bytes(path) as handle:
+        heads = [head.strip() for _, head in zip(range(2), _line_heads(handle), strict=False)]
+    if len(heads) < 2 or not all(head.startswith(b"{") for head in heads):
+        return False
+    if len(heads[0]) >= HEAD_BYTES - 1:
+        return True
+    try:
+        return isinstance(orjson.loads(heads[0]), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
@@ -189,10 +246,13 @@ def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
             return
 
 
-def read_captures(path: Path, fmt: str = "auto") -> Iterator[Capture | BadCapture]:
-    """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``."""
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt in _LINE_READERS:
+def read_captures(path: Path, fmt: str = "auto", hint: str | None = None) -> Iterator[Capture | BadCapture]:
+    """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``. ``hint``: the
+    format the file's location implies (see ``detect_format``)."""
+    fmt = detect_format(path, hint) if fmt == "auto" else fmt
+    if fmt == UNKNOWN:
+        yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
+    elif fmt in _LINE_READERS:
         with open_bytes(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
     elif fmt in _PATH_READERS:

@@ -8,19 +8,27 @@ Code lines can be megabytes long, and their distinctive keys come first):
 * ``codex``: a ``{"timestamp": ..., "type": "session_meta" | "turn_context" | "event_msg" |
   "response_item", "payload": ...}`` rollout line;
 * ``claude-code``: a line with ``parentUuid`` / ``isSidechain`` / ``leafUuid``, or a ``summary``,
-  ``file-history-snapshot`` or ``queue-operation`` line;
-* otherwise ``capture-log``.
+  ``file-history-snapshot`` or ``queue-operation`` line; also, as older Claude Code versions (and
+  ccusage's fixtures) write them without those, a line with a top-level ``message`` and one of Claude
+  Code's own fields (``sessionId``, ``requestId``, ``uuid``, ...), or a whole line
+  ``{"timestamp", "message": {"usage": {...}}}``;
+* ``capture-log``: a line with a capture-record field (``capture_log.CAPTURE_FIELDS``) at its top level.
 
-When no line decides (an empty file, lines of unknown kinds), the path does: a file under a
-``.claude/projects`` (or ``claude/projects``) directory is a Claude Code transcript, one under
-``.codex/sessions`` (or a ``rollout-*.jsonl``) a Codex session.
+When no line decides, the caller asks the location: where the file was found (``--claude-code``,
+``--codex``), then its path (see ``flavour_from_path``). A file whose lines are JSON objects of none of
+these kinds is of no known format (``Sniffed.fields`` names the first one's fields).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePath
+
+import orjson
+
+from .capture_log import CAPTURE_FIELDS
 
 HEAD_BYTES = 4096
 SNIFF_LINES = 8
@@ -32,6 +40,26 @@ _CLAUDE = re.compile(
     rb'"(?:parentUuid|isSidechain|leafUuid)"\s*:'
     rb'|"type"\s*:\s*"(?:summary|file-history-snapshot|queue-operation)"'
 )
+# Fields only Claude Code writes beside a top-level "message" (a line without parentUuid / isSidechain).
+CLAUDE_FIELDS = frozenset({"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"})
+# A JSON string, or a bracket or colon outside one: enough to find the top-level keys of a line's head.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+SHOWN_FIELDS = 6  # at most this many field names in the reason of a file of no known format
+
+
+@dataclass(slots=True)
+class Sniffed:
+    """What the first lines of a JSON Lines file show."""
+
+    flavour: str | None = None  # token-log, codex or claude-code, as a line told
+    capture: bool = False  # a line has a capture-record field at its top level
+    undecided: bool = False  # a line too long to see whole showed no such field in its head
+    fields: list[str] | None = None  # the top-level fields of the first whole line that fits no format
+
+    @property
+    def fits_nothing(self) -> bool:
+        """Its lines are JSON objects, and none is of a known kind (nor may be, past its head)."""
+        return self.fields is not None and not (self.flavour or self.capture or self.undecided)
 
 
 def sniff_line(head: bytes) -> str | None:
@@ -47,15 +75,73 @@ def sniff_line(head: bytes) -> str | None:
     return None
 
 
-def sniff_lines(heads: Iterable[bytes]) -> str | None:
-    """The flavour of the first line (of the first ``SNIFF_LINES`` non-empty ones) that shows one."""
+def sniff_lines(heads: Iterable[bytes]) -> Sniffed:
+    """What the first ``SNIFF_LINES`` non-empty lines show; the first line that tells a flavour decides."""
+    seen = Sniffed()
     for count, head in enumerate(heads):
         if count >= SNIFF_LINES:
             break
-        found = sniff_line(head)
-        if found is not None:
-            return found
+        seen.flavour = sniff_line(head) or _sniff_fields(head, seen)
+        if seen.flavour is not None:
+            return seen
+    return seen
+
+
+def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
+    """Read a line's top-level fields: claude-code when they say so; else note what they show in ``seen``."""
+    if not head.lstrip().startswith(b"{"):
+        return None
+    keys = set(top_level_keys(head))
+    if keys & CAPTURE_FIELDS:
+        seen.capture = True
+        return None
+    if "message" in keys and keys & CLAUDE_FIELDS:
+        return "claude-code"
+    if len(head) >= HEAD_BYTES and not head.endswith(b"\n"):
+        seen.undecided = True
+        return None
+    try:
+        record = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return None
+    message = record.get("message") if isinstance(record, dict) else None
+    if isinstance(message, dict) and isinstance(message.get("usage"), dict):
+        return "claude-code"  # a bare usage line, as ccusage reads one
+    if isinstance(record, dict) and seen.fields is None:
+        seen.fields = sorted(record)
     return None
+
+
+def top_level_keys(head: bytes) -> list[str]:
+    """The keys of a JSON object's head (it may be cut short), in order, never their values."""
+    keys: list[str] = []
+    depth, last = 0, None
+    for match in _TOKENS.finditer(head):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+        elif token == b":" and depth == 1 and last is not None:
+            keys.append(_key(last))
+        last = token if token.startswith(b'"') else None
+    return keys
+
+
+def _key(token: bytes) -> str:
+    try:
+        return str(orjson.loads(token))
+    except orjson.JSONDecodeError:
+        return token[1:-1].decode("utf-8", "replace")
+
+
+def no_known_format(fields: list[str]) -> str:
+    """Why a file is of no known format, naming a few of its records' fields (names only, cut short)."""
+    if not fields:
+        return "no known capture format; records are empty objects"
+    shown = [name[:40] for name in fields[:SHOWN_FIELDS]]
+    more = len(fields) - len(shown)
+    return "no known capture format; records have fields " + ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def flavour_from_path(path: PurePath) -> str | None:
