@@ -169,8 +169,8 @@ def test_claude_config_dir_without_dot_claude_is_read_as_transcripts(isolated_st
     silent = "".join(json.dumps({"type": "future-kind", "n": n}) + "\n" for n in range(9))
     (projects / "session-beta.jsonl").write_text(silent + old_claude_lines(1).replace("alpha", "beta"))
     env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg"), "HOME": str(tmp_path / "home")}
-    for extra in ([], ["--resume"]):
-        store = ["--store", str(tmp_path / f"store{len(extra)}")]
+    for number, extra in enumerate(([], ["--resume"], ["--include", "*.jsonl"])):
+        store = ["--store", str(tmp_path / f"store{number}")]
         done = run_cli("ingest", "--claude-code", *extra, *store, env=env)
         assert done.returncode == 0, done.stderr
         assert "rows written       4" in done.stdout and "bad captures       0" in done.stdout, done.stdout
