@@ -106,9 +106,6 @@ class Tailer:
         self.filter = FileFilter(self.roots, include, exclude, ignore)
         self.fmt, self.settle, self.follow = fmt, settle, follow
         self.known: dict[str, Checkpoint] = {cp.name: cp for cp in known}
-        self._by_inode: dict[tuple[int, int], str] = {}
-        for cp in sorted(self.known.values(), key=lambda c: (c.state == LIVE, c.updated)):
-            self._by_inode[(cp.dev, cp.ino)] = cp.name  # a live checkpoint wins over a finished one
         self._changed: list[Checkpoint] = []
         self._logs: dict[str, _Log] = {}
         self._waiting: dict[Path, float] = {}
@@ -216,9 +213,9 @@ class Tailer:
             return
         if not stat.S_ISREG(st.st_mode):
             return
-        name = self._by_inode.get((st.st_dev, st.st_ino))
-        if name is not None and name in self._logs:
-            self._logs[name].cp.path = str(path)  # renamed: same file, same place
+        log = self._open_log(st)
+        if log is not None:
+            log.cp.path = str(path)  # renamed: same file, same place
             return
         if not self.filter.accepts(path):
             return
@@ -226,7 +223,10 @@ class Tailer:
         if kind is None:
             return
         if kind == CAPTURE_LOG and not compressed_name(path.name):
-            self._attach(path, st)
+            if self._attach(path, st):
+                self._waiting.pop(path, None)
+            else:
+                self._waiting.setdefault(path, time.monotonic())
         elif self._done.get(path) == _signature(st):
             self._waiting.pop(path, None)
         elif self._ready(path, st):
@@ -269,53 +269,78 @@ class Tailer:
             return False
 
     # ---- capture logs ----------------------------------------------------------------------------
-    def _attach(self, path: Path, st: os.stat_result) -> None:
+    def _open_log(self, st: os.stat_result) -> _Log | None:
+        """The log being followed through an open handle on this file (one per inode), if any."""
+        for log in self._logs.values():
+            if (log.cp.dev, log.cp.ino) == (st.st_dev, st.st_ino):
+                return log
+        return None
+
+    def _attach(self, path: Path, st: os.stat_result) -> bool:
         """Start following a plain capture log: at its checkpoint if it has one (same inode and first
-        bytes), else where a checkpoint with the same first bytes stands, else at 0."""
+        bytes), else where a checkpoint with the same first bytes stands, else at 0. False while it
+        cannot be placed yet (less than a line, or a copy still being written): looked at again."""
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
-            return
+            return True
         st = os.fstat(fd)
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
-        cp = self._own_checkpoint(st, head, path) or self._new_checkpoint(path, st, head, compressed=False)
+        cp = self._own_checkpoint(st, head, path) or self._new_checkpoint(path, st, head, compressed=False, fd=fd)
         if cp is None:
             os.close(fd)
-            return
+            return False
         if st.st_size == cp.offset and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS and cp.state == LIVE:
             os.close(fd)  # nothing to read and not being written: no handle kept (the next event reopens)
-            return
+            return True
         cp.path, cp.state = str(path), LIVE
         self._logs[cp.name] = _Log(cp, fd)
+        return True
 
     def _own_checkpoint(self, st: os.stat_result, head: bytes, path: Path) -> Checkpoint | None:
-        name = self._by_inode.get((st.st_dev, st.st_ino))
-        if name is None:
-            return None
-        cp = self.known[name]
-        if cp.compressed == compressed_name(path.name) and _head_matches(cp, head):
-            cp.path = str(path)
-            return cp
-        del self._by_inode[(st.st_dev, st.st_ino)]  # rewritten in place, or the inode reused by another file
-        if cp.state != FINISHED:
-            cp.state = FINISHED
-            self._changed.append(cp)
-        return None
+        """The checkpoint of this content: same device and inode, same first bytes (a live one first,
+        then the furthest). Checkpoints of the inode's earlier content (rewritten in place, or the inode
+        reused by another file) are finished."""
+        compressed = compressed_name(path.name)
+        mine: Checkpoint | None = None
+        for cp in self._same_inode(st):
+            if cp.compressed == compressed and _head_matches(cp, head):
+                if mine is None or (cp.state == LIVE, cp.offset) > (mine.state == LIVE, mine.offset):
+                    mine = cp
+            elif cp.state != FINISHED:
+                cp.state = FINISHED
+                self._changed.append(cp)
+        if mine is not None:
+            mine.path = str(path)
+        return mine
 
-    def _new_checkpoint(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool) -> Checkpoint | None:
+    def _same_inode(self, st: os.stat_result) -> list[Checkpoint]:
+        """The identity index is the checkpoints themselves: nothing to keep in step on a takeover."""
+        return [cp for cp in self.known.values() if (cp.dev, cp.ino) == (st.st_dev, st.st_ino)]
+
+    def _new_checkpoint(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool,
+                        fd: int | None = None) -> Checkpoint | None:
+        """A checkpoint for content seen for the first time. A copy of content already read (its first
+        bytes match a checkpoint: a ``.gz`` of a rotated log, copytruncate's copy) waits until it stops
+        growing, then starts where that checkpoint stands (at most at its own end), and takes the
+        checkpoint over when the file it stood for no longer holds that content."""
         prefix = usable_prefix(head)
         if prefix is None:
             return None  # not even one whole line yet: looked at again when it grows
         cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, fingerprint(prefix), len(prefix),
                         compressed=compressed, state=FINISHED if compressed else LIVE)
         twin = self._match(head, exclude=cp)
-        if twin is not None:  # a copy / compressed copy of a file already read: start where it stands
+        if twin is not None and fd is not None:
+            if self.follow and time.time() - st.st_mtime < self.settle:
+                return None  # a copy still being written: inherits nothing until it is whole
+            cp.offset, cp.line = _place_copy(fd, st.st_size, twin)
+        elif twin is not None:
             cp.offset, cp.line = twin.offset, twin.line
-            if twin.name not in self._logs and not _still_there(twin):
-                cp.name = twin.name  # the file it stood for is gone: this one takes its checkpoint over
-                self._by_inode.pop((twin.dev, twin.ino), None)
+        if twin is not None and twin.name not in self._logs and not _still_there(twin):
+            cp.name = twin.name  # the content it stood for is gone from there: this one takes it over
+            self._changed = [c for c in self._changed if c.name != twin.name]
         self.known[cp.name] = cp
-        self._by_inode[(cp.dev, cp.ino)] = cp.name
+        self._changed.append(cp)  # its identity is committed even when there is nothing to read
         return cp
 
     def _match(self, head: bytes, exclude: Checkpoint) -> Checkpoint | None:
@@ -406,7 +431,6 @@ class Tailer:
         cp = Checkpoint(new_name(old.path), old.path, st.st_dev, st.st_ino, fingerprint(prefix) if prefix else "",
                         len(prefix))
         self.known[cp.name] = cp
-        self._by_inode[(cp.dev, cp.ino)] = cp.name
         del self._logs[old.name]
         log.cp, log.size = cp, 0
         self._logs[cp.name] = log
@@ -512,11 +536,26 @@ def _head_matches(cp: Checkpoint, head: bytes) -> bool:
 
 
 def _still_there(cp: Checkpoint) -> bool:
+    """The file at the checkpoint's path is still its content (same inode, same first bytes)."""
     try:
-        st = os.stat(cp.path)
+        with open(cp.path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            head = handle.read(cp.fingerprint_bytes)
     except OSError:
         return False
-    return (st.st_dev, st.st_ino) == (cp.dev, cp.ino)
+    same = (st.st_dev, st.st_ino) == (cp.dev, cp.ino)
+    return same and (cp.compressed or _head_matches(cp, head))  # a .gz's fingerprint is of what it holds
+
+
+def _place_copy(fd: int, size: int, twin: Checkpoint) -> tuple[int, int]:
+    """Where a whole copy of ``twin``'s content starts: at the twin's offset, or at its own end when it
+    is a copy of an earlier, shorter state (offset, line)."""
+    if size >= twin.offset:
+        return twin.offset, twin.line
+    lines = 1
+    for start in range(0, size, READ_BYTES):
+        lines += os.pread(fd, min(READ_BYTES, size - start), start).count(b"\n")
+    return size, lines
 
 
 def _complete_lines(fd: int, offset: int, end: int) -> bytes | None:
