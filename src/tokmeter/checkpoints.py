@@ -12,7 +12,6 @@ and no committed row lies past it.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 import uuid
@@ -117,9 +116,11 @@ def as_extra_files(checkpoints: Iterable[Checkpoint], *, now: float | None = Non
 
 @dataclass(slots=True)
 class SourceStatus:
-    """One checkpointed file as it stands now. ``state``: ``live`` (followed, file in place),
-    ``finished`` (read to its end: rotated, compressed, truncated), ``gone`` (no longer at its path).
-    ``lag_bytes``: bytes in the file past the checkpoint (None when unknown: gone, or compressed);
+    """One piece of followed content as it stands now (``lag.source_status``). ``state``: ``live``
+    (followed), ``finished`` (read to its end: rotated, compressed, truncated), ``gone`` (its content is
+    nowhere beside its last path), ``new`` (a file with no checkpoint yet at a followed log's name or a
+    rotated name of it). ``checkpoint.path`` is where the content is now. ``lag_bytes``: bytes of the
+    content not yet committed (None when unknown: gone, or compressed other than ``.gz``);
     ``lag_seconds``: how long the checkpoint has not moved while bytes wait (0 when caught up)."""
 
     checkpoint: Checkpoint
@@ -127,25 +128,3 @@ class SourceStatus:
     size: int | None
     lag_bytes: int | None
     lag_seconds: float | None
-
-
-def source_status(store: Store, *, now: float | None = None) -> list[SourceStatus]:
-    """Every checkpointed file with its offset, its size now and the lag: live ones first."""
-    with store.reading_documents():
-        found = load(store)
-    stamp = time.time() if now is None else now
-    out = [_status_of(cp, stamp) for cp in found]
-    return sorted(out, key=lambda s: (s.state != LIVE, s.state, s.checkpoint.path))
-
-
-def _status_of(cp: Checkpoint, now: float) -> SourceStatus:
-    try:
-        st = os.stat(cp.path)
-    except OSError:
-        return SourceStatus(cp, "gone", None, None, None)
-    if (st.st_dev, st.st_ino) != (cp.dev, cp.ino):
-        return SourceStatus(cp, "gone", None, None, None)
-    if cp.compressed:
-        return SourceStatus(cp, FINISHED, st.st_size, None, None)
-    lag = max(0, st.st_size - cp.offset)
-    return SourceStatus(cp, cp.state, st.st_size, lag, max(0.0, now - cp.updated) if lag else 0.0)

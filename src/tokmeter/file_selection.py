@@ -85,6 +85,16 @@ def rotated_log_name(name: str) -> bool:
     return bool(_ROTATED.search(name))
 
 
+def log_base_name(name: str) -> str:
+    """The capture log a rotated name stems from: ``app.jsonl`` for ``app.jsonl.1``,
+    ``app.jsonl.2.gz`` and ``app.jsonl-20261103.gz``; other names as they are."""
+    plain = name
+    for suffix in _compressed_suffixes():
+        plain = plain.removesuffix(suffix)
+    found = _ROTATED.search(plain)
+    return f"{plain[: found.start()]}.{found.group(1)}" if found else name
+
+
 def compressed_name(name: str) -> bool:
     return name.endswith(_compressed_suffixes())
 

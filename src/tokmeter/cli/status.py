@@ -23,15 +23,17 @@ def status(
     ingester_id: IngesterOpt = None,
     format: Annotated[StatusFormat, typer.Option("--format", help="table (Rich) or json.")] = StatusFormat.table,
 ) -> None:
-    """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
+    """Each piece of content ingest --follow / --resume reads: where it is now, offset, size, and lag.
 
-    Lag is the bytes past the checkpoint, and for how long the checkpoint has not moved while they wait.
-    States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (no
-    longer at its path). On a shared s3:// store, the checkpoints shown are this ingester's (--ingester-id).
+    Lag is the bytes not yet committed, and for how long the checkpoint has not moved while they wait.
+    States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (its
+    content is nowhere beside its last path), new (no checkpoint yet: e.g. a log created by a rotation
+    while the follower was down). On a shared s3:// store, the checkpoints shown are this ingester's
+    (--ingester-id).
 
     [dim]Example: tokmeter status --format json[/]
     """
-    from ..checkpoints import source_status
+    from ..lag import source_status
     from ..render_status import status_json, status_table
 
     target = open_store(store, ingester=ingester_id)
