@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
 from capture_lines import input_tokens, records
-from test_follow import append, assert_clean_stop, follower, stored, wait_rows
+from test_follow import append, assert_clean_stop, follower, stored, wait_for, wait_rows
+from tokmeter import checkpoints
+from tokmeter.follow import FollowOptions, run_follow
+from tokmeter.store import Store
 
 
 def captures_read(stdout: str) -> int:
@@ -79,3 +83,32 @@ def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, 
         time.sleep(1.5)  # the copy settles
         assert_clean_stop(f)
     assert_read_once(f.stdout, 310)
+
+
+def test_checkpoints_of_content_gone_and_read_are_pruned(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live, rotated = logs / "app.jsonl", logs / "app.jsonl.1"
+    store = Store(tmp_path / "store")
+    stop = threading.Event()
+    options = FollowOptions(flush_interval=0.05, prune_after=0.5)
+    thread = threading.Thread(target=run_follow, args=([logs], store, options), kwargs={"stop": stop})
+    live.write_bytes(records(range(10)))
+    thread.start()
+    try:
+        for turn in range(1, 4):  # rename rotation keeping one old log: each rotation deletes one
+            wait_rows(store.root, 10 * turn)
+            os.rename(live, rotated)
+            live.write_bytes(records(range(10 * turn, 10 * turn + 10)))
+        wait_rows(store.root, 40)
+
+        def places() -> list[tuple[int, int]]:
+            with store.reading():
+                return sorted((cp.dev, cp.ino) for cp in checkpoints.load(store))
+
+        there = sorted((st.st_dev, st.st_ino) for st in (live.stat(), rotated.stat()))
+        wait_for(lambda: places() == there, "one checkpoint per file still there", timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert int(stored(store.root)["input_tokens"].sum()) == input_tokens(range(40))

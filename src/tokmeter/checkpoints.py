@@ -28,6 +28,7 @@ CHECKPOINT_DIR = "checkpoints"
 VERSION = 1
 FINGERPRINT_BYTES = 1024
 LIVE, FINISHED = "live", "finished"
+PRUNED = "pruned"  # never stored: a checkpoint in this state is deleted by the commit
 STATES = (LIVE, FINISHED)
 
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from . import checkpoints
 from .errors import StoreBusyError, UsageError
+from .identity import PRUNE_AFTER_SECONDS
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
 from .sources import BadCapture, Input, as_input
 from .store import Store
@@ -59,6 +60,7 @@ class FollowOptions:
     buffer_rows: int | None = None
     settle: float = SETTLE_SECONDS
     follow: bool = True
+    prune_after: float = PRUNE_AFTER_SECONDS
     wait: bool = True
 
 
@@ -204,7 +206,8 @@ class Follower:
             known = checkpoints.load(self.store)
         opts = self.options
         self.tailer = Tailer(self.inputs, known, fmt=opts.fmt, include=opts.include, exclude=opts.exclude,
-                             ignore=[self.store.root.absolute()], settle=opts.settle, follow=opts.follow)
+                             ignore=[self.store.root.absolute()], settle=opts.settle, follow=opts.follow,
+                             prune_after=opts.prune_after)
         reader = threading.Thread(target=self._produce, name="tokmeter-reader", daemon=True)
         try:
             with self._signals():
@@ -308,9 +311,11 @@ class Follower:
         frame = rows_frame(rows)
         began = time.monotonic()
         bad = [item for batch in pending for item in batch.bad]  # quarantined with the checkpoint past them
+        kept = [cp for cp in latest.values() if cp.state != checkpoints.PRUNED]
+        pruned = [cp.rel_path for cp in latest.values() if cp.state == checkpoints.PRUNED]
         with self.store.writing():
-            self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(latest.values()),
-                                                    quarantine=bad)
+            self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(kept),
+                                                    quarantine=bad, drop_files=pruned)
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)

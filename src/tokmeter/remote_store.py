@@ -221,9 +221,9 @@ class RemoteStore(Store):
 
     # ---- writing ---------------------------------------------------------------------------------
     def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
-               quarantine: Sequence[BadCapture] = ()) -> CommitResult:
+               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
         """Write the rows (one per request id within the batch), then the ledger entry, the quarantined
-        captures and last the checkpoints (``extra_files``), each as whole objects."""
+        captures and last the checkpoints (``extra_files``; ``drop_files`` deleted), each as whole objects."""
         result = CommitResult()
         txn = uuid.uuid4().hex
         changes: list[dict] = []
@@ -239,6 +239,8 @@ class RemoteStore(Store):
             self.bucket.put(f"quarantine/{self.ingester}/{self.session}/{txn}.jsonl", data)
         for rel, content in (extra_files or {}).items():
             self.bucket.put(f"ingesters/{self.ingester}/{rel}", content)
+        if drop_files:
+            self.bucket.delete([f"ingesters/{self.ingester}/{rel}" for rel in drop_files])
         return result
 
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:

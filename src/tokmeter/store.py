@@ -157,10 +157,11 @@ class Store:
 
     # ---- writing -------------------------------------------------------------------------------
     def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
-               quarantine: Sequence[BadCapture] = ()) -> CommitResult:
+               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
         """Add usage rows (deduplicated against each other and the store) in one transaction.
-        ``extra_files`` (path relative to the store -> content) are replaced, and the ``quarantine``d
-        captures recorded, in the same transaction. Call inside ``writing()``."""
+        ``extra_files`` (path relative to the store -> content) are replaced, ``drop_files`` (relative
+        paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
+        ``writing()``."""
         result = CommitResult()
         txn = _Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
@@ -169,6 +170,7 @@ class Store:
                 self._stage_rows(rows, txn, result)
             for rel, content in (extra_files or {}).items():
                 txn.stage_bytes(rel, content)
+            txn.removes += drop_files  # documents, not parts: no ledger entry
             txn.commit()
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _write_failed(self.root, exc, journal_written=(self.root / JOURNAL).exists()) from None

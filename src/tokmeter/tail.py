@@ -4,13 +4,14 @@
 ``poll=True``) and reads, on each ``read()`` pass, whatever became complete since the last one:
 
 * **Capture logs** are known by identity, not name: device + inode, and a fingerprint of their first
-  bytes (see ``checkpoints``). Each has a byte offset; a pass reads the whole lines past it. The last
-  line is held back until its newline arrives, never parsed half-written. A renamed file keeps its
-  place (rename-and-create rotation: the old file is read to its end, the new one from its start); a
-  file moved out of the watched set or deleted is read from the open handle until it has been quiet
-  for ``DETACHED_QUIET_SECONDS``, then finished. A file shorter than its offset, or whose first bytes
-  changed (copytruncate), starts again from 0. A new file whose first bytes match a known checkpoint (a
-  ``.gz`` of a rotated log, a copy) starts where that checkpoint stands, so it is not read twice.
+  bytes (``identity``, which also writes down the state machine). Each has a byte offset; a pass reads
+  the whole lines past it. The last line is held back until its newline arrives, never parsed
+  half-written. A renamed file keeps its place (rename-and-create rotation: the old file is read to its
+  end, the new one from its start); a file moved out of the watched set or deleted is read from the
+  open handle until it has been quiet for ``DETACHED_QUIET_SECONDS``, then finished. A file shorter
+  than its offset, or whose first bytes changed (copytruncate), starts again from 0. A new file whose
+  first bytes match a known checkpoint (a ``.gz`` of a rotated log, a copy) waits until it is whole,
+  then starts where that checkpoint stands, so it is not read twice.
 * **Single-response files** (``.sse``, ``.json``, ``.har``) are read whole once complete: their sidecar
   ``NAME.meta.json`` is there (and is whole JSON), or the file has not changed for ``settle`` seconds.
   They are read again if they change. They have no checkpoint: a restart reads them again and the
@@ -39,6 +40,7 @@ from watchdog.events import FileSystemEventHandler
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .errors import UsageError
 from .file_selection import FileFilter, compressed_name, rotated_log_name, walk_all
+from .identity import PRUNE_AFTER_SECONDS, Identities, head_matches
 from .sources import (
     META_SUFFIX,
     BadCapture,
@@ -100,13 +102,14 @@ class Tailer:
 
     def __init__(self, roots: Iterable[str | Path | Input], known: Iterable[Checkpoint], *, fmt: str = "auto",
                  include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = (),
-                 settle: float = SETTLE_SECONDS, follow: bool = True) -> None:
+                 settle: float = SETTLE_SECONDS, follow: bool = True,
+                 prune_after: float = PRUNE_AFTER_SECONDS) -> None:
         self.inputs = [as_input(r) for r in roots]  # with the format their location implies, if any
         self.roots = [found.path for found in self.inputs]
         self.filter = FileFilter(self.roots, include, exclude, ignore)
         self.fmt, self.settle, self.follow = fmt, settle, follow
-        self.known: dict[str, Checkpoint] = {cp.name: cp for cp in known}
-        self._changed: list[Checkpoint] = []
+        self.ids = Identities(known, settle=settle, follow=follow, prune_after=prune_after)
+        self.known = self.ids.known
         self._logs: dict[str, _Log] = {}
         self._waiting: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, int, int, int]] = {}
@@ -188,8 +191,10 @@ class Tailer:
                 yield from self._read_log(log)
         for path in list(self._waiting):
             yield from self._visit(path)
-        while self._changed:
-            cp = self._changed.pop(0)
+        if self.ids.prune_due():
+            self.ids.prune(busy=self._logs)
+        while self.ids.changed:
+            cp = self.ids.changed.pop(0)
             yield Chunk(cp.path, [], cp.snapshot(), False, time.monotonic())
 
     def backlog(self) -> tuple[int, float]:
@@ -286,7 +291,8 @@ class Tailer:
             return True
         st = os.fstat(fd)
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
-        cp = self._own_checkpoint(st, head, path) or self._new_checkpoint(path, st, head, compressed=False, fd=fd)
+        cp = (self.ids.own(st, head, path, compressed=False)
+              or self.ids.new(path, st, head, compressed=False, busy=self._logs, fd=fd))
         if cp is None:
             os.close(fd)
             return False
@@ -296,65 +302,6 @@ class Tailer:
         cp.path, cp.state = str(path), LIVE
         self._logs[cp.name] = _Log(cp, fd)
         return True
-
-    def _own_checkpoint(self, st: os.stat_result, head: bytes, path: Path) -> Checkpoint | None:
-        """The checkpoint of this content: same device and inode, same first bytes (a live one first,
-        then the furthest). Checkpoints of the inode's earlier content (rewritten in place, or the inode
-        reused by another file) are finished."""
-        compressed = compressed_name(path.name)
-        mine: Checkpoint | None = None
-        for cp in self._same_inode(st):
-            if cp.compressed == compressed and _head_matches(cp, head):
-                if mine is None or (cp.state == LIVE, cp.offset) > (mine.state == LIVE, mine.offset):
-                    mine = cp
-            elif cp.state != FINISHED:
-                cp.state = FINISHED
-                self._changed.append(cp)
-        if mine is not None:
-            mine.path = str(path)
-        return mine
-
-    def _same_inode(self, st: os.stat_result) -> list[Checkpoint]:
-        """The identity index is the checkpoints themselves: nothing to keep in step on a takeover."""
-        return [cp for cp in self.known.values() if (cp.dev, cp.ino) == (st.st_dev, st.st_ino)]
-
-    def _new_checkpoint(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool,
-                        fd: int | None = None) -> Checkpoint | None:
-        """A checkpoint for content seen for the first time. A copy of content already read (its first
-        bytes match a checkpoint: a ``.gz`` of a rotated log, copytruncate's copy) waits until it stops
-        growing, then starts where that checkpoint stands (at most at its own end), and takes the
-        checkpoint over when the file it stood for no longer holds that content."""
-        prefix = usable_prefix(head)
-        if prefix is None:
-            return None  # not even one whole line yet: looked at again when it grows
-        cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, fingerprint(prefix), len(prefix),
-                        compressed=compressed, state=FINISHED if compressed else LIVE)
-        twin = self._match(head, exclude=cp)
-        if twin is not None and fd is not None:
-            if self.follow and time.time() - st.st_mtime < self.settle:
-                return None  # a copy still being written: inherits nothing until it is whole
-            cp.offset, cp.line = _place_copy(fd, st.st_size, twin)
-        elif twin is not None:
-            cp.offset, cp.line = twin.offset, twin.line
-        if twin is not None and twin.name not in self._logs and not _still_there(twin):
-            cp.name = twin.name  # the content it stood for is gone from there: this one takes it over
-            self._changed = [c for c in self._changed if c.name != twin.name]
-        self.known[cp.name] = cp
-        self._changed.append(cp)  # its identity is committed even when there is nothing to read
-        return cp
-
-    def _match(self, head: bytes, exclude: Checkpoint) -> Checkpoint | None:
-        best: Checkpoint | None = None
-        digests: dict[int, str] = {}
-        for cp in self.known.values():
-            n = cp.fingerprint_bytes
-            if n == 0 or n > len(head) or (cp.dev, cp.ino) == (exclude.dev, exclude.ino):
-                continue
-            if n not in digests:
-                digests[n] = fingerprint(head[:n])
-            if digests[n] == cp.fingerprint and (best is None or cp.offset > best.offset):
-                best = cp
-        return best
 
     def _read_log(self, log: _Log) -> Iterator[Chunk]:
         cp = log.cp
@@ -412,7 +359,7 @@ class Tailer:
         """The file still begins with the bytes it was known by (extending a short fingerprint)."""
         cp = log.cp
         head = os.pread(log.fd, FINGERPRINT_BYTES, 0)
-        if not _head_matches(cp, head):
+        if not head_matches(cp, head):
             return False
         if cp.fingerprint_bytes < FINGERPRINT_BYTES:
             prefix = usable_prefix(head)
@@ -430,7 +377,7 @@ class Tailer:
         prefix = usable_prefix(head) or b""
         cp = Checkpoint(new_name(old.path), old.path, st.st_dev, st.st_ino, fingerprint(prefix) if prefix else "",
                         len(prefix))
-        self.known[cp.name] = cp
+        self.ids.add(cp)
         del self._logs[old.name]
         log.cp, log.size = cp, 0
         self._logs[cp.name] = log
@@ -456,10 +403,11 @@ class Tailer:
         try:
             with open_bytes(path) as handle:
                 head = handle.read(FINGERPRINT_BYTES)
-                cp = self._own_checkpoint(st, head, path) or self._new_checkpoint(path, st, head, compressed=True)
+                cp = (self.ids.own(st, head, path, compressed=True)
+                      or self.ids.new(path, st, head, compressed=True, busy=self._logs))
                 if cp is None:
                     cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, "", 0, compressed=True)
-                    self.known[cp.name] = cp
+                    self.ids.add(cp)
                 cp.state, cp.compressed, cp.size = FINISHED, True, st.st_size
                 if cp.offset <= len(head):
                     rest = head[cp.offset:]
@@ -528,34 +476,6 @@ def _skip(handle: Any, count: int) -> int:
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _head_matches(cp: Checkpoint, head: bytes) -> bool:
-    n = cp.fingerprint_bytes
-    return n == 0 or (len(head) >= n and fingerprint(head[:n]) == cp.fingerprint)
-
-
-def _still_there(cp: Checkpoint) -> bool:
-    """The file at the checkpoint's path is still its content (same inode, same first bytes)."""
-    try:
-        with open(cp.path, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            head = handle.read(cp.fingerprint_bytes)
-    except OSError:
-        return False
-    same = (st.st_dev, st.st_ino) == (cp.dev, cp.ino)
-    return same and (cp.compressed or _head_matches(cp, head))  # a .gz's fingerprint is of what it holds
-
-
-def _place_copy(fd: int, size: int, twin: Checkpoint) -> tuple[int, int]:
-    """Where a whole copy of ``twin``'s content starts: at the twin's offset, or at its own end when it
-    is a copy of an earlier, shorter state (offset, line)."""
-    if size >= twin.offset:
-        return twin.offset, twin.line
-    lines = 1
-    for start in range(0, size, READ_BYTES):
-        lines += os.pread(fd, min(READ_BYTES, size - start), start).count(b"\n")
-    return size, lines
 
 
 def _complete_lines(fd: int, offset: int, end: int) -> bytes | None:
