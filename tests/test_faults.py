@@ -51,6 +51,10 @@ def test_disk_full_fails_cleanly_and_the_next_run_completes(tiny_fs: Path, tmp_p
     assert "cannot write to the store" in failed.stderr and "No space left" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not (store / "_txn.json").exists()
+    assert not list(store.rglob(".*.tmp")), "the failed commit's temporary parts stay behind"
+    debug = run_cli("ingest", str(log), env={**env, "TOKMETER_DEBUG": "1"})
+    assert debug.returncode == 3 and "Traceback" in debug.stderr  # debug adds the traceback, same exit code
+    assert "cannot write to the store" in debug.stderr and not list(store.rglob(".*.tmp"))
     visible = [p for p in store.rglob("*.parquet")]
     for part in visible:  # whatever is visible is whole and in the ledger
         assert part.stat().st_size > 0

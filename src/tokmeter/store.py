@@ -173,7 +173,10 @@ class Store:
             txn.removes += drop_files  # documents, not parts: no ledger entry
             txn.commit()
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise _write_failed(self.root, exc, journal_written=(self.root / JOURNAL).exists()) from None
+            journal_written = (self.root / JOURNAL).exists()
+            if not journal_written:
+                txn.discard()
+            raise _write_failed(self.root, exc, journal_written=journal_written) from None
         return result
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
@@ -261,7 +264,10 @@ class Store:
         try:
             txn.commit()
         except OSError as exc:
-            raise _write_failed(self.root, exc, journal_written=(self.root / JOURNAL).exists()) from None
+            journal_written = (self.root / JOURNAL).exists()
+            if not journal_written:
+                txn.discard()
+            raise _write_failed(self.root, exc, journal_written=journal_written) from None
 
     def _recover(self) -> None:
         journal = self.root / JOURNAL
@@ -343,10 +349,21 @@ class _Transaction:
         self.removes: list[str] = []
         self.ledger: list[dict] = []  # tamper-evidence entries for the usage parts (see ledger.py)
         self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
+        self.temps: list[Path] = []  # every temporary file begun, whole or not
 
     def _temp_for(self, final: Path) -> Path:
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self.temps.append(temp)
+        return temp
+
+    def discard(self) -> None:
+        """Remove the temporary files of a transaction that failed before its journal was written."""
+        for temp in self.temps:
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                continue  # the next writer's clean-up removes it
 
     def stage_part(self, final: Path, frame: pl.DataFrame, digest: str | None = None) -> None:
         """Write ``frame`` as the part ``final`` (``digest``: its ``rows_digest``, when known)."""
@@ -381,6 +398,7 @@ class _Transaction:
                 "quarantine": self.quarantine}
         journal = self.root / JOURNAL
         temp = self.root / f".{JOURNAL}.tmp"
+        self.temps.append(temp)
         with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(orjson.dumps(plan))
             handle.flush()

@@ -23,8 +23,10 @@ def main() -> None:
     try:
         app()
     except TokmeterError as exc:
-        if debug_enabled():
-            raise
+        if debug_enabled():  # the traceback besides the message: the exit code stays the error's
+            import traceback
+
+            traceback.print_exc()
         err = console(stderr=True)
         from rich.markup import escape
 
