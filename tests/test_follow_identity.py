@@ -6,6 +6,7 @@ real follower process, and checks the captures it read against the records writt
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import threading
@@ -13,10 +14,13 @@ import time
 from pathlib import Path
 
 from capture_lines import input_tokens, records
+from conftest import run_cli
 from test_follow import append, assert_clean_stop, follower, stored, wait_for, wait_rows
 from tokmeter import checkpoints
 from tokmeter.follow import FollowOptions, run_follow
+from tokmeter.sources import BadCapture
 from tokmeter.store import Store
+from tokmeter.tail import Tailer
 
 
 def captures_read(stdout: str) -> int:
@@ -112,3 +116,38 @@ def test_checkpoints_of_content_gone_and_read_are_pruned(tmp_path: Path) -> None
         stop.set()
         thread.join(timeout=30)
     assert int(stored(store.root)["input_tokens"].sum()) == input_tokens(range(40))
+
+
+def test_a_gzip_being_written_is_read_once_complete(tmp_path: Path, isolated_store: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.jsonl").write_bytes(records(range(10)))
+    packed = gzip.compress(records(range(10, 400)))
+    with follower(tmp_path, logs) as f:
+        wait_rows(isolated_store, 10)
+        with open(logs / "app.jsonl.1.gz", "wb") as out:  # the compressor pauses longer than the settle time
+            out.write(packed[: len(packed) // 2])
+            out.flush()
+            time.sleep(2.5)
+            out.write(packed[len(packed) // 2:])
+        wait_rows(isolated_store, 400)
+        assert_clean_stop(f)
+    assert "bad captures       0" in f.stdout
+    assert_read_once(f.stdout, 400)
+    assert run_cli("quarantine", "--format", "jsonl").stdout.strip() == ""
+
+
+def test_a_gzip_that_stays_truncated_is_one_bad_capture_with_its_size(tmp_path: Path) -> None:
+    gz = tmp_path / "app.jsonl.1.gz"
+    packed = gzip.compress(records(range(300)))
+    gz.write_bytes(packed[: len(packed) // 2])
+    tailer = Tailer([tmp_path], [], settle=0.0)
+    tailer.scan()
+    assert not [i for chunk in tailer.read() for i in chunk.items]  # recent: being written, not an error yet
+    assert not [i for chunk in tailer.read() for i in chunk.items]  # unchanged and recent: still waiting
+    long_ago = time.time() - 120
+    os.utime(gz, (long_ago, long_ago))
+    [bad] = [i for chunk in tailer.read() for i in chunk.items]
+    assert isinstance(bad, BadCapture) and f"{gz.stat().st_size:,} bytes" in bad.reason, bad
+    assert not [i for chunk in tailer.read() for i in chunk.items]  # once
+    tailer.close()

@@ -59,6 +59,7 @@ SETTLE_SECONDS = 1.0
 DETACHED_QUIET_SECONDS = 5.0
 IDLE_CLOSE_SECONDS = 60.0
 RESCAN_SECONDS = 30.0
+COMPRESSED_SETTLE_SECONDS = 30.0  # a compressed file that ends early is being written until then
 POLL_SECONDS = 0.5
 CAPTURE_LOG = "capture-log"
 # Rotated capture logs: app.jsonl.1, app.jsonl.2.gz, app.jsonl-20261103(.gz)
@@ -113,6 +114,7 @@ class Tailer:
         self._logs: dict[str, _Log] = {}
         self._waiting: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, int, int, int]] = {}
+        self._incomplete: dict[Path, tuple[int, int, int, int]] = {}
         self._kinds: dict[Path, str] = {}
         self._dirty: set[Path] = set()
         self._dirty_lock = threading.Lock()
@@ -232,6 +234,8 @@ class Tailer:
                 self._waiting.pop(path, None)
             else:
                 self._waiting.setdefault(path, time.monotonic())
+        elif self._incomplete.get(path) == _signature(st) and not self._given_up(st):
+            return  # a compressed file that ended early, unchanged since: still being written
         elif self._done.get(path) == _signature(st):
             self._waiting.pop(path, None)
         elif self._ready(path, st):
@@ -416,8 +420,23 @@ class Tailer:
                 yield from self._compressed_chunks(handle, cp, path, st, rest)
         except (OSError, EOFError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            if _ended_early(exc) and not self._given_up(st):
+                self._done.pop(path, None)  # read on when it grows, or as it is once it has settled
+                self._incomplete[path] = _signature(st)
+                self._waiting.setdefault(path, time.monotonic())
+                return
+            if _ended_early(exc):
+                reason += f"; {st.st_size:,} bytes, unchanged for {COMPRESSED_SETTLE_SECONDS:.0f} s"
+            self._incomplete.pop(path, None)
             yield Chunk(str(path), [BadCapture(str(path), 0, f"cannot read file: {reason}", None, CAPTURE_LOG)],
                         None, True, time.monotonic())
+        else:
+            self._incomplete.pop(path, None)
+
+    def _given_up(self, st: os.stat_result) -> bool:
+        """A compressed file that ends before its end-of-stream marker is taken as it is (reading once,
+        or unchanged for ``COMPRESSED_SETTLE_SECONDS``)."""
+        return not self.follow or time.time() - st.st_mtime >= COMPRESSED_SETTLE_SECONDS
 
     def _compressed_chunks(self, handle: Any, cp: Checkpoint, path: Path, st: os.stat_result,
                            rest: bytes) -> Iterator[Chunk]:
@@ -472,6 +491,11 @@ def _skip(handle: Any, count: int) -> int:
             break
         skipped += len(block)
     return skipped
+
+
+def _ended_early(exc: BaseException) -> bool:
+    """The compressed stream stops before its end-of-stream marker: written still, or truncated."""
+    return isinstance(exc, EOFError) or "end-of-stream" in str(exc)
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
