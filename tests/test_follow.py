@@ -194,7 +194,8 @@ def test_rename_rotation_then_gzip_of_the_rotated_file(tmp_path: Path, isolated_
         rotated.unlink()
         append(live, records(range(95, 100)))
         wait_rows(isolated_store, 100)
-        wait_for(lambda: any(s["compressed"] for s in status(isolated_store)), "the .gz checkpoint")
+        wait_for(lambda: any(s["compressed"] and s["state"] == "finished" for s in status(isolated_store)),
+                 "the .gz checkpoint")
         assert_clean_stop(f)
     assert "captures           100  (100 capture-log)" in f.stdout  # the .gz was not read again
     assert "duplicates dropped 0" in f.stdout

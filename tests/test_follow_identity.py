@@ -9,13 +9,16 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from capture_lines import input_tokens, records
 from conftest import run_cli
-from test_follow import append, assert_clean_stop, follower, stored, wait_for, wait_rows
+from test_follow import append, assert_clean_stop, follower, status, stored, wait_for, wait_rows
 from tokmeter import checkpoints
 from tokmeter.follow import FollowOptions, run_follow
 from tokmeter.sources import BadCapture
@@ -151,3 +154,43 @@ def test_a_gzip_that_stays_truncated_is_one_bad_capture_with_its_size(tmp_path: 
     assert isinstance(bad, BadCapture) and f"{gz.stat().st_size:,} bytes" in bad.reason, bad
     assert not [i for chunk in tailer.read() for i in chunk.items]  # once
     tailer.close()
+
+
+def test_unreadable_files_and_directories_are_reported_and_read_once_readable(tmp_path: Path,
+                                                                              isolated_store: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "sub").mkdir(parents=True)
+    (logs / "open.jsonl").write_bytes(records(range(10), "a"))
+    locked, inner = logs / "locked.jsonl", logs / "sub" / "inner.jsonl"
+    locked.write_bytes(records(range(10), "b"))
+    inner.write_bytes(records(range(10), "c"))
+    locked.chmod(0)
+    (logs / "sub").chmod(0)
+    # as root, permissions bind only without the capabilities that override them
+    jail = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    out, err = tmp_path / "follow.out", tmp_path / "follow.err"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen([*jail, sys.executable, "-m", "tokmeter", "ingest", str(logs), "--follow",
+                                 "--flush-interval", "0.1"], stdout=stdout, stderr=stderr)
+    try:
+        wait_rows(isolated_store, 10)
+        wait_for(lambda: err.read_text().count("unreadable: permission denied") == 2, "both reported at once")
+        wait_for(lambda: len([s for s in status(isolated_store) if s["state"].startswith("unreadable")]) == 2,
+                 "both in status")
+        shown = {s["path"]: s for s in status(isolated_store) if s["state"] == "unreadable: permission denied"}
+        assert shown[str(locked)]["lag_bytes"] == locked.stat().st_size, shown
+        assert str(logs / "sub") in shown
+        locked.chmod(0o644)
+        (logs / "sub").chmod(0o755)
+        wait_rows(isolated_store, 30)
+        wait_for(lambda: not [s for s in status(isolated_store) if s["state"].startswith("unreadable")],
+                 "no longer unreadable in status")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, err.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert_read_once(out.read_text(), 30)
+    assert "readable now" in err.read_text()

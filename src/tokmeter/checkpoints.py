@@ -25,6 +25,7 @@ from .errors import StoreError
 from .store import Store
 
 CHECKPOINT_DIR = "checkpoints"
+UNREADABLE_DOCUMENT = "follow/unreadable.json"  # the files a follower cannot read (for status)
 VERSION = 1
 FINGERPRINT_BYTES = 1024
 LIVE, FINISHED = "live", "finished"

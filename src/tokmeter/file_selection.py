@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .sources import META_SUFFIX
@@ -31,7 +31,7 @@ class FileFilter:
         name = path.name
         if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *_compressed_suffixes()))):
             return False
-        if any(path == i or i in path.parents for i in self.ignore):
+        if self.ignored(path):
             return False
         rel = self._relative(path)
         if rel is None or any(part.startswith(".") for part in rel.split("/")[:-1]):
@@ -43,6 +43,10 @@ class FileFilter:
         else:
             chosen = _is_capture_name(name) or rotated_log_name(name)
         return chosen and not self.excluded(path)
+
+    def ignored(self, path: Path) -> bool:
+        """At or under a path never read (the store)."""
+        return any(path == i or i in path.parents for i in self.ignore)
 
     def excluded(self, path: Path) -> bool:
         rel = self._relative(path) or path.name
@@ -70,10 +74,11 @@ def select_files(paths: Iterable[str | Path], include: Sequence[str], exclude: S
     return sorted({f for f in found if rule.accepts(f)})
 
 
-def walk_all(top: Path) -> list[Path]:
-    """Every file under ``top``, hidden directories left out, in sorted order."""
+def walk_all(top: Path, on_error: Callable[[OSError], object] | None = None) -> list[Path]:
+    """Every file under ``top``, hidden directories left out, in sorted order. ``on_error`` is given the
+    error of each directory that cannot be listed (left out otherwise)."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(top):
+    for dirpath, dirnames, filenames in os.walk(top, onerror=on_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += (Path(dirpath) / name for name in sorted(filenames))
     return found

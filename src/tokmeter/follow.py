@@ -28,13 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from . import checkpoints
 from .errors import StoreBusyError, UsageError
 from .identity import PRUNE_AFTER_SECONDS
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
 from .sources import BadCapture, Input, as_input
 from .store import Store
-from .tail import SETTLE_SECONDS, Chunk, Tailer
+from .tail import SETTLE_SECONDS, Tailer
+from .tail_io import Chunk
 
 DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_BATCH_SIZE = 5000
@@ -73,6 +76,7 @@ class Batch:
     read_at: float
     nbytes: int
     bad: list[BadCapture] = field(default_factory=list)
+    documents: dict[str, bytes] = field(default_factory=dict)  # other store documents to replace with them
 
 
 @dataclass(slots=True)
@@ -174,6 +178,11 @@ class _Failure:
     error: BaseException
 
 
+@dataclass(slots=True)
+class _Notice:
+    message: str
+
+
 def run_follow(paths: Iterable[str | Path | Input], store: Store, options: FollowOptions | None = None,
                view: FollowView | None = None, stop: threading.Event | None = None) -> IngestReport:
     """Read ``paths`` into ``store`` from their checkpoints, then (``options.follow``) keep following
@@ -240,6 +249,7 @@ class Follower:
                     self.buffer.put(batch, max(1, len(chunk.items)), batch.nbytes)
                     if self.stop.is_set():
                         break
+                self._hand_notices()
                 if first:
                     self.buffer.put_always(_CAUGHT_UP)
                     first = False
@@ -253,6 +263,16 @@ class Follower:
             self.buffer.put_always(_Failure(exc))
         finally:
             self.buffer.put_always(_DONE)
+
+    def _hand_notices(self) -> None:
+        """The tailer's messages go to the view; a change in the unreadable files is committed (status)."""
+        assert self.tailer is not None
+        notices, unreadable = self.tailer.take_notices()
+        for message in notices:
+            self.buffer.put_always(_Notice(message))
+        if unreadable is not None:
+            document = orjson.dumps({"unreadable": unreadable}, option=orjson.OPT_INDENT_2)
+            self.buffer.put(Batch([], None, time.monotonic(), 0, documents={checkpoints.UNREADABLE_DOCUMENT: document}), 1)
 
     def _batch(self, chunk: Chunk) -> Batch:
         rows: list[dict[str, Any]] = []
@@ -287,6 +307,8 @@ class Follower:
             if isinstance(item, _Failure):
                 self._flush(pending)
                 raise item.error
+            if isinstance(item, _Notice):
+                self.view.event(item.message)
             if item is _CAUGHT_UP:
                 self._flush(pending)
                 pending, rows, since = [], 0, None
@@ -313,9 +335,11 @@ class Follower:
         bad = [item for batch in pending for item in batch.bad]  # quarantined with the checkpoint past them
         kept = [cp for cp in latest.values() if cp.state != checkpoints.PRUNED]
         pruned = [cp.rel_path for cp in latest.values() if cp.state == checkpoints.PRUNED]
+        documents = checkpoints.as_extra_files(kept)
+        for batch in pending:
+            documents.update(batch.documents)
         with self.store.writing():
-            self.report.commit += self.store.commit(frame, extra_files=checkpoints.as_extra_files(kept),
-                                                    quarantine=bad, drop_files=pruned)
+            self.report.commit += self.store.commit(frame, extra_files=documents, quarantine=bad, drop_files=pruned)
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)

@@ -9,7 +9,9 @@ bytes (copytruncate, or an inode reused) is not lag of the old checkpoint.
 Beside the checkpoints, files with none that stem from a followed log (the new file at its name after
 a rotation while the follower was down, or a rotated name of it such as ``app.jsonl.1``,
 ``app.jsonl-20261103.gz``) are listed as ``new`` with their whole size as lag, or, for a copy of
-content already read, the part past where the copy would start.
+content already read, the part past where the copy would start. Files and directories the follower
+cannot read are listed as ``unreadable: <why>`` (as it last committed them), with their size as lag
+when it is known.
 """
 
 from __future__ import annotations
@@ -20,12 +22,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .checkpoints import FINGERPRINT_BYTES, LIVE, Checkpoint, SourceStatus, fingerprint, load
+import orjson
+
+from .checkpoints import (
+    FINGERPRINT_BYTES,
+    LIVE,
+    UNREADABLE_DOCUMENT,
+    Checkpoint,
+    SourceStatus,
+    fingerprint,
+    load,
+)
 from .file_selection import compressed_name, log_base_name, rotated_log_name
 from .sources import open_bytes
 from .store import Store
 
-NEW, GONE = "new", "gone"
+NEW, GONE, UNREADABLE = "new", "gone", "unreadable"
 
 
 def source_status(store: Store, *, now: float | None = None) -> list[SourceStatus]:
@@ -33,10 +45,12 @@ def source_status(store: Store, *, now: float | None = None) -> list[SourceStatu
     beside them: live ones first."""
     with store.reading_documents():
         found = load(store)
+        unreadable = _unreadable(store)
     stamp = time.time() if now is None else now
     places = _Places()
     out = [_status_of(cp, stamp, places) for cp in found]
-    out += _new_files(found, places, stamp)
+    out += [s for s in _new_files(found, places, stamp) if s.checkpoint.path not in unreadable]
+    out += [_unreadable_status(Path(path), why, stamp) for path, why in sorted(unreadable.items())]
     return sorted(out, key=lambda s: (s.state != LIVE, s.state, s.checkpoint.path))
 
 
@@ -67,6 +81,25 @@ def _listing(directory: Path) -> list[tuple[Path, os.stat_result]]:
         if stat.S_ISREG(st.st_mode) and not entry.name.startswith("."):
             out.append((Path(entry.path), st))
     return out
+
+
+def _unreadable(store: Store) -> dict[str, str]:
+    for where, data in store.documents(Path(UNREADABLE_DOCUMENT).parent.name):
+        if where.endswith(Path(UNREADABLE_DOCUMENT).name):
+            return dict(orjson.loads(data).get("unreadable", {}))
+    return {}
+
+
+def _unreadable_status(path: Path, why: str, now: float) -> SourceStatus:
+    state = f"{UNREADABLE}: {why}"
+    cp = Checkpoint("", str(path), 0, 0, "", 0, state=state)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return SourceStatus(cp, state, None, None, None)
+    if not stat.S_ISREG(st.st_mode):
+        return SourceStatus(cp, state, None, None, None)
+    return SourceStatus(cp, state, st.st_size, st.st_size, max(0.0, now - st.st_mtime) if st.st_size else 0.0)
 
 
 def _status_of(cp: Checkpoint, now: float, places: _Places) -> SourceStatus:

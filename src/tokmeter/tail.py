@@ -29,13 +29,11 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from watchdog.events import FileSystemEventHandler
 
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .errors import UsageError
@@ -44,7 +42,6 @@ from .identity import PRUNE_AFTER_SECONDS, Identities, head_matches
 from .sources import (
     META_SUFFIX,
     BadCapture,
-    Capture,
     Input,
     as_input,
     detect_format,
@@ -53,8 +50,17 @@ from .sources import (
     read_captures,
 )
 from .sources.capture_log import read_capture_log
+from .tail_io import (
+    READ_BYTES,
+    Chunk,
+    WatchHandler,
+    complete_lines,
+    ended_early,
+    signature,
+    skip,
+    whole_record,
+)
 
-READ_BYTES = 256 * 1024
 SETTLE_SECONDS = 1.0
 DETACHED_QUIET_SECONDS = 5.0
 IDLE_CLOSE_SECONDS = 60.0
@@ -62,24 +68,6 @@ RESCAN_SECONDS = 30.0
 COMPRESSED_SETTLE_SECONDS = 30.0  # a compressed file that ends early is being written until then
 POLL_SECONDS = 0.5
 CAPTURE_LOG = "capture-log"
-# Rotated capture logs: app.jsonl.1, app.jsonl.2.gz, app.jsonl-20261103(.gz)
-_IGNORED_EVENTS = {"opened", "closed_no_write"}
-
-Item = Capture | BadCapture
-
-
-@dataclass(slots=True)
-class Chunk:
-    """Complete records from one file, in file order. ``checkpoint`` (capture logs only) is a copy of
-    the file's checkpoint just past them; None for single-response files."""
-
-    path: str
-    items: list[Item]
-    checkpoint: Checkpoint | None
-    first_read: bool
-    read_at: float
-    nbytes: int = 0
-
 
 class _Log:
     """A capture log being followed: its checkpoint (offset = bytes read so far) and open handle."""
@@ -115,6 +103,9 @@ class Tailer:
         self._waiting: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, int, int, int]] = {}
         self._incomplete: dict[Path, tuple[int, int, int, int]] = {}
+        self.unreadable: dict[str, str] = {}  # path -> why (``permission denied``): retried every pass
+        self.notices: list[str] = []  # for the follower's log, taken by ``take_notices``
+        self._unreadable_changed = False
         self._kinds: dict[Path, str] = {}
         self._dirty: set[Path] = set()
         self._dirty_lock = threading.Lock()
@@ -129,7 +120,7 @@ class Tailer:
         from watchdog.observers.polling import PollingObserver
 
         observer = PollingObserver(timeout=POLL_SECONDS) if poll else Observer()
-        handler = _Handler(self)
+        handler = WatchHandler(self.mark)
         scheduled: set[tuple[Path, bool]] = set()
         for root in self.roots:
             target = (root, True) if root.is_dir() else (root.parent, False)
@@ -176,7 +167,36 @@ class Tailer:
             self._dirty.update(found)
 
     def _walk(self, top: Path) -> list[Path]:
-        return [p for p in walk_all(top) if self.filter.accepts(p)]
+        failed: list[OSError] = []
+        found = [p for p in walk_all(top, failed.append) if self.filter.accepts(p)]
+        for exc in failed:
+            where = Path(exc.filename) if exc.filename else top
+            if not isinstance(exc, FileNotFoundError) and not self.filter.ignored(where):
+                self._unreadable_at(where, exc)
+        if not any(Path(exc.filename or top) == top for exc in failed):
+            self._readable(top)
+        return found
+
+    # ---- files that cannot be read: reported at once, retried every pass ---------------------------
+    def _unreadable_at(self, path: Path, exc: OSError) -> None:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        if self.unreadable.get(str(path)) != reason:
+            self.unreadable[str(path)] = reason
+            self._unreadable_changed = True
+            self.notices.append(f"{path}: unreadable: {reason}; retried until it can be read")
+        self._waiting.setdefault(path, time.monotonic())
+
+    def _readable(self, path: Path, *, gone: bool = False) -> None:
+        if self.unreadable.pop(str(path), None) is not None:
+            self._unreadable_changed = True
+            self.notices.append(f"{path}: {'gone' if gone else 'readable now'}")
+            self._waiting.pop(path, None)
+
+    def take_notices(self) -> tuple[list[str], dict[str, str] | None]:
+        """The messages since the last call, and the unreadable files when that set changed."""
+        notices, self.notices = self.notices, []
+        changed, self._unreadable_changed = self._unreadable_changed, False
+        return notices, (dict(self.unreadable) if changed else None)
 
     # ---- one pass --------------------------------------------------------------------------------
     def read(self) -> Iterator[Chunk]:
@@ -211,8 +231,12 @@ class Tailer:
     def _visit(self, path: Path) -> Iterator[Chunk]:
         try:
             st = os.stat(path)
+        except PermissionError as exc:  # in a directory that cannot be entered
+            self._unreadable_at(path, exc)
+            return
         except OSError:
             self._waiting.pop(path, None)
+            self._readable(path, gone=True)
             return
         if stat.S_ISDIR(st.st_mode):
             with self._dirty_lock:
@@ -234,13 +258,13 @@ class Tailer:
                 self._waiting.pop(path, None)
             else:
                 self._waiting.setdefault(path, time.monotonic())
-        elif self._incomplete.get(path) == _signature(st) and not self._given_up(st):
+        elif self._incomplete.get(path) == signature(st) and not self._given_up(st):
             return  # a compressed file that ended early, unchanged since: still being written
-        elif self._done.get(path) == _signature(st):
+        elif self._done.get(path) == signature(st):
             self._waiting.pop(path, None)
         elif self._ready(path, st):
             self._waiting.pop(path, None)
-            self._done[path] = _signature(st)
+            self._done[path] = signature(st)
             yield from (self._read_compressed_log(path, st) if kind == CAPTURE_LOG else self._read_single(path, kind))
         else:
             self._waiting.setdefault(path, time.monotonic())
@@ -257,8 +281,12 @@ class Tailer:
             kind = detect_format(path, hint_of(path, self.inputs))
             with open_bytes(path) as handle:
                 settled = b"\n" in handle.read(64 * 1024)
+        except PermissionError as exc:
+            self._unreadable_at(path, exc)
+            return None
         except (OSError, EOFError):
             return None
+        self._readable(path)
         if kind == "json" and rotated_log_name(path.name):
             kind = CAPTURE_LOG  # app.jsonl.1: a rotated capture log whose first line did not give it away
         if settled or compressed_name(path.name):
@@ -291,8 +319,12 @@ class Tailer:
         cannot be placed yet (less than a line, or a copy still being written): looked at again."""
         try:
             fd = os.open(path, os.O_RDONLY)
+        except PermissionError as exc:
+            self._unreadable_at(path, exc)
+            return False
         except OSError:
             return True
+        self._readable(path)
         st = os.fstat(fd)
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
         cp = (self.ids.own(st, head, path, compressed=False)
@@ -320,7 +352,7 @@ class Tailer:
         if end != log.size:
             log.size, log.grew_at = end, time.monotonic()
         while cp.offset < end:
-            data = _complete_lines(log.fd, cp.offset, end)
+            data = complete_lines(log.fd, cp.offset, end)
             if data is None:
                 break
             yield self._chunk(log, data, st)
@@ -339,14 +371,14 @@ class Tailer:
         quiet = time.monotonic() - log.grew_at
         if not attached and (quiet >= DETACHED_QUIET_SECONDS or not self.follow):
             tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset) if cp.offset < st.st_size else b""
-            if tail and (self.follow or _whole_record(tail)):
+            if tail and (self.follow or whole_record(tail)):
                 yield self._chunk(log, tail, st)
             cp.state = FINISHED
             yield Chunk(cp.path, [], cp.snapshot(), False, time.monotonic())
             self._drop(log)
         elif not self.follow and cp.offset < st.st_size:
             tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset)
-            if _whole_record(tail):
+            if whole_record(tail):
                 yield self._chunk(log, tail, st)
         elif cp.offset == st.st_size and quiet >= IDLE_CLOSE_SECONDS and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS:
             self._drop(log)
@@ -416,16 +448,16 @@ class Tailer:
                 if cp.offset <= len(head):
                     rest = head[cp.offset:]
                 else:  # a copy of an earlier, shorter state of its twin may end before the twin's offset
-                    cp.offset, rest = len(head) + _skip(handle, cp.offset - len(head)), b""
+                    cp.offset, rest = len(head) + skip(handle, cp.offset - len(head)), b""
                 yield from self._compressed_chunks(handle, cp, path, st, rest)
         except (OSError, EOFError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            if _ended_early(exc) and not self._given_up(st):
+            if ended_early(exc) and not self._given_up(st):
                 self._done.pop(path, None)  # read on when it grows, or as it is once it has settled
-                self._incomplete[path] = _signature(st)
+                self._incomplete[path] = signature(st)
                 self._waiting.setdefault(path, time.monotonic())
                 return
-            if _ended_early(exc):
+            if ended_early(exc):
                 reason += f"; {st.st_size:,} bytes, unchanged for {COMPRESSED_SETTLE_SECONDS:.0f} s"
             self._incomplete.pop(path, None)
             yield Chunk(str(path), [BadCapture(str(path), 0, f"cannot read file: {reason}", None, CAPTURE_LOG)],
@@ -466,60 +498,3 @@ class Tailer:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             items = [BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)]
         yield Chunk(str(path), items, None, True, time.monotonic())
-
-
-class _Handler(FileSystemEventHandler):
-    """watchdog event handler: note the paths touched and wake the reader."""
-
-    def __init__(self, tailer: Tailer) -> None:
-        super().__init__()
-        self.tailer = tailer
-
-    def dispatch(self, event: Any) -> None:
-        if event.event_type in _IGNORED_EVENTS:
-            return
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        self.tailer.mark(*(os.fsdecode(p) for p in paths if p))
-
-
-def _skip(handle: Any, count: int) -> int:
-    """Read and drop up to ``count`` bytes; how many there were."""
-    skipped = 0
-    while skipped < count:
-        block = handle.read(min(READ_BYTES, count - skipped))
-        if not block:
-            break
-        skipped += len(block)
-    return skipped
-
-
-def _ended_early(exc: BaseException) -> bool:
-    """The compressed stream stops before its end-of-stream marker: written still, or truncated."""
-    return isinstance(exc, EOFError) or "end-of-stream" in str(exc)
-
-
-def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _complete_lines(fd: int, offset: int, end: int) -> bytes | None:
-    """Up to ``READ_BYTES`` (more for one longer line) of whole lines from ``offset``; None when the
-    bytes there are not yet one whole line."""
-    size = min(READ_BYTES, end - offset)
-    while True:
-        data = os.pread(fd, size, offset)
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            return data[: cut + 1]
-        if offset + len(data) >= end or len(data) < size:
-            return None
-        size = min(size * 2, end - offset)
-
-
-def _whole_record(tail: bytes) -> bool:
-    """An unterminated last line that is already one whole JSON object (a proper prefix of a JSON
-    object never is one, so a half-written line never passes)."""
-    try:
-        return isinstance(orjson.loads(tail), dict)
-    except orjson.JSONDecodeError:
-        return False
