@@ -8,14 +8,15 @@ The state machine of a capture log's content (``Checkpoint.state``; the tailer d
 
     unseen --(first bytes match no checkpoint)------------------> live at 0
     unseen --(first bytes match one: a copy, a .gz)-------------> waiting
-    waiting --(unchanged for the settle time)-------------------> live at the twin's offset (or at
-                                                                  its own end if shorter); takes the
-                                                                  twin's checkpoint over when the
-                                                                  twin's path no longer holds it
+    waiting --(unchanged for the settle time)-------------------> live at the twin's offset; takes
+                                                                  the twin's checkpoint over when
+                                                                  the twin's path no longer holds it
     live --(renamed within the watched set)---------------------> live (same checkpoint, new path)
     live --(moved out or deleted; quiet 5 s)--------------------> finished (read to its end)
-    live --(shorter than its offset, or first bytes changed)----> finished; the inode's new content
+    live --(first bytes changed: truncated, written again)------> finished; the inode's new content
                                                                   is unseen (live at 0)
+    live --(shorter than its offset, same first bytes)----------> live, nothing read until it grows
+                                                                  past it (a copy still being written)
     live --(idle 60 s)------------------------------------------> live, handle closed (reopened by
                                                                   the next event)
     compressed, complete ---------------------------------------> finished (read once)
@@ -36,7 +37,6 @@ from pathlib import Path
 
 from .checkpoints import FINISHED, LIVE, PRUNED, Checkpoint, fingerprint, new_name, usable_prefix
 
-READ_BYTES = 256 * 1024
 PRUNE_CHECK_SECONDS = 5.0
 PRUNE_AFTER_SECONDS = 300.0
 
@@ -71,21 +71,19 @@ class Identities:
         return mine
 
     def new(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool, busy: Container[str],
-            fd: int | None = None) -> Checkpoint | None:
+            plain: bool = False) -> Checkpoint | None:
         """A checkpoint for content seen for the first time (None while it cannot be placed: less than
-        one line, or a copy still being written). ``busy``: names of the checkpoints being followed
-        through an open handle; ``fd``: the plain file's handle (a copy waits until it is whole)."""
+        one line, or a ``plain`` copy that has not stopped growing). ``busy``: names of the checkpoints
+        being followed through an open handle."""
         prefix = usable_prefix(head)
         if prefix is None:
             return None  # not even one whole line yet: looked at again when it grows
         cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, fingerprint(prefix), len(prefix),
                         compressed=compressed, state=FINISHED if compressed else LIVE)
         twin = self._twin(head, exclude=cp)
-        if twin is not None and fd is not None:
-            if self.follow and time.time() - st.st_mtime < self.settle:
-                return None  # a copy still being written: inherits nothing until it is whole
-            cp.offset, cp.line = _place_copy(fd, st.st_size, twin)
-        elif twin is not None:
+        if twin is not None and plain and self.follow and time.time() - st.st_mtime < self.settle:
+            return None  # a copy still being written: inherits nothing while it grows
+        if twin is not None:  # even when shorter (still being copied): what it holds was read
             cp.offset, cp.line = twin.offset, twin.line
         if twin is not None and twin.name not in busy and not still_there(twin):
             cp.name = twin.name  # the content it stood for is gone from there: this one takes it over
@@ -144,14 +142,3 @@ def still_there(cp: Checkpoint) -> bool:
         return False
     same = (st.st_dev, st.st_ino) == (cp.dev, cp.ino)
     return same and (cp.compressed or head_matches(cp, head))  # a .gz's fingerprint is of what it holds
-
-
-def _place_copy(fd: int, size: int, twin: Checkpoint) -> tuple[int, int]:
-    """Where a whole copy of ``twin``'s content starts: at the twin's offset, or at its own end when it
-    is a copy of an earlier, shorter state (offset, line)."""
-    if size >= twin.offset:
-        return twin.offset, twin.line
-    lines = 1
-    for start in range(0, size, READ_BYTES):
-        lines += os.pread(fd, min(READ_BYTES, size - start), start).count(b"\n")
-    return size, lines

@@ -8,10 +8,11 @@
   the whole lines past it. The last line is held back until its newline arrives, never parsed
   half-written. A renamed file keeps its place (rename-and-create rotation: the old file is read to its
   end, the new one from its start); a file moved out of the watched set or deleted is read from the
-  open handle until it has been quiet for ``DETACHED_QUIET_SECONDS``, then finished. A file shorter
-  than its offset, or whose first bytes changed (copytruncate), starts again from 0. A new file whose
-  first bytes match a known checkpoint (a ``.gz`` of a rotated log, a copy) waits until it is whole,
-  then starts where that checkpoint stands, so it is not read twice.
+  open handle until it has been quiet for ``DETACHED_QUIET_SECONDS``, then finished. A file whose first
+  bytes changed (copytruncate: truncated, then written again) starts again from 0; one shorter than its
+  offset with the same first bytes (a copy still being written) waits until it grows past it. A new
+  file whose first bytes match a known checkpoint (a ``.gz`` of a rotated log, a copy) waits until it
+  has stopped growing, then starts where that checkpoint stands, so it is not read twice.
 * **Single-response files** (``.sse``, ``.json``, ``.har``) are read whole once complete: their sidecar
   ``NAME.meta.json`` is there (and is whole JSON), or the file has not changed for ``settle`` seconds.
   They are read again if they change. They have no checkpoint: a restart reads them again and the
@@ -328,11 +329,11 @@ class Tailer:
         st = os.fstat(fd)
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
         cp = (self.ids.own(st, head, path, compressed=False)
-              or self.ids.new(path, st, head, compressed=False, busy=self._logs, fd=fd))
+              or self.ids.new(path, st, head, compressed=False, busy=self._logs, plain=True))
         if cp is None:
             os.close(fd)
             return False
-        if st.st_size == cp.offset and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS and cp.state == LIVE:
+        if st.st_size <= cp.offset and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS and cp.state == LIVE:
             os.close(fd)  # nothing to read and not being written: no handle kept (the next event reopens)
             return True
         cp.path, cp.state = str(path), LIVE
@@ -345,8 +346,11 @@ class Tailer:
             st = os.fstat(log.fd)
         except OSError:
             return
-        if st.st_size < cp.offset or not self._same_start(log):
+        if not self._same_start(log):  # truncated (copytruncate) and written again, or rewritten
             yield from self._restart(log, st)
+            return
+        if st.st_size < cp.offset:  # same first bytes: a copy still being written; nothing new yet
+            yield from self._maybe_finish(log, st)
             return
         end = st.st_size
         if end != log.size:
@@ -380,7 +384,7 @@ class Tailer:
             tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset)
             if whole_record(tail):
                 yield self._chunk(log, tail, st)
-        elif cp.offset == st.st_size and quiet >= IDLE_CLOSE_SECONDS and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS:
+        elif cp.offset >= st.st_size and quiet >= IDLE_CLOSE_SECONDS and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS:
             self._drop(log)
 
     def _attached(self, log: _Log, st: os.stat_result) -> bool:
