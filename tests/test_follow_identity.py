@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from capture_lines import input_tokens, records
 from conftest import run_cli
 from test_follow import append, assert_clean_stop, follower, status, stored, wait_for, wait_rows
@@ -70,7 +72,11 @@ def test_copytruncate_then_rename_rotation_then_restart(tmp_path: Path, isolated
     assert int(stored(isolated_store)["input_tokens"].sum()) == input_tokens(range(60))
 
 
-def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, isolated_store: Path) -> None:
+@pytest.mark.parametrize(("pause", "first"), [(0.6, 0.33), (2.5, 0.33), (0.6, 0.0)])
+def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, isolated_store: Path,
+                                                                pause: float, first: float) -> None:
+    """The copier pauses within, then past, the settle time, after a third of the file, or after its
+    first 600 bytes (too few to compare with the original's fingerprint)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     live, copy = logs / "app.jsonl", logs / "app.jsonl.1"
@@ -79,10 +85,10 @@ def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, 
     with follower(tmp_path, logs) as f:
         wait_rows(isolated_store, 300)
         with open(copy, "wb") as out:  # copytruncate's copy, written slowly: seen half-copied
-            out.write(data[: len(data) // 3])
+            out.write(data[: int(len(data) * first) + 600])  # mid-line
             out.flush()
-            time.sleep(0.6)
-            out.write(data[len(data) // 3:])
+            time.sleep(pause)
+            out.write(data[int(len(data) * first) + 600:])
         with open(live, "r+b") as handle:
             handle.truncate(0)
         append(live, records(range(300, 310)))
@@ -90,6 +96,10 @@ def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, 
         time.sleep(1.5)  # the copy settles
         assert_clean_stop(f)
     assert_read_once(f.stdout, 310)
+    with follower(tmp_path, logs) as f:  # and a restart finds the copy where it stands
+        time.sleep(1.5)
+        assert_clean_stop(f)
+    assert_read_once(f.stdout, 0)
 
 
 def test_checkpoints_of_content_gone_and_read_are_pruned(tmp_path: Path) -> None:

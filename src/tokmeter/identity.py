@@ -7,7 +7,8 @@ themselves, so a takeover never loses another file's entry.
 The state machine of a capture log's content (``Checkpoint.state``; the tailer drives it)::
 
     unseen --(first bytes match no checkpoint)------------------> live at 0
-    unseen --(first bytes match one: a copy, a .gz)-------------> waiting
+    unseen --(first bytes match one: a copy, a .gz; or, plain,
+              under 1 KiB and written within the settle time)---> waiting
     waiting --(unchanged for the settle time)-------------------> live at the twin's offset; takes
                                                                   the twin's checkpoint over when
                                                                   the twin's path no longer holds it
@@ -35,7 +36,16 @@ import time
 from collections.abc import Container, Iterable
 from pathlib import Path
 
-from .checkpoints import FINISHED, LIVE, PRUNED, Checkpoint, fingerprint, new_name, usable_prefix
+from .checkpoints import (
+    FINGERPRINT_BYTES,
+    FINISHED,
+    LIVE,
+    PRUNED,
+    Checkpoint,
+    fingerprint,
+    new_name,
+    usable_prefix,
+)
 
 PRUNE_CHECK_SECONDS = 5.0
 PRUNE_AFTER_SECONDS = 300.0
@@ -81,7 +91,8 @@ class Identities:
         cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, fingerprint(prefix), len(prefix),
                         compressed=compressed, state=FINISHED if compressed else LIVE)
         twin = self._twin(head, exclude=cp)
-        if twin is not None and plain and self.follow and time.time() - st.st_mtime < self.settle:
+        short = len(head) < FINGERPRINT_BYTES  # too short yet to tell from the start of a copy
+        if (twin is not None or short) and plain and self.follow and time.time() - st.st_mtime < self.settle:
             return None  # a copy still being written: inherits nothing while it grows
         if twin is not None:  # even when shorter (still being copied): what it holds was read
             cp.offset, cp.line = twin.offset, twin.line
