@@ -127,6 +127,8 @@ class Runs:
 
     def stop(self) -> None:
         if self.proc is not None:
+            err = self.outputs[-1][1]  # its signal handlers are in place once it has caught up
+            wait_for(lambda: "caught up" in err.read_text(), "the follower to start", 30.0)
             self.proc.send_signal(signal.SIGTERM)
             assert self.proc.wait(timeout=30) == 0, self.outputs[-1][1].read_text()
             self.proc = None
