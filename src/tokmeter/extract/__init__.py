@@ -118,8 +118,8 @@ def _extract(
     """(API, its reading of the body, whether the body is a stream, why its usage would be missing)."""
     binary = eventstream_bytes(body, _header(meta.get("response_headers"), "content-type"))
     if binary is not None:
-        api, ex = _read_eventstream(meta, path, binary)
-        return api, ex, True, rule.missing_reason(status, True, ex.complete, error_body=False, empty=False)
+        bedrock_api, ex = _read_eventstream(meta, path, binary)
+        return bedrock_api, ex, True, rule.missing_reason(status, True, ex.complete, error_body=False, empty=False)
     body_text, body_doc = _body(body)
     is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
     events = stream_events(body_text, guess_api(body_text, api_from_path(path))) \
