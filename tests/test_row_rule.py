@@ -36,6 +36,7 @@ BAD = {
     "prompt_tokens 1e309": (capture('{"object": "chat.completion", "usage": {"prompt_tokens": 1e309}}'),
                             "not valid JSON"),
     "prompt_tokens 2.5": (capture({**CHAT_DOC, "usage": {"prompt_tokens": 2.5}}), "non-negative integers"),
+    "usage is a string": (capture({**CHAT_DOC, "usage": "lots"}), "usage is a string of 4 character(s)"),
     "over 10^9 tokens": (capture({**CHAT_DOC, "usage": {"prompt_tokens": 10**9 + 1}}), "absurd for one request"),
     "'response' instead of 'body'": (capture(None, status=None, response=CHAT_DOC), "no body"),
     "cut JSON on no known path": (capture(json.dumps(CHAT_DOC)[:30], path=None), "cut short, on no known API"),

@@ -100,9 +100,9 @@ def wrong_type_cases() -> None:
     # Accepted as they are: null means "not reported" (0); an integral float is a whole number.
     log_case("type-null-is-zero", [usage_record(300, '{"prompt_tokens": null, "completion_tokens": 2}')], 1, 0)
     log_case("type-integral-float", [usage_record(301, '{"prompt_tokens": 12.0, "completion_tokens": 2}')], 1, 0)
-    # usage itself of the wrong type: no usage object, so the row is kept with usage missing
-    log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=1, bad=0)
-    log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=1, bad=0)
+    # usage itself of the wrong type: garbled, not "no usage" (which would make it a free request)
+    log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=0, bad=1)
+    log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=0, bad=1)
 
 
 def record(**fields: object) -> bytes:

@@ -161,6 +161,7 @@ def _read(
         if api_from_body(doc, None) is None and not rule.looks_like_response(doc):
             raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: the path names the {api} API, the body has none "
                                   "of a response's fields")
+        rule.check_usage_object(doc)
     return Extracted() if api is None else _JSON_READERS[api](doc)
 
 

@@ -13,8 +13,9 @@ response:
   (the cancelled streams tokmeter exists for), a JSON object cut in transit, an empty body (a recorder that
   kept no content). Its usage is ``missing`` (or estimated) and ``complete`` is false.
 
-Everything else is a bad capture with a reason: no body, a body that is no known API's response, token
-counts that are negative, fractional, non-finite or over 10^9 (``base.token_count``). A bad capture is
+Everything else is a bad capture with a reason: no body, a body that is no known API's response, a usage
+that is no object, token counts that are negative, fractional, non-finite or over 10^9
+(``base.token_count``). A bad capture is
 quarantined, never a row with 0 tokens.
 
 A row whose usage is ``missing`` says why, in a fixed vocabulary (``MISSING_REASONS``), which the ingest
@@ -29,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 import orjson
+
+from ..errors import BadCaptureError
+from .base import _show as show
 
 # Why a row has no usage (the ingest summary's words, most common first).
 STREAM_CUT = "stream cut before usage"
@@ -81,6 +85,18 @@ def json_problem(text: str) -> str | None:
             return CUT
         return f"not valid JSON ({str(exc).split(':', 1)[0][:60]})"
     return None
+
+
+def check_usage_object(doc: Mapping[str, Any]) -> None:
+    """A response's usage is an object of token counts, or absent / null (not reported); anything else
+    (``"usage": "lots"``, ``[1, 2]``) is garbled and the capture bad, never a row of 0 tokens."""
+    for key in USAGE_KEYS:
+        value = doc.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise BadCaptureError(f"{key} is {show(value)}: expected an object of token counts")
+
+
+USAGE_KEYS = ("usage", "usageMetadata")
 
 
 def missing_reason(status: int | None, stream: bool, complete: bool, *, error_body: bool, empty: bool) -> str:
