@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
-from .extract import extract_row
+from .extract import Tally, read_capture
 from .sources import BadCapture, Capture, Input, detect_format, find_inputs, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
@@ -37,6 +37,7 @@ class IngestReport:
     commit: CommitResult = field(default_factory=CommitResult)
     bad: list[BadCapture] = field(default_factory=list)
     unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # rows with estimated or missing usage, fallback ids
 
     @property
     def rows_written(self) -> int:
@@ -170,6 +171,7 @@ def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iter
         report.captures += result.captures
         report.by_format.update(result.by_format)
         report.bad += result.bad
+        report.tally += result.tally
         last = result.task.end is None or result.task.end >= parallel.size_of(result.task.path)
         yield (result.task.path if last else None), result.columns
 
@@ -191,17 +193,20 @@ def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
 
 
 def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
-    """The usage row of one capture, counted in ``report``; None (and listed as bad) when it has none."""
+    """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
+    it has none."""
     report.captures += 1
     report.by_format[item.format] += 1
     if isinstance(item, BadCapture):
         report.bad.append(item)
         return None
     try:
-        return extract_row(item)
+        row, notes = read_capture(item)
     except BadCaptureError as exc:
         report.bad.append(_bad(item, exc.message))
         return None
+    report.tally.add(notes)
+    return row
 
 
 def _bad(capture: Capture, reason: str) -> BadCapture:

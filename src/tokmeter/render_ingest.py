@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from .extract import Tally
+from .extract.rule import MISSING_REASONS
 from .pipeline import IngestReport
 from .store import Store
 
@@ -31,3 +33,27 @@ def render_ingest_report(report: IngestReport, store: Store, console: Console) -
         console.print("  [bold yellow]unpriced models[/] (no price in genai-prices: cost unknown, not $0)")
         for provider, model, count in report.unpriced_models:
             console.print(f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)", markup=False)
+
+
+def render_tally(tally: Tally, console: Console) -> None:
+    """The rows whose usage was estimated or is missing (and why), and the captures stored under a
+    fallback id: counts of what was extracted in this run, before deduplication."""
+    if tally.estimated:
+        details = [f"{tally.estimated_partial:,} partial: output only"] if tally.estimated_partial else []
+        if tally.estimated_without_prompt:
+            details.append(f"{tally.estimated_without_prompt:,} without a captured prompt: input 0")
+        _line(console, f"  estimated usage    {tally.estimated:,} stream(s) ended without their usage"
+              + (f" ({'; '.join(details)})" if details else ""))
+    missing = sum(tally.missing.values())
+    if missing:
+        order = sorted(tally.missing.items(), key=lambda item: (-item[1], list(MISSING_REASONS).index(item[0])))
+        reasons = ", ".join(f"{count:,} {reason if count == 1 else MISSING_REASONS[reason]}" for reason, count in order)
+        _line(console, f"  no usage           {missing:,} row(s) with no usage: {reasons}")
+    if tally.fallback_ids:
+        console.print(f"  [bold yellow]fallback ids[/]       {tally.fallback_ids:,} capture(s) carried no request or "
+                      "response id: stored under a digest of the capture (see README, The usage row)",
+                      highlight=False)
+
+
+def _line(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False)

@@ -29,7 +29,8 @@ TOKEN_COLUMNS: Final = (
 # name -> (polars dtype name, meaning). The order here is the column order everywhere.
 COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "request_id": ("String", "The capture's request_id, else the request-id / x-request-id response header, "
-                   "else the response id, else a hash of the response body. The deduplication key."),
+                   "else the response id, else a fallback id, sha256:<digest of the whole capture> (see What is "
+                   "a row). The deduplication key."),
     "response_id": ("String", "The provider's own id for the response (chatcmpl-..., msg_..., resp_...)."),
     "timestamp": ("Datetime[us, UTC]", "When the request was made (the capture's ts), in UTC."),
     "user": ("String", "The capture's user, else the request body's user / metadata.user_id; null when unknown."),

@@ -14,7 +14,6 @@ from .app import app
 from .options import IngesterOpt, QuietOpt, StoreOpt, console
 
 if TYPE_CHECKING:
-    from ..extract.estimate import Tally
     from ..pipeline import IngestReport
     from ..sources import Input
     from ..store import Store
@@ -91,11 +90,11 @@ def ingest(
 
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
-    from ..render_ingest import render_ingest_report
+    from ..render_ingest import render_ingest_report, render_tally
 
     target = open_store(store, ingester=ingester_id)
     inputs = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
-    estimates = _agent_context(claude_code_user)
+    _agent_context(claude_code_user)
     if follow or resume:
         if strict and follow:
             raise UsageError("--strict cannot be combined with --follow", hint="use --strict with --resume")
@@ -107,7 +106,7 @@ def ingest(
                          check_prices=not quiet)
     if not quiet:
         render_ingest_report(report, target, console())
-        _render_estimates(estimates)
+        render_tally(report.tally, console())
     if strict and report.bad:
         raise BadCapturesFound(f"{len(report.bad)} bad capture(s) set aside",
                                hint="see the list above; rerun without --strict to accept the good captures only")
@@ -151,20 +150,8 @@ def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> li
     return found
 
 
-def _agent_context(claude_code_user: str | None) -> Tally:
-    """Bill Claude Code rows to ``claude_code_user`` and count the usage estimates of this run."""
-    from ..extract.estimate import start_tally
+def _agent_context(claude_code_user: str | None) -> None:
+    """Bill Claude Code rows to ``claude_code_user``."""
     from ..sources.claude_code import set_user
 
     set_user(claude_code_user)
-    return start_tally()
-
-
-def _render_estimates(estimates: Tally) -> None:
-    if not estimates.estimated:
-        return
-    details = [f"{estimates.partial:,} partial: output only"] if estimates.partial else []
-    if estimates.input_unknown:
-        details.append(f"{estimates.input_unknown:,} without a captured prompt: input 0")
-    console().print(f"  estimated usage    {estimates.estimated:,} stream(s) ended without their usage"
-                    + (f" ({'; '.join(details)})" if details else ""), markup=False, highlight=False)

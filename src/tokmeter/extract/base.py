@@ -39,8 +39,10 @@ class Extracted:
         }
 
 
-# No single response has a trillion tokens; anything above is corrupt (and would overflow Int64 sums).
-MAX_TOKENS = 10**12
+# No single request comes near a billion tokens (the largest context windows hold a few million); a count
+# above is corrupt, and the capture is bad rather than a row that would swamp every total.
+MAX_TOKENS = 10**9
+_NOT_A_COUNT = "token counts must be non-negative integers"
 
 
 def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usage") -> int:
@@ -54,15 +56,15 @@ def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usa
     if type(value) is int and 0 <= value <= MAX_TOKENS:  # the usual case, checked first
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadCaptureError(f"{where}.{key} is {_show(value)}: expected a non-negative integer")
+        raise BadCaptureError(f"{where}.{key} is {_show(value)}: {_NOT_A_COUNT}")
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
-            raise BadCaptureError(f"{where}.{key} is {_show(value)}: expected a non-negative integer")
+            raise BadCaptureError(f"{where}.{key} is {_show(value)}: {_NOT_A_COUNT}")
         value = int(value)
     if value < 0:
-        raise BadCaptureError(f"{where}.{key} is {value}: expected a non-negative integer")
+        raise BadCaptureError(f"{where}.{key} is {value}: {_NOT_A_COUNT}")
     if value > MAX_TOKENS:
-        raise BadCaptureError(f"{where}.{key} is {_show(value)}: implausibly large (over {MAX_TOKENS:,})")
+        raise BadCaptureError(f"{where}.{key} is {_show(value)}: over {MAX_TOKENS:,}, absurd for one request")
     return value
 
 
