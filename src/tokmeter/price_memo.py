@@ -35,7 +35,7 @@ import polars as pl
 
 from .price_overrides import PriceOverrides
 
-FORMAT = 2
+FORMAT = 3  # 3: coefficients at 24 decimal places
 ENV = "TOKMETER_PRICE_MEMO"
 CODE = ("pricing.py", "price_overrides.py", "priced_groups.py", "price_memo.py")
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days

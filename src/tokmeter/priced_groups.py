@@ -27,9 +27,9 @@ from .pricing import (
     PRICE_KEY,
     _capped_columns,
     _thresholds,
+    applicable,
     cost_columns,
     join_prices,
-    resolve,
 )
 from .schema import TOKEN_COLUMNS
 
@@ -162,11 +162,12 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
 
 def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
-    """Whether one price (same rates, same discount) is in force on every UTC day from first to last."""
+    """Whether one price (same rates, same discount) is in force on every UTC day from first to last (a
+    price that cannot be applied counts as no price, as in the price table)."""
     day = first
     seen = set()
     while day <= last:
-        price = resolve(provider, model, datetime.combine(day, time(0), UTC), overrides)
+        price = applicable(provider, model, datetime.combine(day, time(0), UTC), overrides)
         seen.add(None if price is None else (price.priced_as, id(price.model_price), price.discount))
         if len(seen) > 1:
             return False
