@@ -18,7 +18,7 @@ import pytest
 from genai_prices import calc_price, data_snapshot
 from genai_prices import types as T
 
-from conftest import REAL_CAPTURES, run_cli
+from conftest import REAL_CAPTURES, SAMPLE_LOGS, run_cli
 from tokmeter.pricing import genai_usage, price_rows
 from tokmeter.schema import polars_schema
 from tokmeter.unpriced import reason
@@ -291,3 +291,34 @@ def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(monkey
     _, totals, unpriced = report_from_rows(lf, ["model"], "UTC", None, False)
     assert unpriced.select("model", "requests").rows() == [("gpt-4o", 2)]
     assert totals["cost_usd"][0] == sum(costs[2:])
+
+
+def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: Path) -> None:
+    """Tables written before costs were Decimal(38, 24) (no ``cost_dtype`` in their state) are not read by
+    reports, and the next rollup recomputes every period in the new type, with the issue's models priced."""
+    from tokmeter.pipeline import run_ingest
+    from tokmeter.report import Filters, build_report
+    from tokmeter.rollup_tables import STATE, RollupSpec, RollupTable
+    from tokmeter.store import Store
+
+    store = Store(tmp_path / "rolled")
+    log = tmp_path / "openrouter.jsonl"
+    log.write_text(_capture_log(tmp_path / "x.jsonl", ["google/gemini-2.5-flash-lite"]).read_text()
+                   .replace('"provider": "acme"', '"provider": "openrouter"'))
+    run_ingest([SAMPLE_LOGS, log], store)
+    table = RollupTable(store, RollupSpec())
+    table.update()
+    state = json.loads((table.dir / STATE).read_text())
+    del state["cost_dtype"]  # as an older tokmeter wrote it, with Decimal(38, 18) partitions
+    (table.dir / STATE).write_text(json.dumps(state))
+    for part in table.dir.glob("period=*/part.parquet"):
+        pl.read_parquet(part).with_columns(pl.col("cost_usd").cast(pl.Decimal(38, 18))).write_parquet(part)
+    assert build_report(store, ["model"], Filters()).source == "rows"
+    result = table.update()
+    assert result.full and result.periods_rewritten
+    assert {pl.read_parquet_schema(p)["cost_usd"] for p in table.dir.glob("period=*/part.parquet")} == \
+        {pl.Decimal(38, 24)}
+    fast, slow = build_report(store, ["model"], Filters()), build_report(store, ["model"], Filters(), use_rollups=False)
+    assert fast.source == "rollups" and fast.rows.to_dicts() == slow.rows.to_dicts()
+    lite = fast.rows.filter(pl.col("model") == "google/gemini-2.5-flash-lite")
+    assert lite.height == 1 and lite["cost_usd"][0] is not None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from .price_checks import PriceProblem, price_data_errors
 from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
@@ -101,14 +102,19 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
 
 @lru_cache(maxsize=1)
 def tier_cuts() -> tuple[int, ...]:
-    """Every context-tier threshold in the genai-prices data (custom prices have none)."""
+    """Every context-tier threshold in the genai-prices data (custom prices have none). A price whose tiers
+    cannot be read is skipped: resolving it fails the same way, so it prices nothing (``PriceProblem``)."""
     from genai_prices import data_snapshot
 
     starts: set[int] = set()
     for provider in data_snapshot.get_snapshot().providers:
         for model in provider.models:
             for price in model.prices if isinstance(model.prices, list) else [model.prices]:
-                starts |= set(_thresholds(getattr(price, "prices", price)))
+                try:
+                    with price_data_errors("to read a price's tiers"):
+                        starts |= set(_thresholds(getattr(price, "prices", price)))
+                except PriceProblem:
+                    continue
     return tuple(sorted(starts))
 
 

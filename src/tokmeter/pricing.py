@@ -212,7 +212,10 @@ def _base_price(provider: str | None, model: str, at: datetime, overrides: Price
     source = f"genai-prices {_genai_prices_version()}"
     price = ResolvedPrice(priced_as=f"{found[0].id}:{info.id}", source=source, model_price=model_price,
                           thresholds=thresholds)
-    return (_described(price, info, at) if describe else price), found[0].id, info.id
+    if describe:
+        with price_data_errors(f"to find when the price of {found[0].id}:{info.id} is in force"):
+            price = _described(price, info, at)
+    return price, found[0].id, info.id
 
 
 def _described(price: ResolvedPrice, info: Any, at: datetime) -> ResolvedPrice:
