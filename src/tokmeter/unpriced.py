@@ -10,24 +10,26 @@ computed from the rows and one read from a rollup table show the same reasons.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 import polars as pl
 
 from .price_checks import PriceProblem, price_data_errors
+from .price_memo import PriceMemo
 from .price_overrides import PriceOverrides
-from .pricing import _coefficients, _custom_model_price, _model_info, _thresholds, is_priced, resolve
+from .pricing import _coefficients, _custom_model_price, _model_info, _thresholds, is_priced
 
 NO_MODEL = "no model name"
-NOT_IN_FORCE = "no price in force at the time of its requests"
+NOT_IN_FORCE = "no price applies at the time of its requests"
 REASON = "reason"  # the column added to unpriced-model lists
 ROW_REASON = "unpriced_reason"  # the column added to rows (null when priced)
 
 
 def reason(provider: str | None, model: str | None, overrides: PriceOverrides | None = None) -> str:
     """Why rows of (provider, model) have no cost: ``no model name``, ``no price in genai-prices`` (``or the
-    price file``), ``price error: ...`` (the ``PriceProblem``), or ``no price in force at the time of its
-    requests`` (e.g. rows dated before a price file's first ``effective_from``)."""
+    price file``), ``price error: ...`` (the ``PriceProblem``), or ``no price applies at the time of its
+    requests`` (e.g. rows dated before a price file's first ``effective_from``). A function of the price
+    data alone (the price memo keeps it)."""
     if not model:
         return NO_MODEL
     if not is_priced(provider, model, overrides):
@@ -55,7 +57,6 @@ def price_problem(provider: str | None, model: str, overrides: PriceOverrides | 
                 thresholds = _thresholds(model_price)
             for level in range(len(thresholds) + 1):
                 _coefficients(model_price, level, thresholds)
-        resolve(provider, model, datetime.now(UTC), overrides)  # choosing among the prices can fail too
     except PriceProblem as problem:
         return problem.message
     return None
@@ -76,10 +77,19 @@ def _lookup_problem(provider: str | None, model: str) -> str | None:
     return None
 
 
-def with_reasons(unpriced: pl.DataFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
-    """A list of unpriced models (``provider``, ``model``, ...) with a last column ``reason``."""
-    pairs = unpriced.select("provider", "model").iter_rows()
-    reasons = [reason(provider, model, overrides) for provider, model in pairs]
+def with_reasons(unpriced: pl.DataFrame, overrides: PriceOverrides | None = None,
+                 memo: PriceMemo | None = None) -> pl.DataFrame:
+    """A list of unpriced models (``provider``, ``model``, ...) with a last column ``reason``. Reasons come
+    through the price memo (a report over known models does not load genai-prices): ``memo`` to share
+    one, else the memo is loaded and saved here, and only when the list is not empty."""
+    if not unpriced.height:
+        return unpriced.with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
+    own_memo = memo is None
+    memo = PriceMemo.load(overrides) if memo is None else memo
+    reasons = [memo.reason(provider, model, partial(reason, provider, model, overrides))
+               for provider, model in unpriced.select("provider", "model").iter_rows()]
+    if own_memo:
+        memo.save()
     return unpriced.with_columns(pl.Series(REASON, reasons, dtype=pl.String))
 
 
