@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from genai_prices import calc_price, data_snapshot
 from genai_prices import types as T
 
 from conftest import REAL_CAPTURES, SAMPLE_LOGS, run_cli
+from tokmeter.pipeline import unpriced as unpriced_at_ingest
 from tokmeter.pricing import genai_usage, price_rows
 from tokmeter.schema import polars_schema
 from tokmeter.unpriced import reason
@@ -291,6 +293,14 @@ def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(monkey
     _, totals, unpriced = report_from_rows(lf, ["model"], "UTC", None, False)
     assert unpriced.select("model", "requests").rows() == [("gpt-4o", 2)]
     assert totals["cost_usd"][0] == sum(costs[2:])
+    seen = Counter({("openai", "gpt-4o"): 2, ("openai", "gpt-4o-mini"): 2})
+    assert unpriced_at_ingest(seen) == [("openai", "gpt-4o", 2)]  # what ingest lists as unpriced
+
+
+def test_ingest_lists_unpriced_model_names_as_written(tmp_path: Path) -> None:
+    """A model name like ``x:free:`` is printed as is (Rich would turn ``:free:`` into an emoji)."""
+    result = run_cli("ingest", str(_capture_log(tmp_path / "capture.jsonl", ["mystery-llm:free"])))
+    assert result.returncode == 0 and "acme / mystery-llm:free: 1 row(s)" in result.stdout
 
 
 def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: Path) -> None:
