@@ -83,8 +83,13 @@ def test_a_damaged_memo_is_ignored_and_rewritten(tmp_path: Path) -> None:
 
 
 def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
-    """What the memo is for: the CLI's second report over the same days answers without genai-prices."""
-    assert run_cli("ingest", str(SAMPLE_LOGS)).returncode == 0
+    """What the memo is for: the CLI's second report over the same days answers without genai-prices, even
+    the reason of an unpriced model."""
+    body = {"id": "c-1", "object": "chat.completion", "model": "mystery-9b", "usage": {"prompt_tokens": 9}}
+    unpriced = tmp_path / "unpriced.jsonl"
+    unpriced.write_text(json.dumps({"ts": "2026-11-03T10:00:00Z", "request_id": "m1", "provider": "acme",
+                                    "path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}))
+    assert run_cli("ingest", str(SAMPLE_LOGS), str(unpriced)).returncode == 0
     probe = ("import sys, runpy; sys.argv = ['tokmeter', 'report', '--by', 'model', '--format', 'json'];\n"
              "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
              "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)")
@@ -95,6 +100,8 @@ def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
                            timeout=120, check=False) for _ in range(2)]
     assert "GENAI" in runs[0].stderr.split()[-1:] and runs[1].stderr.split()[-1:] == ["NO-GENAI"]
     assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
+    assert [(m["model"], m["reason"]) for m in json.loads(runs[1].stdout)["unpriced_models"]] == \
+        [("mystery-9b", "no price in genai-prices")]
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False,
                          env={**os.environ, "TOKMETER_PRICE_MEMO": "0"})
     assert off.stderr.split()[-1:] == ["GENAI"] and json.loads(off.stdout) == json.loads(runs[0].stdout)

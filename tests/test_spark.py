@@ -40,6 +40,7 @@ MODELS = [
     ("acme", "prod-gpt4o-eu"),  # priced only through the price file's alias
     ("acme", "not-a-model"),  # never priced
     (None, "gpt-4o-mini"),  # provider unknown: priced by model
+    ("openrouter", "google/gemini-2.5-flash-lite"),  # cache-write rate with 24 decimal places per token
 ]
 USERS = ["alice", "bob", "carol", None]
 # instants where a day, ISO week or month starts in UTC, Los Angeles (both sides of DST) or Kolkata, and
@@ -161,6 +162,8 @@ def polars_engine(store: Store, spec: RollupSpec, overrides: PriceOverrides | No
 def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides) -> None:
     rows = store.scan().collect()
     assert rows["request_id"].n_unique() < rows.height  # duplicates are stored
+    lite = rows.filter(pl.col("model") == "google/gemini-2.5-flash-lite")
+    assert (lite["cache_write_tokens"] > 0).any()  # a rate with 24 decimal places per token is summed
     spec = RollupSpec("day", ("user", "model", "provider"))
     undeduplicated = rollup_frame(price_rows(rows.lazy(), prices), spec).collect()
     assert not undeduplicated.equals(polars_engine(store, spec, prices))  # so dedup changes the figures

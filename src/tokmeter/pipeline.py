@@ -230,14 +230,19 @@ def _commit(store: Store, rows: pl.DataFrame | None, bad: list[BadCapture]) -> C
 
 
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
-    """(provider, model, rows) for the models seen that genai-prices has no price for, most rows first."""
+    """(provider, model, rows) for the models seen that genai-prices has no price for, or a price that cannot
+    be applied (``unpriced.price_problem``), most rows first."""
     return _unpriced(seen)
 
 
 def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
     from .pricing import is_priced
+    from .unpriced import price_problem
+
+    def priced(provider: str | None, model: str | None) -> bool:
+        return is_priced(provider, model) and price_problem(provider, model or "") is None
 
     return sorted(
-        ((provider, model, count) for (provider, model), count in seen.items() if not is_priced(provider, model)),
+        ((provider, model, count) for (provider, model), count in seen.items() if not priced(provider, model)),
         key=lambda item: (-item[2], str(item[1])),
     )

@@ -44,7 +44,7 @@ from .errors import ConfigError
 SECTIONS = ("discounts", "aliases", "prices")
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 _PRICE_KEYS = ("model", "provider", "effective_from", *RATE_KEYS)
-_MAX_RATE_PLACES = 12  # per million tokens -> per token stays within 18 decimal places
+_MAX_RATE_PLACES = 12  # per million tokens: 18 per token, within the 24 that costs keep (exact)
 _FORMAT_HINT = "see the README section 'Price file' for the format"
 
 
@@ -258,7 +258,7 @@ def _rate(bad: _Reporter, key: str, value: Any) -> Decimal:
     exponent = rate.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -_MAX_RATE_PLACES:
         bad(key, f"{rate} has more than {_MAX_RATE_PLACES} decimal places",
-            hint="prices are USD per million tokens; costs are kept to 18 decimal places per token")
+            hint=f"prices are USD per million tokens, with at most {_MAX_RATE_PLACES} decimal places")
     return rate
 
 

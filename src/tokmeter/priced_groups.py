@@ -21,15 +21,16 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from .price_checks import PriceProblem, price_data_errors
 from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
     _thresholds,
+    applicable,
     cost_columns,
     join_prices,
-    resolve,
 )
 from .schema import TOKEN_COLUMNS
 
@@ -101,14 +102,19 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
 
 @lru_cache(maxsize=1)
 def tier_cuts() -> tuple[int, ...]:
-    """Every context-tier threshold in the genai-prices data (custom prices have none)."""
+    """Every context-tier threshold in the genai-prices data (custom prices have none). A price whose tiers
+    cannot be read is skipped: resolving it fails the same way, so it prices nothing (``PriceProblem``)."""
     from genai_prices import data_snapshot
 
     starts: set[int] = set()
     for provider in data_snapshot.get_snapshot().providers:
         for model in provider.models:
             for price in model.prices if isinstance(model.prices, list) else [model.prices]:
-                starts |= set(_thresholds(getattr(price, "prices", price)))
+                try:
+                    with price_data_errors("to read a price's tiers"):
+                        starts |= set(_thresholds(getattr(price, "prices", price)))
+                except PriceProblem:
+                    continue
     return tuple(sorted(starts))
 
 
@@ -162,11 +168,12 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
 
 def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
-    """Whether one price (same rates, same discount) is in force on every UTC day from first to last."""
+    """Whether one price (same rates, same discount) is in force on every UTC day from first to last (a
+    price that cannot be applied counts as no price, as in the price table)."""
     day = first
     seen = set()
     while day <= last:
-        price = resolve(provider, model, datetime.combine(day, time(0), UTC), overrides)
+        price = applicable(provider, model, datetime.combine(day, time(0), UTC), overrides)
         seen.add(None if price is None else (price.priced_as, id(price.model_price), price.discount))
         if len(seen) > 1:
             return False

@@ -5,15 +5,21 @@ Vectorized and exact. Within one price (a model's prices in force at a moment) a
 genai-prices' cost is linear in the token counts: it splits usage into leaf counts by subtraction
 (input minus cache reads minus cache writes, output minus reasoning, ...) and multiplies each by a
 rate. So tokmeter resolves each distinct (provider, model, price period, tier) once, asks
-genai-prices itself for the cost of a few probe usages, derives one exact coefficient per token
-column from them, and prices every row with a join and a sum of products in polars ``Decimal``.
-No Python runs per row, and each row's cost equals ``genai_prices.calc_price`` for that row
-(``tests/test_pricing.py`` proves it over thousands of rows).
+genai-prices itself for the cost of a few probe usages, derives one coefficient per token column from
+them, and prices every row with a join and a sum of products in polars ``Decimal(38, 24)``. No Python
+runs per row, and each row's cost equals ``genai_prices.calc_price`` for that row: exactly when the
+price data has at most 18 decimal places per million tokens (all of genai-prices 0.2.5 has), else to
+1e-12 USD (``price_checks`` gives the rounding and the bounds; ``tests/test_pricing.py`` and
+``tests/test_price_data.py`` check it over thousands of rows and every price genai-prices has).
+
+Price data never raises here: a price that cannot be applied (genai-prices fails on it, or a rate is not
+finite or out of range) is a ``price_checks.PriceProblem``, and ``build_price_table`` leaves it out, so
+its rows are unpriced (``unpriced.reason`` says why).
 
 Overrides (``price_overrides.PriceOverrides``) enter the same table: an alias changes the model a
 stored (provider, model) is looked up as; a custom price in force on the row's UTC date is built as
 a genai-prices ``ModelPrice`` and probed the same way (it wins over genai-prices); a discount
-multiplies every coefficient of that price by (1 - percent/100), rounded to 18 decimal places.
+multiplies every coefficient of that price by (1 - percent/100), rounded to 24 decimal places.
 
 A model without a price gets a null cost (unpriced), never $0.
 """
@@ -23,17 +29,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
+from .price_checks import PLACES, WIDE, PriceProblem, checked, price_data_errors, rounded
 from .price_overrides import RATE_KEYS, CustomPrice, PriceOverrides
 
-COST_DTYPE = pl.Decimal(38, 18)
+COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
 BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
-_SCALE = Decimal(1).scaleb(-18)
 # our token column -> the coefficient column that prices it
 COEFFICIENTS = {
     "input_tokens": "_c_input",
@@ -110,7 +116,7 @@ def _model_info(provider: str | None, model: str):  # noqa: ANN202
     snapshot = data_snapshot.get_snapshot()
     try:
         return snapshot.find_provider_model(model, None, provider, None)
-    except LookupError:
+    except Exception:  # noqa: BLE001 - LookupError: unknown; anything else: price data we cannot use
         return None
 
 
@@ -199,11 +205,17 @@ def _base_price(provider: str | None, model: str, at: datetime, overrides: Price
     found = _model_info(provider, model)
     if found is None:
         return None
-    info, model_price = found[1], found[1].get_prices(at)
+    info = found[1]
+    with price_data_errors(f"to find the price of {found[0].id}:{info.id} at {at:%Y-%m-%d %H:%M}"):
+        model_price = info.get_prices(at)
+        thresholds = _thresholds(model_price)
     source = f"genai-prices {_genai_prices_version()}"
     price = ResolvedPrice(priced_as=f"{found[0].id}:{info.id}", source=source, model_price=model_price,
-                          thresholds=_thresholds(model_price))
-    return (_described(price, info, at) if describe else price), found[0].id, info.id
+                          thresholds=thresholds)
+    if describe:
+        with price_data_errors(f"to find when the price of {found[0].id}:{info.id} is in force"):
+            price = _described(price, info, at)
+    return price, found[0].id, info.id
 
 
 def _described(price: ResolvedPrice, info: Any, at: datetime) -> ResolvedPrice:
@@ -235,27 +247,33 @@ def _custom_model_price(custom: CustomPrice) -> Any:  # a genai_prices ModelPric
 
 
 def _discounted(coefficients: dict[str, Decimal], percent: Decimal) -> dict[str, Decimal]:
-    """Coefficients times (1 - percent/100), rounded half-even to 18 decimal places (1e-18 USD)."""
+    """Coefficients times (1 - percent/100), rounded half-even to 24 decimal places (1e-24 USD)."""
     if not percent:
         return coefficients
-    factor = 1 - percent / 100
-    return {name: (value * factor).quantize(_SCALE, rounding=ROUND_HALF_EVEN)
-            for name, value in coefficients.items()}
+    with localcontext(prec=WIDE):
+        factor = 1 - percent / 100
+        return {name: rounded(value * factor) for name, value in coefficients.items()}
 
 
-_COEFFICIENT_CACHE: dict[tuple[int, int], tuple[Any, dict[str, Decimal]]] = {}
+_COEFFICIENT_CACHE: dict[tuple[int, int], tuple[Any, dict[str, Decimal] | PriceProblem]] = {}
 
 
 def _coefficients(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[str, Decimal]:
-    """Exact per-token coefficients (and the per-request constant ``_c_request``) for one price and
-    tier level, measured with genai-prices' own arithmetic on probe usages inside that tier."""
+    """Per-token coefficients (and the per-request constant ``_c_request``) for one price and tier
+    level, measured with genai-prices' own arithmetic on probe usages inside that tier, checked and kept
+    at 24 decimal places (``price_checks``). Raises ``PriceProblem`` when the price cannot be applied."""
     key = (id(model_price), level)
     cached = _COEFFICIENT_CACHE.get(key)
-    if cached is not None and cached[0] is model_price:
-        return cached[1]
-    coefficients = _probe(model_price, level, thresholds)
-    _COEFFICIENT_CACHE[key] = (model_price, coefficients)  # holding the object keeps its id unique
-    return coefficients
+    if cached is None or cached[0] is not model_price:
+        try:
+            result: dict[str, Decimal] | PriceProblem = _probe(model_price, level, thresholds)
+        except PriceProblem as problem:
+            result = problem
+        cached = (model_price, result)
+        _COEFFICIENT_CACHE[key] = cached  # holding the object keeps its id unique
+    if isinstance(cached[1], PriceProblem):
+        raise cached[1]
+    return cached[1]
 
 
 def _probe(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[str, Decimal]:
@@ -263,28 +281,24 @@ def _probe(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[st
 
     t = thresholds[level - 1] + 1 if level else 1
 
-    def cost(**extra: int) -> Decimal:
+    def cost(**extra: int) -> Decimal:  # in the caller's decimal context: calc_price's own arithmetic
         counts = dict(input_tokens=t, cache_read_tokens=0, cache_write_tokens=0, cache_write_5m_tokens=0,
                       cache_write_1h_tokens=0, output_tokens=0, output_reasoning_tokens=0)
         counts.update(extra)
         return model_price.calc_price(Usage(**counts))["total_price"]
 
-    base = cost()
-    per_input = cost(input_tokens=t + 1) - base
-    per_output = cost(output_tokens=1) - base
-    coefficients = {
-        "_c_request": base - per_input * t,
-        "_c_input": per_input,
-        "_c_cache_read": cost(cache_read_tokens=1) - base,
-        "_c_cache_write_5m": cost(cache_write_tokens=1, cache_write_5m_tokens=1) - base,
-        "_c_cache_write_1h": cost(cache_write_tokens=1, cache_write_1h_tokens=1) - base,
-        "_c_output": per_output,
-        "_c_reasoning": cost(output_tokens=1, output_reasoning_tokens=1) - base - per_output,
-    }
-    for name, value in coefficients.items():
-        if value.quantize(_SCALE) != value:
-            raise ArithmeticError(f"price coefficient {name}={value} needs more than 18 decimal places")
-    return coefficients
+    with price_data_errors(f"to price a probe usage of {t:,} input tokens"):
+        base, more_input, output = cost(), cost(input_tokens=t + 1), cost(output_tokens=1)
+        probes = {"_c_cache_read": cost(cache_read_tokens=1),
+                  "_c_cache_write_5m": cost(cache_write_tokens=1, cache_write_5m_tokens=1),
+                  "_c_cache_write_1h": cost(cache_write_tokens=1, cache_write_1h_tokens=1),
+                  "_c_reasoning": cost(output_tokens=1, output_reasoning_tokens=1)}
+        with localcontext(prec=WIDE):  # differences of exact decimals: exact
+            per_input, per_output = more_input - base, output - base
+            coefficients = {"_c_request": base - per_input * t, "_c_input": per_input, "_c_output": per_output,
+                            **{name: value - base for name, value in probes.items()}}
+            coefficients["_c_reasoning"] -= per_output
+    return checked(coefficients)
 
 
 # ---- the price table and the pure transform ------------------------------------------------------
@@ -301,7 +315,8 @@ def price_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
 def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
     """For the distinct (provider, model, _price_day, _price_minute) of the rows to price, one row per
     (provider, model, _price_day, _price_minute, _tier) with the coefficients, the tier thresholds to
-    assign ``_tier``, and what priced it (``_priced_as``). Unpriced models are absent. ``_price_minute``
+    assign ``_tier``, and what priced it (``_priced_as``). Unpriced keys are absent: no price, or a price
+    that cannot be applied (a ``PriceProblem``: price data never raises here). ``_price_minute``
     is kept only for models whose genai-prices price depends on the time of day."""
     out: list[dict[str, Any]] = []
     by_minute: dict[tuple[str | None, str], bool] = {}
@@ -316,7 +331,7 @@ def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = Non
             continue
         seen.add((provider, model, day, minute_key))
         at = datetime.combine(day, time(0), UTC) + timedelta(minutes=minute_key or 0)
-        price = resolve(provider, model, at, overrides)
+        price = applicable(provider, model, at, overrides)
         if price is None:
             continue
         for level in range(len(price.thresholds) + 1):
@@ -326,6 +341,20 @@ def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = Non
                 **price.coefficients(level),
             })
     return price_frame(out)
+
+
+def applicable(provider: str | None, model: str, at: datetime,
+               overrides: PriceOverrides | None = None) -> ResolvedPrice | None:
+    """``resolve``, or None also when the price cannot be applied at some tier (a ``PriceProblem``, whose
+    reason ``unpriced.reason`` gives): what the price table holds."""
+    try:
+        price = resolve(provider, model, at, overrides)
+        if price is not None:
+            for level in range(len(price.thresholds) + 1):
+                price.coefficients(level)
+    except PriceProblem:
+        return None
+    return price
 
 
 def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

@@ -75,12 +75,16 @@ def _cell(measure: str, value: Any) -> str:
 
 def unpriced_table(report: Report) -> Table:
     from rich.table import Table
+    from rich.text import Text  # plain text: a reason may quote genai-prices' words, brackets included
 
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold")
-    for column in ("provider", "model", "requests", "input tokens", "output tokens"):
+    for column in ("provider", "model", "requests", "input tokens", "output tokens", "reason"):
         table.add_column(column, justify="right" if "s" == column[-1] else "left")
-    for row in report.unpriced.iter_rows():
-        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    columns = ("provider", "model", "requests", "input_tokens", "output_tokens")
+    for row in report.unpriced.iter_rows(named=True):
+        cells = (row[c] for c in columns)
+        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells),
+                      Text(row["reason"]))
     return table
 
 
@@ -144,6 +148,14 @@ def emit(data: bytes, output: Path | None) -> None:
         sys.stdout.flush()
     else:
         output.write_bytes(data)
+
+
+def unpriced_rows_note(frame: pl.DataFrame) -> list[str]:
+    """Under the rows table: why the unpriced rows have no cost, one line per (provider, model)."""
+    unpriced = frame.filter(pl.col("cost_usd").is_null()).group_by("provider", "model", "unpriced_reason") \
+        .len().sort("provider", "model", nulls_last=True)
+    return [f"unpriced: {provider or UNKNOWN} / {model or '(no model)'} ({count:,} row(s)): {reason}"
+            for provider, model, reason, count in unpriced.iter_rows()]
 
 
 ROWS_TABLE_COLUMNS = ("timestamp", "request_id", "user", "provider", "model", "status", "input_tokens",

@@ -226,12 +226,13 @@ def _shares_section(report: Report) -> str:
                 "counted the tokens. Unpriced: the model has no price; its cost is unknown, not $0.")]
     if report.unpriced.height:
         head = tag("tr", {}, *(tag("th", {"class": "dim" if i < 2 else None}, h) for i, h in
-                               enumerate(("provider", "model", "requests", "input tokens", "output tokens"))))
+                               enumerate(("provider", "model", "requests", "input tokens", "output tokens",
+                                          "reason"))))
         rows = [tag("tr", {}, *(tag("td", {"class": "dim" if i < 2 else None},
                                     esc("(unknown)" if v is None else f"{v:,}" if isinstance(v, int) else v))
                                 for i, v in enumerate(row)))
-                for row in report.unpriced.select("provider", "model", "requests", "input_tokens", "output_tokens")
-                .iter_rows()]
+                for row in report.unpriced.select("provider", "model", "requests", "input_tokens", "output_tokens",
+                                                  "reason").iter_rows()]
         body += [tag("h3", {}, "Unpriced models"),
                  tag("div", {"class": "scroll"}, tag("table", {"id": "unpriced"}, tag("thead", {}, head),
                                                      tag("tbody", {}, *rows)))]

@@ -30,9 +30,10 @@ def render_ingest_report(report: IngestReport, store: Store, console: Console) -
     if len(report.bad) > SHOW_BAD:
         console.print(f"    ... and {len(report.bad) - SHOW_BAD:,} more")
     if report.unpriced_models:
-        console.print("  [bold yellow]unpriced models[/] (no price in genai-prices: cost unknown, not $0)")
+        console.print("  [bold yellow]unpriced models[/] (no price in genai-prices, or one that cannot be applied: "
+                      "cost unknown, not $0; tokmeter prices check says why)")
         for provider, model, count in report.unpriced_models:
-            console.print(f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)", markup=False)
+            console.print(f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)", markup=False, emoji=False)
 
 
 def render_tally(tally: Tally, console: Console) -> None:

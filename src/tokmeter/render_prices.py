@@ -17,12 +17,13 @@ def unpriced_check_table(unpriced: pl.DataFrame, price_data: dict[str, str | Non
     """The unpriced models with their volume and when they were first and last seen."""
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold",
                   caption=price_caption(price_data), caption_justify="left")
-    for column in ("provider", "model", "requests", "input tokens", "output tokens", "first seen", "last seen"):
+    for column in ("provider", "model", "requests", "input tokens", "output tokens", "first seen", "last seen",
+                   "reason"):
         table.add_column(column, justify="right" if column.endswith("s") else "left")
     for row in unpriced.iter_rows(named=True):
         table.add_row(row["provider"] or UNKNOWN, row["model"] or "(no model)", f"{row['requests']:,}",
                       f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", _when(row["first_seen"]),
-                      _when(row["last_seen"]))
+                      _when(row["last_seen"]), escape(row["reason"]))
     return table
 
 

@@ -17,6 +17,7 @@ from .pricing import price_data, price_rows
 from .priced_groups import priced_groups
 from .rollup import DIMENSIONS, filter_rows, group_usage, measures, unpriced_models, with_periods
 from .store import Store
+from .unpriced import with_reasons, with_row_reasons
 
 
 @dataclass(slots=True)
@@ -59,8 +60,8 @@ def check_dims(dims: Sequence[str]) -> list[str]:
 
 def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
                  *, breakdown: bool = False, use_rollups: bool = True) -> Report:
-    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume.
-    Answered from an up-to-date rollup table when one can answer it (same results, see
+    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume and
+    the reason they are unpriced (``unpriced.reason``). Answered from an up-to-date rollup table when one can answer it (same results, see
     ``report_from_rollups``), else from the rows."""
     dims = check_dims(dims)
     filters.check()
@@ -72,7 +73,7 @@ def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides:
         else:
             rows, totals, unpriced = report_from_rows(filters.apply(store.scan()), dims, filters.tz, overrides,
                                                       breakdown)
-    return Report(dims, rows, totals, unpriced, filters, measures(breakdown), price_data(overrides),
+    return Report(dims, rows, totals, with_reasons(unpriced, overrides), filters, measures(breakdown), price_data(overrides),
                   source="rollups" if from_rollups is not None else "rows")
 
 
@@ -100,17 +101,18 @@ def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
 
 
 def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
-    """The stored rows themselves (one per request), priced, oldest first."""
+    """The stored rows themselves (one per request), priced, oldest first; ``unpriced_reason`` says why a
+    row has no cost."""
     filters.check()
     with store.reading():
         lf = price_rows(filters.apply(store.scan()), overrides)
-        return lf.sort("timestamp", "request_id").drop("date").collect()
+        return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
 
 
 def check_unpriced(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
-    """Every model in the store (within ``filters``) that has no price, with its volume and the first
-    and last time it was seen; empty when everything is priced."""
+    """Every model in the store (within ``filters``) that has no price, with its volume, the first and
+    last time it was seen and the reason; empty when everything is priced."""
     filters.check()
     with store.reading():
         groups = priced_groups(filters.apply(store.scan()), [], overrides)
-        return unpriced_models(groups, seen=True).collect()
+        return with_reasons(unpriced_models(groups, seen=True).collect(), overrides)

@@ -9,7 +9,8 @@ ledger's position at the last run (``Store.change_position``: the byte length of
 a remote store the last ledger object of each writer); the next run reads only the entries after it,
 maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
 rows (late data recomputes last week's period like any other). A run with nothing new reads one file
-size and stops. Changing the price data (genai-prices version or the price file) recomputes everything.
+size and stops. Changing the price data (genai-prices version or the price file), or the cost type
+tokmeter writes (``COST_FORMAT``), recomputes everything.
 
 Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
 exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
@@ -33,7 +34,7 @@ from .errors import StoreBusyError, UsageError
 from .price_memo import PriceMemo
 from .price_overrides import PriceOverrides
 from .priced_groups import priced_groups, weighted
-from .pricing import price_data
+from .pricing import COST_DTYPE, price_data
 from .rollup import REPORT_TOKENS, _cost_sum, unpriced
 from .store import Store, replace_file
 
@@ -42,6 +43,7 @@ ENGINES = ("polars", "spark")
 DEFAULT_DIMS = ("user", "model", "provider")
 ROLLUP_DIMS = ("user", "model", "provider")
 STATE = "_state.json"
+COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,7 @@ class RollupTable:
     def is_fresh(self, overrides: PriceOverrides | None) -> bool:
         state = self.state()
         return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
-            state.get("price_data") == price_data(overrides)
+            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT
 
     def scan(self) -> pl.LazyFrame | None:
         """The table's rows (None while it has none)."""
@@ -189,7 +191,8 @@ class RollupTable:
             stray.unlink(missing_ok=True)
         state = self.state()
         prices = price_data(overrides)
-        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
+        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc() \
+            or state.get("cost_dtype") != COST_FORMAT
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
         with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
@@ -204,7 +207,7 @@ class RollupTable:
             result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
             result.periods_rewritten += sorted(periods)
         self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
-                           "last_success": datetime.now(UTC).isoformat()})
+                           "cost_dtype": COST_FORMAT, "last_success": datetime.now(UTC).isoformat()})
         return result
 
     def _spec_doc(self) -> dict:

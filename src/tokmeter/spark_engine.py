@@ -7,12 +7,14 @@ How it stays exact and cheap:
 * Prices travel to Spark as data. The distinct price keys (provider, model, UTC day, and the UTC minute only
   for models priced by time of day) are collected, ``pricing.build_price_table`` builds the table in the
   driver, and Spark gets it back as two small broadcast tables: tier thresholds per key, and the exact
-  coefficients per key and tier as ``decimal(20,18)``.
+  coefficients per key and tier as ``decimal(24,24)`` (``price_checks``: every coefficient has 24 decimal
+  places and ``|c| < 1``).
 * Cost is linear within one price and tier, so Spark sums long token counts per (period, dims, price key,
-  tier) and prices the sums: ``decimal(17,0) x decimal(20,18)`` is exactly ``decimal(38,18)``, and summing
-  ``decimal(38,18)`` stays ``decimal(38,18)``. Spark's ``+`` would not (two ``decimal(38,18)`` add up to a
-  rounded ``decimal(38,17)``), so the seven per-coefficient sums come back separately and the driver adds
-  them in polars, as the polars engine does. An overflow fails loudly (ANSI mode, Spark 4's default).
+  tier) and prices the sums: ``decimal(13,0) x decimal(24,24)`` is exactly ``decimal(38,24)`` (a cell is
+  one UTC day of one model: below 10^13 tokens), and summing ``decimal(38,24)`` stays ``decimal(38,24)``.
+  Spark's ``+`` would not (two ``decimal(38,24)`` add up to a rounded ``decimal(38,23)``), so the seven
+  per-coefficient sums come back separately and the driver adds them in polars, as the polars engine
+  does. An overflow fails loudly (ANSI mode, Spark 4's default).
 * Local dates are computed from the instant (``from_utc_timestamp`` + whole-day arithmetic), so the
   session time zone plays no part.
 """
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .errors import UsageError
+from .price_checks import RATE_BOUND
 from .pricing import COEFFICIENTS, COST_DTYPE, PRICE_KEY, price_table_from_days
 from .rollup import REPORT_TOKENS
 from .schema import COLUMNS, TOKEN_COLUMNS, polars_schema
@@ -45,8 +48,8 @@ if TYPE_CHECKING:
 
 MASTER_ENV = "TOKMETER_SPARK_MASTER"
 _DAY_US = 86_400_000_000
-_TOKENS = "decimal(17,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,18)
-_RATE = "decimal(20,18)"  # a coefficient: |c| < 100 USD per token (or per request)
+_TOKENS = "decimal(13,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,24)
+_RATE = "decimal(24,24)"  # a coefficient: |c| < 1 USD per token (or per request), as price_checks ensures
 _PRICED = list(COEFFICIENTS)  # the (capped) token columns a price multiplies
 _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.items()}}  # coefficient -> sum
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
@@ -252,15 +255,15 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
     """The price table as two Spark DataFrames: thresholds per price key, coefficients per key and tier."""
     from pyspark.sql import types as T
 
-    too_big = [c for c in _TERMS if table.height and table.select(pl.col(c).abs().max() >= 100).item()]
-    if too_big:
-        raise ArithmeticError(f"price coefficient {too_big[0]} is 100 USD or more (per token or request); "
-                              f"the Spark engine prices with {_RATE}")
+    too_big = [c for c in _TERMS if table.height and table.select(pl.col(c).abs().max() >= RATE_BOUND).item()]
+    if too_big:  # build_price_table leaves such prices out: this would be a bug, not price data
+        raise ArithmeticError(f"price coefficient {too_big[0]} is {RATE_BOUND} USD or more (per token or "
+                              f"request); the Spark engine prices with {_RATE}")
     key = [T.StructField("provider", T.StringType()), T.StructField("model", T.StringType()),
            T.StructField("_price_day", T.DateType()), T.StructField("_price_minute", T.IntegerType())]
     thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType()))])
     rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
-                          *(T.StructField(c, T.DecimalType(20, 18)) for c in _TERMS)])
+                          *(T.StructField(c, T.DecimalType(24, 24)) for c in _TERMS)])
     per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(*PRICE_KEY, "_thresholds")
     return (spark.createDataFrame(per_key.rows(), thresholds),
             spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
@@ -362,7 +365,7 @@ def _polars_dtype(dtype: Any) -> pl.DataType:  # a pyspark DataType of our resul
 
 
 def _finish(groups: pl.DataFrame, spec: RollupSpec) -> pl.DataFrame:
-    """Add up the cost terms in polars ``Decimal(38,18)``; shape the frame exactly like ``rollup_frame``."""
+    """Add up the cost terms in polars ``COST_DTYPE``; shape the frame exactly like ``rollup_frame``."""
     schema = _result_schema(spec)
     cost = reduce(add, [pl.col(f"_t{rate}").cast(COST_DTYPE) for rate in _TERMS])
     return (

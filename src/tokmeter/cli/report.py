@@ -154,12 +154,13 @@ def rows(
 ) -> None:
     """The stored usage rows themselves, one per request (after deduplication), with their cost.
 
-    priced_as says what priced each row: genai-prices' provider:model, or custom:MODEL from the price file.
+    priced_as says what priced each row: genai-prices' provider:model, or custom:MODEL from the price file;
+    unpriced_reason why a row has no cost.
 
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
     from ..pricing import price_data
-    from ..render import price_caption, rows_table, write_frame
+    from ..render import price_caption, rows_table, unpriced_rows_note, write_frame
     from ..report import select_rows
 
     overrides = price_overrides(prices)
@@ -167,6 +168,8 @@ def rows(
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
         out.print(rows_table(frame))
+        for line in unpriced_rows_note(frame):
+            out.print(line, markup=False, highlight=False, emoji=False)
         out.print(price_caption(price_data(overrides)), markup=False, style="dim")
     else:
         write_frame(frame, format.value, output, price_data(overrides))
