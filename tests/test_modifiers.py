@@ -3,14 +3,28 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 import struct
 import zlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
+from conftest import run_cli
+from test_pricing import _reference_cost
+from tokmeter.errors import ConfigError
 from tokmeter.extract import extract_row
+from tokmeter.price_modifiers import BUILTIN, UNKNOWN
+from tokmeter.price_overrides import PriceOverrides, load_overrides
+from tokmeter.pricing import price_rows
+from tokmeter.schema import polars_schema
+from tokmeter.sources import read_captures
 from tokmeter.sources.capture import Capture
 
 
@@ -68,8 +82,6 @@ def test_anthropic_stream_later_usage_replaces_earlier_tier() -> None:
 
 
 def test_claude_code_transcript_keeps_fast_mode(tmp_path: Any) -> None:
-    from tokmeter.sources import read_captures
-
     line = {"type": "assistant", "sessionId": "s1", "timestamp": "2026-11-03T10:00:00Z", "requestId": "req_1",
             "message": {**anthropic_body(service_tier="standard", speed="fast"), "id": "msg_cc"}}
     project = tmp_path / ".claude" / "projects" / "p"
@@ -184,3 +196,254 @@ def test_bedrock_converse_json_and_stream_tier(tier: str, expected: str) -> None
                                              "serviceTier": {"type": tier}})])
     got = row(stream, host=BEDROCK_HOST, path=path + "-stream", response_headers=ES_HEADERS)
     assert (got["service_tier"], got["output_tokens"], got["complete"]) == (expected, 3, True)
+
+
+# ---- pricing: the modifier table --------------------------------------------------------------------
+
+
+
+WHEN = datetime(2026, 11, 3, 10, tzinfo=UTC)
+
+
+def usage(provider: str, model: str, tier: str | None = None, speed: str | None = None, **tokens: int) -> dict:
+    counts = {"input_tokens": 12_000, "cache_read_tokens": 2_000, "cache_write_tokens": 1_000,
+              "cache_write_1h_tokens": 0, "output_tokens": 3_000, "reasoning_tokens": 500, **tokens}
+    return {"request_id": f"{provider}-{model}-{tier}-{speed}", "response_id": None, "timestamp": WHEN, "user": None,
+            "provider": provider, "model": model, "endpoint": None, "stream": False, "status": 200, **counts,
+            "usage_source": "reported", "complete": True, "service_tier": tier, "speed": speed,
+            "source": "t", "source_offset": 0}
+
+
+def priced(*rows: dict, overrides: object = None, breakdown: bool = False) -> list[dict]:
+    frame = pl.DataFrame(list(rows), schema=polars_schema())
+    return price_rows(frame.lazy(), overrides, breakdown=breakdown).collect().to_dicts()  # type: ignore[arg-type]
+
+
+def multiplier(provider: str, model: str, **what: str) -> Decimal:
+    """The built-in table's multiplier for the model (found the way a reader of the table would)."""
+    entries = [m for m in BUILTIN if m.provider == provider and all(getattr(m, k) == v for k, v in what.items())]
+    named = [m for m in entries if any(p != "*" and fnmatch.fnmatchcase(model, p) for p in m.models)]
+    found = (named or [m for m in entries if "*" in m.models])[0]
+    assert found.multiplier is not None
+    return found.multiplier
+
+
+@pytest.mark.parametrize(("provider", "model", "tier", "speed"), [
+    ("anthropic", "claude-opus-4-6", None, "fast"),
+    ("anthropic", "claude-opus-4-8", "standard", "fast"),
+    ("anthropic", "claude-sonnet-4-5", "batch", None),
+    ("openai", "gpt-5", "flex", None),
+    ("openai", "o3", "flex", None),
+    ("openai", "gpt-4o", "batch", None),
+    ("google", "gemini-2.5-flash", "flex", None),
+    ("google", "gemini-2.5-pro", "batch", None),
+    ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "batch", None),
+])
+def test_a_multiplier_scales_the_standard_cost(provider: str, model: str, tier: str | None, speed: str | None) -> None:
+    standard, modified = priced(usage(provider, model), usage(provider, model, tier, speed))
+    assert standard["cost_usd"] == _reference_cost(usage(provider, model)) > 0
+    what = {"speed": speed} if speed not in (None, "standard") else {"service_tier": tier}
+    factor = multiplier("aws" if provider == "bedrock" else provider, model, **what)
+    assert modified["cost_usd"] == standard["cost_usd"] * factor
+    assert modified["priced_as"].startswith(standard["priced_as"] + " ") and UNKNOWN not in modified["priced_as"]
+
+
+def test_fast_mode_is_six_times_in_the_long_context_tier_too() -> None:
+    long = {"input_tokens": 300_000, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    standard, fast = priced(usage("anthropic", "claude-opus-4-6", **long),
+                            usage("anthropic", "claude-opus-4-6", "standard", "fast", **long))
+    assert fast["cost_usd"] == standard["cost_usd"] * 6 and "fast x6" in fast["priced_as"]
+
+
+def test_openai_priority_has_its_own_rates() -> None:
+    entry = next(m for m in BUILTIN if m.service_tier == "priority" and m.models == ("gpt-5",))
+    rates = {name: rate / 1_000_000 for name, rate in entry.rates}
+    row = usage("openai", "gpt-5", "priority", cache_write_tokens=0)
+    (got,) = priced(row)
+    uncached = row["input_tokens"] - row["cache_read_tokens"]
+    want = uncached * rates["input"] + row["cache_read_tokens"] * rates["cache_read"] \
+        + row["output_tokens"] * rates["output"]
+    assert got["cost_usd"] == want and got["priced_as"].endswith("priority rates")
+
+
+@pytest.mark.parametrize(("provider", "model", "tier", "speed"), [
+    ("openai", "gpt-4o", "priority", None),  # no priority rates sourced for it
+    ("openai", "gpt-5", "scale", None),
+    ("anthropic", "claude-sonnet-4-5", None, "fast"),  # no fast mode on Sonnet
+    ("anthropic", "claude-opus-4-6", "priority", None),  # Priority Tier is a capacity commitment
+    ("google", "gemini-2.5-flash", "priority", None),  # "75% to 100% more": no per-model rate
+    ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "flex", None),
+    ("openai", "gpt-5", "other", None),
+])
+def test_an_unknown_modifier_is_priced_at_standard_and_flagged(provider: str, model: str, tier: str | None,
+                                                               speed: str | None) -> None:
+    standard, flagged = priced(usage(provider, model), usage(provider, model, tier, speed))
+    assert flagged["cost_usd"] == standard["cost_usd"] and flagged["priced_as"].endswith(UNKNOWN)
+
+
+def test_known_speed_with_unknown_tier_applies_what_is_known() -> None:
+    standard, both = priced(usage("anthropic", "claude-opus-4-6"), usage("anthropic", "claude-opus-4-6", "priority", "fast"))
+    assert both["cost_usd"] == standard["cost_usd"] * 6 and UNKNOWN in both["priced_as"]
+
+
+def test_cost_breakdown_shows_the_modifiers_share() -> None:
+    standard, fast, flex = priced(usage("anthropic", "claude-opus-4-6"), usage("anthropic", "claude-opus-4-6", speed="fast"),
+                                  usage("openai", "gpt-5", "flex"), breakdown=True)
+    kinds = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+    assert standard["cost_modifier_usd"] == 0
+    assert [fast[k] for k in kinds] == [standard[k] for k in kinds]  # the kinds at standard rates
+    assert fast["cost_modifier_usd"] == standard["cost_usd"] * 5
+    assert flex["cost_modifier_usd"] < 0
+    for row in (standard, fast, flex):
+        assert sum(row[k] for k in (*kinds, "cost_modifier_usd")) == row["cost_usd"]
+
+
+# ---- the price file's [[modifiers]] -----------------------------------------------------------------
+def price_file(tmp_path: Path, text: str) -> PriceOverrides:
+    path = tmp_path / "prices.toml"
+    path.write_text(text)
+    return load_overrides(path)
+
+
+def test_price_file_modifiers_add_and_replace_entries(tmp_path: Path) -> None:
+    overrides = price_file(tmp_path, """
+[[modifiers]]
+provider = "google"
+models = ["gemini-2.5-*"]
+service_tier = "priority"
+multiplier = 1.8
+source = "our Google contract"
+
+[[modifiers]]
+provider = "openai"
+service_tier = "flex"
+multiplier = 0.6
+effective_from = 2026-11-01
+
+[[modifiers]]
+provider = "openai"
+models = ["gpt-4o"]
+service_tier = "priority"
+input = 4.25
+output = 17
+""")
+    rows = [usage("google", "gemini-2.5-flash"), usage("google", "gemini-2.5-flash", "priority"),
+            usage("openai", "gpt-5"), usage("openai", "gpt-5", "flex"),
+            usage("openai", "gpt-4o", "priority", cache_read_tokens=0, cache_write_tokens=0)]
+    g_std, g_prio, o_std, o_flex, o_prio = priced(*rows, overrides=overrides)
+    assert g_prio["cost_usd"] == g_std["cost_usd"] * Decimal("1.8") and "priority x1.8" in g_prio["priced_as"]
+    assert o_flex["cost_usd"] == o_std["cost_usd"] * Decimal("0.6")  # the file's entry beats the table's
+    assert o_prio["cost_usd"] == (rows[4]["input_tokens"] * Decimal("4.25") + rows[4]["output_tokens"] * 17) / 10**6
+    before = priced(usage("openai", "gpt-5", "flex") | {"timestamp": datetime(2026, 10, 31, tzinfo=UTC)},
+                    usage("openai", "gpt-5") | {"timestamp": datetime(2026, 10, 31, tzinfo=UTC)}, overrides=overrides)
+    assert before[0]["cost_usd"] == before[1]["cost_usd"] * multiplier("openai", "gpt-5", service_tier="flex")
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ('service_tier = "flex"\nmultiplier = 0.5\ncolour = "red"', "modifiers[0].colour: unknown key"),
+    ('multiplier = 0.5', "needs service_tier or speed"),
+    ('service_tier = "flex"\nspeed = "fast"\nmultiplier = 2', "needs service_tier or speed"),
+    ('service_tier = "standard"\nmultiplier = 2', "modifiers[0].service_tier: expected one of"),
+    ('speed = "warp"\nmultiplier = 2', "modifiers[0].speed: expected fast"),
+    ('service_tier = "flex"', "needs a multiplier or rates"),
+    ('service_tier = "flex"\nmultiplier = 0.5\ninput = 1\noutput = 2', "needs a multiplier or rates"),
+    ('service_tier = "flex"\ninput = 1', "modifiers[0].output: missing"),
+    ('service_tier = "flex"\nmultiplier = -1', "not a factor from 0 to 1000"),
+    ('service_tier = "flex"\nmultiplier = 0.5\nmodels = "gpt-5"', "modifiers[0].models: expected a list"),
+])
+def test_bad_modifier_entries_are_errors(tmp_path: Path, entry: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        price_file(tmp_path, f"[[modifiers]]\n{entry}\n")
+
+
+# ---- end to end: captures -> store -> reports, prices show, the README -----------------------------
+def capture_log(path: Path) -> Path:
+    """Four Claude Opus 4.6 calls (standard, fast, priority, batch) and two OpenAI ones (flex, scale)."""
+    def anthropic(n: int, **usage: str) -> dict:
+        return {"ts": "2026-11-03T10:00:00Z", "request_id": f"an-{n}", "provider": "anthropic", "path": "/v1/messages",
+                "status": 200, "body": anthropic_body(**usage)}
+
+    def openai(n: int, tier: str) -> dict:
+        body = {"id": f"chatcmpl-{n}", "object": "chat.completion", "model": "gpt-5", "service_tier": tier,
+                "choices": [], "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+        return {"ts": "2026-11-03T11:00:00Z", "request_id": f"oa-{n}", "provider": "openai",
+                "path": "/v1/chat/completions", "status": 200, "body": body}
+
+    records = [anthropic(1, service_tier="standard"), anthropic(2, service_tier="standard", speed="fast"),
+               anthropic(3, service_tier="priority"), anthropic(4, service_tier="batch"),
+               openai(5, "flex"), openai(6, "scale")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_reports_price_and_flag_the_tiers_end_to_end(tmp_path: Path) -> None:
+    ingest = run_cli("ingest", str(capture_log(tmp_path / "gateway.jsonl")))
+    assert ingest.returncode == 0, ingest.stderr
+    rows = run_cli("rows", "--format", "jsonl")
+    assert rows.returncode == 0, rows.stderr
+    by_id = {r["request_id"]: r for r in map(json.loads, rows.stdout.splitlines())}
+    assert {k: (r["service_tier"], r["speed"]) for k, r in by_id.items()} == {
+        "an-1": ("standard", None), "an-2": ("standard", "fast"), "an-3": ("priority", None),
+        "an-4": ("batch", None), "oa-5": ("flex", None), "oa-6": ("scale", None)}
+    cost = {k: Decimal(str(r["cost_usd"])) for k, r in by_id.items()}
+    assert cost["an-2"] == 6 * cost["an-1"] and cost["an-4"] == cost["an-1"] / 2 and cost["an-3"] == cost["an-1"]
+    assert cost["oa-5"] * 2 == cost["oa-6"]  # flex at half; scale has no known rate: standard
+    report = run_cli("report", "--by", "model", "--format", "json", "--cost-breakdown")
+    assert report.returncode == 0, report.stderr
+    doc = json.loads(report.stdout, parse_float=Decimal)
+    by_model = {r["model"]: r for r in doc["rows"]}
+    assert by_model["claude-opus-4-6"]["modifier_unknown_requests"] == 1  # priority
+    assert by_model["gpt-5"]["modifier_unknown_requests"] == 1  # scale
+    assert doc["totals"]["modifier_unknown_requests"] == 2
+    assert by_model["claude-opus-4-6"]["cost_modifier_usd"] == 5 * cost["an-1"] - cost["an-1"] / 2
+    table = run_cli("report", "--by", "model")  # the column is shown when some row has it (its header wraps)
+    assert table.returncode == 0 and "modifier" in table.stdout and "unknown" in table.stdout
+
+
+def test_prices_show_lists_the_modifiers_and_prices_a_tier() -> None:
+    shown = run_cli("prices", "show", "claude-opus-4-6", "--at", "2026-11-03")
+    assert shown.returncode == 0, shown.stderr
+    assert "fast x6" in shown.stdout and "batch x0.5" in shown.stdout
+    fast = run_cli("prices", "show", "claude-opus-4-6", "--at", "2026-11-03", "--speed", "fast")
+    assert fast.returncode == 0 and "priced as   anthropic:claude-opus-4-6 fast x6" in fast.stdout
+    unknown = run_cli("prices", "show", "gpt-4o", "--at", "2026-11-03", "--service-tier", "priority")
+    assert unknown.returncode == 0 and UNKNOWN in unknown.stdout
+    bad = run_cli("prices", "show", "gpt-4o", "--service-tier", "turbo")
+    assert bad.returncode == 2 and "unknown service tier 'turbo'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_readme_documents_the_modifier_table() -> None:
+    from tokmeter.price_modifiers import markdown_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+# ---- a store written before the columns existed ----------------------------------------------------
+def test_parts_without_the_new_columns_read_as_null_and_still_verify(tmp_path: Path) -> None:
+    """Write a store, then make its part what an older tokmeter wrote (no service_tier, no speed) with the
+    ledger digest that tokmeter computed then: reading gives nulls (standard prices), verify passes."""
+    import orjson
+
+    from tokmeter import ledger
+    from tokmeter.store import Store
+
+    store = Store(tmp_path / "old")
+    ingest = run_cli("ingest", str(capture_log(tmp_path / "gateway.jsonl")), "--store", str(store.root))
+    assert ingest.returncode == 0, ingest.stderr
+    (part,) = store.part_files()
+    old = pl.read_parquet(part).drop("service_tier", "speed")
+    old.write_parquet(part)
+    values = old.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    digest = ledger.hashlib.sha256(ledger.canonical_lines(values.rows())).hexdigest()  # the old rule: every column
+    entry = {"op": "add", "part": part.relative_to(store.root).as_posix(), "rows": old.height, "sha256": digest}
+    (store.root / ledger.LEDGER).write_bytes(b"".join(orjson.dumps(e) + b"\n"
+                                                      for e in ledger.chained([entry], "old-txn", None)))
+    assert ledger.verify(store.root, store.part_files()).ok
+    scanned = Store(store.root).scan().collect()
+    assert scanned.height == 6 and scanned["service_tier"].null_count() == 6 and scanned["speed"].null_count() == 6
+    report = run_cli("report", "--format", "json", "--store", str(store.root))
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["totals"]["modifier_unknown_requests"] == 0
+    verify = run_cli("verify", "--store", str(store.root))
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -22,6 +22,7 @@ from .dashboard import STACKS, Dashboard
 from .html_style import stylesheet
 from .render import cost_number, cost_text, price_caption, report_doc
 from .report import Report
+from .rollup import WHEN_NONZERO
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
 
 TOP = 12  # bars in the top-models and top-users charts (the rest summed in the last)
@@ -240,7 +241,7 @@ def _shares_section(report: Report) -> str:
 
 def _table_section(report: Report) -> str:
     totals = report.totals.row(0, named=True)
-    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
+    shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     head = tag("tr", {}, *(tag("th", {"class": "dim"}, esc(d)) for d in report.dims),
                *(tag("th", {}, esc(m.replace("_tokens", "").replace("_", " "))) for m in shown))
     rows = [tag("tr", {"data-row": str(i)},
