@@ -447,3 +447,45 @@ def test_parts_without_the_new_columns_read_as_null_and_still_verify(tmp_path: P
     assert json.loads(report.stdout)["totals"]["modifier_unknown_requests"] == 0
     verify = run_cli("verify", "--store", str(store.root))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# ---- the real recorded responses ----------------------------------------------------------------------
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-captures"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared real captures are not beside the repository")
+def test_real_responses_tiers_are_read_and_normalized() -> None:
+    """Every recorded response that names its tier in the body gets a tier from tokmeter's vocabulary;
+    the providers that say so (OpenAI default, Anthropic and Gemini standard, Groq on_demand) read standard."""
+    from collections import Counter
+
+    from tokmeter.errors import BadCaptureError
+    from tokmeter.schema import SERVICE_TIERS, SPEEDS
+
+    said: Counter = Counter()
+    for name, fmt in (("captures.jsonl.gz", "capture-log"), ("eventstream.har", "har")):
+        for capture in read_captures(REAL / name, fmt):
+            assert isinstance(capture, Capture)
+            try:
+                got = extract_row(capture)
+            except BadCaptureError:
+                continue
+            assert got["service_tier"] in (None, *SERVICE_TIERS) and got["speed"] in (None, *SPEEDS)
+            body = _json_object(capture.body)
+            named = body.get("service_tier") if body else None
+            if isinstance(named, str) and named and body and "usage" in body:  # a whole JSON body that says
+                assert got["service_tier"] is not None, got["request_id"]
+                said["checked"] += 1
+            said[(got["provider"], got["service_tier"])] += 1
+    for provider in ("openai", "anthropic", "google", "groq"):
+        assert said[(provider, "standard")] > 0, provider
+    assert said["checked"] > 0
+
+
+def _json_object(body: object) -> dict | None:
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    return body if isinstance(body, dict) else None

@@ -54,10 +54,10 @@ def known_modifiers(provider: str | None, model: str, at: datetime,
                     overrides: PriceOverrides | None) -> list[tuple[str, str]]:
     """What each service tier and fast mode does to the model's price at ``at``, with the source; the
     tiers and speeds without a known rate are left out."""
-    wanted = [{"service_tier": tier} for tier in MODIFIED_TIERS] + [{"speed": speed} for speed in MODIFIED_SPEEDS]
+    wanted = [(tier, None) for tier in MODIFIED_TIERS] + [(None, speed) for speed in MODIFIED_SPEEDS]
     out = []
-    for what in wanted:
-        price = resolve(provider, model, at, overrides, **what)
+    for tier, speed in wanted:
+        price = resolve(provider, model, at, overrides, service_tier=tier, speed=speed)
         if price is not None and price.modifier is not None and price.modifier.known:
             out.append((price.modifier.label, price.modifier.used[0].source))
     return out
