@@ -396,6 +396,11 @@ def test_reports_price_and_flag_the_tiers_end_to_end(tmp_path: Path) -> None:
     assert by_model["gpt-5"]["modifier_unknown_requests"] == 1  # scale
     assert doc["totals"]["modifier_unknown_requests"] == 2
     assert by_model["claude-opus-4-6"]["cost_modifier_usd"] == 5 * cost["an-1"] - cost["an-1"] / 2
+    tiers = run_cli("report", "--by", "service_tier", "--by", "speed", "--format", "json")
+    assert tiers.returncode == 0, tiers.stderr
+    by_tier = {(r["service_tier"], r["speed"]): r for r in json.loads(tiers.stdout, parse_float=Decimal)["rows"]}
+    assert by_tier[("standard", "fast")]["cost_usd"] == cost["an-2"]
+    assert by_tier[("scale", None)]["modifier_unknown_requests"] == 1 and by_tier[("flex", None)]["requests"] == 1
     table = run_cli("report", "--by", "model")  # the column is shown when some row has it (its header wraps)
     assert table.returncode == 0 and "modifier" in table.stdout and "unknown" in table.stdout
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
+DIMENSIONS = ("model", "user", "provider", "service_tier", "speed", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
