@@ -494,3 +494,23 @@ def _json_object(body: object) -> dict | None:
         except ValueError:
             return None
     return body if isinstance(body, dict) else None
+
+
+def test_a_modifier_starting_within_a_span_is_priced_by_day(tmp_path: Path) -> None:
+    """Rows of one model on both sides of a modifier's effective_from, in one report group: each side
+    is priced by its own day (the grouped fast path equals pricing every row)."""
+    from tokmeter.report import report_from_rows
+    from tokmeter.rollup import group_usage
+
+    overrides = price_file(tmp_path, '[[modifiers]]\nprovider = "openai"\nmodels = ["gpt-4o"]\n'
+                                     'service_tier = "flex"\nmultiplier = 0.25\neffective_from = 2026-11-02\n')
+    rows = [usage("openai", "gpt-4o", "flex") | {"request_id": f"f{day}", "timestamp": datetime(2026, 11, day, tzinfo=UTC)}
+            for day in (1, 2, 3)]
+    frame = pl.DataFrame(rows, schema=polars_schema()).lazy()
+    per_row = price_rows(frame, overrides).collect()
+    costs = per_row["cost_usd"].to_list()
+    assert costs[0] == 4 * costs[1] and costs[1] == costs[2]  # before: no flex rate for gpt-4o (standard)
+    assert per_row["priced_as"][0].endswith(UNKNOWN) and per_row["priced_as"][1].endswith("flex x0.25")
+    grouped = report_from_rows(frame, ["model"], "UTC", overrides, False)[0]
+    assert grouped["cost_usd"][0] == sum(costs) == group_usage(per_row.lazy(), ["model"]).collect()["cost_usd"][0]
+    assert grouped["modifier_unknown_requests"][0] == 1

@@ -139,11 +139,15 @@ def _matches(modifier: Modifier, models: list[str], specific: bool) -> bool:
                for name in models)
 
 
-def changes_between(first: date, last: date, overrides: PriceOverrides | None = None) -> bool:
-    """Whether any modifier starts after ``first`` and on or before ``last`` (a group of rows over those
-    days then needs pricing by day)."""
+def changes_between(providers: Iterable[str | None], models: Iterable[str | None], first: date, last: date,
+                    overrides: PriceOverrides | None = None) -> bool:
+    """Whether a modifier that can apply to the model starts after ``first`` and on or before ``last`` (its
+    rows over those days then need pricing by day). Names as for ``applied``."""
+    owners, names = {p for p in providers if p}, [n for n in models if n]
     table = (*(overrides.modifiers if overrides else ()), *BUILTIN)
-    return any(m.effective_from is not None and first < m.effective_from <= last for m in table)
+    return any(m.effective_from is not None and first < m.effective_from <= last
+               and (m.provider is None or m.provider in owners)
+               and (_matches(m, names, specific=True) or _matches(m, names, specific=False)) for m in table)
 
 
 def scaled(coefficients: dict[str, Decimal], factor: Decimal, places: Decimal) -> dict[str, Decimal]:

@@ -27,6 +27,7 @@ from .pricing import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
+    _model_info,
     _thresholds,
     cost_columns,
     join_prices,
@@ -171,7 +172,10 @@ def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
     """Whether one price (same rates, same discount, same modifiers) is in force on every UTC day from first
     to last."""
-    if changes_between(first, last, overrides):
+    lookup = overrides.alias(provider, model) if overrides else (provider, model)
+    found = _model_info(*lookup)
+    priced = (found[0].id, found[1].id) if found else (None, None)
+    if changes_between((provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides):
         return False
     day = first
     seen = set()
