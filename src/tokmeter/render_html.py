@@ -196,6 +196,10 @@ def _mix_section(dash: Dashboard) -> str:
         costs = [(n, v or Decimal(0), c) for n, v, c in costs]
         body += [tag("h3", {}, "Cost by token kind"), share_bar(costs, "cost-mix", "cost by token kind"),
                  _legend([n for n, _, _ in costs], [c for _, _, c in costs], [cost_text(v) for _, v, _ in costs])]
+        if totals.get("cost_modifier_usd"):  # service tiers and fast mode: not a token kind, so not in the bar
+            change = cost_text(totals["cost_modifier_usd"])
+            body.append(tag("p", {"class": "note"},
+                            esc(f"At standard rates; service tiers and fast mode change the total by {change}.")))
     rows = [(label, _mix_parts(row)) for label, row in _top_rows(dash.by_model, "model", dash)]
     body += [tag("h3", {}, "By model"), share_rows(rows, "token-mix-models", "token mix per model")]
     return tag("section", {"id": "mix"}, *body)
