@@ -91,6 +91,17 @@ def test_claude_code_transcript_keeps_fast_mode(tmp_path: Any) -> None:
     assert [(r["service_tier"], r["speed"]) for r in rows] == [("standard", "fast")]
 
 
+def test_token_log_records_may_say_the_tier(tmp_path: Path) -> None:
+    record = {"_schema": "token-usage/v0.26.0", "timestamp": "2026-11-03T11:00:00Z", "request_id": "t1",
+              "provider": "openai", "model": "gpt-5", "path": "/v1/responses", "status": 200, "streaming": False,
+              "input_tokens": 40, "output_tokens": 9, "duration_ms": 0}
+    path = tmp_path / "token-usage.jsonl"
+    path.write_text(json.dumps({**record, "service_tier": "flex"}) + "\n" + json.dumps({**record, "request_id": "t2"})
+                    + "\n")
+    got = [extract_row(c) for c in read_captures(path, "token-log") if isinstance(c, Capture)]
+    assert [(r["service_tier"], r["speed"]) for r in got] == [("flex", None), (None, None)]
+
+
 # ---- OpenAI: service_tier in Chat Completions and Responses ----------------------------------------
 @pytest.mark.parametrize(("tier", "expected"), [("default", "standard"), ("flex", "flex"),
                                                 ("priority", "priority"), ("scale", "scale"), (None, None)])
