@@ -132,7 +132,8 @@ def test_openai_chat_stream_tier_from_the_usage_chunk(fast: bool, monkeypatch: p
 
 
 def test_openai_chat_stream_without_usage_keeps_the_first_chunks_tier() -> None:
-    body = sse((None, chat_chunk("priority", choices=[{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}])),
+    hi = {"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}
+    body = sse((None, chat_chunk("priority", choices=[hi])),
                (None, chat_chunk("priority", choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])),
                (None, "[DONE]"))
     got = row(body, provider="openai", path="/v1/chat/completions")
@@ -202,7 +203,8 @@ def test_bedrock_converse_json_and_stream_tier(tier: str, expected: str) -> None
             "usage": usage, "metrics": {"latencyMs": 10}, "serviceTier": {"type": tier}}
     path = "/model/us.amazon.nova-micro-v1%3A0/converse"
     assert row(body, host=BEDROCK_HOST, path=path)["service_tier"] == expected
-    stream = b"".join([es_event("messageStart", {"role": "assistant"}), es_event("messageStop", {"stopReason": "end_turn"}),
+    stream = b"".join([es_event("messageStart", {"role": "assistant"}),
+                       es_event("messageStop", {"stopReason": "end_turn"}),
                        es_event("metadata", {"usage": usage, "metrics": {"latencyMs": 10},
                                              "serviceTier": {"type": tier}})])
     got = row(stream, host=BEDROCK_HOST, path=path + "-stream", response_headers=ES_HEADERS)
@@ -250,7 +252,8 @@ def multiplier(provider: str, model: str, **what: str) -> Decimal:
     ("google", "gemini-2.5-pro", "batch", None),
     ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "batch", None),
 ])
-def test_a_multiplier_scales_the_standard_cost(provider: str, model: str, tier: str | None, speed: str | None) -> None:
+def test_a_multiplier_scales_the_standard_cost(provider: str, model: str, tier: str | None,
+                                               speed: str | None) -> None:
     standard, modified = priced(usage(provider, model), usage(provider, model, tier, speed))
     assert standard["cost_usd"] == _reference_cost(usage(provider, model)) > 0
     what = {"speed": speed} if speed not in (None, "standard") else {"service_tier": tier}
@@ -293,12 +296,14 @@ def test_an_unknown_modifier_is_priced_at_standard_and_flagged(provider: str, mo
 
 
 def test_known_speed_with_unknown_tier_applies_what_is_known() -> None:
-    standard, both = priced(usage("anthropic", "claude-opus-4-6"), usage("anthropic", "claude-opus-4-6", "priority", "fast"))
+    opus = ("anthropic", "claude-opus-4-6")
+    standard, both = priced(usage(*opus), usage(*opus, "priority", "fast"))
     assert both["cost_usd"] == standard["cost_usd"] * 6 and UNKNOWN in both["priced_as"]
 
 
 def test_cost_breakdown_shows_the_modifiers_share() -> None:
-    standard, fast, flex = priced(usage("anthropic", "claude-opus-4-6"), usage("anthropic", "claude-opus-4-6", speed="fast"),
+    opus = ("anthropic", "claude-opus-4-6")
+    standard, fast, flex = priced(usage(*opus), usage(*opus, speed="fast"),
                                   usage("openai", "gpt-5", "flex"), breakdown=True)
     kinds = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
     assert standard["cost_modifier_usd"] == 0
@@ -371,7 +376,8 @@ def test_bad_modifier_entries_are_errors(tmp_path: Path, entry: str, problem: st
 def capture_log(path: Path) -> Path:
     """Four Claude Opus 4.6 calls (standard, fast, priority, batch) and two OpenAI ones (flex, scale)."""
     def anthropic(n: int, **usage: str) -> dict:
-        return {"ts": "2026-11-03T10:00:00Z", "request_id": f"an-{n}", "provider": "anthropic", "path": "/v1/messages",
+        return {"ts": "2026-11-03T10:00:00Z", "request_id": f"an-{n}", "provider": "anthropic",
+                "path": "/v1/messages",
                 "status": 200, "body": anthropic_body(**usage)}
 
     def openai(n: int, tier: str) -> dict:
@@ -515,7 +521,8 @@ def test_a_modifier_starting_within_a_span_is_priced_by_day(tmp_path: Path) -> N
 
     overrides = price_file(tmp_path, '[[modifiers]]\nprovider = "openai"\nmodels = ["gpt-4o"]\n'
                                      'service_tier = "flex"\nmultiplier = 0.25\neffective_from = 2026-11-02\n')
-    rows = [usage("openai", "gpt-4o", "flex") | {"request_id": f"f{day}", "timestamp": datetime(2026, 11, day, tzinfo=UTC)}
+    rows = [usage("openai", "gpt-4o", "flex") | {"request_id": f"f{day}",
+                                                 "timestamp": datetime(2026, 11, day, tzinfo=UTC)}
             for day in (1, 2, 3)]
     frame = pl.DataFrame(rows, schema=polars_schema()).lazy()
     per_row = price_rows(frame, overrides).collect()

@@ -122,7 +122,8 @@ def applied(providers: Iterable[str | None], models: Iterable[str | None], servi
 def _entry(kind: str, value: str | None, providers: set[str], models: list[str], day: date,
            overrides: PriceOverrides | None) -> Modifier | None:
     for table in ((overrides.modifiers if overrides else ()), BUILTIN):
-        candidates = [m for m in table if getattr(m, kind) == value and (m.provider is None or m.provider in providers)
+        candidates = [m for m in table if getattr(m, kind) == value
+                      and (m.provider is None or m.provider in providers)
                       and (m.effective_from is None or m.effective_from <= day)]
         for specific in (True, False):
             matching = [m for m in candidates if _matches(m, models, specific)]
@@ -154,7 +155,8 @@ def scaled(coefficients: dict[str, Decimal], factor: Decimal, places: Decimal) -
     """Coefficients times ``factor``, rounded half-even to ``places`` (pricing's 1e-18 USD)."""
     if factor == 1:
         return coefficients
-    return {name: (value * factor).quantize(places, rounding=ROUND_HALF_EVEN) for name, value in coefficients.items()}
+    return {name: (value * factor).quantize(places, rounding=ROUND_HALF_EVEN)
+            for name, value in coefficients.items()}
 
 
 def markdown_table() -> str:
@@ -164,6 +166,6 @@ def markdown_table() -> str:
         price = (", ".join(f"{name} ${rate:f}" for name, rate in m.rates) + " per MTok") if m.rates \
             else f"x{(m.multiplier or Decimal(1)).normalize():f}"
         what = f"service_tier {m.service_tier}" if m.service_tier else f"speed {m.speed}"
-        lines.append(f"| {m.provider} | {', '.join(f'`{name}`' for name in m.models)} | {what} | {price} | {m.effective_from or '-'} "
-                     f"| {m.source} |")
+        models = ", ".join(f"`{name}`" for name in m.models)
+        lines.append(f"| {m.provider} | {models} | {what} | {price} | {m.effective_from or '-'} | {m.source} |")
     return "\n".join(lines)

@@ -53,7 +53,8 @@ from .errors import ConfigError
 SECTIONS = ("discounts", "aliases", "prices", "modifiers")
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 _PRICE_KEYS = ("model", "provider", "effective_from", *RATE_KEYS)
-_MODIFIER_KEYS = ("provider", "models", "service_tier", "speed", "multiplier", "effective_from", "source", *RATE_KEYS)
+_MODIFIER_KEYS = ("provider", "models", "service_tier", "speed", "multiplier", "effective_from", "source",
+                  *RATE_KEYS)
 MODIFIED_TIERS = ("priority", "flex", "batch", "scale", "reserved")  # the tiers a modifier can price
 MODIFIED_SPEEDS = ("fast",)
 _MAX_RATE_PLACES = 12  # per million tokens -> per token stays within 18 decimal places

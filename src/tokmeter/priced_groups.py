@@ -38,7 +38,8 @@ from .schema import TOKEN_COLUMNS
 if TYPE_CHECKING:
     from .price_memo import PriceMemo
 
-WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen", "_n_modifier_unknown")
+WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen",
+           "_n_modifier_unknown")
 _LEAVES = ("_p_cache_read", "_p_cache_write", "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning")
 
 
@@ -102,8 +103,8 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")
     priced = join_prices(_tiered(groups.lazy(), table, cuts), table)
-    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")),
-                                 _n_modifier_unknown=pl.when(pl.col("_modifier_unknown")).then(pl.col("_n")).otherwise(0))
+    unknown = pl.when(pl.col("_modifier_unknown")).then(pl.col("_n")).otherwise(0)
+    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")), _n_modifier_unknown=unknown)
     return priced.drop([c for c in (*PRICE_HELPERS, "_bucket") if c not in by])
 
 

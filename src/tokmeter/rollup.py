@@ -3,8 +3,9 @@
 
 A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
 unpriced rows of every group, and ``modifier_unknown_requests`` the rows whose service tier or fast
-mode has no known rate (``price_modifiers``: priced at standard rates). Costs are summed as exact decimals, so a total equals the sum of its rows
-and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
+mode has no known rate (``price_modifiers``: priced at standard rates). Costs are summed as exact
+decimals, so a total equals the sum of its rows and, with the cost breakdown, ``cost_usd`` equals the
+sum of the per-kind costs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
             "estimated_requests")
-BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd", "cost_modifier_usd")
+BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
+             "cost_modifier_usd")
 # measures shown in tables only when some group has them (they flag a problem)
 WHEN_NONZERO = ("unpriced_requests", "modifier_unknown_requests")
 

@@ -264,7 +264,8 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
                                T.StructField("_modifier_unknown", T.BooleanType())])
     rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
                           *(T.StructField(c, T.DecimalType(20, 18)) for c in _TERMS)])
-    per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(*PRICE_KEY, "_thresholds", "_modifier_unknown")
+    per_key = table.unique(subset=PRICE_KEY, maintain_order=True) \
+        .select(*PRICE_KEY, "_thresholds", "_modifier_unknown")
     return (spark.createDataFrame(per_key.rows(), thresholds),
             spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
 

@@ -211,7 +211,8 @@ class Store:
         )
 
     def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
-        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert").filter(~pl.col("request_id").is_in(list(drop_ids)))
+        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert") \
+            .filter(~pl.col("request_id").is_in(list(drop_ids)))
         if kept.height:
             txn.stage_part(file.with_name(_part_name()), kept)
         txn.stage_remove(file)

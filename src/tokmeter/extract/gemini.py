@@ -5,8 +5,8 @@ tool results fed back to the model (code execution, search), so input = promptTo
 toolUsePromptTokenCount; ``cachedContentTokenCount`` is the cache-read part of the prompt.
 ``candidatesTokenCount`` excludes thinking, so output = candidatesTokenCount + thoughtsTokenCount
 and reasoning = thoughtsTokenCount; ``serviceTier`` (standard, flex, priority) the tier that served it
-(also sent as the ``x-gemini-service-tier`` header, read by ``extract_row`` when the body is silent). Gemini reports no cache writes (context caches are created by a
-separate call). The model is ``modelVersion``, the response id ``responseId``.
+(also sent as the ``x-gemini-service-tier`` header, read by ``extract_row`` when the body is silent).
+Gemini reports no cache writes (context caches are created by a separate call). The model is ``modelVersion``, the response id ``responseId``.
 
 Streams come as SSE (``?alt=sse``) or, without it, as one JSON array of chunks. Every chunk's
 ``usageMetadata`` is a running total, so the last one counts. A stream is complete once a candidate
