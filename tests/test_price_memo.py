@@ -15,7 +15,7 @@ from test_price_overrides import FULL, overrides
 from test_pricing import _varied_frame
 from tokmeter.price_memo import PriceMemo, memo_path
 from tokmeter.price_overrides import PriceOverrides
-from tokmeter.pricing import build_price_table, price_keys, price_rows
+from tokmeter.pricing import DAY_KEY, PRICE_KEY, build_price_table, price_keys, price_rows
 from tokmeter.report import report_from_rows
 from tokmeter.rollup import group_usage, unpriced_models
 
@@ -54,14 +54,14 @@ def test_reports_from_the_memo_equal_pricing_every_row(tmp_path: Path, with_pric
 
 def test_memo_table_equals_the_price_table_after_a_reload(tmp_path: Path) -> None:
     prices = overrides(tmp_path, FULL)
-    keys = price_keys(_varied_frame(2000, 9).lazy()).select("provider", "model", "_price_day") \
+    keys = price_keys(_varied_frame(2000, 9).lazy()).select(DAY_KEY) \
         .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32)).unique().collect()  # day keys, as the memo keeps
     direct = build_price_table(keys, prices)
     first = PriceMemo.load(prices)
     first.price_table(keys, prices)
     first.save()
     reloaded = PriceMemo.load(prices).price_table(keys, prices)
-    order = ["provider", "model", "_price_day", "_price_minute", "_tier"]
+    order = [*PRICE_KEY, "_tier"]
     assert_frame_equal(reloaded.sort(order, nulls_last=True), direct.sort(order, nulls_last=True), check_exact=True)
     assert direct.height > 100
 

@@ -140,8 +140,10 @@ def test_breakdown_prices_each_kind_at_its_rate() -> None:
 def test_price_data_names_the_genai_prices_version() -> None:
     from importlib.metadata import version
 
-    assert price_data() == {"genai_prices": version("genai-prices"), "overrides": None}
-    assert price_data_version() == f"genai-prices {version('genai-prices')}"
+    from tokmeter.price_modifiers import VERSION
+
+    assert price_data() == {"genai_prices": version("genai-prices"), "modifiers": VERSION, "overrides": None}
+    assert price_data_version() == f"genai-prices {version('genai-prices')} + modifiers {VERSION}"
 
 
 def _varied_frame(count: int, seed: int) -> pl.DataFrame:
@@ -152,6 +154,10 @@ def _varied_frame(count: int, seed: int) -> pl.DataFrame:
         row["status"] = rng.choice([200, 200, 200, 429, None])
         row["usage_source"] = rng.choice(["reported", "reported", "estimated", "missing"])
         row["request_id"] = f"g{index}"
+        # how it was served: mostly unsaid; priced tiers, fast mode, and tiers without a known rate
+        row["service_tier"], row["speed"] = rng.choice([(None, None)] * 6 + [
+            ("standard", None), ("flex", None), ("priority", None), ("batch", None), ("scale", None),
+            (None, "fast"), ("priority", "fast"), ("other", "standard")])
         if index % 40 == 0:  # one model name under providers that price it differently (by time of day or not)
             row["provider"], row["model"] = rng.choice([("openrouter", "deepseek-chat"), ("azure", "o3"),
                                                         ("deepseek", "deepseek-chat"), ("openai", "o3")])

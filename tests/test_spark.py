@@ -74,7 +74,10 @@ def usage_row(index: int, rng: random.Random, when: datetime) -> dict:
     return {"request_id": f"r{index}", "response_id": f"resp-{index}", "timestamp": when,
             "user": rng.choice(USERS), "provider": provider, "model": model, "endpoint": "/v1/messages",
             "stream": rng.random() < 0.5, "status": status, **tokens, "usage_source": source,
-            "complete": complete, "source": f"capture-{index % 7}.jsonl", "source_offset": index * 100}
+            "complete": complete, "source": f"capture-{index % 7}.jsonl", "source_offset": index * 100,
+            # served at: priced tiers, fast mode, and tiers without a known rate (priced at standard, counted)
+            "service_tier": rng.choice([None, None, None, "standard", "flex", "batch", "priority", "scale"]),
+            "speed": rng.choice([None, None, None, None, "standard", "fast"])}
 
 
 def base_rows(rng: random.Random) -> list[dict]:
@@ -170,6 +173,7 @@ def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides)
     expected = polars_engine(store, RollupSpec("month", ("model", "provider")), prices)
     assert expected["cost_usd"].null_count() > 0 and expected["cost_usd"].is_not_null().any()
     assert expected["unpriced_requests"].sum() > 0 and expected["estimated_requests"].sum() > 0
+    assert expected["modifier_unknown_requests"].sum() > 0
     without_prices = polars_engine(store, RollupSpec("month", ("model", "provider")))
     assert not expected.equals(without_prices)  # the price file changes figures
 

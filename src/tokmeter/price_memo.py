@@ -37,12 +37,13 @@ import polars as pl
 
 from .price_overrides import PriceOverrides
 
-FORMAT = 3  # 3: coefficients at 24 decimal places
+FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 ENV = "TOKMETER_PRICE_MEMO"
-CODE = ("pricing.py", "price_overrides.py", "priced_groups.py", "price_memo.py", "price_checks.py", "unpriced.py")
+CODE = ("pricing.py", "price_overrides.py", "price_modifiers.py", "priced_groups.py", "price_memo.py", "price_checks.py",
+        "unpriced.py")
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
 MAX_SPANS = 5_000
-_KEY_COLUMNS = ["provider", "model", "_price_day", "_price_minute"]
+_KEY_COLUMNS = ["provider", "model", "service_tier", "speed", "_price_day", "_price_minute"]  # pricing.PRICE_KEY
 _NO_PRICE = "-"  # _priced_as of a key that has no price (a marker row, dropped from tables)
 
 

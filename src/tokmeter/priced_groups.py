@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from .price_checks import PriceProblem, price_data_errors
+from .price_modifiers import UNKNOWN, changes_between
 from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
+    _model_info,
     _thresholds,
     applicable,
     cost_columns,
@@ -37,7 +39,8 @@ from .schema import TOKEN_COLUMNS
 if TYPE_CHECKING:
     from .price_memo import PriceMemo
 
-WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen")
+WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen",
+           "_n_modifier_unknown")
 _LEAVES = ("_p_cache_read", "_p_cache_write", "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning")
 
 
@@ -50,10 +53,15 @@ def _estimated() -> pl.Expr:
 
 
 def weighted(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Single (priced) rows with the weight columns of a group of one."""
-    if "_n" in lf.collect_schema().names():
+    """Single (priced) rows with the weight columns of a group of one (``_n_modifier_unknown``: 1 when its
+    ``priced_as`` says a modifier's rate was unknown)."""
+    names = lf.collect_schema().names()
+    if "_n" in names:
         return lf
+    unknown = pl.col("priced_as").str.contains(UNKNOWN, literal=True).fill_null(False) if "priced_as" in names \
+        else pl.lit(False)
     return lf.with_columns(
+        _n_modifier_unknown=unknown.cast(pl.Int64),
         _n=pl.lit(1, dtype=pl.Int64),
         _n_failed=_failed().cast(pl.Int64),
         _n_estimated=_estimated().cast(pl.Int64),
@@ -96,7 +104,8 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")
     priced = join_prices(_tiered(groups.lazy(), table, cuts), table)
-    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")))
+    unknown = pl.when(pl.col("_modifier_unknown")).then(pl.col("_n")).otherwise(0)
+    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")), _n_modifier_unknown=unknown)
     return priced.drop([c for c in (*PRICE_HELPERS, "_bucket") if c not in by])
 
 
@@ -134,7 +143,7 @@ def _grouped(lf: pl.LazyFrame, by: Sequence[str], cuts: tuple[int, ...], *,
         keyed = keyed.with_columns(_price_day=utc.dt.date(), _price_minute=pl.when(pl.col("model").is_in(
             minute_models)).then(minute) if minute_models else pl.lit(None, dtype=pl.Int32))
         extra = ["_price_day", "_price_minute"]
-    keys = list(dict.fromkeys([*by, "provider", "model", *extra, "_bucket"]))
+    keys = list(dict.fromkeys([*by, "provider", "model", "service_tier", "speed", *extra, "_bucket"]))
     grouped = weighted(keyed).group_by(keys).agg(  # plain sums of row-level columns: the fast path
         *(pl.col(c).sum() for c in ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *TOKEN_COLUMNS,
                                     *_LEAVES)),
@@ -168,8 +177,13 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
 
 def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
-    """Whether one price (same rates, same discount) is in force on every UTC day from first to last (a
-    price that cannot be applied counts as no price, as in the price table)."""
+    """Whether one price (same rates, same discount, same modifiers) is in force on every UTC day from first
+    to last (a price that cannot be applied counts as no price, as in the price table)."""
+    lookup = overrides.alias(provider, model) if overrides else (provider, model)
+    found = _model_info(*lookup)
+    priced = (found[0].id, found[1].id) if found else (None, None)
+    if changes_between((provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides):
+        return False
     day = first
     seen = set()
     while day <= last:

@@ -21,6 +21,12 @@ stored (provider, model) is looked up as; a custom price in force on the row's U
 a genai-prices ``ModelPrice`` and probed the same way (it wins over genai-prices); a discount
 multiplies every coefficient of that price by (1 - percent/100), rounded to 24 decimal places.
 
+Modifiers (``price_modifiers``): the row's ``service_tier`` and ``speed`` are part of its price key; a
+tier or fast mode with a multiplier scales the coefficients (before the discount), one with explicit
+rates replaces the price, one without an entry is priced at standard rates and flagged
+(``_modifier_unknown``). The table also keeps the standard coefficients (``STANDARD``), so the cost
+breakdown can show the modifier's share (``cost_modifier_usd``).
+
 A model without a price gets a null cost (unpriced), never $0.
 """
 
@@ -35,11 +41,13 @@ from typing import Any
 
 import polars as pl
 
+from . import price_modifiers
 from .price_checks import PLACES, WIDE, PriceProblem, checked, price_data_errors, rounded
-from .price_overrides import RATE_KEYS, CustomPrice, PriceOverrides
+from .price_overrides import RATE_KEYS, CustomPrice, Modifier, PriceOverrides
 
 COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
-BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
+                     "cost_modifier_usd")
 # our token column -> the coefficient column that prices it
 COEFFICIENTS = {
     "input_tokens": "_c_input",
@@ -49,8 +57,12 @@ COEFFICIENTS = {
     "output_tokens": "_c_output",
     "_p_reasoning": "_c_reasoning",
 }
-PRICE_KEY = ["provider", "model", "_price_day", "_price_minute"]  # a price in force; with _tier, one rate set
+# a price in force (with its modifiers); with _tier, one rate set
+PRICE_KEY = ["provider", "model", "service_tier", "speed", "_price_day", "_price_minute"]
 _KEY = [*PRICE_KEY, "_tier"]
+# each coefficient -> its standard-price twin (no modifier applied), for the cost breakdown
+STANDARD = {c: f"_std{c}" for c in ("_c_request", *COEFFICIENTS.values())}
+DAY_KEY = [c for c in PRICE_KEY if c != "_price_minute"]  # what a price depends on but the time of day
 
 
 def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, imported lazily
@@ -90,13 +102,14 @@ def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
 def price_data(overrides: PriceOverrides | None = None) -> dict[str, str | None]:
     """Which price data produced a cost: the genai-prices version, and the price file (path and
     sha256 of its content) or None. Reports and exports record this next to their figures."""
-    return {"genai_prices": _genai_prices_version(), "overrides": overrides.label if overrides else None}
+    return {"genai_prices": _genai_prices_version(), "modifiers": price_modifiers.VERSION,
+            "overrides": overrides.label if overrides else None}
 
 
 def price_data_version(overrides: PriceOverrides | None = None) -> str:
     """``price_data`` as one line, e.g. ``genai-prices 0.2.3 + prices.toml sha256:...``."""
     data = price_data(overrides)
-    text = f"genai-prices {data['genai_prices']}"
+    text = f"genai-prices {data['genai_prices']} + modifiers {data['modifiers']}"
     return f"{text} + {data['overrides']}" if data["overrides"] else text
 
 
@@ -165,31 +178,66 @@ class ResolvedPrice:
     schedule: str | None = None  # for time-of-day prices: "daily 00:30-16:30 UTC" or "outside daily ..."
     discount: Decimal = Decimal(0)  # percent off
     discount_key: str | None = None  # "model gpt-4o" or "provider openai"
+    modifier: price_modifiers.Applied | None = None  # the row's service tier / fast mode, if not standard
+    standard: ResolvedPrice | None = None  # with a modifier: the price without it
 
     def coefficients(self, level: int) -> dict[str, Decimal]:
-        return _discounted(_coefficients(self.model_price, level, self.thresholds), self.discount)
+        coefficients = _coefficients(self.model_price, level, self.thresholds)
+        if self.modifier is not None:
+            coefficients = price_modifiers.scaled(coefficients, self.modifier.multiplier)
+        return _discounted(coefficients, self.discount)
+
+    def standard_coefficients(self, level: int) -> dict[str, Decimal]:
+        """The coefficients without the modifier (explicit rates have no context tiers: the base one's)."""
+        price = self.standard or self
+        return price.coefficients(min(level, len(price.thresholds)))
 
 
 def resolve(provider: str | None, model: str | None, at: datetime, overrides: PriceOverrides | None = None,
-            *, describe: bool = False) -> ResolvedPrice | None:
+            *, describe: bool = False, service_tier: str | None = None, speed: str | None = None
+            ) -> ResolvedPrice | None:
     """The price in force for a stored (provider, model) at a moment (None: unpriced). Aliases are
-    applied first; a custom price in force wins over genai-prices; then the discount. ``describe``
-    also finds since when the price is in force, until when, and its time-of-day window."""
+    applied first; a custom price in force wins over genai-prices; then the discount, then the modifiers
+    of ``service_tier`` and ``speed``. ``describe`` also finds since when the price is in force, until
+    when, and its time-of-day window."""
     if not model:
         return None
     lookup = overrides.alias(provider, model) if overrides else (provider, model)
     found = _base_price(*lookup, at, overrides, describe)
-    if found is None or overrides is None:
-        return found[0] if found else None
+    if found is None:
+        return None
     price, priced_provider, priced_model = found
-    if describe:
-        changes = [d for d in (price.until, overrides.next_change(*lookup, at.astimezone(UTC).date())) if d]
-        price = replace(price, until=min(changes, default=None))
-    percent, key = overrides.discount((provider, lookup[0], priced_provider), (model, lookup[1], priced_model))
-    if not percent:
+    names = ((provider, lookup[0], priced_provider), (model, lookup[1], priced_model))
+    if overrides is not None:
+        if describe:
+            changes = [d for d in (price.until, overrides.next_change(*lookup, at.astimezone(UTC).date())) if d]
+            price = replace(price, until=min(changes, default=None))
+        percent, key = overrides.discount(*names)
+        if percent:
+            label = f"{price.priced_as} -{percent.normalize():f}%"
+            price = replace(price, discount=percent, discount_key=key, priced_as=label)
+    return _modified(price, names, service_tier, speed, at, overrides)
+
+
+def _modified(price: ResolvedPrice, names: tuple[tuple[str | None, ...], tuple[str | None, ...]],
+              service_tier: str | None, speed: str | None, at: datetime,
+              overrides: PriceOverrides | None) -> ResolvedPrice:
+    """The price with the modifiers of a service tier and speed (``price_modifiers``)."""
+    found = price_modifiers.applied(*names, service_tier, speed, at.astimezone(UTC).date(), overrides)
+    if found is None:
         return price
-    label = f"{price.priced_as} -{percent.normalize():f}%"
-    return replace(price, discount=percent, discount_key=key, priced_as=label)
+    modified = replace(price, modifier=found, standard=price, priced_as=f"{price.priced_as} {found.label}")
+    if found.rates is not None:
+        modified = replace(modified, model_price=_rates_model_price(found.rates), thresholds=())
+    return modified
+
+
+def _rates_model_price(modifier: Modifier) -> Any:  # a genai_prices ModelPrice
+    rates = dict(modifier.rates)
+    return _custom_model_price(CustomPrice(model="", provider=None, effective_from=None, input=rates["input"],
+                                           output=rates["output"], cache_read=rates.get("cache_read"),
+                                           cache_write=rates.get("cache_write"),
+                                           cache_write_1h=rates.get("cache_write_1h")))
 
 
 def _base_price(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None,
@@ -313,45 +361,49 @@ def price_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
-    """For the distinct (provider, model, _price_day, _price_minute) of the rows to price, one row per
-    (provider, model, _price_day, _price_minute, _tier) with the coefficients, the tier thresholds to
-    assign ``_tier``, and what priced it (``_priced_as``). Unpriced keys are absent: no price, or a price
-    that cannot be applied (a ``PriceProblem``: price data never raises here). ``_price_minute``
-    is kept only for models whose genai-prices price depends on the time of day."""
+    """For the distinct ``PRICE_KEY`` (provider, model, service_tier, speed, _price_day, _price_minute) of
+    the rows to price, one row per key and ``_tier`` with the coefficients (and ``STANDARD`` ones), the tier
+    thresholds to assign ``_tier``, what priced it (``_priced_as``) and whether a modifier was unknown
+    (``_modifier_unknown``). Unpriced keys are absent: no price, or a price
+    that cannot be applied (a ``PriceProblem``: price data never raises here). ``_price_minute`` is kept only for models whose
+    genai-prices price depends on the time of day."""
     out: list[dict[str, Any]] = []
     by_minute: dict[tuple[str | None, str], bool] = {}
     seen: set[tuple[Any, ...]] = set()
-    for provider, model, day, minute in keys.select("provider", "model", "_price_day", "_price_minute").iter_rows():
+    for provider, model, tier, speed, day, minute in keys.select(PRICE_KEY).iter_rows():
         if not model:
             continue
         if (provider, model) not in by_minute:
             by_minute[(provider, model)] = is_priced_by_minute(provider, model, overrides)
         minute_key = minute if by_minute[(provider, model)] else None
-        if (provider, model, day, minute_key) in seen:
+        if (provider, model, tier, speed, day, minute_key) in seen:
             continue
-        seen.add((provider, model, day, minute_key))
+        seen.add((provider, model, tier, speed, day, minute_key))
         at = datetime.combine(day, time(0), UTC) + timedelta(minutes=minute_key or 0)
-        price = applicable(provider, model, at, overrides)
+        price = applicable(provider, model, at, overrides, service_tier=tier, speed=speed)
         if price is None:
             continue
         for level in range(len(price.thresholds) + 1):
+            standard = price.standard_coefficients(level)
             out.append({
-                "provider": provider, "model": model, "_price_day": day, "_price_minute": minute_key,
-                "_tier": level, "_thresholds": list(price.thresholds), "_priced_as": price.priced_as,
-                **price.coefficients(level),
+                "provider": provider, "model": model, "service_tier": tier, "speed": speed, "_price_day": day,
+                "_price_minute": minute_key, "_tier": level, "_thresholds": list(price.thresholds),
+                "_priced_as": price.priced_as, "_modifier_unknown": bool(price.modifier and not price.modifier.known),
+                **price.coefficients(level), **{STANDARD[name]: value for name, value in standard.items()},
             })
     return price_frame(out)
 
 
-def applicable(provider: str | None, model: str, at: datetime,
-               overrides: PriceOverrides | None = None) -> ResolvedPrice | None:
+def applicable(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None = None, *,
+               service_tier: str | None = None, speed: str | None = None) -> ResolvedPrice | None:
     """``resolve``, or None also when the price cannot be applied at some tier (a ``PriceProblem``, whose
     reason ``unpriced.reason`` gives): what the price table holds."""
     try:
-        price = resolve(provider, model, at, overrides)
+        price = resolve(provider, model, at, overrides, service_tier=service_tier, speed=speed)
         if price is not None:
             for level in range(len(price.thresholds) + 1):
                 price.coefficients(level)
+                price.standard_coefficients(level)
     except PriceProblem:
         return None
     return price
@@ -359,9 +411,11 @@ def applicable(provider: str | None, model: str, at: datetime,
 
 def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     schema = {
-        "provider": pl.String, "model": pl.String, "_price_day": pl.Date, "_price_minute": pl.Int32,
-        "_tier": pl.Int32, "_thresholds": pl.List(pl.Int64), "_priced_as": pl.String,
+        "provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
+        "_price_day": pl.Date, "_price_minute": pl.Int32, "_tier": pl.Int32, "_thresholds": pl.List(pl.Int64),
+        "_priced_as": pl.String, "_modifier_unknown": pl.Boolean,
         "_c_request": COST_DTYPE, **{c: COST_DTYPE for c in COEFFICIENTS.values()},
+        **{c: COST_DTYPE for c in STANDARD.values()},
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -399,7 +453,8 @@ def join_prices(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
 
 
 PRICE_HELPERS = ("_price_day", "_price_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
-                 "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning", "_c_request", *COEFFICIENTS.values())
+                 "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning", "_c_request", *COEFFICIENTS.values(),
+                 "_modifier_unknown", *STANDARD.values())
 
 
 def cost_columns(breakdown: bool, n: pl.Expr | None = None) -> dict[str, pl.Expr]:
@@ -421,31 +476,37 @@ def _tokens(column: str | pl.Expr) -> pl.Expr:
     return (pl.col(column) if isinstance(column, str) else column).cast(pl.Decimal(38, 0))
 
 
-def _request_fees(n: pl.Expr | None) -> pl.Expr:
-    return pl.col("_c_request") if n is None else pl.col("_c_request") * n.cast(pl.Decimal(38, 0))
+def _request_fees(n: pl.Expr | None, fee: str = "_c_request") -> pl.Expr:
+    return pl.col(fee) if n is None else pl.col(fee) * n.cast(pl.Decimal(38, 0))
 
 
-def _total_cost(n: pl.Expr | None = None) -> pl.Expr:
-    cost = _request_fees(n)
-    for column, coefficient in COEFFICIENTS.items():
-        cost = cost + _tokens(column) * pl.col(coefficient)
+def _total_cost(n: pl.Expr | None = None, coefficient: Callable[[str], str] = str) -> pl.Expr:
+    cost = _request_fees(n, coefficient("_c_request"))
+    for column, name in COEFFICIENTS.items():
+        cost = cost + _tokens(column) * pl.col(coefficient(name))
     return cost
 
 
 def _cost_by_kind(n: pl.Expr | None = None) -> dict[str, pl.Expr]:
-    """The cost split by token kind. The coefficients of cache and reasoning columns are differences
-    from the input / output rate (those tokens are subsets), so each kind is priced at its own rate
-    here: uncached input at the input rate (plus the per-request fee, if any), cache reads at
-    input + cache-read coefficient, and so on. Algebraically the same sum as ``_total_cost``."""
-    c_input, c_output = pl.col("_c_input"), pl.col("_c_output")
+    """The cost split by token kind, at standard rates, and the modifier's share: the cost at the row's
+    service tier and speed minus that (negative for flex and batch). The coefficients of cache and
+    reasoning columns are differences from the input / output rate (those tokens are subsets), so each
+    kind is priced at its own rate here: uncached input at the input rate (plus the per-request fee, if
+    any), cache reads at input + cache-read coefficient, and so on. Algebraically the same sum as
+    ``_total_cost``."""
+    def std(name: str) -> pl.Expr:
+        return pl.col(STANDARD[name])
+
+    c_input, c_output = std("_c_input"), std("_c_output")
     uncached = pl.col("input_tokens") - pl.col("_p_cache_read") - pl.col("_p_cache_write")
     return {
-        "cost_input_usd": _request_fees(n) + _tokens(uncached) * c_input,
-        "cost_cache_read_usd": _tokens("_p_cache_read") * (c_input + pl.col("_c_cache_read")),
-        "cost_cache_write_usd": _tokens("_p_cache_write_5m") * (c_input + pl.col("_c_cache_write_5m"))
-        + _tokens("_p_cache_write_1h") * (c_input + pl.col("_c_cache_write_1h")),
+        "cost_input_usd": _request_fees(n, STANDARD["_c_request"]) + _tokens(uncached) * c_input,
+        "cost_cache_read_usd": _tokens("_p_cache_read") * (c_input + std("_c_cache_read")),
+        "cost_cache_write_usd": _tokens("_p_cache_write_5m") * (c_input + std("_c_cache_write_5m"))
+        + _tokens("_p_cache_write_1h") * (c_input + std("_c_cache_write_1h")),
         "cost_output_usd": _tokens(pl.col("output_tokens") - pl.col("_p_reasoning")) * c_output
-        + _tokens("_p_reasoning") * (c_output + pl.col("_c_reasoning")),
+        + _tokens("_p_reasoning") * (c_output + std("_c_reasoning")),
+        "cost_modifier_usd": _total_cost(n) - _total_cost(n, STANDARD.__getitem__),
     }
 
 
@@ -466,13 +527,13 @@ def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -
         return keyed.join(pairs.lazy(), on=["provider", "model"], how="semi", nulls_equal=True) \
             .select(PRICE_KEY).unique().collect()
 
-    days = keyed.select("provider", "model", "_price_day").unique().collect()
+    days = keyed.select(DAY_KEY).unique().collect()
     return price_table_from_days(days, minutes_of, overrides)[0]
 
 
 def price_table_from_days(days: pl.DataFrame, minutes_of: Callable[[pl.DataFrame], pl.DataFrame],
                           overrides: PriceOverrides | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``build_price_table`` from the distinct (provider, model, ``_price_day``) of some rows; for the
+    """``build_price_table`` from the distinct ``DAY_KEY`` (provider, model, modifiers, day) of some rows; for the
     (provider, model) pairs priced by time of day, ``minutes_of(pairs)`` gives those rows' distinct
     ``PRICE_KEY`` values with their minute. Returns the table and those pairs. Whatever engine holds the
     rows (polars here, Spark in ``spark_engine``) answers the two small queries."""

@@ -16,6 +16,7 @@ import polars as pl
 
 from .errors import UsageError
 from .report import Report
+from .rollup import WHEN_NONZERO
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -25,7 +26,9 @@ PARQUET_METADATA_KEY = "tokmeter.price_data"
 
 
 def cost_text(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:,.6f}"
+    if value is None:
+        return "unpriced"
+    return f"-${-value:,.6f}" if value < 0 else f"${value:,.6f}"  # a negative modifier share: flex, batch
 
 
 def cost_number(value: Decimal | None) -> float | None:
@@ -34,8 +37,10 @@ def cost_number(value: Decimal | None) -> float | None:
 
 
 def price_caption(price_data: dict[str, str | None]) -> str:
-    """One line naming the price data, e.g. ``Prices: genai-prices 0.2.3 + prices.toml sha256:...``."""
+    """One line naming the price data, e.g. ``Prices: genai-prices 0.2.3 + modifiers 2026-12-07 + prices.toml
+    sha256:...``."""
     text = f"Prices: genai-prices {price_data['genai_prices']}"
+    text += f" + modifiers {price_data['modifiers']}" if price_data.get("modifiers") else ""
     return f"{text} + {price_data['overrides']}" if price_data.get("overrides") else text
 
 
@@ -55,7 +60,7 @@ def report_table(report: Report) -> Table:
     table = Table(show_footer=True, header_style="bold", footer_style="bold",
                   caption=price_caption(report.price_data), caption_justify="left")
     totals = report.totals.row(0, named=True)
-    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
+    shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     for index, dim in enumerate(report.dims):
         table.add_column(dim, footer="Total" if index == 0 else "")
     for measure in shown:

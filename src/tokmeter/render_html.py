@@ -22,6 +22,7 @@ from .dashboard import STACKS, Dashboard
 from .html_style import stylesheet
 from .render import cost_number, cost_text, price_caption, report_doc
 from .report import Report
+from .rollup import WHEN_NONZERO
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
 
 TOP = 12  # bars in the top-models and top-users charts (the rest summed in the last)
@@ -195,6 +196,10 @@ def _mix_section(dash: Dashboard) -> str:
         costs = [(n, v or Decimal(0), c) for n, v, c in costs]
         body += [tag("h3", {}, "Cost by token kind"), share_bar(costs, "cost-mix", "cost by token kind"),
                  _legend([n for n, _, _ in costs], [c for _, _, c in costs], [cost_text(v) for _, v, _ in costs])]
+        if totals.get("cost_modifier_usd"):  # service tiers and fast mode: not a token kind, so not in the bar
+            change = cost_text(totals["cost_modifier_usd"])
+            body.append(tag("p", {"class": "note"},
+                            esc(f"At standard rates; service tiers and fast mode change the total by {change}.")))
     rows = [(label, _mix_parts(row)) for label, row in _top_rows(dash.by_model, "model", dash)]
     body += [tag("h3", {}, "By model"), share_rows(rows, "token-mix-models", "token mix per model")]
     return tag("section", {"id": "mix"}, *body)
@@ -241,7 +246,7 @@ def _shares_section(report: Report) -> str:
 
 def _table_section(report: Report) -> str:
     totals = report.totals.row(0, named=True)
-    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
+    shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     head = tag("tr", {}, *(tag("th", {"class": "dim"}, esc(d)) for d in report.dims),
                *(tag("th", {}, esc(m.replace("_tokens", "").replace("_", " "))) for m in shown))
     rows = [tag("tr", {"data-row": str(i)},

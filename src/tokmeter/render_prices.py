@@ -45,6 +45,11 @@ def render_quote(found: PriceQuote, console: Console) -> None:
     if price.discount:
         percent = f"{price.discount.normalize():f}%"
         lines.append(("discount", f"{percent} ({price.discount_key}), included in the rates"))
+    if price.modifier:
+        included = ", included in the rates" if price.modifier.known else ""
+        lines.append(("modifier", f"{price.modifier.label}{included}"))
+    for index, (label, source) in enumerate(found.modifiers):
+        lines.append(("modifiers" if index == 0 else "", f"{label}: {source}"))
     console.print(f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False)
     for label, value in lines:
         console.print(f"  {label:<12}{value}", markup=False, highlight=False, soft_wrap=True)

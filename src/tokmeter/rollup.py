@@ -2,8 +2,10 @@
 (``priced_groups``: the fast path), to per-group token and cost totals.
 
 A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
-unpriced rows of every group. Costs are summed as exact decimals, so a total equals the sum of its rows
-and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
+unpriced rows of every group, and ``modifier_unknown_requests`` the rows whose service tier or fast
+mode has no known rate (``price_modifiers``: priced at standard rates). Costs are summed as exact
+decimals, so a total equals the sum of its rows and, with the cost breakdown, ``cost_usd`` equals the
+sum of the per-kind costs.
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ from datetime import date, timedelta
 
 import polars as pl
 
-DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
+DIMENSIONS = ("model", "user", "provider", "service_tier", "speed", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "estimated_requests")
-BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
+            "estimated_requests")
+BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
+             "cost_modifier_usd")
+# measures shown in tables only when some group has them (they flag a problem)
+WHEN_NONZERO = ("unpriced_requests", "modifier_unknown_requests")
 
 
 def measures(breakdown: bool = False) -> tuple[str, ...]:
     """The measure columns of a rollup, in order (the cost breakdown right after ``cost_usd``)."""
     if not breakdown:
         return MEASURES
-    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, "unpriced_requests", "estimated_requests")
+    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, *MEASURES[len(REPORT_TOKENS) + 2:])
 
 
 def filter_rows(
@@ -87,6 +93,8 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
         _cost_sum("cost_usd"),
         *(_cost_sum(column) for column in (BREAKDOWN if breakdown else ())),
         unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
+        # rows priced at standard rates because their service tier or speed has no known rate
+        pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
         # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
         pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
     ]

@@ -139,6 +139,7 @@ def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
             pl.col("_estimated_tokens").sum().alias("estimated_tokens"),
             _cost_sum("cost_usd"),
             unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
+            pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
             *(unpriced(c).alias(f"unpriced_{c}") for c in ("input_tokens", "output_tokens")),
         )
         .sort(["period", *spec.dims], nulls_last=True)
@@ -355,6 +356,9 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> t
         *(pl.col(c).sum() for c in REPORT_TOKENS),
         _cost_sum("cost_usd"),
         pl.col("unpriced_requests").sum(),
+        # tables written before the column existed are recomputed (their price data differs); 0 until then
+        (pl.col("modifier_unknown_requests").sum() if "modifier_unknown_requests" in lf.collect_schema().names()
+         else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")),
         pl.col("estimated_requests").sum(),
     ]
     rows = lf.group_by(list(dims)).agg(sums).sort(

@@ -6,6 +6,16 @@ Token convention (OpenTelemetry GenAI and genai-prices alike):
   ``cache_read_tokens``, ``cache_write_tokens`` are subsets of it and
   ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with a 1-hour TTL.
 * ``output_tokens`` includes reasoning; ``reasoning_tokens`` is a subset of it.
+
+How a response was served, as it says (``price_modifiers`` prices it):
+
+* ``service_tier`` is one of ``SERVICE_TIERS``: ``standard`` (OpenAI ``default``, Anthropic and Gemini
+  ``standard``, a request's ``auto``, Groq ``on_demand``, Bedrock ``default``), ``priority``, ``flex``,
+  ``batch``, ``scale`` (OpenAI Scale Tier), ``reserved`` (Bedrock reserved, provisioned throughput),
+  or ``other`` (a value tokmeter does not know; never the text itself). Null: the response does not say.
+* ``speed`` is ``fast`` (Anthropic fast mode), ``standard``, or ``other``; null when not said.
+
+Columns added after a store was created read as null from its older parts (no migration).
 """
 
 from __future__ import annotations
@@ -16,6 +26,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 USAGE_SOURCES: Final = ("reported", "estimated", "missing")
+
+SERVICE_TIERS: Final = ("standard", "priority", "flex", "batch", "scale", "reserved", "other")
+SPEEDS: Final = ("standard", "fast", "other")
 
 TOKEN_COLUMNS: Final = (
     "input_tokens",
@@ -48,6 +61,9 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "usage_source": ("String", "reported (the provider said so), estimated (tokmeter counted), "
                      "missing (no usage arrived: tokens are 0)."),
     "complete": ("Boolean", "The response reached its proper end (a stream's final event, a whole JSON body)."),
+    "service_tier": ("String", ("The tier that served the response as it says: standard, priority, flex, batch, "
+                                "scale, reserved or other; null when it does not say (priced as standard).")),
+    "speed": ("String", "fast (Anthropic fast mode), standard or other; null when the response does not say."),
     "source": ("String", "The file the capture came from."),
     "source_offset": ("Int64", "Byte offset of the capture in that file (0 for single-response files)."),
 }

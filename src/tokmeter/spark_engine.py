@@ -36,7 +36,7 @@ import polars as pl
 
 from .errors import UsageError
 from .price_checks import RATE_BOUND
-from .pricing import COEFFICIENTS, COST_DTYPE, PRICE_KEY, price_table_from_days
+from .pricing import COEFFICIENTS, COST_DTYPE, DAY_KEY, PRICE_KEY, price_table_from_days
 from .rollup import REPORT_TOKENS
 from .schema import COLUMNS, TOKEN_COLUMNS, polars_schema
 
@@ -55,7 +55,7 @@ _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.ite
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
 _UNPRICED = ("input_tokens", "output_tokens")  # also summed over the unpriced rows alone
 _SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "estimated_tokens",
-           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens")
+           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", "modifier_unknown_requests")
 
 
 def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
@@ -239,14 +239,15 @@ def _price_table(rows: DataFrame, overrides: PriceOverrides | None
     priced by time of day, their distinct minutes (keying every model by minute would make millions)."""
     from pyspark.sql import functions as F
 
-    schema = {"provider": pl.String, "model": pl.String, "_price_day": pl.Date, "_price_minute": pl.Int32}
+    schema = {"provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
+              "_price_day": pl.Date, "_price_minute": pl.Int32}
 
     def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
         minutes = _with_price_keys(rows, pairs.rows()).filter(F.col("_price_minute").isNotNull())
         return pl.DataFrame(minutes.select(*PRICE_KEY).distinct().collect(), schema=schema, orient="row")
 
-    found = rows.select("provider", "model", _day_of(F.col("timestamp")).alias("_price_day")).distinct()
-    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in PRICE_KEY[:3]}, orient="row")
+    found = rows.select(*DAY_KEY[:-1], _day_of(F.col("timestamp")).alias("_price_day")).distinct()
+    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in DAY_KEY}, orient="row")
     table, by_minute = price_table_from_days(days, minutes_of, overrides)
     return table, by_minute.rows()
 
@@ -260,11 +261,14 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
         raise ArithmeticError(f"price coefficient {too_big[0]} is {RATE_BOUND} USD or more (per token or "
                               f"request); the Spark engine prices with {_RATE}")
     key = [T.StructField("provider", T.StringType()), T.StructField("model", T.StringType()),
+           T.StructField("service_tier", T.StringType()), T.StructField("speed", T.StringType()),
            T.StructField("_price_day", T.DateType()), T.StructField("_price_minute", T.IntegerType())]
-    thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType()))])
+    thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType())),
+                               T.StructField("_modifier_unknown", T.BooleanType())])
     rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
                           *(T.StructField(c, T.DecimalType(24, 24)) for c in _TERMS)])
-    per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(*PRICE_KEY, "_thresholds")
+    per_key = table.unique(subset=PRICE_KEY, maintain_order=True) \
+        .select(*PRICE_KEY, "_thresholds", "_modifier_unknown")
     return (spark.createDataFrame(per_key.rows(), thresholds),
             spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
 
@@ -322,6 +326,8 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
         F.sum(F.when(estimated, F.col("input_tokens") + F.col("output_tokens")).otherwise(0))
         .alias("estimated_tokens"),
         F.sum(F.when(unpriced, 1).otherwise(0)).alias("unpriced_requests"),
+        F.sum(F.when(F.coalesce(F.col("_modifier_unknown"), F.lit(False)), 1).otherwise(0))
+        .alias("modifier_unknown_requests"),
         *(F.sum(F.when(unpriced, F.col(c))).alias(f"unpriced_{c}") for c in _UNPRICED),
         F.sum(F.when(F.col("_priced"), 1).otherwise(0)).alias("_n_priced"),
         *(F.sum(F.when(F.col("_priced"), F.col(c))).alias(f"_s{c}") for c in _PRICED),

@@ -204,14 +204,15 @@ class Store:
         if not files:
             return pl.DataFrame()
         return (
-            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file")
+            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file", missing_columns="insert")
             .filter(pl.col("request_id").is_in(best["request_id"].implode()))
             .with_columns(_new=pl.lit(False))
             .collect()
         )
 
     def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
-        kept = pl.read_parquet(file, schema=polars_schema()).filter(~pl.col("request_id").is_in(list(drop_ids)))
+        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert") \
+            .filter(~pl.col("request_id").is_in(list(drop_ids)))
         if kept.height:
             txn.stage_part(file.with_name(_part_name()), kept)
         txn.stage_remove(file)
@@ -276,13 +277,13 @@ def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
     if not any_parts:
         return pl.LazyFrame(schema={**schema, "date": pl.Date})
     return pl.scan_parquet(usage_dir / _PART_GLOB, hive_partitioning=True, hive_schema={"date": pl.Date},
-                           schema=schema)
+                           schema=schema, missing_columns="insert")  # older parts lack newer columns: null
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
     """The rows of several parts as one, one row per request id (the preferred copy, as at ingest), in
     time order: what every compaction writes; and how many rows the parts held."""
-    frame = pl.read_parquet(list(files), schema=polars_schema())
+    frame = pl.read_parquet(list(files), schema=polars_schema(), missing_columns="insert")
     return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id"), frame.height
 
 

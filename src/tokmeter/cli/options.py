@@ -24,6 +24,8 @@ class Dimension(str, Enum):
     model = "model"
     user = "user"
     provider = "provider"
+    service_tier = "service_tier"
+    speed = "speed"
     day = "day"
     week = "week"
     month = "month"

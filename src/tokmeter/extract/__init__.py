@@ -21,7 +21,7 @@ import orjson
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
-from .base import Extracted, as_mapping, as_str
+from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
 from .fastpath import guess_api, stream_events
@@ -49,6 +49,8 @@ _STREAM_READERS = {
 }
 # APIs whose bodies carry no id of their own: the response is named by a response header.
 _RESPONSE_ID_HEADERS = {"bedrock_converse": "x-amzn-requestid", "bedrock_invoke": "x-amzn-requestid"}
+# APIs that also name the service tier in a response header (used when the body does not).
+_SERVICE_TIER_HEADERS = {"gemini": "x-gemini-service-tier"}
 _ARRAY_READERS: dict[str, Callable[[list[Any]], Extracted]] = {"gemini": gemini.from_chunks}
 _EVENTSTREAM_READERS: dict[str, Callable[[bytes], Extracted]] = {
     "bedrock_converse": bedrock.from_eventstream,
@@ -72,6 +74,8 @@ def read_capture(capture: Capture) -> tuple[dict[str, Any], RowNotes]:
     if ex.response_id is None and api in _RESPONSE_ID_HEADERS:
         ex.response_id = _header(meta.get("response_headers"), _RESPONSE_ID_HEADERS[api])
     request_id, notes.fallback_id = _request_id(meta, ex, capture)
+    if ex.service_tier is None and api in _SERVICE_TIER_HEADERS:
+        ex.service_tier = service_tier(_header(meta.get("response_headers"), _SERVICE_TIER_HEADERS[api]))
     return {
         "request_id": request_id,
         "response_id": ex.response_id,
@@ -85,6 +89,8 @@ def read_capture(capture: Capture) -> tuple[dict[str, Any], RowNotes]:
         **ex.tokens(),
         "usage_source": ex.usage_source,
         "complete": ex.complete,
+        "service_tier": ex.service_tier,
+        "speed": ex.speed,
         "source": capture.source,
         "source_offset": capture.offset,
     }, notes

@@ -26,6 +26,8 @@ class Extracted:
     reasoning_tokens: int = 0
     usage_source: str = "missing"
     complete: bool = True
+    service_tier: str | None = None  # normalized (``service_tier``); None: the response does not say
+    speed: str | None = None  # "fast" or "standard" (Anthropic ``usage.speed``); None: not said
     notes: list[str] = field(default_factory=list)
 
     def tokens(self) -> dict[str, int]:
@@ -37,6 +39,34 @@ class Extracted:
             "output_tokens": self.output_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         }
+
+
+# What providers call their service tiers -> tokmeter's vocabulary (schema.py, column service_tier).
+_TIERS = {
+    "standard": "standard", "default": "standard", "auto": "standard", "standard_only": "standard",
+    "on_demand": "standard", "priority": "priority", "flex": "flex", "batch": "batch", "scale": "scale",
+    "reserved": "reserved", "provisioned": "reserved", "provisioned_throughput": "reserved",
+}
+_SPEEDS = ("standard", "fast")
+
+
+def service_tier(value: Any) -> str | None:
+    """A response's service tier in tokmeter's vocabulary: standard, priority, flex, batch, scale,
+    reserved, or "other" for a tier tokmeter does not know (never the text itself: a hostile capture
+    may put anything there). None when absent, null or empty."""
+    if isinstance(value, Mapping):  # Bedrock: {"type": "priority"}
+        value = value.get("type")
+    if not isinstance(value, str) or not value:
+        return None
+    return _TIERS.get(value.strip().lower(), "other")
+
+
+def speed(value: Any) -> str | None:
+    """Anthropic's ``usage.speed``: "fast", "standard", "other" (unknown), None when absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    value = value.strip().lower()
+    return value if value in _SPEEDS else "other"
 
 
 # No single request comes near a billion tokens (the largest context windows hold a few million); a count

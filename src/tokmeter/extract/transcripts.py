@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
 from . import anthropic
-from .base import Extracted, as_mapping, as_str, token_count
+from .base import Extracted, as_mapping, as_str, service_tier, speed, token_count
 from .detect import api_from_path
 
 ANTHROPIC_STYLE_PROVIDERS = frozenset({"anthropic", "claude"})
@@ -64,6 +64,7 @@ def from_token_log(record: Mapping[str, Any]) -> TranscriptRead:
     ex.output_tokens = counts["output_tokens"]
     ex.reasoning_tokens = counts["reasoning_tokens"]
     ex.usage_source = "reported" if any(counts.values()) or _ok(record.get("status")) else "missing"
+    ex.service_tier, ex.speed = service_tier(record.get("service_tier")), speed(record.get("speed"))  # if it says
     return TranscriptRead(api_from_path(path), ex, record.get("streaming") is True)
 
 
