@@ -106,3 +106,14 @@ def test_verify_command(isolated_store: Path) -> None:
     bad = run_cli("verify")
     assert bad.returncode == 5
     assert "modified" in bad.stdout and "Error:" in bad.stderr
+
+
+def test_null_and_zero_counts_have_different_digests_by_either_writer(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    commit(store, usage_row("a", reasoning_tokens=None, cache_write_1h_tokens=None), usage_row("b"))
+    assert check(store).ok
+    frame = pl.read_parquet(store.part_files()[0])
+    zeros = frame.with_columns(pl.col("reasoning_tokens", "cache_write_1h_tokens").fill_null(0))
+    canonical = frame.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    assert rows_digest(frame) == hashlib.sha256(canonical_lines(canonical.rows())).hexdigest()
+    assert rows_digest(frame) != rows_digest(zeros)

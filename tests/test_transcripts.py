@@ -297,3 +297,14 @@ def test_token_log_cache_larger_than_input_was_not_included(tmp_path: Path) -> N
     items = list(read_captures(path))
     assert extract_row(items[0])["input_tokens"] == 3040
     assert [i.reason[:16] for i in items[1:]] == ["not valid JSON (", "not a token-usag"]
+
+
+def test_token_log_subsets_of_nothing_are_zero_and_a_null_field_is_unknown() -> None:
+    record = {"_schema": "token-usage/v0.26.0", "timestamp": "2026-11-03T11:00:00Z", "request_id": "r1",
+              "provider": "openai", "model": "o3", "path": "/v1/responses", "status": 200, "streaming": False,
+              "input_tokens": 40, "output_tokens": 0, "cache_read_tokens": None, "duration_ms": 0}
+    capture = Capture("t.jsonl", 0, {"ts": record["timestamp"]}, record, 1, None, "token-log")
+    row = extract_row(capture)
+    assert (row["reasoning_tokens"], row["cache_write_1h_tokens"]) == (0, None)  # no output; writes unknown
+    assert (row["cache_read_tokens"], row["cache_write_tokens"]) == (None, None)  # null and absent alike
+    assert (row["input_tokens"], row["output_tokens"], row["usage_source"]) == (40, 0, "reported")
