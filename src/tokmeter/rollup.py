@@ -2,7 +2,8 @@
 (``priced_groups``: the fast path), to per-group token and cost totals.
 
 A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
-unpriced rows of every group. Costs are summed as exact decimals, so a total equals the sum of its rows
+unpriced rows of every group. Token sums add the known values (a null count adds 0), and
+``unknown_<column>`` counts the rows whose count was unknown (null), for each column that can be. Costs are summed as exact decimals, so a total equals the sum of its rows
 and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
 """
 
@@ -13,11 +14,19 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from .schema import SUBSET_TOKENS
+
 DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "estimated_requests")
 BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+UNKNOWN_COUNTS = tuple(f"unknown_{c}" for c in SUBSET_TOKENS)  # rows lacking the count, beside the measures
+
+
+def unknown_counts() -> list[pl.Expr]:
+    """``UNKNOWN_COUNTS`` from weighted rows or priced groups (``priced_groups.weighted``)."""
+    return [pl.col(f"_{name}").sum().cast(pl.Int64).alias(name) for name in UNKNOWN_COUNTS]
 
 
 def measures(breakdown: bool = False) -> tuple[str, ...]:
@@ -89,6 +98,7 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
         unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
         # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
         pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
+        *unknown_counts(),
     ]
 
 

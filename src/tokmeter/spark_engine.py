@@ -34,7 +34,7 @@ import polars as pl
 
 from .errors import UsageError
 from .pricing import COEFFICIENTS, COST_DTYPE, PRICE_KEY, price_table_from_days
-from .rollup import REPORT_TOKENS
+from .rollup import REPORT_TOKENS, UNKNOWN_COUNTS
 from .schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.ite
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
 _UNPRICED = ("input_tokens", "output_tokens")  # also summed over the unpriced rows alone
 _SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "estimated_tokens",
-           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens")
+           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", *UNKNOWN_COUNTS)
 
 
 def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
@@ -322,6 +322,7 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
         .alias("estimated_tokens"),
         F.sum(F.when(unpriced, 1).otherwise(0)).alias("unpriced_requests"),
         *(F.sum(F.when(unpriced, F.col(c))).alias(f"unpriced_{c}") for c in _UNPRICED),
+        *(F.sum(F.when(F.col(c).isNull(), 1).otherwise(0)).alias(f"unknown_{c}") for c in SUBSET_TOKENS),
         F.sum(F.when(F.col("_priced"), 1).otherwise(0)).alias("_n_priced"),
         *(F.sum(F.when(F.col("_priced"), F.col(c))).alias(f"_s{c}") for c in _PRICED),
     )
