@@ -155,6 +155,10 @@ def _varied_frame(count: int, seed: int) -> pl.DataFrame:
         if index % 40 == 0:  # one model name under providers that price it differently (by time of day or not)
             row["provider"], row["model"] = rng.choice([("openrouter", "deepseek-chat"), ("azure", "o3"),
                                                         ("deepseek", "deepseek-chat"), ("openai", "o3")])
+        if index % 7 == 3:  # unknown counts (a token log's), beside known 0s
+            row["reasoning_tokens"] = row["cache_write_1h_tokens"] = None
+        if index % 11 == 5:  # an estimate's
+            row["cache_read_tokens"] = row["cache_write_tokens"] = row["cache_write_1h_tokens"] = None
     return pl.DataFrame(rows, schema=polars_schema())
 
 
@@ -176,6 +180,8 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
     for got, want in zip(report_from_rows(lf, dims, tz, None, breakdown), expected, strict=True):
         assert_frame_equal(got, want, check_exact=True)
     assert expected[1]["unpriced_requests"][0] > 0 and expected[1]["cost_usd"][0] > 0
+    unknown = lf.select(pl.col("reasoning_tokens").null_count()).collect().item()
+    assert unknown and expected[1]["unknown_reasoning_tokens"][0] == unknown
 
 
 @pytest.mark.parametrize(("period", "tz"), [("day", "UTC"), ("week", "Europe/Berlin"), ("month", "Asia/Kolkata")])
