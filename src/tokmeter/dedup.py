@@ -2,8 +2,9 @@
 
 Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
 unknown) status over others, the copy that knows more token columns (fewer nulls: a token log's copy
-has no reasoning count, a full response's has), latest timestamp. Remaining ties are broken by the larger token total,
-then the smaller (source, source_offset), so the choice never depends on the order of ingestion.
+has no reasoning count, a full response's has), latest timestamp. Remaining ties are broken by the
+larger token total, then the smaller (source, source_offset), so the choice never depends on the order
+of ingestion.
 """
 
 from __future__ import annotations
