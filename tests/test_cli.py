@@ -31,6 +31,11 @@ TOTALS = {
     "unpriced_requests": 0,
     "modifier_unknown_requests": 0,  # sample_logs say no service tier: standard rates
     "estimated_requests": 2,  # req_oa_0003 (no include_usage) and req_an_0005 (cut after message_start)
+    # req_oa_0003's estimate cannot see the cache (req_an_0005 kept message_start's exact counts)
+    "unknown_cache_read_tokens": 1,
+    "unknown_cache_write_tokens": 1,
+    "unknown_cache_write_1h_tokens": 1,
+    "unknown_reasoning_tokens": 0,
 }
 
 

@@ -94,7 +94,12 @@ def base_rows(rng: random.Random) -> list[dict]:
     rows[0] |= {"model": None, "provider": "openai"}  # no model at all: unpriced
     gpt = {"provider": "openai", "model": "gpt-4o"}
     rows[1] |= gpt | {"input_tokens": None}  # a null count: unpriced
-    rows[2] |= gpt | {"cache_write_1h_tokens": None, "reasoning_tokens": None}  # capped as polars does
+    rows[2] |= gpt | {"cache_write_1h_tokens": None, "reasoning_tokens": None}  # unknown: priced as 0
+    for row in rows[3::6]:  # unknown counts beside 0s: a token log's (reasoning, 1-hour writes), an estimate's
+        if row["usage_source"] == "reported":
+            row |= {"reasoning_tokens": None, "cache_write_1h_tokens": None}
+        elif row["usage_source"] == "estimated":
+            row |= {"cache_read_tokens": None, "cache_write_tokens": None, "cache_write_1h_tokens": None}
     return rows
 
 
@@ -174,6 +179,7 @@ def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides)
     assert expected["cost_usd"].null_count() > 0 and expected["cost_usd"].is_not_null().any()
     assert expected["unpriced_requests"].sum() > 0 and expected["estimated_requests"].sum() > 0
     assert expected["modifier_unknown_requests"].sum() > 0
+    assert all(expected[f"unknown_{c}"].sum() > 0 for c in ("cache_read_tokens", "reasoning_tokens"))
     without_prices = polars_engine(store, RollupSpec("month", ("model", "provider")))
     assert not expected.equals(without_prices)  # the price file changes figures
 

@@ -7,7 +7,8 @@ is then priced once, with the same exact coefficients as a single row. A year of
 hundred thousand groups before any decimal arithmetic runs.
 
 The groups carry *weights* beside their sums (``_n`` rows, ``_n_failed``, ``_n_estimated``,
-``_estimated_tokens``, first and last timestamp); ``weighted`` gives single rows the same columns, so
+``_estimated_tokens``, the rows whose subset counts are unknown (``_unknown_<column>``), first and last
+timestamp); ``weighted`` gives single rows the same columns, so
 ``rollup.group_usage`` and ``rollup_tables.rollup_frame`` add up rows and groups alike, and the results
 are equal to pricing each row (``tests/test_rollup.py`` compares both ways).
 """
@@ -34,12 +35,13 @@ from .pricing import (
     cost_columns,
     join_prices,
 )
-from .schema import TOKEN_COLUMNS
+from .schema import SUBSET_TOKENS, TOKEN_COLUMNS
 
 if TYPE_CHECKING:
     from .price_memo import PriceMemo
 
-WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen",
+UNKNOWN_WEIGHTS = tuple(f"_unknown_{c}" for c in SUBSET_TOKENS)  # rows whose count is null (unknown)
+WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *UNKNOWN_WEIGHTS, "_first_seen", "_last_seen",
            "_n_modifier_unknown")
 _LEAVES = ("_p_cache_read", "_p_cache_write", "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning")
 
@@ -66,6 +68,7 @@ def weighted(lf: pl.LazyFrame) -> pl.LazyFrame:
         _n_failed=_failed().cast(pl.Int64),
         _n_estimated=_estimated().cast(pl.Int64),
         _estimated_tokens=pl.when(_estimated()).then(pl.col("input_tokens") + pl.col("output_tokens")).otherwise(0),
+        **{f"_unknown_{c}": pl.col(c).is_null().cast(pl.Int64) for c in SUBSET_TOKENS},
         _first_seen=pl.col("timestamp"),
         _last_seen=pl.col("timestamp"),
     )
@@ -147,6 +150,8 @@ def _grouped(lf: pl.LazyFrame, by: Sequence[str], cuts: tuple[int, ...], *,
     grouped = weighted(keyed).group_by(keys).agg(  # plain sums of row-level columns: the fast path
         *(pl.col(c).sum() for c in ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *TOKEN_COLUMNS,
                                     *_LEAVES)),
+        # the unknown weights as null counts: summing row-level 0/1 columns made a group-by 77% slower
+        *(pl.col(c).null_count().cast(pl.Int64).alias(f"_unknown_{c}") for c in SUBSET_TOKENS),
         pl.col("_first_seen").min(),
         pl.col("_last_seen").max(),
     )

@@ -44,6 +44,7 @@ import polars as pl
 from . import price_modifiers
 from .price_checks import PLACES, WIDE, PriceProblem, checked, price_data_errors, rounded
 from .price_overrides import RATE_KEYS, CustomPrice, Modifier, PriceOverrides
+from .schema import SUBSET_TOKENS
 
 COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
 BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
@@ -68,12 +69,13 @@ DAY_KEY = [c for c in PRICE_KEY if c != "_price_minute"]  # what a price depends
 def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, imported lazily
     """A usage row as the ``genai_prices.Usage`` it is priced as: every key explicit (so genai-prices
     never has to infer one), and subsets capped at what contains them. A provider that reports more
-    reasoning than output (it happens) has the excess priced as output, not rejected."""
+    reasoning than output (it happens) has the excess priced as output, not rejected. An unknown (null)
+    subset is priced as 0, as genai-prices prices an absent field."""
     from genai_prices import Usage
 
-    cache_read = min(row["cache_read_tokens"], row["input_tokens"])
-    cache_write = min(row["cache_write_tokens"], row["input_tokens"] - cache_read)
-    cache_write_1h = min(row["cache_write_1h_tokens"], cache_write)
+    cache_read = min(row["cache_read_tokens"] or 0, row["input_tokens"])
+    cache_write = min(row["cache_write_tokens"] or 0, row["input_tokens"] - cache_read)
+    cache_write_1h = min(row["cache_write_1h_tokens"] or 0, cache_write)
     return Usage(
         input_tokens=row["input_tokens"],
         cache_read_tokens=cache_read,
@@ -81,21 +83,23 @@ def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, impo
         cache_write_5m_tokens=cache_write - cache_write_1h,
         cache_write_1h_tokens=cache_write_1h,
         output_tokens=row["output_tokens"],
-        output_reasoning_tokens=min(row["reasoning_tokens"], row["output_tokens"]),
+        output_reasoning_tokens=min(row["reasoning_tokens"] or 0, row["output_tokens"]),
     )
 
 
 def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The same caps as ``genai_usage``, as columns."""
-    cache_read = pl.min_horizontal("cache_read_tokens", "input_tokens")
+    """The same caps as ``genai_usage``, as columns; an unknown (null) subset is 0 here, as there
+    (``min_horizontal`` would skip a null and take the whole)."""
+    known = {c: pl.col(c).fill_null(0) for c in SUBSET_TOKENS}
+    cache_read = pl.min_horizontal(known["cache_read_tokens"], "input_tokens")
     lf = lf.with_columns(_p_cache_read=cache_read)
-    cache_write = pl.min_horizontal(pl.col("cache_write_tokens"), pl.col("input_tokens") - pl.col("_p_cache_read"))
+    cache_write = pl.min_horizontal(known["cache_write_tokens"], pl.col("input_tokens") - pl.col("_p_cache_read"))
     lf = lf.with_columns(_p_cache_write=cache_write)
-    cache_write_1h = pl.min_horizontal("cache_write_1h_tokens", "_p_cache_write")
+    cache_write_1h = pl.min_horizontal(known["cache_write_1h_tokens"], "_p_cache_write")
     return lf.with_columns(
         _p_cache_write_1h=cache_write_1h,
         _p_cache_write_5m=pl.col("_p_cache_write") - cache_write_1h,
-        _p_reasoning=pl.min_horizontal("reasoning_tokens", "output_tokens"),
+        _p_reasoning=pl.min_horizontal(known["reasoning_tokens"], "output_tokens"),
     )
 
 

@@ -7,6 +7,7 @@ Every rendered report carries the price data that produced it: a caption under t
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ import polars as pl
 
 from .errors import UsageError
 from .report import Report
-from .rollup import WHEN_NONZERO
+from .rollup import UNKNOWN_COUNTS, WHEN_NONZERO
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -44,6 +45,22 @@ def price_caption(price_data: dict[str, str | None]) -> str:
     return f"{text} + {price_data['overrides']}" if price_data.get("overrides") else text
 
 
+def unknown_notes(totals: Mapping[str, Any]) -> list[str]:
+    """One line per token column that some rows lacked (null: their source does not carry it), e.g.
+    ``reasoning_tokens unknown for 1,234 of 5,000 rows (counted as 0)``; none when every count was known."""
+    notes = []
+    for column in UNKNOWN_COUNTS:
+        if totals.get(column):
+            notes.append(f"{column.removeprefix('unknown_')} unknown for {totals[column]:,} of "
+                         f"{totals['requests']:,} rows (counted as 0)")
+    return notes
+
+
+def report_caption(report: Report) -> str:
+    """What goes under a report: the price data, and the token columns some rows lacked."""
+    return "\n".join([price_caption(report.price_data), *unknown_notes(report.totals.row(0, named=True))])
+
+
 def _is_cost(column: str) -> bool:
     return column.startswith("cost_") and column.endswith("_usd")
 
@@ -58,7 +75,7 @@ def report_table(report: Report) -> Table:
     from rich.table import Table  # not imported for the machine formats: 20 ms of every report's start
 
     table = Table(show_footer=True, header_style="bold", footer_style="bold",
-                  caption=price_caption(report.price_data), caption_justify="left")
+                  caption=report_caption(report), caption_justify="left")
     totals = report.totals.row(0, named=True)
     shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     for index, dim in enumerate(report.dims):

@@ -20,7 +20,7 @@ import orjson
 from .chart_data import METRIC_TITLES, Bars, Number, Series, bars, metric_text, metric_value, pivot
 from .dashboard import STACKS, Dashboard
 from .html_style import stylesheet
-from .render import cost_number, cost_text, price_caption, report_doc
+from .render import cost_number, cost_text, price_caption, report_doc, unknown_notes
 from .report import Report
 from .rollup import WHEN_NONZERO
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
@@ -188,7 +188,8 @@ def _mix_section(dash: Dashboard) -> str:
     body = [tag("h2", {}, "Token mix"), share_bar(parts, "token-mix", "token mix: input, cache, output"),
             _legend([n for n, _, _ in parts], [c for _, _, c in parts], shares),
             tag("p", {"class": "note"}, esc(f"Input includes cache reads and writes; output includes "
-                                            f"{totals['reasoning_tokens']:,} reasoning tokens."))]
+                                            f"{totals['reasoning_tokens']:,} reasoning tokens."
+                                            + "".join(f" {note}." for note in unknown_notes(totals))))]
     if "cost_input_usd" in totals:
         costs = [("input", totals["cost_input_usd"], "k-input"), ("cache read", totals["cost_cache_read_usd"],
                  "k-cache-read"), ("cache write", totals["cost_cache_write_usd"], "k-cache-write"),

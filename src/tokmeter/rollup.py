@@ -5,7 +5,8 @@ A group whose rows are all unpriced has a null cost (never $0); ``unpriced_reque
 unpriced rows of every group, and ``modifier_unknown_requests`` the rows whose service tier or fast
 mode has no known rate (``price_modifiers``: priced at standard rates). Costs are summed as exact
 decimals, so a total equals the sum of its rows and, with the cost breakdown, ``cost_usd`` equals the
-sum of the per-kind costs.
+sum of the per-kind costs. Token sums add the known values (a null count adds 0), and
+``unknown_<column>`` counts the rows whose count was unknown (null), for each column that can be.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
+
+from .schema import SUBSET_TOKENS
 
 DIMENSIONS = ("model", "user", "provider", "service_tier", "speed", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
@@ -24,6 +27,12 @@ BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "c
              "cost_modifier_usd")
 # measures shown in tables only when some group has them (they flag a problem)
 WHEN_NONZERO = ("unpriced_requests", "modifier_unknown_requests")
+UNKNOWN_COUNTS = tuple(f"unknown_{c}" for c in SUBSET_TOKENS)  # rows lacking the count, beside the measures
+
+
+def unknown_counts() -> list[pl.Expr]:
+    """``UNKNOWN_COUNTS`` from weighted rows or priced groups (``priced_groups.weighted``)."""
+    return [pl.col(f"_{name}").sum().cast(pl.Int64).alias(name) for name in UNKNOWN_COUNTS]
 
 
 def measures(breakdown: bool = False) -> tuple[str, ...]:
@@ -97,6 +106,7 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
         pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
         # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
         pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
+        *unknown_counts(),
     ]
 
 

@@ -35,7 +35,7 @@ from .price_memo import PriceMemo
 from .price_overrides import PriceOverrides
 from .priced_groups import priced_groups, weighted
 from .pricing import COST_DTYPE, price_data
-from .rollup import REPORT_TOKENS, _cost_sum, unpriced
+from .rollup import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, unknown_counts, unpriced
 from .store import Store, replace_file
 
 PERIODS = ("day", "week", "month")
@@ -44,6 +44,9 @@ DEFAULT_DIMS = ("user", "model", "provider")
 ROLLUP_DIMS = ("user", "model", "provider")
 STATE = "_state.json"
 COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
+# The columns' version, in the state's spec: a table written before the unknown_* counts existed is
+# recomputed in full by the next rollup, and not used by reports until then.
+TABLE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,7 @@ def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
 def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     """Priced usage rows, or priced groups that carry ``period`` (``rollup_rows``), -> one row per
     (period, dims) with requests, failed requests, each token kind, estimated requests and tokens, cost
-    (null when every row of the group is unpriced)."""
+    (null when every row of the group is unpriced), and the rows lacking each subset count."""
     if "period" not in priced.collect_schema().names():
         priced = with_period(priced, spec)
     return (
@@ -141,6 +144,7 @@ def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
             unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
             pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
             *(unpriced(c).alias(f"unpriced_{c}") for c in ("input_tokens", "output_tokens")),
+            *unknown_counts(),
         )
         .sort(["period", *spec.dims], nulls_last=True)
     )
@@ -168,7 +172,8 @@ class RollupTable:
     def is_fresh(self, overrides: PriceOverrides | None) -> bool:
         state = self.state()
         return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
-            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT
+            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT and \
+            state.get("spec") == self._spec_doc()
 
     def scan(self) -> pl.LazyFrame | None:
         """The table's rows (None while it has none)."""
@@ -212,7 +217,8 @@ class RollupTable:
         return result
 
     def _spec_doc(self) -> dict:
-        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz}
+        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz,
+                "format": TABLE_FORMAT}
 
     def _all_periods(self) -> set[date]:
         periods: set[date] = set()
@@ -360,6 +366,7 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> t
         (pl.col("modifier_unknown_requests").sum() if "modifier_unknown_requests" in lf.collect_schema().names()
          else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")),
         pl.col("estimated_requests").sum(),
+        *(pl.col(c).sum() for c in UNKNOWN_COUNTS),
     ]
     rows = lf.group_by(list(dims)).agg(sums).sort(
         ["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True

@@ -37,8 +37,8 @@ import polars as pl
 from .errors import UsageError
 from .price_checks import RATE_BOUND
 from .pricing import COEFFICIENTS, COST_DTYPE, DAY_KEY, PRICE_KEY, price_table_from_days
-from .rollup import REPORT_TOKENS
-from .schema import COLUMNS, TOKEN_COLUMNS, polars_schema
+from .rollup import REPORT_TOKENS, UNKNOWN_COUNTS
+from .schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -55,7 +55,8 @@ _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.ite
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
 _UNPRICED = ("input_tokens", "output_tokens")  # also summed over the unpriced rows alone
 _SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "estimated_tokens",
-           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", "modifier_unknown_requests")
+           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", "modifier_unknown_requests",
+           *UNKNOWN_COUNTS)
 
 
 def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
@@ -204,7 +205,8 @@ def best_nearby(rows: DataFrame) -> DataFrame:
              .otherwise(0))
     ok = F.col("status").isNull() | F.col("status").between(200, 299)
     tokens = reduce(add, [F.coalesce(F.col(c), F.lit(0)) for c in TOKEN_COLUMNS])
-    order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(),
+    known = reduce(add, [F.col(c).isNotNull().cast("int") for c in TOKEN_COLUMNS])
+    order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(), known.desc(),
              F.col("timestamp").desc_nulls_last(), tokens.desc(),
              F.col("source").asc_nulls_last(), F.col("source_offset").asc_nulls_last()]
     ranked = rows.withColumn("_ord", F.row_number().over(Window.partitionBy("request_id").orderBy(*order)))
@@ -283,15 +285,16 @@ def _join_on_key(rows: DataFrame, table: DataFrame, key: list[str]) -> DataFrame
 
 
 def _capped(rows: DataFrame) -> DataFrame:
-    """``pricing._capped_columns`` in Spark (``least`` skips nulls like ``min_horizontal``)."""
+    """``pricing._capped_columns`` in Spark: an unknown (null) subset is 0 (``least`` would skip it)."""
     from pyspark.sql import functions as F
 
-    cache_read = F.least("cache_read_tokens", "input_tokens")
-    cache_write = F.least(F.col("cache_write_tokens"), F.col("input_tokens") - cache_read)
-    cache_write_1h = F.least(F.col("cache_write_1h_tokens"), cache_write)
+    known = {c: F.coalesce(F.col(c), F.lit(0).cast("long")) for c in SUBSET_TOKENS}
+    cache_read = F.least(known["cache_read_tokens"], F.col("input_tokens"))
+    cache_write = F.least(known["cache_write_tokens"], F.col("input_tokens") - cache_read)
+    cache_write_1h = F.least(known["cache_write_1h_tokens"], cache_write)
     return rows.withColumns({"_p_cache_read": cache_read, "_p_cache_write_1h": cache_write_1h,
                              "_p_cache_write_5m": cache_write - cache_write_1h,
-                             "_p_reasoning": F.least("reasoning_tokens", "output_tokens")})
+                             "_p_reasoning": F.least(known["reasoning_tokens"], F.col("output_tokens"))})
 
 
 def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSpec) -> DataFrame:
@@ -329,6 +332,7 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
         F.sum(F.when(F.coalesce(F.col("_modifier_unknown"), F.lit(False)), 1).otherwise(0))
         .alias("modifier_unknown_requests"),
         *(F.sum(F.when(unpriced, F.col(c))).alias(f"unpriced_{c}") for c in _UNPRICED),
+        *(F.sum(F.when(F.col(c).isNull(), 1).otherwise(0)).alias(f"unknown_{c}") for c in SUBSET_TOKENS),
         F.sum(F.when(F.col("_priced"), 1).otherwise(0)).alias("_n_priced"),
         *(F.sum(F.when(F.col("_priced"), F.col(c))).alias(f"_s{c}") for c in _PRICED),
     )

@@ -14,23 +14,28 @@ from ..errors import BadCaptureError
 
 @dataclass(slots=True)
 class Extracted:
-    """A provider module's reading of one response body, in tokmeter's token convention."""
+    """A provider module's reading of one response body, in tokmeter's token convention.
+
+    Input and output are always known (0 when no usage arrived). Their subsets (cache reads and writes,
+    1-hour writes, reasoning) are None when the source structurally cannot carry them (an api-proxy
+    token log has no reasoning count): *unknown*, stored as null. A provider's own usage object is
+    different: what it does not report is 0 (``token_count``), as the real captures confirm."""
 
     model: str | None = None
     response_id: str | None = None
     input_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int | None = 0
+    cache_write_tokens: int | None = 0
+    cache_write_1h_tokens: int | None = 0
     output_tokens: int = 0
-    reasoning_tokens: int = 0
+    reasoning_tokens: int | None = 0
     usage_source: str = "missing"
     complete: bool = True
     service_tier: str | None = None  # normalized (``service_tier``); None: the response does not say
     speed: str | None = None  # "fast" or "standard" (Anthropic ``usage.speed``); None: not said
     notes: list[str] = field(default_factory=list)
 
-    def tokens(self) -> dict[str, int]:
+    def tokens(self) -> dict[str, int | None]:
         return {
             "input_tokens": self.input_tokens,
             "cache_read_tokens": self.cache_read_tokens,

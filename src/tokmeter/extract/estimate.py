@@ -10,7 +10,7 @@ cancelled or cut stream) gets its usage estimated, and its row ``usage_source = 
   role) and 3 for the reply, as OpenAI counts for its chat models. Images and files are not counted. Without a prompt in
   the capture (many proxies keep only ``model`` and ``stream``) input stays 0, and the ingest summary
   says how many rows that concerns;
-* cache reads and writes cannot be told from the outside: 0.
+* cache reads and writes cannot be told from the outside: unknown (null), priced as uncached input.
 
 An Anthropic stream cut after ``message_start`` (so without the final ``message_delta``) keeps the
 usage it reported (input and cache are exact there) and gets its output estimated: the larger of the
@@ -86,7 +86,7 @@ def _fill_missing(ex: Extracted, found: StreamText, request: Mapping[str, Any], 
     reasoning, output = _output_tokens(found, provider, model)
     ex.output_tokens, ex.reasoning_tokens = output, reasoning
     ex.input_tokens = prompt or 0
-    ex.cache_read_tokens = ex.cache_write_tokens = ex.cache_write_1h_tokens = 0
+    ex.cache_read_tokens = ex.cache_write_tokens = ex.cache_write_1h_tokens = None  # unknown
     ex.usage_source = "estimated"
     ex.notes.append("usage estimated" + ("" if prompt is not None else "; no prompt captured: input 0"))
     return "full" if prompt is not None else "no-prompt"
@@ -95,7 +95,7 @@ def _fill_missing(ex: Extracted, found: StreamText, request: Mapping[str, Any], 
 def _fill_partial(ex: Extracted, found: StreamText, provider: str | None, model: str | None) -> None:
     reasoning, output = _output_tokens(found, provider, model)
     ex.output_tokens = max(ex.output_tokens, output)
-    ex.reasoning_tokens = max(ex.reasoning_tokens, reasoning)
+    ex.reasoning_tokens = max(ex.reasoning_tokens or 0, reasoning)
     ex.usage_source = "estimated"
     ex.notes.append("output estimated: the stream ended before its final usage")
 
