@@ -70,6 +70,11 @@ class Store:
         """Where the store is, for people: its directory or URL."""
         return str(self.root)
 
+    def holds_store(self) -> bool:
+        """Whether a store is there: a directory some tokmeter ingest has written to (its lock file,
+        ledger or usage folder). Decided here, once, for every command that reads a store."""
+        return self.root.is_dir() and any((self.root / name).exists() for name in (".lock", LEDGER, "usage"))
+
     # ---- locking -------------------------------------------------------------------------------
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[Store]:

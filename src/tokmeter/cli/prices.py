@@ -44,7 +44,8 @@ def check(
     from ..report import check_unpriced
 
     overrides = price_overrides(prices)
-    unpriced = check_unpriced(open_store(store), filters(since, until, None, None, None), overrides)
+    the_filters = filters(since, until, None, None, None)
+    unpriced = check_unpriced(open_store(store, existing=True), the_filters, overrides)
     if unpriced.height:
         console().print(unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())

@@ -96,8 +96,8 @@ def report(
     _check_chart_options(format, chart, metric)
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_store, the_filters, overrides = open_store(store), filters(since, until, model, user, provider,
-                                                                             tz), price_overrides(prices)
+    the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
+    the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
         return
@@ -162,8 +162,8 @@ def rows(
     from ..render import price_caption, rows_table, write_frame
     from ..report import select_rows
 
-    overrides = price_overrides(prices)
-    frame = select_rows(open_store(store), filters(since, until, model, user, provider), overrides)
+    overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider)
+    frame = select_rows(open_store(store, existing=True), the_filters, overrides)
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
         out.print(rows_table(frame))

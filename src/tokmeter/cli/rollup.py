@@ -61,8 +61,9 @@ def rollup(
     from ..rollup_tables import DEFAULT_DIMS, RollupSpec, RollupTable
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
-    table = RollupTable(open_store(store), spec, output)
-    result = table.update(price_overrides(prices), full=full, engine=engine.value)
+    overrides = price_overrides(prices)
+    table = RollupTable(open_store(store, existing=True), spec, output)
+    result = table.update(overrides, full=full, engine=engine.value)
     if prometheus is not None:
         from ..prometheus import metrics_text, write_textfile
 
