@@ -64,3 +64,37 @@ def test_an_ingest_that_found_nothing_still_makes_a_store(isolated_store: Path, 
     verified = run_cli("verify")
     assert verified.returncode == 0, verified.stderr
     assert "ok: every part matches the ledger" in verified.stdout
+
+
+# ---- --version and dates ------------------------------------------------------------------------------
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"tokmeter {version('tokmeter')} (genai-prices {version('genai-prices')})"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("report", "--since", "2026-13-01"), "--since 2026-13-01: not a date; expected YYYY-MM-DD"),
+    (("rows", "--until", "2026-02-30"), "--until 2026-02-30: not a date; expected YYYY-MM-DD"),
+    (("prices", "check", "--since", "yesterday"), "--since yesterday: not a date; expected YYYY-MM-DD"),
+    (("prices", "show", "gpt-4o", "--at", "2026-03-01T25:00"),
+     "--at 2026-03-01T25:00: not a date; expected YYYY-MM-DD (or YYYY-MM-DDTHH:MM)"),
+], ids=lambda value: value[0] if isinstance(value, tuple) else None)
+def test_a_bad_date_is_refused_in_the_users_terms(ingested: Path, args: tuple[str, ...], says: str) -> None:
+    result = run_cli(*args)
+    assert_clean_error(result, code=2, says=says, hint=f"e.g. {args[-2]} 20")
+    assert "%Y" not in result.stderr and "Usage:" not in result.stderr
+
+
+def test_good_dates_still_filter(ingested: Path) -> None:
+    import json
+
+    whole = run_cli("report", "--format", "json")
+    one_day = run_cli("report", "--format", "json", "--since", "2026-11-03", "--until", "2026-11-03")
+    assert whole.returncode == one_day.returncode == 0, one_day.stderr
+    total, part = (json.loads(r.stdout)["totals"]["requests"] for r in (whole, one_day))
+    assert 0 < part < total
+    shown = run_cli("prices", "show", "gpt-4o", "--at", "2026-03-01T10:00")
+    assert shown.returncode == 0, shown.stderr

@@ -10,7 +10,17 @@ import typer
 from ..config import open_store
 from ..errors import TokmeterError
 from .app import app
-from .options import PricesOpt, QuietOpt, SinceOpt, StoreOpt, UntilOpt, console, filters, price_overrides
+from .options import (
+    PricesOpt,
+    QuietOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    console,
+    date_parser,
+    filters,
+    price_overrides,
+)
 
 prices_app = typer.Typer(
     name="prices",
@@ -65,7 +75,7 @@ def show(
     provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
                                                     "found from the model name).")] = None,
     at: Annotated[Optional[datetime], typer.Option(
-        "--at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], metavar="DATE",
+        "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
         help="The UTC date (or date and time) to price at (default: now).")] = None,
     prices: PricesOpt = None,
 ) -> None:
