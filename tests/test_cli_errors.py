@@ -4,6 +4,7 @@ output, dates, --version."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def ingested(isolated_store: Path) -> Path:
     return isolated_store
 
 
-def assert_clean_error(result, *, code: int, says: str, hint: str) -> None:  # noqa: ANN001 - CompletedProcess
+def assert_clean_error(result: subprocess.CompletedProcess[str], *, code: int, says: str, hint: str) -> None:
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "Error:" in result.stderr
     assert says in result.stderr, result.stderr
@@ -98,3 +99,81 @@ def test_good_dates_still_filter(ingested: Path) -> None:
     assert 0 < part < total
     shown = run_cli("prices", "show", "gpt-4o", "--at", "2026-03-01T10:00")
     assert shown.returncode == 0, shown.stderr
+
+
+# ---- output paths -------------------------------------------------------------------------------------
+OUTPUTS = [("report", "--format", fmt) for fmt in ("table", "json", "csv", "parquet", "html")] + \
+          [("report", "--chart"), *(("rows", "--format", fmt) for fmt in ("table", "jsonl", "csv", "parquet"))]
+
+
+@pytest.mark.parametrize("args", OUTPUTS, ids=" ".join)
+def test_output_into_a_missing_folder_or_a_folder_is_a_clean_error(ingested: Path, tmp_path: Path,
+                                                                  args: tuple[str, ...]) -> None:
+    missing = tmp_path / "no-such-folder" / "out"
+    result = run_cli(*args, "--output", str(missing))
+    assert_clean_error(result, code=2, says=f"the folder {missing.parent} does not exist",
+                       hint=f"create it first (mkdir -p {missing.parent})")
+    assert not missing.parent.exists()
+    folder = run_cli(*args, "--output", str(tmp_path))
+    assert_clean_error(folder, code=2, says=f"--output {tmp_path}: is a folder, not a file",
+                       hint=f"name a file in it, e.g. --output {tmp_path}/")
+
+
+@pytest.mark.parametrize("args", [("report", "--format", "json"), ("rows", "--format", "csv"),
+                                  ("report", "--format", "html")], ids=" ".join)
+def test_dash_is_standard_output(ingested: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    to_file = tmp_path / "out"
+    assert run_cli(*args, "--output", str(to_file)).returncode == 0
+    dashed = run_cli(*args, "--output", "-")
+    assert dashed.returncode == 0, dashed.stderr
+    if args[-1] == "html":  # the page says when it was made
+        assert dashed.stdout.startswith("<!doctype html>") and dashed.stdout.rstrip().endswith("</html>")
+    else:
+        assert dashed.stdout == to_file.read_text()
+    assert not (tmp_path / "-").exists()
+
+
+def test_parquet_to_a_pipe(ingested: Path, tmp_path: Path) -> None:
+    import io
+    import sys
+
+    import polars as pl
+
+    to_file = tmp_path / "rows.parquet"
+    assert run_cli("rows", "--format", "parquet", "--output", str(to_file)).returncode == 0
+    piped = subprocess.run([sys.executable, "-m", "tokmeter", "rows", "--format", "parquet", "-o", "-"],
+                           capture_output=True, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert pl.read_parquet(io.BytesIO(piped.stdout)).equals(pl.read_parquet(to_file))
+
+
+def test_prometheus_textfile_needs_its_folder_and_dash_prints_it(ingested: Path, tmp_path: Path) -> None:
+    collector = tmp_path / "textfile_collector"
+    result = run_cli("rollup", "--prometheus", str(collector / "tokmeter.prom"))
+    assert_clean_error(result, code=2, says=f"the folder {collector} does not exist", hint="create it first")
+    assert not collector.exists()
+    assert run_cli("rollup", "--prometheus", str(tmp_path)).returncode == 2
+    printed = run_cli("rollup", "--quiet", "--prometheus", "-")
+    assert printed.returncode == 0, printed.stderr
+    collector.mkdir()
+    assert run_cli("rollup", "--quiet", "--prometheus", str(collector / "tokmeter.prom")).returncode == 0
+
+    def metrics(text: str) -> list[str]:  # the timestamps differ between the runs
+        return [line for line in text.splitlines() if "_timestamp_seconds" not in line and "lag" not in line]
+
+    assert metrics(printed.stdout) == metrics((collector / "tokmeter.prom").read_text())
+    assert "tokmeter_tokens_total" in printed.stdout
+
+
+def test_rollup_output_folder_is_created_and_said_but_not_its_parent(ingested: Path, tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "rollups"
+    result = run_cli("rollup", "--output", str(deep))
+    assert_clean_error(result, code=2, says=f"the folder {deep.parent} does not exist", hint="create it first")
+    assert not deep.parent.exists()
+    made = run_cli("rollup", "--output", str(tmp_path / "rollups"))
+    assert made.returncode == 0, made.stderr
+    assert f"created the folder {tmp_path / 'rollups'}" in made.stderr
+    assert any((tmp_path / "rollups").iterdir())
+    (tmp_path / "a-file").write_text("")
+    assert_clean_error(run_cli("rollup", "--output", str(tmp_path / "a-file")), code=2, says="is a file, not a folder",
+                       hint="name a folder")

@@ -119,6 +119,7 @@ def test_compaction_preserves_exact_totals(tmp_path: Path) -> None:
 
 def test_prometheus_textfile_parses(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "textfile" / "tokmeter.prom"
+    out.parent.mkdir()  # node_exporter's folder: tokmeter never creates it
     result = run_cli("rollup", "--prometheus", str(out), "--store", str(store.root))
     assert result.returncode == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(out.read_text())}

@@ -75,7 +75,8 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only the
 UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
-                                                   help="Write to FILE instead of standard output.")]
+                                                   help="Write to FILE (in an existing folder) instead of "
+                                                        "standard output; - is standard output.")]
 TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone for day / week / month boundaries "
                                     "and --since / --until (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..config import open_store
+from ..output_paths import output_file
 from .app import app
 from .options import (
     Dimension,
@@ -46,6 +47,9 @@ class MetricChoice(str, Enum):
     cost = "cost"
     tokens = "tokens"
     requests = "requests"
+
+
+_SUFFIX = {"table": "txt"}  # a file name for a hint, by format
 
 
 class RowsFormat(str, Enum):
@@ -94,6 +98,7 @@ def report(
     from ..report import build_report
 
     _check_chart_options(format, chart, metric)
+    output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
     the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
@@ -162,6 +167,7 @@ def rows(
     from ..render import price_caption, rows_table, write_frame
     from ..report import select_rows
 
+    output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
     overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider)
     frame = select_rows(open_store(store, existing=True), the_filters, overrides)
     if format is RowsFormat.table:
