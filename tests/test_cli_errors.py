@@ -177,3 +177,91 @@ def test_rollup_output_folder_is_created_and_said_but_not_its_parent(ingested: P
     (tmp_path / "a-file").write_text("")
     assert_clean_error(run_cli("rollup", "--output", str(tmp_path / "a-file")), code=2, says="is a file, not a folder",
                        hint="name a folder")
+
+
+# ---- ingest: what was skipped, --include / --format, standard input -------------------------------------
+GATEWAY = SAMPLE_LOGS / "gateway-2026-11.jsonl"
+
+
+@pytest.fixture
+def log_folder(tmp_path: Path) -> Path:
+    """Capture logs named *.log (one in a subfolder), a README, a hidden file and a sidecar."""
+    folder = tmp_path / "logs"
+    (folder / "older").mkdir(parents=True)
+    (folder / "proxy.log").write_bytes(GATEWAY.read_bytes())
+    (folder / "older" / "proxy-1.log").write_bytes(GATEWAY.read_bytes())
+    (folder / "README").write_text("captures of the staging proxy\n")
+    (folder / ".proxy.log.swp").write_text("")
+    (folder / "stream.meta.json").write_text("{}")
+    return folder
+
+
+def test_skipped_files_are_named_with_why_and_the_fix(isolated_store: Path, log_folder: Path) -> None:
+    done = run_cli("ingest", str(log_folder))
+    assert done.returncode == 0, done.stderr
+    assert "files              0" in done.stdout
+    assert ("skipped            3 files: not a capture file name (2 *.log, 1 README); use --include '*.log' "
+            "or --format FORMAT") in done.stdout
+    assert "swp" not in done.stdout and "meta.json" not in done.stdout  # never meant as captures: not listed
+
+
+def run_totals(store: Path) -> dict:
+    import json
+
+    report = run_cli("report", "--format", "json", "--store", str(store))
+    assert report.returncode == 0, report.stderr
+    return json.loads(report.stdout)["totals"]
+
+
+def test_include_and_format_give_the_rows_of_the_logs_read_directly(isolated_store: Path, log_folder: Path,
+                                                                     tmp_path: Path) -> None:
+    direct = tmp_path / "direct"
+    assert run_cli("ingest", str(GATEWAY), "--quiet", "--store", str(direct)).returncode == 0
+    included = tmp_path / "included"
+    done = run_cli("ingest", str(log_folder), "--include", "*.log", "--store", str(included))
+    assert done.returncode == 0, done.stderr
+    assert "files              2" in done.stdout
+    assert "skipped            1 file: not matching --include (README)" in done.stdout
+    (log_folder / "README").unlink()  # --format reads every file of the folder as that format
+    formatted = tmp_path / "formatted"
+    done = run_cli("ingest", str(log_folder), "--format", "capture-log", "--store", str(formatted))
+    assert done.returncode == 0, done.stderr
+    assert "files              2" in done.stdout and "skipped" not in done.stdout
+    assert run_totals(included) == run_totals(formatted) == run_totals(direct)
+
+
+def test_exclude_in_plain_ingest(isolated_store: Path, log_folder: Path) -> None:
+    done = run_cli("ingest", str(log_folder), "--include", "*.log", "--exclude", "older/*")
+    assert done.returncode == 0, done.stderr
+    assert "files              1" in done.stdout
+
+
+def test_standard_input_is_a_capture_log_stream(isolated_store: Path, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    direct = tmp_path / "direct"
+    assert run_cli("ingest", str(GATEWAY), "--quiet", "--store", str(direct)).returncode == 0
+    with GATEWAY.open("rb") as stdin:
+        piped = subprocess.run([sys.executable, "-m", "tokmeter", "ingest", "-"], stdin=stdin, capture_output=True,
+                               text=True, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "files              1" in piped.stdout and "<stdin>:6: not valid JSON" in piped.stdout
+    assert run_totals(isolated_store) == run_totals(direct)
+    rows = run_cli("rows", "--format", "jsonl").stdout.splitlines()
+    assert {json.loads(row)["source"] for row in rows} == {"<stdin>"}
+
+
+def test_standard_input_with_a_format(isolated_store: Path) -> None:
+    import subprocess
+    import sys
+
+    [sse] = sorted((SAMPLE_LOGS / "responses").glob("*.sse"))
+    with sse.open("rb") as stdin:
+        piped = subprocess.run([sys.executable, "-m", "tokmeter", "ingest", "--format", "sse", "-"], stdin=stdin,
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "captures           1  (1 sse)" in piped.stdout and "rows written       1" in piped.stdout
+    refused = run_cli("ingest", "--follow", "-")
+    assert_clean_error(refused, code=2, says="standard input (-) is read by plain ingest", hint="e.g.")

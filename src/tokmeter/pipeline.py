@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
 from .extract import extract_row
-from .sources import BadCapture, Capture, detect_format, find_files, read_captures
+from .sources import STDIN, BadCapture, Capture, detect_format, find_files, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
 
@@ -37,6 +37,7 @@ class IngestReport:
     commit: CommitResult = field(default_factory=CommitResult)
     bad: list[BadCapture] = field(default_factory=list)
     unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # file_selection.Selection.skipped
 
     @property
     def rows_written(self) -> int:
@@ -154,7 +155,7 @@ def _columns_by_file(files: list[Path], fmt: str, report: IngestReport) -> Itera
     from . import parallel
 
     report.files = len(files)
-    if not parallel.worth_it(files):
+    if not parallel.worth_it(files) or Path(STDIN) in files:  # standard input is read here, once
         for path in files:
             chunk: list[dict[str, Any]] = []
             for row in _rows_of_file(path, fmt, report):

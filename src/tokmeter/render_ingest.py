@@ -15,6 +15,8 @@ def render_ingest_report(report: IngestReport, store: Store, console: Console) -
     commit = report.commit
     console.print(f"Ingested into [bold]{store.location}[/]")
     console.print(f"  files              {report.files:,}")
+    for line in skipped_lines(report):
+        console.print(f"  [bold yellow]skipped[/]            {line}", soft_wrap=True, highlight=False)
     console.print(f"  captures           {report.captures:,}" + (f"  ({formats})" if formats else ""))
     console.print(f"  rows written       {commit.rows_written:,}")
     console.print(
@@ -31,3 +33,21 @@ def render_ingest_report(report: IngestReport, store: Store, console: Console) -
         console.print("  [bold yellow]unpriced models[/] (no price in genai-prices: cost unknown, not $0)")
         for provider, model, count in report.unpriced_models:
             console.print(f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)", markup=False)
+
+
+def skipped_lines(report: IngestReport) -> list[str]:
+    """Why files in the directories given were not read, e.g. ``3 files: not a capture file name (*.log); use
+    --include '*.log' or --format FORMAT``. Markup-free."""
+    from rich.markup import escape
+
+    from .file_selection import NOT_CAPTURE_NAME
+
+    lines = []
+    for reason in sorted({reason for reason, _ in report.skipped}):
+        patterns = [(p, n) for (r, p), n in report.skipped.most_common() if r == reason]
+        total = sum(n for _, n in patterns)
+        shown = ", ".join(f"{n:,} {p}" if len(patterns) > 1 else p for p, n in patterns[:5])
+        more = f", {len(patterns) - 5:,} more kinds" if len(patterns) > 5 else ""
+        fix = f"; use --include '{patterns[0][0]}' or --format FORMAT" if reason == NOT_CAPTURE_NAME else ""
+        lines.append(escape(f"{total:,} file{'s' if total != 1 else ''}: {reason} ({shown}{more}){fix}"))
+    return lines

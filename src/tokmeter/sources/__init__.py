@@ -19,7 +19,8 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -35,6 +36,8 @@ from .token_log import read_token_log
 
 __all__ = ["FORMATS", "Capture", "BadCapture", "find_files", "detect_format", "read_captures"]
 
+STDIN = "-"  # as a path: standard input (output_paths.STDIO)
+STDIN_SOURCE = "<stdin>"  # the source of its rows
 FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
 COMPRESSED = (".gz", ".zst")
@@ -51,10 +54,13 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
     """Every capture file under the given files and directories, sorted, sidecars left out."""
     found: list[Path] = []
     for raw in paths:
+        if str(raw) == STDIN:
+            found.append(Path(STDIN))
+            continue
         path = Path(raw).absolute()
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
-                if _is_store(Path(dirpath)):
+                if is_store(Path(dirpath)):
                     dirnames[:] = []  # never read a tokmeter store (its ledger is JSONL) as captures
                     continue
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -66,7 +72,7 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _is_store(directory: Path) -> bool:
+def is_store(directory: Path) -> bool:
     return (directory / ".lock").exists() and (directory / "usage").is_dir()
 
 
@@ -144,7 +150,10 @@ class _Decompressed(io.RawIOBase):
 
 
 def detect_format(path: Path) -> str:
-    """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes."""
+    """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes.
+    Standard input (``-``) is a capture log: it is read once, so nothing is sniffed."""
+    if str(path) == STDIN:
+        return "capture-log"
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_flavour(path) or "capture-log"
@@ -190,8 +199,12 @@ def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
 
 
 def read_captures(path: Path, fmt: str = "auto") -> Iterator[Capture | BadCapture]:
-    """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``."""
+    """Every capture in one file (``-``: standard input), in file order; unreadable ones come out as
+    ``BadCapture``."""
     fmt = detect_format(path) if fmt == "auto" else fmt
+    if str(path) == STDIN:
+        yield from _read_stdin(fmt)
+        return
     if fmt in _LINE_READERS:
         with open_bytes(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
@@ -202,6 +215,25 @@ def read_captures(path: Path, fmt: str = "auto") -> Iterator[Capture | BadCaptur
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+
+
+def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
+    """Captures from standard input: a capture log stream (or a token log, a HAR, one SSE stream or JSON
+    body). Its time is now: a record without its own ``ts`` is stamped with the time it was read."""
+    from contextlib import nullcontext
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    handle, now = sys.stdin.buffer, datetime.now(UTC)
+    if fmt in _LINE_READERS:
+        yield from _LINE_READERS[fmt](handle, STDIN_SOURCE, now)
+    elif fmt in ("sse", "json"):
+        opener = cast(Callable[[Path], IO[bytes]], lambda _path: nullcontext(handle))  # left open
+        found = read_single_file(Path(STDIN_SOURCE), fmt, opener, META_SUFFIX)
+        yield replace(found, file_time=now) if isinstance(found, Capture) else found
+    else:
+        raise UsageError(f"--format {fmt} is read from files, not from standard input",
+                         hint="their paths name the session and project: pass the files or folders instead")
 
 
 def _file_time(path: Path):  # noqa: ANN202 - a datetime, imported lazily by the callee
