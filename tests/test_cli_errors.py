@@ -265,3 +265,22 @@ def test_standard_input_with_a_format(isolated_store: Path) -> None:
     assert "captures           1  (1 sse)" in piped.stdout and "rows written       1" in piped.stdout
     refused = run_cli("ingest", "--follow", "-")
     assert_clean_error(refused, code=2, says="standard input (-) is read by plain ingest", hint="e.g.")
+
+
+# ---- estimated rows among the duplicates ----------------------------------------------------------------
+def test_ingest_and_report_explain_estimated_duplicates(isolated_store: Path, tmp_path: Path) -> None:
+    import json
+    import re
+
+    done = run_cli("ingest", str(SAMPLE_LOGS))
+    assert done.returncode == 0, done.stderr
+    streams = int(re.search(r"estimated usage +([\d,]+) stream", done.stdout)[1])
+    copies = int(re.search(r"([\d,]+) of them (?:was a copy|were copies) of a request already counted, dropped as "
+                           r"duplicates \(the report counts each request once\)", done.stdout)[1])
+    report = json.loads(run_cli("report", "--format", "json").stdout)["totals"]
+    assert copies > 0 and report["estimated_requests"] == streams - copies
+    table = run_cli("report", "--by", "model")
+    assert f"Estimated requests: {report['estimated_requests']}, usage counted offline, once per request" in \
+        table.stdout.replace("\n", " ")
+    again = run_cli("ingest", str(SAMPLE_LOGS))  # every copy is a duplicate now
+    assert f"{streams} of them were copies of a request already counted" in again.stdout

@@ -115,7 +115,7 @@ def ingest(
                          exclude=exclude or [], wait=wait, check_prices=not quiet)
     if not quiet:
         render_ingest_report(report, target, console())
-        _render_estimates(estimates)
+        _render_estimates(estimates, report.commit.estimated_dropped)
     if strict and report.bad:
         raise BadCapturesFound(f"{len(report.bad)} bad capture(s) set aside",
                                hint="see the list above; rerun without --strict to accept the good captures only")
@@ -166,7 +166,7 @@ def _agent_context(claude_code_user: str | None) -> Tally:
     return start_tally()
 
 
-def _render_estimates(estimates: Tally) -> None:
+def _render_estimates(estimates: Tally, dropped: int) -> None:
     if not estimates.estimated:
         return
     details = [f"{estimates.partial:,} partial: output only"] if estimates.partial else []
@@ -174,3 +174,8 @@ def _render_estimates(estimates: Tally) -> None:
         details.append(f"{estimates.input_unknown:,} without a captured prompt: input 0")
     console().print(f"  estimated usage    {estimates.estimated:,} stream(s) ended without their usage"
                     + (f" ({'; '.join(details)})" if details else ""), markup=False, highlight=False)
+    if dropped:  # so the report's "estimated requests" (one per request) is not a surprise
+        count = min(dropped, estimates.estimated)
+        console().print(f"                     {count:,} of them {'was a copy' if count == 1 else 'were copies'} of "
+                        "a request already counted, dropped as duplicates (the report counts each request once)",
+                        markup=False, highlight=False)

@@ -29,9 +29,11 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..chart_data import Metric
     from ..price_overrides import PriceOverrides
-    from ..report import Filters
+    from ..report import Filters, Report
     from ..store import Store
 
 
@@ -120,8 +122,17 @@ def report(
             out.print(report_table(result))
         if result.unpriced.height:
             out.print(unpriced_table(result))
+        _estimated_note(result, out)
     else:
         write_frame(result.rows, format.value, output, result.price_data)
+
+
+def _estimated_note(result: Report, out: Console) -> None:
+    """Why the estimated requests may be fewer than the streams ingest said it estimated."""
+    estimated = int(result.totals["estimated_requests"].item() or 0)
+    if estimated:
+        out.print(f"Estimated requests: {estimated:,}, usage counted offline, once per request (copies ingest "
+                  "dropped as duplicates are not counted).", markup=False, highlight=False)
 
 
 def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None) -> None:
