@@ -64,15 +64,15 @@ def open_store(flag: str | Path | None, *, ingester: str | None = None, existing
     ``existing`` (every command that reads the store): a location that holds no store raises
     ``NoStoreError``, saying where the store came from and where the default one is."""
     from .objects import is_url
+    from .store import Store
 
     location = str(flag) if flag else os.environ.get(STORE_ENV) or None
+    target: Store
     if location and is_url(location):
         from .remote_store import RemoteStore
 
         target = RemoteStore(location, ingester=ingester)
     else:
-        from .store import Store
-
         target = Store(resolve_store(flag))
     if existing and not target.holds_store():
         raise _no_store(target.location, flag)
