@@ -181,6 +181,7 @@ def test_documented_cron_command_runs_in_a_cron_like_environment(store: Store, t
     command = command.replace("/srv/tokmeter", str(store.root)).replace("/opt/tokmeter/.venv/bin/tokmeter",
                                                                         f"{sys.executable} -m tokmeter")
     command = command.replace("/var/lib/node_exporter/textfile_collector", str(tmp_path / "textfile"))
+    (tmp_path / "textfile").mkdir()  # node_exporter's package makes it; tokmeter never does
     env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "PYTHONPATH": str(REPO / "src")}  # cron's minimal env, no HOME
     result = subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=120)
