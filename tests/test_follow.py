@@ -282,7 +282,9 @@ def test_resume_reads_only_the_new_bytes(tmp_path: Path, isolated_store: Path) -
     assert (source["offset"], source["line"]) == (log.stat().st_size, 18)
 
 
-def test_status_without_checkpoints(isolated_store: Path) -> None:
+def test_status_without_checkpoints(isolated_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    assert run_cli("ingest", str(tmp_path / "nothing"), "--quiet").returncode == 0  # a store, no checkpoints
     result = run_cli("status")
     assert result.returncode == 0, result.stderr
     assert "no checkpoints yet" in result.stdout

@@ -149,6 +149,7 @@ def test_compaction_preserves_exact_totals(tmp_path: Path) -> None:
 
 def test_prometheus_textfile_parses(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "textfile" / "tokmeter.prom"
+    out.parent.mkdir()  # node_exporter's folder: tokmeter never creates it
     result = run_cli("rollup", "--prometheus", str(out), "--store", str(store.root))
     assert result.returncode == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(out.read_text())}
@@ -210,6 +211,7 @@ def test_documented_cron_command_runs_in_a_cron_like_environment(store: Store, t
     command = command.replace("/srv/tokmeter", str(store.root)).replace("/opt/tokmeter/.venv/bin/tokmeter",
                                                                         f"{sys.executable} -m tokmeter")
     command = command.replace("/var/lib/node_exporter/textfile_collector", str(tmp_path / "textfile"))
+    (tmp_path / "textfile").mkdir()  # node_exporter's package makes it; tokmeter never does
     env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "PYTHONPATH": str(REPO / "src")}  # cron's minimal env, no HOME
     result = subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=120)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
 from .extract import Tally, read_capture
-from .sources import BadCapture, Capture, Input, detect_format, find_inputs, read_captures
+from .sources import STDIN, BadCapture, Capture, Input, detect_format, find_inputs, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
 
@@ -38,6 +38,7 @@ class IngestReport:
     bad: list[BadCapture] = field(default_factory=list)
     unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)  # rows with estimated or missing usage, fallback ids
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # file_selection.Selection.skipped
 
     @property
     def rows_written(self) -> int:
@@ -155,8 +156,8 @@ def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iter
     from . import parallel
 
     report.files = len(files)
-    if not parallel.worth_it([found.path for found in files]):
-        for path, hint in files:
+    if not parallel.worth_it([found.path for found in files]) or any(str(found.path) == STDIN for found in files):
+        for path, hint in files:  # standard input is read here, once
             chunk: list[dict[str, Any]] = []
             for row in _rows_of_file(path, fmt, report, hint):
                 chunk.append(row)

@@ -141,10 +141,18 @@ def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
     """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
     Parquet file's metadata (key ``tokmeter.price_data``, a JSON object)."""
     if fmt == "parquet":
-        if output is None:
-            raise UsageError("Parquet is binary and needs a file", hint="add --output FILE.parquet")
+        if output is None and sys.stdout.isatty():
+            raise UsageError("Parquet is binary: it is not written to a terminal",
+                             hint="add --output FILE.parquet, or redirect standard output to a file or a pipe")
         metadata = {PARQUET_METADATA_KEY: orjson.dumps(price_data).decode()} if price_data else None
-        frame.write_parquet(output, metadata=metadata)
+        if output is None:
+            import io
+
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer, metadata=metadata)
+            emit(buffer.getvalue(), None)
+        else:
+            frame.write_parquet(output, metadata=metadata)
         return
     frame = for_export(frame)
     if fmt == "csv":

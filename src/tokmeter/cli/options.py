@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,15 +45,40 @@ IngesterOpt = Annotated[
                  help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
                       "names are its own (default: the host name). Give each host (each follower) its own."),
 ]
-SinceOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+DATE_FORMATS = {"%Y-%m-%d": "YYYY-MM-DD", "%Y-%m-%dT%H:%M": "YYYY-MM-DDTHH:MM",
+                "%Y-%m-%dT%H:%M:%S": "YYYY-MM-DDTHH:MM:SS"}
+
+
+def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], datetime]:
+    """A Typer parser for a date option (``with_time``: a date and time too) whose error is in the user's
+    terms: ``--since 2026-13-01: not a date; expected YYYY-MM-DD`` (click's names strftime codes)."""
+    formats = list(DATE_FORMATS)[: 3 if with_time else 1]
+
+    def parse(value: str | datetime) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        for fmt in formats:
+            try:
+                return datetime.strptime(value.strip(), fmt)
+            except ValueError:
+                continue
+        expected = DATE_FORMATS[formats[0]] + (f" (or {DATE_FORMATS[formats[1]]})" if with_time else "")
+        raise UsageError(f"{option} {value}: not a date; expected {expected}",
+                         hint=f"e.g. {option} {datetime.now(UTC):%Y-%m-%d}" + (" (UTC)" if with_time else ""))
+
+    return parse
+
+
+SinceOpt = Annotated[Optional[datetime], typer.Option(parser=date_parser("--since"), metavar="YYYY-MM-DD",
                                                       help="First UTC date to include.")]
-UntilOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+UntilOpt = Annotated[Optional[datetime], typer.Option(parser=date_parser("--until"), metavar="YYYY-MM-DD",
                                                       help="Last UTC date to include (inclusive).")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
 UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
-                                                   help="Write to FILE instead of standard output.")]
+                                                   help="Write to FILE (in an existing folder) instead of "
+                                                        "standard output; - is standard output.")]
 TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone for day / week / month boundaries "
                                     "and --since / --until (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]

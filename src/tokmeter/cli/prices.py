@@ -10,7 +10,17 @@ import typer
 from ..config import open_store
 from ..errors import TokmeterError, UsageError
 from .app import app
-from .options import PricesOpt, QuietOpt, SinceOpt, StoreOpt, UntilOpt, console, filters, price_overrides
+from .options import (
+    PricesOpt,
+    QuietOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    console,
+    date_parser,
+    filters,
+    price_overrides,
+)
 
 prices_app = typer.Typer(
     name="prices",
@@ -44,7 +54,8 @@ def check(
     from ..report import check_unpriced
 
     overrides = price_overrides(prices)
-    unpriced = check_unpriced(open_store(store), filters(since, until, None, None, None), overrides)
+    the_filters = filters(since, until, None, None, None)
+    unpriced = check_unpriced(open_store(store, existing=True), the_filters, overrides)
     if unpriced.height:
         console().print(unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())
@@ -64,7 +75,7 @@ def show(
     provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
                                                     "found from the model name).")] = None,
     at: Annotated[Optional[datetime], typer.Option(
-        "--at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], metavar="DATE",
+        "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
         help="The UTC date (or date and time) to price at (default: now).")] = None,
     service_tier: Annotated[Optional[str], typer.Option(
         "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved.")] = None,

@@ -30,7 +30,7 @@ def quarantine(
     import orjson
     from rich.table import Table
 
-    entries = open_store(store).quarantined()
+    entries = open_store(store, existing=True).quarantined()
     if format is QuarantineFormat.jsonl:
         for entry in entries:
             typer.echo(orjson.dumps(entry).decode())

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..config import open_store
+from ..output_paths import output_file
 from .app import app
 from .options import (
     Dimension,
@@ -28,9 +29,11 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..chart_data import Metric
     from ..price_overrides import PriceOverrides
-    from ..report import Filters
+    from ..report import Filters, Report
     from ..store import Store
 
 
@@ -46,6 +49,9 @@ class MetricChoice(str, Enum):
     cost = "cost"
     tokens = "tokens"
     requests = "requests"
+
+
+_SUFFIX = {"table": "txt"}  # a file name for a hint, by format
 
 
 class RowsFormat(str, Enum):
@@ -94,10 +100,11 @@ def report(
     from ..report import build_report
 
     _check_chart_options(format, chart, metric)
+    output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_store, the_filters, overrides = open_store(store), filters(since, until, model, user, provider,
-                                                                             tz), price_overrides(prices)
+    the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
+    the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
         return
@@ -115,8 +122,17 @@ def report(
             out.print(report_table(result))
         if result.unpriced.height:
             out.print(unpriced_table(result))
+        _estimated_note(result, out)
     else:
         write_frame(result.rows, format.value, output, result.price_data)
+
+
+def _estimated_note(result: Report, out: Console) -> None:
+    """Why the estimated requests may be fewer than the streams ingest said it estimated."""
+    estimated = int(result.totals["estimated_requests"].item() or 0)
+    if estimated:
+        out.print(f"Estimated requests: {estimated:,}, usage counted offline, once per request (copies ingest "
+                  "dropped as duplicates are not counted).", markup=False, highlight=False)
 
 
 def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None) -> None:
@@ -163,8 +179,9 @@ def rows(
     from ..render import price_caption, rows_table, unpriced_rows_note, write_frame
     from ..report import select_rows
 
-    overrides = price_overrides(prices)
-    frame = select_rows(open_store(store), filters(since, until, model, user, provider), overrides)
+    output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
+    overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider)
+    frame = select_rows(open_store(store, existing=True), the_filters, overrides)
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
         out.print(rows_table(frame))

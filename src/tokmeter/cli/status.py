@@ -34,7 +34,7 @@ def status(
     from ..checkpoints import source_status
     from ..render_status import status_json, status_table
 
-    target = open_store(store, ingester=ingester_id)
+    target = open_store(store, ingester=ingester_id, existing=True)
     sources = source_status(target)
     if format is StatusFormat.json:
         typer.echo(status_json(target, sources))
