@@ -102,7 +102,7 @@ def ingest(
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
     _agent_context(claude_code_user)
     if follow or resume:
-        if any(str(p) == "-" for p in paths):
+        if any(str(p) == "-" for p in given):
             raise UsageError("--follow and --resume read files; standard input (-) is read by plain ingest",
                              hint="e.g. my-proxy | tokmeter ingest -")
         if strict and follow:
