@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 
 from .errors import UsageError
-from .report import Report
+from .report import Filters, Report
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -39,6 +39,13 @@ def price_caption(price_data: dict[str, str | None]) -> str:
     return f"{text} + {price_data['overrides']}" if price_data.get("overrides") else text
 
 
+def no_rows(location: str, filters: Filters) -> str:
+    """What a table says instead of an empty frame: the store holds no row, or none matches."""
+    if filters.active():
+        return f"No usage row in {location} matches these filters ({filters.describe()})."
+    return f"No usage rows in {location} yet: tokmeter ingest PATH reads captures into it."
+
+
 def _is_cost(column: str) -> bool:
     return column.startswith("cost_") and column.endswith("_usd")
 
@@ -60,9 +67,11 @@ def report_table(report: Report) -> Table:
         table.add_column(dim, footer="Total" if index == 0 else "")
     for measure in shown:
         table.add_column(_header(measure), footer=_cell(measure, totals[measure]), justify="right")
-    if not report.dims:
+    if not report.dims:  # the totals are the one row (none without requests: the caller says so)
         table.show_footer = False
-        table.add_row(*(_cell(m, totals[m]) for m in shown))
+        if totals["requests"]:
+            table.add_row(*(_cell(m, totals[m]) for m in shown))
+        return table
     for row in report.rows.iter_rows(named=True):
         table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
                       *(_cell(m, row[m]) for m in shown))
@@ -112,8 +121,8 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
                 price_data: dict[str, str | None] | None = None) -> None:
-    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
-    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object)."""
+    """Write a data frame as csv, json, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
+    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object) and JSON's ``price_data`` key."""
     if fmt == "parquet":
         if output is None:
             raise UsageError("Parquet is binary and needs a file", hint="add --output FILE.parquet")
@@ -123,6 +132,9 @@ def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
     frame = for_export(frame)
     if fmt == "csv":
         data = frame.write_csv().encode()
+    elif fmt == "json":
+        doc = {"rows": _jsonable_rows(frame), "price_data": price_data}
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
     elif fmt == "jsonl":
         data = b"".join(orjson.dumps(row) + b"\n" for row in _jsonable_rows(frame))
     else:

@@ -30,9 +30,12 @@ def status_table(store: Store, sources: list[SourceStatus]) -> Table:
             "" if item.lag_bytes is None else f"{item.lag_bytes:,}",
             "" if item.lag_seconds is None else f"{item.lag_seconds:,.1f}", f"{cp.line:,}", _when(cp.updated),
         )
-    if not sources:
-        table.caption = "no checkpoints yet: run tokmeter ingest --follow (or --resume)"
     return table
+
+
+def no_sources(store: Store) -> str:
+    return (f"No sources checkpointed in {store.location}: no checkpoints yet "
+            "(tokmeter ingest PATH --follow, or --resume).")
 
 
 def status_json(store: Store, sources: list[SourceStatus]) -> str:

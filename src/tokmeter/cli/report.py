@@ -12,6 +12,7 @@ from ..config import open_store
 from .app import app
 from .options import (
     Dimension,
+    FilterTzOpt,
     ModelOpt,
     OutputOpt,
     PricesOpt,
@@ -24,6 +25,7 @@ from .options import (
     console,
     file_console,
     filters,
+    format_help,
     price_overrides,
 )
 
@@ -48,8 +50,17 @@ class MetricChoice(str, Enum):
     requests = "requests"
 
 
+class SortChoice(str, Enum):
+    period = "period"
+    cost = "cost"
+    requests = "requests"
+    tokens = "tokens"
+    name = "name"
+
+
 class RowsFormat(str, Enum):
     table = "table"
+    json = "json"
     jsonl = "jsonl"
     csv = "csv"
     parquet = "parquet"
@@ -63,10 +74,7 @@ def report(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="table (Rich), json, csv, parquet, or html: "
-                                                 "one self-contained page with charts that opens offline.")] = (
-        ReportFormat.table
-    ),
+    format: Annotated[ReportFormat, typer.Option("--format", help=format_help(ReportFormat))] = ReportFormat.table,
     output: OutputOpt = None,
     chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
                                         "group, or per period (stacked by the other dimensions) with a time "
@@ -78,6 +86,10 @@ def report(
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
+    sort: Annotated[Optional[SortChoice], typer.Option(
+        "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the default "
+        "with --by day, week or month), cost (the default otherwise), requests, tokens (input + output), or "
+        "name (by the --by values).")] = None,
     tz: TzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
@@ -90,7 +102,8 @@ def report(
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
     tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
-    from ..render import emit, report_json, report_table, unpriced_table, write_frame
+    from ..render import emit, no_rows, report_json, report_table, unpriced_table, write_frame
+    from ..render_fit import show_table
     from ..report import build_report
 
     _check_chart_options(format, chart, metric)
@@ -101,7 +114,8 @@ def report(
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
         return
-    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown)
+    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown,
+                          sort=sort.value if sort else None)
     if format is ReportFormat.json:
         emit(report_json(result), output)
     elif format is ReportFormat.table:
@@ -112,9 +126,9 @@ def report(
             out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
                                    color_system=out.color_system), soft_wrap=True)
         else:
-            out.print(report_table(result))
+            show_table(out, report_table(result), empty=no_rows(the_store.location, the_filters))
         if result.unpriced.height:
-            out.print(unpriced_table(result))
+            show_table(out, unpriced_table(result))
     else:
         write_frame(result.rows, format.value, output, result.price_data)
 
@@ -147,9 +161,10 @@ def rows(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[RowsFormat, typer.Option("--format", help="table, jsonl, csv or parquet.")] = RowsFormat.table,
+    format: Annotated[RowsFormat, typer.Option("--format", help=format_help(RowsFormat))] = RowsFormat.table,
     output: OutputOpt = None,
     prices: PricesOpt = None,
+    tz: FilterTzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
     """The stored usage rows themselves, one per request (after deduplication), with their cost.
@@ -159,14 +174,17 @@ def rows(
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
     from ..pricing import price_data
-    from ..render import price_caption, rows_table, write_frame
+    from ..render import no_rows, price_caption, rows_table, write_frame
+    from ..render_fit import show_table
     from ..report import select_rows
 
     overrides = price_overrides(prices)
-    frame = select_rows(open_store(store), filters(since, until, model, user, provider), overrides)
+    the_store, the_filters = open_store(store), filters(since, until, model, user, provider, tz)
+    frame = select_rows(the_store, the_filters, overrides)
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
-        out.print(rows_table(frame))
-        out.print(price_caption(price_data(overrides)), markup=False, style="dim")
+        show_table(out, rows_table(frame), empty=no_rows(the_store.location, the_filters))
+        if frame.height:
+            out.print(price_caption(price_data(overrides)), markup=False, style="dim")
     else:
         write_frame(frame, format.value, output, price_data(overrides))

@@ -10,7 +10,7 @@ import typer
 
 from ..config import open_store
 from .app import app
-from .options import IngesterOpt, PricesOpt, QuietOpt, StoreOpt, TzOpt, console, price_overrides
+from .options import IngesterOpt, PeriodTzOpt, PricesOpt, QuietOpt, StoreOpt, console, price_overrides
 
 
 class Period(str, Enum):
@@ -35,7 +35,7 @@ def rollup(
     period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = Period.day,
     by: Annotated[Optional[list[RollupDim]], typer.Option("--by", help="Dimensions (repeatable; default: user, "
                                                           "model, provider).")] = None,
-    tz: TzOpt = "UTC",
+    tz: PeriodTzOpt = "UTC",
     output: Annotated[Optional[Path], typer.Option("--output", metavar="DIR", help="Write the rollup tables "
                                                    "under DIR instead of STORE/rollups.")] = None,
     prometheus: Annotated[Optional[Path], typer.Option("--prometheus", metavar="FILE", help="Also write a "

@@ -9,7 +9,7 @@ import typer
 
 from ..config import open_store
 from .app import app
-from .options import IngesterOpt, StoreOpt, console
+from .options import IngesterOpt, StoreOpt, console, format_help
 
 
 class StatusFormat(str, Enum):
@@ -21,7 +21,7 @@ class StatusFormat(str, Enum):
 def status(
     store: StoreOpt = None,
     ingester_id: IngesterOpt = None,
-    format: Annotated[StatusFormat, typer.Option("--format", help="table (Rich) or json.")] = StatusFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", help=format_help(StatusFormat))] = StatusFormat.table,
 ) -> None:
     """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
 
@@ -32,11 +32,12 @@ def status(
     [dim]Example: tokmeter status --format json[/]
     """
     from ..checkpoints import source_status
-    from ..render_status import status_json, status_table
+    from ..render_fit import show_table
+    from ..render_status import no_sources, status_json, status_table
 
     target = open_store(store, ingester=ingester_id)
     sources = source_status(target)
     if format is StatusFormat.json:
         typer.echo(status_json(target, sources))
     else:
-        console().print(status_table(target, sources))
+        show_table(console(), status_table(target, sources), empty=no_sources(target))
