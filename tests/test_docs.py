@@ -67,7 +67,7 @@ def cli_commands() -> dict[str, set[str]]:
 
 def readme_section(command: str) -> str:
     """The text of every README section headed ``### `tokmeter COMMAND...`` (with its sub-sections)."""
-    parts = re.split(r"^(?=#{2,3} )", README, flags=re.M)  # a #### sub-section stays in its section
+    parts = re.split(r"^(?=#{2,3} )", README, flags=re.MULTILINE)  # a #### sub-section stays in its section
     return "\n".join(p for p in parts if re.match(rf"###+ .*`tokmeter {re.escape(command)}[ `]", p))
 
 
@@ -82,7 +82,7 @@ def test_every_option_in_help_is_in_the_readme() -> None:
 
 def test_every_option_in_a_readme_command_line_exists() -> None:
     commands = cli_commands()
-    lines = re.findall(r"(?:^|[\s`(|;])tokmeter ((?:prices )?[a-z]+)([^`\n|;)]*)", README, flags=re.M)
+    lines = re.findall(r"(?:^|[\s`(|;])tokmeter ((?:prices )?[a-z]+)([^`\n|;)]*)", README, flags=re.MULTILINE)
     checked = 0
     for command, rest in lines:
         if command not in commands:

@@ -213,7 +213,7 @@ FORMAT_COMMANDS = [("report", "--by", "model"), ("rows",), ("status",), ("quaran
 
 def format_choices(command: str) -> list[str]:
     help_text = run_cli(command, "--help", env={"COLUMNS": "300"}).stdout
-    [choices] = re.findall(r"^│ --format\s+<([a-z|]+)>", help_text, flags=re.M)
+    [choices] = re.findall(r"^│ --format\s+<([a-z|]+)>", help_text, flags=re.MULTILINE)
     return choices.split("|")
 
 

@@ -26,18 +26,21 @@ def status(
     """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
 
     Lag is the bytes past the checkpoint, and for how long the checkpoint has not moved while they wait.
-    States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (no
+    States: live (a follower is running: ingest --follow / --resume), stopped (no follower is running; the
+    next one resumes there), finished (read to its end: rotated away, compressed, truncated), gone (no
     longer at its path). On a shared s3:// store, the checkpoints shown are this ingester's (--ingester-id).
 
     [dim]Example: tokmeter status --format json[/]
     """
     from ..checkpoints import source_status
+    from ..locking import follower_running
     from ..render_fit import show_table
     from ..render_status import no_sources, status_json, status_table
 
     target = open_store(store, ingester=ingester_id)
-    sources = source_status(target)
+    following = follower_running(target.root)
+    sources = source_status(target, following=following)
     if format is StatusFormat.json:
-        typer.echo(status_json(target, sources))
+        typer.echo(status_json(target, sources, following))
     else:
-        show_table(console(), status_table(target, sources), empty=no_sources(target))
+        show_table(console(), status_table(target, sources, following), empty=no_sources(target))
