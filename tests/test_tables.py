@@ -92,7 +92,8 @@ def test_report_fits_and_never_cuts_a_number(ingested: Path, columns: int) -> No
     assert f"${doc['totals']['cost_usd']:,.6f}" in words
     table = text.split("Unpriced models")[0]
     assert_models_whole(table, [row["model"] for row in doc["rows"]])
-    assert ("┃" in table) == (columns == 120)  # 10 columns: boxed at 120, one block per model below
+    # 10 columns and a 75-character name: one block per model at 60 and 80, compact (name folded) at 120
+    assert table.startswith("model  ") == (columns < 120) and "┃" not in table
 
 
 def assert_models_whole(table: str, models: list[str]) -> None:
@@ -104,13 +105,17 @@ def assert_models_whole(table: str, models: list[str]) -> None:
         assert first_column(table)[:-1] == models
 
 
-def test_sample_report_at_80_columns_is_a_compact_table(isolated_store: Path) -> None:
+@pytest.mark.parametrize(("columns", "layout"), [(60, "vertical"), (80, "compact"), (120, "boxed")])
+def test_sample_report_layout(isolated_store: Path, columns: int, layout: str) -> None:
     assert run_cli("ingest", str(SAMPLE_LOGS)).returncode == 0
     models = [row["model"] for row in json.loads(cli("report", "--by", "model", "--format", "json"))["rows"]]
-    text = cli("report", "--by", "model", columns=80)
-    assert "┃" not in text and not text.startswith("model  ") and "…" not in text
-    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    text = cli("report", "--by", "model", columns=columns)
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= columns
+    shown = "vertical" if text.startswith("model  ") else "boxed" if "┃" in text else "compact"
+    assert shown == layout, text
     assert_models_whole(text, models)
+    if layout == "boxed":  # the sample's names fit whole at 120: one line per model
+        assert all(f"│ {model} " in text for model in models)
 
 
 def test_rows_piped_are_as_wide_as_they_need(ingested: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,9 @@ figure; text columns (names, ids) fold onto more lines, never below ``TEXT_FLOOR
 natural width, when that is smaller). In order, the first layout that fits is used:
 
 1. the table as Rich draws it, when it fits at its natural width;
-2. boxed, number headers wrapped at their words, text columns folded;
-3. compact: no box, one space between columns, a rule under the header and above the totals;
+2. boxed, the headers of figures wrapped at their words, when no text then needs folding;
+3. compact: no box, one space between columns, a rule under the header and above the totals, text
+   folded where it must (the narrowest columns are given their whole width first);
 4. vertical: one block of ``column  value`` lines per row (and one for the totals).
 
 Off a terminal, with no ``$COLUMNS``, a table is as wide as it needs to be (a pipe or a file is never cut).
@@ -50,7 +51,7 @@ def show_table(out: Console, table: Table, *, empty: str | None = None) -> None:
         _print_unbounded(out, table, needs)
     elif sum(n.natural for n in needs) + _extra(table, boxed=True) <= width:
         out.print(_foldable(table, needs))
-    elif _least(needs) + _extra(table, boxed=True) <= width:
+    elif _unfolded(needs) + _extra(table, boxed=True) <= width:
         out.print(_sized(table, needs, width - _extra(table, boxed=True)))
     elif _least(needs) + _extra(table, boxed=False) <= width:
         out.print(_sized(_compact(table), needs, width - _extra(table, boxed=False)))
@@ -93,6 +94,11 @@ def _least(needs: list[_Need]) -> int:
     return sum(n.least for n in needs)
 
 
+def _unfolded(needs: list[_Need]) -> int:
+    """The width with no text folded (only the headers of figures wrapped at their words)."""
+    return sum(n.least if n.numeric else n.natural for n in needs)
+
+
 def _extra(table: Table, *, boxed: bool) -> int:
     """Width taken by borders and padding: boxed, a bar and a space each side of every cell; compact, one
     space between columns."""
@@ -108,18 +114,15 @@ def _foldable(table: Table, needs: list[_Need]) -> Table:
 
 
 def _sized(table: Table, needs: list[_Need], room: int) -> Table:
-    """Numbers at their widest figure; text columns share what is left, each up to its natural width."""
+    """Numbers at their widest figure; text columns share what is left, each up to its natural width: the
+    narrowest first, so that short ids and dates stay whole and the long paths and names fold."""
     widths = [n.least for n in needs]
     spare = room - sum(widths)
-    while spare > 0:
-        growable = [i for i, n in enumerate(needs) if not n.numeric and widths[i] < n.natural]
-        if not growable:
-            break
-        share = max(1, spare // len(growable))
-        for i in growable:
-            step = min(share, needs[i].natural - widths[i], spare)
-            widths[i] += step
-            spare -= step
+    text = sorted((i for i, n in enumerate(needs) if not n.numeric), key=lambda i: needs[i].natural)
+    for i in text:
+        step = max(0, min(needs[i].natural - widths[i], spare))
+        widths[i] += step
+        spare -= step
     for column, need, width in zip(table.columns, needs, widths, strict=True):
         column.width = width
         column.overflow = "fold"
