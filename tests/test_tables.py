@@ -192,6 +192,9 @@ def test_sort_period_needs_a_period(ingested: Path) -> None:
     result = run_cli("report", "--by", "model", "--sort", "period")
     assert result.returncode == 2 and "--sort period needs a time dimension" in result.stderr
     assert "Traceback" not in result.stderr
+    for charts in (("--chart",), ("--format", "html")):  # charts keep their own order: said, not ignored
+        result = run_cli("report", "--by", "model", "--sort", "cost", *charts)
+        assert result.returncode == 2 and "charts have their own order" in result.stderr, result.stderr
 
 
 # ---- empty results ----------------------------------------------------------------------------------------

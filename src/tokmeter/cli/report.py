@@ -106,7 +106,7 @@ def report(
     from ..render_fit import show_table
     from ..report import build_report
 
-    _check_chart_options(format, chart, metric)
+    _check_chart_options(format, chart, metric, sort)
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
     the_store, the_filters, overrides = open_store(store), filters(since, until, model, user, provider,
@@ -133,9 +133,13 @@ def report(
         write_frame(result.rows, format.value, output, result.price_data)
 
 
-def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None) -> None:
+def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None,
+                         sort: SortChoice | None) -> None:
     from ..errors import UsageError
 
+    if sort is not None and (chart or format is ReportFormat.html):
+        raise UsageError("--sort orders the rows of the table, JSON, CSV and Parquet; charts have their own order",
+                         hint="drop --sort: bars are largest first, or oldest first with a time dimension")
     if chart and format not in (ReportFormat.table, ReportFormat.html):
         raise UsageError(f"--chart draws in the terminal; it does not apply to --format {format.value}",
                          hint="drop --format (or use --format table), or use --format html for charts in a file")
