@@ -119,7 +119,8 @@ def as_extra_files(checkpoints: Iterable[Checkpoint], *, now: float | None = Non
 @dataclass(slots=True)
 class SourceStatus:
     """One checkpointed file as it stands now. ``state``: ``live`` (followed by a running follower, file
-    in place), ``stopped`` (in place, but no follower is running), ``finished`` (read to its end: rotated, compressed, truncated), ``gone`` (no longer at its path).
+    in place), ``stopped`` (in place, but no follower is running), ``finished`` (read to its end:
+    rotated, compressed, truncated), ``gone`` (no longer at its path).
     ``lag_bytes``: bytes in the file past the checkpoint (None when unknown: gone, or compressed);
     ``lag_seconds``: how long the checkpoint has not moved while bytes wait (0 when caught up)."""
 

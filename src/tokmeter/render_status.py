@@ -18,7 +18,8 @@ def _when(epoch: float) -> str:
 def follower_line(following: bool) -> str:
     if following:
         return "a follower (ingest --follow / --resume) is running on this store"
-    return "no follower is running on this store: tokmeter ingest PATH --follow resumes where each source stands"
+    return ("no follower is running on this store: tokmeter ingest PATH --follow resumes where each "
+            "source stands")
 
 
 def status_table(store: Store, sources: list[SourceStatus], following: bool) -> Table:

@@ -13,9 +13,17 @@ import polars as pl
 
 from .errors import UsageError
 from .price_overrides import PriceOverrides
-from .pricing import price_data, price_rows
 from .priced_groups import priced_groups
-from .rollup import DIMENSIONS, TIME_DIMENSIONS, filter_rows, group_usage, measures, unpriced_models, with_periods
+from .pricing import price_data, price_rows
+from .rollup import (
+    DIMENSIONS,
+    TIME_DIMENSIONS,
+    filter_rows,
+    group_usage,
+    measures,
+    unpriced_models,
+    with_periods,
+)
 from .store import Store
 
 
@@ -40,9 +48,11 @@ class Filters:
         """The filters as the options that set them, e.g. ``--since 2026-11-01 --user alice``."""
         parts = [f"--since {self.since}"] if self.since else []
         parts += [f"--until {self.until}"] if self.until else []
-        for flag, values in (("--model", self.models), ("--user", self.users), ("--provider", self.providers)):
+        for flag, values in (("--model", self.models), ("--user", self.users),
+                             ("--provider", self.providers)):
             parts += [f"{flag} {value}" for value in values]
-        return " ".join(parts + ([f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []))
+        zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
+        return " ".join(parts + zone)
 
     def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         return filter_rows(lf, since=self.since, until=self.until, models=self.models, users=self.users,
@@ -80,7 +90,8 @@ def check_sort(dims: Sequence[str], sort: str | None) -> str:
         raise UsageError(f"unknown --sort value {key!r}", hint=f"use any of: {', '.join(SORTS)}")
     if key == "period" and not periods:
         raise UsageError("--sort period needs a time dimension",
-                         hint="add --by day, --by week or --by month, or sort by cost, requests, tokens or name")
+                         hint="add --by day, --by week or --by month, "
+                              "or sort by cost, requests, tokens or name")
     return key
 
 

@@ -41,20 +41,20 @@ IngesterOpt = Annotated[
                  help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
                       "names are its own (default: the host name). Give each host (each follower) its own."),
 ]
-SinceOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
-                                                      help="First date to include, in the --tz zone (default UTC).")]
-UntilOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
-                                                      help="Last date to include (inclusive), in the --tz zone "
-                                                           "(default UTC).")]
+SinceOpt = Annotated[Optional[datetime], typer.Option(
+    formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="First date to include, in the --tz zone (default UTC).")]
+UntilOpt = Annotated[Optional[datetime], typer.Option(
+    formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="Last date to include (inclusive), in the --tz zone "
+                                                     "(default UTC).")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
 UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write to FILE instead of standard output.")]
-TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates and "
-                                    "of day / week / month boundaries (IANA name, e.g. Europe/Berlin).")]
-FilterTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
-                                          "(IANA name, e.g. Europe/Berlin).")]
+TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
+                                    "and of day / week / month boundaries (IANA name, e.g. Europe/Berlin).")]
+FilterTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until "
+                                          "dates (IANA name, e.g. Europe/Berlin).")]
 PeriodTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the day / week / month "
                                           "boundaries (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]

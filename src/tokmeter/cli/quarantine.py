@@ -20,7 +20,9 @@ class QuarantineFormat(str, Enum):
 
 @app.command()
 def quarantine(
-    format: Annotated[QuarantineFormat, typer.Option("--format", help=format_help(QuarantineFormat))] = QuarantineFormat.table,
+    format: Annotated[QuarantineFormat, typer.Option("--format", help=format_help(QuarantineFormat))] = (
+        QuarantineFormat.table
+    ),
     store: StoreOpt = None,
 ) -> None:
     """List every capture set aside as bad: source file, line and byte offset, reason, and a SHA-256 of
@@ -36,7 +38,8 @@ def quarantine(
     the_store = open_store(store)
     entries = the_store.quarantined()
     if format is QuarantineFormat.json:
-        typer.echo(orjson.dumps({"store": the_store.location, "entries": entries}, option=orjson.OPT_INDENT_2).decode())
+        doc = {"store": the_store.location, "entries": entries}
+        typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return
     if format is QuarantineFormat.jsonl:
         for entry in entries:

@@ -74,7 +74,9 @@ def report(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help=format_help(ReportFormat))] = ReportFormat.table,
+    format: Annotated[ReportFormat, typer.Option("--format", help=format_help(ReportFormat))] = (
+        ReportFormat.table
+    ),
     output: OutputOpt = None,
     chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
                                         "group, or per period (stacked by the other dimensions) with a time "
@@ -87,9 +89,9 @@ def report(
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
     sort: Annotated[Optional[SortChoice], typer.Option(
-        "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the default "
-        "with --by day, week or month), cost (the default otherwise), requests, tokens (input + output), or "
-        "name (by the --by values).")] = None,
+        "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the "
+        "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
+        "output), or name (by the --by values).")] = None,
     tz: TzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
@@ -138,7 +140,8 @@ def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice
     from ..errors import UsageError
 
     if sort is not None and (chart or format is ReportFormat.html):
-        raise UsageError("--sort orders the rows of the table, JSON, CSV and Parquet; charts have their own order",
+        raise UsageError("--sort orders the rows of the table, JSON, CSV and Parquet; "
+                         "charts have their own order",
                          hint="drop --sort: bars are largest first, or oldest first with a time dimension")
     if chart and format not in (ReportFormat.table, ReportFormat.html):
         raise UsageError(f"--chart draws in the terminal; it does not apply to --format {format.value}",

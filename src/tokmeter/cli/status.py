@@ -21,7 +21,9 @@ class StatusFormat(str, Enum):
 def status(
     store: StoreOpt = None,
     ingester_id: IngesterOpt = None,
-    format: Annotated[StatusFormat, typer.Option("--format", help=format_help(StatusFormat))] = StatusFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", help=format_help(StatusFormat))] = (
+        StatusFormat.table
+    ),
 ) -> None:
     """Each source file ingest --follow / --resume has a checkpoint for: its offset, size now, and lag.
 
