@@ -30,6 +30,7 @@ VERSION = 1
 FINGERPRINT_BYTES = 1024
 LIVE, FINISHED = "live", "finished"
 STATES = (LIVE, FINISHED)
+STOPPED = "stopped"  # shown, never stored: a live checkpoint whose follower is not running
 
 
 @dataclass(slots=True)
@@ -117,8 +118,9 @@ def as_extra_files(checkpoints: Iterable[Checkpoint], *, now: float | None = Non
 
 @dataclass(slots=True)
 class SourceStatus:
-    """One checkpointed file as it stands now. ``state``: ``live`` (followed, file in place),
-    ``finished`` (read to its end: rotated, compressed, truncated), ``gone`` (no longer at its path).
+    """One checkpointed file as it stands now. ``state``: ``live`` (followed by a running follower, file
+    in place), ``stopped`` (in place, but no follower is running), ``finished`` (read to its end:
+    rotated, compressed, truncated), ``gone`` (no longer at its path).
     ``lag_bytes``: bytes in the file past the checkpoint (None when unknown: gone, or compressed);
     ``lag_seconds``: how long the checkpoint has not moved while bytes wait (0 when caught up)."""
 
@@ -129,12 +131,15 @@ class SourceStatus:
     lag_seconds: float | None
 
 
-def source_status(store: Store, *, now: float | None = None) -> list[SourceStatus]:
-    """Every checkpointed file with its offset, its size now and the lag: live ones first."""
+def source_status(store: Store, *, following: bool, now: float | None = None) -> list[SourceStatus]:
+    """Every checkpointed file with its offset, its size now and the lag: live ones first. ``following``:
+    whether a follower runs on the store (``locking.follower_running``); without one, nothing is live."""
     with store.reading_documents():
         found = load(store)
     stamp = time.time() if now is None else now
     out = [_status_of(cp, stamp) for cp in found]
+    if not following:
+        out = [replace(s, state=STOPPED) if s.state == LIVE else s for s in out]
     return sorted(out, key=lambda s: (s.state != LIVE, s.state, s.checkpoint.path))
 
 

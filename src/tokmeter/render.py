@@ -16,7 +16,7 @@ import orjson
 import polars as pl
 
 from .errors import UsageError
-from .report import Report
+from .report import Filters, Report
 from .rollup import UNKNOWN_COUNTS, WHEN_NONZERO
 
 if TYPE_CHECKING:
@@ -61,6 +61,13 @@ def report_caption(report: Report) -> str:
     return "\n".join([price_caption(report.price_data), *unknown_notes(report.totals.row(0, named=True))])
 
 
+def no_rows(location: str, filters: Filters) -> str:
+    """What a table says instead of an empty frame: the store holds no row, or none matches."""
+    if filters.active():
+        return f"No usage row in {location} matches these filters ({filters.describe()})."
+    return f"No usage rows in {location} yet: tokmeter ingest PATH reads captures into it."
+
+
 def _is_cost(column: str) -> bool:
     return column.startswith("cost_") and column.endswith("_usd")
 
@@ -82,9 +89,11 @@ def report_table(report: Report) -> Table:
         table.add_column(dim, footer="Total" if index == 0 else "")
     for measure in shown:
         table.add_column(_header(measure), footer=_cell(measure, totals[measure]), justify="right")
-    if not report.dims:
+    if not report.dims:  # the totals are the one row (none without requests: the caller says so)
         table.show_footer = False
-        table.add_row(*(_cell(m, totals[m]) for m in shown))
+        if totals["requests"]:
+            table.add_row(*(_cell(m, totals[m]) for m in shown))
+        return table
     for row in report.rows.iter_rows(named=True):
         table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
                       *(_cell(m, row[m]) for m in shown))
@@ -138,8 +147,8 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
                 price_data: dict[str, str | None] | None = None) -> None:
-    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
-    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object)."""
+    """Write a data frame as csv, json, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
+    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object) and JSON's ``price_data`` key."""
     if fmt == "parquet":
         if output is None and sys.stdout.isatty():
             raise UsageError("Parquet is binary: it is not written to a terminal",
@@ -157,6 +166,9 @@ def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
     frame = for_export(frame)
     if fmt == "csv":
         data = frame.write_csv().encode()
+    elif fmt == "json":
+        doc = {"rows": _jsonable_rows(frame), "price_data": price_data}
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
     elif fmt == "jsonl":
         data = b"".join(orjson.dumps(row) + b"\n" for row in _jsonable_rows(frame))
     else:

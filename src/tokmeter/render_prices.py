@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .price_quote import PriceQuote
 from .render import UNKNOWN, price_caption
+from .render_fit import show_table
 
 
 def unpriced_check_table(unpriced: pl.DataFrame, price_data: dict[str, str | None]) -> Table:
@@ -53,7 +54,7 @@ def render_quote(found: PriceQuote, console: Console) -> None:
     console.print(f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False)
     for label, value in lines:
         console.print(f"  {label:<12}{value}", markup=False, highlight=False, soft_wrap=True)
-    console.print(_rates_table(found))
+    show_table(console, _rates_table(found))
 
 
 def _in_force(found: PriceQuote) -> str:

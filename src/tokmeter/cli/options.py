@@ -69,18 +69,23 @@ def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], date
     return parse
 
 
-SinceOpt = Annotated[Optional[datetime], typer.Option(parser=date_parser("--since"), metavar="YYYY-MM-DD",
-                                                      help="First UTC date to include.")]
-UntilOpt = Annotated[Optional[datetime], typer.Option(parser=date_parser("--until"), metavar="YYYY-MM-DD",
-                                                      help="Last UTC date to include (inclusive).")]
+SinceOpt = Annotated[Optional[datetime], typer.Option(
+    parser=date_parser("--since"), metavar="YYYY-MM-DD", help="First date to include, in the --tz zone (default UTC).")]
+UntilOpt = Annotated[Optional[datetime], typer.Option(
+    parser=date_parser("--until"), metavar="YYYY-MM-DD", help="Last date to include (inclusive), in the --tz zone "
+                                                              "(default UTC).")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
 UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write to FILE (in an existing folder) instead of "
                                                         "standard output; - is standard output.")]
-TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone for day / week / month boundaries "
-                                    "and --since / --until (IANA name, e.g. Europe/Berlin).")]
+TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
+                                    "and of day / week / month boundaries (IANA name, e.g. Europe/Berlin).")]
+FilterTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until "
+                                          "dates (IANA name, e.g. Europe/Berlin).")]
+PeriodTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the day / week / month "
+                                          "boundaries (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 PricesOpt = Annotated[
     Optional[Path],
@@ -89,6 +94,22 @@ PricesOpt = Annotated[
                       f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
                       "config.toml in the user config dir), else genai-prices alone."),
 ]
+
+
+# What each --format name means, in every command that offers it.
+FORMATS = {
+    "table": "a table for people",
+    "json": "one JSON document",
+    "jsonl": "one JSON object per line",
+    "csv": "CSV with a header line",
+    "parquet": "a Parquet file (with --output)",
+    "html": "one self-contained page with charts that opens offline",
+}
+
+
+def format_help(choices: type[Enum]) -> str:
+    """The --format help of a command, from the meanings above: the same name means the same thing."""
+    return "; ".join(f"{choice.value}: {FORMATS[choice.value]}" for choice in choices) + "."
 
 
 def console(stderr: bool = False) -> Console:

@@ -11,6 +11,7 @@ from ..config import open_store
 from ..errors import TokmeterError, UsageError
 from .app import app
 from .options import (
+    FilterTzOpt,
     PricesOpt,
     QuietOpt,
     SinceOpt,
@@ -39,6 +40,7 @@ def check(
     since: SinceOpt = None,
     until: UntilOpt = None,
     prices: PricesOpt = None,
+    tz: FilterTzOpt = "UTC",
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -50,14 +52,14 @@ def check(
     [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\\%F)"[/]
     """
     from ..pricing import price_data
+    from ..render_fit import show_table
     from ..render_prices import unpriced_check_table
     from ..report import check_unpriced
 
     overrides = price_overrides(prices)
-    the_filters = filters(since, until, None, None, None)
-    unpriced = check_unpriced(open_store(store, existing=True), the_filters, overrides)
+    unpriced = check_unpriced(open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides)
     if unpriced.height:
-        console().print(unpriced_check_table(unpriced, price_data(overrides)))
+        show_table(console(), unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())
         raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
                             "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))

@@ -11,7 +11,7 @@ import typer
 from ..config import open_store
 from ..output_paths import output_file, output_folder
 from .app import app
-from .options import IngesterOpt, PricesOpt, QuietOpt, StoreOpt, TzOpt, console, price_overrides
+from .options import IngesterOpt, PeriodTzOpt, PricesOpt, QuietOpt, StoreOpt, console, price_overrides
 
 
 class Period(str, Enum):
@@ -36,7 +36,7 @@ def rollup(
     period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = Period.day,
     by: Annotated[Optional[list[RollupDim]], typer.Option("--by", help="Dimensions (repeatable; default: user, "
                                                           "model, provider).")] = None,
-    tz: TzOpt = "UTC",
+    tz: PeriodTzOpt = "UTC",
     output: Annotated[Optional[Path], typer.Option("--output", metavar="DIR", help="Write the rollup tables "
                                                    "under DIR instead of STORE/rollups (DIR is created if "
                                                    "missing, its parent must exist).")] = None,
