@@ -52,9 +52,20 @@ def render_quote(found: PriceQuote, console: Console) -> None:
     for index, (label, source) in enumerate(found.modifiers):
         lines.append(("modifiers" if index == 0 else "", f"{label}: {source}"))
     console.print(f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False)
-    for label, value in lines:
-        console.print(f"  {label:<12}{value}", markup=False, highlight=False, soft_wrap=True)
+    console.print(_label_grid(lines))
     show_table(console, _rates_table(found))
+
+
+def _label_grid(lines: list[tuple[str, str]]) -> Table:
+    """``label  value`` lines whose values wrap (long sources and URLs fold) within the terminal's width."""
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 0))
+    grid.add_column(width=14, no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in lines:
+        grid.add_row(Text(f"  {label}"), Text(value))
+    return grid
 
 
 def _in_force(found: PriceQuote) -> str:
