@@ -203,7 +203,10 @@ def test_empty_results_are_a_sentence_not_a_frame(ingested: Path) -> None:
         text = cli(*args, "--since", "2030-01-01")
         assert "No usage row" in text and "--since 2030-01-01" in text, text
         assert not set("┏┃│─") & set(text), text
-    fresh = cli("report", "--store", str(ingested.parent / "empty"))
+    nothing, empty = ingested.parent / "nothing", ingested.parent / "empty"
+    nothing.mkdir()
+    cli("ingest", str(nothing), "--store", str(empty), "--quiet")  # a store with no rows (no store at all: an error)
+    fresh = cli("report", "--store", str(empty))
     assert "No usage rows in" in fresh and "tokmeter ingest" in fresh
     status = cli("status")
     assert "no checkpoints yet" in status and "┏" not in status
