@@ -7,7 +7,7 @@ Inputs: mutations (byte flips, truncations, splices, number swaps) of the bundle
 the recorded provider responses in ../shared/real-captures (when present), plus random JSON. What it
 found so far, all fixed: a response body holding an integer beyond 64 bits made the request-id
 fingerprint raise TypeError (now hashed from a stable text form); token counts beyond Int64 crashed the
-store's frame (now rejected above 10^12 as implausible).
+store's frame (now rejected above 10^9, absurd for one request).
 """
 
 from __future__ import annotations

@@ -132,7 +132,9 @@ def test_cli_chart_option_errors(ingested: Path) -> None:
     assert result.returncode == 2 and "add --chart, or use --format html" in result.stderr
 
 
-def test_empty_store_chart(isolated_store: Path) -> None:
+def test_empty_store_chart(isolated_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    assert run_cli("ingest", str(tmp_path / "nothing"), "--quiet").returncode == 0  # a store, with no rows
     result = run_cli("report", "--by", "model", "--chart")
     assert result.returncode == 0, result.stderr
     assert "(no usage in this report)" in result.stdout

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from conftest import SAMPLE_LOGS, run_cli
+from tokmeter.price_modifiers import VERSION as MODIFIERS
 
 # sample_logs/: 13 captures -> 10 usage rows. Dropped: one retry copy of req_oa_0002 (identical usage, seen
 # again after midnight) and the cut-off first attempt of req_an_0003 (its complete retry wins); one malformed
@@ -28,7 +29,13 @@ TOTALS = {
     # 3 gpt-4o-mini tokens (0.0000018) and 2 claude-haiku-4-5 tokens (0.00001)
     "cost_usd": 0.0300594,
     "unpriced_requests": 0,
+    "modifier_unknown_requests": 0,  # sample_logs say no service tier: standard rates
     "estimated_requests": 2,  # req_oa_0003 (no include_usage) and req_an_0005 (cut after message_start)
+    # req_oa_0003's estimate cannot see the cache (req_an_0005 kept message_start's exact counts)
+    "unknown_cache_read_tokens": 1,
+    "unknown_cache_write_tokens": 1,
+    "unknown_cache_write_1h_tokens": 1,
+    "unknown_reasoning_tokens": 0,
 }
 
 
@@ -67,7 +74,7 @@ def test_reingest_changes_nothing(ingested: Path) -> None:
 def test_report_totals_exact(ingested: Path) -> None:
     doc = report_json("--by", "model")
     assert set(doc) == {"rows", "totals", "unpriced_models", "price_data"}
-    assert doc["price_data"] == {"genai_prices": version("genai-prices"), "overrides": None}
+    assert doc["price_data"] == {"genai_prices": version("genai-prices"), "modifiers": MODIFIERS, "overrides": None}
     assert doc["totals"] == TOTALS
     assert doc["unpriced_models"] == []
     assert sum(r["requests"] for r in doc["rows"]) == 10
@@ -304,7 +311,8 @@ def test_price_data_in_table_and_parquet(ingested: Path, tmp_path: Path) -> None
     out = tmp_path / "r.parquet"
     assert run_cli("report", "--by", "model", "--format", "parquet", "--output", str(out)).returncode == 0
     metadata = pl.read_parquet_metadata(out)
-    assert json.loads(metadata["tokmeter.price_data"]) == {"genai_prices": version("genai-prices"), "overrides": None}
+    assert json.loads(metadata["tokmeter.price_data"]) == {"genai_prices": version("genai-prices"),
+                                                           "modifiers": MODIFIERS, "overrides": None}
 
 
 def test_cost_breakdown_sums_to_cost(ingested: Path, tmp_path: Path) -> None:

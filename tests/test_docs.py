@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from conftest import REPO, run_cli
 
@@ -31,3 +32,84 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_readme_main_job_runs_on_sample_logs() -> None:
     assert "tokmeter ingest sample_logs/" in README and "tokmeter report --by model" in README
+
+
+# ---- one command-line contract: README sections and --help agree on every command's options ----------
+SHARED_OPTIONS = {"--store", "--quiet", "--help"}  # documented once, in the Commands section's first paragraph
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def cli_options() -> dict[str, list[tuple[str, ...]]]:
+    """Every command ("prices check" for a sub-command) and the options its --help lists, each with its
+    names (``("--wait", "--no-wait")`` for a flag pair)."""
+    from typer.main import get_command
+
+    from tokmeter.cli import app
+
+    def walk(group: Any, prefix: str) -> dict[str, list[tuple[str, ...]]]:  # typer's vendored click types
+        found: dict[str, list[tuple[str, ...]]] = {}
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                found |= walk(command, f"{prefix}{name} ")
+            else:
+                found[prefix + name] = [
+                    tuple(opt for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--"))
+                    for param in command.params if param.param_type_name == "option"]
+        return found
+
+    return walk(get_command(app), "")
+
+
+def cli_commands() -> dict[str, set[str]]:
+    """Every command and all the names of its options."""
+    return {command: {name for names in options for name in names} for command, options in cli_options().items()}
+
+
+def readme_section(command: str) -> str:
+    """The text of every README section headed ``### `tokmeter COMMAND...`` (with its sub-sections)."""
+    parts = re.split(r"^(?=#{2,3} )", README, flags=re.MULTILINE)  # a #### sub-section stays in its section
+    return "\n".join(p for p in parts if re.match(rf"###+ .*`tokmeter {re.escape(command)}[ `]", p))
+
+
+def test_every_option_in_help_is_in_the_readme() -> None:
+    for command, options in cli_options().items():
+        section = readme_section(command)
+        assert section, f"no README section for tokmeter {command}"
+        documented = set(OPTION.findall(section)) | SHARED_OPTIONS
+        missing = {names[0] for names in options if not documented.intersection(names)}
+        assert not missing, f"tokmeter {command} --help lists {sorted(missing)}, its README section does not"
+
+
+def test_every_option_in_a_readme_command_line_exists() -> None:
+    commands = cli_commands()
+    lines = re.findall(r"(?:^|[\s`(|;])tokmeter ((?:prices )?[a-z]+)([^`\n|;)]*)", README, flags=re.MULTILINE)
+    checked = 0
+    for command, rest in lines:
+        if command not in commands:
+            continue
+        unknown = set(OPTION.findall(rest)) - commands[command] - {"--help"}
+        assert not unknown, f"README runs tokmeter {command}{rest} but {sorted(unknown)} is no option of it"
+        checked += 1
+    assert checked > 40, checked
+
+
+def test_every_command_that_reads_the_store_takes_store() -> None:
+    without = {command for command, options in cli_commands().items() if "--store" not in options}
+    assert without == {"prices show"}, without  # reads price data only, and the README says so
+    assert "all but `prices show`" in README
+
+
+def test_tz_applies_to_since_and_until_everywhere() -> None:
+    for command, options in cli_commands().items():
+        if "--since" in options:
+            assert "--tz" in options, command
+            help_text = run_cli(*command.split(), "--help", env={"COLUMNS": "300"}).stdout
+            assert "in the --tz zone" in help_text and "Time zone of the --since / --until" in help_text, command
+    rollup_help = run_cli("rollup", "--help", env={"COLUMNS": "300"}).stdout
+    assert "--since" not in rollup_help and "--until" not in rollup_help
+
+
+def test_help_lists_every_option_introspected() -> None:
+    for command, options in cli_commands().items():
+        shown = set(OPTION.findall(run_cli(*command.split(), "--help", env={"COLUMNS": "300"}).stdout))
+        assert options <= shown, (command, options - shown)

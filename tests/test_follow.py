@@ -151,8 +151,8 @@ def test_follows_a_writer_process_appending(tmp_path: Path, isolated_store: Path
     assert "rows written       600" in f.stdout and "duplicates dropped 0" in f.stdout
     assert "bad captures       0" in f.stdout
     assert int(stored(isolated_store)["input_tokens"].sum()) == input_tokens(range(600))
-    [source] = status(isolated_store)
-    assert (source["path"], source["state"]) == (str(log), "live")
+    [source] = status(isolated_store)  # the follower has stopped: its sources wait for the next one
+    assert (source["path"], source["state"]) == (str(log), "stopped")
     assert source["offset"] == source["size"] == log.stat().st_size and source["lag_bytes"] == 0
 
 
@@ -201,7 +201,7 @@ def test_rename_rotation_then_gzip_of_the_rotated_file(tmp_path: Path, isolated_
     assert "duplicates dropped 0" in f.stdout
     assert int(stored(isolated_store)["input_tokens"].sum()) == input_tokens(range(100))
     sources = {Path(s["path"]).name: s for s in status(isolated_store)}
-    assert sources["app.jsonl"]["state"] == "live" and sources["app.jsonl"]["lag_bytes"] == 0
+    assert sources["app.jsonl"]["state"] == "stopped" and sources["app.jsonl"]["lag_bytes"] == 0
     assert sources["app.jsonl.1.gz"]["state"] == "finished"
 
 
@@ -222,7 +222,7 @@ def test_copytruncate_reads_the_file_again_from_its_start(tmp_path: Path, isolat
         wait_rows(isolated_store, 70)
         assert_clean_stop(f)
     assert int(stored(isolated_store)["input_tokens"].sum()) == input_tokens(range(70))
-    live_source = next(s for s in status(isolated_store) if s["path"] == str(live) and s["state"] == "live")
+    live_source = next(s for s in status(isolated_store) if s["path"] == str(live) and s["state"] == "stopped")
     assert live_source["offset"] == live.stat().st_size == len(records(range(50, 70)))
 
 
@@ -283,7 +283,29 @@ def test_resume_reads_only_the_new_bytes(tmp_path: Path, isolated_store: Path) -
     assert (source["offset"], source["line"]) == (log.stat().st_size, 18)
 
 
-def test_status_without_checkpoints(isolated_store: Path) -> None:
+def test_status_knows_whether_a_follower_is_running(tmp_path: Path, isolated_store: Path) -> None:
+    log = tmp_path / "logs" / "app.jsonl"
+    log.parent.mkdir()
+    log.write_bytes(b"")
+    for n, stop in enumerate((signal.SIGTERM, signal.SIGKILL)):  # a clean stop, and one without clean-up
+        append(log, records(range(10 * n, 10 * n + 10)))
+        with follower(tmp_path, log.parent) as f:
+            wait_rows(isolated_store, 10 * n + 10)  # this follower's commit: it is running
+            doc = orjson.loads(run_cli("status", "--format", "json").stdout)
+            assert doc["follower_running"] is True, f.stderr
+            assert [s["state"] for s in doc["sources"]] == ["live"]
+            table = run_cli("status").stdout
+            assert " live " in table and "a follower (ingest --follow / --resume) is running" in table
+            f.stop(stop)
+        doc = orjson.loads(run_cli("status", "--format", "json").stdout)
+        assert doc["follower_running"] is False and [s["state"] for s in doc["sources"]] == ["stopped"]
+        table = run_cli("status").stdout
+        assert " stopped " in table and " live " not in table and "no follower is running" in table
+
+
+def test_status_without_checkpoints(isolated_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    assert run_cli("ingest", str(tmp_path / "nothing"), "--quiet").returncode == 0  # a store, no checkpoints
     result = run_cli("status")
     assert result.returncode == 0, result.stderr
     assert "no checkpoints yet" in result.stdout

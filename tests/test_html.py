@@ -183,6 +183,8 @@ def test_html_escapes_names_from_captures(ingested: Path, tmp_path: Path) -> Non
 
 
 def test_html_empty_store(isolated_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    assert run_cli("ingest", str(tmp_path / "nothing"), "--quiet").returncode == 0  # a store, with no rows
     _, page = html_report(tmp_path, "--by", "model")
     data = page.data
     assert data["report"]["rows"] == [] and data["over_time"]["model"]["periods"] == []

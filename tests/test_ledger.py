@@ -106,3 +106,33 @@ def test_verify_command(isolated_store: Path) -> None:
     bad = run_cli("verify")
     assert bad.returncode == 5
     assert "modified" in bad.stdout and "Error:" in bad.stderr
+
+
+OLD_STORE = Path(__file__).parent / "data" / "old-store"
+
+
+def test_a_store_written_before_null_counts_verifies_and_reads_as_before(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    shutil.copytree(OLD_STORE, root, ignore=shutil.ignore_patterns("README.md"))
+    before = {p.name: p.read_bytes() for p in root.rglob("*.parquet")}
+    done = run_cli("verify", "--store", str(root))
+    assert done.returncode == 0 and "ok: every part matches the ledger" in done.stdout, done.stdout + done.stderr
+    listed = run_cli("rows", "--format", "jsonl", "--store", str(root))
+    rows = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    stored = pl.read_parquet(next(root.rglob("*.parquet")))
+    assert len(rows) == stored.height and all(r["reasoning_tokens"] == 0 for r in rows)  # its 0s stay 0
+    report = orjson.loads(run_cli("report", "--format", "json", "--store", str(root)).stdout)
+    assert report["totals"]["unknown_reasoning_tokens"] == 0
+    assert report["totals"]["output_tokens"] == stored["output_tokens"].sum()
+    assert {p.name: p.read_bytes() for p in root.rglob("*.parquet")} == before  # nothing rewritten
+
+
+def test_null_and_zero_counts_have_different_digests_by_either_writer(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    commit(store, usage_row("a", reasoning_tokens=None, cache_write_1h_tokens=None), usage_row("b"))
+    assert check(store).ok
+    frame = pl.read_parquet(store.part_files()[0])
+    zeros = frame.with_columns(pl.col("reasoning_tokens", "cache_write_1h_tokens").fill_null(0))
+    canonical = frame.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    assert rows_digest(frame) == hashlib.sha256(canonical_lines(canonical.rows())).hexdigest()
+    assert rows_digest(frame) != rows_digest(zeros)

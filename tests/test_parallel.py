@@ -78,3 +78,34 @@ def test_a_bom_counts_only_at_the_start_of_the_file() -> None:
     at_start = list(read_capture_log(io.BytesIO(line), "f", None, 0, 1))
     mid_file = list(read_capture_log(io.BytesIO(line), "f", None, 4096, 1))
     assert isinstance(at_start[0], Capture) and isinstance(mid_file[0], BadCapture)
+
+
+def test_parallel_and_serial_print_the_same_summary(tmp_path: Path) -> None:
+    """The summary's counts (estimates, missing usage and why, fallback ids) travel back from the workers:
+    the same captures read in one process and by forked workers print the same summary."""
+    log = make_input(tmp_path)
+    chat = {"ts": "2026-11-03T10:00:00Z", "provider": "openai", "path": "/v1/chat/completions", "status": 200}
+    unread = 'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,' \
+             '"delta":{"content":"Hello there"},"finish_reason":null}]}\n\n'
+    special = [  # each kind of count, a few of each, spread over the chunks below
+        {**chat, "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}, "body": unread},
+        {**chat, "request": {"model": "gpt-4o", "stream": True}, "body": unread},
+        {**chat, "request": {"stream": True}, "body": ": ping\n\n"},
+        {**chat, "status": 429, "body": '{"error": {"message": "slow down"}}'},
+        {**chat, "body": {"object": "chat.completion", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}},
+    ]
+    lines = log.read_bytes().splitlines(keepends=True)
+    step = len(lines) // 8
+    for n, at in enumerate(range(step, len(lines), step)):
+        for k, record in enumerate(special):
+            lines.insert(at + k, json.dumps({**record, "request_id": f"special-{n}-{k}"} if k < 4 else
+                                            {**record, "ts": f"2026-11-03T10:{n:02d}:00Z"}).encode() + b"\n")
+    log.write_bytes(b"".join(lines))
+    serial = ingest(log, tmp_path / "serial", TOKMETER_WORKERS="1", TOKMETER_MAX_LINE_BYTES=MAX_LINE)
+    parallel = ingest(log, tmp_path / "parallel", TOKMETER_WORKERS="2", TOKMETER_PARALLEL_MIN_BYTES="0",
+                      TOKMETER_CHUNK_BYTES=str(256 * 1024), TOKMETER_MAX_LINE_BYTES=MAX_LINE)
+    summaries = [[line for line in out.splitlines() if not line.startswith("Ingested into")]
+                 for out in (serial[0], parallel[0])]
+    assert summaries[1] == summaries[0]
+    for label in ("estimated usage", "no usage", "fallback ids"):
+        assert any(line.strip().startswith(label) for line in summaries[0]), (label, serial[0])

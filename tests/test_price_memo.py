@@ -15,7 +15,7 @@ from test_price_overrides import FULL, overrides
 from test_pricing import _varied_frame
 from tokmeter.price_memo import PriceMemo, memo_path
 from tokmeter.price_overrides import PriceOverrides
-from tokmeter.pricing import build_price_table, price_keys, price_rows
+from tokmeter.pricing import DAY_KEY, PRICE_KEY, build_price_table, price_keys, price_rows
 from tokmeter.report import report_from_rows
 from tokmeter.rollup import group_usage, unpriced_models
 
@@ -54,14 +54,14 @@ def test_reports_from_the_memo_equal_pricing_every_row(tmp_path: Path, with_pric
 
 def test_memo_table_equals_the_price_table_after_a_reload(tmp_path: Path) -> None:
     prices = overrides(tmp_path, FULL)
-    keys = price_keys(_varied_frame(2000, 9).lazy()).select("provider", "model", "_price_day") \
+    keys = price_keys(_varied_frame(2000, 9).lazy()).select(DAY_KEY) \
         .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32)).unique().collect()  # day keys, as the memo keeps
     direct = build_price_table(keys, prices)
     first = PriceMemo.load(prices)
     first.price_table(keys, prices)
     first.save()
     reloaded = PriceMemo.load(prices).price_table(keys, prices)
-    order = ["provider", "model", "_price_day", "_price_minute", "_tier"]
+    order = [*PRICE_KEY, "_tier"]
     assert_frame_equal(reloaded.sort(order, nulls_last=True), direct.sort(order, nulls_last=True), check_exact=True)
     assert direct.height > 100
 
@@ -83,8 +83,13 @@ def test_a_damaged_memo_is_ignored_and_rewritten(tmp_path: Path) -> None:
 
 
 def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
-    """What the memo is for: the CLI's second report over the same days answers without genai-prices."""
-    assert run_cli("ingest", str(SAMPLE_LOGS)).returncode == 0
+    """What the memo is for: the CLI's second report over the same days answers without genai-prices, even
+    the reason of an unpriced model."""
+    body = {"id": "c-1", "object": "chat.completion", "model": "mystery-9b", "usage": {"prompt_tokens": 9}}
+    unpriced = tmp_path / "unpriced.jsonl"
+    unpriced.write_text(json.dumps({"ts": "2026-11-03T10:00:00Z", "request_id": "m1", "provider": "acme",
+                                    "path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}))
+    assert run_cli("ingest", str(SAMPLE_LOGS), str(unpriced)).returncode == 0
     probe = ("import sys, runpy; sys.argv = ['tokmeter', 'report', '--by', 'model', '--format', 'json'];\n"
              "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
              "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)")
@@ -95,6 +100,8 @@ def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
                            timeout=120, check=False) for _ in range(2)]
     assert "GENAI" in runs[0].stderr.split()[-1:] and runs[1].stderr.split()[-1:] == ["NO-GENAI"]
     assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
+    assert [(m["model"], m["reason"]) for m in json.loads(runs[1].stdout)["unpriced_models"]] == \
+        [("mystery-9b", "no price in genai-prices")]
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False,
                          env={**os.environ, "TOKMETER_PRICE_MEMO": "0"})
     assert off.stderr.split()[-1:] == ["GENAI"] and json.loads(off.stdout) == json.loads(runs[0].stdout)

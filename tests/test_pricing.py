@@ -140,8 +140,10 @@ def test_breakdown_prices_each_kind_at_its_rate() -> None:
 def test_price_data_names_the_genai_prices_version() -> None:
     from importlib.metadata import version
 
-    assert price_data() == {"genai_prices": version("genai-prices"), "overrides": None}
-    assert price_data_version() == f"genai-prices {version('genai-prices')}"
+    from tokmeter.price_modifiers import VERSION
+
+    assert price_data() == {"genai_prices": version("genai-prices"), "modifiers": VERSION, "overrides": None}
+    assert price_data_version() == f"genai-prices {version('genai-prices')} + modifiers {VERSION}"
 
 
 def _varied_frame(count: int, seed: int) -> pl.DataFrame:
@@ -152,9 +154,17 @@ def _varied_frame(count: int, seed: int) -> pl.DataFrame:
         row["status"] = rng.choice([200, 200, 200, 429, None])
         row["usage_source"] = rng.choice(["reported", "reported", "estimated", "missing"])
         row["request_id"] = f"g{index}"
+        # how it was served: mostly unsaid; priced tiers, fast mode, and tiers without a known rate
+        row["service_tier"], row["speed"] = rng.choice([(None, None)] * 6 + [
+            ("standard", None), ("flex", None), ("priority", None), ("batch", None), ("scale", None),
+            (None, "fast"), ("priority", "fast"), ("other", "standard")])
         if index % 40 == 0:  # one model name under providers that price it differently (by time of day or not)
             row["provider"], row["model"] = rng.choice([("openrouter", "deepseek-chat"), ("azure", "o3"),
                                                         ("deepseek", "deepseek-chat"), ("openai", "o3")])
+        if index % 7 == 3:  # unknown counts (a token log's), beside known 0s
+            row["reasoning_tokens"] = row["cache_write_1h_tokens"] = None
+        if index % 11 == 5:  # an estimate's
+            row["cache_read_tokens"] = row["cache_write_tokens"] = row["cache_write_1h_tokens"] = None
     return pl.DataFrame(rows, schema=polars_schema())
 
 
@@ -176,6 +186,8 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
     for got, want in zip(report_from_rows(lf, dims, tz, None, breakdown), expected, strict=True):
         assert_frame_equal(got, want, check_exact=True)
     assert expected[1]["unpriced_requests"][0] > 0 and expected[1]["cost_usd"][0] > 0
+    unknown = lf.select(pl.col("reasoning_tokens").null_count()).collect().item()
+    assert unknown and expected[1]["unknown_reasoning_tokens"][0] == unknown
 
 
 @pytest.mark.parametrize(("period", "tz"), [("day", "UTC"), ("week", "Europe/Berlin"), ("month", "Asia/Kolkata")])
@@ -188,3 +200,49 @@ def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: s
     spec = RollupSpec(period, ("user", "model", "provider"), tz)
     assert_frame_equal(rollup_rows(lf, spec).collect(), rollup_frame(price_rows(lf), spec).collect(),
                        check_exact=True)
+
+
+def _with_unknowns(rng: random.Random, row: dict) -> dict:
+    """``row`` with some subset counts unknown (null), as a token log or an estimate stores them."""
+    row = dict(row)
+    for column in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
+        if rng.random() < 0.4:
+            row[column] = None
+    if row["cache_write_tokens"] is None or rng.random() < 0.4:
+        row["cache_write_1h_tokens"] = None
+    return row
+
+
+def _usage_without_unknowns(row: dict):  # -> genai_prices.Usage
+    """The Usage genai-prices is given when the unknown fields are simply absent."""
+    from genai_prices import Usage
+
+    fields = {"input_tokens": row["input_tokens"], "output_tokens": row["output_tokens"],
+              "cache_read_tokens": row["cache_read_tokens"], "cache_write_tokens": row["cache_write_tokens"],
+              "output_reasoning_tokens": row["reasoning_tokens"]}
+    if row["cache_write_1h_tokens"] is not None:
+        fields |= {"cache_write_1h_tokens": row["cache_write_1h_tokens"],
+                   "cache_write_5m_tokens": row["cache_write_tokens"] - row["cache_write_1h_tokens"]}
+    return Usage(**{k: v for k, v in fields.items() if v is not None})
+
+
+def test_unknown_subsets_are_priced_as_genai_prices_prices_absent_fields() -> None:
+    rng = random.Random(5)
+    rows = [_with_unknowns(rng, _random_row(rng, i)) for i in range(1500)]
+    frame = pl.DataFrame(rows, schema=polars_schema())
+    assert all(frame[c].null_count() > 300 for c in ("cache_read_tokens", "reasoning_tokens"))
+    priced = price_rows(frame.lazy(), breakdown=True).collect()
+    mismatches = []
+    for row, cost in zip(rows, priced["cost_usd"].to_list(), strict=True):
+        try:
+            expected = calc_price(_usage_without_unknowns(row), row["model"], provider_id=row["provider"],
+                                  genai_request_timestamp=row["timestamp"]).total_price
+        except LookupError:
+            expected = None
+        if cost != expected:
+            mismatches.append((row, cost, expected))
+    assert not mismatches, f"{len(mismatches)} rows differ, first: {mismatches[:2]}"
+    assert priced["cost_usd"].null_count() < 200  # a null subset never makes a row unpriced
+    parts = priced.select(pl.sum_horizontal("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd",
+                                            "cost_output_usd").alias("sum"), "cost_usd").drop_nulls()
+    assert parts["sum"].to_list() == parts["cost_usd"].to_list()

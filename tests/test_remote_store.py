@@ -219,8 +219,13 @@ def test_follow_on_s3_resumes_without_repeating(bucket: str, tmp_path: Path) -> 
 def _wait_for_requests(count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     seen = None
+    from tokmeter.errors import NoStoreError
+
     while time.monotonic() < deadline:
-        seen = report_json()["totals"]["requests"]
+        try:
+            seen = report_json()["totals"]["requests"]
+        except NoStoreError:  # the follower has not committed anything yet
+            seen = 0
         if seen == count:
             return
         time.sleep(0.5)
@@ -319,3 +324,11 @@ def test_verify_does_not_excuse_an_injected_part_by_its_name(bucket: str, tmp_pa
     Bucket(bucket).put(forged, buffer.getvalue())
     done = run_cli("verify")
     assert done.returncode == 5 and f"unexpected: {forged}" in done.stdout
+
+
+def test_a_prefix_without_a_store_is_an_error_until_an_ingester_writes(bucket: str, tmp_path: Path) -> None:
+    done = run_cli("verify")  # a subprocess: the error as users see it
+    assert done.returncode == 2 and f"$TOKMETER_STORE ({bucket}): no tokmeter store there" in done.stderr
+    assert "Traceback" not in done.stderr and "ok:" not in done.stdout
+    cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(3))))
+    assert report_json()["totals"]["requests"] == 3

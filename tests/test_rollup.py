@@ -102,6 +102,36 @@ def test_report_falls_back_to_rows_when_the_rollup_is_stale(store: Store, tmp_pa
     assert report.source == "rows" and report.totals["requests"].item() == 11
 
 
+
+TOKEN_LOG = REPO / "tests" / "data" / "transcripts" / "token-usage.jsonl"
+
+
+@pytest.mark.parametrize("dims", [[], ["provider"], ["day", "model"]])
+def test_rows_with_unknown_counts_roll_up_as_the_rows_report_them(store: Store, dims: list[str]) -> None:
+    run_ingest([TOKEN_LOG], store)  # nulls (token log, estimate) beside the sample logs' 0s
+    with store.reading():
+        rows = store.scan().collect()
+    nulls = {c: rows[c].null_count() for c in ("cache_read_tokens", "cache_write_1h_tokens", "reasoning_tokens")}
+    assert all(nulls.values()) and (rows["reasoning_tokens"] == 0).any()
+    RollupTable(store, RollupSpec()).update()
+    fast, slow = build_report(store, dims, Filters()), build_report(store, dims, Filters(), use_rollups=False)
+    assert fast.source == "rollups" and slow.source == "rows"
+    assert fast.rows.to_dicts() == slow.rows.to_dicts() and fast.totals.to_dicts() == slow.totals.to_dicts()
+    totals = fast.totals.row(0, named=True)
+    assert {c: totals[f"unknown_{c}"] for c in nulls} == nulls
+    assert all(totals[c] == rows[c].sum() for c in ("input_tokens", "cache_read_tokens", "reasoning_tokens"))
+
+
+def test_a_table_from_before_the_unknown_counts_is_rebuilt_and_not_read_until_then(store: Store) -> None:
+    table = RollupTable(store, RollupSpec())
+    table.update()
+    state = table.state()
+    state["spec"].pop("format")  # as an older tokmeter wrote it
+    (table.dir / "_state.json").write_text(json.dumps(state))
+    assert build_report(store, ["user"], Filters()).source == "rows"
+    assert table.update().full
+    assert build_report(store, ["user"], Filters()).source == "rollups"
+
 def test_compaction_preserves_exact_totals(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     for index in range(12):  # twelve small commits, as a follower writes them
@@ -119,6 +149,7 @@ def test_compaction_preserves_exact_totals(tmp_path: Path) -> None:
 
 def test_prometheus_textfile_parses(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "textfile" / "tokmeter.prom"
+    out.parent.mkdir()  # node_exporter's folder: tokmeter never creates it
     result = run_cli("rollup", "--prometheus", str(out), "--store", str(store.root))
     assert result.returncode == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(out.read_text())}
@@ -180,6 +211,7 @@ def test_documented_cron_command_runs_in_a_cron_like_environment(store: Store, t
     command = command.replace("/srv/tokmeter", str(store.root)).replace("/opt/tokmeter/.venv/bin/tokmeter",
                                                                         f"{sys.executable} -m tokmeter")
     command = command.replace("/var/lib/node_exporter/textfile_collector", str(tmp_path / "textfile"))
+    (tmp_path / "textfile").mkdir()  # node_exporter's package makes it; tokmeter never does
     env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "PYTHONPATH": str(REPO / "src")}  # cron's minimal env, no HOME
     result = subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=120)

@@ -40,6 +40,7 @@ MODELS = [
     ("acme", "prod-gpt4o-eu"),  # priced only through the price file's alias
     ("acme", "not-a-model"),  # never priced
     (None, "gpt-4o-mini"),  # provider unknown: priced by model
+    ("openrouter", "google/gemini-2.5-flash-lite"),  # cache-write rate with 24 decimal places per token
 ]
 USERS = ["alice", "bob", "carol", None]
 # instants where a day, ISO week or month starts in UTC, Los Angeles (both sides of DST) or Kolkata, and
@@ -73,7 +74,10 @@ def usage_row(index: int, rng: random.Random, when: datetime) -> dict:
     return {"request_id": f"r{index}", "response_id": f"resp-{index}", "timestamp": when,
             "user": rng.choice(USERS), "provider": provider, "model": model, "endpoint": "/v1/messages",
             "stream": rng.random() < 0.5, "status": status, **tokens, "usage_source": source,
-            "complete": complete, "source": f"capture-{index % 7}.jsonl", "source_offset": index * 100}
+            "complete": complete, "source": f"capture-{index % 7}.jsonl", "source_offset": index * 100,
+            # served at: priced tiers, fast mode, and tiers without a known rate (priced at standard, counted)
+            "service_tier": rng.choice([None, None, None, "standard", "flex", "batch", "priority", "scale"]),
+            "speed": rng.choice([None, None, None, None, "standard", "fast"])}
 
 
 def base_rows(rng: random.Random) -> list[dict]:
@@ -90,7 +94,12 @@ def base_rows(rng: random.Random) -> list[dict]:
     rows[0] |= {"model": None, "provider": "openai"}  # no model at all: unpriced
     gpt = {"provider": "openai", "model": "gpt-4o"}
     rows[1] |= gpt | {"input_tokens": None}  # a null count: unpriced
-    rows[2] |= gpt | {"cache_write_1h_tokens": None, "reasoning_tokens": None}  # capped as polars does
+    rows[2] |= gpt | {"cache_write_1h_tokens": None, "reasoning_tokens": None}  # unknown: priced as 0
+    for row in rows[3::6]:  # unknown counts beside 0s: a token log's (reasoning, 1-hour writes), an estimate's
+        if row["usage_source"] == "reported":
+            row |= {"reasoning_tokens": None, "cache_write_1h_tokens": None}
+        elif row["usage_source"] == "estimated":
+            row |= {"cache_read_tokens": None, "cache_write_tokens": None, "cache_write_1h_tokens": None}
     return rows
 
 
@@ -161,12 +170,16 @@ def polars_engine(store: Store, spec: RollupSpec, overrides: PriceOverrides | No
 def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides) -> None:
     rows = store.scan().collect()
     assert rows["request_id"].n_unique() < rows.height  # duplicates are stored
+    lite = rows.filter(pl.col("model") == "google/gemini-2.5-flash-lite")
+    assert (lite["cache_write_tokens"] > 0).any()  # a rate with 24 decimal places per token is summed
     spec = RollupSpec("day", ("user", "model", "provider"))
     undeduplicated = rollup_frame(price_rows(rows.lazy(), prices), spec).collect()
     assert not undeduplicated.equals(polars_engine(store, spec, prices))  # so dedup changes the figures
     expected = polars_engine(store, RollupSpec("month", ("model", "provider")), prices)
     assert expected["cost_usd"].null_count() > 0 and expected["cost_usd"].is_not_null().any()
     assert expected["unpriced_requests"].sum() > 0 and expected["estimated_requests"].sum() > 0
+    assert expected["modifier_unknown_requests"].sum() > 0
+    assert all(expected[f"unknown_{c}"].sum() > 0 for c in ("cache_read_tokens", "reasoning_tokens"))
     without_prices = polars_engine(store, RollupSpec("month", ("model", "provider")))
     assert not expected.equals(without_prices)  # the price file changes figures
 

@@ -65,6 +65,13 @@ def test_duplicates_within_one_batch(tmp_path: Path) -> None:
     assert stored(store)["output_tokens"].to_list() == [5]
 
 
+def test_unknown_and_zero_copies_disagree(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    result = commit(store, usage_row("a", reasoning_tokens=None), usage_row("a"), usage_row("b"))
+    assert (result.rows_written, result.duplicates_dropped, result.duplicates_disagreeing) == (2, 1, 1)
+    assert stored(store)["reasoning_tokens"].to_list() == [0, 0]  # the copy that knows, kept
+
+
 def test_duplicates_straddling_midnight_are_one_row(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     late = datetime(2026, 11, 3, 23, 59, 59, tzinfo=UTC)
@@ -81,6 +88,8 @@ PREFERENCES = [
     ("reported over missing", {"usage_source": "reported"},
      {"usage_source": "missing", "input_tokens": 0, "output_tokens": 0, "timestamp": T0 + timedelta(seconds=9)}),
     ("2xx over others", {"status": 200}, {"status": 500, "timestamp": T0 + timedelta(seconds=9)}),
+    ("known over unknown", {"reasoning_tokens": 0},
+     {"reasoning_tokens": None, "cache_write_1h_tokens": None, "timestamp": T0 + timedelta(seconds=9)}),
     ("latest timestamp", {"timestamp": T0 + timedelta(seconds=1)}, {"timestamp": T0}),
 ]
 

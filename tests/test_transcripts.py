@@ -338,3 +338,36 @@ def test_token_log_cache_larger_than_input_was_not_included(tmp_path: Path) -> N
     items = list(read_captures(path))
     assert extract_row(items[0])["input_tokens"] == 3040
     assert [i.reason[:16] for i in items[1:]] == ["not valid JSON (", "not a token-usag"]
+
+
+def test_token_log_fields_it_does_not_carry_are_null_and_reports_count_them(isolated_store: Path) -> None:
+    records = [json.loads(text) for text in TOKEN_LOG.read_text().splitlines()]
+    rows, _ = ingest_rows(str(TOKEN_LOG), "--quiet")
+    by_id = {r["request_id"]: r for r in rows}
+    lacking = [rec["request_id"] for rec in records if "reasoning_tokens" not in rec and rec["output_tokens"]]
+    assert lacking and len(lacking) < len(records)  # the fixture has records with and without the field
+    for record in records:
+        row = by_id[record["request_id"]]
+        assert row["reasoning_tokens"] == record.get("reasoning_tokens", None if record["output_tokens"] else 0)
+        # no record splits cache writes by TTL: unknown where there were writes, else 0
+        assert row["cache_write_1h_tokens"] == (None if record["cache_write_tokens"] else 0)
+    doc = json.loads(run_cli("report", "--by", "provider", "--format", "json").stdout)
+    totals = doc["totals"]
+    assert totals["unknown_reasoning_tokens"] == len(lacking)
+    assert totals["reasoning_tokens"] == sum(r["reasoning_tokens"] or 0 for r in rows)  # the known values
+    assert totals["output_tokens"] == sum(r["output_tokens"] for r in rows)
+    assert sum(g["unknown_reasoning_tokens"] for g in doc["rows"]) == len(lacking)
+    table = run_cli("report", "--by", "provider").stdout
+    assert f"reasoning_tokens unknown for {len(lacking)} of {len(records)} rows" in table
+    assert "cache_write_1h_tokens unknown for" in table and "cache_read_tokens unknown" not in table
+
+
+def test_token_log_subsets_of_nothing_are_zero_and_a_null_field_is_unknown() -> None:
+    record = {"_schema": "token-usage/v0.26.0", "timestamp": "2026-11-03T11:00:00Z", "request_id": "r1",
+              "provider": "openai", "model": "o3", "path": "/v1/responses", "status": 200, "streaming": False,
+              "input_tokens": 40, "output_tokens": 0, "cache_read_tokens": None, "duration_ms": 0}
+    capture = Capture("t.jsonl", 0, {"ts": record["timestamp"]}, record, 1, None, "token-log")
+    row = extract_row(capture)
+    assert (row["reasoning_tokens"], row["cache_write_1h_tokens"]) == (0, None)  # no output; writes unknown
+    assert (row["cache_read_tokens"], row["cache_write_tokens"]) == (None, None)  # null and absent alike
+    assert (row["input_tokens"], row["output_tokens"], row["usage_source"]) == (40, 0, "reported")

@@ -31,6 +31,7 @@ FINGERPRINT_BYTES = 1024
 LIVE, FINISHED = "live", "finished"
 PRUNED = "pruned"  # never stored: a checkpoint in this state is deleted by the commit
 STATES = (LIVE, FINISHED)
+STOPPED = "stopped"  # shown, never stored: a live checkpoint whose follower is not running
 
 
 @dataclass(slots=True)
@@ -119,9 +120,10 @@ def as_extra_files(checkpoints: Iterable[Checkpoint], *, now: float | None = Non
 @dataclass(slots=True)
 class SourceStatus:
     """One piece of followed content as it stands now (``lag.source_status``). ``state``: ``live``
-    (followed), ``finished`` (read to its end: rotated, compressed, truncated), ``gone`` (its content is
-    nowhere beside its last path), ``new`` (a file with no checkpoint yet at a followed log's name or a
-    rotated name of it). ``checkpoint.path`` is where the content is now. ``lag_bytes``: bytes of the
+    (followed by a running follower), ``stopped`` (live, but no follower is running), ``finished`` (read
+    to its end: rotated, compressed, truncated), ``gone`` (its content is nowhere beside its last path),
+    ``new`` (a file with no checkpoint yet at a followed log's name or a rotated name of it),
+    ``unreadable: <why>``. ``checkpoint.path`` is where the content is now. ``lag_bytes``: bytes of the
     content not yet committed (None when unknown: gone, or compressed other than ``.gz``);
     ``lag_seconds``: how long the checkpoint has not moved while bytes wait (0 when caught up)."""
 

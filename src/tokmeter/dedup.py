@@ -1,8 +1,10 @@
 """Which copy of a request to keep. Pure LazyFrame functions, used by the store on every commit.
 
 Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
-unknown) status over others, latest timestamp. Remaining ties are broken by the larger token total,
-then the smaller (source, source_offset), so the choice never depends on the order of ingestion.
+unknown) status over others, the copy that knows more token columns (fewer nulls: a token log's copy
+has no reasoning count, a full response's has), latest timestamp. Remaining ties are broken by the
+larger token total, then the smaller (source, source_offset), so the choice never depends on the order
+of ingestion.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import polars as pl
 
 from .schema import TOKEN_COLUMNS
 
-RANK_KEYS = ("_r_complete", "_r_usage", "_r_ok", "timestamp", "_r_tokens")
+RANK_KEYS = ("_r_complete", "_r_usage", "_r_ok", "_r_known", "timestamp", "_r_tokens")
+_HELPERS = ("_r_complete", "_r_usage", "_r_ok", "_r_known", "_r_tokens")
 
 
 def rank_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -22,7 +25,8 @@ def rank_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
             {"reported": 2, "estimated": 1, "missing": 0}, default=0, return_dtype=pl.Int8
         ),
         _r_ok=pl.col("status").is_null() | pl.col("status").is_between(200, 299),
-        _r_tokens=pl.sum_horizontal(TOKEN_COLUMNS),
+        _r_known=pl.sum_horizontal(pl.col(c).is_not_null().cast(pl.Int8) for c in TOKEN_COLUMNS),
+        _r_tokens=pl.sum_horizontal(TOKEN_COLUMNS),  # nulls count as 0
     )
 
 
@@ -39,11 +43,10 @@ def sort_best_first(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFr
 
 def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
     """One row per request_id: the preferred copy."""
-    helpers = [c for c in ("_r_complete", "_r_usage", "_r_ok", "_r_tokens")]
     return (
         sort_best_first(lf, prefer=prefer)
         .unique(subset="request_id", keep="first", maintain_order=True)
-        .drop(helpers)
+        .drop(_HELPERS)
     )
 
 
@@ -64,9 +67,10 @@ def best_nearby(lf: pl.LazyFrame) -> pl.LazyFrame:
         .filter((pl.col("_ord") == pl.col("_best")) & (pl.col("_before").is_null() | (pl.col("_ord") < pl.col("_before")))
                 & (pl.col("_after").is_null() | (pl.col("_ord") < pl.col("_after"))))
     )
-    return kept.drop("_ord", "_best", "_before", "_after", "_r_complete", "_r_usage", "_r_ok", "_r_tokens")
+    return kept.drop("_ord", "_best", "_before", "_after", *_HELPERS)
 
 
 def usage_signature() -> pl.Expr:
-    """An expression that differs between two copies when their usage differs."""
-    return pl.concat_str([pl.col(c).cast(pl.String) for c in (*TOKEN_COLUMNS, "usage_source")], separator="|")
+    """An expression that differs between two copies when their usage differs (null from 0 too)."""
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in (*TOKEN_COLUMNS, "usage_source")],
+                         separator="|")

@@ -29,6 +29,11 @@ class ConfigError(TokmeterError):
     exit_code = 2
 
 
+class NoStoreError(UsageError):
+    """A command that reads the store was pointed at a directory or URL that holds none (a mistyped
+    --store or $TOKMETER_STORE, or nothing ingested yet)."""
+
+
 class StoreError(TokmeterError):
     """The store cannot be read or written."""
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import UsageError
 from .sources import META_SUFFIX
 
 _ROTATED = re.compile(r"\.(jsonl|ndjson)[.-][0-9][0-9A-Za-z_.-]*$")
@@ -61,24 +64,82 @@ class FileFilter:
         return None
 
 
-def select_files(paths: Iterable[str | Path], include: Sequence[str], exclude: Sequence[str]) -> list[Path]:
-    """What plain ``ingest`` reads under ``paths`` with ``--include`` / ``--exclude``: files given by name
-    unless excluded; in directories, the capture files (with ``include``: the files matching it)."""
-    from .sources import find_files
-
-    roots = [Path(p).absolute() for p in paths]
-    found = find_files(roots)  # checks that every path exists
-    rule = FileFilter(roots, include, exclude)
-    if include:
-        found += [f for root in roots if root.is_dir() for f in walk_all(root)]
-    return sorted({f for f in found if rule.accepts(f)})
+NOT_CAPTURE_NAME = "not a capture file name"
+NOT_INCLUDED = "not matching --include"
 
 
-def walk_all(top: Path, on_error: Callable[[OSError], object] | None = None) -> list[Path]:
-    """Every file under ``top``, hidden directories left out, in sorted order. ``on_error`` is given the
-    error of each directory that cannot be listed (left out otherwise)."""
+@dataclass(slots=True)
+class Selection:
+    """What plain ``ingest`` reads, and the files of the given directories it passed over: (reason, name
+    pattern such as ``*.log``) -> how many. Files never meant as captures (hidden ones, sidecars, those
+    ``--exclude`` names, a store's own files) are left out silently."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def select_inputs(paths: Iterable[str | Path], include: Sequence[str] = (), exclude: Sequence[str] = (),
+                  fmt: str = "auto") -> Selection:
+    """What plain ``ingest`` reads under ``paths``: ``-`` (standard input), files given by name unless
+    excluded, and in directories the capture files by name (rotated logs too), with ``include`` only the
+    names or paths matching it, with a ``fmt`` other than auto every file (read as that format)."""
+    from .output_paths import STDIO, is_stdio
+
+    given = [Path(STDIO) if is_stdio(p) else Path(p).absolute() for p in paths]
+    rule = FileFilter([p for p in given if not is_stdio(p)], include, exclude)
+    chosen = Selection()
+    for path in given:
+        if is_stdio(path) or path.is_file():
+            if is_stdio(path) or not rule.excluded(path):
+                chosen.files.append(path)
+        elif path.is_dir():
+            for found in walk_all(path, skip_stores=True):
+                why = _why_not(found, rule, fmt)
+                if why is None:
+                    chosen.files.append(found)
+                elif why:
+                    chosen.skipped[why, _pattern(found.name)] += 1
+        else:
+            raise UsageError(f"{path}: no such file or directory", hint="check the path you passed to ingest")
+    chosen.files = list(dict.fromkeys(chosen.files))
+    return chosen
+
+
+def _why_not(path: Path, rule: FileFilter, fmt: str) -> str | None:
+    """None when a file found in a directory is read; else why not ("" for files never meant as captures)."""
+    if rule.accepts(path):
+        return None
+    name = path.name
+    if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *_compressed_suffixes()))):
+        return ""
+    if rule.excluded(path):
+        return ""
+    if rule.include:
+        return NOT_INCLUDED
+    return None if fmt != "auto" else NOT_CAPTURE_NAME
+
+
+def _pattern(name: str) -> str:
+    """``*.log`` for ``proxy.log``, ``*.log.gz`` for ``proxy.log.gz``; the name itself when it has no suffix."""
+    plain = name
+    for suffix in _compressed_suffixes():
+        plain = plain.removesuffix(suffix)
+    suffix = Path(plain).suffix
+    return f"*{suffix}{name[len(plain):]}" if suffix else name
+
+
+def walk_all(top: Path, on_error: Callable[[OSError], object] | None = None, *,
+             skip_stores: bool = False) -> list[Path]:
+    """Every file under ``top``, hidden directories (and with ``skip_stores``, tokmeter stores) left out,
+    in sorted order. ``on_error`` is given the error of each directory that cannot be listed (left out
+    otherwise)."""
+    from .sources import is_store
+
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(top, onerror=on_error):
+        if skip_stores and is_store(Path(dirpath)):
+            dirnames[:] = []  # never read a store (its ledger is JSON Lines) as captures
+            continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += (Path(dirpath) / name for name in sorted(filenames))
     return found

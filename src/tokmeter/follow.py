@@ -33,6 +33,7 @@ import orjson
 from . import checkpoints
 from .errors import StoreBusyError, UsageError
 from .identity import PRUNE_AFTER_SECONDS
+from .locking import follower_lock
 from .pipeline import IngestReport, row_of, rows_frame, unpriced
 from .sources import BadCapture, Input, as_input
 from .store import Store
@@ -213,6 +214,10 @@ class Follower:
     def run(self) -> IngestReport:
         with self.store.writing(wait=self.options.wait):
             known = checkpoints.load(self.store)
+        with follower_lock(self.store.root):  # tells status that the checkpoints are being followed
+            return self._run(known)
+
+    def _run(self, known: list[checkpoints.Checkpoint]) -> IngestReport:
         opts = self.options
         self.tailer = Tailer(self.inputs, known, fmt=opts.fmt, include=opts.include, exclude=opts.exclude,
                              ignore=[self.store.root.absolute()], settle=opts.settle, follow=opts.follow,

@@ -27,6 +27,7 @@ import orjson
 from .checkpoints import (
     FINGERPRINT_BYTES,
     LIVE,
+    STOPPED,
     UNREADABLE_DOCUMENT,
     Checkpoint,
     SourceStatus,
@@ -40,9 +41,10 @@ from .store import Store
 NEW, GONE, UNREADABLE = "new", "gone", "unreadable"
 
 
-def source_status(store: Store, *, now: float | None = None) -> list[SourceStatus]:
+def source_status(store: Store, *, following: bool, now: float | None = None) -> list[SourceStatus]:
     """Every checkpointed piece of content with where it is now, its size and lag, and the unread files
-    beside them: live ones first."""
+    beside them: live ones first. ``following``: whether a follower runs on the store
+    (``locking.follower_running``); without one, nothing is live (``stopped``)."""
     with store.reading_documents():
         found = load(store)
         unreadable = _unreadable(store)
@@ -51,6 +53,8 @@ def source_status(store: Store, *, now: float | None = None) -> list[SourceStatu
     out = [_status_of(cp, stamp, places) for cp in found]
     out += [s for s in _new_files(found, places, stamp) if s.checkpoint.path not in unreadable]
     out += [_unreadable_status(Path(path), why, stamp) for path, why in sorted(unreadable.items())]
+    if not following:
+        out = [replace(s, state=STOPPED) if s.state == LIVE else s for s in out]
     return sorted(out, key=lambda s: (s.state != LIVE, s.state, s.checkpoint.path))
 
 

@@ -42,3 +42,39 @@ def _acquire(fd: int, mode: int, *, wait: bool, timeout: float | None, root: Pat
                     hint="wait for it to finish, or run without --no-wait to queue behind it",
                 ) from None
             time.sleep(0.05)
+
+
+FOLLOWER_LOCK = ".follower.lock"
+
+
+@contextmanager
+def follower_lock(root: Path) -> Iterator[None]:
+    """Held, shared, by every running follower (``ingest --follow`` / ``--resume``) for as long as it runs,
+    on ``STORE/.follower.lock`` (a remote store's local mirror). The kernel drops it when the process
+    ends, however it ends (``kill -9`` included), so ``follower_running`` never sees a stale one."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / FOLLOWER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the follower's lock file in {root}: {exc.strerror}",
+                         hint="check that the store directory exists and is writable") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # followers never wait for one another: only status tries it
+        yield
+    finally:
+        os.close(fd)
+
+
+def follower_running(root: Path) -> bool:
+    """Whether a follower holds ``follower_lock`` on this store now (tries the lock, never waits)."""
+    try:
+        fd = os.open(root / FOLLOWER_LOCK, os.O_RDONLY)
+    except OSError:
+        return False  # no follower has ever run here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock if it was taken
+    return False

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .extract import Tally
 from .sources import BadCapture, Input, detect_format, open_bytes, read_captures
 from .sources.capture_log import read_capture_log
 from .sources.single_file import file_time
@@ -48,6 +49,7 @@ class TaskResult:
     captures: int = 0
     by_format: Counter[str] = field(default_factory=Counter)
     newlines: int = 0  # in the task's byte range (capture-log ranges only)
+    tally: Tally = field(default_factory=Tally)  # the summary's counts travel with the rows
 
 
 def worth_it(files: list[Path]) -> bool:
@@ -110,6 +112,7 @@ def run_task(task: Task) -> TaskResult:
         report.bad.append(unreadable(task.path, task.fmt, exc))
     result.columns = to_columns(rows)  # by column: a tenth of the pickling work of a list of dicts
     result.bad, result.captures, result.by_format = report.bad, report.captures, report.by_format
+    result.tally = report.tally
     return result
 
 

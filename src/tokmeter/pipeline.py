@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadCaptureError
-from .extract import extract_row
-from .sources import BadCapture, Capture, Input, detect_format, find_inputs, read_captures
+from .extract import Tally, read_capture
+from .sources import STDIN, BadCapture, Capture, Input, detect_format, find_inputs, read_captures
 from .sources.capture import fingerprint
 from .store import CommitResult, Store
 
@@ -37,6 +37,8 @@ class IngestReport:
     commit: CommitResult = field(default_factory=CommitResult)
     bad: list[BadCapture] = field(default_factory=list)
     unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # rows with estimated or missing usage, fallback ids
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # file_selection.Selection.skipped
 
     @property
     def rows_written(self) -> int:
@@ -154,8 +156,8 @@ def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iter
     from . import parallel
 
     report.files = len(files)
-    if not parallel.worth_it([found.path for found in files]):
-        for path, hint in files:
+    if not parallel.worth_it([found.path for found in files]) or any(str(found.path) == STDIN for found in files):
+        for path, hint in files:  # standard input is read here, once
             chunk: list[dict[str, Any]] = []
             for row in _rows_of_file(path, fmt, report, hint):
                 chunk.append(row)
@@ -170,6 +172,7 @@ def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iter
         report.captures += result.captures
         report.by_format.update(result.by_format)
         report.bad += result.bad
+        report.tally += result.tally
         last = result.task.end is None or result.task.end >= parallel.size_of(result.task.path)
         yield (result.task.path if last else None), result.columns
 
@@ -191,17 +194,20 @@ def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
 
 
 def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
-    """The usage row of one capture, counted in ``report``; None (and listed as bad) when it has none."""
+    """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
+    it has none."""
     report.captures += 1
     report.by_format[item.format] += 1
     if isinstance(item, BadCapture):
         report.bad.append(item)
         return None
     try:
-        return extract_row(item)
+        row, notes = read_capture(item)
     except BadCaptureError as exc:
         report.bad.append(_bad(item, exc.message))
         return None
+    report.tally.add(notes)
+    return row
 
 
 def _bad(capture: Capture, reason: str) -> BadCapture:
@@ -225,14 +231,19 @@ def _commit(store: Store, rows: pl.DataFrame | None, bad: list[BadCapture]) -> C
 
 
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
-    """(provider, model, rows) for the models seen that genai-prices has no price for, most rows first."""
+    """(provider, model, rows) for the models seen that genai-prices has no price for, or a price that cannot
+    be applied (``unpriced.price_problem``), most rows first."""
     return _unpriced(seen)
 
 
 def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
     from .pricing import is_priced
+    from .unpriced import price_problem
+
+    def priced(provider: str | None, model: str | None) -> bool:
+        return is_priced(provider, model) and price_problem(provider, model or "") is None
 
     return sorted(
-        ((provider, model, count) for (provider, model), count in seen.items() if not is_priced(provider, model)),
+        ((provider, model, count) for (provider, model), count in seen.items() if not priced(provider, model)),
         key=lambda item: (-item[2], str(item[1])),
     )

@@ -3,8 +3,9 @@
 Loading genai-prices (its package imports an HTTP client and its pydantic models) and walking its data
 takes about 0.25 s, a third of a report over a small store. What pricing needs from it is small and
 depends only on the price data: the tier thresholds of all models, which models are priced by time of
-day, whether a model's price changes within a span of days, and the price-table rows (exact
-coefficients) of each (provider, model, UTC day) key. The memo keeps exactly those, in one JSON file
+day, whether a model's price changes within a span of days, the price-table rows (exact
+coefficients) of each (provider, model, UTC day) key, and why an unpriced (provider, model) is unpriced
+(``remembered``, for ``unpriced.with_reasons``). The memo keeps exactly those, in one JSON file
 per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's user cache directory).
 The key is a digest of:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,12 +37,13 @@ import polars as pl
 
 from .price_overrides import PriceOverrides
 
-FORMAT = 2
+FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 ENV = "TOKMETER_PRICE_MEMO"
-CODE = ("pricing.py", "price_overrides.py", "priced_groups.py", "price_memo.py")
+CODE = ("pricing.py", "price_overrides.py", "price_modifiers.py", "priced_groups.py", "price_memo.py", "price_checks.py",
+        "unpriced.py")
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
 MAX_SPANS = 5_000
-_KEY_COLUMNS = ["provider", "model", "_price_day", "_price_minute"]
+_KEY_COLUMNS = ["provider", "model", "service_tier", "speed", "_price_day", "_price_minute"]  # pricing.PRICE_KEY
 _NO_PRICE = "-"  # _priced_as of a key that has no price (a marker row, dropped from tables)
 
 
@@ -63,11 +66,12 @@ class PriceMemo:
         if path is not None and path.exists():
             try:
                 doc = orjson.loads(path.read_bytes())
-                facts = {"cuts": doc["cuts"], "by_minute": doc["by_minute"], "same_price": doc["same_price"]}
+                facts = {"cuts": doc["cuts"], "by_minute": doc["by_minute"], "same_price": doc["same_price"],
+                         "reasons": doc["reasons"]}
                 return cls(path, facts, _table_from_json(doc["table"], empty.schema))
             except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
                 pass  # damaged: start again
-        return cls(path, {"cuts": None, "by_minute": {}, "same_price": {}}, empty)
+        return cls(path, {"cuts": None, "by_minute": {}, "same_price": {}, "reasons": {}}, empty)
 
     def tier_cuts(self) -> tuple[int, ...]:
         if self._facts["cuts"] is None:
@@ -95,6 +99,14 @@ class PriceMemo:
             self._facts["same_price"][key] = same_price(provider, model, first, last, overrides)
             self._changed = True
         return self._facts["same_price"][key]
+
+    def reason(self, provider: str | None, model: str | None, compute: Callable[[], str]) -> str:
+        """Why (provider, model) is unpriced: ``compute()`` (``unpriced.reason``) unless the memo knows."""
+        key = _text_key(provider, model)
+        if key not in self._facts["reasons"]:
+            self._facts["reasons"][key] = compute()
+            self._changed = True
+        return self._facts["reasons"][key]
 
     def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
         """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds. ``keys``
@@ -141,6 +153,9 @@ class PriceMemo:
         spans = self._facts["same_price"]
         if len(spans) > MAX_SPANS:  # answers are kept in the order they were learned: drop the oldest
             self._facts["same_price"] = dict(list(spans.items())[-MAX_SPANS:])
+        reasons = self._facts["reasons"]
+        if len(reasons) > MAX_SPANS:
+            self._facts["reasons"] = dict(list(reasons.items())[-MAX_SPANS:])
 
 
 def memo_path(overrides: PriceOverrides | None) -> Path | None:

@@ -26,6 +26,15 @@ The format (documented with an example in the README, "Price file")::
     effective_from = 2026-01-01              # optional, UTC date
     input = 0.20
     output = 0.80                            # cache_read, cache_write, cache_write_1h optional
+
+    [[modifiers]]                            # a service tier or fast mode, priced (see price_modifiers)
+    provider = "openai"                      # optional: any provider
+    models = ["gpt-4o"]                      # optional: every model of the provider; globs allowed
+    service_tier = "priority"                # or speed = "fast"
+    input = 4.25                             # explicit rates (like [[prices]]), or
+    output = 17.00
+    # multiplier = 0.5                       # times every standard rate
+    effective_from = 2026-01-01              # optional
 """
 
 from __future__ import annotations
@@ -41,10 +50,14 @@ from typing import Any, NoReturn
 
 from .errors import ConfigError
 
-SECTIONS = ("discounts", "aliases", "prices")
+SECTIONS = ("discounts", "aliases", "prices", "modifiers")
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 _PRICE_KEYS = ("model", "provider", "effective_from", *RATE_KEYS)
-_MAX_RATE_PLACES = 12  # per million tokens -> per token stays within 18 decimal places
+_MODIFIER_KEYS = ("provider", "models", "service_tier", "speed", "multiplier", "effective_from", "source",
+                  *RATE_KEYS)
+MODIFIED_TIERS = ("priority", "flex", "batch", "scale", "reserved")  # the tiers a modifier can price
+MODIFIED_SPEEDS = ("fast",)
+_MAX_RATE_PLACES = 12  # per million tokens: 18 per token, within the 24 that costs keep (exact)
 _FORMAT_HINT = "see the README section 'Price file' for the format"
 
 
@@ -73,6 +86,24 @@ class CustomPrice:
 
 
 @dataclass(frozen=True, slots=True)
+class Modifier:
+    """How one service tier (or fast mode) changes the standard price of some models: a ``multiplier`` of
+    every rate (context tiers and cache rates included), or explicit ``rates`` (USD per million tokens,
+    as ``RATE_KEYS``; missing cache rates follow genai-prices' rules, as for ``CustomPrice``), in force
+    from ``effective_from`` (UTC date, None: always). Exactly one of ``service_tier`` and ``speed`` is set.
+    ``models`` are model names or globs (``gemini-*``); ``("*",)`` is every model of ``provider``."""
+
+    provider: str | None
+    models: tuple[str, ...]
+    service_tier: str | None = None
+    speed: str | None = None
+    multiplier: Decimal | None = None
+    rates: tuple[tuple[str, Decimal], ...] = ()
+    effective_from: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PriceOverrides:
     """A loaded price file. ``label`` identifies its exact content (path and sha256)."""
 
@@ -82,6 +113,7 @@ class PriceOverrides:
     prices: tuple[CustomPrice, ...] = ()
     provider_discounts: Mapping[str, Decimal] = field(default_factory=dict)
     model_discounts: Mapping[str, Decimal] = field(default_factory=dict)
+    modifiers: tuple[Modifier, ...] = ()
 
     @property
     def label(self) -> str:
@@ -161,6 +193,7 @@ def _parse(path: Path, sha256: str, doc: dict[str, Any]) -> PriceOverrides:
         prices=_prices(bad, doc.get("prices", [])),
         provider_discounts=_discounts(bad, discounts, "providers"),
         model_discounts=_discounts(bad, discounts, "models"),
+        modifiers=_modifiers(bad, doc.get("modifiers", []), path.name),
     )
 
 
@@ -251,6 +284,67 @@ def _price(bad: _Reporter, key: str, entry: Any) -> CustomPrice:
                        **rates)
 
 
+def _modifiers(bad: _Reporter, entries: Any, file: str) -> tuple[Modifier, ...]:
+    if not isinstance(entries, list):
+        bad("modifiers", f"expected [[modifiers]] entries, got {_kind(entries)}",
+            hint="write each modifier as its own [[modifiers]] table")
+    out: list[Modifier] = []
+    seen: dict[tuple, int] = {}
+    for index, entry in enumerate(entries):
+        key = f"modifiers[{index}]"
+        modifier = _modifier(bad, key, entry, f"price file {file}")
+        where = (modifier.provider, modifier.models, modifier.service_tier, modifier.speed, modifier.effective_from)
+        if where in seen:
+            bad(key, "a second modifier for the same provider, models, tier and date",
+                hint=f"modifiers[{seen[where]}] already sets it; give each entry its own effective_from")
+        seen[where] = index
+        out.append(modifier)
+    return tuple(out)
+
+
+def _modifier(bad: _Reporter, key: str, entry: Any, origin: str) -> Modifier:
+    if not isinstance(entry, dict):
+        bad(key, f"expected a table, got {_kind(entry)}")
+    for name in entry:
+        if name not in _MODIFIER_KEYS:
+            bad(f"{key}.{name}", "unknown key", hint=f"a [[modifiers]] entry takes {', '.join(_MODIFIER_KEYS)}")
+    tier, speed = entry.get("service_tier"), entry.get("speed")
+    if (tier is None) == (speed is None):
+        bad(key, "needs service_tier or speed (one of them)", hint='e.g. service_tier = "flex" or speed = "fast"')
+    if tier is not None and tier not in MODIFIED_TIERS:
+        bad(f"{key}.service_tier", f"expected one of {', '.join(MODIFIED_TIERS)}, got {tier!r}",
+            hint="standard is the price itself; change it with [[prices]] or [discounts]")
+    if speed is not None and speed not in MODIFIED_SPEEDS:
+        bad(f"{key}.speed", f"expected {', '.join(MODIFIED_SPEEDS)}, got {speed!r}")
+    rates = {name: _rate(bad, f"{key}.{name}", entry[name]) for name in RATE_KEYS if name in entry}
+    if ("multiplier" in entry) == bool(rates):
+        bad(key, "needs a multiplier or rates (one of them)",
+            hint="multiplier = 0.5 halves every rate; or give input and output (USD per million tokens)")
+    if rates and not {"input", "output"} <= set(rates):
+        bad(f"{key}.{'input' if 'input' not in rates else 'output'}", "missing",
+            hint="explicit rates need input and output")
+    multiplier = _decimal(bad, f"{key}.multiplier", entry["multiplier"]) if "multiplier" in entry else None
+    if multiplier is not None and not Decimal(0) <= multiplier <= Decimal(1000):
+        bad(f"{key}.multiplier", f"{multiplier} is not a factor from 0 to 1000", hint="0.5 halves, 6 is six times")
+    return Modifier(provider=_text(bad, f"{key}.provider", entry.get("provider")), models=_models(bad, key, entry),
+                    service_tier=tier, speed=speed, multiplier=multiplier, rates=tuple(rates.items()),
+                    effective_from=_date(bad, f"{key}.effective_from", entry.get("effective_from")),
+                    source=_text(bad, f"{key}.source", entry.get("source")) or origin)
+
+
+def _models(bad: _Reporter, key: str, entry: dict[str, Any]) -> tuple[str, ...]:
+    models = entry.get("models", ["*"])
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
+        bad(f"{key}.models", "expected a list of model names", hint='e.g. models = ["gpt-4o", "gemini-*"]')
+    return tuple(models)
+
+
+def _text(bad: _Reporter, key: str, value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and value):
+        bad(key, f"expected a non-empty string, got {_kind(value)}")
+    return value
+
+
 def _rate(bad: _Reporter, key: str, value: Any) -> Decimal:
     rate = _decimal(bad, key, value)
     if rate < 0:
@@ -258,7 +352,7 @@ def _rate(bad: _Reporter, key: str, value: Any) -> Decimal:
     exponent = rate.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -_MAX_RATE_PLACES:
         bad(key, f"{rate} has more than {_MAX_RATE_PLACES} decimal places",
-            hint="prices are USD per million tokens; costs are kept to 18 decimal places per token")
+            hint=f"prices are USD per million tokens, with at most {_MAX_RATE_PLACES} decimal places")
     return rate
 
 

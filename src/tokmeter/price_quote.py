@@ -2,7 +2,8 @@
 as at a moment, where that price comes from and since when, its discount, and its rates per context tier.
 
 The rates are derived from the very coefficients that price the rows (``pricing.ResolvedPrice``), so
-what is shown is what is charged, discount included.
+what is shown is what is charged, discount (and, for a given service tier or speed, modifier) included.
+The modifiers known for the model (``price_modifiers``) are listed with their sources.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .price_overrides import PriceOverrides
+from .price_overrides import MODIFIED_SPEEDS, MODIFIED_TIERS, PriceOverrides
 from .pricing import ResolvedPrice, resolve
 
 _MILLION = Decimal(1_000_000)
@@ -34,17 +35,32 @@ class PriceQuote:
     alias: tuple[str | None, str] | None  # the (provider, model) looked up, when an alias applied
     price: ResolvedPrice
     tiers: list[TierRates]
+    modifiers: list[tuple[str, str]]  # (what a tier or speed does, its source) for those known for the model
 
 
-def quote(provider: str | None, model: str, at: datetime,
-          overrides: PriceOverrides | None = None) -> PriceQuote | None:
-    """The price that applies to ``model`` (as stored, from ``provider``) at ``at``; None: unpriced."""
-    price = resolve(provider, model, at, overrides, describe=True)
+def quote(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None = None, *,
+          service_tier: str | None = None, speed: str | None = None) -> PriceQuote | None:
+    """The price that applies to ``model`` (as stored, from ``provider``) at ``at``, served at
+    ``service_tier`` and ``speed`` (None: standard); None: unpriced."""
+    price = resolve(provider, model, at, overrides, describe=True, service_tier=service_tier, speed=speed)
     if price is None:
         return None
     looked_up = overrides.alias(provider, model) if overrides else (provider, model)
     return PriceQuote(provider, model, at, looked_up if looked_up != (provider, model) else None, price,
-                      tier_rates(price))
+                      tier_rates(price), known_modifiers(provider, model, at, overrides))
+
+
+def known_modifiers(provider: str | None, model: str, at: datetime,
+                    overrides: PriceOverrides | None) -> list[tuple[str, str]]:
+    """What each service tier and fast mode does to the model's price at ``at``, with the source; the
+    tiers and speeds without a known rate are left out."""
+    wanted = [(tier, None) for tier in MODIFIED_TIERS] + [(None, speed) for speed in MODIFIED_SPEEDS]
+    out = []
+    for tier, speed in wanted:
+        price = resolve(provider, model, at, overrides, service_tier=tier, speed=speed)
+        if price is not None and price.modifier is not None and price.modifier.known:
+            out.append((price.modifier.label, price.modifier.used[0].source))
+    return out
 
 
 def tier_rates(price: ResolvedPrice) -> list[TierRates]:

@@ -7,7 +7,8 @@ is then priced once, with the same exact coefficients as a single row. A year of
 hundred thousand groups before any decimal arithmetic runs.
 
 The groups carry *weights* beside their sums (``_n`` rows, ``_n_failed``, ``_n_estimated``,
-``_estimated_tokens``, first and last timestamp); ``weighted`` gives single rows the same columns, so
+``_estimated_tokens``, the rows whose subset counts are unknown (``_unknown_<column>``), first and last
+timestamp); ``weighted`` gives single rows the same columns, so
 ``rollup.group_usage`` and ``rollup_tables.rollup_frame`` add up rows and groups alike, and the results
 are equal to pricing each row (``tests/test_rollup.py`` compares both ways).
 """
@@ -21,22 +22,27 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from .price_checks import PriceProblem, price_data_errors
+from .price_modifiers import UNKNOWN, changes_between
 from .price_overrides import PriceOverrides
 from .pricing import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
+    _model_info,
     _thresholds,
+    applicable,
     cost_columns,
     join_prices,
-    resolve,
 )
-from .schema import TOKEN_COLUMNS
+from .schema import SUBSET_TOKENS, TOKEN_COLUMNS
 
 if TYPE_CHECKING:
     from .price_memo import PriceMemo
 
-WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", "_first_seen", "_last_seen")
+UNKNOWN_WEIGHTS = tuple(f"_unknown_{c}" for c in SUBSET_TOKENS)  # rows whose count is null (unknown)
+WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *UNKNOWN_WEIGHTS, "_first_seen", "_last_seen",
+           "_n_modifier_unknown")
 _LEAVES = ("_p_cache_read", "_p_cache_write", "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning")
 
 
@@ -49,14 +55,20 @@ def _estimated() -> pl.Expr:
 
 
 def weighted(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Single (priced) rows with the weight columns of a group of one."""
-    if "_n" in lf.collect_schema().names():
+    """Single (priced) rows with the weight columns of a group of one (``_n_modifier_unknown``: 1 when its
+    ``priced_as`` says a modifier's rate was unknown)."""
+    names = lf.collect_schema().names()
+    if "_n" in names:
         return lf
+    unknown = pl.col("priced_as").str.contains(UNKNOWN, literal=True).fill_null(False) if "priced_as" in names \
+        else pl.lit(False)
     return lf.with_columns(
+        _n_modifier_unknown=unknown.cast(pl.Int64),
         _n=pl.lit(1, dtype=pl.Int64),
         _n_failed=_failed().cast(pl.Int64),
         _n_estimated=_estimated().cast(pl.Int64),
         _estimated_tokens=pl.when(_estimated()).then(pl.col("input_tokens") + pl.col("output_tokens")).otherwise(0),
+        **{f"_unknown_{c}": pl.col(c).is_null().cast(pl.Int64) for c in SUBSET_TOKENS},
         _first_seen=pl.col("timestamp"),
         _last_seen=pl.col("timestamp"),
     )
@@ -95,20 +107,26 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     if not thresholds <= set(cuts):
         raise ArithmeticError(f"tier thresholds {sorted(thresholds - set(cuts))} are not among {cuts}")
     priced = join_prices(_tiered(groups.lazy(), table, cuts), table)
-    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")))
+    unknown = pl.when(pl.col("_modifier_unknown")).then(pl.col("_n")).otherwise(0)
+    priced = priced.with_columns(**cost_columns(breakdown, n=pl.col("_n")), _n_modifier_unknown=unknown)
     return priced.drop([c for c in (*PRICE_HELPERS, "_bucket") if c not in by])
 
 
 @lru_cache(maxsize=1)
 def tier_cuts() -> tuple[int, ...]:
-    """Every context-tier threshold in the genai-prices data (custom prices have none)."""
+    """Every context-tier threshold in the genai-prices data (custom prices have none). A price whose tiers
+    cannot be read is skipped: resolving it fails the same way, so it prices nothing (``PriceProblem``)."""
     from genai_prices import data_snapshot
 
     starts: set[int] = set()
     for provider in data_snapshot.get_snapshot().providers:
         for model in provider.models:
             for price in model.prices if isinstance(model.prices, list) else [model.prices]:
-                starts |= set(_thresholds(getattr(price, "prices", price)))
+                try:
+                    with price_data_errors("to read a price's tiers"):
+                        starts |= set(_thresholds(getattr(price, "prices", price)))
+                except PriceProblem:
+                    continue
     return tuple(sorted(starts))
 
 
@@ -128,10 +146,12 @@ def _grouped(lf: pl.LazyFrame, by: Sequence[str], cuts: tuple[int, ...], *,
         keyed = keyed.with_columns(_price_day=utc.dt.date(), _price_minute=pl.when(pl.col("model").is_in(
             minute_models)).then(minute) if minute_models else pl.lit(None, dtype=pl.Int32))
         extra = ["_price_day", "_price_minute"]
-    keys = list(dict.fromkeys([*by, "provider", "model", *extra, "_bucket"]))
+    keys = list(dict.fromkeys([*by, "provider", "model", "service_tier", "speed", *extra, "_bucket"]))
     grouped = weighted(keyed).group_by(keys).agg(  # plain sums of row-level columns: the fast path
         *(pl.col(c).sum() for c in ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *TOKEN_COLUMNS,
                                     *_LEAVES)),
+        # the unknown weights as null counts: summing row-level 0/1 columns made a group-by 77% slower
+        *(pl.col(c).null_count().cast(pl.Int64).alias(f"_unknown_{c}") for c in SUBSET_TOKENS),
         pl.col("_first_seen").min(),
         pl.col("_last_seen").max(),
     )
@@ -162,11 +182,17 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
 
 def same_price(provider: str | None, model: str, first: date, last: date,
                overrides: PriceOverrides | None) -> bool:
-    """Whether one price (same rates, same discount) is in force on every UTC day from first to last."""
+    """Whether one price (same rates, same discount, same modifiers) is in force on every UTC day from first
+    to last (a price that cannot be applied counts as no price, as in the price table)."""
+    lookup = overrides.alias(provider, model) if overrides else (provider, model)
+    found = _model_info(*lookup)
+    priced = (found[0].id, found[1].id) if found else (None, None)
+    if changes_between((provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides):
+        return False
     day = first
     seen = set()
     while day <= last:
-        price = resolve(provider, model, datetime.combine(day, time(0), UTC), overrides)
+        price = applicable(provider, model, datetime.combine(day, time(0), UTC), overrides)
         seen.add(None if price is None else (price.priced_as, id(price.model_price), price.discount))
         if len(seen) > 1:
             return False

@@ -105,6 +105,10 @@ class RemoteStore(Store):
     def location(self) -> str:
         return self.url
 
+    def holds_store(self) -> bool:
+        """Whether a store is there: some ingester has recorded a commit or a checkpoint under the prefix."""
+        return bool(self.bucket.list("ledger/") or self.bucket.list("ingesters/"))
+
     # ---- the local mirror ------------------------------------------------------------------------
     @contextmanager
     def _mirror_lock(self, wait: bool = True) -> Iterator[None]:

@@ -7,6 +7,7 @@ Every rendered report carries the price data that produced it: a caption under t
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,8 @@ import orjson
 import polars as pl
 
 from .errors import UsageError
-from .report import Report
+from .report import Filters, Report
+from .rollup import UNKNOWN_COUNTS, WHEN_NONZERO
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -25,7 +27,9 @@ PARQUET_METADATA_KEY = "tokmeter.price_data"
 
 
 def cost_text(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:,.6f}"
+    if value is None:
+        return "unpriced"
+    return f"-${-value:,.6f}" if value < 0 else f"${value:,.6f}"  # a negative modifier share: flex, batch
 
 
 def cost_number(value: Decimal | None) -> float | None:
@@ -34,9 +38,34 @@ def cost_number(value: Decimal | None) -> float | None:
 
 
 def price_caption(price_data: dict[str, str | None]) -> str:
-    """One line naming the price data, e.g. ``Prices: genai-prices 0.2.3 + prices.toml sha256:...``."""
+    """One line naming the price data, e.g. ``Prices: genai-prices 0.2.3 + modifiers 2026-12-07 + prices.toml
+    sha256:...``."""
     text = f"Prices: genai-prices {price_data['genai_prices']}"
+    text += f" + modifiers {price_data['modifiers']}" if price_data.get("modifiers") else ""
     return f"{text} + {price_data['overrides']}" if price_data.get("overrides") else text
+
+
+def unknown_notes(totals: Mapping[str, Any]) -> list[str]:
+    """One line per token column that some rows lacked (null: their source does not carry it), e.g.
+    ``reasoning_tokens unknown for 1,234 of 5,000 rows (counted as 0)``; none when every count was known."""
+    notes = []
+    for column in UNKNOWN_COUNTS:
+        if totals.get(column):
+            notes.append(f"{column.removeprefix('unknown_')} unknown for {totals[column]:,} of "
+                         f"{totals['requests']:,} rows (counted as 0)")
+    return notes
+
+
+def report_caption(report: Report) -> str:
+    """What goes under a report: the price data, and the token columns some rows lacked."""
+    return "\n".join([price_caption(report.price_data), *unknown_notes(report.totals.row(0, named=True))])
+
+
+def no_rows(location: str, filters: Filters) -> str:
+    """What a table says instead of an empty frame: the store holds no row, or none matches."""
+    if filters.active():
+        return f"No usage row in {location} matches these filters ({filters.describe()})."
+    return f"No usage rows in {location} yet: tokmeter ingest PATH reads captures into it."
 
 
 def _is_cost(column: str) -> bool:
@@ -53,16 +82,18 @@ def report_table(report: Report) -> Table:
     from rich.table import Table  # not imported for the machine formats: 20 ms of every report's start
 
     table = Table(show_footer=True, header_style="bold", footer_style="bold",
-                  caption=price_caption(report.price_data), caption_justify="left")
+                  caption=report_caption(report), caption_justify="left")
     totals = report.totals.row(0, named=True)
-    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
+    shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     for index, dim in enumerate(report.dims):
         table.add_column(dim, footer="Total" if index == 0 else "")
     for measure in shown:
         table.add_column(_header(measure), footer=_cell(measure, totals[measure]), justify="right")
-    if not report.dims:
+    if not report.dims:  # the totals are the one row (none without requests: the caller says so)
         table.show_footer = False
-        table.add_row(*(_cell(m, totals[m]) for m in shown))
+        if totals["requests"]:
+            table.add_row(*(_cell(m, totals[m]) for m in shown))
+        return table
     for row in report.rows.iter_rows(named=True):
         table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
                       *(_cell(m, row[m]) for m in shown))
@@ -75,12 +106,16 @@ def _cell(measure: str, value: Any) -> str:
 
 def unpriced_table(report: Report) -> Table:
     from rich.table import Table
+    from rich.text import Text  # plain text: a reason may quote genai-prices' words, brackets included
 
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold")
-    for column in ("provider", "model", "requests", "input tokens", "output tokens"):
+    for column in ("provider", "model", "requests", "input tokens", "output tokens", "reason"):
         table.add_column(column, justify="right" if "s" == column[-1] else "left")
-    for row in report.unpriced.iter_rows():
-        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    columns = ("provider", "model", "requests", "input_tokens", "output_tokens")
+    for row in report.unpriced.iter_rows(named=True):
+        cells = (row[c] for c in columns)
+        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells),
+                      Text(row["reason"]))
     return table
 
 
@@ -112,17 +147,28 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
                 price_data: dict[str, str | None] | None = None) -> None:
-    """Write a data frame as csv, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
-    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object)."""
+    """Write a data frame as csv, json, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
+    Parquet file's metadata (key ``tokmeter.price_data``, a JSON object) and JSON's ``price_data`` key."""
     if fmt == "parquet":
-        if output is None:
-            raise UsageError("Parquet is binary and needs a file", hint="add --output FILE.parquet")
+        if output is None and sys.stdout.isatty():
+            raise UsageError("Parquet is binary: it is not written to a terminal",
+                             hint="add --output FILE.parquet, or redirect standard output to a file or a pipe")
         metadata = {PARQUET_METADATA_KEY: orjson.dumps(price_data).decode()} if price_data else None
-        frame.write_parquet(output, metadata=metadata)
+        if output is None:
+            import io
+
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer, metadata=metadata)
+            emit(buffer.getvalue(), None)
+        else:
+            frame.write_parquet(output, metadata=metadata)
         return
     frame = for_export(frame)
     if fmt == "csv":
         data = frame.write_csv().encode()
+    elif fmt == "json":
+        doc = {"rows": _jsonable_rows(frame), "price_data": price_data}
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
     elif fmt == "jsonl":
         data = b"".join(orjson.dumps(row) + b"\n" for row in _jsonable_rows(frame))
     else:
@@ -144,6 +190,14 @@ def emit(data: bytes, output: Path | None) -> None:
         sys.stdout.flush()
     else:
         output.write_bytes(data)
+
+
+def unpriced_rows_note(frame: pl.DataFrame) -> list[str]:
+    """Under the rows table: why the unpriced rows have no cost, one line per (provider, model)."""
+    unpriced = frame.filter(pl.col("cost_usd").is_null()).group_by("provider", "model", "unpriced_reason") \
+        .len().sort("provider", "model", nulls_last=True)
+    return [f"unpriced: {provider or UNKNOWN} / {model or '(no model)'} ({count:,} row(s)): {reason}"
+            for provider, model, reason, count in unpriced.iter_rows()]
 
 
 ROWS_TABLE_COLUMNS = ("timestamp", "request_id", "user", "provider", "model", "status", "input_tokens",

@@ -27,7 +27,7 @@ from .chart_data import (
     ratio,
     split_dims,
 )
-from .render import price_caption
+from .render import report_caption
 from .report import Report
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c9c9c")
@@ -93,7 +93,7 @@ def report_chart(report: Report, metric: Metric, *, width: int, fancy: bool, col
     if totals["unpriced_requests"] and metric == "cost":
         footer += f", {totals['unpriced_requests']:,} of them unpriced (cost unknown, not in the bars)"
     return Group(Text(title, style="bold" if fancy else ""), *body, Text(footer),
-                 Text(price_caption(report.price_data), style="dim" if fancy else ""))
+                 Text(report_caption(report), style="dim" if fancy else ""))
 
 
 def _widths(labels: Sequence[str], values: Sequence[str], width: int) -> tuple[int, int, int]:

@@ -20,8 +20,9 @@ import orjson
 from .chart_data import METRIC_TITLES, Bars, Number, Series, bars, metric_text, metric_value, pivot
 from .dashboard import STACKS, Dashboard
 from .html_style import stylesheet
-from .render import cost_number, cost_text, price_caption, report_doc
+from .render import cost_number, cost_text, price_caption, report_doc, unknown_notes
 from .report import Report
+from .rollup import WHEN_NONZERO
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
 
 TOP = 12  # bars in the top-models and top-users charts (the rest summed in the last)
@@ -187,7 +188,8 @@ def _mix_section(dash: Dashboard) -> str:
     body = [tag("h2", {}, "Token mix"), share_bar(parts, "token-mix", "token mix: input, cache, output"),
             _legend([n for n, _, _ in parts], [c for _, _, c in parts], shares),
             tag("p", {"class": "note"}, esc(f"Input includes cache reads and writes; output includes "
-                                            f"{totals['reasoning_tokens']:,} reasoning tokens."))]
+                                            f"{totals['reasoning_tokens']:,} reasoning tokens."
+                                            + "".join(f" {note}." for note in unknown_notes(totals))))]
     if "cost_input_usd" in totals:
         costs = [("input", totals["cost_input_usd"], "k-input"), ("cache read", totals["cost_cache_read_usd"],
                  "k-cache-read"), ("cache write", totals["cost_cache_write_usd"], "k-cache-write"),
@@ -195,6 +197,10 @@ def _mix_section(dash: Dashboard) -> str:
         costs = [(n, v or Decimal(0), c) for n, v, c in costs]
         body += [tag("h3", {}, "Cost by token kind"), share_bar(costs, "cost-mix", "cost by token kind"),
                  _legend([n for n, _, _ in costs], [c for _, _, c in costs], [cost_text(v) for _, v, _ in costs])]
+        if totals.get("cost_modifier_usd"):  # service tiers and fast mode: not a token kind, so not in the bar
+            change = cost_text(totals["cost_modifier_usd"])
+            body.append(tag("p", {"class": "note"},
+                            esc(f"At standard rates; service tiers and fast mode change the total by {change}.")))
     rows = [(label, _mix_parts(row)) for label, row in _top_rows(dash.by_model, "model", dash)]
     body += [tag("h3", {}, "By model"), share_rows(rows, "token-mix-models", "token mix per model")]
     return tag("section", {"id": "mix"}, *body)
@@ -226,12 +232,13 @@ def _shares_section(report: Report) -> str:
                 "counted the tokens. Unpriced: the model has no price; its cost is unknown, not $0.")]
     if report.unpriced.height:
         head = tag("tr", {}, *(tag("th", {"class": "dim" if i < 2 else None}, h) for i, h in
-                               enumerate(("provider", "model", "requests", "input tokens", "output tokens"))))
+                               enumerate(("provider", "model", "requests", "input tokens", "output tokens",
+                                          "reason"))))
         rows = [tag("tr", {}, *(tag("td", {"class": "dim" if i < 2 else None},
                                     esc("(unknown)" if v is None else f"{v:,}" if isinstance(v, int) else v))
                                 for i, v in enumerate(row)))
-                for row in report.unpriced.select("provider", "model", "requests", "input_tokens", "output_tokens")
-                .iter_rows()]
+                for row in report.unpriced.select("provider", "model", "requests", "input_tokens", "output_tokens",
+                                                  "reason").iter_rows()]
         body += [tag("h3", {}, "Unpriced models"),
                  tag("div", {"class": "scroll"}, tag("table", {"id": "unpriced"}, tag("thead", {}, head),
                                                      tag("tbody", {}, *rows)))]
@@ -240,7 +247,7 @@ def _shares_section(report: Report) -> str:
 
 def _table_section(report: Report) -> str:
     totals = report.totals.row(0, named=True)
-    shown = [m for m in report.measures if m != "unpriced_requests" or totals["unpriced_requests"]]
+    shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     head = tag("tr", {}, *(tag("th", {"class": "dim"}, esc(d)) for d in report.dims),
                *(tag("th", {}, esc(m.replace("_tokens", "").replace("_", " "))) for m in shown))
     rows = [tag("tr", {"data-row": str(i)},

@@ -11,18 +11,20 @@ from rich.table import Table
 
 from .price_quote import PriceQuote
 from .render import UNKNOWN, price_caption
+from .render_fit import show_table
 
 
 def unpriced_check_table(unpriced: pl.DataFrame, price_data: dict[str, str | None]) -> Table:
     """The unpriced models with their volume and when they were first and last seen."""
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold",
                   caption=price_caption(price_data), caption_justify="left")
-    for column in ("provider", "model", "requests", "input tokens", "output tokens", "first seen", "last seen"):
+    for column in ("provider", "model", "requests", "input tokens", "output tokens", "first seen", "last seen",
+                   "reason"):
         table.add_column(column, justify="right" if column.endswith("s") else "left")
     for row in unpriced.iter_rows(named=True):
         table.add_row(row["provider"] or UNKNOWN, row["model"] or "(no model)", f"{row['requests']:,}",
                       f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", _when(row["first_seen"]),
-                      _when(row["last_seen"]))
+                      _when(row["last_seen"]), escape(row["reason"]))
     return table
 
 
@@ -44,10 +46,26 @@ def render_quote(found: PriceQuote, console: Console) -> None:
     if price.discount:
         percent = f"{price.discount.normalize():f}%"
         lines.append(("discount", f"{percent} ({price.discount_key}), included in the rates"))
+    if price.modifier:
+        included = ", included in the rates" if price.modifier.known else ""
+        lines.append(("modifier", f"{price.modifier.label}{included}"))
+    for index, (label, source) in enumerate(found.modifiers):
+        lines.append(("modifiers" if index == 0 else "", f"{label}: {source}"))
     console.print(f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False)
+    console.print(_label_grid(lines))
+    show_table(console, _rates_table(found))
+
+
+def _label_grid(lines: list[tuple[str, str]]) -> Table:
+    """``label  value`` lines whose values wrap (long sources and URLs fold) within the terminal's width."""
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 0))
+    grid.add_column(width=14, no_wrap=True)
+    grid.add_column(overflow="fold")
     for label, value in lines:
-        console.print(f"  {label:<12}{value}", markup=False, highlight=False, soft_wrap=True)
-    console.print(_rates_table(found))
+        grid.add_row(Text(f"  {label}"), Text(value))
+    return grid
 
 
 def _in_force(found: PriceQuote) -> str:

@@ -2,8 +2,11 @@
 (``priced_groups``: the fast path), to per-group token and cost totals.
 
 A group whose rows are all unpriced has a null cost (never $0); ``unpriced_requests`` counts the
-unpriced rows of every group. Costs are summed as exact decimals, so a total equals the sum of its rows
-and, with the cost breakdown, ``cost_usd`` equals the sum of the per-kind costs.
+unpriced rows of every group, and ``modifier_unknown_requests`` the rows whose service tier or fast
+mode has no known rate (``price_modifiers``: priced at standard rates). Costs are summed as exact
+decimals, so a total equals the sum of its rows and, with the cost breakdown, ``cost_usd`` equals the
+sum of the per-kind costs. Token sums add the known values (a null count adds 0), and
+``unknown_<column>`` counts the rows whose count was unknown (null), for each column that can be.
 """
 
 from __future__ import annotations
@@ -13,18 +16,30 @@ from datetime import date, timedelta
 
 import polars as pl
 
-DIMENSIONS = ("model", "user", "provider", "day", "week", "month")
+from .schema import SUBSET_TOKENS
+
+DIMENSIONS = ("model", "user", "provider", "service_tier", "speed", "day", "week", "month")
 TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "estimated_requests")
-BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd")
+MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
+            "estimated_requests")
+BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
+             "cost_modifier_usd")
+# measures shown in tables only when some group has them (they flag a problem)
+WHEN_NONZERO = ("unpriced_requests", "modifier_unknown_requests")
+UNKNOWN_COUNTS = tuple(f"unknown_{c}" for c in SUBSET_TOKENS)  # rows lacking the count, beside the measures
+
+
+def unknown_counts() -> list[pl.Expr]:
+    """``UNKNOWN_COUNTS`` from weighted rows or priced groups (``priced_groups.weighted``)."""
+    return [pl.col(f"_{name}").sum().cast(pl.Int64).alias(name) for name in UNKNOWN_COUNTS]
 
 
 def measures(breakdown: bool = False) -> tuple[str, ...]:
     """The measure columns of a rollup, in order (the cost breakdown right after ``cost_usd``)."""
     if not breakdown:
         return MEASURES
-    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, "unpriced_requests", "estimated_requests")
+    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, *MEASURES[len(REPORT_TOKENS) + 2:])
 
 
 def filter_rows(
@@ -87,8 +102,11 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
         _cost_sum("cost_usd"),
         *(_cost_sum(column) for column in (BREAKDOWN if breakdown else ())),
         unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
+        # rows priced at standard rates because their service tier or speed has no known rate
+        pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
         # rows whose usage tokmeter estimated (the stream carried none, or not all of it)
         pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
+        *unknown_counts(),
     ]
 
 

@@ -9,7 +9,8 @@ ledger's position at the last run (``Store.change_position``: the byte length of
 a remote store the last ledger object of each writer); the next run reads only the entries after it,
 maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
 rows (late data recomputes last week's period like any other). A run with nothing new reads one file
-size and stops. Changing the price data (genai-prices version or the price file) recomputes everything.
+size and stops. Changing the price data (genai-prices version or the price file), or the cost type
+tokmeter writes (``COST_FORMAT``), recomputes everything.
 
 Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
 exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
@@ -33,8 +34,8 @@ from .errors import StoreBusyError, UsageError
 from .price_memo import PriceMemo
 from .price_overrides import PriceOverrides
 from .priced_groups import priced_groups, weighted
-from .pricing import price_data
-from .rollup import REPORT_TOKENS, _cost_sum, unpriced
+from .pricing import COST_DTYPE, price_data
+from .rollup import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, unknown_counts, unpriced
 from .store import Store, replace_file
 
 PERIODS = ("day", "week", "month")
@@ -42,6 +43,10 @@ ENGINES = ("polars", "spark")
 DEFAULT_DIMS = ("user", "model", "provider")
 ROLLUP_DIMS = ("user", "model", "provider")
 STATE = "_state.json"
+COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
+# The columns' version, in the state's spec: a table written before the unknown_* counts existed is
+# recomputed in full by the next rollup, and not used by reports until then.
+TABLE_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,7 @@ def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
 def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     """Priced usage rows, or priced groups that carry ``period`` (``rollup_rows``), -> one row per
     (period, dims) with requests, failed requests, each token kind, estimated requests and tokens, cost
-    (null when every row of the group is unpriced)."""
+    (null when every row of the group is unpriced), and the rows lacking each subset count."""
     if "period" not in priced.collect_schema().names():
         priced = with_period(priced, spec)
     return (
@@ -137,7 +142,9 @@ def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
             pl.col("_estimated_tokens").sum().alias("estimated_tokens"),
             _cost_sum("cost_usd"),
             unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
+            pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
             *(unpriced(c).alias(f"unpriced_{c}") for c in ("input_tokens", "output_tokens")),
+            *unknown_counts(),
         )
         .sort(["period", *spec.dims], nulls_last=True)
     )
@@ -165,7 +172,8 @@ class RollupTable:
     def is_fresh(self, overrides: PriceOverrides | None) -> bool:
         state = self.state()
         return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
-            state.get("price_data") == price_data(overrides)
+            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT and \
+            state.get("spec") == self._spec_doc()
 
     def scan(self) -> pl.LazyFrame | None:
         """The table's rows (None while it has none)."""
@@ -189,7 +197,8 @@ class RollupTable:
             stray.unlink(missing_ok=True)
         state = self.state()
         prices = price_data(overrides)
-        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
+        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc() \
+            or state.get("cost_dtype") != COST_FORMAT
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
         with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
@@ -204,11 +213,12 @@ class RollupTable:
             result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
             result.periods_rewritten += sorted(periods)
         self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
-                           "last_success": datetime.now(UTC).isoformat()})
+                           "cost_dtype": COST_FORMAT, "last_success": datetime.now(UTC).isoformat()})
         return result
 
     def _spec_doc(self) -> dict:
-        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz}
+        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz,
+                "format": TABLE_FORMAT}
 
     def _all_periods(self) -> set[date]:
         periods: set[date] = set()
@@ -352,7 +362,11 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> t
         *(pl.col(c).sum() for c in REPORT_TOKENS),
         _cost_sum("cost_usd"),
         pl.col("unpriced_requests").sum(),
+        # tables written before the column existed are recomputed (their price data differs); 0 until then
+        (pl.col("modifier_unknown_requests").sum() if "modifier_unknown_requests" in lf.collect_schema().names()
+         else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")),
         pl.col("estimated_requests").sum(),
+        *(pl.col(c).sum() for c in UNKNOWN_COUNTS),
     ]
     rows = lf.group_by(list(dims)).agg(sums).sort(
         ["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True

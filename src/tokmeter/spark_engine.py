@@ -7,12 +7,14 @@ How it stays exact and cheap:
 * Prices travel to Spark as data. The distinct price keys (provider, model, UTC day, and the UTC minute only
   for models priced by time of day) are collected, ``pricing.build_price_table`` builds the table in the
   driver, and Spark gets it back as two small broadcast tables: tier thresholds per key, and the exact
-  coefficients per key and tier as ``decimal(20,18)``.
+  coefficients per key and tier as ``decimal(24,24)`` (``price_checks``: every coefficient has 24 decimal
+  places and ``|c| < 1``).
 * Cost is linear within one price and tier, so Spark sums long token counts per (period, dims, price key,
-  tier) and prices the sums: ``decimal(17,0) x decimal(20,18)`` is exactly ``decimal(38,18)``, and summing
-  ``decimal(38,18)`` stays ``decimal(38,18)``. Spark's ``+`` would not (two ``decimal(38,18)`` add up to a
-  rounded ``decimal(38,17)``), so the seven per-coefficient sums come back separately and the driver adds
-  them in polars, as the polars engine does. An overflow fails loudly (ANSI mode, Spark 4's default).
+  tier) and prices the sums: ``decimal(13,0) x decimal(24,24)`` is exactly ``decimal(38,24)`` (a cell is
+  one UTC day of one model: below 10^13 tokens), and summing ``decimal(38,24)`` stays ``decimal(38,24)``.
+  Spark's ``+`` would not (two ``decimal(38,24)`` add up to a rounded ``decimal(38,23)``), so the seven
+  per-coefficient sums come back separately and the driver adds them in polars, as the polars engine
+  does. An overflow fails loudly (ANSI mode, Spark 4's default).
 * Local dates are computed from the instant (``from_utc_timestamp`` + whole-day arithmetic), so the
   session time zone plays no part.
 """
@@ -33,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .errors import UsageError
-from .pricing import COEFFICIENTS, COST_DTYPE, PRICE_KEY, price_table_from_days
-from .rollup import REPORT_TOKENS
-from .schema import COLUMNS, TOKEN_COLUMNS, polars_schema
+from .price_checks import RATE_BOUND
+from .pricing import COEFFICIENTS, COST_DTYPE, DAY_KEY, PRICE_KEY, price_table_from_days
+from .rollup import REPORT_TOKENS, UNKNOWN_COUNTS
+from .schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -45,14 +48,15 @@ if TYPE_CHECKING:
 
 MASTER_ENV = "TOKMETER_SPARK_MASTER"
 _DAY_US = 86_400_000_000
-_TOKENS = "decimal(17,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,18)
-_RATE = "decimal(20,18)"  # a coefficient: |c| < 100 USD per token (or per request)
+_TOKENS = "decimal(13,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,24)
+_RATE = "decimal(24,24)"  # a coefficient: |c| < 1 USD per token (or per request), as price_checks ensures
 _PRICED = list(COEFFICIENTS)  # the (capped) token columns a price multiplies
 _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.items()}}  # coefficient -> sum
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
 _UNPRICED = ("input_tokens", "output_tokens")  # also summed over the unpriced rows alone
 _SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "estimated_tokens",
-           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens")
+           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", "modifier_unknown_requests",
+           *UNKNOWN_COUNTS)
 
 
 def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
@@ -201,7 +205,8 @@ def best_nearby(rows: DataFrame) -> DataFrame:
              .otherwise(0))
     ok = F.col("status").isNull() | F.col("status").between(200, 299)
     tokens = reduce(add, [F.coalesce(F.col(c), F.lit(0)) for c in TOKEN_COLUMNS])
-    order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(),
+    known = reduce(add, [F.col(c).isNotNull().cast("int") for c in TOKEN_COLUMNS])
+    order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(), known.desc(),
              F.col("timestamp").desc_nulls_last(), tokens.desc(),
              F.col("source").asc_nulls_last(), F.col("source_offset").asc_nulls_last()]
     ranked = rows.withColumn("_ord", F.row_number().over(Window.partitionBy("request_id").orderBy(*order)))
@@ -236,14 +241,15 @@ def _price_table(rows: DataFrame, overrides: PriceOverrides | None
     priced by time of day, their distinct minutes (keying every model by minute would make millions)."""
     from pyspark.sql import functions as F
 
-    schema = {"provider": pl.String, "model": pl.String, "_price_day": pl.Date, "_price_minute": pl.Int32}
+    schema = {"provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
+              "_price_day": pl.Date, "_price_minute": pl.Int32}
 
     def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
         minutes = _with_price_keys(rows, pairs.rows()).filter(F.col("_price_minute").isNotNull())
         return pl.DataFrame(minutes.select(*PRICE_KEY).distinct().collect(), schema=schema, orient="row")
 
-    found = rows.select("provider", "model", _day_of(F.col("timestamp")).alias("_price_day")).distinct()
-    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in PRICE_KEY[:3]}, orient="row")
+    found = rows.select(*DAY_KEY[:-1], _day_of(F.col("timestamp")).alias("_price_day")).distinct()
+    days = pl.DataFrame(found.collect(), schema={k: schema[k] for k in DAY_KEY}, orient="row")
     table, by_minute = price_table_from_days(days, minutes_of, overrides)
     return table, by_minute.rows()
 
@@ -252,16 +258,19 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
     """The price table as two Spark DataFrames: thresholds per price key, coefficients per key and tier."""
     from pyspark.sql import types as T
 
-    too_big = [c for c in _TERMS if table.height and table.select(pl.col(c).abs().max() >= 100).item()]
-    if too_big:
-        raise ArithmeticError(f"price coefficient {too_big[0]} is 100 USD or more (per token or request); "
-                              f"the Spark engine prices with {_RATE}")
+    too_big = [c for c in _TERMS if table.height and table.select(pl.col(c).abs().max() >= RATE_BOUND).item()]
+    if too_big:  # build_price_table leaves such prices out: this would be a bug, not price data
+        raise ArithmeticError(f"price coefficient {too_big[0]} is {RATE_BOUND} USD or more (per token or "
+                              f"request); the Spark engine prices with {_RATE}")
     key = [T.StructField("provider", T.StringType()), T.StructField("model", T.StringType()),
+           T.StructField("service_tier", T.StringType()), T.StructField("speed", T.StringType()),
            T.StructField("_price_day", T.DateType()), T.StructField("_price_minute", T.IntegerType())]
-    thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType()))])
+    thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType())),
+                               T.StructField("_modifier_unknown", T.BooleanType())])
     rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
-                          *(T.StructField(c, T.DecimalType(20, 18)) for c in _TERMS)])
-    per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(*PRICE_KEY, "_thresholds")
+                          *(T.StructField(c, T.DecimalType(24, 24)) for c in _TERMS)])
+    per_key = table.unique(subset=PRICE_KEY, maintain_order=True) \
+        .select(*PRICE_KEY, "_thresholds", "_modifier_unknown")
     return (spark.createDataFrame(per_key.rows(), thresholds),
             spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
 
@@ -276,15 +285,16 @@ def _join_on_key(rows: DataFrame, table: DataFrame, key: list[str]) -> DataFrame
 
 
 def _capped(rows: DataFrame) -> DataFrame:
-    """``pricing._capped_columns`` in Spark (``least`` skips nulls like ``min_horizontal``)."""
+    """``pricing._capped_columns`` in Spark: an unknown (null) subset is 0 (``least`` would skip it)."""
     from pyspark.sql import functions as F
 
-    cache_read = F.least("cache_read_tokens", "input_tokens")
-    cache_write = F.least(F.col("cache_write_tokens"), F.col("input_tokens") - cache_read)
-    cache_write_1h = F.least(F.col("cache_write_1h_tokens"), cache_write)
+    known = {c: F.coalesce(F.col(c), F.lit(0).cast("long")) for c in SUBSET_TOKENS}
+    cache_read = F.least(known["cache_read_tokens"], F.col("input_tokens"))
+    cache_write = F.least(known["cache_write_tokens"], F.col("input_tokens") - cache_read)
+    cache_write_1h = F.least(known["cache_write_1h_tokens"], cache_write)
     return rows.withColumns({"_p_cache_read": cache_read, "_p_cache_write_1h": cache_write_1h,
                              "_p_cache_write_5m": cache_write - cache_write_1h,
-                             "_p_reasoning": F.least("reasoning_tokens", "output_tokens")})
+                             "_p_reasoning": F.least(known["reasoning_tokens"], F.col("output_tokens"))})
 
 
 def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSpec) -> DataFrame:
@@ -319,7 +329,10 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
         F.sum(F.when(estimated, F.col("input_tokens") + F.col("output_tokens")).otherwise(0))
         .alias("estimated_tokens"),
         F.sum(F.when(unpriced, 1).otherwise(0)).alias("unpriced_requests"),
+        F.sum(F.when(F.coalesce(F.col("_modifier_unknown"), F.lit(False)), 1).otherwise(0))
+        .alias("modifier_unknown_requests"),
         *(F.sum(F.when(unpriced, F.col(c))).alias(f"unpriced_{c}") for c in _UNPRICED),
+        *(F.sum(F.when(F.col(c).isNull(), 1).otherwise(0)).alias(f"unknown_{c}") for c in SUBSET_TOKENS),
         F.sum(F.when(F.col("_priced"), 1).otherwise(0)).alias("_n_priced"),
         *(F.sum(F.when(F.col("_priced"), F.col(c))).alias(f"_s{c}") for c in _PRICED),
     )
@@ -362,7 +375,7 @@ def _polars_dtype(dtype: Any) -> pl.DataType:  # a pyspark DataType of our resul
 
 
 def _finish(groups: pl.DataFrame, spec: RollupSpec) -> pl.DataFrame:
-    """Add up the cost terms in polars ``Decimal(38,18)``; shape the frame exactly like ``rollup_frame``."""
+    """Add up the cost terms in polars ``COST_DTYPE``; shape the frame exactly like ``rollup_frame``."""
     schema = _result_schema(spec)
     cost = reduce(add, [pl.col(f"_t{rate}").cast(COST_DTYPE) for rate in _TERMS])
     return (

@@ -46,11 +46,13 @@ class CommitResult:
     rows_written: int = 0
     duplicates_dropped: int = 0
     duplicates_disagreeing: int = 0
+    estimated_dropped: int = 0  # copies with estimated usage among the duplicates dropped (not written)
 
     def __iadd__(self, other: CommitResult) -> CommitResult:
         self.rows_written += other.rows_written
         self.duplicates_dropped += other.duplicates_dropped
         self.duplicates_disagreeing += other.duplicates_disagreeing
+        self.estimated_dropped += other.estimated_dropped
         return self
 
 
@@ -69,6 +71,11 @@ class Store:
     def location(self) -> str:
         """Where the store is, for people: its directory or URL."""
         return str(self.root)
+
+    def holds_store(self) -> bool:
+        """Whether a store is there: a directory some tokmeter ingest has written to (its lock file,
+        ledger or usage folder). Decided here, once, for every command that reads a store."""
+        return self.root.is_dir() and any((self.root / name).exists() for name in (".lock", LEDGER, "usage"))
 
     # ---- locking -------------------------------------------------------------------------------
     @contextmanager
@@ -191,7 +198,9 @@ class Store:
             replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
             for file, ids in replaced.group_by("_file"):
                 self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
-            best = winners.filter("_new").select(polars_schema().names())
+            kept = winners.filter("_new").select(polars_schema().names())
+            result.estimated_dropped += _estimated(best) - _estimated(kept)
+            best = kept
         lined = with_canonical_lines(best)  # the ledger's digests, for all parts at once
         for (day,), part in (best if lined is None else lined).group_by(pl.col("timestamp").dt.date()):
             part = part.sort("timestamp")
@@ -209,14 +218,15 @@ class Store:
         if not files:
             return pl.DataFrame()
         return (
-            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file")
+            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file", missing_columns="insert")
             .filter(pl.col("request_id").is_in(best["request_id"].implode()))
             .with_columns(_new=pl.lit(False))
             .collect()
         )
 
     def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
-        kept = pl.read_parquet(file, schema=polars_schema()).filter(~pl.col("request_id").is_in(list(drop_ids)))
+        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert") \
+            .filter(~pl.col("request_id").is_in(list(drop_ids)))
         if kept.height:
             txn.stage_part(file.with_name(_part_name()), kept)
         txn.stage_remove(file)
@@ -284,13 +294,13 @@ def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
     if not any_parts:
         return pl.LazyFrame(schema={**schema, "date": pl.Date})
     return pl.scan_parquet(usage_dir / _PART_GLOB, hive_partitioning=True, hive_schema={"date": pl.Date},
-                           schema=schema)
+                           schema=schema, missing_columns="insert")  # older parts lack newer columns: null
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
     """The rows of several parts as one, one row per request id (the preferred copy, as at ingest), in
     time order: what every compaction writes; and how many rows the parts held."""
-    frame = pl.read_parquet(list(files), schema=polars_schema())
+    frame = pl.read_parquet(list(files), schema=polars_schema(), missing_columns="insert")
     return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id"), frame.height
 
 
@@ -320,7 +330,12 @@ def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
     batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
     best = best_per_request(batch).collect()
     _count_dropped(batch, best, result)
+    result.estimated_dropped += _estimated(rows) - _estimated(best)
     return best
+
+
+def _estimated(rows: pl.DataFrame) -> int:
+    return int((rows["usage_source"] == "estimated").sum())
 
 
 def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:

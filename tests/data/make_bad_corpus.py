@@ -100,9 +100,9 @@ def wrong_type_cases() -> None:
     # Accepted as they are: null means "not reported" (0); an integral float is a whole number.
     log_case("type-null-is-zero", [usage_record(300, '{"prompt_tokens": null, "completion_tokens": 2}')], 1, 0)
     log_case("type-integral-float", [usage_record(301, '{"prompt_tokens": 12.0, "completion_tokens": 2}')], 1, 0)
-    # usage itself of the wrong type: no usage object, so the row is kept with usage missing
-    log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=1, bad=0)
-    log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=1, bad=0)
+    # usage itself of the wrong type: garbled, not "no usage" (which would make it a free request)
+    log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=0, bad=1)
+    log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=0, bad=1)
 
 
 def record(**fields: object) -> bytes:
@@ -126,13 +126,13 @@ def field_cases() -> None:
         "body-number": (record(body=12), 0, 1),
         "body-bool": (record(body=True), 0, 1),
         "body-unknown-shape-2xx": (record(body='{"hello": "world"}', path=None), 0, 1),
-        "body-unknown-shape-known-path": (record(body='{"hello": "world"}'), 1, 0),  # the path says chat: missing
+        "body-unknown-shape-known-path": (record(body='{"hello": "world"}'), 0, 1),  # chat's path, no response
         "body-json-array-of-numbers": (record(body="[1, 2, 3]"), 0, 1),
         "request-not-object": (record(request="gpt-4o", body=chat), 1, 0),
         "headers-not-object": (record(response_headers=["x"], body=chat), 1, 0),
         "missing-ts-uses-date-header": (record(ts=None, response_headers={"date": "Tue, 03 Nov 2026 10:00:00 GMT"},
                                                body=chat), 1, 0),
-        "missing-body-2xx": (record(body=None), 1, 0),  # kept: a request happened, its usage is missing
+        "missing-body-2xx": (record(body=None), 0, 1),  # no body: nothing says a response of an API came back
         "empty-body-2xx": (record(body=""), 1, 0),
         "missing-request-id": (record(request_id=None, body=chat), 1, 0),
         "request-id-number": (record(request_id=12345, body=chat), 1, 0),
@@ -168,6 +168,37 @@ def stream_cases() -> None:
         path = "/v1/messages" if "anthropic" in name else "/v1/chat/completions"
         provider = "anthropic" if "anthropic" in name else "openai"
         log_case(f"stream-{name}", [sse_record(body, path=path, provider=provider)], rows, bad)
+
+
+def row_rule_cases() -> None:
+    """Garbled captures are bad, never rows of 0 tokens; responses cut short on a known path stay rows."""
+    chat = '{"id":"c","object":"chat.completion","model":"gpt-4o-mini","usage":{"prompt_tokens":%s,"completion_tokens":2}}'
+    cases = {
+        "no-status-many-a": (record(status=None, path=None, body="a" * 100_000), 0, 1),
+        "no-status-many-brackets": (record(status=None, path=None, body="[" * 100_000), 0, 1),
+        "brackets-on-chat-path": (record(status=None, body="[" * 100_000), 0, 1),
+        "text-2xx-on-chat-path": (record(body="OK, done"), 0, 1),
+        "empty-body-2xx-no-path": (record(body="", path=None), 0, 1),
+        "cut-json-2xx-no-path": (record(body=(chat % 4)[:40], path=None), 0, 1),
+        "prompt-tokens-minus-5": (record(body=chat % "-5"), 0, 1),
+        "prompt-tokens-1e309": (record(body=chat % "1e309"), 0, 1),
+        "prompt-tokens-over-a-billion": (record(body=chat % "1000000001"), 0, 1),
+        "prompt-tokens-a-billion": (record(body=chat % "1000000000"), 1, 0),  # the largest count accepted
+        "response-instead-of-body": (record(status=None, body=None, response=json.loads(chat % 4)), 0, 1),
+        "error-body-no-status": (record(status=None, path=None,
+                                        body='{"error": {"message": "slow down", "type": "rate_limit"}}'), 1, 0),
+        "error-status-no-body": (record(status=503, body=None), 1, 0),
+    }
+    for name, (line, rows, bad) in cases.items():
+        log_case(f"rule-{name}", [line], rows, bad)
+    # A recorder that keeps no bodies and no request ids (mitmproxy's stream_large_bodies): twelve
+    # requests, twelve rows under fallback ids (they once all became sha256 of the empty string).
+    entries = [{"startedDateTime": f"2026-11-03T10:00:{n:02d}.000Z",
+                "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": []},
+                "response": {"status": 200, "headers": [], "content": {"size": 0, "mimeType": "text/event-stream"}}}
+               for n in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9)]  # the last three started in the same second
+    har = {"log": {"version": "1.2", "creator": {"name": "mitmproxy"}, "entries": entries}}
+    file_case("rule-har-no-bodies-no-ids.har", json.dumps(har).encode(), rows=12, bad=0)
 
 
 def line_ending_cases() -> None:
@@ -208,6 +239,7 @@ def main() -> None:
     wrong_type_cases()
     field_cases()
     stream_cases()
+    row_rule_cases()
     line_ending_cases()
     single_file_cases()
     compressed_cases()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ..config import DEBUG_ENV, STORE_ENV
@@ -19,3 +21,25 @@ app = typer.Typer(
     "directory. "
     f"Set {DEBUG_ENV}=1 to see tracebacks.",
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .. import __version__
+
+        try:
+            prices = f"genai-prices {version('genai-prices')}"
+        except PackageNotFoundError:  # pragma: no cover - a dependency; only a broken install lacks it
+            prices = "genai-prices not installed"
+        typer.echo(f"tokmeter {__version__} ({prices})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Show tokmeter's version (and genai-prices') and exit.")] = False,
+) -> None:
+    pass

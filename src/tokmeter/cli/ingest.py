@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +15,6 @@ from .app import app
 from .options import IngesterOpt, QuietOpt, StoreOpt, console
 
 if TYPE_CHECKING:
-    from ..extract.estimate import Tally
     from ..pipeline import IngestReport
     from ..sources import Input
     from ..store import Store
@@ -38,11 +38,14 @@ class InputFormat(str, Enum):
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Capture files or directories (searched "
-                                                          "recursively).", show_default=False)] = None,
+                                                          "recursively); - reads standard input.",
+                                                     show_default=False)] = None,
     store: StoreOpt = None,
     ingester_id: IngesterOpt = None,
     format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
-                                                "from its name, then its first bytes.")] = InputFormat.auto,
+                                                "from its name, then its first bytes (standard input: "
+                                                "capture-log). Any other: every file in the directories is "
+                                                "read as it.")] = InputFormat.auto,
     strict: Annotated[bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for another writer holding the store's lock "
                                             "(--no-wait: fail at once with exit code 75).")] = True,
@@ -56,10 +59,11 @@ def ingest(
     poll: Annotated[bool, typer.Option("--poll", rich_help_panel=FOLLOW_PANEL,
                                        help="Poll the files instead of inotify (network filesystems, some "
                                             "containers).")] = False,
-    include: Annotated[list[str] | None, typer.Option("--include", metavar="GLOB", rich_help_panel=FOLLOW_PANEL,
-                                                         help="Only files whose name or path below the given "
-                                                              "directory matches (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB", rich_help_panel=FOLLOW_PANEL,
+    include: Annotated[list[str] | None, typer.Option("--include", metavar="GLOB",
+                                                         help="In directories, read the files whose name or path "
+                                                              "below the directory matches, whatever their name, "
+                                                              "e.g. '*.log' (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
                                                          help="Skip files whose name or path below the given "
                                                               "directory matches (repeatable).")] = None,
     flush_interval: Annotated[float, typer.Option("--flush-interval", min=0.01, metavar="SECONDS",
@@ -91,39 +95,49 @@ def ingest(
 
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
-    from ..render_ingest import render_ingest_report
+    from ..render_ingest import render_ingest_report, render_tally
 
     target = open_store(store, ingester=ingester_id)
-    inputs = _with_agent_logs(paths or [], claude_code=claude_code, codex=codex)
-    estimates = _agent_context(claude_code_user)
+    given = list(paths or [])
+    inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
+    _agent_context(claude_code_user)
     if follow or resume:
+        if any(str(p) == "-" for p in given):
+            raise UsageError("--follow and --resume read files; standard input (-) is read by plain ingest",
+                             hint="e.g. my-proxy | tokmeter ingest -")
         if strict and follow:
             raise UsageError("--strict cannot be combined with --follow", hint="use --strict with --resume")
         report = _follow(inputs, target, fmt=format.value, follow=follow, poll=poll, include=include or [],
                          exclude=exclude or [], flush_interval=flush_interval, batch_size=batch_size, wait=wait,
                          quiet=quiet)
     else:
-        report = _ingest(inputs, target, fmt=format.value, include=include or [], exclude=exclude or [], wait=wait,
-                         check_prices=not quiet)
+        report = _ingest(given, inputs[len(given):], target, fmt=format.value, include=include or [],
+                         exclude=exclude or [], wait=wait, check_prices=not quiet)
     if not quiet:
         render_ingest_report(report, target, console())
-        _render_estimates(estimates)
+        render_tally(report.tally, console(), report.commit.estimated_dropped)
     if strict and report.bad:
         raise BadCapturesFound(f"{len(report.bad)} bad capture(s) set aside",
                                hint="see the list above; rerun without --strict to accept the good captures only")
 
 
-def _ingest(paths: list[Path | Input], target: Store, *, fmt: str, include: list[str], exclude: list[str],
-            wait: bool, check_prices: bool) -> IngestReport:
+def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *, fmt: str, include: list[str],
+            exclude: list[str], wait: bool, check_prices: bool) -> IngestReport:
+    """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
+    files keep the format their folder implies: ``sources.Input`` hints)."""
+    from ..file_selection import select_inputs
     from ..pipeline import run_ingest
+    from ..sources import Input, as_input, hint_of
 
-    if include or exclude:
-        from ..file_selection import select_files
-        from ..sources import Input, as_input, hint_of
-
-        given = [as_input(path) for path in paths]
-        paths = [Input(found, hint_of(found, given)) for found in select_files([g.path for g in given], include, exclude)]
-    return run_ingest(paths, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: nothing shows the list
+    selection = select_inputs(paths, include, exclude, fmt)
+    if "-" in map(str, paths) and sys.stdin.isatty() and check_prices:
+        console(stderr=True).print("reading captures from standard input (end with Ctrl-D)", markup=False)
+    agents = [as_input(found) for found in agent_dirs]
+    agent_files = select_inputs([found.path for found in agents], include, exclude, fmt).files
+    files = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
+    report = run_ingest(files, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: no list
+    report.skipped = selection.skipped
+    return report
 
 
 def _follow(paths: list[Path | Input], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
@@ -151,20 +165,8 @@ def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> li
     return found
 
 
-def _agent_context(claude_code_user: str | None) -> Tally:
-    """Bill Claude Code rows to ``claude_code_user`` and count the usage estimates of this run."""
-    from ..extract.estimate import start_tally
+def _agent_context(claude_code_user: str | None) -> None:
+    """Bill Claude Code rows to ``claude_code_user``."""
     from ..sources.claude_code import set_user
 
     set_user(claude_code_user)
-    return start_tally()
-
-
-def _render_estimates(estimates: Tally) -> None:
-    if not estimates.estimated:
-        return
-    details = [f"{estimates.partial:,} partial: output only"] if estimates.partial else []
-    if estimates.input_unknown:
-        details.append(f"{estimates.input_unknown:,} without a captured prompt: input 0")
-    console().print(f"  estimated usage    {estimates.estimated:,} stream(s) ended without their usage"
-                    + (f" ({'; '.join(details)})" if details else ""), markup=False, highlight=False)

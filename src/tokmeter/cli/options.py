@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,6 +26,8 @@ class Dimension(str, Enum):
     model = "model"
     user = "user"
     provider = "provider"
+    service_tier = "service_tier"
+    speed = "speed"
     day = "day"
     week = "week"
     month = "month"
@@ -41,17 +45,47 @@ IngesterOpt = Annotated[
                  help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
                       "names are its own (default: the host name). Give each host (each follower) its own."),
 ]
-SinceOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
-                                                      help="First UTC date to include.")]
-UntilOpt = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
-                                                      help="Last UTC date to include (inclusive).")]
+DATE_FORMATS = {"%Y-%m-%d": "YYYY-MM-DD", "%Y-%m-%dT%H:%M": "YYYY-MM-DDTHH:MM",
+                "%Y-%m-%dT%H:%M:%S": "YYYY-MM-DDTHH:MM:SS"}
+
+
+def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], datetime]:
+    """A Typer parser for a date option (``with_time``: a date and time too) whose error is in the user's
+    terms: ``--since 2026-13-01: not a date; expected YYYY-MM-DD`` (click's names strftime codes)."""
+    formats = list(DATE_FORMATS)[: 3 if with_time else 1]
+
+    def parse(value: str | datetime) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        for fmt in formats:
+            try:
+                return datetime.strptime(value.strip(), fmt)
+            except ValueError:
+                continue
+        expected = DATE_FORMATS[formats[0]] + (f" (or {DATE_FORMATS[formats[1]]})" if with_time else "")
+        raise UsageError(f"{option} {value}: not a date; expected {expected}",
+                         hint=f"e.g. {option} {datetime.now(UTC):%Y-%m-%d}" + (" (UTC)" if with_time else ""))
+
+    return parse
+
+
+SinceOpt = Annotated[Optional[datetime], typer.Option(
+    parser=date_parser("--since"), metavar="YYYY-MM-DD", help="First date to include, in the --tz zone (default UTC).")]
+UntilOpt = Annotated[Optional[datetime], typer.Option(
+    parser=date_parser("--until"), metavar="YYYY-MM-DD", help="Last date to include (inclusive), in the --tz zone "
+                                                              "(default UTC).")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
 UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
-                                                   help="Write to FILE instead of standard output.")]
-TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone for day / week / month boundaries "
-                                    "and --since / --until (IANA name, e.g. Europe/Berlin).")]
+                                                   help="Write to FILE (in an existing folder) instead of "
+                                                        "standard output; - is standard output.")]
+TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
+                                    "and of day / week / month boundaries (IANA name, e.g. Europe/Berlin).")]
+FilterTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until "
+                                          "dates (IANA name, e.g. Europe/Berlin).")]
+PeriodTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the day / week / month "
+                                          "boundaries (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 PricesOpt = Annotated[
     Optional[Path],
@@ -60,6 +94,22 @@ PricesOpt = Annotated[
                       f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
                       "config.toml in the user config dir), else genai-prices alone."),
 ]
+
+
+# What each --format name means, in every command that offers it.
+FORMATS = {
+    "table": "a table for people",
+    "json": "one JSON document",
+    "jsonl": "one JSON object per line",
+    "csv": "CSV with a header line",
+    "parquet": "a Parquet file (with --output)",
+    "html": "one self-contained page with charts that opens offline",
+}
+
+
+def format_help(choices: type[Enum]) -> str:
+    """The --format help of a command, from the meanings above: the same name means the same thing."""
+    return "; ".join(f"{choice.value}: {FORMATS[choice.value]}" for choice in choices) + "."
 
 
 def console(stderr: bool = False) -> Console:

@@ -8,9 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import open_store
-from ..errors import TokmeterError
+from ..errors import TokmeterError, UsageError
 from .app import app
-from .options import PricesOpt, QuietOpt, SinceOpt, StoreOpt, UntilOpt, console, filters, price_overrides
+from .options import (
+    FilterTzOpt,
+    PricesOpt,
+    QuietOpt,
+    SinceOpt,
+    StoreOpt,
+    UntilOpt,
+    console,
+    date_parser,
+    filters,
+    price_overrides,
+)
 
 prices_app = typer.Typer(
     name="prices",
@@ -29,6 +40,7 @@ def check(
     since: SinceOpt = None,
     until: UntilOpt = None,
     prices: PricesOpt = None,
+    tz: FilterTzOpt = "UTC",
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -40,13 +52,14 @@ def check(
     [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\\%F)"[/]
     """
     from ..pricing import price_data
+    from ..render_fit import show_table
     from ..render_prices import unpriced_check_table
     from ..report import check_unpriced
 
     overrides = price_overrides(prices)
-    unpriced = check_unpriced(open_store(store), filters(since, until, None, None, None), overrides)
+    unpriced = check_unpriced(open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides)
     if unpriced.height:
-        console().print(unpriced_check_table(unpriced, price_data(overrides)))
+        show_table(console(), unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())
         raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
                             "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))
@@ -64,26 +77,40 @@ def show(
     provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
                                                     "found from the model name).")] = None,
     at: Annotated[Optional[datetime], typer.Option(
-        "--at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], metavar="DATE",
+        "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
         help="The UTC date (or date and time) to price at (default: now).")] = None,
+    service_tier: Annotated[Optional[str], typer.Option(
+        "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved.")] = None,
+    speed: Annotated[Optional[str], typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
     prices: PricesOpt = None,
 ) -> None:
     """The price that applies to a model: what prices it, from which source and since when, and its rates.
 
     Shows the genai-prices model or custom price used (after aliases), the source (genai-prices version, or
     the price file and its sha256), the dates the price is in force, any discount, and the rates in USD per
-    million tokens of each kind per context tier (discount included).
+    million tokens of each kind per context tier (discount included). The price modifiers known for the model
+    (service tiers, fast mode) are listed with their sources; with --service-tier or --speed the rates are
+    those of that tier (a tier without a known rate shows the standard rates, marked so).
 
     [dim]Examples: tokmeter prices show gpt-4o;
     tokmeter prices show house-llm --provider acme --at 2026-03-01[/]
     """
+    from ..price_overrides import MODIFIED_SPEEDS, MODIFIED_TIERS
     from ..price_quote import quote
     from ..render_prices import render_quote
 
     when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
-    found = quote(provider, model, when, price_overrides(prices))
+    found = quote(provider, model, when, price_overrides(prices),
+                  service_tier=_choice("service tier", service_tier, MODIFIED_TIERS),
+                  speed=_choice("speed", speed, MODIFIED_SPEEDS))
     if found is None:
         who = f" from provider {provider!r}" if provider else ""
         raise TokmeterError(f"no price for model {model!r}{who} at {when:%Y-%m-%d %H:%M} UTC",
                             hint=_PRICE_HINT.format(it="it"))
     render_quote(found, console())
+
+
+def _choice(what: str, value: str | None, choices: tuple[str, ...]) -> str | None:
+    if value is not None and value not in choices:
+        raise UsageError(f"unknown {what} {value!r}", hint=f"use one of: {', '.join(choices)}")
+    return value

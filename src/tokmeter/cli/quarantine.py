@@ -9,17 +9,20 @@ import typer
 
 from ..config import open_store
 from .app import app
-from .options import StoreOpt, console
+from .options import StoreOpt, console, format_help
 
 
 class QuarantineFormat(str, Enum):
     table = "table"
+    json = "json"
     jsonl = "jsonl"
 
 
 @app.command()
 def quarantine(
-    format: Annotated[QuarantineFormat, typer.Option("--format", help="table or jsonl.")] = QuarantineFormat.table,
+    format: Annotated[QuarantineFormat, typer.Option("--format", help=format_help(QuarantineFormat))] = (
+        QuarantineFormat.table
+    ),
     store: StoreOpt = None,
 ) -> None:
     """List every capture set aside as bad: source file, line and byte offset, reason, and a SHA-256 of
@@ -30,7 +33,14 @@ def quarantine(
     import orjson
     from rich.table import Table
 
-    entries = open_store(store).quarantined()
+    from ..render_fit import show_table
+
+    the_store = open_store(store, existing=True)
+    entries = the_store.quarantined()
+    if format is QuarantineFormat.json:
+        doc = {"store": the_store.location, "entries": entries}
+        typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
     if format is QuarantineFormat.jsonl:
         for entry in entries:
             typer.echo(orjson.dumps(entry).decode())
@@ -42,4 +52,4 @@ def quarantine(
         where = f"{e['source']}:{e['line']}" if e.get("line") else e["source"]
         table.add_row(e["time"][:19], where, f"{e['offset']:,}", e["reason"], (e.get("sha256") or "")[:16],
                       "" if e.get("bytes") is None else f"{e['bytes']:,}")
-    console().print(table)
+    show_table(console(), table, empty="No capture has been set aside: every capture read so far was good.")

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..config import open_store
+from ..output_paths import output_file
 from .app import app
 from .options import (
     Dimension,
+    FilterTzOpt,
     ModelOpt,
     OutputOpt,
     PricesOpt,
@@ -24,13 +26,16 @@ from .options import (
     console,
     file_console,
     filters,
+    format_help,
     price_overrides,
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..chart_data import Metric
     from ..price_overrides import PriceOverrides
-    from ..report import Filters
+    from ..report import Filters, Report
     from ..store import Store
 
 
@@ -48,8 +53,20 @@ class MetricChoice(str, Enum):
     requests = "requests"
 
 
+_SUFFIX = {"table": "txt"}  # a file name for a hint, by format
+
+
+class SortChoice(str, Enum):
+    period = "period"
+    cost = "cost"
+    requests = "requests"
+    tokens = "tokens"
+    name = "name"
+
+
 class RowsFormat(str, Enum):
     table = "table"
+    json = "json"
     jsonl = "jsonl"
     csv = "csv"
     parquet = "parquet"
@@ -63,8 +80,7 @@ def report(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="table (Rich), json, csv, parquet, or html: "
-                                                 "one self-contained page with charts that opens offline.")] = (
+    format: Annotated[ReportFormat, typer.Option("--format", help=format_help(ReportFormat))] = (
         ReportFormat.table
     ),
     output: OutputOpt = None,
@@ -78,6 +94,10 @@ def report(
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
+    sort: Annotated[Optional[SortChoice], typer.Option(
+        "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the "
+        "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
+        "output), or name (by the --by values).")] = None,
     tz: TzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
@@ -90,18 +110,21 @@ def report(
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
     tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
-    from ..render import emit, report_json, report_table, unpriced_table, write_frame
+    from ..render import emit, no_rows, report_json, report_table, unpriced_table, write_frame
+    from ..render_fit import show_table
     from ..report import build_report
 
-    _check_chart_options(format, chart, metric)
+    _check_chart_options(format, chart, metric, sort)
+    output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_store, the_filters, overrides = open_store(store), filters(since, until, model, user, provider,
-                                                                             tz), price_overrides(prices)
+    the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
+    the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
         return
-    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown)
+    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown,
+                          sort=sort.value if sort else None)
     if format is ReportFormat.json:
         emit(report_json(result), output)
     elif format is ReportFormat.table:
@@ -112,16 +135,30 @@ def report(
             out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
                                    color_system=out.color_system), soft_wrap=True)
         else:
-            out.print(report_table(result))
+            show_table(out, report_table(result), empty=no_rows(the_store.location, the_filters))
         if result.unpriced.height:
-            out.print(unpriced_table(result))
+            show_table(out, unpriced_table(result))
+        _estimated_note(result, out)
     else:
         write_frame(result.rows, format.value, output, result.price_data)
 
 
-def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None) -> None:
+def _estimated_note(result: Report, out: Console) -> None:
+    """Why the estimated requests may be fewer than the streams ingest said it estimated."""
+    estimated = int(result.totals["estimated_requests"].item() or 0)
+    if estimated:
+        out.print(f"Estimated requests: {estimated:,}, usage counted offline, once per request (copies ingest "
+                  "dropped as duplicates are not counted).", markup=False, highlight=False)
+
+
+def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None,
+                         sort: SortChoice | None) -> None:
     from ..errors import UsageError
 
+    if sort is not None and (chart or format is ReportFormat.html):
+        raise UsageError("--sort orders the rows of the table, JSON, CSV and Parquet; "
+                         "charts have their own order",
+                         hint="drop --sort: bars are largest first, or oldest first with a time dimension")
     if chart and format not in (ReportFormat.table, ReportFormat.html):
         raise UsageError(f"--chart draws in the terminal; it does not apply to --format {format.value}",
                          hint="drop --format (or use --format table), or use --format html for charts in a file")
@@ -147,26 +184,34 @@ def rows(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
-    format: Annotated[RowsFormat, typer.Option("--format", help="table, jsonl, csv or parquet.")] = RowsFormat.table,
+    format: Annotated[RowsFormat, typer.Option("--format", help=format_help(RowsFormat))] = RowsFormat.table,
     output: OutputOpt = None,
     prices: PricesOpt = None,
+    tz: FilterTzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
     """The stored usage rows themselves, one per request (after deduplication), with their cost.
 
-    priced_as says what priced each row: genai-prices' provider:model, or custom:MODEL from the price file.
+    priced_as says what priced each row: genai-prices' provider:model, or custom:MODEL from the price file;
+    unpriced_reason why a row has no cost.
 
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
     from ..pricing import price_data
-    from ..render import price_caption, rows_table, write_frame
+    from ..render import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
+    from ..render_fit import show_table
     from ..report import select_rows
 
-    overrides = price_overrides(prices)
-    frame = select_rows(open_store(store), filters(since, until, model, user, provider), overrides)
+    output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
+    overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider, tz)
+    the_store = open_store(store, existing=True)
+    frame = select_rows(the_store, the_filters, overrides)
     if format is RowsFormat.table:
         out = console() if output is None else file_console(output)
-        out.print(rows_table(frame))
-        out.print(price_caption(price_data(overrides)), markup=False, style="dim")
+        show_table(out, rows_table(frame), empty=no_rows(the_store.location, the_filters))
+        for line in unpriced_rows_note(frame):
+            out.print(line, markup=False, highlight=False, emoji=False)
+        if frame.height:
+            out.print(price_caption(price_data(overrides)), markup=False, style="dim")
     else:
         write_frame(frame, format.value, output, price_data(overrides))

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import open_store
+from ..output_paths import output_file, output_folder
 from .app import app
-from .options import IngesterOpt, PricesOpt, QuietOpt, StoreOpt, TzOpt, console, price_overrides
+from .options import IngesterOpt, PeriodTzOpt, PricesOpt, QuietOpt, StoreOpt, console, price_overrides
 
 
 class Period(str, Enum):
@@ -35,11 +36,13 @@ def rollup(
     period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = Period.day,
     by: Annotated[Optional[list[RollupDim]], typer.Option("--by", help="Dimensions (repeatable; default: user, "
                                                           "model, provider).")] = None,
-    tz: TzOpt = "UTC",
+    tz: PeriodTzOpt = "UTC",
     output: Annotated[Optional[Path], typer.Option("--output", metavar="DIR", help="Write the rollup tables "
-                                                   "under DIR instead of STORE/rollups.")] = None,
+                                                   "under DIR instead of STORE/rollups (DIR is created if "
+                                                   "missing, its parent must exist).")] = None,
     prometheus: Annotated[Optional[Path], typer.Option("--prometheus", metavar="FILE", help="Also write a "
-                                                       "node_exporter textfile (atomically).")] = None,
+                                                       "node_exporter textfile (atomically), in an existing "
+                                                       "folder; - is standard output.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only those with new data.")]
     = False,
     engine: Annotated[Engine, typer.Option("--engine", help="polars (in this process) or spark (Apache Spark: "
@@ -61,13 +64,22 @@ def rollup(
     from ..rollup_tables import DEFAULT_DIMS, RollupSpec, RollupTable
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
-    table = RollupTable(open_store(store), spec, output)
-    result = table.update(price_overrides(prices), full=full, engine=engine.value)
+    overrides = price_overrides(prices)
+    textfile = output_file(prometheus, "--prometheus", example="tokmeter.prom")
+    target = open_store(store, existing=True)
+    if output is not None and output_folder(output, "--output") and not quiet:
+        console(stderr=True).print(f"created the folder {output}", markup=False)
+    table = RollupTable(target, spec, output)
+    result = table.update(overrides, full=full, engine=engine.value)
     if prometheus is not None:
         from ..prometheus import metrics_text, write_textfile
 
         with table.store.reading():
-            write_textfile(prometheus, metrics_text(table))
+            text = metrics_text(table)
+        if textfile is None:
+            typer.echo(text, nl=False)
+        else:
+            write_textfile(textfile, text)
     if not quiet:
         what = "all periods" if result.full else f"{len(result.periods_rewritten)} period(s)"
         console(stderr=True).print(f"rollup {spec.name}: {what} rewritten, {result.rows:,} row(s), in {result.table}",

@@ -9,7 +9,7 @@ import typer
 
 from ..config import open_store
 from .app import app
-from .options import IngesterOpt, StoreOpt, console
+from .options import IngesterOpt, StoreOpt, console, format_help
 
 
 class StatusFormat(str, Enum):
@@ -21,24 +21,30 @@ class StatusFormat(str, Enum):
 def status(
     store: StoreOpt = None,
     ingester_id: IngesterOpt = None,
-    format: Annotated[StatusFormat, typer.Option("--format", help="table (Rich) or json.")] = StatusFormat.table,
+    format: Annotated[StatusFormat, typer.Option("--format", help=format_help(StatusFormat))] = (
+        StatusFormat.table
+    ),
 ) -> None:
     """Each piece of content ingest --follow / --resume reads: where it is now, offset, size, and lag.
 
     Lag is the bytes not yet committed, and for how long the checkpoint has not moved while they wait.
-    States: live (followed), finished (read to its end: rotated away, compressed, truncated), gone (its
+    States: live (a follower is running: ingest --follow / --resume), stopped (no follower is running; the
+    next one resumes there), finished (read to its end: rotated away, compressed, truncated), gone (its
     content is nowhere beside its last path), new (no checkpoint yet: e.g. a log created by a rotation
-    while the follower was down). On a shared s3:// store, the checkpoints shown are this ingester's
-    (--ingester-id).
+    while the follower was down), unreadable (the follower cannot read it). On a shared s3:// store, the
+    checkpoints shown are this ingester's (--ingester-id).
 
     [dim]Example: tokmeter status --format json[/]
     """
     from ..lag import source_status
-    from ..render_status import status_json, status_table
+    from ..locking import follower_running
+    from ..render_fit import show_table
+    from ..render_status import no_sources, status_json, status_table
 
-    target = open_store(store, ingester=ingester_id)
-    sources = source_status(target)
+    target = open_store(store, ingester=ingester_id, existing=True)
+    following = follower_running(target.root)
+    sources = source_status(target, following=following)
     if format is StatusFormat.json:
-        typer.echo(status_json(target, sources))
+        typer.echo(status_json(target, sources, following))
     else:
-        console().print(status_table(target, sources))
+        show_table(console(), status_table(target, sources, following), empty=no_sources(target))

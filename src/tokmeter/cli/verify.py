@@ -17,7 +17,7 @@ def verify(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
 
     [dim]Example: tokmeter verify --store /srv/tokmeter[/]
     """
-    target = open_store(store)
+    target = open_store(store, existing=True)
     with target.reading():
         result = target.verify()
     out = console()

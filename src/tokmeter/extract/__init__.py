@@ -20,15 +20,16 @@ import orjson
 
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
-from . import anthropic, bedrock, cohere, estimate, gemini, openai, transcripts
-from .base import Extracted, as_mapping, as_str
-from .detect import api_from_path, detect_api, infer_provider
-from .fastpath import guess_api, stream_events
+from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
+from .base import Extracted, as_mapping, as_str, service_tier
+from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
-from .sse import looks_like_sse, parse_sse
+from .fastpath import guess_api, stream_events
+from .rule import RowNotes, Tally
+from .sse import looks_like_sse
 from .wire import array_prefix, eventstream_bytes, is_cut_array
 
-__all__ = ["extract_row", "Extracted"]
+__all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 
 _JSON_READERS = {
     "openai_chat": openai.chat_from_json,
@@ -48,6 +49,8 @@ _STREAM_READERS = {
 }
 # APIs whose bodies carry no id of their own: the response is named by a response header.
 _RESPONSE_ID_HEADERS = {"bedrock_converse": "x-amzn-requestid", "bedrock_invoke": "x-amzn-requestid"}
+# APIs that also name the service tier in a response header (used when the body does not).
+_SERVICE_TIER_HEADERS = {"gemini": "x-gemini-service-tier"}
 _ARRAY_READERS: dict[str, Callable[[list[Any]], Extracted]] = {"gemini": gemini.from_chunks}
 _EVENTSTREAM_READERS: dict[str, Callable[[bytes], Extracted]] = {
     "bedrock_converse": bedrock.from_eventstream,
@@ -56,16 +59,25 @@ _EVENTSTREAM_READERS: dict[str, Callable[[bytes], Extracted]] = {
 
 
 def extract_row(capture: Capture) -> dict[str, Any]:
-    """The usage row for one capture. Raises ``BadCaptureError`` (with the reason) when it cannot."""
+    """The usage row for one capture. Raises ``BadCaptureError`` (with the reason) when the capture is
+    no row (``rule.py`` says what is one)."""
+    return read_capture(capture)[0]
+
+
+def read_capture(capture: Capture) -> tuple[dict[str, Any], RowNotes]:
+    """The usage row for one capture, and what it adds to the ingest summary's counts."""
     meta = capture.meta
     request = as_mapping(meta.get("request")) or {}
     status = _status(meta.get("status"))
     path = _path(meta)
-    api, ex, is_stream, provider = _reading(capture, path, status, request)
+    api, ex, is_stream, provider, notes = _reading(capture, path, status, request)
     if ex.response_id is None and api in _RESPONSE_ID_HEADERS:
         ex.response_id = _header(meta.get("response_headers"), _RESPONSE_ID_HEADERS[api])
+    request_id, notes.fallback_id = _request_id(meta, ex, capture)
+    if ex.service_tier is None and api in _SERVICE_TIER_HEADERS:
+        ex.service_tier = service_tier(_header(meta.get("response_headers"), _SERVICE_TIER_HEADERS[api]))
     return {
-        "request_id": _request_id(meta, ex, capture),
+        "request_id": request_id,
         "response_id": ex.response_id,
         "timestamp": _timestamp(meta, capture),
         "user": _user(meta, request),
@@ -77,36 +89,43 @@ def extract_row(capture: Capture) -> dict[str, Any]:
         **ex.tokens(),
         "usage_source": ex.usage_source,
         "complete": ex.complete,
+        "service_tier": ex.service_tier,
+        "speed": ex.speed,
         "source": capture.source,
         "source_offset": capture.offset,
-    }
+    }, notes
 
 
 def _reading(
     capture: Capture, path: str | None, status: int | None, request: Mapping[str, Any]
-) -> tuple[str | None, Extracted, bool, str | None]:
-    """(API, its reading, whether a stream, provider). Pre-normalized records (token logs, agent
+) -> tuple[str | None, Extracted, bool, str | None, RowNotes]:
+    """(API, its reading, whether a stream, provider, notes). Pre-normalized records (token logs, agent
     transcripts) are read by their format, response bodies by their shape; a stream that ended
     without usage gets it estimated (``estimate.py``), which only then decodes its text."""
     meta = capture.meta
     if capture.format in transcripts.FORMATS:
         read = transcripts.read(capture)
-        return read.api, read.extracted, read.stream, read.provider or infer_provider(meta, path, read.api)
-    api, ex, is_stream = _extract(meta, path, capture.body, status)
+        notes = RowNotes(missing=rule.NO_USAGE if read.extracted.usage_source == "missing" else None)
+        provider = read.provider or infer_provider(meta, path, read.api)
+        return read.api, read.extracted, read.stream, provider, notes
+    api, ex, is_stream, why_missing = _extract(meta, path, capture.body, status)
     provider = infer_provider(meta, path, api)
+    notes = RowNotes()
     if is_stream and api is not None and estimate.needed(api, ex, status):
         content_type = _header(meta.get("response_headers"), "content-type")
-        estimate.fill(ex, api, capture.body, content_type, request, provider)
-    return api, ex, is_stream, provider
+        notes.estimate = estimate.fill(ex, api, capture.body, content_type, request, provider)
+    notes.missing = why_missing if ex.usage_source == "missing" else None
+    return api, ex, is_stream, provider, notes
 
 
 def _extract(
     meta: Mapping[str, Any], path: str | None, body: Any, status: int | None
-) -> tuple[str | None, Extracted, bool]:
-    """(API, its reading of the body, whether the body is a stream)."""
+) -> tuple[str | None, Extracted, bool, str]:
+    """(API, its reading of the body, whether the body is a stream, why its usage would be missing)."""
     binary = eventstream_bytes(body, _header(meta.get("response_headers"), "content-type"))
     if binary is not None:
-        return _read_eventstream(meta, path, binary)
+        bedrock_api, ex = _read_eventstream(meta, path, binary)
+        return bedrock_api, ex, True, rule.missing_reason(status, True, ex.complete, error_body=False, empty=False)
     body_text, body_doc = _body(body)
     is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
     events = stream_events(body_text, guess_api(body_text, api_from_path(path))) \
@@ -114,13 +133,17 @@ def _extract(
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
     is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
-    return api, ex, is_stream or is_array
+    stream = is_stream or is_array
+    error_body = isinstance(body_doc, Mapping) and rule.is_error_body(body_doc)
+    empty = body_doc is None and not stream and not (body_text or "").strip()
+    return api, ex, stream, rule.missing_reason(status, stream, ex.complete, error_body=error_body, empty=empty)
 
 
 def _read(
     api: str | None, doc: Any, events: list | None, text: str | None, status: int | None
 ) -> Extracted:
-    ok = status is None or 200 <= status < 300
+    """The body's reading, or ``BadCaptureError`` when the capture is no row (``rule.py``)."""
+    ok = rule.is_ok(status)
     if events is not None:
         if api is None:
             if ok:
@@ -135,24 +158,36 @@ def _read(
         if is_cut_array(doc, text):
             return _ARRAY_READERS[api](array_prefix(text or ""))
     if doc is None:
-        if not text or not text.strip():
-            if ok:
-                return Extracted(complete=False)  # a 2xx with an empty body: the response was lost
-            return Extracted()
-        # a JSON body that does not parse: cut off in transit (a 2xx) or a plain-text error page
-        return Extracted(complete=not ok)
+        return _read_text(api, text, ok)
     if not isinstance(doc, Mapping):
         raise BadCaptureError(f"response body is a JSON {type(doc).__name__}, expected an object")
-    if api is None:
-        if ok and "error" not in doc:
-            raise BadCaptureError("unrecognized response body: not a known provider's response shape")
-        return Extracted()
-    return _JSON_READERS[api](doc)
+    if ok and not rule.is_error_body(doc):
+        if api is None:
+            raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: an object of no known API's shape")
+        if api_from_body(doc, None) is None and not rule.looks_like_response(doc):
+            raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: the path names the {api} API, the body has none "
+                                  "of a response's fields")
+        rule.check_usage_object(doc)
+    return Extracted() if api is None else _JSON_READERS[api](doc)
 
 
-def _read_eventstream(
-    meta: Mapping[str, Any], path: str | None, data: bytes
-) -> tuple[str | None, Extracted, bool]:
+def _read_text(api: str | None, text: str | None, ok: bool) -> Extracted:
+    """A body that is no JSON document: none, empty, cut in transit, or text (an HTML error page)."""
+    if not ok:
+        return Extracted()  # an error response: its status says what happened, whatever the body
+    if text is None:
+        raise BadCaptureError(rule.NO_BODY, hint="a capture record keeps the response body in its `body` field")
+    if api is not None and not text.strip():
+        return Extracted(complete=False)  # the recorder kept no content: the response is lost
+    problem = rule.json_problem(text)
+    if api is not None and problem == rule.CUT:
+        return Extracted(complete=False)  # a JSON object cut in transit
+    what = "an empty body" if not text.strip() else problem or "text, neither JSON nor an event stream"
+    place = f"on the {api} API's path" if api is not None else "on no known API's path"
+    raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: {what}, {place}")
+
+
+def _read_eventstream(meta: Mapping[str, Any], path: str | None, data: bytes) -> tuple[str, Extracted]:
     first = next(iter_messages(data), None)
     event_type = first[0].get(":event-type") if first is not None else None
     api = detect_api(meta, path, None, None, [event_type] if isinstance(event_type, str) else [])
@@ -161,7 +196,7 @@ def _read_eventstream(
             f"an AWS event stream from the {api or 'unrecognized'} API: only Bedrock streams are read",
             hint="Bedrock paths end in /converse-stream or /invoke-with-response-stream",
         )
-    return api, _EVENTSTREAM_READERS[api](data), True
+    return api, _EVENTSTREAM_READERS[api](data)
 
 
 def _body(body: Any) -> tuple[str | None, Any]:
@@ -215,7 +250,8 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> str:
+def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> tuple[str, bool]:
+    """(request id, whether it is the fallback digest)."""
     request_id = meta.get("request_id")
     if isinstance(request_id, int) and not isinstance(request_id, bool):
         request_id = str(request_id)
@@ -228,9 +264,22 @@ def _request_id(meta: Mapping[str, Any], ex: Extracted, capture: Capture) -> str
         or ex.response_id
     )
     if found:
-        return found
-    # Nothing names this response: a digest of what was captured keeps re-ingests idempotent.
-    digest = hashlib.sha256(_body_bytes(capture.body))
+        return found, False
+    return _fallback_id(meta, capture), True
+
+
+def _fallback_id(meta: Mapping[str, Any], capture: Capture) -> str:
+    """Nothing names this response: a digest of the whole capture (its time as recorded, method, URL or
+    path, host, body, and its position in its source: byte offset or HAR entry index). The same capture
+    read again gives the same id, so re-ingests stay idempotent; two captures differ in one of these."""
+    headers = meta.get("response_headers")
+    parts = (meta.get("ts", meta.get("timestamp")), _header(headers, "date"), meta.get("method"),
+             meta.get("url") or meta.get("path"), meta.get("host"), capture.offset)
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(b"" if part is None else str(part).encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    digest.update(_body_bytes(capture.body))
     return f"sha256:{digest.hexdigest()[:32]}"
 
 

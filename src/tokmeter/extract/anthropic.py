@@ -2,7 +2,8 @@
 
 Usage: ``input_tokens`` excludes the cache, so input = input_tokens + cache_read_input_tokens +
 cache_creation_input_tokens; ``cache_creation.ephemeral_1h_input_tokens`` is the 1-hour part of the
-writes; reasoning is ``output_tokens_details.thinking_tokens`` when reported.
+writes; reasoning is ``output_tokens_details.thinking_tokens`` when reported. ``usage.service_tier``
+(standard, priority, batch) and ``usage.speed`` (fast mode: "fast") say how it was served.
 
 Streams: ``message_start`` carries the first usage; each ``message_delta`` carries **cumulative**
 usage whose non-null fields replace what came before (never sum them: with server tools even the
@@ -19,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import Extracted, as_mapping, as_str, loads_or_none, token_count
+from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, speed, token_count
 from .sse import SSEEvent
 
 _USAGE_EVENTS = ("message_start", "message_delta", "message_stop", "error")
@@ -72,7 +73,15 @@ def from_json(doc: Mapping[str, Any]) -> Extracted:
         counts = _raw_counts(usage, "usage")
         _add_compaction(usage, counts)
         _apply(counts, ex)
+        _served(usage, ex)
     return ex
+
+
+def _served(usage: Mapping[str, Any], ex: Extracted) -> None:
+    """How the response was served (``usage.service_tier``, ``usage.speed``): a usage that says
+    replaces what an earlier one said."""
+    ex.service_tier = service_tier(usage.get("service_tier")) or ex.service_tier
+    ex.speed = speed(usage.get("speed")) or ex.speed
 
 
 def from_stream(events: Iterable[SSEEvent]) -> Extracted:
@@ -99,6 +108,7 @@ def from_stream(events: Iterable[SSEEvent]) -> Extracted:
             usage = as_mapping(message.get("usage"))
             if usage is not None:
                 counts, last_usage = _raw_counts(usage, "message_start.usage"), usage
+                _served(usage, ex)
         elif kind == "message_delta" and (usage := as_mapping(doc.get("usage"))) is not None:
             delta = _raw_counts(usage, "message_delta.usage")
             counts = counts or dict.fromkeys(delta, 0)
@@ -106,6 +116,7 @@ def from_stream(events: Iterable[SSEEvent]) -> Extracted:
                 if _present(usage, key):
                     counts[key] = value
             last_usage = usage
+            _served(usage, ex)
     if counts is not None and last_usage is not None:
         _add_compaction(last_usage, counts)
         _apply(counts, ex)

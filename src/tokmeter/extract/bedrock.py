@@ -7,7 +7,8 @@ cacheWriteInputTokens (older bodies spell them ``cacheReadInputTokenCount`` /
 
 ConverseStream is an AWS event stream (see ``eventstream.py``): ``messageStart``, content events,
 ``messageStop`` (the proper end), then ``metadata`` carrying the usage. An ``exception`` message
-ends the stream early.
+ends the stream early. ``serviceTier`` (``{"type": "priority"}``: default, priority, flex, reserved),
+in a Converse body or the stream's ``metadata``, is the tier that served it.
 
 InvokeModel passes the model's own body through: Anthropic models answer with an Anthropic Messages
 body (read by ``anthropic.py``); Amazon Nova with the Converse usage shape. The stream variant sends
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import anthropic
-from .base import Extracted, as_mapping, as_str, loads_or_none, token_count
+from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
 from .eventstream import EventStream, HeaderValue
 from .sse import SSEEvent
 
@@ -59,7 +60,7 @@ def _one_hour_writes(details: Any, where: str) -> int:
 
 def from_json(doc: Mapping[str, Any]) -> Extracted:
     """A Converse response (or an error body such as ``{"message": ...}``, which has no usage)."""
-    ex = Extracted()
+    ex = Extracted(service_tier=service_tier(doc.get("serviceTier")))
     usage = as_mapping(doc.get("usage"))
     if usage is not None:
         usage_into(usage, ex)
@@ -87,7 +88,9 @@ def from_eventstream(data: bytes) -> Extracted:
         elif kind == "messageStop":
             stopped = True
         elif kind == "metadata":
-            usage = as_mapping((as_mapping(loads_or_none(payload)) or {}).get("usage"))
+            metadata = as_mapping(loads_or_none(payload)) or {}
+            ex.service_tier = service_tier(metadata.get("serviceTier")) or ex.service_tier
+            usage = as_mapping(metadata.get("usage"))
             if usage is not None:
                 usage_into(usage, ex, "metadata.usage")
     ex.complete = stopped and not failed and not stream.truncated

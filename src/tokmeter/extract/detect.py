@@ -84,7 +84,7 @@ def detect_api(
 
     ``frame_types`` (None unless the body is an AWS event stream) lists its messages' event types, the
     last resort for Bedrock: ``chunk`` events come from InvokeModel, anything else from Converse."""
-    return _api_from_body(doc, events) or api_from_path(path) or _api_from_frames(frame_types)
+    return api_from_body(doc, events) or api_from_path(path) or _api_from_frames(frame_types)
 
 
 def api_from_path(path: str | None) -> str | None:
@@ -112,7 +112,7 @@ def _api_from_frames(frame_types: Sequence[str] | None) -> str | None:
     return "bedrock_invoke" if frame_types and frame_types[0] == "chunk" else "bedrock_converse"
 
 
-def _api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
+def api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
     if isinstance(doc, Mapping):
         kind = doc.get("object") or doc.get("type")
         if kind in ("chat.completion", "chat.completion.chunk"):

@@ -10,7 +10,7 @@ cancelled or cut stream) gets its usage estimated, and its row ``usage_source = 
   role) and 3 for the reply, as OpenAI counts for its chat models. Images and files are not counted. Without a prompt in
   the capture (many proxies keep only ``model`` and ``stream``) input stays 0, and the ingest summary
   says how many rows that concerns;
-* cache reads and writes cannot be told from the outside: 0.
+* cache reads and writes cannot be told from the outside: unknown (null), priced as uncached input.
 
 An Anthropic stream cut after ``message_start`` (so without the final ``message_delta``) keeps the
 usage it reported (input and cache are exact there) and gets its output estimated: the larger of the
@@ -24,10 +24,7 @@ normal path never pays for it. See BENCHMARKS.md for the measured error per prov
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -55,37 +52,6 @@ _NOT_TEXT = frozenset({"type", "role", "id", "tool_call_id", "tool_use_id", "cal
 _JSON_VALUED = frozenset({"input", "args", "arguments", "parameters"})
 
 
-@dataclass(slots=True)
-class Tally:
-    """What estimation did during one ingest: rows estimated, and how many had no prompt to count."""
-
-    estimated: int = 0
-    input_unknown: int = 0
-    partial: int = 0
-
-
-_TALLY: ContextVar[Tally | None] = ContextVar("tokmeter_estimate_tally", default=None)
-_PROCESS_TALLY: list[Tally | None] = [None]  # start_tally's counts, fed from every thread of the process
-
-
-@contextmanager
-def tally() -> Iterator[Tally]:
-    """Count the estimates made within the block."""
-    counts = Tally()
-    token = _TALLY.set(counts)
-    try:
-        yield counts
-    finally:
-        _TALLY.reset(token)
-
-
-def start_tally() -> Tally:
-    """Count the estimates made from now on in every thread of this process (a CLI run); return the counts."""
-    counts = Tally()
-    _PROCESS_TALLY[0] = counts
-    return counts
-
-
 def needed(api: str | None, ex: Extracted, status: int | None) -> bool:
     """Whether a stream's reading lacks usage that estimation can supply (cheap: no body is read)."""
     if api not in ESTIMABLE_APIS or (status is not None and not 200 <= status < 300):
@@ -96,40 +62,42 @@ def needed(api: str | None, ex: Extracted, status: int | None) -> bool:
 
 
 def fill(ex: Extracted, api: str, body: Any, content_type: str | None, request: Mapping[str, Any],
-         provider: str | None) -> None:
-    """Estimate what ``ex`` lacks from the stream's text and the request (see the module doc)."""
+         provider: str | None) -> str | None:
+    """Estimate what ``ex`` lacks from the stream's text and the request (see the module doc). Returns
+    what was estimated, for the ingest summary's counts: ``full``, ``no-prompt`` (input 0: no prompt
+    captured), ``partial`` (output only), or None (nothing)."""
     found = _stream_text(api, body, content_type)
     if found is None:
-        return
+        return None
     model = ex.model or as_str(request.get("model"))
     if ex.usage_source == "reported":
-        if not found.final_usage_seen:
-            _fill_partial(ex, found, provider, model)
-        return
-    _fill_missing(ex, found, request, provider, model)
+        if found.final_usage_seen:
+            return None
+        _fill_partial(ex, found, provider, model)
+        return "partial"
+    return _fill_missing(ex, found, request, provider, model)
 
 
 def _fill_missing(ex: Extracted, found: StreamText, request: Mapping[str, Any], provider: str | None,
-                  model: str | None) -> None:
+                  model: str | None) -> str | None:
     prompt = request_tokens(request, provider, model)
     if found.empty and prompt is None:
-        return
+        return None
     reasoning, output = _output_tokens(found, provider, model)
     ex.output_tokens, ex.reasoning_tokens = output, reasoning
     ex.input_tokens = prompt or 0
-    ex.cache_read_tokens = ex.cache_write_tokens = ex.cache_write_1h_tokens = 0
+    ex.cache_read_tokens = ex.cache_write_tokens = ex.cache_write_1h_tokens = None  # unknown
     ex.usage_source = "estimated"
     ex.notes.append("usage estimated" + ("" if prompt is not None else "; no prompt captured: input 0"))
-    _count(input_unknown=prompt is None)
+    return "full" if prompt is not None else "no-prompt"
 
 
 def _fill_partial(ex: Extracted, found: StreamText, provider: str | None, model: str | None) -> None:
     reasoning, output = _output_tokens(found, provider, model)
     ex.output_tokens = max(ex.output_tokens, output)
-    ex.reasoning_tokens = max(ex.reasoning_tokens, reasoning)
+    ex.reasoning_tokens = max(ex.reasoning_tokens or 0, reasoning)
     ex.usage_source = "estimated"
     ex.notes.append("output estimated: the stream ended before its final usage")
-    _count(partial=True)
 
 
 def _output_tokens(found: StreamText, provider: str | None, model: str | None) -> tuple[int, int]:
@@ -138,14 +106,6 @@ def _output_tokens(found: StreamText, provider: str | None, model: str | None) -
         return 0, 0
     reasoning = count_tokens("".join(found.reasoning), provider, model)
     return reasoning, count_tokens("".join(found.output), provider, model) + reasoning + END_OF_MESSAGE
-
-
-def _count(*, input_unknown: bool = False, partial: bool = False) -> None:
-    counts = _TALLY.get() or _PROCESS_TALLY[0]
-    if counts is not None:
-        counts.estimated += 1
-        counts.input_unknown += input_unknown
-        counts.partial += partial
 
 
 def _stream_text(api: str, body: Any, content_type: str | None) -> StreamText | None:

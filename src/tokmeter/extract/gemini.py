@@ -4,8 +4,9 @@ Usage (``usageMetadata``): ``promptTokenCount`` is the prompt and ``toolUsePromp
 tool results fed back to the model (code execution, search), so input = promptTokenCount +
 toolUsePromptTokenCount; ``cachedContentTokenCount`` is the cache-read part of the prompt.
 ``candidatesTokenCount`` excludes thinking, so output = candidatesTokenCount + thoughtsTokenCount
-and reasoning = thoughtsTokenCount. Gemini reports no cache writes (context caches are created by a
-separate call). The model is ``modelVersion``, the response id ``responseId``.
+and reasoning = thoughtsTokenCount; ``serviceTier`` (standard, flex, priority) the tier that served it
+(also sent as the ``x-gemini-service-tier`` header, read by ``extract_row`` when the body is silent).
+Gemini reports no cache writes (context caches are created by a separate call). The model is ``modelVersion``, the response id ``responseId``.
 
 Streams come as SSE (``?alt=sse``) or, without it, as one JSON array of chunks. Every chunk's
 ``usageMetadata`` is a running total, so the last one counts. A stream is complete once a candidate
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Extracted, as_mapping, as_str, loads_or_none, token_count
+from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
 from .sse import SSEEvent
 
 
@@ -30,6 +31,7 @@ def usage_into(usage: Mapping[str, Any], ex: Extracted, where: str = "usageMetad
     ex.output_tokens = token_count(usage, "candidatesTokenCount", where) + thoughts
     ex.reasoning_tokens = thoughts
     ex.usage_source = "reported"
+    ex.service_tier = service_tier(usage.get("serviceTier"))
 
 
 def from_json(doc: Mapping[str, Any]) -> Extracted:

@@ -10,6 +10,10 @@ request set ``stream_options.include_usage`` (``"usage": null`` on the other chu
 Responses usage: ``input_tokens`` / ``output_tokens`` with ``input_tokens_details.cached_tokens`` /
 ``cache_write_tokens`` and ``output_tokens_details.reasoning_tokens``; streams end with
 ``response.completed``, ``response.incomplete`` or ``response.failed`` carrying the whole response.
+
+Both say the tier that served them in ``service_tier`` (default, flex, priority, scale; a request's
+"auto" is resolved in the response): top level, on every chat chunk (read from the first chunk and
+the one carrying the usage), and in a stream's final response.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import Extracted, as_mapping, as_str, loads_or_none, token_count
+from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
 from .sse import SSEEvent
 
 # A chunk worth decoding: one that names a non-null usage or finish_reason. Other chunks only carry
@@ -61,7 +65,8 @@ def responses_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage
 
 
 def chat_from_json(doc: Mapping[str, Any]) -> Extracted:
-    ex = Extracted(model=as_str(doc.get("model")), response_id=as_str(doc.get("id")))
+    ex = Extracted(model=as_str(doc.get("model")), response_id=as_str(doc.get("id")),
+                   service_tier=service_tier(doc.get("service_tier")))
     usage = as_mapping(doc.get("usage")) or as_mapping((as_mapping(doc.get("x_groq")) or {}).get("usage"))
     if usage is not None:
         chat_usage(usage, ex)
@@ -72,6 +77,7 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
     ex = Extracted(complete=False)
     usage: Mapping[str, Any] | None = None
     first = True
+    tier = None  # the first chunk's service_tier, replaced by the one of the chunk carrying the usage
     for event in events:
         if event.is_done:
             ex.complete = True
@@ -81,16 +87,20 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         chunk = stream_chunk(event)
         if chunk is None:
             continue
+        if first:
+            tier = chunk.get("service_tier")
         first = False
         ex.model = ex.model or as_str(chunk.get("model"))
         ex.response_id = ex.response_id or as_str(chunk.get("id"))
         found = chunk_usage(chunk)
         if found is not None:
             usage = found
+            tier = chunk.get("service_tier") or tier
         if chunk_finishes(chunk):
             ex.complete = True
     if usage is not None:
         chat_usage(usage, ex)
+    ex.service_tier = service_tier(tier)
     return ex
 
 
@@ -111,7 +121,8 @@ def chunk_finishes(chunk: Mapping[str, Any]) -> bool:
 
 def responses_from_json(doc: Mapping[str, Any]) -> Extracted:
     response = as_mapping(doc.get("response")) or doc
-    ex = Extracted(model=as_str(response.get("model")), response_id=as_str(response.get("id")))
+    ex = Extracted(model=as_str(response.get("model")), response_id=as_str(response.get("id")),
+                   service_tier=service_tier(response.get("service_tier")))
     usage = as_mapping(response.get("usage"))
     if usage is not None:
         responses_usage(usage, ex)
@@ -141,4 +152,6 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
             ex.complete = True
     if final is not None and (usage := as_mapping(final.get("usage"))) is not None:
         responses_usage(usage, ex)
+    if final is not None:
+        ex.service_tier = service_tier(final.get("service_tier"))  # response.created says what was asked
     return ex

@@ -6,12 +6,18 @@ numbers mean is decided here, in tokmeter's token convention (input includes the
   the cache (Messages API), OpenAI's includes it. So for ``provider: anthropic`` or a ``.../messages``
   path, input = input_tokens + cache_read_tokens + cache_write_tokens; for the others input_tokens
   stands, unless the cache counts exceed it (then it cannot have included them, and they are added).
-  ``output_tokens`` includes reasoning; ``reasoning_tokens`` (optional) is a subset.
+  ``output_tokens`` includes reasoning; ``reasoning_tokens`` (optional) is a subset. What a record does
+  not carry is unknown (null), not 0: the gh-aw-firewall api-proxy always writes input, output, cache
+  read and cache write, never reasoning (its schema lists the field, its writer never sets it), and no
+  record splits cache writes by TTL. A subset of a zero total is known, though: 0.
 * **claude-code**: ``message.usage`` is an Anthropic Messages usage object, read by ``anthropic.py``
-  (cache added to input, 1-hour writes, compaction iterations). The provider is Anthropic, unless the
-  model id names Bedrock (``anthropic.`` / region prefix) or Vertex (``@`` version).
+  (cache added to input, 1-hour writes, compaction iterations), with the providers' convention: what
+  the usage object does not report is 0 (Anthropic reports no reasoning count). The provider is
+  Anthropic, unless the model id names Bedrock (``anthropic.`` / region prefix) or Vertex (``@``
+  version).
 * **codex**: OpenAI usage of one turn: ``input_tokens`` includes ``cached_input_tokens``;
-  ``output_tokens`` includes ``reasoning_output_tokens``.
+  ``output_tokens`` includes ``reasoning_output_tokens``. Codex writes every field of its usage struct
+  (older versions a null for what the API did not report): the providers' convention, 0.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 from ..errors import BadCaptureError
 from ..sources.capture import Capture
 from . import anthropic
-from .base import Extracted, as_mapping, as_str, token_count
+from .base import Extracted, as_mapping, as_str, service_tier, speed, token_count
 from .detect import api_from_path
 
 ANTHROPIC_STYLE_PROVIDERS = frozenset({"anthropic", "claude"})
@@ -54,17 +60,31 @@ def from_token_log(record: Mapping[str, Any]) -> TranscriptRead:
     path = as_str(record.get("path"))
     provider = (as_str(record.get("provider")) or "").lower()
     ex = Extracted(model=_model(record.get("model")), response_id=as_str(record.get("response_id")))
-    counts = {key: token_count(record, key, "record") for key in
-              ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")}
-    cache = counts["cache_read_tokens"] + counts["cache_write_tokens"]
+    given, output = token_count(record, "input_tokens", "record"), token_count(record, "output_tokens", "record")
+    cache_read, cache_write = _carried(record, "cache_read_tokens"), _carried(record, "cache_write_tokens")
+    cache = (cache_read or 0) + (cache_write or 0)
     excludes_cache = provider in ANTHROPIC_STYLE_PROVIDERS or bool(path and path.split("?")[0].endswith("/messages"))
-    ex.input_tokens = counts["input_tokens"] + (cache if excludes_cache or cache > counts["input_tokens"] else 0)
-    ex.cache_read_tokens = counts["cache_read_tokens"]
-    ex.cache_write_tokens = counts["cache_write_tokens"]
-    ex.output_tokens = counts["output_tokens"]
-    ex.reasoning_tokens = counts["reasoning_tokens"]
-    ex.usage_source = "reported" if any(counts.values()) or _ok(record.get("status")) else "missing"
+    ex.input_tokens = given + (cache if excludes_cache or cache > given else 0)
+    ex.cache_read_tokens = _part(cache_read, ex.input_tokens)
+    ex.cache_write_tokens = _part(cache_write, ex.input_tokens)
+    ex.cache_write_1h_tokens = _part(None, ex.cache_write_tokens)  # no record has the TTL split
+    ex.output_tokens = output
+    ex.reasoning_tokens = _part(_carried(record, "reasoning_tokens"), output)
+    ex.usage_source = "reported" if ex.input_tokens or output or ex.reasoning_tokens or _ok(record.get("status")) \
+        else "missing"
+    ex.service_tier, ex.speed = service_tier(record.get("service_tier")), speed(record.get("speed"))  # if it says
     return TranscriptRead(api_from_path(path), ex, record.get("streaming") is True)
+
+
+def _carried(record: Mapping[str, Any], key: str) -> int | None:
+    """A token-log count, or None when the record does not carry it (absent or null)."""
+    return None if record.get(key) is None else token_count(record, key, "record")
+
+
+def _part(count: int | None, whole: int | None) -> int | None:
+    """A subset count as the row stores it: the record's, else unknown (None), except that a subset of
+    nothing is known to be 0 (no reasoning in an empty output, no 1-hour writes without writes)."""
+    return count if count is not None else 0 if whole == 0 else None
 
 
 def from_claude_code(record: Mapping[str, Any]) -> TranscriptRead:

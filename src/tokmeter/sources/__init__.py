@@ -23,9 +23,10 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
@@ -44,6 +45,8 @@ __all__ = [
     "read_captures",
 ]
 
+STDIN = "-"  # as a path: standard input (output_paths.STDIO)
+STDIN_SOURCE = "<stdin>"  # the source of its rows
 FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
 COMPRESSED = (".gz", ".zst")
@@ -83,10 +86,14 @@ def hint_of(path: Path, inputs: Iterable[Input]) -> str | None:
 def find_inputs(paths: Iterable[str | Path | Input]) -> list[Input]:
     """``find_files``, each file with the hint of the ``Input`` it was found under."""
     found: list[Input] = []
-    for path, hint in map(as_input, paths):
+    for raw in paths:
+        if str(raw) == STDIN:
+            found.append(Input(Path(STDIN)))
+            continue
+        path, hint = as_input(raw)
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
-                if _is_store(Path(dirpath)):
+                if is_store(Path(dirpath)):
                     dirnames[:] = []  # never read a tokmeter store (its ledger is JSONL) as captures
                     continue
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -98,7 +105,7 @@ def find_inputs(paths: Iterable[str | Path | Input]) -> list[Input]:
     return found
 
 
-def _is_store(directory: Path) -> bool:
+def is_store(directory: Path) -> bool:
     return (directory / ".lock").exists() and (directory / "usage").is_dir()
 
 
@@ -178,6 +185,8 @@ class _Decompressed(io.RawIOBase):
 def detect_format(path: Path, hint: str | None = None) -> str:
     """The format of a capture file: by suffix (JSON Lines by their first lines), else by its first bytes.
     When a JSON Lines file's lines do not tell, ``hint`` (the format its location implies) does."""
+    if str(path) == STDIN:  # standard input is a capture log: it is read once, so nothing is sniffed
+        return "capture-log"
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
@@ -250,6 +259,9 @@ def read_captures(path: Path, fmt: str = "auto", hint: str | None = None) -> Ite
     """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``. ``hint``: the
     format the file's location implies (see ``detect_format``)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
+    if str(path) == STDIN:
+        yield from _read_stdin(fmt)
+        return
     if fmt == UNKNOWN:
         yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
     elif fmt in _LINE_READERS:
@@ -262,6 +274,25 @@ def read_captures(path: Path, fmt: str = "auto", hint: str | None = None) -> Ite
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+
+
+def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
+    """Captures from standard input: a capture log stream (or a token log, a HAR, one SSE stream or JSON
+    body). Its time is now: a record without its own ``ts`` is stamped with the time it was read."""
+    from contextlib import nullcontext
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    handle, now = sys.stdin.buffer, datetime.now(UTC)
+    if fmt in _LINE_READERS:
+        yield from _LINE_READERS[fmt](handle, STDIN_SOURCE, now)
+    elif fmt in ("sse", "json"):
+        opener = cast(Callable[[Path], IO[bytes]], lambda _path: nullcontext(handle))  # left open
+        found = read_single_file(Path(STDIN_SOURCE), fmt, opener, META_SUFFIX)
+        yield replace(found, file_time=now) if isinstance(found, Capture) else found
+    else:
+        raise UsageError(f"--format {fmt} is read from files, not from standard input",
+                         hint="their paths name the session and project: pass the files or folders instead")
 
 
 def _file_time(path: Path):  # noqa: ANN202 - a datetime, imported lazily by the callee

@@ -8,7 +8,8 @@ From each entry: ``startedDateTime`` -> ``ts``; ``request.method`` / ``request.u
 ``response.status`` (0, a browser's aborted request, becomes unknown); ``response.headers`` ->
 ``response_headers`` (a dict of lower-cased names, repeats joined with ``", "``);
 ``response.content.text`` -> the body, as bytes when ``content.encoding`` is ``base64`` (Bedrock's
-binary event streams). The request body (``postData.text``) is read as JSON for ``model``, ``user``,
+binary event streams), empty when the recorder kept no content (mitmproxy's ``stream_large_bodies``, a
+browser's aborted request): the entry still records a response. The request body (``postData.text``) is read as JSON for ``model``, ``user``,
 ``stream``, ``stream_options`` and ``metadata.user_id`` only. Request headers are never kept (they
 hold API keys and cookies), nor are credential or cookie response headers.
 
@@ -83,10 +84,10 @@ def _is_llm_call(url: str, method: Any) -> bool:
     return api_from_path(urlsplit(url).path) is not None
 
 
-def _body(content: Mapping[str, Any]) -> str | bytes | None:
+def _body(content: Mapping[str, Any]) -> str | bytes:
     text = content.get("text")
     if not isinstance(text, str):
-        return None
+        return ""
     if content.get("encoding") != "base64":
         return text
     try:
