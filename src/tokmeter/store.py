@@ -15,7 +15,9 @@ and the partitions they touch, never the whole store.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -315,13 +317,31 @@ def days_of_entries(entries: Iterable[dict]) -> set[date]:
 
 
 def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
-    reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+    reason = _failure_reason(root, exc)
     if journal_written:
         return StoreError(f"the store {root} could not finish a commit: {reason}",
                           hint="fix the cause (space, permissions); the next tokmeter run finishes it")
     return StoreError(f"cannot write to the store {root}: {reason}",
                       hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
                            "so the next run picks up exactly where this one stopped")
+
+
+_LOW_SPACE = 1 << 20  # bytes: below this, a failed write is put down to a full disk
+
+
+def _failure_reason(root: Path, exc: BaseException) -> str:
+    """Why a write failed, in the terms of the cause: the OS error, else the writer's message; a Parquet
+    writer that hits a full disk may report only a damaged file ("File out of specification: Invalid
+    thrift"), so when the disk is (nearly) full that is said first."""
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+    if "No space left" in reason or getattr(exc, "errno", None) == errno.ENOSPC:
+        return reason
+    where = next((p for p in (root, *root.parents) if p.exists()), None)
+    try:
+        low = where is not None and shutil.disk_usage(where).free < _LOW_SPACE
+    except OSError:
+        low = False
+    return f"No space left on device (the writer said: {reason})" if low else reason
 
 
 def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
