@@ -182,10 +182,7 @@ class Store:
             txn.removes += drop_files  # documents, not parts: no ledger entry
             txn.commit()
         except (OSError, pl.exceptions.PolarsError) as exc:
-            journal_written = (self.root / JOURNAL).exists()
-            if not journal_written:
-                txn.discard()
-            raise _write_failed(self.root, exc, journal_written=journal_written) from None
+            raise _failed(self.root, exc, txn) from None
         return result
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
@@ -276,10 +273,7 @@ class Store:
         try:
             txn.commit()
         except OSError as exc:
-            journal_written = (self.root / JOURNAL).exists()
-            if not journal_written:
-                txn.discard()
-            raise _write_failed(self.root, exc, journal_written=journal_written) from None
+            raise _failed(self.root, exc, txn) from None
 
     def _recover(self) -> None:
         journal = self.root / JOURNAL
@@ -314,6 +308,16 @@ def days_of_entries(entries: Iterable[dict]) -> set[date]:
         if "date=" in part:
             days.add(date.fromisoformat(part.split("date=", 1)[1].split("/", 1)[0]))
     return days
+
+
+def _failed(root: Path, exc: BaseException, txn: _Transaction) -> StoreError:
+    """The error of a failed transaction; its temporary files are removed unless its journal was written
+    (the next writer finishes it). The reason is read first: it looks at the free space they take."""
+    journal_written = (root / JOURNAL).exists()
+    error = _write_failed(root, exc, journal_written=journal_written)
+    if not journal_written:
+        txn.discard()
+    return error
 
 
 def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
