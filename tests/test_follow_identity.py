@@ -204,3 +204,32 @@ def test_unreadable_files_and_directories_are_reported_and_read_once_readable(tm
             proc.wait(timeout=10)
     assert_read_once(out.read_text(), 30)
     assert "readable now" in err.read_text()
+
+
+def test_a_copy_of_a_log_that_was_empty_at_its_last_checkpoint(tmp_path: Path, isolated_store: Path) -> None:
+    """Its checkpoint has no fingerprint yet (no first bytes to take): it is lengthened as soon as the
+    log is found again, so a copy seen in the same pass is still known for one."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live, copy = logs / "app.jsonl", logs / "app.jsonl.1"
+    live.write_bytes(records(range(10)))
+    with follower(tmp_path, logs) as f:
+        wait_rows(isolated_store, 10)
+        with open(live, "r+b") as handle:
+            handle.truncate(0)
+        time.sleep(1.0)  # the emptied log's checkpoint is committed
+        assert_clean_stop(f)
+    data = records(range(10, 68))
+    append(live, data)
+    with follower(tmp_path, logs) as f:
+        with open(copy, "wb") as out:  # copytruncate's copy, seen half-copied at start-up
+            out.write(data[: len(data) // 2])
+            out.flush()
+            time.sleep(2.0)
+            out.write(data[len(data) // 2:])
+        with open(live, "r+b") as handle:
+            handle.truncate(0)
+        wait_rows(isolated_store, 68)
+        time.sleep(1.5)
+        assert_clean_stop(f)
+    assert_read_once(f.stdout, 58)

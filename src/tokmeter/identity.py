@@ -78,6 +78,7 @@ class Identities:
                 self.changed.append(cp)
         if mine is not None:
             mine.path = str(path)
+            extend_fingerprint(mine, head)  # at once: a copy seen in the same pass is compared with it
         return mine
 
     def new(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool, busy: Container[str],
@@ -141,6 +142,14 @@ class Identities:
 def head_matches(cp: Checkpoint, head: bytes) -> bool:
     n = cp.fingerprint_bytes
     return n == 0 or (len(head) >= n and fingerprint(head[:n]) == cp.fingerprint)
+
+
+def extend_fingerprint(cp: Checkpoint, head: bytes) -> None:
+    """Lengthen a short fingerprint (a file that was empty or under 1 KiB) to the bytes there now."""
+    if cp.fingerprint_bytes < FINGERPRINT_BYTES:
+        prefix = usable_prefix(head)
+        if prefix is not None and len(prefix) > cp.fingerprint_bytes:
+            cp.fingerprint, cp.fingerprint_bytes = fingerprint(prefix), len(prefix)
 
 
 def still_there(cp: Checkpoint) -> bool:

@@ -39,7 +39,7 @@ import orjson
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .errors import UsageError
 from .file_selection import FileFilter, compressed_name, rotated_log_name, walk_all
-from .identity import PRUNE_AFTER_SECONDS, Identities, head_matches
+from .identity import PRUNE_AFTER_SECONDS, Identities, extend_fingerprint, head_matches
 from .sources import (
     META_SUFFIX,
     BadCapture,
@@ -401,10 +401,7 @@ class Tailer:
         head = os.pread(log.fd, FINGERPRINT_BYTES, 0)
         if not head_matches(cp, head):
             return False
-        if cp.fingerprint_bytes < FINGERPRINT_BYTES:
-            prefix = usable_prefix(head)
-            if prefix is not None and len(prefix) > cp.fingerprint_bytes:
-                cp.fingerprint, cp.fingerprint_bytes = fingerprint(prefix), len(prefix)
+        extend_fingerprint(cp, head)
         return True
 
     def _restart(self, log: _Log, st: os.stat_result) -> Iterator[Chunk]:
