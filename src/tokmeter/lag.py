@@ -31,10 +31,10 @@ from .checkpoints import (
     UNREADABLE_DOCUMENT,
     Checkpoint,
     SourceStatus,
-    fingerprint,
     load,
 )
 from .file_selection import compressed_name, log_base_name, rotated_log_name
+from .identity import head_matches
 from .sources import open_bytes
 from .store import Store
 
@@ -132,14 +132,9 @@ def _locate(cp: Checkpoint, places: _Places) -> tuple[Path, os.stat_result] | No
                 head = handle.read(cp.fingerprint_bytes)
         except OSError:
             continue
-        if (st.st_dev, st.st_ino) == (cp.dev, cp.ino) and (cp.compressed or _head_is(cp, head)):
+        if (st.st_dev, st.st_ino) == (cp.dev, cp.ino) and (cp.compressed or head_matches(cp, head)):
             return path, st
     return None
-
-
-def _head_is(cp: Checkpoint, head: bytes) -> bool:
-    n = cp.fingerprint_bytes
-    return n == 0 or (len(head) >= n and fingerprint(head[:n]) == cp.fingerprint)
 
 
 def _content_size(path: Path, st: os.stat_result, compressed: bool) -> int | None:
@@ -194,5 +189,5 @@ def _copy_start(path: Path, found: list[Checkpoint]) -> int:
             head = handle.read(FINGERPRINT_BYTES)
     except (OSError, EOFError):
         return 0
-    twins = [cp for cp in found if not cp.compressed and cp.fingerprint_bytes and _head_is(cp, head)]
+    twins = [cp for cp in found if not cp.compressed and cp.fingerprint_bytes and head_matches(cp, head)]
     return max((cp.offset for cp in twins), default=0)
