@@ -53,7 +53,7 @@ def test_rows_by_column_give_the_same_frame_as_rows() -> None:
 
     from polars.testing import assert_frame_equal
 
-    from tokmeter.pipeline import columns_frame, rows_frame, to_columns
+    from tokmeter.ingest.pipeline import columns_frame, rows_frame, to_columns
     from tokmeter.schema import COLUMNS
 
     base = dict.fromkeys(COLUMNS) | {"input_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0,

@@ -15,16 +15,16 @@ __all__ = ["Store", "run_ingest", "build_report", "select_rows", "Filters", "Tok
 
 if TYPE_CHECKING:
     from .errors import TokmeterError
-    from .pipeline import run_ingest
-    from .report import Filters, build_report, select_rows
-    from .store import Store
+    from .ingest.pipeline import run_ingest
+    from .report.queries import Filters, build_report, select_rows
+    from .store.local import Store
 
 _LAZY = {
-    "Store": "store",
-    "run_ingest": "pipeline",
-    "build_report": "report",
-    "select_rows": "report",
-    "Filters": "report",
+    "Store": "store.local",
+    "run_ingest": "ingest.pipeline",
+    "build_report": "report.queries",
+    "select_rows": "report.queries",
+    "Filters": "report.queries",
     "TokmeterError": "errors",
 }
 

@@ -63,13 +63,13 @@ def open_store(flag: str | Path | None, *, ingester: str | None = None, existing
     writer in a remote store (default: the host name); a local store has a single writer at a time.
     ``existing`` (every command that reads the store): a location that holds no store raises
     ``NoStoreError``, saying where the store came from and where the default one is."""
-    from .objects import is_url
-    from .store import Store
+    from .store.objects import is_url
+    from .store.local import Store
 
     location = str(flag) if flag else os.environ.get(STORE_ENV) or None
     target: Store
     if location and is_url(location):
-        from .remote_store import RemoteStore
+        from .store.remote import RemoteStore
 
         target = RemoteStore(location, ingester=ingester)
     else:

@@ -15,9 +15,9 @@ from .app import app
 from .options import IngesterOpt, QuietOpt, StoreOpt, console
 
 if TYPE_CHECKING:
-    from ..pipeline import IngestReport
+    from ..ingest.pipeline import IngestReport
     from ..sources import Input
-    from ..store import Store
+    from ..store.local import Store
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
 AGENTS_PANEL = "Coding agents' local logs"
@@ -95,7 +95,7 @@ def ingest(
 
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
-    from ..render_ingest import render_ingest_report, render_tally
+    from ..render.ingest import render_ingest_report, render_tally
 
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
@@ -125,8 +125,8 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
             exclude: list[str], wait: bool, check_prices: bool) -> IngestReport:
     """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
     files keep the format their folder implies: ``sources.Input`` hints)."""
-    from ..file_selection import select_inputs
-    from ..pipeline import run_ingest
+    from ..sources.selection import select_inputs
+    from ..ingest.pipeline import run_ingest
     from ..sources import Input, as_input, hint_of
 
     selection = select_inputs(paths, include, exclude, fmt)
@@ -142,8 +142,8 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
 
 def _follow(paths: list[Path | Input], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
             exclude: list[str], flush_interval: float, batch_size: int, wait: bool, quiet: bool) -> IngestReport:
-    from ..follow import FollowOptions, run_follow
-    from ..render_follow import make_view
+    from ..ingest.follow import FollowOptions, run_follow
+    from ..render.follow import make_view
 
     options = FollowOptions(fmt=fmt, include=include, exclude=exclude, poll=poll, flush_interval=flush_interval,
                             batch_size=batch_size, follow=follow, wait=wait)

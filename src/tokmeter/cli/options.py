@@ -18,8 +18,8 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..price_overrides import PriceOverrides
-    from ..report import Filters
+    from ..pricing.overrides import PriceOverrides
+    from ..report.queries import Filters
 
 
 class Dimension(str, Enum):
@@ -129,8 +129,8 @@ def file_console(path: Path) -> Console:
 
 def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
             provider: list[str] | None, tz: str = "UTC") -> Filters:
-    from ..report import Filters
-    from ..rollup_tables import zone
+    from ..report.queries import Filters
+    from ..rollup.tables import zone
 
     zone(tz)  # an unknown zone fails here, with a hint
     return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
@@ -140,7 +140,7 @@ def filters(since: datetime | None, until: datetime | None, model: list[str] | N
 def price_overrides(flag: Path | None) -> PriceOverrides | None:
     """The price file in force (--prices > $TOKMETER_PRICES > config file), loaded; None without one."""
     from ..config import Settings
-    from ..price_overrides import load_overrides
+    from ..pricing.overrides import load_overrides
 
     settings = Settings.resolve(prices=flag)
     return load_overrides(settings.prices, settings.prices_from) if settings.prices else None

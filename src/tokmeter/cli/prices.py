@@ -51,10 +51,10 @@ def check(
 
     [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\\%F)"[/]
     """
-    from ..pricing import price_data
-    from ..render_fit import show_table
-    from ..render_prices import unpriced_check_table
-    from ..report import check_unpriced
+    from ..pricing.resolve import price_data
+    from ..render.fit import show_table
+    from ..render.prices import unpriced_check_table
+    from ..report.queries import check_unpriced
 
     overrides = price_overrides(prices)
     unpriced = check_unpriced(open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides)
@@ -64,7 +64,7 @@ def check(
         raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
                             "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))
     if not quiet:
-        from ..render import price_caption
+        from ..render.tables import price_caption
 
         console().print(f"Every model in the store has a price. {price_caption(price_data(overrides))}",
                         markup=False, highlight=False)
@@ -95,9 +95,9 @@ def show(
     [dim]Examples: tokmeter prices show gpt-4o;
     tokmeter prices show house-llm --provider acme --at 2026-03-01[/]
     """
-    from ..price_overrides import MODIFIED_SPEEDS, MODIFIED_TIERS
-    from ..price_quote import quote
-    from ..render_prices import render_quote
+    from ..pricing.overrides import MODIFIED_SPEEDS, MODIFIED_TIERS
+    from ..pricing.quote import quote
+    from ..render.prices import render_quote
 
     when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     found = quote(provider, model, when, price_overrides(prices),

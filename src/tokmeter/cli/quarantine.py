@@ -33,7 +33,7 @@ def quarantine(
     import orjson
     from rich.table import Table
 
-    from ..render_fit import show_table
+    from ..render.fit import show_table
 
     the_store = open_store(store, existing=True)
     entries = the_store.quarantined()

@@ -33,10 +33,10 @@ from .options import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..chart_data import Metric
-    from ..price_overrides import PriceOverrides
-    from ..report import Filters, Report
-    from ..store import Store
+    from ..report.chart_data import Metric
+    from ..pricing.overrides import PriceOverrides
+    from ..report.queries import Filters, Report
+    from ..store.local import Store
 
 
 class ReportFormat(str, Enum):
@@ -110,9 +110,9 @@ def report(
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
     tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
-    from ..render import emit, no_rows, report_json, report_table, unpriced_table, write_frame
-    from ..render_fit import show_table
-    from ..report import build_report
+    from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
+    from ..render.fit import show_table
+    from ..report.queries import build_report
 
     _check_chart_options(format, chart, metric, sort)
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
@@ -130,7 +130,7 @@ def report(
     elif format is ReportFormat.table:
         out = console() if output is None else file_console(output)
         if chart:
-            from ..render_chart import report_chart
+            from ..render.chart import report_chart
 
             out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
                                    color_system=out.color_system), soft_wrap=True)
@@ -169,9 +169,9 @@ def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice
 
 def _write_html(store: Store, dims: list[str], the_filters: Filters, overrides: PriceOverrides | None,
                 breakdown: bool, metric: Metric, output: Path | None) -> None:
-    from ..dashboard import build_dashboard
-    from ..render import emit
-    from ..render_html import render_html
+    from ..report.dashboard import build_dashboard
+    from ..render.tables import emit
+    from ..render.html import render_html
 
     dash = build_dashboard(store, dims, the_filters, overrides, breakdown=breakdown, metric=metric)
     emit(render_html(dash).encode(), output)
@@ -197,10 +197,10 @@ def rows(
 
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
-    from ..pricing import price_data
-    from ..render import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
-    from ..render_fit import show_table
-    from ..report import select_rows
+    from ..pricing.resolve import price_data
+    from ..render.tables import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
+    from ..render.fit import show_table
+    from ..report.queries import select_rows
 
     output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
     overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider, tz)

@@ -61,7 +61,7 @@ def rollup(
 
     [dim]Example: tokmeter rollup --period day --tz Europe/Berlin --prometheus /var/lib/node_exporter/tokmeter.prom[/]
     """
-    from ..rollup_tables import DEFAULT_DIMS, RollupSpec, RollupTable
+    from ..rollup.tables import DEFAULT_DIMS, RollupSpec, RollupTable
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
     overrides = price_overrides(prices)
@@ -72,7 +72,7 @@ def rollup(
     table = RollupTable(target, spec, output)
     result = table.update(overrides, full=full, engine=engine.value)
     if prometheus is not None:
-        from ..prometheus import metrics_text, write_textfile
+        from ..rollup.prometheus import metrics_text, write_textfile
 
         with table.store.reading():
             text = metrics_text(table)
@@ -100,7 +100,7 @@ def compact(
 
     [dim]Example: tokmeter compact --store /srv/tokmeter[/]
     """
-    from ..compact import compact as compact_store
+    from ..store.compact import compact as compact_store
 
     result = compact_store(open_store(store, ingester=ingester_id), wait=wait)
     if not quiet:

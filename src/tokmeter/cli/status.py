@@ -34,10 +34,10 @@ def status(
 
     [dim]Example: tokmeter status --format json[/]
     """
-    from ..checkpoints import source_status
-    from ..locking import follower_running
-    from ..render_fit import show_table
-    from ..render_status import no_sources, status_json, status_table
+    from ..ingest.checkpoints import source_status
+    from ..store.locking import follower_running
+    from ..render.fit import show_table
+    from ..render.status import no_sources, status_json, status_table
 
     target = open_store(store, ingester=ingester_id, existing=True)
     following = follower_running(target.root)

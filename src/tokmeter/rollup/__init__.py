@@ -1,0 +1,1 @@
+"""Rollups: pure transforms, the rollup tables, the Spark engine, Prometheus metrics."""
