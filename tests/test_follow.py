@@ -407,7 +407,7 @@ def test_kill_9_at_random_moments_many_trials(tmp_path: Path, isolated_store: Pa
 
 def test_compaction_keeps_parts_few_and_rows_unchanged(tmp_path: Path) -> None:
     from tokmeter.store.ledger import verify
-    from tokmeter.ingest.pipeline import IngestReport, row_of, rows_frame
+    from tokmeter.ingest.rows import IngestReport, row_of, rows_frame
     from tokmeter.sources.capture_log import parse_record
 
     store = Store(tmp_path / "store")

@@ -25,7 +25,7 @@ from tokmeter.pricing.overrides import PriceOverrides, load_overrides
 from tokmeter.pricing.resolve import price_rows
 from tokmeter.schema import polars_schema
 from tokmeter.sources import read_captures
-from tokmeter.sources.capture import Capture
+from tokmeter.capture import Capture
 
 
 def row(body: object, **meta: object) -> dict:

@@ -308,7 +308,8 @@ def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: P
     reports, and the next rollup recomputes every period in the new type, with the issue's models priced."""
     from tokmeter.ingest.pipeline import run_ingest
     from tokmeter.report.queries import Filters, build_report
-    from tokmeter.rollup.tables import STATE, RollupSpec, RollupTable
+    from tokmeter.rollup.spec import RollupSpec
+    from tokmeter.rollup.tables import STATE, RollupTable
     from tokmeter.store.local import Store
 
     store = Store(tmp_path / "rolled")

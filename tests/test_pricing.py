@@ -194,7 +194,7 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
 def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: str) -> None:
     from polars.testing import assert_frame_equal
 
-    from tokmeter.rollup.tables import RollupSpec, rollup_frame, rollup_rows
+    from tokmeter.rollup.spec import RollupSpec, rollup_frame, rollup_rows
 
     lf = _varied_frame(3000, 11).lazy()
     spec = RollupSpec(period, ("user", "model", "provider"), tz)

@@ -16,7 +16,7 @@ from tokmeter.errors import TokmeterError
 from tokmeter.extract import extract_row
 from tokmeter.extract.sse import SSEStreamParser, parse_sse
 from tokmeter.sources import find_files, read_captures
-from tokmeter.sources.capture import BadCapture, Capture
+from tokmeter.capture import BadCapture, Capture
 from tokmeter.store.local import Store
 
 STREAMS = [

@@ -159,7 +159,7 @@ def test_rollup_on_s3_answers_reports_like_the_rows(bucket: str, tmp_path: Path)
 
 
 def answered_from(url: str, dims: list[str]) -> str:
-    from tokmeter.config import open_store
+    from tokmeter.store.backends import open_store
     from tokmeter.report.queries import Filters, build_report
 
     return build_report(open_store(url), dims, Filters()).source
@@ -238,7 +238,7 @@ def test_duckdb_reads_the_store_through_the_documented_view(bucket: str, tmp_pat
     duckdb = pytest.importorskip("duckdb")
     import re
 
-    from tokmeter.config import open_store
+    from tokmeter.store.backends import open_store
 
     for n, ids in enumerate((range(0, 300), range(200, 500))):
         cli_ok("ingest", "-q", str(write_log(tmp_path / f"in{n}.jsonl", ids)), "--ingester-id", f"gw-{n}")
@@ -263,7 +263,7 @@ def test_a_follower_compacts_only_its_own_parts(bucket: str, tmp_path: Path) -> 
 
     import polars as pl
 
-    from tokmeter.config import open_store
+    from tokmeter.store.backends import open_store
     from tokmeter.ingest.pipeline import run_ingest
 
     day = date(2026, 11, 3)

@@ -21,7 +21,8 @@ from tokmeter.store.compact import compact
 from tokmeter.store.ledger import verify
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
-from tokmeter.rollup.tables import RollupSpec, RollupTable
+from tokmeter.rollup.spec import RollupSpec
+from tokmeter.rollup.tables import RollupTable
 from tokmeter.store.local import Store
 
 

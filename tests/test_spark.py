@@ -25,7 +25,7 @@ from tokmeter.store.dedup import best_nearby
 from tokmeter.errors import UsageError
 from tokmeter.pricing.overrides import PriceOverrides, load_overrides
 from tokmeter.pricing.resolve import price_rows
-from tokmeter.rollup.tables import RollupSpec, rollup_frame
+from tokmeter.rollup.spec import RollupSpec, rollup_frame
 from tokmeter.schema import polars_schema
 from tokmeter.rollup.spark_engine import _to_polars, local_session, spark_rollup
 from tokmeter.store.local import Store

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import open_store
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import IngesterOpt, QuietOpt, StoreOpt, console
+from .options import IngesterOpt, QuietOpt, StoreOpt, console, open_store
 
 if TYPE_CHECKING:
-    from ..ingest.pipeline import IngestReport
+    from ..ingest.rows import IngestReport
     from ..sources import Input
     from ..store.local import Store
 
@@ -125,9 +124,9 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
             exclude: list[str], wait: bool, check_prices: bool) -> IngestReport:
     """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
     files keep the format their folder implies: ``sources.Input`` hints)."""
-    from ..sources.selection import select_inputs
     from ..ingest.pipeline import run_ingest
     from ..sources import Input, as_input, hint_of
+    from ..sources.selection import select_inputs
 
     selection = select_inputs(paths, include, exclude, fmt)
     if "-" in map(str, paths) and sys.stdin.isatty() and check_prices:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ..pricing.overrides import PriceOverrides
     from ..report.queries import Filters
+    from ..store.local import Store
 
 
 class Dimension(str, Enum):
@@ -130,7 +131,7 @@ def file_console(path: Path) -> Console:
 def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
             provider: list[str] | None, tz: str = "UTC") -> Filters:
     from ..report.queries import Filters
-    from ..rollup.tables import zone
+    from ..rollup.spec import zone
 
     zone(tz)  # an unknown zone fails here, with a hint
     return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
@@ -144,3 +145,10 @@ def price_overrides(flag: Path | None) -> PriceOverrides | None:
 
     settings = Settings.resolve(prices=flag)
     return load_overrides(settings.prices, settings.prices_from) if settings.prices else None
+
+
+def open_store(flag: str | Path | None, *, ingester: str | None = None, existing: bool = False) -> Store:
+    """``store.backends.open_store``, imported when a command runs (the store loads polars)."""
+    from ..store.backends import open_store as open_backend  # start-up time: not on the --help path
+
+    return open_backend(flag, ingester=ingester, existing=existing)

@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import open_store
 from ..errors import TokmeterError, UsageError
 from .app import app
 from .options import (
@@ -20,6 +19,7 @@ from .options import (
     console,
     date_parser,
     filters,
+    open_store,
     price_overrides,
 )
 

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import open_store
 from .app import app
-from .options import StoreOpt, console, format_help
+from .options import StoreOpt, console, format_help, open_store
 
 
 class QuarantineFormat(str, Enum):

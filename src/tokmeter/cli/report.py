@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..config import open_store
 from ..output_paths import output_file
 from .app import app
 from .options import (
@@ -27,14 +26,15 @@ from .options import (
     file_console,
     filters,
     format_help,
+    open_store,
     price_overrides,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..report.chart_data import Metric
     from ..pricing.overrides import PriceOverrides
+    from ..report.chart_data import Metric
     from ..report.queries import Filters, Report
     from ..store.local import Store
 
@@ -110,8 +110,8 @@ def report(
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
     tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
-    from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
     from ..render.fit import show_table
+    from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
     from ..report.queries import build_report
 
     _check_chart_options(format, chart, metric, sort)
@@ -169,9 +169,9 @@ def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice
 
 def _write_html(store: Store, dims: list[str], the_filters: Filters, overrides: PriceOverrides | None,
                 breakdown: bool, metric: Metric, output: Path | None) -> None:
-    from ..report.dashboard import build_dashboard
-    from ..render.tables import emit
     from ..render.html import render_html
+    from ..render.tables import emit
+    from ..report.dashboard import build_dashboard
 
     dash = build_dashboard(store, dims, the_filters, overrides, breakdown=breakdown, metric=metric)
     emit(render_html(dash).encode(), output)
@@ -198,8 +198,8 @@ def rows(
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
     from ..pricing.resolve import price_data
-    from ..render.tables import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
     from ..render.fit import show_table
+    from ..render.tables import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
     from ..report.queries import select_rows
 
     output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")

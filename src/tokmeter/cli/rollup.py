@@ -8,10 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import open_store
 from ..output_paths import output_file, output_folder
 from .app import app
-from .options import IngesterOpt, PeriodTzOpt, PricesOpt, QuietOpt, StoreOpt, console, price_overrides
+from .options import (
+    IngesterOpt,
+    PeriodTzOpt,
+    PricesOpt,
+    QuietOpt,
+    StoreOpt,
+    console,
+    open_store,
+    price_overrides,
+)
 
 
 class Period(str, Enum):
@@ -61,7 +69,8 @@ def rollup(
 
     [dim]Example: tokmeter rollup --period day --tz Europe/Berlin --prometheus /var/lib/node_exporter/tokmeter.prom[/]
     """
-    from ..rollup.tables import DEFAULT_DIMS, RollupSpec, RollupTable
+    from ..rollup.spec import DEFAULT_DIMS, RollupSpec
+    from ..rollup.tables import RollupTable
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
     overrides = price_overrides(prices)

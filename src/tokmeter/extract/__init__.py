@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from ..capture import Capture
 from ..errors import BadCaptureError
-from ..sources.capture import Capture
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..capture import Capture
 from ..errors import BadCaptureError
-from ..sources.capture import Capture
 from . import anthropic
 from .base import Extracted, as_mapping, as_str, service_tier, speed, token_count
 from .detect import api_from_path

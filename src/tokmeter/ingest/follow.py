@@ -31,7 +31,8 @@ from typing import Any, Protocol
 from . import checkpoints
 from ..errors import StoreBusyError, UsageError
 from ..store.locking import follower_lock
-from .pipeline import IngestReport, row_of, rows_frame, unpriced
+from .pipeline import unpriced
+from .rows import IngestReport, row_of, rows_frame
 from ..sources import BadCapture, Input, as_input
 from ..store.local import Store
 from .tail import SETTLE_SECONDS, Chunk, Tailer

@@ -21,6 +21,7 @@ from ..extract import Tally
 from ..sources import BadCapture, Input, detect_format, open_bytes, read_captures
 from ..sources.capture_log import read_capture_log
 from ..sources.single_file import file_time
+from .rows import IngestReport, row_of, to_columns, unreadable
 
 # A task's largest share of a large capture log, and the input size below which one process is faster
 # than starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1
@@ -98,8 +99,6 @@ def chunk_bytes(size: int, count: int) -> int:
 
 def run_task(task: Task) -> TaskResult:
     """In a worker: read and extract one task. Never raises for bad input (it is reported instead)."""
-    from .pipeline import IngestReport, row_of, to_columns, unreadable
-
     report = IngestReport()
     result = TaskResult(task)
     rows: list[dict[str, Any]] = []

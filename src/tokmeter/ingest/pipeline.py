@@ -5,16 +5,14 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadCaptureError
-from ..extract import Tally, read_capture
-from ..sources import STDIN, BadCapture, Capture, Input, detect_format, find_inputs, read_captures
-from ..sources.capture import fingerprint
+from ..capture import BadCapture
+from ..sources import STDIN, Input, detect_format, find_inputs, read_captures
 from ..store.local import CommitResult, Store
+from . import parallel
+from .rows import Columns, IngestReport, columns_frame, empty_columns, row_of, to_columns, unreadable
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,29 +24,6 @@ if TYPE_CHECKING:
 # and 510 MB).
 DEFAULT_BATCH_ROWS = 100_000
 PACK_ROWS = 50_000
-Columns = dict[str, list[Any]]
-
-
-@dataclass(slots=True)
-class IngestReport:
-    files: int = 0
-    captures: int = 0
-    by_format: Counter[str] = field(default_factory=Counter)
-    commit: CommitResult = field(default_factory=CommitResult)
-    bad: list[BadCapture] = field(default_factory=list)
-    unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
-    tally: Tally = field(default_factory=Tally)  # rows with estimated or missing usage, fallback ids
-    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # file_selection.Selection.skipped
-
-    @property
-    def rows_written(self) -> int:
-        return self.commit.rows_written
-
-    @property
-    def duplicates_dropped(self) -> int:
-        return self.commit.duplicates_dropped
-
-
 ProgressFn = Callable[[Path, int], None]
 
 
@@ -118,43 +93,9 @@ class PendingRows:
             self._columns, self._unpacked = empty_columns(), 0
 
 
-def empty_columns() -> Columns:
-    from ..schema import COLUMNS
-
-    return {name: [] for name in COLUMNS}
-
-
-def to_columns(rows: list[dict[str, Any]]) -> Columns:
-    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit.
-    Timestamps become microseconds since the epoch (a datetime costs ten times an int to pickle and to
-    turn into a polars value)."""
-    from ..schema import COLUMNS
-
-    columns = {name: [row[name] for row in rows] for name in COLUMNS}
-    columns["timestamp"] = [(ts - _EPOCH) // _MICROSECOND for ts in columns["timestamp"]]
-    return columns
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def columns_frame(columns: Columns) -> pl.DataFrame:
-    """Rows by column (``to_columns``) as a frame in the schema."""
-    import polars as pl
-
-    from ..schema import polars_schema
-
-    schema = polars_schema()
-    frame = pl.DataFrame(columns, schema={**schema, "timestamp": pl.Int64})
-    return frame.with_columns(pl.col("timestamp").cast(schema["timestamp"]))
-
-
 def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
     """(file when finished, rows by column), read in this process or, for large inputs, by worker
     processes on every core (``parallel.py``); the rows and counts are the same either way."""
-    from . import parallel
-
     report.files = len(files)
     if not parallel.worth_it([found.path for found in files]) or any(str(found.path) == STDIN for found in files):
         for path, hint in files:  # standard input is read here, once
@@ -186,42 +127,6 @@ def _rows_of_file(path: Path, fmt: str, report: IngestReport, hint: str | None =
                 yield row
     except (OSError, EOFError, zlib.error) as exc:  # unreadable file, or a compressed file that is corrupt
         report.bad.append(unreadable(path, fmt, exc))
-
-
-def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
-    reason = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
-    return BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)
-
-
-def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
-    """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
-    it has none."""
-    report.captures += 1
-    report.by_format[item.format] += 1
-    if isinstance(item, BadCapture):
-        report.bad.append(item)
-        return None
-    try:
-        row, notes = read_capture(item)
-    except BadCaptureError as exc:
-        report.bad.append(_bad(item, exc.message))
-        return None
-    report.tally.add(notes)
-    return row
-
-
-def _bad(capture: Capture, reason: str) -> BadCapture:
-    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format,
-                      fingerprint(capture.raw), None if capture.raw is None else len(capture.raw))
-
-
-def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Usage rows (dicts) as a frame in the schema."""
-    import polars as pl
-
-    from ..schema import polars_schema
-
-    return pl.DataFrame(rows, schema=polars_schema())
 
 
 def _commit(store: Store, rows: pl.DataFrame | None, bad: list[BadCapture]) -> CommitResult:

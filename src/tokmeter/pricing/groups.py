@@ -16,29 +16,21 @@ are equal to pricing each row (``tests/test_rollup.py`` compares both ways).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from datetime import UTC
 
 import polars as pl
 
-from .checks import PriceProblem, price_data_errors
-from .modifiers import UNKNOWN, changes_between
+from ..schema import SUBSET_TOKENS, TOKEN_COLUMNS
+from .memo import PriceMemo
+from .modifiers import UNKNOWN
 from .overrides import PriceOverrides
 from .resolve import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
-    _model_info,
-    _thresholds,
-    applicable,
     cost_columns,
     join_prices,
 )
-from ..schema import SUBSET_TOKENS, TOKEN_COLUMNS
-
-if TYPE_CHECKING:
-    from .memo import PriceMemo
 
 UNKNOWN_WEIGHTS = tuple(f"_unknown_{c}" for c in SUBSET_TOKENS)  # rows whose count is null (unknown)
 WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *UNKNOWN_WEIGHTS, "_first_seen", "_last_seen",
@@ -112,24 +104,6 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
     return priced.drop([c for c in (*PRICE_HELPERS, "_bucket") if c not in by])
 
 
-@lru_cache(maxsize=1)
-def tier_cuts() -> tuple[int, ...]:
-    """Every context-tier threshold in the genai-prices data (custom prices have none). A price whose tiers
-    cannot be read is skipped: resolving it fails the same way, so it prices nothing (``PriceProblem``)."""
-    from genai_prices import data_snapshot
-
-    starts: set[int] = set()
-    for provider in data_snapshot.get_snapshot().providers:
-        for model in provider.models:
-            for price in model.prices if isinstance(model.prices, list) else [model.prices]:
-                try:
-                    with price_data_errors("to read a price's tiers"):
-                        starts |= set(_thresholds(getattr(price, "prices", price)))
-                except PriceProblem:
-                    continue
-    return tuple(sorted(starts))
-
-
 def _grouped(lf: pl.LazyFrame, by: Sequence[str], cuts: tuple[int, ...], *,
              minute_models: list[str] | None) -> pl.LazyFrame:
     """The rows grouped by ``by``, provider, model and input bucket; with ``minute_models`` (the second
@@ -178,26 +152,6 @@ def _special_models(groups: pl.DataFrame, overrides: PriceOverrides | None,
                                  overrides):
             special.add(model)
     return minute_pairs, sorted(special)
-
-
-def same_price(provider: str | None, model: str, first: date, last: date,
-               overrides: PriceOverrides | None) -> bool:
-    """Whether one price (same rates, same discount, same modifiers) is in force on every UTC day from first
-    to last (a price that cannot be applied counts as no price, as in the price table)."""
-    lookup = overrides.alias(provider, model) if overrides else (provider, model)
-    found = _model_info(*lookup)
-    priced = (found[0].id, found[1].id) if found else (None, None)
-    if changes_between((provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides):
-        return False
-    day = first
-    seen = set()
-    while day <= last:
-        price = applicable(provider, model, datetime.combine(day, time(0), UTC), overrides)
-        seen.add(None if price is None else (price.priced_as, id(price.model_price), price.discount))
-        if len(seen) > 1:
-            return False
-        day += timedelta(days=1)
-    return True
 
 
 def _minute_only_for(groups: pl.DataFrame, minute_pairs: set[tuple]) -> pl.DataFrame:

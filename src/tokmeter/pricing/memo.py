@@ -35,11 +35,16 @@ from typing import Any
 import orjson
 import polars as pl
 
+from ..config import cache_root
+from ..store.local import replace_file
+from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
+from .resolve import build_price_table, is_priced_by_minute, price_data_version, price_frame
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 ENV = "TOKMETER_PRICE_MEMO"
-CODE = ("resolve.py", "overrides.py", "modifiers.py", "groups.py", "memo.py", "checks.py", "unpriced.py")
+CODE = ("resolve.py", "overrides.py", "modifiers.py", "groups.py", "facts.py", "memo.py", "checks.py",
+        "unpriced.py")
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
 MAX_SPANS = 5_000
 _KEY_COLUMNS = ["provider", "model", "service_tier", "speed", "_price_day", "_price_minute"]  # pricing.PRICE_KEY
@@ -58,8 +63,6 @@ class PriceMemo:
 
     @classmethod
     def load(cls, overrides: PriceOverrides | None) -> PriceMemo:
-        from .resolve import price_frame
-
         path = memo_path(overrides) if os.environ.get(ENV, "1") != "0" else None
         empty = price_frame([])
         if path is not None and path.exists():
@@ -74,8 +77,6 @@ class PriceMemo:
 
     def tier_cuts(self) -> tuple[int, ...]:
         if self._facts["cuts"] is None:
-            from .groups import tier_cuts
-
             self._facts["cuts"] = list(tier_cuts())
             self._changed = True
         return tuple(self._facts["cuts"])
@@ -83,8 +84,6 @@ class PriceMemo:
     def by_minute(self, provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
         key = _text_key(provider, model)
         if key not in self._facts["by_minute"]:
-            from .resolve import is_priced_by_minute
-
             self._facts["by_minute"][key] = is_priced_by_minute(provider, model, overrides)
             self._changed = True
         return self._facts["by_minute"][key]
@@ -93,8 +92,6 @@ class PriceMemo:
                    overrides: PriceOverrides | None) -> bool:
         key = _text_key(provider, model, first.isoformat(), last.isoformat())
         if key not in self._facts["same_price"]:
-            from .groups import same_price
-
             self._facts["same_price"][key] = same_price(provider, model, first, last, overrides)
             self._changed = True
         return self._facts["same_price"][key]
@@ -111,8 +108,6 @@ class PriceMemo:
         """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds. ``keys``
         carry a minute only for models priced by time of day (as ``priced_groups`` makes them); those
         keys are always built, never kept."""
-        from .resolve import build_price_table
-
         keys = keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
         by_minute = keys.filter(pl.col("_price_minute").is_not_null())
         wanted = keys.filter(pl.col("_price_minute").is_null())
@@ -133,8 +128,6 @@ class PriceMemo:
         """Write the memo if it learned something (atomically; failures are ignored)."""
         if not self._changed or self.path is None:
             return
-        from ..store.local import replace_file
-
         self._bound()
         doc = {"format": FORMAT, **self._facts, "table": _table_to_json(self._table)}
         try:
@@ -159,9 +152,7 @@ class PriceMemo:
 
 def memo_path(overrides: PriceOverrides | None) -> Path | None:
     """Where the memo for the price data in use lives (None: no memo, the code cannot be identified)."""
-    from .. import __version__
-    from ..config import cache_root
-    from .resolve import price_data_version
+    from .. import __version__  # looked up at each call: the version is part of the key, as it is now
 
     digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{price_data_version(overrides)}\n".encode())
     here = Path(__file__).parent

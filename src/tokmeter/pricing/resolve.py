@@ -41,10 +41,10 @@ from typing import Any
 
 import polars as pl
 
+from ..schema import SUBSET_TOKENS
 from . import modifiers as price_modifiers
 from .checks import PLACES, WIDE, PriceProblem, checked, price_data_errors, rounded
 from .overrides import RATE_KEYS, CustomPrice, Modifier, PriceOverrides
-from ..schema import SUBSET_TOKENS
 
 COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
 BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",

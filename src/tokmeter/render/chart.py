@@ -27,8 +27,8 @@ from ..report.chart_data import (
     ratio,
     split_dims,
 )
-from .tables import report_caption
 from ..report.queries import Report
+from .tables import report_caption
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c9c9c")
 # a 16-colour terminal would fold the palette onto a few colours: use eight distinct ones there

@@ -19,11 +19,11 @@ import orjson
 
 from ..report.chart_data import METRIC_TITLES, Bars, Number, Series, bars, metric_text, metric_value, pivot
 from ..report.dashboard import STACKS, Dashboard
-from .html_style import stylesheet
-from .tables import cost_number, cost_text, price_caption, report_doc, unknown_notes
 from ..report.queries import Report
 from ..rollup.transforms import WHEN_NONZERO
+from .html_style import stylesheet
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
+from .tables import cost_number, cost_text, price_caption, report_doc, unknown_notes
 
 TOP = 12  # bars in the top-models and top-users charts (the rest summed in the last)
 STACK_TOP = 8  # stacked names in the time series (the rest summed in the last)

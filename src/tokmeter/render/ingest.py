@@ -6,7 +6,7 @@ from rich.console import Console
 
 from ..extract import Tally
 from ..extract.rule import MISSING_REASONS
-from ..ingest.pipeline import IngestReport
+from ..ingest.rows import IngestReport
 from ..store.local import Store
 
 SHOW_BAD = 20

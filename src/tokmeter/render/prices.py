@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..pricing.quote import PriceQuote
-from .tables import UNKNOWN, price_caption
 from .fit import show_table
+from .tables import UNKNOWN, price_caption
 
 
 def unpriced_check_table(unpriced: pl.DataFrame, price_data: dict[str, str | None]) -> Table:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .chart_data import Metric, span_period, split_dims
 from ..pricing.overrides import PriceOverrides
-from .queries import Filters, Report, build_report, check_dims
 from ..store.local import Store
+from .chart_data import Metric, span_period, split_dims
+from .queries import Filters, Report, build_report, check_dims
 
 STACKS = ("model", "user")
 

@@ -12,9 +12,10 @@ from datetime import date
 import polars as pl
 
 from ..errors import UsageError
-from ..pricing.overrides import PriceOverrides
 from ..pricing.groups import priced_groups
+from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data, price_rows
+from ..pricing.unpriced import with_reasons, with_row_reasons
 from ..rollup.transforms import (
     DIMENSIONS,
     TIME_DIMENSIONS,
@@ -25,7 +26,6 @@ from ..rollup.transforms import (
     with_periods,
 )
 from ..store.local import Store
-from ..pricing.unpriced import with_reasons, with_row_reasons
 
 
 @dataclass(slots=True)

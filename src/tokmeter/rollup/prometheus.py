@@ -10,9 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
-from .transforms import REPORT_TOKENS
-from .tables import RollupTable
 from ..store.local import replace_file
+from .tables import RollupTable
+from .transforms import REPORT_TOKENS
 
 KINDS = {c: c.removesuffix("_tokens") for c in REPORT_TOKENS}
 

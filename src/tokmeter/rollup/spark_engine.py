@@ -37,14 +37,15 @@ import polars as pl
 from ..errors import UsageError
 from ..pricing.checks import RATE_BOUND
 from ..pricing.resolve import COEFFICIENTS, COST_DTYPE, DAY_KEY, PRICE_KEY, price_table_from_days
-from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS
 from ..schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
+from .spec import rollup_frame
+from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from ..pricing.overrides import PriceOverrides
-    from .tables import RollupSpec
+    from .spec import RollupSpec
 
 MASTER_ENV = "TOKMETER_SPARK_MASTER"
 _DAY_US = 86_400_000_000
@@ -388,7 +389,5 @@ def _finish(groups: pl.DataFrame, spec: RollupSpec) -> pl.DataFrame:
 
 def _result_schema(spec: RollupSpec) -> pl.Schema:
     """The polars engine's output schema for ``spec`` (taken from ``rollup_frame`` itself)."""
-    from .tables import rollup_frame  # lazily: rollup_tables may import this module
-
     priced = pl.LazyFrame(schema={**polars_schema(), "cost_usd": COST_DTYPE})
     return rollup_frame(priced, spec).collect_schema()

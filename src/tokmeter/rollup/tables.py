@@ -23,9 +23,8 @@ import fcntl
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import polars as pl
@@ -33,46 +32,26 @@ import polars as pl
 from ..errors import StoreBusyError, UsageError
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
-from ..pricing.groups import priced_groups, weighted
 from ..pricing.resolve import COST_DTYPE, price_data
-from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, unknown_counts, unpriced
 from ..store.local import Store, replace_file
+from .spec import (
+    DEFAULT_DIMS,
+    PERIODS,
+    RollupSpec,
+    period_end,
+    period_start,
+    periods_of_utc_day,
+    rollup_rows,
+    utc_days_of_period,
+)
+from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum
 
-PERIODS = ("day", "week", "month")
 ENGINES = ("polars", "spark")
-DEFAULT_DIMS = ("user", "model", "provider")
-ROLLUP_DIMS = ("user", "model", "provider")
 STATE = "_state.json"
 COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
 # The columns' version, in the state's spec: a table written before the unknown_* counts existed is
 # recomputed in full by the next rollup, and not used by reports until then.
 TABLE_FORMAT = 2
-
-
-@dataclass(frozen=True, slots=True)
-class RollupSpec:
-    period: str = "day"
-    dims: tuple[str, ...] = DEFAULT_DIMS
-    tz: str = "UTC"
-
-    def __post_init__(self) -> None:
-        if self.period not in PERIODS:
-            raise UsageError(f"unknown period {self.period!r}", hint=f"use one of: {', '.join(PERIODS)}")
-        bad = [d for d in self.dims if d not in ROLLUP_DIMS]
-        if bad:
-            raise UsageError(f"cannot roll up by {bad[0]!r}", hint=f"use any of: {', '.join(ROLLUP_DIMS)}")
-        zone(self.tz)
-
-    @property
-    def name(self) -> str:
-        return f"{self.period}.{self.tz.replace('/', '-')}.{'+'.join(self.dims) or 'all'}"
-
-
-def zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {tz!r}", hint="use an IANA name such as UTC or Europe/Berlin") from None
 
 
 @dataclass(slots=True)
@@ -81,81 +60,6 @@ class RollupResult:
     periods_rewritten: list[date] = field(default_factory=list)
     full: bool = False
     rows: int = 0
-
-
-def period_start(day: date, period: str) -> date:
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return day
-
-
-def period_end(start: date, period: str) -> date:
-    """The first day after the period that starts on ``start``."""
-    if period == "week":
-        return start + timedelta(days=7)
-    if period == "month":
-        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start + timedelta(days=1)
-
-
-def periods_of_utc_day(day: date, spec: RollupSpec) -> set[date]:
-    """The local periods that the instants of one UTC day fall into."""
-    tz = zone(spec.tz)
-    first = datetime.combine(day, time(0), UTC).astimezone(tz).date()
-    last = (datetime.combine(day + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1)).astimezone(tz).date()
-    return {period_start(first, spec.period), period_start(last, spec.period)}
-
-
-def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
-    """The UTC dates (inclusive) whose partitions can hold rows of the local period."""
-    tz = zone(spec.tz)
-    begin = datetime.combine(start, time(0), tz).astimezone(UTC).date()
-    end = (datetime.combine(period_end(start, spec.period), time(0), tz) - timedelta(microseconds=1)).astimezone(UTC)
-    return begin, end.date()
-
-
-# ---- the pure transform -----------------------------------------------------------------------------
-def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
-    """Add ``period``: the first local day (in ``spec.tz``) of the period each row falls in."""
-    local = pl.col("timestamp").dt.convert_time_zone(spec.tz).dt.date()
-    start = {"day": local, "week": local - pl.duration(days=local.dt.weekday() - 1),
-             "month": local.dt.truncate("1mo")}[spec.period]
-    return lf.with_columns(period=start)
-
-
-def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
-    """Priced usage rows, or priced groups that carry ``period`` (``rollup_rows``), -> one row per
-    (period, dims) with requests, failed requests, each token kind, estimated requests and tokens, cost
-    (null when every row of the group is unpriced), and the rows lacking each subset count."""
-    if "period" not in priced.collect_schema().names():
-        priced = with_period(priced, spec)
-    return (
-        weighted(priced)
-        .group_by(["period", *spec.dims])
-        .agg(
-            pl.col("_n").sum().cast(pl.Int64).alias("requests"),
-            pl.col("_n_failed").sum().cast(pl.Int64).alias("failed_requests"),
-            *(pl.col(c).sum() for c in (*REPORT_TOKENS, "cache_write_1h_tokens")),
-            pl.col("_n_estimated").sum().cast(pl.Int64).alias("estimated_requests"),
-            pl.col("_estimated_tokens").sum().alias("estimated_tokens"),
-            _cost_sum("cost_usd"),
-            unpriced("_n").cast(pl.Int64).alias("unpriced_requests"),
-            pl.col("_n_modifier_unknown").sum().cast(pl.Int64).alias("modifier_unknown_requests"),
-            *(unpriced(c).alias(f"unpriced_{c}") for c in ("input_tokens", "output_tokens")),
-            *unknown_counts(),
-        )
-        .sort(["period", *spec.dims], nulls_last=True)
-    )
-
-
-def rollup_rows(rows: pl.LazyFrame, spec: RollupSpec, overrides: PriceOverrides | None = None, *,
-                memo: PriceMemo | None = None) -> pl.LazyFrame:
-    """The rollup of usage rows, priced per group (``priced_groups``): equal to
-    ``rollup_frame(price_rows(rows), spec)``, without pricing each row. ``memo``: see ``priced_groups``."""
-    groups = priced_groups(with_period(rows, spec), ["period", *spec.dims], overrides, memo=memo)
-    return rollup_frame(groups, spec)
 
 
 # ---- the table on disk ------------------------------------------------------------------------------
@@ -251,7 +155,10 @@ class RollupTable:
         """The rollup rows of every period in ``starts``, computed by Spark in one job over their UTC days
         (and the day on either side, so copies of a request straddling midnight are deduplicated as
         ``Store.scan(days=...)`` does)."""
-        from .spark_engine import spark_rollup, spark_session
+        from .spark_engine import (  # the optional engine: pyspark, only for --engine spark
+            spark_rollup,
+            spark_session,
+        )
 
         spans = [utc_days_of_period(start, self.spec) for start in starts]
         days = (min(s[0] for s in spans) - timedelta(days=1), max(s[1] for s in spans) + timedelta(days=1))

@@ -30,8 +30,8 @@ from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
+from ..capture import BadCapture, Capture
 from ..errors import UsageError
-from .capture import BadCapture, Capture
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex

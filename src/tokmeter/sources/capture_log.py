@@ -10,7 +10,7 @@ from typing import IO
 
 import orjson
 
-from .capture import BadCapture, Capture, fingerprint
+from ..capture import BadCapture, Capture, fingerprint
 
 FORMAT = "capture-log"
 # Longest capture record read (a line past it is set aside unread, so memory stays bounded);

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import orjson
 
-from .capture import BadCapture, Capture
+from ..capture import BadCapture, Capture
 
 FORMAT = "claude-code"
 USER_ENV = "TOKMETER_CLAUDE_CODE_USER"

@@ -34,7 +34,7 @@ from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
 from ..schema import polars_schema
-from ..sources.capture import BadCapture
+from ..capture import BadCapture
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1

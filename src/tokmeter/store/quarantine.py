@@ -16,8 +16,8 @@ from pathlib import Path
 
 import orjson
 
+from ..capture import BadCapture
 from .ledger import tail_entries
-from ..sources.capture import BadCapture
 
 QUARANTINE = "quarantine.jsonl"
 

@@ -45,16 +45,16 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from ..capture import BadCapture
 from ..config import CACHE_ENV
-from .dedup import best_nearby
 from ..errors import StoreError
+from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
+from .local import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
-from ..sources.capture import BadCapture
-from .local import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
