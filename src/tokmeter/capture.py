@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
+# ``--format`` and of ``Capture.format``. Light on purpose: the CLI builds its choices from it at start-up.
+AUTO = "auto"
+FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
+
 
 @dataclass(slots=True)
 class Capture:

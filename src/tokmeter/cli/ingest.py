@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..capture import FORMATS
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import IngesterOpt, QuietOpt, StoreOpt, console, open_store
+from .options import IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
@@ -23,15 +23,7 @@ AGENTS_PANEL = "Coding agents' local logs"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 
 
-class InputFormat(str, Enum):
-    auto = "auto"
-    capture_log = "capture-log"
-    sse = "sse"
-    json = "json"
-    har = "har"
-    token_log = "token-log"
-    claude_code = "claude-code"
-    codex = "codex"
+InputFormat = choices("InputFormat", FORMATS)
 
 
 @app.command()

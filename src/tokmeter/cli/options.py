@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
 from ..errors import UsageError
+from ..rollup import DIMENSIONS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,15 +24,13 @@ if TYPE_CHECKING:
     from ..store.local import Store
 
 
-class Dimension(str, Enum):
-    model = "model"
-    user = "user"
-    provider = "provider"
-    service_tier = "service_tier"
-    speed = "speed"
-    day = "day"
-    week = "week"
-    month = "month"
+def choices(name: str, values: Iterable[str]) -> Any:  # a str Enum class, built at run time
+    """The choices of an option, for Typer, from the registry that defines them (members named like their
+    values, with '_' for '-'): the CLI never repeats a list of formats, dimensions or periods."""
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
+
+
+Dimension = choices("Dimension", DIMENSIONS)
 
 
 StoreOpt = Annotated[

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..output_paths import output_file, output_folder
+from ..rollup import ENGINES, PERIODS, ROLLUP_DIMS
 from .app import app
 from .options import (
     IngesterOpt,
@@ -16,27 +16,15 @@ from .options import (
     PricesOpt,
     QuietOpt,
     StoreOpt,
+    choices,
     console,
     open_store,
     price_overrides,
 )
 
-
-class Period(str, Enum):
-    day = "day"
-    week = "week"
-    month = "month"
-
-
-class Engine(str, Enum):
-    polars = "polars"
-    spark = "spark"
-
-
-class RollupDim(str, Enum):
-    user = "user"
-    model = "model"
-    provider = "provider"
+Period = choices("Period", PERIODS)
+Engine = choices("Engine", ENGINES)
+RollupDim = choices("RollupDim", ROLLUP_DIMS)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from ..rollup.transforms import TIME_DIMENSIONS
+from ..rollup import TIME_DIMENSIONS
 
 Metric = Literal["cost", "tokens", "requests"]
 METRICS: tuple[Metric, ...] = ("cost", "tokens", "requests")

@@ -16,9 +16,8 @@ from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data, price_rows
 from ..pricing.unpriced import with_reasons, with_row_reasons
+from ..rollup import DIMENSIONS, TIME_DIMENSIONS
 from ..rollup.transforms import (
-    DIMENSIONS,
-    TIME_DIMENSIONS,
     filter_rows,
     group_usage,
     measures,

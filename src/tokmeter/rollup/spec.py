@@ -14,11 +14,8 @@ from ..errors import UsageError
 from ..pricing.groups import priced_groups, weighted
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
+from . import DEFAULT_DIMS, PERIODS, ROLLUP_DIMS
 from .transforms import REPORT_TOKENS, _cost_sum, unknown_counts, unpriced
-
-PERIODS = ("day", "week", "month")
-DEFAULT_DIMS = ("user", "model", "provider")
-ROLLUP_DIMS = ("user", "model", "provider")
 
 
 @dataclass(frozen=True, slots=True)

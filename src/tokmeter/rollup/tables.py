@@ -34,9 +34,8 @@ from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import COST_DTYPE, price_data
 from ..store.local import Store, replace_file
+from . import DEFAULT_DIMS, ENGINES, PERIODS
 from .spec import (
-    DEFAULT_DIMS,
-    PERIODS,
     RollupSpec,
     period_end,
     period_start,
@@ -46,7 +45,6 @@ from .spec import (
 )
 from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum
 
-ENGINES = ("polars", "spark")
 STATE = "_state.json"
 COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
 # The columns' version, in the state's spec: a table written before the unknown_* counts existed is

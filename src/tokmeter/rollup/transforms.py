@@ -18,8 +18,6 @@ import polars as pl
 
 from ..schema import SUBSET_TOKENS
 
-DIMENSIONS = ("model", "user", "provider", "service_tier", "speed", "day", "week", "month")
-TIME_DIMENSIONS = ("day", "week", "month")
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
             "estimated_requests")

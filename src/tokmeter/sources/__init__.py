@@ -30,7 +30,7 @@ from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import FORMATS, BadCapture, Capture
 from ..errors import UsageError
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
@@ -47,7 +47,6 @@ __all__ = [
 
 STDIN = "-"  # as a path: standard input (output_paths.STDIO)
 STDIN_SOURCE = "<stdin>"  # the source of its rows
-FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
 COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
