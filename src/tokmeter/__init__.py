@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Store", "run_ingest", "build_report", "select_rows", "Filters", "TokmeterError", "__version__"]
+__all__ = ["Filters", "Store", "TokmeterError", "__version__", "build_report", "run_ingest", "select_rows"]
 
 if TYPE_CHECKING:
     from .errors import TokmeterError

@@ -11,7 +11,7 @@ import typer
 from ..capture import FORMATS
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
+from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
@@ -23,7 +23,11 @@ AGENTS_PANEL = "Coding agents' local logs"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 
 
-InputFormat = choices("InputFormat", FORMATS)
+if TYPE_CHECKING:  # see options.choices
+    InputFormat = Choice
+else:
+    InputFormat = choices("InputFormat", FORMATS)
+AUTO = InputFormat("auto")  # the default
 
 
 @app.command()
@@ -36,7 +40,7 @@ def ingest(
     format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
                                                 "from its name, then its first bytes (standard input: "
                                                 "capture-log). Any other: every file in the directories is "
-                                                "read as it.")] = InputFormat.auto,
+                                                "read as it.")] = AUTO,
     strict: Annotated[bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for another writer holding the store's lock "
                                             "(--no-wait: fail at once with exit code 75).")] = True,
@@ -125,7 +129,7 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
         console(stderr=True).print("reading captures from standard input (end with Ctrl-D)", markup=False)
     agents = [as_input(found) for found in agent_dirs]
     agent_files = select_inputs([found.path for found in agents], include, exclude, fmt).files
-    files = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
+    files: list[Path | Input] = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
     report = run_ingest(files, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: no list
     report.skipped = selection.skipped
     return report

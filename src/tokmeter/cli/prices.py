@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -74,14 +74,14 @@ def check(
 def show(
     model: Annotated[str, typer.Argument(help="The model as stored (as the API reported it).",
                                          show_default=False)],
-    provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
+    provider: Annotated[str | None, typer.Option("--provider", help="The provider as stored (default: "
                                                     "found from the model name).")] = None,
-    at: Annotated[Optional[datetime], typer.Option(
+    at: Annotated[datetime | None, typer.Option(
         "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
         help="The UTC date (or date and time) to price at (default: now).")] = None,
-    service_tier: Annotated[Optional[str], typer.Option(
+    service_tier: Annotated[str | None, typer.Option(
         "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved.")] = None,
-    speed: Annotated[Optional[str], typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
+    speed: Annotated[str | None, typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
     prices: PricesOpt = None,
 ) -> None:
     """The price that applies to a model: what prices it, from which source and since when, and its rates.

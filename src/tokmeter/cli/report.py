@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -74,7 +74,7 @@ class RowsFormat(str, Enum):
 
 @app.command()
 def report(
-    by: Annotated[Optional[list[Dimension]], typer.Option("--by", help="Group by (repeatable, in order).")] = None,
+    by: Annotated[list[Dimension] | None, typer.Option("--by", help="Group by (repeatable, in order).")] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     model: ModelOpt = None,
@@ -87,14 +87,14 @@ def report(
     chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
                                         "group, or per period (stacked by the other dimensions) with a time "
                                         "dimension. Plain text when not on a terminal.")] = False,
-    metric: Annotated[Optional[MetricChoice], typer.Option("--metric", help="What --chart and the html charts "
+    metric: Annotated[MetricChoice | None, typer.Option("--metric", help="What --chart and the html charts "
                                                            "measure: cost (default), tokens (input + output) or "
                                                            "requests.", show_default=False)] = None,
     cost_breakdown: Annotated[bool, typer.Option("--cost-breakdown", help="Also split cost by token kind: input "
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
-    sort: Annotated[Optional[SortChoice], typer.Option(
+    sort: Annotated[SortChoice | None, typer.Option(
         "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the "
         "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
         "output), or name (by the --by values).")] = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,7 @@ from ..output_paths import output_file, output_folder
 from ..rollup import ENGINES, PERIODS, ROLLUP_DIMS
 from .app import app
 from .options import (
+    Choice,
     IngesterOpt,
     PeriodTzOpt,
     PricesOpt,
@@ -22,28 +23,34 @@ from .options import (
     price_overrides,
 )
 
-Period = choices("Period", PERIODS)
-Engine = choices("Engine", ENGINES)
-RollupDim = choices("RollupDim", ROLLUP_DIMS)
+if TYPE_CHECKING:  # see options.choices
+    Period = Choice
+    Engine = Choice
+    RollupDim = Choice
+else:
+    Period = choices("Period", PERIODS)
+    Engine = choices("Engine", ENGINES)
+    RollupDim = choices("RollupDim", ROLLUP_DIMS)
+DAY, POLARS = Period("day"), Engine("polars")  # the defaults
 
 
 @app.command()
 def rollup(
-    period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = Period.day,
-    by: Annotated[Optional[list[RollupDim]], typer.Option("--by", help="Dimensions (repeatable; default: user, "
+    period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = DAY,
+    by: Annotated[list[RollupDim] | None, typer.Option("--by", help="Dimensions (repeatable; default: user, "
                                                           "model, provider).")] = None,
     tz: PeriodTzOpt = "UTC",
-    output: Annotated[Optional[Path], typer.Option("--output", metavar="DIR", help="Write the rollup tables "
+    output: Annotated[Path | None, typer.Option("--output", metavar="DIR", help="Write the rollup tables "
                                                    "under DIR instead of STORE/rollups (DIR is created if "
                                                    "missing, its parent must exist).")] = None,
-    prometheus: Annotated[Optional[Path], typer.Option("--prometheus", metavar="FILE", help="Also write a "
+    prometheus: Annotated[Path | None, typer.Option("--prometheus", metavar="FILE", help="Also write a "
                                                        "node_exporter textfile (atomically), in an existing "
                                                        "folder; - is standard output.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only those with new data.")]
     = False,
     engine: Annotated[Engine, typer.Option("--engine", help="polars (in this process) or spark (Apache Spark: "
                                            "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
-                                           "needs tokmeter[spark]). Same figures either way.")] = Engine.polars,
+                                           "needs tokmeter[spark]). Same figures either way.")] = POLARS,
     prices: PricesOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,

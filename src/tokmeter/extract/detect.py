@@ -112,7 +112,7 @@ def api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
             return openai.CHAT
         if kind == "response" or (kind and str(kind).startswith("response.")):
             return openai.RESPONSES
-        if kind == "message" and "usage" in doc or kind == "message_start":
+        if (kind == "message" and "usage" in doc) or kind == "message_start":
             return anthropic.API
         if "choices" in doc:
             return openai.CHAT

@@ -90,7 +90,7 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     if done_span is not None:
         spans.add(done_span)
     # one event at most per block (no CR): parsed one by one, so the checks know which is which
-    events = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
+    events: dict[tuple[int, int] | None, SSEEvent | None] = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
     if any(events[span] is None for span in last.values()):
         return None  # a key in a comment or a field other than data: no chunk says it
     if not _selection_tells_all([events[span] for span in head], events.get(last.get('"usage"')),

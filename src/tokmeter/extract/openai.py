@@ -142,7 +142,7 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         if kind is None:
             match = _RESPONSES_TYPE.search(event.data)
             kind = match.group(1) if match else None
-        if kind is None or not (kind.startswith("response.") and "." not in kind[9:] or kind == "error"):
+        if kind is None or not ((kind.startswith("response.") and "." not in kind[9:]) or kind == "error"):
             continue
         doc = as_mapping(loads_or_none(event.data))
         if doc is None:

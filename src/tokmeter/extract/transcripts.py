@@ -129,7 +129,7 @@ def _model(value: Any) -> str | None:
 
 
 def _ok(status: Any) -> bool:
-    return status is None or isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300
+    return status is None or (isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300)
 
 
 READERS: dict[str, Callable[[Mapping[str, Any]], TranscriptRead]] = {

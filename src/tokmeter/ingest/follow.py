@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import checkpoints
 from ..errors import StoreBusyError, UsageError
-from ..store.locking import follower_lock
-from .pipeline import unpriced
-from .rows import IngestReport, row_of, rows_frame
 from ..sources import BadCapture, Input, as_input
 from ..store.local import Store
+from ..store.locking import follower_lock
+from . import checkpoints
+from .pipeline import unpriced
+from .rows import IngestReport, row_of, rows_frame
 from .tail import SETTLE_SECONDS, Chunk, Tailer
 
 DEFAULT_FLUSH_INTERVAL = 1.0

@@ -36,9 +36,7 @@ from typing import Any
 import orjson
 from watchdog.events import FileSystemEventHandler
 
-from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from ..errors import UsageError
-from ..sources.selection import FileFilter, compressed_name, rotated_log_name, walk_all
 from ..sources import (
     META_SUFFIX,
     BadCapture,
@@ -51,6 +49,8 @@ from ..sources import (
     read_captures,
 )
 from ..sources.capture_log import read_capture_log
+from ..sources.selection import FileFilter, compressed_name, rotated_log_name, walk_all
+from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 
 READ_BYTES = 256 * 1024
 SETTLE_SECONDS = 1.0

@@ -28,6 +28,7 @@ from .resolve import (
     PRICE_HELPERS,
     PRICE_KEY,
     _capped_columns,
+    _longest,
     cost_columns,
     join_prices,
 )
@@ -169,7 +170,7 @@ def _tiered(groups: pl.LazyFrame, table: pl.DataFrame, cuts: tuple[int, ...]) ->
     bucket_cut = pl.DataFrame({"_bucket": range(len(cuts) + 1), "_cut": [-1, *cuts]},
                               schema={"_bucket": pl.Int32, "_cut": pl.Int64})
     thresholds = table.select(*PRICE_KEY, "_thresholds").unique(subset=PRICE_KEY)
-    depth = int(thresholds["_thresholds"].list.len().max() or 0) if thresholds.height else 0
+    depth = _longest(thresholds["_thresholds"])
     tier = pl.sum_horizontal([(pl.col("_thresholds").list.get(i, null_on_oob=True) <= pl.col("_cut"))
                               .fill_null(False).cast(pl.Int32) for i in range(depth)]) if depth else pl.lit(0)
     return (

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, localcontext
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -45,6 +45,9 @@ from ..schema import SUBSET_TOKENS
 from . import modifiers as price_modifiers
 from .checks import PLACES, WIDE, PriceProblem, checked, price_data_errors, rounded
 from .overrides import RATE_KEYS, CustomPrice, Modifier, PriceOverrides
+
+if TYPE_CHECKING:
+    from genai_prices import Usage
 
 COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
 BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
@@ -66,7 +69,7 @@ STANDARD = {c: f"_std{c}" for c in ("_c_request", *COEFFICIENTS.values())}
 DAY_KEY = [c for c in PRICE_KEY if c != "_price_minute"]  # what a price depends on but the time of day
 
 
-def genai_usage(row: dict[str, Any]):  # noqa: ANN201 - genai_prices.Usage, imported lazily
+def genai_usage(row: dict[str, Any]) -> Usage:
     """A usage row as the ``genai_prices.Usage`` it is priced as: every key explicit (so genai-prices
     never has to infer one), and subsets capped at what contains them. A provider that reports more
     reasoning than output (it happens) has the excess priced as output, not rejected. An unknown (null)
@@ -126,7 +129,7 @@ def _genai_prices_version() -> str:
 
 # ---- resolving prices ------------------------------------------------------------------------------
 @lru_cache(maxsize=4096)
-def _model_info(provider: str | None, model: str):  # noqa: ANN202
+def _model_info(provider: str | None, model: str) -> tuple[Any, Any] | None:
     """(provider, ModelInfo) from genai-prices, or None when it does not know the pair."""
     from genai_prices import data_snapshot
 
@@ -414,7 +417,7 @@ def applicable(provider: str | None, model: str, at: datetime, overrides: PriceO
 
 
 def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    schema = {
+    schema: dict[str, Any] = {
         "provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
         "_price_day": pl.Date, "_price_minute": pl.Int32, "_tier": pl.Int32, "_thresholds": pl.List(pl.Int64),
         "_priced_as": pl.String, "_modifier_unknown": pl.Boolean,
@@ -424,12 +427,18 @@ def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _longest(lists: pl.Series) -> int:
+    """The length of the longest list in a column of lists (0 for none)."""
+    longest = lists.list.len().max() if lists.len() else None
+    return longest if isinstance(longest, int) else 0
+
+
 def with_tier(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     """Add each row's price key (``_price_day``; ``_price_minute`` only for the models ``table`` prices by
     time of day, else null) and its context tier ``_tier`` (how many of its price's thresholds its
     input exceeds)."""
     period = PRICE_KEY
-    depth = int(table["_thresholds"].list.len().max() or 0) if table.height else 0
+    depth = _longest(table["_thresholds"])
     minute_models = table.filter(pl.col("_price_minute").is_not_null()).select("provider", "model").unique()
     keyed = (
         price_keys(lf)

@@ -115,7 +115,7 @@ def _bar_lines(data: Bars, look: Look, width: int) -> list[Text]:
     largest = max((v for v in values if v is not None), default=None)
     color = look.palette[0] if look.fancy else None
     return [_line(look.clip(label, label_w), label_w, Text(look.bar(ratio(v, largest), bar_w), style=color or ""),
-                  bar_w, text, value_w) for label, v, text in zip(labels, values, texts)]
+                  bar_w, text, value_w) for label, v, text in zip(labels, values, texts, strict=True)]
 
 
 def _line(label: str, label_w: int, bar: Text, bar_w: int, value: str, value_w: int) -> Text:
@@ -133,7 +133,7 @@ def _period_lines(series: Series, look: Look, width: int, *, stacked: bool) -> l
     label_w, bar_w, value_w = _widths(series.periods, texts, width)
     largest = max(totals, default=0)
     lines = []
-    for i, (period, text) in enumerate(zip(series.periods, texts)):
+    for i, (period, text) in enumerate(zip(series.periods, texts, strict=True)):
         parts = [series.values[name][i] for name in series.names]
         lines.append(_line(period, label_w, _stacked_bar(parts, largest, bar_w, look, series.others > 0),
                            bar_w, text, value_w))
@@ -163,7 +163,7 @@ def _legend(series: Series, look: Look, width: int) -> list[Text]:
     label_w = min(max(len(n) for n in series.names), MAX_LABEL)
     spark_w = max(width - label_w - value_w - 7, 8)
     lines = [Text("")]
-    for index, (name, text) in enumerate(zip(series.names, texts)):
+    for index, (name, text) in enumerate(zip(series.names, texts, strict=True)):
         char, color = look.fill(index, series.others > 0 and index == len(series.names) - 1)
         line = Text()
         line.append(char * 2, style=color or "")

@@ -123,7 +123,7 @@ def _sized(table: Table, needs: list[_Need], room: int) -> Table:
         step = max(0, min(needs[i].natural - widths[i], spare))
         widths[i] += step
         spare -= step
-    for column, need, width in zip(table.columns, needs, widths, strict=True):
+    for column, _need, width in zip(table.columns, needs, widths, strict=True):
         column.width = width
         column.overflow = "fold"
         column.no_wrap = False

@@ -144,7 +144,7 @@ class LiveView:
         self._live.start()
 
     def event(self, message: str) -> None:
-        self._events = (self._events + [f"{datetime.now():%H:%M:%S} {message}"])[-3:]
+        self._events = [*self._events, f"{datetime.now():%H:%M:%S} {message}"][-3:]
 
     def committed(self, frame: Any) -> None:
         self.spend.add(frame)

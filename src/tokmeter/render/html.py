@@ -80,9 +80,9 @@ def page_data(dash: Dashboard, over_time: dict[str, Series], tops: dict[str, Bar
                   "providers": list(filters.providers), "tz": filters.tz, "metric": dash.metric,
                   "period": dash.period, "source": dash.report.source},
         "over_time": {stack: _series_doc(series) for stack, series in over_time.items()},
-        "top": {stack: [{"label": label, "value": _number(value)} for label, value in zip(b.labels, b.values)]
+        "top": {stack: [{"label": label, "value": _number(value)} for label, value in zip(b.labels, b.values, strict=True)]
                 for stack, b in tops.items()},
-        "token_mix": {key: value for (key, _, _), value in zip(KINDS, token_mix(totals))},
+        "token_mix": {key: value for (key, _, _), value in zip(KINDS, token_mix(totals), strict=True)},
         "generated_at": dash.generated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tokmeter": version("tokmeter"),
     }
@@ -150,7 +150,7 @@ def _cell(measure: str, value: Any) -> str:
 def _legend(names: Sequence[str], classes: Sequence[str], amounts: Sequence[str]) -> str:
     return tag("ul", {"class": "legend"}, *(tag("li", {}, tag("span", {"class": f"sw {c}"}), esc(n),
                                                 tag("span", {"class": "n"}, esc(a)))
-                                            for n, c, a in zip(names, classes, amounts)))
+                                            for n, c, a in zip(names, classes, amounts, strict=True)))
 
 
 def _over_time_section(dash: Dashboard, over_time: dict[str, Series]) -> str:
@@ -177,7 +177,7 @@ def _top_section(tops: dict[str, Bars]) -> str:
 
 
 def _mix_parts(row: dict[str, Any]) -> list[tuple[str, Number, str]]:
-    return [(name, value, cls) for (_, name, cls), value in zip(KINDS, token_mix(row))]
+    return [(name, value, cls) for (_, name, cls), value in zip(KINDS, token_mix(row), strict=True)]
 
 
 def _mix_section(dash: Dashboard) -> str:

@@ -125,7 +125,7 @@ def hbars(labels: Sequence[str], values: Sequence[Number | None], metric: Metric
     bar_room = width - label_w - value_w - 12
     largest = max((v for v in values if v is not None), default=None)
     rows = []
-    for i, (name, value) in enumerate(zip(labels, values)):
+    for i, (name, value) in enumerate(zip(labels, values, strict=True)):
         y, text = i * row, metric_text(value, metric)
         length = max(ratio(value, largest) * bar_room, 1.0 if value else 0.0)
         cls = "so" if summed_last and i == len(labels) - 1 else "s0"

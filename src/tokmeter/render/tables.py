@@ -110,7 +110,7 @@ def unpriced_table(report: Report) -> Table:
 
     table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold")
     for column in ("provider", "model", "requests", "input tokens", "output tokens", "reason"):
-        table.add_column(column, justify="right" if "s" == column[-1] else "left")
+        table.add_column(column, justify="right" if column[-1] == "s" else "left")
     columns = ("provider", "model", "requests", "input_tokens", "output_tokens")
     for row in report.unpriced.iter_rows(named=True):
         cells = (row[c] for c in columns)

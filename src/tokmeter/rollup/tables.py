@@ -161,7 +161,7 @@ class RollupTable:
         spans = [utc_days_of_period(start, self.spec) for start in starts]
         days = (min(s[0] for s in spans) - timedelta(days=1), max(s[1] for s in spans) + timedelta(days=1))
         with spark_session(None) as session:
-            source = self.store.spark_source(local=session.sparkContext.master.startswith("local"))
+            source = self.store.spark_source(local=(session.sparkContext.master or "").startswith("local"))
             return spark_rollup(source, self.spec, overrides, spark=session, days=days)
 
     def _write_period(self, start: date, frame: pl.DataFrame, prices: dict) -> int:

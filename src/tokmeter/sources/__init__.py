@@ -25,6 +25,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
@@ -152,7 +153,7 @@ class _Decompressed(io.RawIOBase):
         self._limit = max(RATIO_FLOOR, MAX_RATIO * path.stat().st_size)
         self._produced = 0
         if kind == "gzip":
-            self._inner: Any = gzip.open(path, "rb")
+            self._inner: Any = gzip.open(path, "rb")  # noqa: SIM115 - this stream owns it: close() closes it
             self._errors: tuple[type[BaseException], ...] = (zlib.error, EOFError, gzip.BadGzipFile)
         else:
             import zstandard
@@ -294,7 +295,7 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
                          hint="their paths name the session and project: pass the files or folders instead")
 
 
-def _file_time(path: Path):  # noqa: ANN202 - a datetime, imported lazily by the callee
+def _file_time(path: Path) -> datetime | None:
     from .single_file import file_time
 
     return file_time(path)

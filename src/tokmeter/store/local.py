@@ -26,15 +26,15 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from .dedup import best_per_request, usage_signature
+from ..capture import BadCapture
 from ..errors import StoreError
+from ..schema import polars_schema
+from .dedup import best_per_request, usage_signature
 from .ledger import LEDGER, LINE, Verification, lines_digest, rows_digest, with_canonical_lines
 from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from ..schema import polars_schema
-from ..capture import BadCapture
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
@@ -319,7 +319,7 @@ def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> S
 def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
     """A commit's rows in the schema, one per request id (the preferred copy); the copies dropped are
     counted in ``result``."""
-    batch = rows.lazy().select(polars_schema().names()).cast(dict(polars_schema()))
+    batch = rows.lazy().select(polars_schema().names()).cast(polars_schema())
     best = best_per_request(batch).collect()
     _count_dropped(batch, best, result)
     result.estimated_dropped += _estimated(rows) - _estimated(best)

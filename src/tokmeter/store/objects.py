@@ -13,6 +13,7 @@ object is ever modified in place. Listings are never cached (other hosts write t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +94,7 @@ class Bucket:
         except Exception as exc:  # noqa: BLE001
             raise _failed("write", self.url, key, exc) from None
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:  # (``list`` here is the method below)
         """Remove objects; ones already gone are fine (another compaction may have removed them)."""
         for key in keys:
             try:

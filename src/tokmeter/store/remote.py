@@ -292,7 +292,7 @@ class RemoteStore(Store):
         """The last ledger object of every chain: equal positions, same store content."""
         return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
 
-    def days_changed(self, since: object, until: object) -> set[date]:  # type: ignore[override]
+    def days_changed(self, since: object, until: object) -> set[date]:
         """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
         are written in order, and each after the parts it names, so a position never runs ahead of the
         parts it covers."""
