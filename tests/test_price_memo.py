@@ -13,9 +13,10 @@ from polars.testing import assert_frame_equal
 from conftest import SAMPLE_LOGS, run_cli
 from test_price_overrides import FULL, overrides
 from test_pricing import _varied_frame
+from tokmeter.pricing.costs import PRICE_KEY
 from tokmeter.pricing.memo import PriceMemo, memo_path
 from tokmeter.pricing.overrides import PriceOverrides
-from tokmeter.pricing.resolve import DAY_KEY, PRICE_KEY, build_price_table, price_keys, price_rows
+from tokmeter.pricing.resolve import DAY_KEY, build_price_table, price_keys, price_rows
 from tokmeter.report.queries import report_from_rows
 from tokmeter.rollup.transforms import group_usage, unpriced_models
 

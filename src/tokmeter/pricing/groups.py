@@ -21,17 +21,11 @@ from datetime import UTC
 import polars as pl
 
 from ..schema import SUBSET_TOKENS, TOKEN_COLUMNS
+from .costs import PRICE_HELPERS, PRICE_KEY, cost_columns, join_prices
 from .memo import PriceMemo
 from .modifiers import UNKNOWN
 from .overrides import PriceOverrides
-from .resolve import (
-    PRICE_HELPERS,
-    PRICE_KEY,
-    _capped_columns,
-    _longest,
-    cost_columns,
-    join_prices,
-)
+from .resolve import _capped_columns, _longest
 
 UNKNOWN_WEIGHTS = tuple(f"_unknown_{c}" for c in SUBSET_TOKENS)  # rows whose count is null (unknown)
 WEIGHTS = ("_n", "_n_failed", "_n_estimated", "_estimated_tokens", *UNKNOWN_WEIGHTS, "_first_seen", "_last_seen",

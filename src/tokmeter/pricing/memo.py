@@ -43,7 +43,7 @@ from .resolve import build_price_table, is_priced_by_minute, price_data_version,
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 ENV = "TOKMETER_PRICE_MEMO"
-CODE = ("resolve.py", "overrides.py", "modifiers.py", "groups.py", "facts.py", "memo.py", "checks.py",
+CODE = ("resolve.py", "costs.py", "overrides.py", "modifiers.py", "groups.py", "facts.py", "memo.py", "checks.py",
         "unpriced.py")
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
 MAX_SPANS = 5_000

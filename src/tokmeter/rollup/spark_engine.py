@@ -36,7 +36,8 @@ import polars as pl
 
 from ..errors import UsageError
 from ..pricing.checks import RATE_BOUND
-from ..pricing.resolve import COEFFICIENTS, COST_DTYPE, DAY_KEY, PRICE_KEY, price_table_from_days
+from ..pricing.costs import COEFFICIENTS, COST_DTYPE, PRICE_KEY
+from ..pricing.resolve import DAY_KEY, price_table_from_days
 from ..schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
 from .spec import rollup_frame
 from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS

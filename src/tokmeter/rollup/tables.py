@@ -30,9 +30,10 @@ import orjson
 import polars as pl
 
 from ..errors import StoreBusyError, UsageError
+from ..pricing.costs import COST_DTYPE
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
-from ..pricing.resolve import COST_DTYPE, price_data
+from ..pricing.resolve import price_data
 from ..store.local import Store, replace_file
 from . import DEFAULT_DIMS, ENGINES, PERIODS
 from .spec import (
