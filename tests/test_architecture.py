@@ -104,7 +104,7 @@ def find_cycle() -> list[str] | None:
 
 
 def test_the_graph_sees_function_level_and_relative_imports() -> None:
-    assert "tokmeter.pricing.unpriced" in GRAPH["tokmeter.ingest.pipeline"]  # inside a function
+    assert "tokmeter.pricing.unpriced" in GRAPH["tokmeter.ingest.pipeline"]  # a relative import
     assert "tokmeter.cli.app" in GRAPH["tokmeter.cli.ingest"]
     assert "tokmeter.rollup.spark_engine" in GRAPH["tokmeter.rollup.tables"]  # imported inside a function
 

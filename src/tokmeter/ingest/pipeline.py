@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..capture import BadCapture
+from ..pricing.resolve import is_priced
+from ..pricing.unpriced import price_problem
 from ..sources import STDIN, Input, detect_format, find_inputs, read_captures
 from ..store.local import CommitResult, Store
 from . import parallel
@@ -142,9 +144,6 @@ def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | N
 
 
 def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
-    from ..pricing.resolve import is_priced
-    from ..pricing.unpriced import price_problem
-
     def priced(provider: str | None, model: str | None) -> bool:
         return is_priced(provider, model) and price_problem(provider, model or "") is None
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..capture import BadCapture, Capture, fingerprint
 from ..errors import BadCaptureError
 from ..extract import Tally, read_capture
+from ..schema import COLUMNS, polars_schema
 from ..store.local import CommitResult
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ class IngestReport:
 
 
 def empty_columns() -> Columns:
-    from ..schema import COLUMNS
-
     return {name: [] for name in COLUMNS}
 
 
@@ -50,8 +49,6 @@ def to_columns(rows: list[dict[str, Any]]) -> Columns:
     """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit.
     Timestamps become microseconds since the epoch (a datetime costs ten times an int to pickle and to
     turn into a polars value)."""
-    from ..schema import COLUMNS
-
     columns = {name: [row[name] for row in rows] for name in COLUMNS}
     columns["timestamp"] = [(ts - _EPOCH) // _MICROSECOND for ts in columns["timestamp"]]
     return columns
@@ -64,8 +61,6 @@ _MICROSECOND = timedelta(microseconds=1)
 def columns_frame(columns: Columns) -> pl.DataFrame:
     """Rows by column (``to_columns``) as a frame in the schema."""
     import polars as pl
-
-    from ..schema import polars_schema
 
     schema = polars_schema()
     frame = pl.DataFrame(columns, schema={**schema, "timestamp": pl.Int64})
@@ -102,7 +97,5 @@ def _bad(capture: Capture, reason: str) -> BadCapture:
 def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Usage rows (dicts) as a frame in the schema."""
     import polars as pl
-
-    from ..schema import polars_schema
 
     return pl.DataFrame(rows, schema=polars_schema())

@@ -74,8 +74,6 @@ def priced_groups(lf: pl.LazyFrame, by: Sequence[str], overrides: PriceOverrides
 
     Prices come through the price memo (``price_memo``): ``memo`` to share one between calls (the caller
     saves it), else this call loads the memo and saves what it learned."""
-    from .memo import PriceMemo
-
     own_memo = memo is None
     memo = PriceMemo.load(overrides) if memo is None else memo
     cuts = memo.tier_cuts()

@@ -14,7 +14,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..ingest.follow import FollowStats
+from ..ingest.follow import FollowStats, QuietView
+from ..pricing.resolve import price_rows
 
 LOG_EVERY_SECONDS = 5.0
 IDLE_LOG_EVERY_SECONDS = 60.0
@@ -42,8 +43,6 @@ class SpendTally:
 
         began = time.perf_counter()
         try:
-            from ..pricing.resolve import price_rows
-
             costs = (price_rows(frame.lazy()).group_by("model")
                      .agg(cost=pl.col("cost_usd").sum(), unpriced=pl.col("cost_usd").is_null().sum()).collect())
         except Exception as exc:  # noqa: BLE001 - the live view must never stop the ingest
@@ -63,8 +62,6 @@ class SpendTally:
 
 def make_view(*, quiet: bool, live: bool | None = None) -> Any:
     """The live view on a terminal, log lines on stderr otherwise, nothing with ``quiet``."""
-    from ..ingest.follow import QuietView
-
     if quiet:
         return QuietView()
     if live if live is not None else sys.stdout.isatty():

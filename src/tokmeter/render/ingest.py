@@ -7,6 +7,7 @@ from rich.console import Console
 from ..extract import Tally
 from ..extract.rule import MISSING_REASONS
 from ..ingest.rows import IngestReport
+from ..sources.selection import NOT_CAPTURE_NAME
 from ..store.local import Store
 
 SHOW_BAD = 20
@@ -71,8 +72,6 @@ def skipped_lines(report: IngestReport) -> list[str]:
     """Why files in the directories given were not read, e.g. ``3 files: not a capture file name (*.log); use
     --include '*.log' or --format FORMAT``. Markup-free."""
     from rich.markup import escape
-
-    from ..sources.selection import NOT_CAPTURE_NAME
 
     lines = []
     for reason in sorted({reason for reason, _ in report.skipped}):

@@ -17,6 +17,7 @@ from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data, price_rows
 from ..pricing.unpriced import with_reasons, with_row_reasons
 from ..rollup import DIMENSIONS, TIME_DIMENSIONS
+from ..rollup.tables import find_tables, table_answers, table_report
 from ..rollup.transforms import (
     filter_rows,
     group_usage,
@@ -147,8 +148,6 @@ def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
                         overrides: PriceOverrides | None) -> tuple[pl.DataFrame, ...] | None:
     """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
     or None. Call under ``store.reading()``."""
-    from ..rollup.tables import find_tables, table_answers, table_report
-
     for table in find_tables(store):
         if table.spec.tz == filters.tz and table_answers(table.spec, dims, filters) and table.is_fresh(overrides):
             rows = table.scan()

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from ..pricing.groups import weighted
 from ..schema import SUBSET_TOKENS
 
 REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
@@ -112,8 +113,6 @@ def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = Fals
     """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending. With
     ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``).
     ``lf``: priced rows, or priced groups (``priced_groups``) that carry ``dims`` already."""
-    from ..pricing.groups import weighted
-
     lf = weighted(with_periods(lf, dims, tz))
     if not dims:
         return lf.select(_measures(breakdown))
@@ -127,8 +126,6 @@ def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = Fals
 def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
     """The models that have no price, with their volume (and with ``seen``, their first and last
     request time)."""
-    from ..pricing.groups import weighted
-
     when = [pl.col("_first_seen").min().alias("first_seen"), pl.col("_last_seen").max().alias("last_seen")]
     return (
         weighted(lf).filter(pl.col("cost_usd").is_null())

@@ -37,7 +37,7 @@ from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
 from .har import read_har
-from .single_file import read_single_file
+from .single_file import file_time, read_single_file
 from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
 from .token_log import read_token_log
 
@@ -296,6 +296,4 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
 
 
 def _file_time(path: Path) -> datetime | None:
-    from .single_file import file_time
-
     return file_time(path)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from . import META_SUFFIX
+from ..output_paths import STDIO, is_stdio
+from . import COMPRESSED, META_SUFFIX, is_store
+from . import _is_capture_name as is_capture
 
 _ROTATED = re.compile(r"\.(jsonl|ndjson)[.-][0-9][0-9A-Za-z_.-]*$")
 
@@ -79,8 +81,6 @@ def select_inputs(paths: Iterable[str | Path], include: Sequence[str] = (), excl
     """What plain ``ingest`` reads under ``paths``: ``-`` (standard input), files given by name unless
     excluded, and in directories the capture files by name (rotated logs too), with ``include`` only the
     names or paths matching it, with a ``fmt`` other than auto every file (read as that format)."""
-    from ..output_paths import STDIO, is_stdio
-
     given = [Path(STDIO) if is_stdio(p) else Path(p).absolute() for p in paths]
     rule = FileFilter([p for p in given if not is_stdio(p)], include, exclude)
     chosen = Selection()
@@ -127,8 +127,6 @@ def _pattern(name: str) -> str:
 def walk_all(top: Path, *, skip_stores: bool = False) -> list[Path]:
     """Every file under ``top``, hidden directories (and with ``skip_stores``, tokmeter stores) left out,
     in sorted order."""
-    from . import is_store
-
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(top):
         if skip_stores and is_store(Path(dirpath)):
@@ -150,12 +148,8 @@ def compressed_name(name: str) -> bool:
 
 
 def _compressed_suffixes() -> tuple[str, ...]:
-    from .. import sources
-
-    return tuple(getattr(sources, "COMPRESSED", (".gz",)))
+    return tuple(COMPRESSED)
 
 
 def _is_capture_name(name: str) -> bool:
-    from . import _is_capture_name as is_capture  # the rule ``ingest`` uses for directories
-
-    return is_capture(name)
+    return is_capture(name)  # the rule ``ingest`` uses for directories

@@ -46,7 +46,7 @@ import orjson
 import polars as pl
 
 from ..capture import BadCapture
-from ..config import CACHE_ENV
+from ..config import CACHE_ENV, cache_root
 from ..errors import StoreError
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
@@ -76,8 +76,6 @@ def default_ingester() -> str:
 def cache_dir(url: str) -> Path:
     """Where a remote store's local mirror lives."""
     import os
-
-    from ..config import cache_root
 
     root = cache_root() if os.environ.get(CACHE_ENV) else cache_root() / "stores"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[:60]
