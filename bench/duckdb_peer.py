@@ -35,8 +35,8 @@ def price_table(store: Path, out: Path) -> int:
     and tier 1 and the tier threshold (null: the model has no tier). Returns its row count."""
     import polars as pl
 
-    from tokmeter.pricing import build_price_table
-    from tokmeter.store import Store
+    from tokmeter.pricing.resolve import build_price_table
+    from tokmeter.store.local import Store
 
     keys = (Store(store).scan().select("provider", "model", _price_day=pl.col("date"),
                                        _price_minute=pl.lit(0, dtype=pl.Int32)).unique().collect())

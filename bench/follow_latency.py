@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from tokmeter.store import Store
+from tokmeter.store.local import Store
 
 PROBE_SECONDS = 0.02
 WRITE_TICK = 0.01

@@ -15,9 +15,9 @@ import pytest
 
 from conftest import run_cli
 
-from tokmeter.pipeline import run_ingest
-from tokmeter.quarantine import read as read_quarantine
-from tokmeter.store import Store
+from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.store.quarantine import read as read_quarantine
+from tokmeter.store.local import Store
 
 DATA = Path(__file__).parent / "data"
 MANIFEST = json.loads((DATA / "bad-manifest.json").read_text())

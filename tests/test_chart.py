@@ -13,10 +13,10 @@ import pytest
 from rich.console import Console
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.chart_data import bars, period_labels, pivot, span_period
-from tokmeter.render_chart import report_chart
-from tokmeter.report import Filters, build_report
-from tokmeter.store import Store
+from tokmeter.report.chart_data import bars, period_labels, pivot, span_period
+from tokmeter.render.chart import report_chart
+from tokmeter.report.queries import Filters, build_report
+from tokmeter.store.local import Store
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SAMPLE_MODELS = ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "o4-mini-2025-04-16",

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.price_modifiers import VERSION as MODIFIERS
+from tokmeter.pricing.modifiers import VERSION as MODIFIERS
 
 # sample_logs/: 13 captures -> 10 usage rows. Dropped: one retry copy of req_oa_0002 (identical usage, seen
 # again after midnight) and the cut-off first attempt of req_an_0003 (its complete retry wins); one malformed

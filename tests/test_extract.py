@@ -9,7 +9,7 @@ import pytest
 
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row, parse_timestamp
-from tokmeter.sources.capture import Capture
+from tokmeter.capture import Capture
 
 
 def sse(*events: tuple[str | None, object]) -> str:

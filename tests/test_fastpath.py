@@ -13,7 +13,7 @@ from conftest import REAL_CAPTURES, SAMPLE_LOGS
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row, fastpath
 from tokmeter.sources import find_files, read_captures
-from tokmeter.sources.capture import BadCapture, Capture
+from tokmeter.capture import BadCapture, Capture
 from tokmeter.sources.capture_log import parse_record
 
 BAD_CORPUS = Path(__file__).parent / "data" / "bad"

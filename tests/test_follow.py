@@ -28,9 +28,9 @@ import pytest
 
 from capture_lines import input_tokens, record, records
 from conftest import run_cli
-from tokmeter import checkpoints
-from tokmeter.follow import BoundedBuffer, FollowOptions, run_follow
-from tokmeter.store import Store
+from tokmeter.ingest import checkpoints
+from tokmeter.ingest.follow import BoundedBuffer, FollowOptions, run_follow
+from tokmeter.store.local import Store
 
 FLUSH = "0.1"
 WRITER = """
@@ -407,8 +407,8 @@ def test_kill_9_at_random_moments_many_trials(tmp_path: Path, isolated_store: Pa
 
 
 def test_compaction_keeps_parts_few_and_rows_unchanged(tmp_path: Path) -> None:
-    from tokmeter.ledger import verify
-    from tokmeter.pipeline import IngestReport, row_of, rows_frame
+    from tokmeter.store.ledger import verify
+    from tokmeter.ingest.rows import IngestReport, row_of, rows_frame
     from tokmeter.sources.capture_log import parse_record
 
     store = Store(tmp_path / "store")

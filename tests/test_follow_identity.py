@@ -22,10 +22,10 @@ from capture_lines import input_tokens, records
 from conftest import run_cli
 from test_follow import append, assert_clean_stop, follower, status, stored, wait_for, wait_rows
 from tokmeter import checkpoints
-from tokmeter.follow import FollowOptions, run_follow
+from tokmeter.ingest.follow import FollowOptions, run_follow
 from tokmeter.sources import BadCapture
-from tokmeter.store import Store
-from tokmeter.tail import Tailer
+from tokmeter.store.local import Store
+from tokmeter.ingest.tail import Tailer
 
 
 def captures_read(stdout: str) -> int:

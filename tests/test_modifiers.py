@@ -20,12 +20,12 @@ from conftest import run_cli
 from test_pricing import _reference_cost
 from tokmeter.errors import ConfigError
 from tokmeter.extract import extract_row
-from tokmeter.price_modifiers import BUILTIN, UNKNOWN
-from tokmeter.price_overrides import PriceOverrides, load_overrides
-from tokmeter.pricing import price_rows
+from tokmeter.pricing.modifiers import BUILTIN, UNKNOWN
+from tokmeter.pricing.overrides import PriceOverrides, load_overrides
+from tokmeter.pricing.resolve import price_rows
 from tokmeter.schema import polars_schema
 from tokmeter.sources import read_captures
-from tokmeter.sources.capture import Capture
+from tokmeter.capture import Capture
 
 
 def row(body: object, **meta: object) -> dict:
@@ -435,7 +435,7 @@ def test_prices_show_lists_the_modifiers_and_prices_a_tier() -> None:
 
 
 def test_readme_documents_the_modifier_table() -> None:
-    from tokmeter.price_modifiers import markdown_table
+    from tokmeter.pricing.modifiers import markdown_table
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert markdown_table() in readme
@@ -447,8 +447,8 @@ def test_parts_without_the_new_columns_read_as_null_and_still_verify(tmp_path: P
     ledger digest that tokmeter computed then: reading gives nulls (standard prices), verify passes."""
     import orjson
 
-    from tokmeter import ledger
-    from tokmeter.store import Store
+    from tokmeter.store import ledger
+    from tokmeter.store.local import Store
 
     store = Store(tmp_path / "old")
     ingest = run_cli("ingest", str(capture_log(tmp_path / "gateway.jsonl")), "--store", str(store.root))
@@ -516,8 +516,8 @@ def _json_object(body: object) -> dict | None:
 def test_a_modifier_starting_within_a_span_is_priced_by_day(tmp_path: Path) -> None:
     """Rows of one model on both sides of a modifier's effective_from, in one report group: each side
     is priced by its own day (the grouped fast path equals pricing every row)."""
-    from tokmeter.report import report_from_rows
-    from tokmeter.rollup import group_usage
+    from tokmeter.report.queries import report_from_rows
+    from tokmeter.rollup.transforms import group_usage
 
     overrides = price_file(tmp_path, '[[modifiers]]\nprovider = "openai"\nmodels = ["gpt-4o"]\n'
                                      'service_tier = "flex"\nmultiplier = 0.25\neffective_from = 2026-11-02\n')

@@ -53,7 +53,7 @@ def test_rows_by_column_give_the_same_frame_as_rows() -> None:
 
     from polars.testing import assert_frame_equal
 
-    from tokmeter.pipeline import columns_frame, rows_frame, to_columns
+    from tokmeter.ingest.rows import columns_frame, rows_frame, to_columns
     from tokmeter.schema import COLUMNS
 
     base = dict.fromkeys(COLUMNS) | {"input_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0,
@@ -71,7 +71,7 @@ def test_a_bom_counts_only_at_the_start_of_the_file() -> None:
     it is when one process reads the whole file."""
     import io
 
-    from tokmeter.sources.capture import BadCapture, Capture
+    from tokmeter.capture import BadCapture, Capture
     from tokmeter.sources.capture_log import read_capture_log
 
     line = b'\xef\xbb\xbf{"provider": "openai", "status": 200, "body": "{}"}\n'

@@ -20,10 +20,10 @@ from genai_prices import calc_price, data_snapshot
 from genai_prices import types as T
 
 from conftest import REAL_CAPTURES, SAMPLE_LOGS, run_cli
-from tokmeter.pipeline import unpriced as unpriced_at_ingest
-from tokmeter.pricing import genai_usage, price_rows
+from tokmeter.ingest.pipeline import unpriced as unpriced_at_ingest
+from tokmeter.pricing.resolve import genai_usage, price_rows
 from tokmeter.schema import polars_schema
-from tokmeter.unpriced import reason
+from tokmeter.pricing.unpriced import reason
 
 TOLERANCE = Decimal("1e-12")
 
@@ -182,7 +182,7 @@ def test_the_models_of_the_issue_are_priced_to_calc_price() -> None:
 def test_huge_rows_at_the_highest_rate_do_not_overflow() -> None:
     """Token counts of 10^12 per row at the highest rate genai-prices has, 2,000 rows in one group (the report
     prices the group's token sums at once): within Decimal(38, 24), and equal to the sum of calc_price."""
-    from tokmeter.report import report_from_rows
+    from tokmeter.report.queries import report_from_rows
 
     snapshot = data_snapshot.get_snapshot()
     top = max(((p, m) for p in snapshot.providers for m in p.models),
@@ -267,8 +267,8 @@ def test_a_price_out_of_range_is_unpriced_with_its_reason_everywhere(tmp_path: P
 def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(monkeypatch: pytest.MonkeyPatch) -> None:
     """genai-prices raising on one model's price (its data is not ours): that model's rows are unpriced with
     the reason, the other rows are priced as before; the report's path (priced groups) agrees."""
-    from tokmeter import pricing
-    from tokmeter.report import report_from_rows
+    from tokmeter.pricing import resolve as pricing
+    from tokmeter.report.queries import report_from_rows
 
     snapshot = data_snapshot.get_snapshot()
     gpt_4o = snapshot.find_provider_model("gpt-4o", None, "openai", None)[1]
@@ -306,10 +306,11 @@ def test_ingest_lists_unpriced_model_names_as_written(tmp_path: Path) -> None:
 def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: Path) -> None:
     """Tables written before costs were Decimal(38, 24) (no ``cost_dtype`` in their state) are not read by
     reports, and the next rollup recomputes every period in the new type, with the issue's models priced."""
-    from tokmeter.pipeline import run_ingest
-    from tokmeter.report import Filters, build_report
-    from tokmeter.rollup_tables import STATE, RollupSpec, RollupTable
-    from tokmeter.store import Store
+    from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.report.queries import Filters, build_report
+    from tokmeter.rollup.spec import RollupSpec
+    from tokmeter.rollup.tables import STATE, RollupTable
+    from tokmeter.store.local import Store
 
     store = Store(tmp_path / "rolled")
     log = tmp_path / "openrouter.jsonl"

@@ -13,11 +13,12 @@ from polars.testing import assert_frame_equal
 from conftest import SAMPLE_LOGS, run_cli
 from test_price_overrides import FULL, overrides
 from test_pricing import _varied_frame
-from tokmeter.price_memo import PriceMemo, memo_path
-from tokmeter.price_overrides import PriceOverrides
-from tokmeter.pricing import DAY_KEY, PRICE_KEY, build_price_table, price_keys, price_rows
-from tokmeter.report import report_from_rows
-from tokmeter.rollup import group_usage, unpriced_models
+from tokmeter.pricing.costs import PRICE_KEY
+from tokmeter.pricing.memo import PriceMemo, memo_path
+from tokmeter.pricing.overrides import PriceOverrides
+from tokmeter.pricing.resolve import DAY_KEY, build_price_table, price_keys, price_rows
+from tokmeter.report.queries import report_from_rows
+from tokmeter.rollup.transforms import group_usage, unpriced_models
 
 HOUSE_ROWS = """
 [[prices]]
@@ -110,7 +111,7 @@ def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
 def test_the_memo_keeps_no_minute_keys_and_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Models priced by time of day (deepseek-chat) would add a key per minute: they are resolved each
     time instead. Past MAX_ROWS the memo keeps the latest days; reports stay exact either way."""
-    from tokmeter import price_memo
+    from tokmeter.pricing import memo as price_memo
 
     monkeypatch.setattr(price_memo, "MAX_ROWS", 200)
     lf = _varied_frame(3000, 21).lazy()
@@ -126,7 +127,7 @@ def test_the_memo_keeps_no_minute_keys_and_stays_bounded(tmp_path: Path, monkeyp
 
 def test_the_memo_key_names_the_code_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
     import tokmeter
-    from tokmeter import price_memo
+    from tokmeter.pricing import memo as price_memo
 
     here = Path(price_memo.__file__).parent
     assert all((here / name).exists() for name in price_memo.CODE)

@@ -15,9 +15,9 @@ import pytest
 from test_pricing import _random_row, _reference_cost
 from tokmeter.config import Settings
 from tokmeter.errors import ConfigError
-from tokmeter.price_overrides import Alias, CustomPrice, PriceOverrides, load_overrides
-from tokmeter.price_quote import quote
-from tokmeter.pricing import price_rows
+from tokmeter.pricing.overrides import Alias, CustomPrice, PriceOverrides, load_overrides
+from tokmeter.pricing.quote import quote
+from tokmeter.pricing.resolve import price_rows
 from tokmeter.schema import polars_schema
 
 FULL = """

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from genai_prices import calc_price
 
-from tokmeter.pricing import genai_usage, price_data, price_data_version, price_rows
+from tokmeter.pricing.resolve import genai_usage, price_data, price_data_version, price_rows
 from tokmeter.schema import polars_schema
 
 # (provider as stored, model as reported): dated names, tiers, cache kinds, date- and time-of-day prices
@@ -140,7 +140,7 @@ def test_breakdown_prices_each_kind_at_its_rate() -> None:
 def test_price_data_names_the_genai_prices_version() -> None:
     from importlib.metadata import version
 
-    from tokmeter.price_modifiers import VERSION
+    from tokmeter.pricing.modifiers import VERSION
 
     assert price_data() == {"genai_prices": version("genai-prices"), "modifiers": VERSION, "overrides": None}
     assert price_data_version() == f"genai-prices {version('genai-prices')} + modifiers {VERSION}"
@@ -176,8 +176,8 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
     pricing every row and adding up: tiers, date and time-of-day prices, unpriced models included."""
     from polars.testing import assert_frame_equal
 
-    from tokmeter.report import report_from_rows
-    from tokmeter.rollup import group_usage, unpriced_models
+    from tokmeter.report.queries import report_from_rows
+    from tokmeter.rollup.transforms import group_usage, unpriced_models
 
     lf = _varied_frame(3000, 7).lazy()
     per_row = price_rows(lf, breakdown=breakdown)
@@ -194,7 +194,7 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
 def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: str) -> None:
     from polars.testing import assert_frame_equal
 
-    from tokmeter.rollup_tables import RollupSpec, rollup_frame, rollup_rows
+    from tokmeter.rollup.spec import RollupSpec, rollup_frame, rollup_rows
 
     lf = _varied_frame(3000, 11).lazy()
     spec = RollupSpec(period, ("user", "model", "provider"), tz)

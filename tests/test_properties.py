@@ -16,8 +16,8 @@ from tokmeter.errors import TokmeterError
 from tokmeter.extract import extract_row
 from tokmeter.extract.sse import SSEStreamParser, parse_sse
 from tokmeter.sources import find_files, read_captures
-from tokmeter.sources.capture import BadCapture, Capture
-from tokmeter.store import Store
+from tokmeter.capture import BadCapture, Capture
+from tokmeter.store.local import Store
 
 STREAMS = [
     c.body for path in find_files([SAMPLE_LOGS]) for c in read_captures(path)

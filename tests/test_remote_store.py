@@ -92,7 +92,7 @@ def figures(doc: dict) -> tuple:
 
 
 def objects(url: str, under: str) -> list[str]:
-    from tokmeter.objects import Bucket
+    from tokmeter.store.objects import Bucket
 
     return [o.key for o in Bucket(url).list(under)]
 
@@ -125,7 +125,7 @@ def test_ingesting_twice_counts_once_and_verify_holds(bucket: str, tmp_path: Pat
 
 
 def test_verify_catches_a_modified_part(bucket: str, tmp_path: Path) -> None:
-    from tokmeter.objects import Bucket
+    from tokmeter.store.objects import Bucket
 
     cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(50))))
     key = objects(bucket, "usage/")[0]
@@ -159,8 +159,8 @@ def test_rollup_on_s3_answers_reports_like_the_rows(bucket: str, tmp_path: Path)
 
 
 def answered_from(url: str, dims: list[str]) -> str:
-    from tokmeter.config import open_store
-    from tokmeter.report import Filters, build_report
+    from tokmeter.store.backends import open_store
+    from tokmeter.report.queries import Filters, build_report
 
     return build_report(open_store(url), dims, Filters()).source
 
@@ -238,7 +238,7 @@ def test_duckdb_reads_the_store_through_the_documented_view(bucket: str, tmp_pat
     duckdb = pytest.importorskip("duckdb")
     import re
 
-    from tokmeter.config import open_store
+    from tokmeter.store.backends import open_store
 
     for n, ids in enumerate((range(0, 300), range(200, 500))):
         cli_ok("ingest", "-q", str(write_log(tmp_path / f"in{n}.jsonl", ids)), "--ingester-id", f"gw-{n}")
@@ -263,8 +263,8 @@ def test_a_follower_compacts_only_its_own_parts(bucket: str, tmp_path: Path) -> 
 
     import polars as pl
 
-    from tokmeter.config import open_store
-    from tokmeter.pipeline import run_ingest
+    from tokmeter.store.backends import open_store
+    from tokmeter.ingest.pipeline import run_ingest
 
     day = date(2026, 11, 3)
     stores = {name: open_store(bucket, ingester=name) for name in ("a", "b")}
@@ -313,7 +313,7 @@ def test_verify_does_not_excuse_an_injected_part_by_its_name(bucket: str, tmp_pa
 
     import polars as pl
 
-    from tokmeter.objects import Bucket
+    from tokmeter.store.objects import Bucket
 
     cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(20))))
     key = objects(bucket, "usage/")[0]

@@ -17,12 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import REPO, SAMPLE_LOGS, run_cli
 
-from tokmeter.compact import compact
-from tokmeter.ledger import verify
-from tokmeter.pipeline import run_ingest
-from tokmeter.report import Filters, build_report
-from tokmeter.rollup_tables import RollupSpec, RollupTable
-from tokmeter.store import Store
+from tokmeter.store.compact import compact
+from tokmeter.store.ledger import verify
+from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.report.queries import Filters, build_report
+from tokmeter.rollup.spec import RollupSpec
+from tokmeter.rollup.tables import RollupTable
+from tokmeter.store.local import Store
 
 
 def capture(request_id: str, ts: str, user: str = "erin", output: int = 7) -> str:

@@ -21,14 +21,14 @@ if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
     pytest.skip("Spark needs Java", allow_module_level=True)
 
 from test_price_overrides import FULL
-from tokmeter.dedup import best_nearby
+from tokmeter.store.dedup import best_nearby
 from tokmeter.errors import UsageError
-from tokmeter.price_overrides import PriceOverrides, load_overrides
-from tokmeter.pricing import price_rows
-from tokmeter.rollup_tables import RollupSpec, rollup_frame
+from tokmeter.pricing.overrides import PriceOverrides, load_overrides
+from tokmeter.pricing.resolve import price_rows
+from tokmeter.rollup.spec import RollupSpec, rollup_frame
 from tokmeter.schema import polars_schema
-from tokmeter.spark_engine import _to_polars, local_session, spark_rollup
-from tokmeter.store import Store
+from tokmeter.rollup.spark_engine import _to_polars, local_session, spark_rollup
+from tokmeter.store.local import Store
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -243,7 +243,7 @@ def test_missing_java_is_a_usage_error_with_a_hint(monkeypatch: pytest.MonkeyPat
 def test_help_does_not_import_pyspark() -> None:
     code = """if True:
         import sys
-        import tokmeter.spark_engine
+        import tokmeter.rollup.spark_engine
         from tokmeter.cli import main
         sys.argv = ["tokmeter", "--help"]
         try:
@@ -272,14 +272,14 @@ def test_rollup_engine_spark_under_spark_submit_equals_the_polars_engine(tmp_pat
     args = ["rollup", "--period", "week", "--tz", "America/Los_Angeles", "--store", str(store), "-q"]
     done = run_cli(*args, "--output", str(polars_out))
     assert done.returncode == 0, done.stderr
-    import tokmeter.spark_submit
+    import tokmeter.cli.spark_submit
 
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     confs = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1", "spark.ui.enabled": "false",
              "spark.sql.shuffle.partitions": "4",
              "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
     command = [str(submit), "--master", "local[2]", *(a for k, v in confs.items() for a in ("--conf", f"{k}={v}")),
-               tokmeter.spark_submit.__file__, *args, "--engine", "spark", "--output", str(spark_out)]
+               tokmeter.cli.spark_submit.__file__, *args, "--engine", "spark", "--output", str(spark_out)]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from tokmeter.errors import StoreBusyError, StoreError
-from tokmeter.pipeline import run_ingest
+from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.schema import polars_schema
-from tokmeter.store import JOURNAL, Store, _Transaction
+from tokmeter.store.local import JOURNAL, Store, _Transaction
 
 T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
 
@@ -193,7 +193,7 @@ def _with_date(rows: list[dict]) -> pl.LazyFrame:
 
 def test_best_nearby_matches_copies_a_day_apart_and_not_further() -> None:
     """The rule of a shared (remote) store: copies at most a day apart are one row, as in a local store."""
-    from tokmeter.dedup import best_nearby
+    from tokmeter.store.dedup import best_nearby
 
     rows = [usage_row("a", T0, complete=False), usage_row("a", T0 + timedelta(hours=20)),  # one day apart
             usage_row("b", T0), usage_row("b", T0 + timedelta(days=2, hours=1), complete=False)]  # two days
@@ -207,7 +207,7 @@ def test_best_nearby_gives_the_same_rows_whatever_days_are_read() -> None:
     days they keep, reading the day on either side is enough to agree."""
     import random
 
-    from tokmeter.dedup import best_nearby
+    from tokmeter.store.dedup import best_nearby
 
     rng = random.Random(5)
     rows = [usage_row(f"r{rng.randint(0, 60)}", T0 + timedelta(hours=rng.randint(0, 24 * 9)),

@@ -11,20 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Store", "run_ingest", "build_report", "select_rows", "Filters", "TokmeterError", "__version__"]
+__all__ = ["Filters", "Store", "TokmeterError", "__version__", "build_report", "run_ingest", "select_rows"]
 
 if TYPE_CHECKING:
     from .errors import TokmeterError
-    from .pipeline import run_ingest
-    from .report import Filters, build_report, select_rows
-    from .store import Store
+    from .ingest.pipeline import run_ingest
+    from .report.queries import Filters, build_report, select_rows
+    from .store.local import Store
 
 _LAZY = {
-    "Store": "store",
-    "run_ingest": "pipeline",
-    "build_report": "report",
-    "select_rows": "report",
-    "Filters": "report",
+    "Store": "store.local",
+    "run_ingest": "ingest.pipeline",
+    "build_report": "report.queries",
+    "select_rows": "report.queries",
+    "Filters": "report.queries",
     "TokmeterError": "errors",
 }
 

@@ -1,7 +1,8 @@
 """Settings that several commands share, resolved in one place: flag > environment > config file > default.
 
 * Store: ``--store DIR|URL`` > ``$TOKMETER_STORE`` > the platform's user data directory. A URL
-  (``s3://``, ``gs://``, ``az://``) opens a remote store (``remote_store``).
+  (``s3://``, ``gs://``, ``az://``) opens a remote store
+  (``store.remote``; ``store.backends.open_store`` picks the backend).
 * Price file: ``--prices FILE`` > ``$TOKMETER_PRICES`` > the ``prices`` key of the config file > none.
 * Config file: ``$TOKMETER_CONFIG`` (must exist), else ``config.toml`` in the platform's user config
   directory (used when present). A relative ``prices`` path in it is relative to the config file.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, NoStoreError
+from .errors import ConfigError
 
 STORE_ENV = "TOKMETER_STORE"
 DEBUG_ENV = "TOKMETER_DEBUG"
@@ -55,43 +56,6 @@ def platform_store() -> Path:
 
 def resolve_store(flag: str | Path | None) -> Path:
     return Path(flag).expanduser() if flag else default_store()
-
-
-def open_store(flag: str | Path | None, *, ingester: str | None = None, existing: bool = False):  # noqa: ANN201 - a Store
-    """The store named by ``--store`` (or ``$TOKMETER_STORE``, or the default directory): a local
-    ``Store``, or a ``RemoteStore`` for an ``s3://`` / ``gs://`` / ``az://`` URL. ``ingester`` names this
-    writer in a remote store (default: the host name); a local store has a single writer at a time.
-    ``existing`` (every command that reads the store): a location that holds no store raises
-    ``NoStoreError``, saying where the store came from and where the default one is."""
-    from .objects import is_url
-    from .store import Store
-
-    location = str(flag) if flag else os.environ.get(STORE_ENV) or None
-    target: Store
-    if location and is_url(location):
-        from .remote_store import RemoteStore
-
-        target = RemoteStore(location, ingester=ingester)
-    else:
-        target = Store(resolve_store(flag))
-    if existing and not target.holds_store():
-        raise _no_store(target.location, flag)
-    return target
-
-
-def _no_store(location: str, flag: str | Path | None) -> NoStoreError:
-    default, env = platform_store(), os.environ.get(STORE_ENV)
-    if env and (not flag or str(flag) == env):  # Typer fills --store from the variable too
-        return NoStoreError(f"${STORE_ENV} ({location}): no tokmeter store there", hint=(
-            f"check the path, or ingest captures into it first (tokmeter ingest PATH); unset ${STORE_ENV} to "
-            f"use the default store {default}"))
-    if flag:
-        return NoStoreError(f"--store {location}: no tokmeter store there", hint=(
-            f"check the path, or ingest captures into it first (tokmeter ingest PATH --store {location}); "
-            f"without --store, tokmeter uses ${STORE_ENV}, else the default store {default}"))
-    return NoStoreError(f"no store yet at {location}: nothing has been ingested",
-                        hint=f"ingest captures first (e.g. tokmeter ingest sample_logs/), or name a store with "
-                             f"--store DIR or ${STORE_ENV}")
 
 
 def debug_enabled() -> bool:

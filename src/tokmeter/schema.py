@@ -24,7 +24,7 @@ Columns added after a store was created read as null from its older parts (no mi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import polars as pl
@@ -83,7 +83,7 @@ def polars_schema() -> pl.Schema:
     """The usage row as a polars schema (the store's Parquet files use exactly this, plus the hive `date`)."""
     import polars as pl
 
-    dtypes = {
+    dtypes: dict[str, Any] = {
         "String": pl.String,
         "Datetime[us, UTC]": pl.Datetime("us", "UTC"),
         "Boolean": pl.Boolean,

@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import open_store
+from ..capture import FORMATS
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import IngesterOpt, QuietOpt, StoreOpt, console
+from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
 
 if TYPE_CHECKING:
-    from ..pipeline import IngestReport
+    from ..ingest.rows import IngestReport
     from ..sources import Input
-    from ..store import Store
+    from ..store.local import Store
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
 AGENTS_PANEL = "Coding agents' local logs"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 
 
-class InputFormat(str, Enum):
-    auto = "auto"
-    capture_log = "capture-log"
-    sse = "sse"
-    json = "json"
-    har = "har"
-    token_log = "token-log"
-    claude_code = "claude-code"
-    codex = "codex"
+if TYPE_CHECKING:  # see options.choices
+    InputFormat = Choice
+else:
+    InputFormat = choices("InputFormat", FORMATS)
+AUTO = InputFormat("auto")  # the default
 
 
 @app.command()
@@ -45,7 +40,7 @@ def ingest(
     format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
                                                 "from its name, then its first bytes (standard input: "
                                                 "capture-log). Any other: every file in the directories is "
-                                                "read as it.")] = InputFormat.auto,
+                                                "read as it.")] = AUTO,
     strict: Annotated[bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for another writer holding the store's lock "
                                             "(--no-wait: fail at once with exit code 75).")] = True,
@@ -95,7 +90,7 @@ def ingest(
 
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
-    from ..render_ingest import render_ingest_report, render_tally
+    from ..render.ingest import render_ingest_report, render_tally
 
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
@@ -125,16 +120,16 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
             exclude: list[str], wait: bool, check_prices: bool) -> IngestReport:
     """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
     files keep the format their folder implies: ``sources.Input`` hints)."""
-    from ..file_selection import select_inputs
-    from ..pipeline import run_ingest
+    from ..ingest.pipeline import run_ingest
     from ..sources import Input, as_input, hint_of
+    from ..sources.selection import select_inputs
 
     selection = select_inputs(paths, include, exclude, fmt)
     if "-" in map(str, paths) and sys.stdin.isatty() and check_prices:
         console(stderr=True).print("reading captures from standard input (end with Ctrl-D)", markup=False)
     agents = [as_input(found) for found in agent_dirs]
     agent_files = select_inputs([found.path for found in agents], include, exclude, fmt).files
-    files = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
+    files: list[Path | Input] = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
     report = run_ingest(files, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: no list
     report.skipped = selection.skipped
     return report
@@ -142,8 +137,8 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
 
 def _follow(paths: list[Path | Input], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
             exclude: list[str], flush_interval: float, batch_size: int, wait: bool, quiet: bool) -> IngestReport:
-    from ..follow import FollowOptions, run_follow
-    from ..render_follow import make_view
+    from ..ingest.follow import FollowOptions, run_follow
+    from ..render.follow import make_view
 
     options = FollowOptions(fmt=fmt, include=include, exclude=exclude, poll=poll, flush_interval=flush_interval,
                             batch_size=batch_size, follow=follow, wait=wait)

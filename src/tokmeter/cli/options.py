@@ -4,43 +4,50 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
 from ..errors import UsageError
+from ..rollup import DIMENSIONS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..price_overrides import PriceOverrides
-    from ..report import Filters
+    from ..pricing.overrides import PriceOverrides
+    from ..report.queries import Filters
+    from ..store.local import Store
 
 
-class Dimension(str, Enum):
-    model = "model"
-    user = "user"
-    provider = "provider"
-    service_tier = "service_tier"
-    speed = "speed"
-    day = "day"
-    week = "week"
-    month = "month"
+class Choice(str, Enum):
+    """The base of every option's choices: a str Enum that Typer shows as a list of values."""
+
+
+def choices(name: str, values: Iterable[str]) -> type[Choice]:
+    """The choices of an option, for Typer, from the registry that defines them (members named like their
+    values, with '_' for '-'): the CLI never repeats a list of formats, dimensions or periods."""
+    return cast("type[Choice]", Enum(name, {value.replace("-", "_"): value for value in values}, type=Choice))
+
+
+if TYPE_CHECKING:  # mypy sees the choice types as their base; at run time each is built from its registry
+    Dimension = Choice
+else:
+    Dimension = choices("Dimension", DIMENSIONS)
 
 
 StoreOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--store", envvar=STORE_ENV, show_envvar=True, metavar="DIR|URL",
                  help="The store: a directory, or s3://bucket/prefix (gs://, az://) shared by many ingesters "
                       "(default: the platform's user data dir for tokmeter)."),
 ]
 IngesterOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--ingester-id", envvar="TOKMETER_INGESTER_ID", show_envvar=True, metavar="NAME",
                  help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
                       "names are its own (default: the host name). Give each host (each follower) its own."),
@@ -69,15 +76,15 @@ def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], date
     return parse
 
 
-SinceOpt = Annotated[Optional[datetime], typer.Option(
+SinceOpt = Annotated[datetime | None, typer.Option(
     parser=date_parser("--since"), metavar="YYYY-MM-DD", help="First date to include, in the --tz zone (default UTC).")]
-UntilOpt = Annotated[Optional[datetime], typer.Option(
+UntilOpt = Annotated[datetime | None, typer.Option(
     parser=date_parser("--until"), metavar="YYYY-MM-DD", help="Last date to include (inclusive), in the --tz zone "
                                                               "(default UTC).")]
-ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Only these models (repeatable).")]
-UserOpt = Annotated[Optional[list[str]], typer.Option("--user", help="Only these users (repeatable).")]
-ProviderOpt = Annotated[Optional[list[str]], typer.Option("--provider", help="Only these providers (repeatable).")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
+ModelOpt = Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")]
+UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
+ProviderOpt = Annotated[list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write to FILE (in an existing folder) instead of "
                                                         "standard output; - is standard output.")]
 TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
@@ -88,7 +95,7 @@ PeriodTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zon
                                           "boundaries (IANA name, e.g. Europe/Berlin).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 PricesOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--prices", metavar="FILE", show_default=False,
                  help="TOML price file: discounts, custom prices, model aliases; they win over genai-prices. "
                       f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
@@ -129,8 +136,8 @@ def file_console(path: Path) -> Console:
 
 def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
             provider: list[str] | None, tz: str = "UTC") -> Filters:
-    from ..report import Filters
-    from ..rollup_tables import zone
+    from ..report.queries import Filters
+    from ..rollup.spec import zone
 
     zone(tz)  # an unknown zone fails here, with a hint
     return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
@@ -140,7 +147,14 @@ def filters(since: datetime | None, until: datetime | None, model: list[str] | N
 def price_overrides(flag: Path | None) -> PriceOverrides | None:
     """The price file in force (--prices > $TOKMETER_PRICES > config file), loaded; None without one."""
     from ..config import Settings
-    from ..price_overrides import load_overrides
+    from ..pricing.overrides import load_overrides
 
     settings = Settings.resolve(prices=flag)
     return load_overrides(settings.prices, settings.prices_from) if settings.prices else None
+
+
+def open_store(flag: str | Path | None, *, ingester: str | None = None, existing: bool = False) -> Store:
+    """``store.backends.open_store``, imported when a command runs (the store loads polars)."""
+    from ..store.backends import open_store as open_backend  # start-up time: not on the --help path
+
+    return open_backend(flag, ingester=ingester, existing=existing)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..config import open_store
 from ..errors import TokmeterError, UsageError
 from .app import app
 from .options import (
@@ -20,6 +19,7 @@ from .options import (
     console,
     date_parser,
     filters,
+    open_store,
     price_overrides,
 )
 
@@ -51,10 +51,10 @@ def check(
 
     [dim]Example (crontab): 0 7 * * * tokmeter prices check --quiet --since "$(date -u -d yesterday +\\%F)"[/]
     """
-    from ..pricing import price_data
-    from ..render_fit import show_table
-    from ..render_prices import unpriced_check_table
-    from ..report import check_unpriced
+    from ..pricing.resolve import price_data
+    from ..render.fit import show_table
+    from ..render.prices import unpriced_check_table
+    from ..report.queries import check_unpriced
 
     overrides = price_overrides(prices)
     unpriced = check_unpriced(open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides)
@@ -64,7 +64,7 @@ def check(
         raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
                             "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))
     if not quiet:
-        from ..render import price_caption
+        from ..render.tables import price_caption
 
         console().print(f"Every model in the store has a price. {price_caption(price_data(overrides))}",
                         markup=False, highlight=False)
@@ -74,14 +74,14 @@ def check(
 def show(
     model: Annotated[str, typer.Argument(help="The model as stored (as the API reported it).",
                                          show_default=False)],
-    provider: Annotated[Optional[str], typer.Option("--provider", help="The provider as stored (default: "
+    provider: Annotated[str | None, typer.Option("--provider", help="The provider as stored (default: "
                                                     "found from the model name).")] = None,
-    at: Annotated[Optional[datetime], typer.Option(
+    at: Annotated[datetime | None, typer.Option(
         "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
         help="The UTC date (or date and time) to price at (default: now).")] = None,
-    service_tier: Annotated[Optional[str], typer.Option(
+    service_tier: Annotated[str | None, typer.Option(
         "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved.")] = None,
-    speed: Annotated[Optional[str], typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
+    speed: Annotated[str | None, typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
     prices: PricesOpt = None,
 ) -> None:
     """The price that applies to a model: what prices it, from which source and since when, and its rates.
@@ -95,9 +95,9 @@ def show(
     [dim]Examples: tokmeter prices show gpt-4o;
     tokmeter prices show house-llm --provider acme --at 2026-03-01[/]
     """
-    from ..price_overrides import MODIFIED_SPEEDS, MODIFIED_TIERS
-    from ..price_quote import quote
-    from ..render_prices import render_quote
+    from ..pricing.overrides import MODIFIED_SPEEDS, MODIFIED_TIERS
+    from ..pricing.quote import quote
+    from ..render.prices import render_quote
 
     when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     found = quote(provider, model, when, price_overrides(prices),

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import open_store
 from .app import app
-from .options import StoreOpt, console, format_help
+from .options import StoreOpt, console, format_help, open_store
 
 
 class QuarantineFormat(str, Enum):
@@ -33,7 +32,7 @@ def quarantine(
     import orjson
     from rich.table import Table
 
-    from ..render_fit import show_table
+    from ..render.fit import show_table
 
     the_store = open_store(store, existing=True)
     entries = the_store.quarantined()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import open_store
 from ..output_paths import output_file
 from .app import app
 from .options import (
@@ -27,16 +26,17 @@ from .options import (
     file_console,
     filters,
     format_help,
+    open_store,
     price_overrides,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..chart_data import Metric
-    from ..price_overrides import PriceOverrides
-    from ..report import Filters, Report
-    from ..store import Store
+    from ..pricing.overrides import PriceOverrides
+    from ..report.chart_data import Metric
+    from ..report.queries import Filters, Report
+    from ..store.local import Store
 
 
 class ReportFormat(str, Enum):
@@ -74,7 +74,7 @@ class RowsFormat(str, Enum):
 
 @app.command()
 def report(
-    by: Annotated[Optional[list[Dimension]], typer.Option("--by", help="Group by (repeatable, in order).")] = None,
+    by: Annotated[list[Dimension] | None, typer.Option("--by", help="Group by (repeatable, in order).")] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     model: ModelOpt = None,
@@ -87,14 +87,14 @@ def report(
     chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
                                         "group, or per period (stacked by the other dimensions) with a time "
                                         "dimension. Plain text when not on a terminal.")] = False,
-    metric: Annotated[Optional[MetricChoice], typer.Option("--metric", help="What --chart and the html charts "
+    metric: Annotated[MetricChoice | None, typer.Option("--metric", help="What --chart and the html charts "
                                                            "measure: cost (default), tokens (input + output) or "
                                                            "requests.", show_default=False)] = None,
     cost_breakdown: Annotated[bool, typer.Option("--cost-breakdown", help="Also split cost by token kind: input "
                                                  "(with any per-request fee), cache read, cache write, output "
                                                  "(reasoning included); they sum to cost exactly.")] = False,
     prices: PricesOpt = None,
-    sort: Annotated[Optional[SortChoice], typer.Option(
+    sort: Annotated[SortChoice | None, typer.Option(
         "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the "
         "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
         "output), or name (by the --by values).")] = None,
@@ -110,9 +110,9 @@ def report(
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
     tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
     """
-    from ..render import emit, no_rows, report_json, report_table, unpriced_table, write_frame
-    from ..render_fit import show_table
-    from ..report import build_report
+    from ..render.fit import show_table
+    from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
+    from ..report.queries import build_report
 
     _check_chart_options(format, chart, metric, sort)
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
@@ -130,7 +130,7 @@ def report(
     elif format is ReportFormat.table:
         out = console() if output is None else file_console(output)
         if chart:
-            from ..render_chart import report_chart
+            from ..render.chart import report_chart
 
             out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
                                    color_system=out.color_system), soft_wrap=True)
@@ -169,9 +169,9 @@ def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice
 
 def _write_html(store: Store, dims: list[str], the_filters: Filters, overrides: PriceOverrides | None,
                 breakdown: bool, metric: Metric, output: Path | None) -> None:
-    from ..dashboard import build_dashboard
-    from ..render import emit
-    from ..render_html import render_html
+    from ..render.html import render_html
+    from ..render.tables import emit
+    from ..report.dashboard import build_dashboard
 
     dash = build_dashboard(store, dims, the_filters, overrides, breakdown=breakdown, metric=metric)
     emit(render_html(dash).encode(), output)
@@ -197,10 +197,10 @@ def rows(
 
     [dim]Example: tokmeter rows --since 2026-11-03 --format jsonl[/]
     """
-    from ..pricing import price_data
-    from ..render import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
-    from ..render_fit import show_table
-    from ..report import select_rows
+    from ..pricing.resolve import price_data
+    from ..render.fit import show_table
+    from ..render.tables import no_rows, price_caption, rows_table, unpriced_rows_note, write_frame
+    from ..report.queries import select_rows
 
     output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
     overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider, tz)

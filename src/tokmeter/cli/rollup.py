@@ -2,52 +2,55 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import open_store
 from ..output_paths import output_file, output_folder
+from ..rollup import ENGINES, PERIODS, ROLLUP_DIMS
 from .app import app
-from .options import IngesterOpt, PeriodTzOpt, PricesOpt, QuietOpt, StoreOpt, console, price_overrides
+from .options import (
+    Choice,
+    IngesterOpt,
+    PeriodTzOpt,
+    PricesOpt,
+    QuietOpt,
+    StoreOpt,
+    choices,
+    console,
+    open_store,
+    price_overrides,
+)
 
-
-class Period(str, Enum):
-    day = "day"
-    week = "week"
-    month = "month"
-
-
-class Engine(str, Enum):
-    polars = "polars"
-    spark = "spark"
-
-
-class RollupDim(str, Enum):
-    user = "user"
-    model = "model"
-    provider = "provider"
+if TYPE_CHECKING:  # see options.choices
+    Period = Choice
+    Engine = Choice
+    RollupDim = Choice
+else:
+    Period = choices("Period", PERIODS)
+    Engine = choices("Engine", ENGINES)
+    RollupDim = choices("RollupDim", ROLLUP_DIMS)
+DAY, POLARS = Period("day"), Engine("polars")  # the defaults
 
 
 @app.command()
 def rollup(
-    period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = Period.day,
-    by: Annotated[Optional[list[RollupDim]], typer.Option("--by", help="Dimensions (repeatable; default: user, "
+    period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = DAY,
+    by: Annotated[list[RollupDim] | None, typer.Option("--by", help="Dimensions (repeatable; default: user, "
                                                           "model, provider).")] = None,
     tz: PeriodTzOpt = "UTC",
-    output: Annotated[Optional[Path], typer.Option("--output", metavar="DIR", help="Write the rollup tables "
+    output: Annotated[Path | None, typer.Option("--output", metavar="DIR", help="Write the rollup tables "
                                                    "under DIR instead of STORE/rollups (DIR is created if "
                                                    "missing, its parent must exist).")] = None,
-    prometheus: Annotated[Optional[Path], typer.Option("--prometheus", metavar="FILE", help="Also write a "
+    prometheus: Annotated[Path | None, typer.Option("--prometheus", metavar="FILE", help="Also write a "
                                                        "node_exporter textfile (atomically), in an existing "
                                                        "folder; - is standard output.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only those with new data.")]
     = False,
     engine: Annotated[Engine, typer.Option("--engine", help="polars (in this process) or spark (Apache Spark: "
                                            "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
-                                           "needs tokmeter[spark]). Same figures either way.")] = Engine.polars,
+                                           "needs tokmeter[spark]). Same figures either way.")] = POLARS,
     prices: PricesOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
@@ -61,7 +64,8 @@ def rollup(
 
     [dim]Example: tokmeter rollup --period day --tz Europe/Berlin --prometheus /var/lib/node_exporter/tokmeter.prom[/]
     """
-    from ..rollup_tables import DEFAULT_DIMS, RollupSpec, RollupTable
+    from ..rollup.spec import DEFAULT_DIMS, RollupSpec
+    from ..rollup.tables import RollupTable
 
     spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
     overrides = price_overrides(prices)
@@ -72,7 +76,7 @@ def rollup(
     table = RollupTable(target, spec, output)
     result = table.update(overrides, full=full, engine=engine.value)
     if prometheus is not None:
-        from ..prometheus import metrics_text, write_textfile
+        from ..rollup.prometheus import metrics_text, write_textfile
 
         with table.store.reading():
             text = metrics_text(table)
@@ -100,7 +104,7 @@ def compact(
 
     [dim]Example: tokmeter compact --store /srv/tokmeter[/]
     """
-    from ..compact import compact as compact_store
+    from ..store.compact import compact as compact_store
 
     result = compact_store(open_store(store, ingester=ingester_id), wait=wait)
     if not quiet:

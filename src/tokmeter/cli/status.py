@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import open_store
 from .app import app
-from .options import IngesterOpt, StoreOpt, console, format_help
+from .options import IngesterOpt, StoreOpt, console, format_help, open_store
 
 
 class StatusFormat(str, Enum):
@@ -36,10 +35,10 @@ def status(
 
     [dim]Example: tokmeter status --format json[/]
     """
-    from ..lag import source_status
-    from ..locking import follower_running
-    from ..render_fit import show_table
-    from ..render_status import no_sources, status_json, status_table
+    from ..ingest.lag import source_status
+    from ..render.fit import show_table
+    from ..render.status import no_sources, status_json, status_table
+    from ..store.locking import follower_running
 
     target = open_store(store, ingester=ingester_id, existing=True)
     following = follower_running(target.root)

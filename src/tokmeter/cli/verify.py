@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import open_store
 from ..errors import VerificationFailed
 from .app import app
-from .options import QuietOpt, StoreOpt, console
+from .options import QuietOpt, StoreOpt, console, open_store
 
 
 @app.command()

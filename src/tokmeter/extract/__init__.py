@@ -11,51 +11,30 @@ binary event stream (``_EVENTSTREAM_READERS``, Bedrock); ``wire.py`` recognizes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from ..capture import Capture
 from ..errors import BadCaptureError
-from ..sources.capture import Capture
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
 from .fastpath import guess_api, stream_events
+from .registry import family
 from .rule import RowNotes, Tally
 from .sse import looks_like_sse
 from .wire import array_prefix, eventstream_bytes, is_cut_array
 
 __all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 
-_JSON_READERS = {
-    "openai_chat": openai.chat_from_json,
-    "openai_responses": openai.responses_from_json,
-    "anthropic_messages": anthropic.from_json,
-    "gemini": gemini.from_json,
-    "bedrock_converse": bedrock.from_json,
-    "bedrock_invoke": bedrock.invoke_from_json,
-    "cohere_chat": cohere.from_json,
-}
-_STREAM_READERS = {
-    "openai_chat": openai.chat_from_stream,
-    "openai_responses": openai.responses_from_stream,
-    "anthropic_messages": anthropic.from_stream,
-    "gemini": gemini.from_stream,
-    "cohere_chat": cohere.from_stream,
-}
-# APIs whose bodies carry no id of their own: the response is named by a response header.
-_RESPONSE_ID_HEADERS = {"bedrock_converse": "x-amzn-requestid", "bedrock_invoke": "x-amzn-requestid"}
-# APIs that also name the service tier in a response header (used when the body does not).
-_SERVICE_TIER_HEADERS = {"gemini": "x-gemini-service-tier"}
-_ARRAY_READERS: dict[str, Callable[[list[Any]], Extracted]] = {"gemini": gemini.from_chunks}
-_EVENTSTREAM_READERS: dict[str, Callable[[bytes], Extracted]] = {
-    "bedrock_converse": bedrock.from_eventstream,
-    "bedrock_invoke": bedrock.invoke_from_eventstream,
-}
+# The providers: importing a provider module registers its API families (registry.py).
+PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
+
 
 
 def extract_row(capture: Capture) -> dict[str, Any]:
@@ -71,11 +50,12 @@ def read_capture(capture: Capture) -> tuple[dict[str, Any], RowNotes]:
     status = _status(meta.get("status"))
     path = _path(meta)
     api, ex, is_stream, provider, notes = _reading(capture, path, status, request)
-    if ex.response_id is None and api in _RESPONSE_ID_HEADERS:
-        ex.response_id = _header(meta.get("response_headers"), _RESPONSE_ID_HEADERS[api])
+    api_family = family(api)
+    if ex.response_id is None and api_family is not None and api_family.response_id_header:
+        ex.response_id = _header(meta.get("response_headers"), api_family.response_id_header)
     request_id, notes.fallback_id = _request_id(meta, ex, capture)
-    if ex.service_tier is None and api in _SERVICE_TIER_HEADERS:
-        ex.service_tier = service_tier(_header(meta.get("response_headers"), _SERVICE_TIER_HEADERS[api]))
+    if ex.service_tier is None and api_family is not None and api_family.service_tier_header:
+        ex.service_tier = service_tier(_header(meta.get("response_headers"), api_family.service_tier_header))
     return {
         "request_id": request_id,
         "response_id": ex.response_id,
@@ -132,7 +112,7 @@ def _extract(
         if is_stream and body_text is not None else None
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
-    is_array = api in _ARRAY_READERS and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
+    is_array = _reads_chunks(api) and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
     stream = is_stream or is_array
     error_body = isinstance(body_doc, Mapping) and rule.is_error_body(body_doc)
     empty = body_doc is None and not stream and not (body_text or "").strip()
@@ -144,19 +124,20 @@ def _read(
 ) -> Extracted:
     """The body's reading, or ``BadCaptureError`` when the capture is no row (``rule.py``)."""
     ok = rule.is_ok(status)
+    api_family = family(api)
     if events is not None:
         if api is None:
             if ok:
                 raise BadCaptureError("unrecognized event stream: no known provider's events in it")
             return Extracted(complete=False)
-        if api not in _STREAM_READERS:
+        if api_family is None or api_family.from_stream is None:
             raise BadCaptureError(f"an SSE stream from the {api} API, which does not stream SSE")
-        return _STREAM_READERS[api](events)
-    if api in _ARRAY_READERS:
+        return api_family.from_stream(events)
+    if api_family is not None and api_family.from_chunks is not None:
         if isinstance(doc, list):
-            return _ARRAY_READERS[api](doc)
+            return api_family.from_chunks(doc)
         if is_cut_array(doc, text):
-            return _ARRAY_READERS[api](array_prefix(text or ""))
+            return api_family.from_chunks(array_prefix(text or ""))
     if doc is None:
         return _read_text(api, text, ok)
     if not isinstance(doc, Mapping):
@@ -168,7 +149,7 @@ def _read(
             raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: the path names the {api} API, the body has none "
                                   "of a response's fields")
         rule.check_usage_object(doc)
-    return Extracted() if api is None else _JSON_READERS[api](doc)
+    return Extracted() if api_family is None else api_family.from_json(doc)
 
 
 def _read_text(api: str | None, text: str | None, ok: bool) -> Extracted:
@@ -191,12 +172,18 @@ def _read_eventstream(meta: Mapping[str, Any], path: str | None, data: bytes) ->
     first = next(iter_messages(data), None)
     event_type = first[0].get(":event-type") if first is not None else None
     api = detect_api(meta, path, None, None, [event_type] if isinstance(event_type, str) else [])
-    if api not in _EVENTSTREAM_READERS:
+    api_family = family(api)
+    if api is None or api_family is None or api_family.from_eventstream is None:
         raise BadCaptureError(
             f"an AWS event stream from the {api or 'unrecognized'} API: only Bedrock streams are read",
             hint="Bedrock paths end in /converse-stream or /invoke-with-response-stream",
         )
-    return api, _EVENTSTREAM_READERS[api](data)
+    return api, api_family.from_eventstream(data)
+
+
+def _reads_chunks(api: str | None) -> bool:
+    api_family = family(api)
+    return api_family is not None and api_family.from_chunks is not None
 
 
 def _body(body: Any) -> tuple[str | None, Any]:

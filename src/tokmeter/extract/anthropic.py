@@ -20,8 +20,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import stream_text
 from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, speed, token_count
+from .registry import ApiFamily, register
 from .sse import SSEEvent
+
+API = "anthropic_messages"
 
 _USAGE_EVENTS = ("message_start", "message_delta", "message_stop", "error")
 _TYPE = re.compile(r'"type"\s*:\s*"(message_start|message_delta|message_stop|error)"')
@@ -129,3 +133,7 @@ def _present(usage: Mapping[str, Any], key: str) -> bool:
     if key == "thinking":
         return as_mapping(usage.get("output_tokens_details")) is not None
     return usage.get(key) is not None
+
+
+register(ApiFamily(API, "anthropic", from_json, from_stream, stream_text=stream_text.anthropic_messages,
+                   markers=("message_", '"error"'), estimate_when_cut=True))

@@ -27,7 +27,11 @@ from typing import Any
 from . import anthropic
 from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
 from .eventstream import EventStream, HeaderValue
+from .registry import ApiFamily, register
 from .sse import SSEEvent
+
+CONVERSE = "bedrock_converse"
+INVOKE = "bedrock_invoke"
 
 _METRICS_KEY = "amazon-bedrock-invocationMetrics"
 
@@ -163,3 +167,9 @@ def _kind(headers: Mapping[str, HeaderValue]) -> str | None:
 def _error_name(headers: Mapping[str, HeaderValue]) -> str:
     name = headers.get(":exception-type") or headers.get(":error-code") or headers.get(":message-type")
     return str(name)
+
+
+register(ApiFamily(CONVERSE, "bedrock", from_json, from_eventstream=from_eventstream,
+                   response_id_header="x-amzn-requestid"))
+register(ApiFamily(INVOKE, "bedrock", invoke_from_json, from_eventstream=invoke_from_eventstream,
+                   response_id_header="x-amzn-requestid", estimate_when_cut=True))

@@ -17,8 +17,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import stream_text
 from .base import Extracted, as_mapping, as_str, loads_or_none, token_count
+from .registry import ApiFamily, register
 from .sse import SSEEvent
+
+API = "cohere_chat"
 
 _TYPE = re.compile(r'"type"\s*:\s*"(message-start|message-end)"')
 
@@ -61,3 +65,6 @@ def from_stream(events: Iterable[SSEEvent]) -> Extracted:
             if (usage := as_mapping(delta.get("usage"))) is not None:
                 usage_into(usage, ex, "message-end.delta.usage")
     return ex
+
+
+register(ApiFamily(API, "cohere", from_json, from_stream, stream_text=stream_text.cohere_chat))

@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import anthropic, bedrock, cohere, gemini, openai
 from .base import as_str
+from .registry import family
 from .sse import SSEEvent
 
 # Host suffix -> provider name as stored (pricing maps names to genai-prices' ids itself).
@@ -53,21 +55,12 @@ PROVIDER_ALIASES: dict[str, str] = {
     "amazon-bedrock": "bedrock",
     "claude": "anthropic",
 }
-_API_DEFAULT_PROVIDER = {
-    "openai_chat": "openai",
-    "openai_responses": "openai",
-    "anthropic_messages": "anthropic",
-    "gemini": "google",
-    "bedrock_converse": "bedrock",
-    "bedrock_invoke": "bedrock",
-    "cohere_chat": "cohere",
-}
 _BEDROCK_PATH = re.compile(r"/model/[^/]+/(converse-stream|converse|invoke-with-response-stream|invoke)$")
 _BEDROCK_APIS = {
-    "converse": "bedrock_converse",
-    "converse-stream": "bedrock_converse",
-    "invoke": "bedrock_invoke",
-    "invoke-with-response-stream": "bedrock_invoke",
+    "converse": bedrock.CONVERSE,
+    "converse-stream": bedrock.CONVERSE,
+    "invoke": bedrock.INVOKE,
+    "invoke-with-response-stream": bedrock.INVOKE,
 }
 _COHERE_EVENTS = ("message-start", "content-start", "content-delta", "tool-plan-delta", "tool-call-start")
 
@@ -92,67 +85,67 @@ def api_from_path(path: str | None) -> str | None:
     if not path:
         return None
     if path.endswith("/chat/completions"):
-        return "openai_chat"
+        return openai.CHAT
     if "/responses" in path:
-        return "openai_responses"
+        return openai.RESPONSES
     if path.endswith("/messages"):
-        return "anthropic_messages"
+        return anthropic.API
     if path.endswith((":generateContent", ":streamGenerateContent")):
-        return "gemini"
+        return gemini.API
     if (match := _BEDROCK_PATH.search(path)) is not None:
         return _BEDROCK_APIS[match.group(1)]
     if path.endswith("/v2/chat"):
-        return "cohere_chat"
+        return cohere.API
     return None
 
 
 def _api_from_frames(frame_types: Sequence[str] | None) -> str | None:
     if frame_types is None:
         return None
-    return "bedrock_invoke" if frame_types and frame_types[0] == "chunk" else "bedrock_converse"
+    return bedrock.INVOKE if frame_types and frame_types[0] == "chunk" else bedrock.CONVERSE
 
 
 def api_from_body(doc: Any, events: Sequence[SSEEvent] | None) -> str | None:
     if isinstance(doc, Mapping):
         kind = doc.get("object") or doc.get("type")
         if kind in ("chat.completion", "chat.completion.chunk"):
-            return "openai_chat"
+            return openai.CHAT
         if kind == "response" or (kind and str(kind).startswith("response.")):
-            return "openai_responses"
-        if kind == "message" and "usage" in doc or kind == "message_start":
-            return "anthropic_messages"
+            return openai.RESPONSES
+        if (kind == "message" and "usage" in doc) or kind == "message_start":
+            return anthropic.API
         if "choices" in doc:
-            return "openai_chat"
+            return openai.CHAT
         return _untyped_api_from_body(doc)
     if isinstance(doc, list) and doc and isinstance(doc[0], Mapping) and _is_gemini(doc[0]):
-        return "gemini"
+        return gemini.API
     if events:
         for event in events[:3]:
             name = event.event or _type_of(event.data)
             if name in ("message_start", "message_delta", "content_block_start", "ping"):
-                return "anthropic_messages"
+                return anthropic.API
             if name and name.startswith("response."):
-                return "openai_responses"
+                return openai.RESPONSES
             if name is None and '"chat.completion.chunk"' in event.data:
-                return "openai_chat"
+                return openai.CHAT
             if name in _COHERE_EVENTS:
-                return "cohere_chat"
+                return cohere.API
             if '"candidates"' in event.data or '"usageMetadata"' in event.data:
-                return "gemini"
+                return gemini.API
     return None
 
 
 def _untyped_api_from_body(doc: Mapping[str, Any]) -> str | None:
     """Gemini, Bedrock Converse and Cohere v2 bodies, which name no object type."""
     if _is_gemini(doc):
-        return "gemini"
+        return gemini.API
     usage = doc.get("usage")
     if not isinstance(usage, Mapping):
         return None
     if "inputTokens" in usage or "outputTokens" in usage:
-        return "bedrock_converse"
+        return bedrock.CONVERSE
     if "tokens" in usage or "billed_units" in usage:
-        return "cohere_chat"
+        return cohere.API
     return None
 
 
@@ -185,4 +178,5 @@ def infer_provider(meta: Mapping[str, Any], path: str | None, api: str | None) -
         for suffix, provider in HOST_PROVIDERS.items():
             if host == suffix or host.endswith("." + suffix):
                 return provider
-    return _API_DEFAULT_PROVIDER.get(api or "")
+    api_family = family(api)
+    return api_family.provider if api_family is not None else None

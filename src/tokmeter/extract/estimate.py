@@ -30,15 +30,14 @@ from typing import Any
 
 import orjson
 
-from . import bedrock
+from . import bedrock, gemini
 from .base import Extracted, as_str
 from .eventstream import EventStream
+from .registry import family
 from .sse import looks_like_sse
 from .stream_text import StreamText, anthropic_messages, bedrock_converse, from_sse, gemini_chunks
 from .wire import array_prefix, eventstream_bytes
 
-ESTIMABLE_APIS = frozenset({"openai_chat", "openai_responses", "anthropic_messages", "cohere_chat", "gemini",
-                            "bedrock_converse", "bedrock_invoke"})
 PROMPT_KEYS = ("messages", "input", "prompt", "contents")
 CONTEXT_KEYS = ("system", "instructions", "systemInstruction", "system_instruction", "preamble")
 TOOL_KEYS = ("tools", "functions", "toolConfig")
@@ -54,11 +53,12 @@ _JSON_VALUED = frozenset({"input", "args", "arguments", "parameters"})
 
 def needed(api: str | None, ex: Extracted, status: int | None) -> bool:
     """Whether a stream's reading lacks usage that estimation can supply (cheap: no body is read)."""
-    if api not in ESTIMABLE_APIS or (status is not None and not 200 <= status < 300):
+    api_family = family(api)
+    if api_family is None or (status is not None and not 200 <= status < 300):
         return False
     if ex.usage_source == "missing":
         return True
-    return api in ("anthropic_messages", "bedrock_invoke") and ex.usage_source == "reported" and not ex.complete
+    return api_family.estimate_when_cut and ex.usage_source == "reported" and not ex.complete
 
 
 def fill(ex: Extracted, api: str, body: Any, content_type: str | None, request: Mapping[str, Any],
@@ -112,19 +112,19 @@ def _stream_text(api: str, body: Any, content_type: str | None) -> StreamText | 
     binary = eventstream_bytes(body, content_type)
     if binary is not None:
         stream = EventStream(binary)
-        if api == "bedrock_converse":
+        if api == bedrock.CONVERSE:
             return bedrock_converse(stream)
         # InvokeModel streams carry Anthropic events inside base64 chunks
-        return anthropic_messages(bedrock._anthropic_events(stream, [], [])) if api == "bedrock_invoke" else None
+        return anthropic_messages(bedrock._anthropic_events(stream, [], [])) if api == bedrock.INVOKE else None
     if isinstance(body, list):
-        return gemini_chunks(body) if api == "gemini" else None
+        return gemini_chunks(body) if api == gemini.API else None
     if isinstance(body, bytes | bytearray | memoryview):
         body = bytes(body).decode("utf-8", errors="replace")
     if not isinstance(body, str):
         return None
     if looks_like_sse(body):
         return from_sse(api, body)
-    if api == "gemini" and body.lstrip().startswith("["):
+    if api == gemini.API and body.lstrip().startswith("["):
         try:
             return gemini_chunks(orjson.loads(body))
         except orjson.JSONDecodeError:

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import re
 
+from . import anthropic, openai
 from .base import as_str
 from .openai import chunk_finishes, chunk_usage, stream_chunk
+from .registry import family
 from .sse import SSEEvent, _block_around, head_spans, last_span, parse_sse, select_events
 
-# Event names (or types) that carry usage, the model and the end of the stream, as few substrings as
-# find them all (one search each through the whole stream): "message_" finds message_start,
+# An API family's fast-path markers (``ApiFamily.markers``, set in its provider module): event names (or
+# types) that carry usage, the model and the end of the stream, as few substrings as find them all (one search each through the whole stream): "message_" finds message_start,
 # message_delta and message_stop; "response.c" finds response.created and response.completed (and
 # the few content_part events), "response.in" response.in_progress and response.incomplete. A block
 # picked needlessly costs a parse: readers skip events that carry no usage.
-_MARKERS = {
-    "anthropic_messages": ("message_", '"error"'),
-    "openai_responses": ("response.c", "response.in", "response.failed", '"error"'),
-}
+
 _NOT_NULL = re.compile(r'\s*:\s*(?!null)')
 # For Chat Completions: the last block with each of these keys set to something other than null.
 _CHAT_KEYS = ('"usage"', '"x_groq"', '"finish_reason"')
@@ -42,22 +41,23 @@ def guess_api(text: str, path_api: str | None) -> str | None:
         return path_api
     head = text[:400]
     if "message_start" in head:
-        return "anthropic_messages"
+        return anthropic.API
     if "response.created" in head or "response.in_progress" in head:
-        return "openai_responses"
+        return openai.RESPONSES
     if "chat.completion.chunk" in head:
-        return "openai_chat"
+        return openai.CHAT
     return None
 
 
 def stream_events(text: str, api: str | None) -> list[SSEEvent]:
     """The events the ``api``'s stream reader needs (all of them when there is no fast path)."""
     if ENABLED:
-        if api in _MARKERS:
-            selected = select_events(text, _MARKERS[api])  # None for CR line breaks
+        markers = api_family.markers if (api_family := family(api)) is not None else ()
+        if markers:
+            selected = select_events(text, markers)  # None for CR line breaks
             if selected is not None:
                 return selected
-        elif api == "openai_chat" and "\r" not in text and (selected := _chat_events(text)) is not None:
+        elif api == openai.CHAT and "\r" not in text and (selected := _chat_events(text)) is not None:
             return selected
     return list(parse_sse(text))
 
@@ -90,7 +90,7 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     if done_span is not None:
         spans.add(done_span)
     # one event at most per block (no CR): parsed one by one, so the checks know which is which
-    events = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
+    events: dict[tuple[int, int] | None, SSEEvent | None] = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
     if any(events[span] is None for span in last.values()):
         return None  # a key in a comment or a field other than data: no chunk says it
     if not _selection_tells_all([events[span] for span in head], events.get(last.get('"usage"')),

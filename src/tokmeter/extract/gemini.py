@@ -18,8 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from . import stream_text
 from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
+from .registry import ApiFamily, register
 from .sse import SSEEvent
+
+API = "gemini"
 
 
 def usage_into(usage: Mapping[str, Any], ex: Extracted, where: str = "usageMetadata") -> None:
@@ -80,3 +84,7 @@ def _finished(chunk: Mapping[str, Any]) -> bool:
     if not isinstance(candidates, list):
         return False
     return any(isinstance(c, Mapping) and c.get("finishReason") for c in candidates)
+
+
+register(ApiFamily(API, "google", from_json, from_stream, from_chunks=from_chunks, stream_text=stream_text.gemini,
+                   service_tier_header="x-gemini-service-tier"))

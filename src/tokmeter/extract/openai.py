@@ -22,8 +22,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import stream_text
 from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
+from .registry import ApiFamily, register
 from .sse import SSEEvent
+
+CHAT = "openai_chat"
+RESPONSES = "openai_responses"
 
 # A chunk worth decoding: one that names a non-null usage or finish_reason. Other chunks only carry
 # text deltas; skipping them is what keeps extraction fast. (A quote inside text is escaped as \",
@@ -137,7 +142,7 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         if kind is None:
             match = _RESPONSES_TYPE.search(event.data)
             kind = match.group(1) if match else None
-        if kind is None or not (kind.startswith("response.") and "." not in kind[9:] or kind == "error"):
+        if kind is None or not ((kind.startswith("response.") and "." not in kind[9:]) or kind == "error"):
             continue
         doc = as_mapping(loads_or_none(event.data))
         if doc is None:
@@ -155,3 +160,9 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
     if final is not None:
         ex.service_tier = service_tier(final.get("service_tier"))  # response.created says what was asked
     return ex
+
+
+register(ApiFamily(CHAT, "openai", chat_from_json, chat_from_stream, stream_text=stream_text.openai_chat))
+register(ApiFamily(RESPONSES, "openai", responses_from_json, responses_from_stream,
+                   stream_text=stream_text.openai_responses,
+                   markers=("response.c", "response.in", "response.failed", '"error"')))

@@ -9,13 +9,14 @@ Gemini without ``includeThoughts``) never reaches the stream and cannot be count
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from .base import as_mapping, as_str, loads_or_none
+from .registry import family
 from .sse import SSEEvent, parse_sse
 
 
@@ -144,16 +145,8 @@ def bedrock_converse(messages: Iterable[tuple[Mapping[str, Any], bytes]]) -> Str
     return found
 
 
-SSE_READERS: dict[str, Callable[[Iterable[SSEEvent]], StreamText]] = {
-    "openai_chat": openai_chat,
-    "openai_responses": openai_responses,
-    "anthropic_messages": anthropic_messages,
-    "cohere_chat": cohere_chat,
-    "gemini": gemini,
-}
-
-
 def from_sse(api: str, text: str) -> StreamText | None:
     """The text of a whole SSE body (parsed again in full: only streams without usage get here)."""
-    reader = SSE_READERS.get(api)
+    api_family = family(api)
+    reader = api_family.stream_text if api_family is not None else None
     return reader(parse_sse(text)) if reader is not None else None

@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..capture import Capture
 from ..errors import BadCaptureError
-from ..sources.capture import Capture
-from . import anthropic
+from . import anthropic, openai
 from .base import Extracted, as_mapping, as_str, service_tier, speed, token_count
 from .detect import api_from_path
 
@@ -93,7 +93,7 @@ def from_claude_code(record: Mapping[str, Any]) -> TranscriptRead:
     if usage is None:
         raise BadCaptureError("message.usage is missing: expected an Anthropic usage object")
     ex = anthropic.from_json({"id": message.get("id"), "model": message.get("model"), "usage": usage})
-    return TranscriptRead("anthropic_messages", ex, True, claude_code_provider(ex.model))
+    return TranscriptRead(anthropic.API, ex, True, claude_code_provider(ex.model))
 
 
 def claude_code_provider(model: str | None) -> str:
@@ -120,7 +120,7 @@ def from_codex(record: Mapping[str, Any]) -> TranscriptRead:
     ex.output_tokens = token_count(usage, "output_tokens", where)
     ex.reasoning_tokens = token_count(usage, "reasoning_output_tokens", where)
     ex.usage_source = "reported"
-    return TranscriptRead("openai_responses", ex, True)
+    return TranscriptRead(openai.RESPONSES, ex, True)
 
 
 def _model(value: Any) -> str | None:
@@ -129,7 +129,7 @@ def _model(value: Any) -> str | None:
 
 
 def _ok(status: Any) -> bool:
-    return status is None or isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300
+    return status is None or (isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300)
 
 
 READERS: dict[str, Callable[[Mapping[str, Any]], TranscriptRead]] = {

@@ -45,7 +45,7 @@ def eventstream_bytes(body: Any, content_type: str | None) -> bytes | None:
     declared = (content_type or "").split(";", 1)[0].strip().lower() == CONTENT_TYPE
     if isinstance(body, bytes | bytearray | memoryview):
         data = bytes(body)
-        if looks_like_eventstream(data) or declared and not data.lstrip().startswith((b"{", b"<")):
+        if looks_like_eventstream(data) or (declared and not data.lstrip().startswith((b"{", b"<"))):
             return data
         return None
     if declared and isinstance(body, str):

@@ -25,18 +25,19 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
+from ..capture import FORMATS, BadCapture, Capture
 from ..errors import UsageError
-from .capture import BadCapture, Capture
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
 from .har import read_har
-from .single_file import read_single_file
+from .single_file import file_time, read_single_file
 from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
 from .token_log import read_token_log
 
@@ -47,7 +48,6 @@ __all__ = [
 
 STDIN = "-"  # as a path: standard input (output_paths.STDIO)
 STDIN_SOURCE = "<stdin>"  # the source of its rows
-FORMATS = ("auto", "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
 META_SUFFIX = ".meta.json"
 COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
@@ -153,7 +153,7 @@ class _Decompressed(io.RawIOBase):
         self._limit = max(RATIO_FLOOR, MAX_RATIO * path.stat().st_size)
         self._produced = 0
         if kind == "gzip":
-            self._inner: Any = gzip.open(path, "rb")
+            self._inner: Any = gzip.open(path, "rb")  # noqa: SIM115 - this stream owns it: close() closes it
             self._errors: tuple[type[BaseException], ...] = (zlib.error, EOFError, gzip.BadGzipFile)
         else:
             import zstandard
@@ -295,7 +295,5 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
                          hint="their paths name the session and project: pass the files or folders instead")
 
 
-def _file_time(path: Path):  # noqa: ANN202 - a datetime, imported lazily by the callee
-    from .single_file import file_time
-
+def _file_time(path: Path) -> datetime | None:
     return file_time(path)

@@ -6,11 +6,11 @@ import hashlib
 import os
 from collections.abc import Generator
 from datetime import datetime
-from typing import IO
+from typing import Protocol
 
 import orjson
 
-from .capture import BadCapture, Capture, fingerprint
+from ..capture import BadCapture, Capture, fingerprint
 
 FORMAT = "capture-log"
 # Longest capture record read (a line past it is set aside unread, so memory stays bounded);
@@ -20,8 +20,14 @@ MAX_LINE_BYTES = int(os.environ.get("TOKMETER_MAX_LINE_BYTES", 64 * 1024 * 1024)
 CAPTURE_FIELDS = frozenset({"body", "request", "provider", "path", "url", "status", "response_headers"})
 
 
+class LineReader(Protocol):
+    """What the reader needs of a file: ``readline`` (an open binary file has it)."""
+
+    def readline(self, limit: int = -1, /) -> bytes: ...
+
+
 def read_capture_log(
-    handle: IO[bytes], source: str, file_time: datetime | None, start_offset: int = 0, start_line: int = 1
+    handle: LineReader, source: str, file_time: datetime | None, start_offset: int = 0, start_line: int = 1
 ) -> Generator[Capture | BadCapture, None, int]:
     """Yield one ``Capture`` per record line (``BadCapture`` for lines that are not a JSON object);
     return the number of line breaks read.
@@ -51,7 +57,7 @@ def read_capture_log(
     return breaks
 
 
-def _skip_rest_of_line(handle: IO[bytes], head: bytes) -> tuple[str, int, bool]:
+def _skip_rest_of_line(handle: LineReader, head: bytes) -> tuple[str, int, bool]:
     """Read past an over-long line in bounded chunks; its digest, its length and whether it ended in a
     line break."""
     digest, size = hashlib.sha256(head), len(head)

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import orjson
 
-from .capture import BadCapture, Capture
+from ..capture import BadCapture, Capture
 
 FORMAT = "claude-code"
 USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
@@ -191,6 +191,7 @@ def _total(usage: dict[str, Any]) -> int:
     """input + output + cache writes + cache reads, as ccusage ranks copies (its cache-write count
     is the sum of the TTL buckets when ``cache_creation`` is present)."""
     buckets = usage.get("cache_creation")
+    counts: tuple[Any, ...]
     if type(buckets) is dict:
         counts = (buckets.get("ephemeral_5m_input_tokens"), buckets.get("ephemeral_1h_input_tokens"))
     else:

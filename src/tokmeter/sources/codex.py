@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import orjson
 
-from .capture import BadCapture, Capture
+from ..capture import BadCapture, Capture
 from .claude_code import Opener, os_user
 
 FORMAT = "codex"

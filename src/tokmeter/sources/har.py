@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from .capture import BadCapture, Capture
+from ..capture import BadCapture, Capture
+from ..extract.detect import api_from_path
 
 FORMAT = "har"
 _SECRET_HEADERS = frozenset(
@@ -77,8 +78,6 @@ def _capture(entry: Any, index: int, source: str, file_time: datetime | None) ->
 
 
 def _is_llm_call(url: str, method: Any) -> bool:
-    from ..extract.detect import api_from_path  # imported late: extract imports sources.capture
-
     if isinstance(method, str) and method.upper() in _SKIPPED_METHODS:
         return False
     return api_from_path(urlsplit(url).path) is not None

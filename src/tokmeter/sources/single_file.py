@@ -10,7 +10,7 @@ from typing import IO
 
 import orjson
 
-from .capture import BadCapture, Capture, fingerprint
+from ..capture import BadCapture, Capture, fingerprint
 from .capture_log import MAX_LINE_BYTES as MAX_BODY_BYTES
 
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from .capture import BadCapture, Capture
+from ..capture import BadCapture, Capture
 
 FORMAT = "token-log"
 

@@ -1,0 +1,59 @@
+"""The unit that flows from capture sources into extraction: one response with its metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
+# ``--format`` and of ``Capture.format``. Light on purpose: the CLI builds its choices from it at start-up.
+AUTO = "auto"
+FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
+
+
+@dataclass(slots=True)
+class Capture:
+    """One captured response: the metadata fields of a capture record and the raw response body.
+
+    ``meta`` holds the capture-record fields (``ts``, ``request_id``, ``user``, ``provider``,
+    ``method``, ``path`` / ``url``, ``host``, ``status``, ``request``, ``request_headers``,
+    ``response_headers``); ``body`` is the response body as text (an SSE stream or a JSON document),
+    or an already-decoded JSON value.
+    """
+
+    source: str
+    offset: int
+    meta: dict[str, Any]
+    body: Any
+    line: int | None = None
+    file_time: datetime | None = None
+    format: str = "capture-log"
+    raw: bytes | None = field(default=None, repr=False)  # the bytes it was read from, to fingerprint it if bad
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+def fingerprint(data: bytes | None) -> str | None:
+    """SHA-256 of bad bytes: what the quarantine keeps instead of the bytes (which may hold prompts)."""
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+@dataclass(slots=True)
+class BadCapture:
+    """A capture that could not become a usage row: where it is and why (never its bytes)."""
+
+    source: str
+    offset: int
+    reason: str
+    line: int | None = None
+    format: str = "capture-log"
+    digest: str | None = field(default=None)  # SHA-256 of the bad bytes (never the bytes themselves)
+    size: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source

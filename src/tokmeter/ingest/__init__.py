@@ -1,0 +1,1 @@
+"""The ingest run (serial and parallel workers), follow/tail and its checkpoints."""

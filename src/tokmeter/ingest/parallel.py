@@ -1,0 +1,170 @@
+"""Reading and extraction on every core: the input is cut into tasks (byte ranges of large capture logs,
+whole other files), worker processes read and extract them, and hand back only the usage rows (a few
+hundred bytes per capture, against tens of KB of stream read) while the parent commits.
+
+Workers are forked and never touch polars (only the parent builds frames), so forking is safe. A range
+of a capture log holds the lines that *start* inside it; line numbers of bad captures are fixed up from
+the newline counts of the ranges before them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..extract import Tally
+from ..sources import BadCapture, Input, detect_format, open_bytes, read_captures
+from ..sources.capture_log import read_capture_log
+from ..sources.single_file import file_time
+from .rows import IngestReport, row_of, to_columns, unreadable
+
+# A task's largest share of a large capture log, and the input size below which one process is faster
+# than starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1
+# disables). Smaller logs are cut into at least TASKS_PER_WORKER shares per worker, so that no worker
+# is left finishing a big last share alone.
+CHUNK_BYTES = int(os.environ.get("TOKMETER_CHUNK_BYTES", 32 * 1024 * 1024))
+MIN_CHUNK_BYTES = 4 * 1024 * 1024
+TASKS_PER_WORKER = 8
+SMALL_INPUT = int(os.environ.get("TOKMETER_PARALLEL_MIN_BYTES", 64 * 1024 * 1024))
+
+
+@dataclass(slots=True)
+class Task:
+    path: Path
+    fmt: str
+    start: int = 0
+    end: int | None = None  # None: the whole file
+    hint: str | None = None  # the format the file's location implies (sources.Input)
+
+
+@dataclass(slots=True)
+class TaskResult:
+    task: Task
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # the usage rows, by column
+    bad: list[BadCapture] = field(default_factory=list)
+    captures: int = 0
+    by_format: Counter[str] = field(default_factory=Counter)
+    newlines: int = 0  # in the task's byte range (capture-log ranges only)
+    tally: Tally = field(default_factory=Tally)  # the summary's counts travel with the rows
+
+
+def worth_it(files: list[Path]) -> bool:
+    if (os.cpu_count() or 1) < 2 or os.environ.get("TOKMETER_WORKERS") == "1":
+        return False
+    return sum(size_of(p) for p in files) >= SMALL_INPUT
+
+
+def workers() -> int:
+    configured = os.environ.get("TOKMETER_WORKERS")
+    return int(configured) if configured else max(1, os.cpu_count() or 1)
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
+    tasks: list[Task] = []
+    count = workers()
+    for found in files:
+        path, hint = found if isinstance(found, Input) else (found, None)
+        size = size_of(path)
+        chunk = chunk_bytes(size, count)
+        if size <= chunk or path.name.endswith((".gz", ".zst")):
+            tasks.append(Task(path, fmt, hint=hint))  # read whole: the worker tells its format (sniffing reads it)
+            continue
+        try:
+            file_format = detect_format(path, hint) if fmt == "auto" else fmt
+        except OSError:
+            file_format = fmt
+        if file_format == "capture-log":
+            tasks += [Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)]
+        else:
+            tasks.append(Task(path, file_format, hint=hint))
+    return tasks
+
+
+def chunk_bytes(size: int, count: int) -> int:
+    share = size // (count * TASKS_PER_WORKER)
+    return min(CHUNK_BYTES, max(share, min(MIN_CHUNK_BYTES, CHUNK_BYTES)))
+
+
+def run_task(task: Task) -> TaskResult:
+    """In a worker: read and extract one task. Never raises for bad input (it is reported instead)."""
+    report = IngestReport()
+    result = TaskResult(task)
+    rows: list[dict[str, Any]] = []
+    try:
+        for item in _items(task, result):
+            row = row_of(item, report)
+            if row is not None:
+                rows.append(row)
+    except Exception as exc:  # noqa: BLE001 - unreadable or corrupt file: a bad file, as in one process
+        report.bad.append(unreadable(task.path, task.fmt, exc))
+    result.columns = to_columns(rows)  # by column: a tenth of the pickling work of a list of dicts
+    result.bad, result.captures, result.by_format = report.bad, report.captures, report.by_format
+    result.tally = report.tally
+    return result
+
+
+def _items(task: Task, result: TaskResult) -> Iterator[Any]:
+    if task.end is None:
+        yield from read_captures(task.path, task.fmt, task.hint)
+        return
+    with open_bytes(task.path) as handle:
+        start = task.start
+        if start > 0:  # the line that straddles our start belongs to the task before
+            handle.seek(start - 1)
+            start += len(handle.readline()) - 1
+        handle.seek(start)
+        # read straight from the file (no copy of the range): the reader counts the line breaks, which
+        # fix_line_numbers needs
+        lines = _LinesStartingBefore(handle, start, task.end)
+        result.newlines = yield from read_capture_log(lines, str(task.path), file_time(task.path), start, 1)
+
+
+class _LinesStartingBefore:
+    """A file's lines that start before ``end`` (the last one read to its end), as ``readline`` calls."""
+
+    def __init__(self, handle: Any, position: int, end: int) -> None:
+        self._handle, self._position, self._end = handle, position, end
+        self._at_line_start = True
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._at_line_start and self._position >= self._end:
+            return b""
+        line = self._handle.readline(limit)
+        self._position += len(line)
+        self._at_line_start = line.endswith(b"\n")
+        return line
+
+
+def run_tasks(tasks: list[Task]) -> Iterator[TaskResult]:
+    """Results in task order, computed by a pool of forked workers."""
+    context = multiprocessing.get_context("fork")
+    count = workers()
+    # thousands of small files (agent transcripts) go out in bundles: one message per task cost more
+    # than reading a small file
+    bundle = max(1, min(64, len(tasks) // (count * 16)))
+    with context.Pool(count) as pool:
+        yield from pool.imap(run_task, tasks, chunksize=bundle)
+
+
+def fix_line_numbers(result: TaskResult, lines_before: dict[Path, int]) -> None:
+    """Turn range-relative line numbers of bad captures into file line numbers; results must come in
+    task order (``lines_before`` carries the count from one to the next)."""
+    if result.task.end is None:
+        return
+    base = lines_before.get(result.task.path, 0)
+    for bad in result.bad:
+        if bad.line is not None:
+            bad.line += base
+    lines_before[result.task.path] = base + result.newlines

@@ -1,0 +1,101 @@
+"""Rows and counts of an ingest run, shared by the run (``pipeline``) and its worker processes
+(``parallel``): a capture's usage row, rows by column, the report the CLI renders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..capture import BadCapture, Capture, fingerprint
+from ..errors import BadCaptureError
+from ..extract import Tally, read_capture
+from ..schema import COLUMNS, polars_schema
+from ..store.local import CommitResult
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Columns = dict[str, list[Any]]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    files: int = 0
+    captures: int = 0
+    by_format: Counter[str] = field(default_factory=Counter)
+    commit: CommitResult = field(default_factory=CommitResult)
+    bad: list[BadCapture] = field(default_factory=list)
+    unpriced_models: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # rows with estimated or missing usage, fallback ids
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # file_selection.Selection.skipped
+
+    @property
+    def rows_written(self) -> int:
+        return self.commit.rows_written
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return self.commit.duplicates_dropped
+
+
+def empty_columns() -> Columns:
+    return {name: [] for name in COLUMNS}
+
+
+def to_columns(rows: list[dict[str, Any]]) -> Columns:
+    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit.
+    Timestamps become microseconds since the epoch (a datetime costs ten times an int to pickle and to
+    turn into a polars value)."""
+    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    columns["timestamp"] = [(ts - _EPOCH) // _MICROSECOND for ts in columns["timestamp"]]
+    return columns
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def columns_frame(columns: Columns) -> pl.DataFrame:
+    """Rows by column (``to_columns``) as a frame in the schema."""
+    import polars as pl
+
+    schema = polars_schema()
+    frame = pl.DataFrame(columns, schema={**schema, "timestamp": pl.Int64})
+    return frame.with_columns(pl.col("timestamp").cast(schema["timestamp"]))
+
+
+def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
+    reason = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+    return BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)
+
+
+def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
+    """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
+    it has none."""
+    report.captures += 1
+    report.by_format[item.format] += 1
+    if isinstance(item, BadCapture):
+        report.bad.append(item)
+        return None
+    try:
+        row, notes = read_capture(item)
+    except BadCaptureError as exc:
+        report.bad.append(_bad(item, exc.message))
+        return None
+    report.tally.add(notes)
+    return row
+
+
+def _bad(capture: Capture, reason: str) -> BadCapture:
+    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format,
+                      fingerprint(capture.raw), None if capture.raw is None else len(capture.raw))
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Usage rows (dicts) as a frame in the schema."""
+    import polars as pl
+
+    return pl.DataFrame(rows, schema=polars_schema())

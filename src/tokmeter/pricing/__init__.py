@@ -1,0 +1,1 @@
+"""Prices: resolution from genai-prices, overrides, modifiers, the price memo, grouped pricing."""

@@ -1,0 +1,173 @@
+"""Queries over the store that the ``report``, ``rows`` and ``prices check`` commands show: collect
+happens here, once. Costs are computed here, at read time, from the stored tokens and the price data
+in use (genai-prices and an optional price file), so a corrected price file reprices history; every
+result records that price data (``pricing.price_data``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from ..errors import UsageError
+from ..pricing.groups import priced_groups
+from ..pricing.overrides import PriceOverrides
+from ..pricing.resolve import price_data, price_rows
+from ..pricing.unpriced import with_reasons, with_row_reasons
+from ..rollup import DIMENSIONS, TIME_DIMENSIONS
+from ..rollup.tables import find_tables, table_answers, table_report
+from ..rollup.transforms import (
+    filter_rows,
+    group_usage,
+    measures,
+    unpriced_models,
+    with_periods,
+)
+from ..store.local import Store
+
+
+@dataclass(slots=True)
+class Filters:
+    since: date | None = None
+    until: date | None = None
+    models: Sequence[str] = ()
+    users: Sequence[str] = ()
+    providers: Sequence[str] = ()
+    tz: str = "UTC"
+
+    def check(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise UsageError(f"--since {self.since} is after --until {self.until}",
+                             hint="both dates are inclusive; swap them")
+
+    def active(self) -> bool:
+        return any((self.since, self.until, self.models, self.users, self.providers))
+
+    def describe(self) -> str:
+        """The filters as the options that set them, e.g. ``--since 2026-11-01 --user alice``."""
+        parts = [f"--since {self.since}"] if self.since else []
+        parts += [f"--until {self.until}"] if self.until else []
+        for flag, values in (("--model", self.models), ("--user", self.users),
+                             ("--provider", self.providers)):
+            parts += [f"{flag} {value}" for value in values]
+        zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
+        return " ".join(parts + zone)
+
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        return filter_rows(lf, since=self.since, until=self.until, models=self.models, users=self.users,
+                           providers=self.providers, tz=self.tz)
+
+
+@dataclass(slots=True)
+class Report:
+    dims: list[str]
+    rows: pl.DataFrame
+    totals: pl.DataFrame
+    unpriced: pl.DataFrame
+    filters: Filters = field(default_factory=Filters)
+    measures: tuple[str, ...] = measures()
+    price_data: dict[str, str | None] = field(default_factory=price_data)
+    source: str = "rows"  # or "rollups": where the figures were read from
+
+
+def check_dims(dims: Sequence[str]) -> list[str]:
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown:
+        raise UsageError(f"unknown --by value {unknown[0]!r}", hint=f"use any of: {', '.join(DIMENSIONS)}")
+    return list(dict.fromkeys(dims))
+
+
+SORTS = ("period", "cost", "requests", "tokens", "name")
+
+
+def check_sort(dims: Sequence[str], sort: str | None) -> str:
+    """The order of a report's rows: ``sort``, else by period when a time dimension is asked for, else by
+    cost."""
+    periods = [d for d in dims if d in TIME_DIMENSIONS]
+    key = sort or ("period" if periods else "cost")
+    if key not in SORTS:
+        raise UsageError(f"unknown --sort value {key!r}", hint=f"use any of: {', '.join(SORTS)}")
+    if key == "period" and not periods:
+        raise UsageError("--sort period needs a time dimension",
+                         hint="add --by day, --by week or --by month, "
+                              "or sort by cost, requests, tokens or name")
+    return key
+
+
+def sort_rows(rows: pl.DataFrame, dims: Sequence[str], sort: str) -> pl.DataFrame:
+    """``period``: oldest first, then by cost within a period; ``cost``, ``requests``, ``tokens`` (input +
+    output): largest first; ``name``: by the dimensions in order. Ties go by the dimensions in order."""
+    if not dims:
+        return rows
+    periods = [d for d in dims if d in TIME_DIMENSIONS]
+    tokens = (pl.col("input_tokens") + pl.col("output_tokens")).alias("_tokens")
+    first: dict[str, list[pl.Expr]] = {
+        "period": [pl.col(p) for p in periods], "name": [],
+        "cost": [pl.col("cost_usd")], "requests": [pl.col("requests")], "tokens": [tokens],
+    }
+    keys = first[sort] + ([pl.col("cost_usd"), pl.col("requests")] if sort in ("period", "tokens") else [])
+    keys += [pl.col("cost_usd")] if sort == "requests" else []
+    descending = [sort != "period" or i >= len(periods) for i in range(len(keys))]
+    return rows.sort([*keys, *map(pl.col, dims)], descending=[*descending, *[False] * len(dims)],
+                     nulls_last=True, maintain_order=True)
+
+
+def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
+                 *, breakdown: bool = False, use_rollups: bool = True, sort: str | None = None) -> Report:
+    """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume and
+    the reason they are unpriced (``unpriced.reason``), the groups in the order of ``sort`` (``check_sort``). Answered from an up-to-date rollup table when one
+    can answer it (same results, see ``report_from_rollups``), else from the rows."""
+    dims = check_dims(dims)
+    order = check_sort(dims, sort)
+    filters.check()
+    with store.reading():
+        from_rollups = report_from_rollups(store, dims, filters, overrides) if use_rollups and not breakdown \
+            else None
+        if from_rollups is not None:
+            rows, totals, unpriced = from_rollups
+        else:
+            rows, totals, unpriced = report_from_rows(filters.apply(store.scan()), dims, filters.tz, overrides,
+                                                      breakdown)
+    return Report(dims, sort_rows(rows, dims, order), totals, with_reasons(unpriced, overrides), filters,
+                  measures(breakdown), price_data(overrides), source="rollups" if from_rollups is not None else "rows")
+
+
+def report_from_rows(lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None,
+                     breakdown: bool) -> tuple[pl.DataFrame, ...]:
+    """(rows, totals, unpriced models) from usage rows: grouped by ``dims`` and price key first, each
+    group priced once (``priced_groups``), then added up; equal to pricing each row."""
+    groups = priced_groups(with_periods(lf, dims, tz), dims, overrides, breakdown=breakdown).collect()
+    return tuple(pl.collect_all([group_usage(groups.lazy(), dims, breakdown=breakdown),
+                                 group_usage(groups.lazy(), [], breakdown=breakdown),
+                                 unpriced_models(groups.lazy())]))
+
+
+def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
+                        overrides: PriceOverrides | None) -> tuple[pl.DataFrame, ...] | None:
+    """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
+    or None. Call under ``store.reading()``."""
+    for table in find_tables(store):
+        if table.spec.tz == filters.tz and table_answers(table.spec, dims, filters) and table.is_fresh(overrides):
+            rows = table.scan()
+            return table_report(rows, dims, filters) if rows is not None else None
+    return None
+
+
+def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+    """The stored rows themselves (one per request), priced, oldest first; ``unpriced_reason`` says why a
+    row has no cost."""
+    filters.check()
+    with store.reading():
+        lf = price_rows(filters.apply(store.scan()), overrides)
+        return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
+
+
+def check_unpriced(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+    """Every model in the store (within ``filters``) that has no price, with its volume, the first and
+    last time it was seen and the reason; empty when everything is priced."""
+    filters.check()
+    with store.reading():
+        groups = priced_groups(filters.apply(store.scan()), [], overrides)
+        return with_reasons(unpriced_models(groups, seen=True).collect(), overrides)

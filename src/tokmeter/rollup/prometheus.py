@@ -1,0 +1,85 @@
+"""A node_exporter textfile (``--prometheus FILE``): token, request and cost counters by user and model,
+ingest lag and last-success timestamps. Written atomically (temp file + rename), as the textfile
+collector requires."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from ..store.local import replace_file
+from .tables import RollupTable
+from .transforms import REPORT_TOKENS
+
+KINDS = {c: c.removesuffix("_tokens") for c in REPORT_TOKENS}
+
+
+def _escape(value: object) -> str:
+    text = "(unknown)" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(**labels: object) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def metrics_text(table: RollupTable) -> str:
+    """The textfile's content, from a rollup table (totals over all its periods) and the store."""
+    lines: list[str] = []
+    rows = table.scan()
+    totals = pl.DataFrame() if rows is None else (
+        rows.group_by("user", "model").agg(pl.col("requests").sum(), pl.col("failed_requests").sum(),
+                                           *(pl.col(c).sum() for c in REPORT_TOKENS), pl.col("cost_usd").sum())
+        .sort("user", "model", nulls_last=True).collect()
+    ) if {"user", "model"} <= set(table.spec.dims) else pl.DataFrame()
+    lines += ["# HELP tokmeter_tokens_total Tokens by user, model and kind (input includes cache reads/writes).",
+              "# TYPE tokmeter_tokens_total counter"]
+    for row in totals.iter_rows(named=True):
+        for column, kind in KINDS.items():
+            lines.append(f"tokmeter_tokens_total{_labels(user=row['user'], model=row['model'], kind=kind)} "
+                         f"{row[column]}")
+    lines += ["# HELP tokmeter_requests_total Requests by user and model.", "# TYPE tokmeter_requests_total counter"]
+    lines += [f"tokmeter_requests_total{_labels(user=r['user'], model=r['model'])} {r['requests']}"
+              for r in totals.iter_rows(named=True)]
+    lines += ["# HELP tokmeter_failed_requests_total Requests with a non-2xx status, by user and model.",
+              "# TYPE tokmeter_failed_requests_total counter"]
+    lines += [f"tokmeter_failed_requests_total{_labels(user=r['user'], model=r['model'])} {r['failed_requests']}"
+              for r in totals.iter_rows(named=True)]
+    lines += ["# HELP tokmeter_cost_usd_total Cost in USD by user and model (priced rows only).",
+              "# TYPE tokmeter_cost_usd_total counter"]
+    lines += [f"tokmeter_cost_usd_total{_labels(user=r['user'], model=r['model'])} {r['cost_usd'] or 0:f}"
+              for r in totals.iter_rows(named=True)]
+    lines += _freshness(table)
+    return "\n".join(lines) + "\n"
+
+
+def _freshness(table: RollupTable) -> list[str]:
+    entries = table.store.ledger_entries()
+    last_ingest = max((_epoch(e["time"]) for e in entries), default=0.0)
+    newest = table.store.scan().select(pl.col("timestamp").max()).collect().item() if entries else None
+    lag = max(0.0, time.time() - newest.timestamp()) if newest is not None else 0.0
+    state = table.state()
+    return [
+        "# HELP tokmeter_last_ingest_timestamp_seconds When the store last committed new rows.",
+        "# TYPE tokmeter_last_ingest_timestamp_seconds gauge",
+        f"tokmeter_last_ingest_timestamp_seconds {last_ingest:.3f}",
+        "# HELP tokmeter_ingest_lag_seconds Age of the newest stored request.",
+        "# TYPE tokmeter_ingest_lag_seconds gauge",
+        f"tokmeter_ingest_lag_seconds {lag:.3f}",
+        "# HELP tokmeter_rollup_last_success_timestamp_seconds When this rollup last completed.",
+        "# TYPE tokmeter_rollup_last_success_timestamp_seconds gauge",
+        f"tokmeter_rollup_last_success_timestamp_seconds{_labels(table=table.spec.name)} "
+        f"{_epoch(state['last_success']) if state.get('last_success') else 0.0:.3f}",
+    ]
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+
+
+def write_textfile(path: Path, text: str) -> None:
+    # node_exporter runs as another user and must read it: 0644
+    replace_file(path, lambda temp: temp.write_text(text, encoding="utf-8"), mode=0o644)

@@ -1,0 +1,288 @@
+"""Rollup tables: per period x dimensions totals, kept up to date incrementally under the store.
+
+Layout: ``ROOT/<name>/period=YYYY-MM-DD/part.parquet`` (hive-partitioned by the first local day of the
+period), ``ROOT/<name>/_state.json``; ``ROOT`` is ``STORE/rollups`` unless ``--output`` says otherwise
+and ``<name>`` spells the table's period, time zone and dimensions (``day.UTC.user+model+provider``).
+
+Incremental: the store's ledger lists every part a commit added or removed, so the state keeps the
+ledger's position at the last run (``Store.change_position``: the byte length of ``ledger.jsonl``, or for
+a remote store the last ledger object of each writer); the next run reads only the entries after it,
+maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
+rows (late data recomputes last week's period like any other). A run with nothing new reads one file
+size and stops. Changing the price data (genai-prices version or the price file), or the cost type
+tokmeter writes (``COST_FORMAT``), recomputes everything.
+
+Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
+exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
+shows a rollup half a commit; each period partition is replaced by one atomic rename.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from ..errors import StoreBusyError, UsageError
+from ..pricing.costs import COST_DTYPE
+from ..pricing.memo import PriceMemo
+from ..pricing.overrides import PriceOverrides
+from ..pricing.resolve import price_data
+from ..store.local import Store, replace_file
+from . import DEFAULT_DIMS, ENGINES, PERIODS
+from .spec import (
+    RollupSpec,
+    period_end,
+    period_start,
+    periods_of_utc_day,
+    rollup_rows,
+    utc_days_of_period,
+)
+from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum
+
+STATE = "_state.json"
+COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
+# The columns' version, in the state's spec: a table written before the unknown_* counts existed is
+# recomputed in full by the next rollup, and not used by reports until then.
+TABLE_FORMAT = 2
+
+
+@dataclass(slots=True)
+class RollupResult:
+    table: Path
+    periods_rewritten: list[date] = field(default_factory=list)
+    full: bool = False
+    rows: int = 0
+
+
+# ---- the table on disk ------------------------------------------------------------------------------
+class RollupTable:
+    def __init__(self, store: Store, spec: RollupSpec, root: Path | None = None) -> None:
+        self.store = store
+        self.spec = spec
+        self.dir = (root or store.root / "rollups") / spec.name
+
+    def state(self) -> dict:
+        path = self.dir / STATE
+        return orjson.loads(path.read_bytes()) if path.exists() else {}
+
+    def is_fresh(self, overrides: PriceOverrides | None) -> bool:
+        state = self.state()
+        return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
+            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT and \
+            state.get("spec") == self._spec_doc()
+
+    def scan(self) -> pl.LazyFrame | None:
+        """The table's rows (None while it has none)."""
+        if next(self.dir.glob("period=*/*.parquet"), None) is None:
+            return None
+        return pl.scan_parquet(self.dir / "period=*/*.parquet", hive_partitioning=True,
+                               hive_schema={"period": pl.Date})
+
+    def update(self, overrides: PriceOverrides | None = None, *, full: bool = False,
+               engine: str = "polars") -> RollupResult:
+        """Bring the table up to date; see the module docstring. ``engine``: ``polars`` (in this process)
+        or ``spark`` (``spark_engine``: the same figures). Raises StoreBusyError (exit 75)."""
+        if engine not in ENGINES:
+            raise UsageError(f"unknown engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
+        with _exclusive(self.store.root / ".rollup.lock"):
+            return self._update(overrides, full, engine)
+
+    def _update(self, overrides: PriceOverrides | None, full: bool, engine: str) -> RollupResult:
+        result = RollupResult(self.dir)
+        for stray in self.dir.rglob(".*.tmp"):  # left by a run that crashed; we hold the rollup lock
+            stray.unlink(missing_ok=True)
+        state = self.state()
+        prices = price_data(overrides)
+        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc() \
+            or state.get("cost_dtype") != COST_FORMAT
+        # the position first, then the rows: a commit in between is read now and counted as new next
+        # time (recomputed twice, harmless); the other order could mark rows done that were never read
+        with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
+            size = self.store.change_position()
+        if not full and state.get("ledger_offset") == size:
+            return result
+        with self.store.reading():
+            periods = self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
+            if full:
+                result.full = True
+                self._drop_stale(periods)
+            result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
+            result.periods_rewritten += sorted(periods)
+        self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
+                           "cost_dtype": COST_FORMAT, "last_success": datetime.now(UTC).isoformat()})
+        return result
+
+    def _spec_doc(self) -> dict:
+        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz,
+                "format": TABLE_FORMAT}
+
+    def _all_periods(self) -> set[date]:
+        periods: set[date] = set()
+        for part in self.store.part_files():
+            periods |= periods_of_utc_day(date.fromisoformat(part.parent.name.split("=", 1)[1]), self.spec)
+        return periods
+
+    def _touched_periods(self, since: object, until: object) -> set[date]:
+        periods: set[date] = set()
+        for day in self.store.days_changed(since, until):  # type: ignore[arg-type]
+            periods |= periods_of_utc_day(day, self.spec)
+        return periods
+
+    def _rewrite(self, starts: list[date], overrides: PriceOverrides | None, prices: dict, engine: str) -> int:
+        """Recompute and replace the periods ``starts``; returns the rows written."""
+        frames = self._spark_frames(starts, overrides) if engine == "spark" and starts else None
+        memo = PriceMemo.load(overrides)  # one for all periods, written once at the end
+        written = 0
+        for start in starts:
+            if frames is not None:
+                frame = frames.filter(pl.col("period") == start)
+            else:
+                rows = self.store.scan(days=utc_days_of_period(start, self.spec))
+                frame = rollup_rows(rows, self.spec, overrides, memo=memo).filter(pl.col("period") == start).collect()
+            written += self._write_period(start, frame, prices)
+        memo.save()
+        return written
+
+    def _spark_frames(self, starts: list[date], overrides: PriceOverrides | None) -> pl.DataFrame:
+        """The rollup rows of every period in ``starts``, computed by Spark in one job over their UTC days
+        (and the day on either side, so copies of a request straddling midnight are deduplicated as
+        ``Store.scan(days=...)`` does)."""
+        from .spark_engine import (  # the optional engine: pyspark, only for --engine spark
+            spark_rollup,
+            spark_session,
+        )
+
+        spans = [utc_days_of_period(start, self.spec) for start in starts]
+        days = (min(s[0] for s in spans) - timedelta(days=1), max(s[1] for s in spans) + timedelta(days=1))
+        with spark_session(None) as session:
+            source = self.store.spark_source(local=(session.sparkContext.master or "").startswith("local"))
+            return spark_rollup(source, self.spec, overrides, spark=session, days=days)
+
+    def _write_period(self, start: date, frame: pl.DataFrame, prices: dict) -> int:
+        folder = self.dir / f"period={start.isoformat()}"
+        if frame.height == 0:
+            for old in folder.glob("*.parquet"):
+                old.unlink()
+            return 0
+        metadata = {"tokmeter.price_data": orjson.dumps(prices).decode()}
+        replace_file(folder / "part.parquet", lambda temp: frame.drop("period").write_parquet(temp, metadata=metadata))
+        return frame.height
+
+    def _drop_stale(self, keep: Iterable[date]) -> None:
+        wanted = {f"period={d.isoformat()}" for d in keep}
+        for folder in self.dir.glob("period=*"):
+            if folder.name not in wanted:
+                for old in folder.glob("*"):
+                    old.unlink()
+                folder.rmdir()
+
+    def _write_state(self, doc: dict) -> None:
+        replace_file(self.dir / STATE, lambda temp: temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2)))
+
+
+def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
+    """Every rollup table under the store (or ``root``)."""
+    base = root or store.root / "rollups"
+    tables = []
+    for state in sorted(base.glob(f"*/{STATE}")):
+        doc = orjson.loads(state.read_bytes()).get("spec") or {}
+        try:
+            spec = RollupSpec(doc.get("period", "day"), tuple(doc.get("dims", DEFAULT_DIMS)), doc.get("tz", "UTC"))
+        except UsageError:
+            continue
+        tables.append(RollupTable(store, spec, base))
+    return tables
+
+
+class _exclusive:
+    """A non-blocking exclusive flock: a second holder fails at once with StoreBusyError (exit 75)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise StoreBusyError(f"another tokmeter rollup is running on {self.path.parent}",
+                                 hint="this run did nothing; the next scheduled run will catch up") from None
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def dims_answerable(spec: RollupSpec, dims: Sequence[str]) -> bool:
+    """Whether a report grouped by ``dims`` can be answered from this table."""
+    non_time = [d for d in dims if d not in PERIODS]
+    times = [d for d in dims if d in PERIODS]
+    if any(d not in spec.dims for d in non_time):
+        return False
+    order = {"day": 0, "week": 1, "month": 2}
+    return all(t == spec.period or (spec.period == "day" and order[t] > 0) for t in times)
+
+
+# ---- answering reports from a table ------------------------------------------------------------------
+def _aligned(spec: RollupSpec, since: date | None, until: date | None) -> bool:
+    if spec.period == "day":
+        return True
+    starts_ok = since is None or period_start(since, spec.period) == since
+    ends_ok = until is None or period_end(period_start(until, spec.period), spec.period) == until + timedelta(days=1)
+    return starts_ok and ends_ok
+
+
+def table_answers(spec: RollupSpec, dims: Sequence[str], filters: object) -> bool:
+    """Whether this table holds exactly what a report with ``dims`` and ``filters`` needs."""
+    needed = {"provider", "model"}  # the unpriced-models list is keyed by them
+    needed |= {d for d, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
+                                   ("provider", filters.providers)) if values}  # type: ignore[attr-defined]
+    return needed <= set(spec.dims) and dims_answerable(spec, dims) and \
+        _aligned(spec, filters.since, filters.until)  # type: ignore[attr-defined]
+
+
+def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> tuple[pl.DataFrame, ...]:
+    """(rows, totals, unpriced) computed from rollup rows, shaped like ``rollup.group_usage``'s."""
+    lf = table
+    if filters.since is not None:  # type: ignore[attr-defined]
+        lf = lf.filter(pl.col("period") >= filters.since)  # type: ignore[attr-defined]
+    if filters.until is not None:  # type: ignore[attr-defined]
+        lf = lf.filter(pl.col("period") <= filters.until)  # type: ignore[attr-defined]
+    for column, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
+                           ("provider", filters.providers)):  # type: ignore[attr-defined]
+        if values:
+            lf = lf.filter(pl.col(column).is_in(list(values)))
+    labels = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+    lf = lf.with_columns(**{d: pl.col("period").dt.strftime(labels[d]) for d in dims if d in labels})
+    sums = [
+        pl.col("requests").sum().cast(pl.UInt32),
+        *(pl.col(c).sum() for c in REPORT_TOKENS),
+        _cost_sum("cost_usd"),
+        pl.col("unpriced_requests").sum(),
+        # tables written before the column existed are recomputed (their price data differs); 0 until then
+        (pl.col("modifier_unknown_requests").sum() if "modifier_unknown_requests" in lf.collect_schema().names()
+         else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")),
+        pl.col("estimated_requests").sum(),
+        *(pl.col(c).sum() for c in UNKNOWN_COUNTS),
+    ]
+    rows = lf.group_by(list(dims)).agg(sums).sort(
+        ["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True
+    ) if dims else lf.select(sums)
+    unpriced = (
+        lf.filter(pl.col("unpriced_requests") > 0)
+        .group_by("provider", "model")
+        .agg(pl.col("unpriced_requests").sum().cast(pl.UInt32).alias("requests"),
+             pl.col("unpriced_input_tokens").sum().alias("input_tokens"),
+             pl.col("unpriced_output_tokens").sum().alias("output_tokens"))
+        .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
+    )
+    return tuple(pl.collect_all([rows, lf.select(sums), unpriced]))

@@ -1,0 +1,76 @@
+"""Which copy of a request to keep. Pure LazyFrame functions, used by the store on every commit.
+
+Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
+unknown) status over others, the copy that knows more token columns (fewer nulls: a token log's copy
+has no reasoning count, a full response's has), latest timestamp. Remaining ties are broken by the
+larger token total, then the smaller (source, source_offset), so the choice never depends on the order
+of ingestion.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..schema import TOKEN_COLUMNS
+
+RANK_KEYS = ("_r_complete", "_r_usage", "_r_ok", "_r_known", "timestamp", "_r_tokens")
+_HELPERS = ("_r_complete", "_r_usage", "_r_ok", "_r_known", "_r_tokens")
+
+
+def rank_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the helper columns that ``best_per_request`` sorts on (all: larger is better)."""
+    return lf.with_columns(
+        _r_complete=pl.col("complete").fill_null(False),
+        _r_usage=pl.col("usage_source").replace_strict(
+            {"reported": 2, "estimated": 1, "missing": 0}, default=0, return_dtype=pl.Int8
+        ),
+        _r_ok=pl.col("status").is_null() | pl.col("status").is_between(200, 299),
+        _r_known=pl.sum_horizontal(pl.col(c).is_not_null().cast(pl.Int8) for c in TOKEN_COLUMNS),
+        _r_tokens=pl.sum_horizontal(TOKEN_COLUMNS),  # nulls count as 0
+    )
+
+
+def sort_best_first(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
+    """Sort so the preferred copy of each request comes first. ``prefer`` names a boolean column that
+    wins full ties (used to keep the stored copy when an identical one is ingested again)."""
+    keys = [*RANK_KEYS, "source", "source_offset"]
+    descending = [True] * len(RANK_KEYS) + [False, False]
+    if prefer is not None:
+        keys.append(prefer)
+        descending.append(True)
+    return rank_columns(lf).sort(keys, descending=descending, nulls_last=True)
+
+
+def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
+    """One row per request_id: the preferred copy."""
+    return (
+        sort_best_first(lf, prefer=prefer)
+        .unique(subset="request_id", keep="first", maintain_order=True)
+        .drop(_HELPERS)
+    )
+
+
+def best_nearby(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per request id among its copies at most a day apart (the hive ``date``), the rule a local
+    store applies at commit, for a store whose writers do not coordinate (``remote_store``): a copy is
+    kept when it is the preferred copy of its date and preferred to the best copy of the day before and
+    of the day after. Copies further apart are not matched. Deciding for the rows of days first..last
+    needs only the rows of first-1..last+1, so every reader (a report over all days, a rollup of one
+    period, Spark over a span) gets the same rows."""
+    keys = ["request_id", "date"]
+    ranked = sort_best_first(lf).with_columns(_ord=pl.col("request_id").cum_count().over("request_id"))
+    best = ranked.group_by(keys).agg(pl.col("_ord").min().alias("_best"))
+    before = best.with_columns(pl.col("date").dt.offset_by("1d")).rename({"_best": "_before"})
+    after = best.with_columns(pl.col("date").dt.offset_by("-1d")).rename({"_best": "_after"})
+    kept = (
+        ranked.join(best, on=keys).join(before, on=keys, how="left").join(after, on=keys, how="left")
+        .filter((pl.col("_ord") == pl.col("_best")) & (pl.col("_before").is_null() | (pl.col("_ord") < pl.col("_before")))
+                & (pl.col("_after").is_null() | (pl.col("_ord") < pl.col("_after"))))
+    )
+    return kept.drop("_ord", "_best", "_before", "_after", *_HELPERS)
+
+
+def usage_signature() -> pl.Expr:
+    """An expression that differs between two copies when their usage differs (null from 0 too)."""
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in (*TOKEN_COLUMNS, "usage_source")],
+                         separator="|")

@@ -1,0 +1,502 @@
+"""The store: a Parquet dataset ``usage/date=YYYY-MM-DD/part-*.parquet`` (hive-partitioned by UTC date)
+holding one row per request id.
+
+Every change is one transaction: new parts are written under temporary names and fsynced, a journal
+(``_txn.json``) naming the parts to add and to remove is written atomically, then applied (renames and
+deletes) and removed. A crash leaves either no journal (nothing happened; stray temporaries are
+cleared by the next writer) or a whole journal (the next writer, or reader, finishes it). Writers
+hold the store's lock exclusively, readers shared, so readers always see a committed state.
+
+Deduplication happens at commit: a new row is compared with the stored copies of its request id in
+its own UTC day and the days either side of it (so a retry that straddles midnight is still one row);
+the preferred copy (see ``dedup``) is kept and the other removed. The work is bounded by the new rows
+and the partitions they touch, never the whole store.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from ..capture import BadCapture
+from ..errors import StoreError
+from ..schema import polars_schema
+from .dedup import best_per_request, usage_signature
+from .ledger import LEDGER, LINE, Verification, lines_digest, rows_digest, with_canonical_lines
+from .ledger import append as append_to_ledger
+from .locking import store_lock
+from .quarantine import append as append_to_quarantine
+from .quarantine import entries_for as quarantine_entries
+
+JOURNAL = "_txn.json"
+DEDUP_WINDOW_DAYS = 1
+_PART_GLOB = "date=*/*.parquet"
+
+
+@dataclass(slots=True)
+class CommitResult:
+    rows_written: int = 0
+    duplicates_dropped: int = 0
+    duplicates_disagreeing: int = 0
+    estimated_dropped: int = 0  # copies with estimated usage among the duplicates dropped (not written)
+
+    def __iadd__(self, other: CommitResult) -> CommitResult:
+        self.rows_written += other.rows_written
+        self.duplicates_dropped += other.duplicates_dropped
+        self.duplicates_disagreeing += other.duplicates_disagreeing
+        self.estimated_dropped += other.estimated_dropped
+        return self
+
+
+class Store:
+    """A store in a local directory (see the module docstring). ``remote_store.RemoteStore`` is the same
+    interface over object storage."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self.usage_dir = self.root / "usage"
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for people: its directory or URL."""
+        return str(self.root)
+
+    def holds_store(self) -> bool:
+        """Whether a store is there: a directory some tokmeter ingest has written to (its lock file,
+        ledger or usage folder). Decided here, once, for every command that reads a store."""
+        return self.root.is_dir() and any((self.root / name).exists() for name in (".lock", LEDGER, "usage"))
+
+    # ---- locking -------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[Store]:
+        """Hold the write lock; finishes any transaction a crashed writer left behind."""
+        with store_lock(self.root, exclusive=True, wait=wait):
+            try:
+                self._recover()
+            except OSError as exc:
+                raise _write_failed(self.root, exc, journal_written=True) from None
+            yield self
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Hold the read lock: the store cannot change while you read."""
+        if not self.root.exists():
+            yield self
+            return
+        with store_lock(self.root, exclusive=False):
+            if (self.root / JOURNAL).exists():
+                raise StoreError(
+                    f"the store {self.root} has an unfinished transaction from a crashed writer",
+                    hint="run any tokmeter ingest (even on an empty directory) to finish it",
+                )
+            yield self
+
+    # ---- reading -------------------------------------------------------------------------------
+    def part_files(self, days: set[date] | None = None) -> list[Path]:
+        if days is None:
+            return sorted(self.usage_dir.glob(_PART_GLOB))
+        files: list[Path] = []
+        for day in sorted(days):
+            files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
+        return files
+
+    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+        """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC
+        dates ``days`` (first, last; inclusive) or all. Hold ``reading()`` while you collect it to see one
+        committed state."""
+        lf = scan_parts(self.usage_dir, bool(self.part_files()))
+        return lf if days is None else lf.filter(pl.col("date").is_between(*days))
+
+    @contextmanager
+    def reading_documents(self) -> Iterator[Store]:
+        """Hold what ``documents`` reads still (here: the read lock; the rows are not needed)."""
+        with self.reading():
+            yield self
+
+    def documents(self, folder: str) -> list[tuple[str, bytes]]:
+        """(where, content) of every JSON document in ``folder`` (e.g. the checkpoints)."""
+        return [(str(doc), doc.read_bytes()) for doc in sorted((self.root / folder).glob("*.json"))]
+
+    def quarantined(self) -> list[dict]:
+        """Every capture set aside (``quarantine.read``)."""
+        from .quarantine import read
+
+        return read(self.root)
+
+    # ---- the ledger: what changed, and tamper evidence -----------------------------------------------
+    def ledger_entries(self) -> list[dict]:
+        from .ledger import read_entries
+
+        return read_entries(self.root)
+
+    def change_position(self) -> int:
+        """A marker of how far the ledger goes (its size): equal markers, same store content."""
+        path = self.root / LEDGER
+        return path.stat().st_size if path.exists() else 0
+
+    def days_changed(self, since: int, until: int) -> set[date]:
+        """The UTC dates of the parts added or removed between two ``change_position`` markers."""
+        with open(self.root / LEDGER, "rb") as handle:
+            handle.seek(since)
+            tail = handle.read(until - since)
+        return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
+
+    def spark_source(self, *, local: bool) -> str:
+        """Where Spark reads the parts (``spark_engine``): the ``usage`` directory."""
+        return str(self.usage_dir)
+
+    def verify(self) -> Verification:
+        """Recompute the ledger's chain and every live part's digest. Hold ``reading()``."""
+        from .ledger import verify
+
+        return verify(self.root, self.part_files())
+
+    # ---- writing -------------------------------------------------------------------------------
+    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
+               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
+        """Add usage rows (deduplicated against each other and the store) in one transaction.
+        ``extra_files`` (path relative to the store -> content) are replaced, ``drop_files`` (relative
+        paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
+        ``writing()``."""
+        result = CommitResult()
+        txn = _Transaction(self.root)
+        txn.quarantine = quarantine_entries(quarantine)
+        try:
+            if rows.height:
+                self._stage_rows(rows, txn, result)
+            for rel, content in (extra_files or {}).items():
+                txn.stage_bytes(rel, content)
+            txn.removes += drop_files  # documents, not parts: no ledger entry
+            txn.commit()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _failed(self.root, exc, txn) from None
+        return result
+
+    def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
+        best = best_of_batch(rows, result)
+        existing = self._stored_copies(best)
+        if existing.height:
+            combined = pl.concat([existing, best.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
+            winners = best_per_request(
+                combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
+            ).collect()
+            _count_dropped(combined.lazy().drop("_file", "_new"), winners.drop("_file", "_new", "_keep_old"), result)
+            replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
+            for file, ids in replaced.group_by("_file"):
+                self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
+            kept = winners.filter("_new").select(polars_schema().names())
+            result.estimated_dropped += _estimated(best) - _estimated(kept)
+            best = kept
+        lined = with_canonical_lines(best)  # the ledger's digests, for all parts at once
+        for (day,), part in (best if lined is None else lined).group_by(pl.col("timestamp").dt.date()):
+            part = part.sort("timestamp")
+            if lined is None:
+                txn.stage_part(self._new_part_path(day), part)
+            else:
+                txn.stage_part(self._new_part_path(day), part.drop(LINE), lines_digest(part[LINE]))
+        result.rows_written += best.height
+
+    def _stored_copies(self, best: pl.DataFrame) -> pl.DataFrame:
+        days: set[date] = set()
+        for day in best["timestamp"].dt.date().unique().to_list():
+            days |= {day + timedelta(days=k) for k in range(-DEDUP_WINDOW_DAYS, DEDUP_WINDOW_DAYS + 1)}
+        files = self.part_files(days)
+        if not files:
+            return pl.DataFrame()
+        return (
+            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file", missing_columns="insert")
+            .filter(pl.col("request_id").is_in(best["request_id"].implode()))
+            .with_columns(_new=pl.lit(False))
+            .collect()
+        )
+
+    def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
+        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert") \
+            .filter(~pl.col("request_id").is_in(list(drop_ids)))
+        if kept.height:
+            txn.stage_part(file.with_name(_part_name()), kept)
+        txn.stage_remove(file)
+
+    def _new_part_path(self, day: date) -> Path:
+        return self.usage_dir / f"date={day.isoformat()}" / _part_name()
+
+    def compact(self, day: date, *, fanout: int = 8) -> int:
+        """Merge the parts of one UTC day whose sizes are of the same order (base ``fanout``) as soon as
+        ``fanout`` of them are; returns how many parts were merged away.
+
+        A follower commits a small part every second or so; without this, each commit's deduplication
+        lookup would read more and more files. Size-tiered merging keeps the parts of a day logarithmic in
+        its size, and rewrites each row about log(rows) times. Call inside ``writing()``."""
+        import math
+        from collections import defaultdict
+
+        tiers: dict[int, list[Path]] = defaultdict(list)
+        for file in self.compactable_parts(day):
+            tiers[int(math.log(max(file.stat().st_size, 1), fanout))].append(file)
+        merged = 0
+        for _tier, group in sorted(tiers.items()):
+            if len(group) >= fanout:
+                self.replace_parts(day, merge_parts(group)[0], group)
+                merged += len(group) - 1
+        return merged
+
+    @contextmanager
+    def compacting(self, *, wait: bool = True) -> Iterator[Store]:
+        """What a compaction holds: the write lock."""
+        with self.writing(wait=wait):
+            yield self
+
+    def compactable_parts(self, day: date) -> list[Path]:
+        """The parts of one UTC day that ``compact`` may merge: all of them (one writer at a time)."""
+        return self.part_files({day})
+
+    def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
+        """Replace the parts ``old`` of one UTC day by one part holding ``frame``, in one transaction
+        (the ledger records both). Call inside ``writing()``."""
+        txn = _Transaction(self.root)
+        txn.stage_part(self._new_part_path(day), frame)
+        for file in old:
+            txn.stage_remove(file)
+        try:
+            txn.commit()
+        except OSError as exc:
+            raise _failed(self.root, exc, txn) from None
+
+    def _recover(self) -> None:
+        journal = self.root / JOURNAL
+        if journal.exists():
+            _Transaction.apply(self.root, orjson.loads(journal.read_bytes()))
+        for stray in self.root.rglob(".*.tmp"):
+            if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
+                stray.unlink(missing_ok=True)
+
+
+def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
+    """The parts under a ``usage`` directory as one LazyFrame (empty, with the schema, when there are none)."""
+    schema = polars_schema()
+    if not any_parts:
+        return pl.LazyFrame(schema={**schema, "date": pl.Date})
+    return pl.scan_parquet(usage_dir / _PART_GLOB, hive_partitioning=True, hive_schema={"date": pl.Date},
+                           schema=schema, missing_columns="insert")  # older parts lack newer columns: null
+
+
+def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
+    """The rows of several parts as one, one row per request id (the preferred copy, as at ingest), in
+    time order: what every compaction writes; and how many rows the parts held."""
+    frame = pl.read_parquet(list(files), schema=polars_schema(), missing_columns="insert")
+    return best_per_request(frame.lazy()).collect().sort("timestamp", "request_id"), frame.height
+
+
+def days_of_entries(entries: Iterable[dict]) -> set[date]:
+    """The UTC dates of the parts that ledger entries name."""
+    days: set[date] = set()
+    for entry in entries:
+        part = entry.get("part", "")
+        if "date=" in part:
+            days.add(date.fromisoformat(part.split("date=", 1)[1].split("/", 1)[0]))
+    return days
+
+
+def _failed(root: Path, exc: BaseException, txn: _Transaction) -> StoreError:
+    """The error of a failed transaction; its temporary files are removed unless its journal was written
+    (the next writer finishes it). The reason is read first: it looks at the free space they take."""
+    journal_written = (root / JOURNAL).exists()
+    error = _write_failed(root, exc, journal_written=journal_written)
+    if not journal_written:
+        txn.discard()
+    return error
+
+
+def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
+    reason = _failure_reason(root, exc)
+    if journal_written:
+        return StoreError(f"the store {root} could not finish a commit: {reason}",
+                          hint="fix the cause (space, permissions); the next tokmeter run finishes it")
+    return StoreError(f"cannot write to the store {root}: {reason}",
+                      hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
+                           "so the next run picks up exactly where this one stopped")
+
+
+_LOW_SPACE = 1 << 20  # bytes: below this, a failed write is put down to a full disk
+
+
+def _failure_reason(root: Path, exc: BaseException) -> str:
+    """Why a write failed, in the terms of the cause: the OS error, else the writer's message; a Parquet
+    writer that hits a full disk may report only a damaged file ("File out of specification: Invalid
+    thrift"), so when the disk is (nearly) full that is said first."""
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+    if "No space left" in reason or getattr(exc, "errno", None) == errno.ENOSPC:
+        return reason
+    where = next((p for p in (root, *root.parents) if p.exists()), None)
+    try:
+        low = where is not None and shutil.disk_usage(where).free < _LOW_SPACE
+    except OSError:
+        low = False
+    return f"No space left on device (the writer said: {reason})" if low else reason
+
+
+def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
+    """A commit's rows in the schema, one per request id (the preferred copy); the copies dropped are
+    counted in ``result``."""
+    batch = rows.lazy().select(polars_schema().names()).cast(polars_schema())
+    best = best_per_request(batch).collect()
+    _count_dropped(batch, best, result)
+    result.estimated_dropped += _estimated(rows) - _estimated(best)
+    return best
+
+
+def _estimated(rows: pl.DataFrame) -> int:
+    return int((rows["usage_source"] == "estimated").sum())
+
+
+def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:
+    kept_sig = kept.lazy().select("request_id", _kept=usage_signature())
+    counts = (
+        all_rows.with_columns(_sig=usage_signature())
+        .join(kept_sig, on="request_id")
+        .select(n=pl.len(), differ=(pl.col("_sig") != pl.col("_kept")).sum())
+        .collect()
+    )
+    result.duplicates_dropped += counts["n"][0] - kept.height
+    result.duplicates_disagreeing += counts["differ"][0]
+
+
+def _part_name() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+class _Transaction:
+    """Files staged under temporary names, then made visible together through a journal."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.adds: list[tuple[str, str]] = []
+        self.removes: list[str] = []
+        self.ledger: list[dict] = []  # tamper-evidence entries for the usage parts (see ledger.py)
+        self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
+        self.temps: list[Path] = []  # every temporary file begun, whole or not
+
+    def _temp_for(self, final: Path) -> Path:
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self.temps.append(temp)
+        return temp
+
+    def discard(self) -> None:
+        """Remove the temporary files of a transaction that failed before its journal was written."""
+        for temp in self.temps:
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                continue  # the next writer's clean-up removes it
+
+    def stage_part(self, final: Path, frame: pl.DataFrame, digest: str | None = None) -> None:
+        """Write ``frame`` as the part ``final`` (``digest``: its ``rows_digest``, when known)."""
+        temp = self._temp_for(final)
+        frame.write_parquet(temp, compression="zstd", statistics=True)
+        os.chmod(temp, 0o600)  # usage rows are the owner's business
+        _fsync_file(temp)
+        self.adds.append((self._rel(temp), self._rel(final)))
+        self.ledger.append({"op": "add", "part": self._rel(final), "rows": frame.height,
+                            "sha256": digest or rows_digest(frame)})
+
+    def stage_bytes(self, rel: str, content: bytes) -> None:
+        final = self.root / rel
+        temp = self._temp_for(final)
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.adds.append((self._rel(temp), rel))
+
+    def stage_remove(self, path: Path) -> None:
+        self.removes.append(self._rel(path))
+        self.ledger.insert(0, {"op": "remove", "part": self._rel(path)})
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def commit(self) -> None:
+        if not self.adds and not self.removes and not self.quarantine:
+            return
+        plan = {"txn": uuid.uuid4().hex, "add": self.adds, "remove": self.removes, "ledger": self.ledger,
+                "quarantine": self.quarantine}
+        journal = self.root / JOURNAL
+        temp = self.root / f".{JOURNAL}.tmp"
+        self.temps.append(temp)
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(orjson.dumps(plan))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, journal)
+        _fsync_dir(self.root)
+        self.apply(self.root, plan)
+
+    @staticmethod
+    def apply(root: Path, plan: dict) -> None:
+        """Idempotent: safe to run again on a journal that was partly applied."""
+        dirs: set[Path] = set()
+        for temp, final in plan["add"]:
+            if (root / temp).exists():
+                os.replace(root / temp, root / final)
+            dirs.add((root / final).parent)
+        for rel in plan["remove"]:
+            (root / rel).unlink(missing_ok=True)
+            dirs.add((root / rel).parent)
+        for directory in dirs:
+            _fsync_dir(directory)
+        if plan.get("ledger"):
+            append_to_ledger(root, plan["txn"], plan["ledger"])
+        if plan.get("quarantine"):
+            append_to_quarantine(root, plan["txn"], plan["quarantine"])
+        (root / JOURNAL).unlink(missing_ok=True)
+        _fsync_dir(root)
+
+
+def replace_file(final: Path, write: Callable[[Path], object], *, mode: int | None = None) -> None:
+    """Make ``final`` appear whole or not at all: ``write`` fills a temporary file beside it (named
+    ``.<name>.<random>.tmp``, which crash clean-ups look for), given ``mode`` if any, fsynced, then renamed
+    over ``final``. (A commit's own files go through the journal instead: ``_Transaction``.)"""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(temp)
+        if mode is not None:
+            os.chmod(temp, mode)
+        _fsync_file(temp)
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,336 @@
+"""A store on object storage (``--store s3://bucket/prefix``, ``gs://``, ``az://``) that many ingesters,
+one per host, write at once with no coordination beyond the bucket.
+
+Layout under the prefix (a public contract, see ``docs/store-layout.md``)::
+
+    usage/date=YYYY-MM-DD/part-<utc stamp>-<ingester>-<random>.parquet   the usage rows
+    ledger/<ingester>/<session>/<seq>.jsonl        hash-chained ledger, one chain per writing process
+    quarantine/<ingester>/<session>/<txn>.jsonl    captures set aside (never their bytes)
+    ingesters/<ingester>/checkpoints/<name>.json   how far each followed file was read, per ingester
+
+How it stays correct without locks:
+
+* Every object is written whole by one PUT and never modified; part names cannot collide (time, the
+  ingester id and 48 random bits), and each process writes its own ledger chain (``<session>``).
+* A commit writes its parts first, then its ledger entry, then its checkpoints. A crash in between
+  leaves rows whose checkpoint did not move: the next run reads those captures again and writes them
+  again, and the second copy is dropped by the deduplication below. Nothing is lost; nothing counts twice.
+* Deduplication by request id happens when reading (``scan``), compacting and rolling up: several
+  ingesters may hold the same capture (overlapping inputs, a retry seen by two gateways), so the
+  store may hold several copies and every read keeps the preferred one among copies at most a day apart
+  (``dedup.best_nearby``: the rule a local store applies at commit).
+* Compaction lists a day's parts, writes their merge, records it, then deletes exactly the parts it
+  listed; parts written meanwhile are untouched, and a reader that sees both the merge and its inputs
+  deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
+
+Readers work on a local mirror of the parts (immutable objects, so a copy is valid for ever): each
+``reading()`` lists the bucket, downloads new parts and drops deleted ones, under a lock on the mirror
+(``$TOKMETER_CACHE`` or the platform's user cache directory). Rollup tables of a remote store live in
+that mirror unless ``--output`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import socket
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from ..capture import BadCapture
+from ..config import CACHE_ENV, cache_root
+from ..errors import StoreError
+from .dedup import best_nearby
+from .ledger import Verification, chained, rows_digest, verify_chains
+from .local import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
+from .locking import store_lock
+from .objects import Bucket
+from .quarantine import entries_for as quarantine_entries
+from .quarantine import unique_entries
+
+IN_FLIGHT_MINUTES = 15
+_PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
+DOWNLOAD_THREADS = 8
+
+
+def safe_name(name: str) -> str:
+    """An ingester id usable in object keys."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:64]
+    if not cleaned:
+        raise StoreError(f"ingester id {name!r} has no usable characters", hint="use letters, digits, '.', '_', '-'")
+    return cleaned
+
+
+def default_ingester() -> str:
+    return safe_name(socket.gethostname() or "ingester")
+
+
+def cache_dir(url: str) -> Path:
+    """Where a remote store's local mirror lives."""
+    import os
+
+    root = cache_root() if os.environ.get(CACHE_ENV) else cache_root() / "stores"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[:60]
+    return root / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+class RemoteStore(Store):
+    """The store's interface (``store.Store``) over a bucket; ``root`` is the local mirror."""
+
+    def __init__(self, url: str, *, ingester: str | None = None, cache: Path | None = None) -> None:
+        self.bucket = Bucket(url)
+        self.url = self.bucket.url
+        self.ingester = safe_name(ingester) if ingester else default_ingester()
+        self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        super().__init__(cache or cache_dir(self.url))
+        self._last_entry: dict | None = None  # the end of this process's ledger chain
+        self._locked = False
+        self._synced = False
+        self._modified: dict[str, datetime | None] = {}  # part key -> when the bucket says it was written
+
+    def __repr__(self) -> str:
+        return f"RemoteStore({self.url!r}, ingester={self.ingester!r})"
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    def holds_store(self) -> bool:
+        """Whether a store is there: some ingester has recorded a commit or a checkpoint under the prefix."""
+        return bool(self.bucket.list("ledger/") or self.bucket.list("ingesters/"))
+
+    # ---- the local mirror ------------------------------------------------------------------------
+    @contextmanager
+    def _mirror_lock(self, wait: bool = True) -> Iterator[None]:
+        if self._locked:
+            yield
+            return
+        with store_lock(self.root, exclusive=True, wait=wait):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[RemoteStore]:
+        """No lock: writers never need one (see the module docstring), so a report or a backfill on the
+        same host never holds up a follower's commits."""
+        yield self
+
+    @contextmanager
+    def compacting(self, *, wait: bool = True) -> Iterator[RemoteStore]:
+        """Hold the local mirror still while merging parts read from it."""
+        with self._mirror_lock(wait):
+            yield self
+
+    @contextmanager
+    def reading(self) -> Iterator[RemoteStore]:
+        """Bring the mirror up to date with the bucket and hold it still while you read."""
+        with self._mirror_lock():
+            if not self._synced:  # a nested reading() keeps the outer one's snapshot
+                self._sync(None)
+            synced, self._synced = self._synced, True
+            try:
+                yield self
+            finally:
+                self._synced = synced
+
+    def part_files(self, days: set[date] | None = None) -> list[Path]:
+        if not self._synced:
+            with self._mirror_lock():
+                self._sync(days)
+        return super().part_files(days)
+
+    def compactable_parts(self, day: date) -> list[Path]:
+        """This ingester's own parts of the day: each follower merges only what it wrote, so followers
+        on many hosts never race over the same parts (``tokmeter compact`` merges across ingesters)."""
+        with self._mirror_lock():
+            self._sync({day}, own=True)
+        return [p for p in Store.part_files(self, {day}) if self._owns(p.name)]
+
+    def _owns(self, name: str) -> bool:
+        """Whether a part is this ingester's: ``part-<21-char stamp>-<ingester>-<12 hex>.parquet``."""
+        return name.startswith("part-") and name.endswith(".parquet") and name[27:-21] == self.ingester
+
+    def _sync(self, days: set[date] | None, *, own: bool = False) -> None:
+        """Make the mirror's parts (of ``days``, or all; with ``own``, only this ingester's) those of the
+        bucket: download new ones, drop deleted ones."""
+        prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
+        for _attempt in range(5):
+            listed = [o for p in prefixes for o in self.bucket.list(p)
+                      if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))]
+            self._modified.update({o.key: o.modified for o in listed})
+            remote = {o.key: o.size for o in listed}
+            local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)
+                     if not own or self._owns(p.name)}
+            for rel, path in local.items():
+                if rel not in remote:
+                    path.unlink(missing_ok=True)
+            wanted = [k for k, size in remote.items() if k not in local or local[k].stat().st_size != size]
+            try:
+                with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                    list(pool.map(self._download, wanted))
+                return
+            except FileNotFoundError:
+                continue  # a compaction deleted a part after we listed it: its merge is there now
+        raise StoreError(f"the parts of {self.url} kept changing while being read",
+                         hint="retry; if it persists, check for a runaway compaction loop")
+
+    def _download(self, key: str) -> None:
+        replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+        """One row per request id across every ingester's parts: the preferred copy among copies at most
+        a day apart (``dedup.best_nearby``), whether all days are read or only ``days``."""
+        lf = scan_parts(self.usage_dir, bool(Store.part_files(self)))
+        if days is None:
+            return best_nearby(lf)
+        first, last = days
+        wider = lf.filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
+        return best_nearby(wider).filter(pl.col("date").is_between(first, last))
+
+    @contextmanager
+    def reading_documents(self) -> Iterator[RemoteStore]:
+        """Documents are read from the bucket itself: no need to bring the mirror's parts up to date."""
+        yield self
+
+    def documents(self, folder: str) -> list[tuple[str, bytes]]:
+        """This ingester's documents in ``folder`` (its checkpoints: each host follows its own files)."""
+        out = []
+        for obj in self.bucket.list(f"ingesters/{self.ingester}/{folder}/"):
+            if obj.key.endswith(".json"):
+                try:
+                    out.append((f"{self.url}/{obj.key}", self.bucket.get(obj.key)))
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def quarantined(self) -> list[dict]:
+        lines: list[bytes] = []
+        for obj in self.bucket.list("quarantine/"):
+            lines += self.bucket.get(obj.key).splitlines()
+        return unique_entries(lines)
+
+    # ---- writing ---------------------------------------------------------------------------------
+    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
+               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
+        """Write the rows (one per request id within the batch), then the ledger entry, the quarantined
+        captures and last the checkpoints (``extra_files``; ``drop_files`` deleted), each as whole objects."""
+        result = CommitResult()
+        txn = uuid.uuid4().hex
+        changes: list[dict] = []
+        if rows.height:
+            best = best_of_batch(rows, result)
+            for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
+                changes.append(self._put_part(day, part.drop("_day").sort("timestamp")))
+            result.rows_written += best.height
+        self._record(txn, changes)
+        entries = quarantine_entries(quarantine)
+        if entries:
+            data = b"".join(orjson.dumps({**entry, "txn": txn}) + b"\n" for entry in entries)
+            self.bucket.put(f"quarantine/{self.ingester}/{self.session}/{txn}.jsonl", data)
+        for rel, content in (extra_files or {}).items():
+            self.bucket.put(f"ingesters/{self.ingester}/{rel}", content)
+        if drop_files:
+            self.bucket.delete([f"ingesters/{self.ingester}/{rel}" for rel in drop_files])
+        return result
+
+    def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
+        """Write the merge, record it (adds and removes together), then delete the parts it replaces."""
+        keys = [path.relative_to(self.root).as_posix() for path in old]
+        added = self._put_part(day, frame)
+        self._record(uuid.uuid4().hex, [*({"op": "remove", "part": key} for key in keys), added])
+        self.bucket.delete(keys)
+        for path in old:
+            path.unlink(missing_ok=True)
+
+    def _put_part(self, day: date, frame: pl.DataFrame) -> dict:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        key = f"usage/date={day.isoformat()}/part-{stamp}-{self.ingester}-{uuid.uuid4().hex[:12]}.parquet"
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        self.bucket.put(key, buffer.getvalue())
+        return {"op": "add", "part": key, "rows": frame.height, "sha256": rows_digest(frame)}
+
+    def _record(self, txn: str, changes: list[dict]) -> None:
+        entries = chained(changes, txn, self._last_entry)
+        if not entries:
+            return
+        data = b"".join(orjson.dumps(entry) + b"\n" for entry in entries)
+        # named by seq and txn: a PUT that landed though the client saw an error is never overwritten
+        self.bucket.put(f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}-{txn[:12]}.jsonl", data)
+        self._last_entry = entries[-1]
+
+    # ---- the ledger ------------------------------------------------------------------------------
+    def _ledger_objects(self) -> dict[str, list[str]]:
+        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order."""
+        chains: dict[str, list[str]] = {}
+        for obj in self.bucket.list("ledger/"):
+            chain, _, name = obj.key[len("ledger/"):].rpartition("/")
+            if name.endswith(".jsonl") and chain:
+                chains.setdefault(chain, []).append(obj.key)
+        return chains
+
+    def _entries(self, keys: Sequence[str]) -> list[dict]:
+        return [orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()]
+
+    def ledger_entries(self) -> list[dict]:
+        chains = self._ledger_objects()
+        return sorted((e for keys in chains.values() for e in self._entries(keys)), key=lambda e: e["time"])
+
+    def change_position(self) -> dict[str, str]:  # type: ignore[override]
+        """The last ledger object of every chain: equal positions, same store content."""
+        return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
+
+    def days_changed(self, since: object, until: object) -> set[date]:
+        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
+        are written in order, and each after the parts it names, so a position never runs ahead of the
+        parts it covers."""
+        old = since if isinstance(since, dict) else {}
+        new = until if isinstance(until, dict) else {}
+        keys = [key for chain, keys in self._ledger_objects().items() for key in keys
+                if old.get(chain, "") < key <= new.get(chain, "")]
+        days = days_of_entries(self._entries(keys))
+        # a new copy on day d can change which copy is kept on d-1 or d+1 (``dedup.best_nearby``)
+        return {day + timedelta(days=k) for day in days for k in (-1, 0, 1)}
+
+    def spark_source(self, *, local: bool) -> str:
+        """Spark in local mode reads the mirror (brought up to date by ``reading()``); on a cluster the
+        executors read the bucket itself (``s3a://`` for S3, with hadoop-aws on the cluster)."""
+        if local:
+            return str(self.usage_dir)
+        scheme, rest = self.url.split("://", 1)
+        return f"{'s3a' if scheme in ('s3', 's3a') else scheme}://{rest}/usage"
+
+    def verify(self) -> Verification:
+        """Every chain, and every live part's digest against the mirror. Hold ``reading()``.
+
+        Ingesters keep writing meanwhile, so the ledger is listed before and after the mirror is brought
+        up to date: parts named by ledger objects that appeared in between, and unrecorded parts younger
+        than ``IN_FLIGHT_MINUTES`` (written, their ledger object not yet), are reported as in flight, not
+        as missing or unexpected. An older unrecorded part is unexpected: injected, or left by a writer
+        that crashed between writing it and recording it (its rows were read again and recorded)."""
+        before = {key for keys in self._ledger_objects().values() for key in keys}
+        self._sync(None)
+        objects = self._ledger_objects()
+        chains = {chain: self._entries(keys) for chain, keys in objects.items()}
+        present = {path.relative_to(self.root).as_posix(): path for path in Store.part_files(self)}
+        result = verify_chains(chains, present)
+        moving = {e["part"] for e in self._entries([k for keys in objects.values() for k in keys if k not in before])}
+        cutoff = datetime.now(UTC) - timedelta(minutes=IN_FLIGHT_MINUTES)
+        young = {rel for rel in result.unexpected if _PART_NAME.match(rel.rsplit("/", 1)[-1])
+                 and (self._modified.get(rel) or cutoff) > cutoff}  # by the bucket's clock, not the name
+        result.in_flight = sorted(moving & {*result.missing, *result.unexpected} | young)
+        result.missing = [rel for rel in result.missing if rel not in result.in_flight]
+        result.unexpected = [rel for rel in result.unexpected if rel not in result.in_flight]
+        return result
