@@ -21,11 +21,11 @@ import pytest
 from capture_lines import input_tokens, records
 from conftest import run_cli
 from test_follow import append, assert_clean_stop, follower, status, stored, wait_for, wait_rows
-from tokmeter import checkpoints
+from tokmeter.ingest import checkpoints
 from tokmeter.ingest.follow import FollowOptions, run_follow
+from tokmeter.ingest.tail import Tailer
 from tokmeter.sources import BadCapture
 from tokmeter.store.local import Store
-from tokmeter.ingest.tail import Tailer
 
 
 def captures_read(stdout: str) -> int:
