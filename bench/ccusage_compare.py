@@ -41,8 +41,21 @@ def find_ccusage(explicit: str | None, scratch: Path) -> str | None:
     scratch.mkdir(parents=True, exist_ok=True)
     installed = scratch / "node_modules" / ".bin" / "ccusage"
     if not installed.exists():
-        done = subprocess.run([npm, "install", "--prefix", str(scratch), "--no-audit", "--no-fund",
-                               f"ccusage@{CCUSAGE_VERSION}"], capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(scratch),
+                "--no-audit",
+                "--no-fund",
+                f"ccusage@{CCUSAGE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if done.returncode != 0:
             return None
     return str(installed) if _version(str(installed)) == CCUSAGE_VERSION else None
@@ -58,24 +71,50 @@ def _version(binary: str) -> str | None:
 
 
 def ccusage_daily(binary: str, claude_dir: Path, home: Path) -> dict[str, dict[str, int]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("CLAUDE_", "CODEX_", "XDG_"))}
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("CLAUDE_", "CODEX_", "XDG_"))
+    }
     env.update(HOME=str(home), CLAUDE_CONFIG_DIR=str(claude_dir), NO_COLOR="1")
-    done = subprocess.run([binary, "daily", "--json", "--offline", "--timezone", "UTC"], capture_output=True,
-                          text=True, env=env, timeout=300, check=True)
-    return {row["period"]: {"input": row["inputTokens"], "output": row["outputTokens"],
-                            "cache_write": row["cacheCreationTokens"], "cache_read": row["cacheReadTokens"]}
-            for row in json.loads(done.stdout)["daily"]}
+    done = subprocess.run(
+        [binary, "daily", "--json", "--offline", "--timezone", "UTC"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    return {
+        row["period"]: {
+            "input": row["inputTokens"],
+            "output": row["outputTokens"],
+            "cache_write": row["cacheCreationTokens"],
+            "cache_read": row["cacheReadTokens"],
+        }
+        for row in json.loads(done.stdout)["daily"]
+    }
 
 
 def tokmeter_daily(claude_dir: Path, store: Path) -> dict[str, dict[str, int]]:
     command = [sys.executable, "-m", "tokmeter"]
-    subprocess.run([*command, "ingest", str(claude_dir), "--store", str(store), "--quiet"], check=True, timeout=600)
-    done = subprocess.run([*command, "report", "--by", "day", "--format", "json", "--store", str(store)],
-                          capture_output=True, text=True, check=True, timeout=600)
-    return {row["day"]: {"input": row["input_tokens"] - row["cache_read_tokens"] - row["cache_write_tokens"],
-                         "output": row["output_tokens"], "cache_write": row["cache_write_tokens"],
-                         "cache_read": row["cache_read_tokens"]}
-            for row in json.loads(done.stdout)["rows"]}
+    subprocess.run(
+        [*command, "ingest", str(claude_dir), "--store", str(store), "--quiet"], check=True, timeout=600
+    )
+    done = subprocess.run(
+        [*command, "report", "--by", "day", "--format", "json", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return {
+        row["day"]: {
+            "input": row["input_tokens"] - row["cache_read_tokens"] - row["cache_write_tokens"],
+            "output": row["output_tokens"],
+            "cache_write": row["cache_write_tokens"],
+            "cache_read": row["cache_read_tokens"],
+        }
+        for row in json.loads(done.stdout)["rows"]
+    }
 
 
 def compare(ours: dict[str, dict[str, int]], theirs: dict[str, dict[str, int]]) -> list[str]:

@@ -27,7 +27,15 @@ from decimal import Decimal
 from pathlib import Path
 
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-PARTS = ("c_request", "c_input", "c_cache_read", "c_cache_write_5m", "c_cache_write_1h", "c_output", "c_reasoning")
+PARTS = (
+    "c_request",
+    "c_input",
+    "c_cache_read",
+    "c_cache_write_5m",
+    "c_cache_write_1h",
+    "c_output",
+    "c_reasoning",
+)
 
 
 def price_table(store: Path, out: Path) -> int:
@@ -38,19 +46,29 @@ def price_table(store: Path, out: Path) -> int:
     from tokmeter.pricing.resolve import build_price_table
     from tokmeter.store.local import Store
 
-    keys = (Store(store).scan().select("provider", "model", _price_day=pl.col("date"),
-                                       _price_minute=pl.lit(0, dtype=pl.Int32)).unique().collect())
+    keys = (
+        Store(store)
+        .scan()
+        .select("provider", "model", _price_day=pl.col("date"), _price_minute=pl.lit(0, dtype=pl.Int32))
+        .unique()
+        .collect()
+    )
     table = build_price_table(keys)
     if table["_price_minute"].is_not_null().any():
         raise SystemExit("a model priced by time of day: the DuckDB peer does not model that")
     if table["_thresholds"].list.len().max() > 1:
         raise SystemExit("a model with more than one context tier: the DuckDB peer models one")
     coefficient = pl.Decimal(20, 18)
-    tiers = [table.filter(pl.col("_tier") == level).select(
-        "provider", "model", pl.col("_price_day").alias("day"),
-        *(pl.col(f"_{name}").cast(coefficient).alias(f"t{level}_{name}") for name in PARTS),
-        *([pl.col("_thresholds").list.first().alias("threshold")] if level == 0 else []),
-    ) for level in (0, 1)]
+    tiers = [
+        table.filter(pl.col("_tier") == level).select(
+            "provider",
+            "model",
+            pl.col("_price_day").alias("day"),
+            *(pl.col(f"_{name}").cast(coefficient).alias(f"t{level}_{name}") for name in PARTS),
+            *([pl.col("_thresholds").list.first().alias("threshold")] if level == 0 else []),
+        )
+        for level in (0, 1)
+    ]
     joined = tiers[0].join(tiers[1], on=["provider", "model", "day"], how="left", nulls_equal=True)
     joined.write_parquet(out)
     return joined.height
@@ -58,10 +76,12 @@ def price_table(store: Path, out: Path) -> int:
 
 def _cost(level: int) -> str:
     p = f"p.t{level}_"
-    return (f"{p}c_request + u.input_tokens * {p}c_input + u.cache_read_tokens * {p}c_cache_read"
-            f" + (u.cache_write_tokens - u.cache_write_1h_tokens) * {p}c_cache_write_5m"
-            f" + u.cache_write_1h_tokens * {p}c_cache_write_1h + u.output_tokens * {p}c_output"
-            f" + u.reasoning_tokens * {p}c_reasoning")
+    return (
+        f"{p}c_request + u.input_tokens * {p}c_input + u.cache_read_tokens * {p}c_cache_read"
+        f" + (u.cache_write_tokens - u.cache_write_1h_tokens) * {p}c_cache_write_5m"
+        f" + u.cache_write_1h_tokens * {p}c_cache_write_1h + u.output_tokens * {p}c_output"
+        f" + u.reasoning_tokens * {p}c_reasoning"
+    )
 
 
 def query(store: Path, mode: str, prices: Path | None) -> str:
@@ -70,9 +90,11 @@ def query(store: Path, mode: str, prices: Path | None) -> str:
     if mode == "tokens":
         return f'SELECT u."user", u.model, count(*) AS requests, {sums} FROM {files} u GROUP BY ALL'
     cost = f"CASE WHEN u.input_tokens > p.threshold THEN {_cost(1)} ELSE {_cost(0)} END"
-    return (f'SELECT u."user", u.model, count(*) AS requests, {sums}, sum({cost}) AS cost_usd '
-            f"FROM {files} u LEFT JOIN read_parquet('{prices}') p "
-            "ON u.provider = p.provider AND u.model = p.model AND u.date = p.day GROUP BY ALL")
+    return (
+        f'SELECT u."user", u.model, count(*) AS requests, {sums}, sum({cost}) AS cost_usd '
+        f"FROM {files} u LEFT JOIN read_parquet('{prices}') p "
+        "ON u.provider = p.provider AND u.model = p.model AND u.date = p.day GROUP BY ALL"
+    )
 
 
 def main() -> None:

@@ -78,7 +78,9 @@ def sample(capture: Capture) -> Sample | None:
     estimate.fill(ex, api, capture.body, content_type, {}, row["provider"])
     if ex.usage_source != "estimated":
         return None
-    return Sample(row["provider"], row["model"], row["output_tokens"], row["reasoning_tokens"], ex.output_tokens)
+    return Sample(
+        row["provider"], row["model"], row["output_tokens"], row["reasoning_tokens"], ex.output_tokens
+    )
 
 
 def _api(capture: Capture, path: str | None) -> str | None:
@@ -99,14 +101,24 @@ def summarize(samples: list[Sample]) -> list[tuple[str, int, float, float, float
     for provider, items in sorted(by_provider.items(), key=lambda kv: (kv[0] == "all", -len(kv[1]), kv[0])):
         errors = [item.error for item in items]
         visible = [abs(v) for item in items if (v := item.visible_error) is not None]
-        table.append((provider, len(items), statistics.median(map(abs, errors)), max(map(abs, errors)),
-                      statistics.median(errors), f"{statistics.median(visible):.0%}" if visible else "n/a"))
+        table.append(
+            (
+                provider,
+                len(items),
+                statistics.median(map(abs, errors)),
+                max(map(abs, errors)),
+                statistics.median(errors),
+                f"{statistics.median(visible):.0%}" if visible else "n/a",
+            )
+        )
     return table
 
 
 def markdown(table: list[tuple[str, int, float, float, float, str]]) -> str:
-    header = ("| provider | streams | median abs. error | worst abs. error | median signed error | "
-              "median abs. error, visible output |")
+    header = (
+        "| provider | streams | median abs. error | worst abs. error | median signed error | "
+        "median abs. error, visible output |"
+    )
     lines = [header, "|---|---:|---:|---:|---:|---:|"]
     for provider, n, median, worst, signed, visible in table:
         lines.append(f"| {provider} | {n} | {median:.0%} | {worst:.0%} | {signed:+.0%} | {visible} |")
@@ -123,12 +135,20 @@ def main() -> int:
         return 1
     samples = [s for c in captures() if (s := sample(c)) is not None]
     table = summarize(samples)
-    print(markdown(table) if args.markdown else "\n".join(
-        f"{p:14} n={n:3}  median {m:6.1%}  worst {w:7.1%}  signed {s:+6.1%}  visible {v}" for p, n, m, w, s, v in table))
+    print(
+        markdown(table)
+        if args.markdown
+        else "\n".join(
+            f"{p:14} n={n:3}  median {m:6.1%}  worst {w:7.1%}  signed {s:+6.1%}  visible {v}"
+            for p, n, m, w, s, v in table
+        )
+    )
     if args.samples:
         for item in sorted(samples, key=lambda s: (s.provider, s.error)):
-            print(f"  {item.provider:12} {item.model or '?':40} reported {item.reported:5} (reasoning "
-                  f"{item.reasoning:5})  estimated {item.estimated:5}  {item.error:+.0%}")
+            print(
+                f"  {item.provider:12} {item.model or '?':40} reported {item.reported:5} (reasoning "
+                f"{item.reasoning:5})  estimated {item.estimated:5}  {item.error:+.0%}"
+            )
     return 0
 
 

@@ -122,8 +122,9 @@ class Prober(threading.Thread):
         return latencies
 
 
-def append_at(log: Path, lines: list[tuple[bytes, bool]], rows_before: int, rate: float,
-              done: list[tuple[float, int]]) -> float:
+def append_at(
+    log: Path, lines: list[tuple[bytes, bool]], rows_before: int, rate: float, done: list[tuple[float, int]]
+) -> float:
     """Append the (pre-generated) lines at ``rate`` a second; ``done`` gets (time the write returned, rows
     so far) per line that makes a new row. Returns the achieved rate."""
     start = time.monotonic()
@@ -132,7 +133,7 @@ def append_at(log: Path, lines: list[tuple[bytes, bool]], rows_before: int, rate
         while written < len(lines):
             due = min(len(lines), int(rate * (time.monotonic() - start + WRITE_TICK))) - written
             if due > 0:
-                batch = lines[written:written + due]
+                batch = lines[written : written + due]
                 out.write(b"".join(line for line, _ in batch))
                 now = time.time()
                 for _, new in batch:
@@ -149,11 +150,19 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return {}
     ordered = sorted(values)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-    return {"p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": ordered[-1],
-            "mean": statistics.fmean(ordered), "n": len(ordered)}
+    return {
+        "p50": pick(0.50),
+        "p90": pick(0.90),
+        "p99": pick(0.99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+        "n": len(ordered),
+    }
 
 
-def phase(name: str, log: Path, records: Records, prober: Prober, rate: float, seconds: float, pid: int) -> dict:
+def phase(
+    name: str, log: Path, records: Records, prober: Prober, rate: float, seconds: float, pid: int
+) -> dict:
     appended: list[tuple[float, int]] = []
     rows_before = records.rows
     lines = records.take(int(rate * seconds))
@@ -172,11 +181,17 @@ def phase(name: str, log: Path, records: Records, prober: Prober, rate: float, s
     third = max(1, len(lag) // 3)
     first_third, last_third = lag[:third], lag[-third:]
     result = {
-        "phase": name, "profile": records.profile, "target_rate": rate, "achieved_rate": round(achieved, 1),
-        "seconds": seconds, "rows": len(appended), "latency_s": {k: round(v, 3) for k, v in percentiles(latencies).items()},
+        "phase": name,
+        "profile": records.profile,
+        "target_rate": rate,
+        "achieved_rate": round(achieved, 1),
+        "seconds": seconds,
+        "rows": len(appended),
+        "latency_s": {k: round(v, 3) for k, v in percentiles(latencies).items()},
         "drain_after_stop_s": round(drained, 3),
-        "lag_rows_max": max(lag, default=0), "lag_rows_mean_first_third": round(statistics.fmean(first_third), 1)
-        if first_third else 0, "lag_rows_mean_last_third": round(statistics.fmean(last_third), 1) if last_third else 0,
+        "lag_rows_max": max(lag, default=0),
+        "lag_rows_mean_first_third": round(statistics.fmean(first_third), 1) if first_third else 0,
+        "lag_rows_mean_last_third": round(statistics.fmean(last_third), 1) if last_third else 0,
     }
     result["kept_up"] = result["lag_rows_mean_last_third"] <= result["lag_rows_mean_first_third"] + rate * 1.0
     result["follower_cpu_cores"] = round(cores, 2)
@@ -203,7 +218,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", choices=["small", "stream"], default="small")
     parser.add_argument("--latency-rate", type=float, default=100.0)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
@@ -222,8 +239,20 @@ def main() -> None:
     log.touch()
     env = {**FOLLOWER_ENV, "TOKMETER_STORE": str(store)}
     err = open(work / "follower.err", "w")  # noqa: SIM115
-    follower = subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", str(logs), "--follow",
-                                 *(["--poll"] if args.poll else [])], stdout=subprocess.DEVNULL, stderr=err, env=env)
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokmeter",
+            "ingest",
+            str(logs),
+            "--follow",
+            *(["--poll"] if args.poll else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        env=env,
+    )
     results = []
     try:
         deadline = time.monotonic() + 60
@@ -233,8 +262,9 @@ def main() -> None:
         prober = Prober(store)
         prober.start()
         if not args.skip_latency:
-            results.append(phase("latency", log, records, prober, args.latency_rate, args.latency_seconds,
-                                 follower.pid))
+            results.append(
+                phase("latency", log, records, prober, args.latency_rate, args.latency_seconds, follower.pid)
+            )
             print(json.dumps(results[-1]), flush=True)
         if not args.skip_sustained:
             results.append(phase("sustained", log, records, prober, args.rate, args.seconds, follower.pid))
@@ -243,8 +273,17 @@ def main() -> None:
         with Store(store).reading():
             got = Store(store).scan().select(pl.col("input_tokens").sum(), pl.len()).collect().row(0)
         exact = got == (records.input_tokens, records.rows)
-        print(json.dumps({"store_rows": got[1], "expected_rows": records.rows, "input_tokens_exact": exact,
-                          "log_mb": round(log.stat().st_size / 1e6, 1), "parts": len(Store(store).part_files())}))
+        print(
+            json.dumps(
+                {
+                    "store_rows": got[1],
+                    "expected_rows": records.rows,
+                    "input_tokens_exact": exact,
+                    "log_mb": round(log.stat().st_size / 1e6, 1),
+                    "parts": len(Store(store).part_files()),
+                }
+            )
+        )
         follower.send_signal(signal.SIGTERM)
         print(json.dumps({"follower_exit_code": follower.wait(timeout=60)}))
         if not exact:

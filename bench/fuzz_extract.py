@@ -48,17 +48,17 @@ def mutate(rng: random.Random, data: bytes, pool: list[bytes]) -> bytes:
         if choice < 0.25 and buf:
             buf[rng.randrange(len(buf))] = rng.randrange(256)
         elif choice < 0.45 and buf:
-            del buf[rng.randrange(len(buf)):]
+            del buf[rng.randrange(len(buf)) :]
         elif choice < 0.65:
             other = rng.choice(pool)
             cut = rng.randrange(len(buf) + 1)
-            buf[cut:] = other[rng.randrange(len(other) + 1):]
+            buf[cut:] = other[rng.randrange(len(other) + 1) :]
         else:
             text = bytes(buf)
             digits = [i for i, b in enumerate(text) if 48 <= b <= 57]
             if digits:
                 at = rng.choice(digits)
-                buf[at:at + 1] = rng.choice(NUMBERS)
+                buf[at : at + 1] = rng.choice(NUMBERS)
     return bytes(buf)
 
 
@@ -66,12 +66,20 @@ def one(line: bytes) -> None:
     item = parse_record(line, "fuzz", 0, 1, None)
     if isinstance(item, Capture):
         extract_row(item)
-        extract_row(Capture("fuzz", 0, item.meta, item.body if not isinstance(item.body, str) else
-                            item.body.encode("utf-8", "surrogatepass")))
+        extract_row(
+            Capture(
+                "fuzz",
+                0,
+                item.meta,
+                item.body if not isinstance(item.body, str) else item.body.encode("utf-8", "surrogatepass"),
+            )
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

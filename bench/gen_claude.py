@@ -27,13 +27,46 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-MODELS = [("claude-sonnet-4-5-20250929", 0.70), ("claude-opus-4-5-20251101", 0.15),
-          ("claude-haiku-4-5-20251001", 0.15)]
+MODELS = [
+    ("claude-sonnet-4-5-20250929", 0.70),
+    ("claude-opus-4-5-20251101", 0.15),
+    ("claude-haiku-4-5-20251001", 0.15),
+]
 FIRST_DAY = datetime(2026, 10, 21, tzinfo=UTC)
 DAYS = 30
-_WORDS = ("def", "class", "return", "import", "self", "value", "the", "result", "of", "test", "file", "line",
-          "error", "path", "config", "data", "async", "await", "function", "const", "let", "if", "else", "for",
-          "while", "try", "except", "raise", "assert", "print", "log")
+_WORDS = (
+    "def",
+    "class",
+    "return",
+    "import",
+    "self",
+    "value",
+    "the",
+    "result",
+    "of",
+    "test",
+    "file",
+    "line",
+    "error",
+    "path",
+    "config",
+    "data",
+    "async",
+    "await",
+    "function",
+    "const",
+    "let",
+    "if",
+    "else",
+    "for",
+    "while",
+    "try",
+    "except",
+    "raise",
+    "assert",
+    "print",
+    "log",
+)
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -47,7 +80,7 @@ class _Text:
     def take(self, rng: random.Random, size: int) -> str:
         size = min(size, len(self.blob) - 1)
         start = rng.randrange(0, len(self.blob) - size)
-        return self.blob[start:start + size]
+        return self.blob[start : start + size]
 
 
 def _id(rng: random.Random, prefix: str, n: int) -> str:
@@ -59,14 +92,31 @@ def _ts(when: datetime) -> str:
 
 
 def _usage(inp: int, out: int, write: int, read: int, write_1h: int) -> dict:
-    return {"input_tokens": inp, "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
-            "cache_creation": {"ephemeral_5m_input_tokens": write - write_1h, "ephemeral_1h_input_tokens": write_1h},
-            "output_tokens": out, "service_tier": "standard"}
+    return {
+        "input_tokens": inp,
+        "cache_creation_input_tokens": write,
+        "cache_read_input_tokens": read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": write - write_1h,
+            "ephemeral_1h_input_tokens": write_1h,
+        },
+        "output_tokens": out,
+        "service_tier": "standard",
+    }
 
 
 class _Session:
-    def __init__(self, rng: random.Random, text: _Text, project: str, sid: str, start: datetime,
-                 model: str, side: bool = False, agent: str | None = None) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        text: _Text,
+        project: str,
+        sid: str,
+        start: datetime,
+        model: str,
+        side: bool = False,
+        agent: str | None = None,
+    ) -> None:
         self.rng, self.text, self.sid, self.when, self.model = rng, text, sid, start, model
         self.side, self.agent = side, agent
         self.cwd = "/home/dev/" + project.rsplit("-", 1)[-1]
@@ -79,8 +129,15 @@ class _Session:
 
     def _base(self, kind: str) -> dict:
         uuid = _session_id(self.rng)
-        record = {"parentUuid": self.parent, "isSidechain": self.side, "userType": "external", "cwd": self.cwd,
-                  "sessionId": self.sid, "version": "2.0.37", "gitBranch": "main"}
+        record = {
+            "parentUuid": self.parent,
+            "isSidechain": self.side,
+            "userType": "external",
+            "cwd": self.cwd,
+            "sessionId": self.sid,
+            "version": "2.0.37",
+            "gitBranch": "main",
+        }
         if self.agent:
             record["agentId"] = self.agent
         record.update(type=kind, uuid=uuid, timestamp=_ts(self.when))
@@ -94,17 +151,30 @@ class _Session:
 
     def user_prompt(self) -> None:
         self.when += timedelta(seconds=self.rng.randint(20, 600))
-        self.emit({**self._base("user"), "message": {"role": "user", "content": self.text.take(
-            self.rng, self.rng.randint(80, 900))}})
+        self.emit(
+            {
+                **self._base("user"),
+                "message": {"role": "user", "content": self.text.take(self.rng, self.rng.randint(80, 900))},
+            }
+        )
 
     def tool_result(self, tool_id: str) -> int:
         size = int(min(self.rng.lognormvariate(7.8, 1.3), 400_000))  # median ~2.4 KB
         self.when += timedelta(milliseconds=self.rng.randint(50, 30_000))
         body = self.text.take(self.rng, size)
-        self.emit({**self._base("user"), "message": {"role": "user", "content": [
-            {"tool_use_id": tool_id, "type": "tool_result", "content": body}]},
-            "toolUseResult": {"type": "text", "file": {"filePath": f"{self.cwd}/src/mod.py",
-                                                       "numLines": body.count("\n") + 1}}})
+        self.emit(
+            {
+                **self._base("user"),
+                "message": {
+                    "role": "user",
+                    "content": [{"tool_use_id": tool_id, "type": "tool_result", "content": body}],
+                },
+                "toolUseResult": {
+                    "type": "text",
+                    "file": {"filePath": f"{self.cwd}/src/mod.py", "numLines": body.count("\n") + 1},
+                },
+            }
+        )
         return size // 4
 
     def response(self, added: int) -> str:
@@ -119,20 +189,41 @@ class _Session:
         out = max(int(rng.lognormvariate(5.2, 1.1)), 1)
         blocks: list[dict] = []
         if rng.random() < 0.4:
-            blocks.append({"type": "thinking", "thinking": self.text.take(rng, rng.randint(200, 3_000)),
-                           "signature": "Eq" + _id(rng, "", 60)})
+            blocks.append(
+                {
+                    "type": "thinking",
+                    "thinking": self.text.take(rng, rng.randint(200, 3_000)),
+                    "signature": "Eq" + _id(rng, "", 60),
+                }
+            )
         blocks.append({"type": "text", "text": self.text.take(rng, rng.randint(40, 1_500))})
         tool_id = _id(rng, "toolu_01", 22)
-        blocks.append({"type": "tool_use", "id": tool_id, "name": rng.choice(["Read", "Bash", "Edit", "Grep"]),
-                       "input": {"file_path": f"{self.cwd}/src/mod.py"}})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": tool_id,
+                "name": rng.choice(["Read", "Bash", "Edit", "Grep"]),
+                "input": {"file_path": f"{self.cwd}/src/mod.py"},
+            }
+        )
         first_line = len(self.lines)
         for k, block in enumerate(blocks):
             last = k == len(blocks) - 1
             usage = _usage(uncached, out if last else min(out, rng.randint(1, 12)), write, read, write_1h)
-            record = {**self._base("assistant"), "message": {
-                "id": mid, "type": "message", "role": "assistant", "model": self.model, "content": [block],
-                "stop_reason": "tool_use" if last else None, "stop_sequence": None, "usage": usage},
-                "requestId": rid}
+            record = {
+                **self._base("assistant"),
+                "message": {
+                    "id": mid,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [block],
+                    "stop_reason": "tool_use" if last else None,
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+                "requestId": rid,
+            }
             self.emit(record)
             if not last:
                 self.when += timedelta(milliseconds=rng.randint(100, 1_500))
@@ -168,8 +259,23 @@ def write_claude_tree(root: Path, files: int, big: int = 0, big_mb: float = 30.0
     per-day totals ``{day: {input, output, cache_write, cache_read}}``."""
     rng = random.Random(seed)
     text = _Text(rng)
-    projects = [f"-home-dev-{name}" for name in ("webapp", "api", "cli", "infra", "ml-pipeline", "docs", "mobile",
-                                                  "billing", "search", "auth", "etl", "dashboard")]
+    projects = [
+        f"-home-dev-{name}"
+        for name in (
+            "webapp",
+            "api",
+            "cli",
+            "infra",
+            "ml-pipeline",
+            "docs",
+            "mobile",
+            "billing",
+            "search",
+            "auth",
+            "etl",
+            "dashboard",
+        )
+    ]
     seen: dict[tuple[str, str], tuple[str, dict]] = {}
     written = total_bytes = 0
     earlier: list[_Session] = []
@@ -196,22 +302,35 @@ def write_claude_tree(root: Path, files: int, big: int = 0, big_mb: float = 30.0
                 if written >= files:
                     break
                 agent = _id(rng, "", 8).lower()
-                sub = _Session(rng, text, project, sid, session.when - timedelta(minutes=rng.randint(1, 30)),
-                               "claude-haiku-4-5-20251001" if rng.random() < 0.6 else session.model,
-                               side=True, agent=agent)
+                sub = _Session(
+                    rng,
+                    text,
+                    project,
+                    sid,
+                    session.when - timedelta(minutes=rng.randint(1, 30)),
+                    "claude-haiku-4-5-20251001" if rng.random() < 0.6 else session.model,
+                    side=True,
+                    agent=agent,
+                )
                 sub.grow(int(min(rng.lognormvariate(10.8, 1.0), 2e6)))
                 total_bytes += _write(folder / sid / "subagents" / f"agent-{agent}.jsonl", sub.lines)
                 written += 1
                 _account(seen, sub)
-    days: dict[str, dict[str, int]] = defaultdict(lambda: {"input": 0, "output": 0, "cache_write": 0,
-                                                           "cache_read": 0})
+    days: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"input": 0, "output": 0, "cache_write": 0, "cache_read": 0}
+    )
     for ts, usage in seen.values():
         day = days[ts[:10]]
         day["input"] += usage["input_tokens"]
         day["output"] += usage["output_tokens"]
         day["cache_write"] += usage["cache_creation_input_tokens"]
         day["cache_read"] += usage["cache_read_input_tokens"]
-    return {"files": written, "bytes": total_bytes, "responses": len(seen), "days": dict(sorted(days.items()))}
+    return {
+        "files": written,
+        "bytes": total_bytes,
+        "responses": len(seen),
+        "days": dict(sorted(days.items())),
+    }
 
 
 def _session_id(rng: random.Random) -> str:

@@ -36,7 +36,14 @@ MODELS = [
     ("anthropic", "claude-sonnet-4-5-20250929", "/v1/messages", 0.18, "anthropic", 0.0),
     ("anthropic", "claude-haiku-4-5-20251001", "/v1/messages", 0.10, "anthropic", 0.0),
     ("anthropic", "claude-opus-4-1-20250805", "/v1/messages", 0.02, "anthropic", 0.0),
-    ("google", "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", 0.08, "google", 0.3),
+    (
+        "google",
+        "gemini-2.5-flash",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        0.08,
+        "google",
+        0.3,
+    ),
     ("google", "gemini-2.5-pro", "/v1beta/models/gemini-2.5-pro:streamGenerateContent", 0.04, "google", 0.5),
     ("groq", "llama-3.3-70b-versatile", "/openai/v1/chat/completions", 0.03, "none", 0.0),
 ]
@@ -83,15 +90,18 @@ def day_frame(day: date, count: int, first_index: int, seed: int) -> pl.DataFram
     for *_, share, _cache, _reason in MODELS:
         total += share
         cum.append(total)
-    model_table = pl.DataFrame({
-        "m": list(range(len(MODELS))),
-        "provider": [m[0] for m in MODELS],
-        "model": [m[1] for m in MODELS],
-        "endpoint": [m[2] for m in MODELS],
-        "cache": [m[4] for m in MODELS],
-        "reasoning_share": [m[5] for m in MODELS],
-        "tiered": [m[1] in ("claude-sonnet-4-5-20250929", "gemini-2.5-pro") for m in MODELS],
-    }, schema_overrides={"m": pl.UInt32})
+    model_table = pl.DataFrame(
+        {
+            "m": list(range(len(MODELS))),
+            "provider": [m[0] for m in MODELS],
+            "model": [m[1] for m in MODELS],
+            "endpoint": [m[2] for m in MODELS],
+            "cache": [m[4] for m in MODELS],
+            "reasoning_share": [m[5] for m in MODELS],
+            "tiered": [m[1] in ("claude-sonnet-4-5-20250929", "gemini-2.5-pro") for m in MODELS],
+        },
+        schema_overrides={"m": pl.UInt32},
+    )
     i = pl.col("i")
     midnight = datetime.combine(day, datetime.min.time(), UTC)
     base = pl.DataFrame({"i": pl.int_range(first_index, first_index + count, eager=True, dtype=pl.UInt64)})
@@ -101,8 +111,9 @@ def day_frame(day: date, count: int, first_index: int, seed: int) -> pl.DataFram
         .join(model_table, on="m", how="left")
         .with_columns(
             # a skewed user population: user-000 is the heaviest
-            user=pl.format("user-{}", (_uniform(i, seed, 2).pow(2.2) * USERS).cast(pl.Int64).cast(pl.String)
-                           .str.zfill(3)),
+            user=pl.format(
+                "user-{}", (_uniform(i, seed, 2).pow(2.2) * USERS).cast(pl.Int64).cast(pl.String).str.zfill(3)
+            ),
             # busier in (UTC) working hours
             _sec=((_uniform(i, seed, 3) * 0.55 + _uniform(i, seed, 4) * 0.45) * 86_400).cast(pl.Int64),
             _micro=(i.hash(_seed(seed, 5)) % 1_000_000).cast(pl.Int64),
@@ -115,43 +126,83 @@ def day_frame(day: date, count: int, first_index: int, seed: int) -> pl.DataFram
             _output=_lognormal(i, seed, 13, 350, 1.0).clip(1, 32_000),
         )
         .with_columns(
-            input_tokens=pl.when(pl.col("tiered") & pl.col("_long")).then(pl.col("_input") + 200_001)
-            .otherwise(pl.col("_input")).cast(pl.Int64),
+            input_tokens=pl.when(pl.col("tiered") & pl.col("_long"))
+            .then(pl.col("_input") + 200_001)
+            .otherwise(pl.col("_input"))
+            .cast(pl.Int64),
             output_tokens=pl.col("_output").cast(pl.Int64),
-            usage_source=pl.when(_uniform(i, seed, 15) < 0.005).then(pl.lit("missing"))
-            .when(_uniform(i, seed, 15) < 0.02).then(pl.lit("estimated")).otherwise(pl.lit("reported")),
+            usage_source=pl.when(_uniform(i, seed, 15) < 0.005)
+            .then(pl.lit("missing"))
+            .when(_uniform(i, seed, 15) < 0.02)
+            .then(pl.lit("estimated"))
+            .otherwise(pl.lit("reported")),
         )
         .with_columns(
-            cache_read_tokens=pl.when(pl.col("cache") == "none").then(0)
-            .when(pl.col("_cached") < 0.55).then(pl.col("input_tokens") * (0.5 + pl.col("_cached") * 0.8))
-            .otherwise(0).cast(pl.Int64),
+            cache_read_tokens=pl.when(pl.col("cache") == "none")
+            .then(0)
+            .when(pl.col("_cached") < 0.55)
+            .then(pl.col("input_tokens") * (0.5 + pl.col("_cached") * 0.8))
+            .otherwise(0)
+            .cast(pl.Int64),
             cache_write_tokens=pl.when((pl.col("cache") == "anthropic") & (pl.col("_cached") >= 0.55))
-            .then(pl.col("input_tokens") * 0.7).otherwise(0).cast(pl.Int64),
+            .then(pl.col("input_tokens") * 0.7)
+            .otherwise(0)
+            .cast(pl.Int64),
             reasoning_tokens=(pl.col("output_tokens") * pl.col("reasoning_share")).cast(pl.Int64),
         )
         .with_columns(
-            cache_write_1h_tokens=pl.when(pl.col("_cached") > 0.9).then(pl.col("cache_write_tokens"))
-            .otherwise(0).cast(pl.Int64),
-            status=pl.when(~pl.col("_fail")).then(200).when(pl.col("_src") < 0.6).then(429).otherwise(500)
+            cache_write_1h_tokens=pl.when(pl.col("_cached") > 0.9)
+            .then(pl.col("cache_write_tokens"))
+            .otherwise(0)
+            .cast(pl.Int64),
+            status=pl.when(~pl.col("_fail"))
+            .then(200)
+            .when(pl.col("_src") < 0.6)
+            .then(429)
+            .otherwise(500)
             .cast(pl.Int32),
         )
         .with_columns(
             # failed and usage-less requests carry no tokens
-            *(pl.when(pl.col("_fail") | (pl.col("usage_source") == "missing")).then(0).otherwise(pl.col(c))
-              .alias(c) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens",
-                                  "cache_write_1h_tokens", "output_tokens", "reasoning_tokens")),
-            request_id=pl.concat_str([pl.lit("req_"), i.hash(_seed(seed, 20)).cast(pl.String), pl.lit("-"),
-                                      i.cast(pl.String)]),
-            response_id=pl.concat_str([pl.col("provider").replace_strict(_ID_PREFIX, return_dtype=pl.String),
-                                       i.hash(_seed(seed, 21)).cast(pl.String)]),
+            *(
+                pl.when(pl.col("_fail") | (pl.col("usage_source") == "missing"))
+                .then(0)
+                .otherwise(pl.col(c))
+                .alias(c)
+                for c in (
+                    "input_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "cache_write_1h_tokens",
+                    "output_tokens",
+                    "reasoning_tokens",
+                )
+            ),
+            request_id=pl.concat_str(
+                [pl.lit("req_"), i.hash(_seed(seed, 20)).cast(pl.String), pl.lit("-"), i.cast(pl.String)]
+            ),
+            response_id=pl.concat_str(
+                [
+                    pl.col("provider").replace_strict(_ID_PREFIX, return_dtype=pl.String),
+                    i.hash(_seed(seed, 21)).cast(pl.String),
+                ]
+            ),
             timestamp=(pl.lit(midnight) + pl.duration(seconds=pl.col("_sec"), microseconds=pl.col("_micro"))),
             complete=~pl.col("_fail") & (pl.col("usage_source") != "missing"),
-            source=pl.format("/var/log/llm-proxy/gw-{}-{}.jsonl", pl.lit(day.isoformat()),
-                             (pl.col("_src") * 4).cast(pl.Int64)),
+            source=pl.format(
+                "/var/log/llm-proxy/gw-{}-{}.jsonl",
+                pl.lit(day.isoformat()),
+                (pl.col("_src") * 4).cast(pl.Int64),
+            ),
         )
         .sort("timestamp")
-        .with_columns(source_offset=(pl.col("i").hash(_seed(seed, 22)) % 60_000 + 2_000).cast(pl.Int64)
-                      .cum_sum().over("source") - 2_000)
+        .with_columns(
+            source_offset=(pl.col("i").hash(_seed(seed, 22)) % 60_000 + 2_000)
+            .cast(pl.Int64)
+            .cum_sum()
+            .over("source")
+            - 2_000
+        )
     )
     schema = polars_schema()
     return frame.select(schema.names()).cast(dict(schema))
@@ -175,7 +226,9 @@ def write_store(root: Path, rows: int, days: int = 365, seed: int = 1, progress=
         temp = folder / ".part.tmp"
         frame.write_parquet(temp, compression="zstd", statistics=True)
         temp.rename(folder / f"part-bench-{seed}-{day:%Y%m%d}.parquet")
-        sums = frame.select(pl.len(), pl.col("input_tokens", "output_tokens", "cache_read_tokens").sum()).row(0)
+        sums = frame.select(pl.len(), pl.col("input_tokens", "output_tokens", "cache_read_tokens").sum()).row(
+            0
+        )
         for key, value in zip(totals, sums, strict=True):
             totals[key] += int(value)
         if progress is not None:

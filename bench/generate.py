@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-WORDS = ("the model returns a stream of tokens and each event carries a small delta of text which the "
-         "client appends while usage arrives only at the end of the stream").split()
+WORDS = (
+    "the model returns a stream of tokens and each event carries a small delta of text which the "
+    "client appends while usage arrives only at the end of the stream"
+).split()
 USERS = [f"user-{i:03d}" for i in range(40)]
 MODELS = {
     "openai_chat": ["gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-2025-04-14"],
@@ -56,60 +58,149 @@ def _sse(events: list[tuple[str | None, object]]) -> str:
 
 
 def openai_chat(rng: random.Random, rid: str, model: str, stream: bool, usage: tuple[int, int]) -> str:
-    u = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage),
-         "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
+    u = {
+        "prompt_tokens": usage[0],
+        "completion_tokens": usage[1],
+        "total_tokens": sum(usage),
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     cid = f"chatcmpl-{rid}"
     if not stream:
-        return json.dumps({"id": cid, "object": "chat.completion", "created": 1, "model": model, "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": " ".join(_text_events(rng, 50))},
-             "finish_reason": "stop"}], "usage": u})
-    base = {"id": cid, "object": "chat.completion.chunk", "created": 1, "model": model, "system_fingerprint": "fp_x"}
-    ev = [(None, {**base, "choices": [{"index": 0, "delta": {"content": t}, "logprobs": None, "finish_reason": None}],
-                  "usage": None}) for t in _text_events(rng, usage[1] // 6 + 1)]
-    ev += [(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None}),
-           (None, {**base, "choices": [], "usage": u}), (None, "[DONE]")]
+        return json.dumps(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": 1,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": " ".join(_text_events(rng, 50))},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": u,
+            }
+        )
+    base = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": model,
+        "system_fingerprint": "fp_x",
+    }
+    ev = [
+        (
+            None,
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": t}, "logprobs": None, "finish_reason": None}],
+                "usage": None,
+            },
+        )
+        for t in _text_events(rng, usage[1] // 6 + 1)
+    ]
+    ev += [
+        (None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None}),
+        (None, {**base, "choices": [], "usage": u}),
+        (None, "[DONE]"),
+    ]
     return _sse(ev)
 
 
 def openai_responses(rng: random.Random, rid: str, model: str, stream: bool, usage: tuple[int, int]) -> str:
-    u = {"input_tokens": usage[0], "input_tokens_details": {"cached_tokens": 0}, "output_tokens": usage[1],
-         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": sum(usage)}
+    u = {
+        "input_tokens": usage[0],
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": usage[1],
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": sum(usage),
+    }
     resp = {"id": f"resp_{rid}", "object": "response", "model": model, "status": "completed", "usage": u}
     if not stream:
         return json.dumps(resp)
-    ev = [("response.created", {"type": "response.created", "response": {**resp, "status": "in_progress",
-                                                                          "usage": None}})]
-    ev += [("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_1",
-                                           "output_index": 0, "content_index": 0, "delta": t})
-           for t in _text_events(rng, usage[1] // 6 + 1)]
+    ev = [
+        (
+            "response.created",
+            {"type": "response.created", "response": {**resp, "status": "in_progress", "usage": None}},
+        )
+    ]
+    ev += [
+        (
+            "response.output_text.delta",
+            {
+                "type": "response.output_text.delta",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": t,
+            },
+        )
+        for t in _text_events(rng, usage[1] // 6 + 1)
+    ]
     ev.append(("response.completed", {"type": "response.completed", "response": resp}))
     return _sse(ev)
 
 
 def anthropic(rng: random.Random, rid: str, model: str, stream: bool, usage: tuple[int, int]) -> str:
-    start = {"input_tokens": usage[0], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-             "output_tokens": 1}
+    start = {
+        "input_tokens": usage[0],
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 1,
+    }
     if not stream:
-        return json.dumps({"id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model,
-                           "content": [{"type": "text", "text": " ".join(_text_events(rng, 50))}],
-                           "usage": {**start, "output_tokens": usage[1]}})
-    ev = [("message_start", {"type": "message_start", "message": {"id": f"msg_{rid}", "type": "message",
-                                                                  "model": model, "usage": start}}),
-          ("content_block_start", {"type": "content_block_start", "index": 0,
-                                   "content_block": {"type": "text", "text": ""}})]
-    ev += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                    "delta": {"type": "text_delta", "text": t}})
-           for t in _text_events(rng, usage[1] // 6 + 1)]
-    ev += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
-           ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                              "usage": {"output_tokens": usage[1]}}),
-           ("message_stop", {"type": "message_stop"})]
+        return json.dumps(
+            {
+                "id": f"msg_{rid}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": " ".join(_text_events(rng, 50))}],
+                "usage": {**start, "output_tokens": usage[1]},
+            }
+        )
+    ev = [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {"id": f"msg_{rid}", "type": "message", "model": model, "usage": start},
+            },
+        ),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+    ]
+    ev += [
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}},
+        )
+        for t in _text_events(rng, usage[1] // 6 + 1)
+    ]
+    ev += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": usage[1]},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
     return _sse(ev)
 
 
-API = {"openai_chat": ("openai", "/v1/chat/completions", openai_chat),
-       "openai_responses": ("openai", "/v1/responses", openai_responses),
-       "anthropic": ("anthropic", "/v1/messages", anthropic)}
+API = {
+    "openai_chat": ("openai", "/v1/chat/completions", openai_chat),
+    "openai_responses": ("openai", "/v1/responses", openai_responses),
+    "anthropic": ("anthropic", "/v1/messages", anthropic),
+}
 
 
 def capture_records(seed: int, target_bytes: int, start: datetime | None = None):
@@ -131,9 +222,17 @@ def capture_records(seed: int, target_bytes: int, start: datetime | None = None)
             usage = (rng.randint(50, 20000), rng.randint(100, 1500) if stream else rng.randint(10, 400))
             rid = f"{seed}-{index:09d}"
             body = make(rng, rid, model, stream, usage)
-            record = {"ts": when.isoformat(), "request_id": rid, "user": rng.choice(USERS), "provider": provider,
-                      "method": "POST", "path": path, "status": 200,
-                      "request": {"model": model, "stream": stream}, "body": body}
+            record = {
+                "ts": when.isoformat(),
+                "request_id": rid,
+                "user": rng.choice(USERS),
+                "provider": provider,
+                "method": "POST",
+                "path": path,
+                "status": 200,
+                "request": {"model": model, "stream": stream},
+                "body": body,
+            }
             line = json.dumps(record)
             previous = line
             yield line, True, model, usage
@@ -180,7 +279,9 @@ def write_file_tree(root: Path, count: int, seed: int = 1) -> Totals:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("kind", choices=["capture-log", "files", "claude-code", "store"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--mb", type=float, default=50)
@@ -206,8 +307,16 @@ def main() -> None:
         totals = write_capture_log(args.out, args.mb, args.seed)
     else:
         totals = write_file_tree(args.out, args.count, args.seed)
-    print(json.dumps({"captures": totals.captures, "rows": totals.rows, "input_tokens": totals.input_tokens,
-                      "output_tokens": totals.output_tokens}))
+    print(
+        json.dumps(
+            {
+                "captures": totals.captures,
+                "rows": totals.rows,
+                "input_tokens": totals.input_tokens,
+                "output_tokens": totals.output_tokens,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

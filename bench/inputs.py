@@ -38,8 +38,14 @@ def cached(out: Path, name: str, make: Callable[[Path], dict]) -> tuple[Path, di
 def capture_log(out: Path, mb: float, seed: int) -> tuple[Path, dict]:
     def make(path: Path) -> dict:
         t = write_capture_log(path, mb, seed)
-        return {"captures": t.captures, "rows": t.rows, "input_tokens": t.input_tokens,
-                "output_tokens": t.output_tokens, "bytes": path.stat().st_size}
+        return {
+            "captures": t.captures,
+            "rows": t.rows,
+            "input_tokens": t.input_tokens,
+            "output_tokens": t.output_tokens,
+            "bytes": path.stat().st_size,
+        }
+
     return cached(out, f"capture-log-{mb:g}mb-s{seed}.jsonl", make)
 
 
@@ -58,12 +64,16 @@ def recent_captures(out: Path, mb: float, seed: int) -> tuple[Path, dict]:
                 captures += 1
                 rows += new
         return {"captures": captures, "rows": rows, "bytes": path.stat().st_size}
+
     return cached(out, f"recent-captures-{mb:g}mb-s{seed}.jsonl", make)
 
 
 def claude_tree(out: Path, files: int, big: int, big_mb: float, seed: int) -> tuple[Path, dict]:
-    return cached(out, f"claude-{files}f-{big}x{big_mb:g}mb-s{seed}",
-                  lambda path: gen_claude.write_claude_tree(path, files, big, big_mb, seed))
+    return cached(
+        out,
+        f"claude-{files}f-{big}x{big_mb:g}mb-s{seed}",
+        lambda path: gen_claude.write_claude_tree(path, files, big, big_mb, seed),
+    )
 
 
 def store(out: Path, rows: int, seed: int, days: int = 365) -> tuple[Path, dict]:
@@ -71,4 +81,5 @@ def store(out: Path, rows: int, seed: int, days: int = 365) -> tuple[Path, dict]
         totals = gen_store.write_store(path, rows, days, seed)
         totals["bytes"] = sum(p.stat().st_size for p in (path / "usage").rglob("*.parquet"))
         return totals
+
     return cached(out, f"store-{rows}r-{days}d-s{seed}", make)

@@ -76,8 +76,9 @@ def _status_kb(pid: int) -> int:
     return 0
 
 
-def _watch(pid: int, cap_mb: float | None, timeout_s: float | None, start: float, stop: threading.Event,
-           seen: dict) -> None:
+def _watch(
+    pid: int, cap_mb: float | None, timeout_s: float | None, start: float, stop: threading.Event, seen: dict
+) -> None:
     """Every 0.2 s: the process tree's summed RSS and PSS (peaks kept in ``seen``); kill the child when
     the tree passes the cap or the timeout is over."""
     while not stop.wait(0.2):
@@ -103,16 +104,25 @@ def run_one(req: dict) -> dict:
         proc = subprocess.Popen(req["cmd"], stdout=out, stderr=err, env=req.get("env"), cwd=req.get("cwd"))
         seen = {"tree_rss_mb": 0.0, "tree_pss_mb": 0.0, "processes": 0, "killed": False}
         stop = threading.Event()
-        watch = threading.Thread(target=_watch, args=(proc.pid, req.get("rss_cap_mb"), req.get("timeout_s"), start,
-                                                      stop, seen), daemon=True)
+        watch = threading.Thread(
+            target=_watch,
+            args=(proc.pid, req.get("rss_cap_mb"), req.get("timeout_s"), start, stop, seen),
+            daemon=True,
+        )
         watch.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         stop.set()
         watch.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "returncode": proc.returncode, "load": load, **seen}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "returncode": proc.returncode,
+        "load": load,
+        **seen,
+    }
 
 
 def main() -> None:
@@ -121,9 +131,18 @@ def main() -> None:
             try:
                 reply = run_one(json.loads(line))
             except OSError as exc:
-                reply = {"seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "tree_rss_mb": 0.0,
-                         "tree_pss_mb": 0.0, "processes": 0, "returncode": 127, "killed": False, "load": 0.0,
-                         "error": str(exc)}
+                reply = {
+                    "seconds": 0.0,
+                    "cpu_seconds": 0.0,
+                    "peak_rss_mb": 0.0,
+                    "tree_rss_mb": 0.0,
+                    "tree_pss_mb": 0.0,
+                    "processes": 0,
+                    "returncode": 127,
+                    "killed": False,
+                    "load": 0.0,
+                    "error": str(exc),
+                }
             sys.stdout.write(json.dumps(reply) + "\n")
             sys.stdout.flush()
 

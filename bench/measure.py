@@ -87,18 +87,36 @@ _LOCK = threading.Lock()
 def start_launcher() -> None:
     """Start the launcher now, while this process is still small (call it before importing polars)."""
     if not _LAUNCHER:
-        _LAUNCHER.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("launcher.py"))],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        _LAUNCHER.append(
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("launcher.py"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        )
 
 
-def run(cmd: Sequence[str], *, env: dict[str, str] | None = None, rss_cap_mb: float | None = None,
-        timeout_s: float | None = None, cwd: Path | None = None) -> Run:
+def run(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    rss_cap_mb: float | None = None,
+    timeout_s: float | None = None,
+    cwd: Path | None = None,
+) -> Run:
     """Run ``cmd`` through the launcher and measure it (see the module doc)."""
     start_launcher()
     base = Path(tempfile.gettempdir()) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
     out, err = Path(f"{base}.out"), Path(f"{base}.err")
-    request = {"cmd": [str(c) for c in cmd], "env": env, "cwd": str(cwd) if cwd else None, "out": str(out),
-               "err": str(err), "rss_cap_mb": rss_cap_mb, "timeout_s": timeout_s}
+    request = {
+        "cmd": [str(c) for c in cmd],
+        "env": env,
+        "cwd": str(cwd) if cwd else None,
+        "out": str(out),
+        "err": str(err),
+        "rss_cap_mb": rss_cap_mb,
+        "timeout_s": timeout_s,
+    }
     with _LOCK:
         launcher = _LAUNCHER[0]
         launcher.stdin.write(json.dumps(request).encode() + b"\n")
@@ -107,13 +125,30 @@ def run(cmd: Sequence[str], *, env: dict[str, str] | None = None, rss_cap_mb: fl
     stdout, stderr = out.read_bytes(), err.read_bytes() + reply.get("error", "").encode()
     out.unlink()
     err.unlink()
-    return Run(reply["seconds"], reply["cpu_seconds"], reply["peak_rss_mb"], reply["returncode"], stdout, stderr,
-               reply["killed"], reply["load"], reply["tree_pss_mb"], reply["processes"])
+    return Run(
+        reply["seconds"],
+        reply["cpu_seconds"],
+        reply["peak_rss_mb"],
+        reply["returncode"],
+        stdout,
+        stderr,
+        reply["killed"],
+        reply["load"],
+        reply["tree_pss_mb"],
+        reply["processes"],
+    )
 
 
-def best_of(cmd: Sequence[str], repeat: int, *, before: Callable[[], None] | None = None,
-            after: Callable[[Run], None] | None = None, long_s: float = 30.0, short_s: float = 5.0,
-            **kwargs) -> Measured:
+def best_of(
+    cmd: Sequence[str],
+    repeat: int,
+    *,
+    before: Callable[[], None] | None = None,
+    after: Callable[[Run], None] | None = None,
+    long_s: float = 30.0,
+    short_s: float = 5.0,
+    **kwargs,
+) -> Measured:
     """Run ``cmd`` up to ``repeat`` times and keep the fastest (``before`` prepares each run, ``after``
     checks or cleans up). Commands under ``short_s`` run up to ``repeat + 2`` times (the noise of a
     loaded machine is largest on them); one over ``long_s`` runs once."""

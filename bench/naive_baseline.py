@@ -25,8 +25,11 @@ def naive_usage(body: str) -> dict | None:
         if not data or data[0] == "[DONE]":
             continue
         event = orjson.loads("\n".join(data))
-        found = event.get("usage") or (event.get("message") or {}).get("usage") or \
-            (event.get("response") or {}).get("usage")
+        found = (
+            event.get("usage")
+            or (event.get("message") or {}).get("usage")
+            or (event.get("response") or {}).get("usage")
+        )
         if found:
             usage = found
     return usage

@@ -26,23 +26,41 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 SIZES = {
-    "quick": {"ingest_mb": 20, "claude": (200, 2, 8), "report_rows": 2_000_000, "small_rows": 100_000,
-              "incr_mb": 10, "big_ingest_mb": 100, "repeat": 3},
-    "full": {"ingest_mb": 500, "claude": (3000, 6, 30), "report_rows": 100_000_000, "small_rows": 1_000_000,
-             "incr_mb": 10, "big_ingest_mb": 5000, "repeat": 3},
+    "quick": {
+        "ingest_mb": 20,
+        "claude": (200, 2, 8),
+        "report_rows": 2_000_000,
+        "small_rows": 100_000,
+        "incr_mb": 10,
+        "big_ingest_mb": 100,
+        "repeat": 3,
+    },
+    "full": {
+        "ingest_mb": 500,
+        "claude": (3000, 6, 30),
+        "report_rows": 100_000_000,
+        "small_rows": 1_000_000,
+        "incr_mb": 10,
+        "big_ingest_mb": 5000,
+        "repeat": 3,
+    },
 }
 ROWS = ("help", "ingest", "claude", "report", "incremental", "big")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (about two minutes)")
     parser.add_argument("--only", action="append", choices=ROWS, help="run only this row (repeatable)")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="generated inputs and results")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, help="runs per short measurement, best kept (default 3)")
-    parser.add_argument("--ccusage", help="a ccusage 20.0.24 binary (default: $TOKMETER_CCUSAGE, PATH, "
-                        "else npm install into OUT/npm)")
+    parser.add_argument(
+        "--ccusage",
+        help="a ccusage 20.0.24 binary (default: $TOKMETER_CCUSAGE, PATH, else npm install into OUT/npm)",
+    )
     parser.add_argument("--rss-cap-gb", type=float, default=12.0, help="kill a command whose RSS passes this")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     args = parser.parse_args()
@@ -52,8 +70,11 @@ def main() -> int:
 
     measure.start_launcher()  # first, while this process is small (see measure.py)
     if importlib.util.find_spec("tokmeter") is None:
-        print("tokmeter is not importable by this Python: run it with the venv's python after "
-              "pip install -e '.[test]'", file=sys.stderr)
+        print(
+            "tokmeter is not importable by this Python: run it with the venv's python after "
+            "pip install -e '.[test]'",
+            file=sys.stderr,
+        )
         return 2
 
     import suite
@@ -68,8 +89,14 @@ def main() -> int:
     ctx = suite.Context(out, args.seed, sizes, suite.Results(), args.rss_cap_gb * 1024)
     if "claude" in chosen:
         ctx.ccusage = find_ccusage(args.ccusage, out / "npm")
-    functions = {"help": suite.row_help, "ingest": suite.row_ingest, "claude": suite.row_claude,
-                 "report": suite.row_report, "incremental": suite.row_incremental, "big": suite.row_big_ingest}
+    functions = {
+        "help": suite.row_help,
+        "ingest": suite.row_ingest,
+        "claude": suite.row_claude,
+        "report": suite.row_report,
+        "incremental": suite.row_incremental,
+        "big": suite.row_big_ingest,
+    }
     path = out / f"results-{mode}.json"
     previous = json.loads(path.read_text()).get("rows", {}) if path.exists() and args.only else {}
     done: dict[str, dict] = {}
@@ -84,13 +111,18 @@ def main() -> int:
             functions[name](ctx)
         except Exception as exc:  # noqa: BLE001 - one broken row must not lose the others' figures
             ctx.results.warnings.append(f"{name}: the row stopped: {type(exc).__name__}: {exc}"[:600])
-        done[name] = {**ctx.results.as_dict(), "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row_start)),
-                      "minutes": round((time.time() - row_start) / 60, 1),
-                      "load": f"{load:.2f} -> {os.getloadavg()[0]:.2f}"}
+        done[name] = {
+            **ctx.results.as_dict(),
+            "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row_start)),
+            "minutes": round((time.time() - row_start) / 60, 1),
+            "load": f"{load:.2f} -> {os.getloadavg()[0]:.2f}",
+        }
     rows = {name: done.get(name) or previous[name] for name in ROWS if name in done or name in previous}
     info = measure.machine()
-    info["suite"] = f"{mode}: this invocation took {(time.time() - started) / 60:.1f} min (generating inputs not " \
-                    "cached yet included)"
+    info["suite"] = (
+        f"{mode}: this invocation took {(time.time() - started) / 60:.1f} min (generating inputs not "
+        "cached yet included)"
+    )
     doc = {"machine": info, "sizes": sizes, "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, default=str))
@@ -106,14 +138,38 @@ def render(doc: dict, *, markdown: bool = False) -> str:
     rows = doc["rows"].values()
     records = [r for row in rows for r in row["records"]]
     flat = {key: [x for row in rows for x in row[key]] for key in ("ratios", "targets", "notes", "warnings")}
-    head = ["row", "what", "input", "wall s", "cpu s", "MB/s", "items/s", "peak RSS MB", "tree PSS MB", "procs",
-            "runs", "load"]
-    body = [[r["row"], r["name"], r["input"], f"{r['seconds']:.3f}" if r["seconds"] < 10 else f"{r['seconds']:.1f}",
-             f"{r['cpu_seconds']:.2f}" if r["cpu_seconds"] < 10 else f"{r['cpu_seconds']:.1f}",
-             _rate(r["mb"], r["seconds"]), _rate(r["items"], r["seconds"], 0) + (f" {r['unit']}" if r["items"] else ""),
-             f"{r['peak_rss_mb']:,.0f}", f"{r.get('tree_pss_mb', 0):,.0f}", str(r.get("processes", 1)), str(len(r["runs"])),
-             f"{r['load']:.1f}"] + ([] if r["ok"] else ["FAILED"])
-            for r in records]
+    head = [
+        "row",
+        "what",
+        "input",
+        "wall s",
+        "cpu s",
+        "MB/s",
+        "items/s",
+        "peak RSS MB",
+        "tree PSS MB",
+        "procs",
+        "runs",
+        "load",
+    ]
+    body = [
+        [
+            r["row"],
+            r["name"],
+            r["input"],
+            f"{r['seconds']:.3f}" if r["seconds"] < 10 else f"{r['seconds']:.1f}",
+            f"{r['cpu_seconds']:.2f}" if r["cpu_seconds"] < 10 else f"{r['cpu_seconds']:.1f}",
+            _rate(r["mb"], r["seconds"]),
+            _rate(r["items"], r["seconds"], 0) + (f" {r['unit']}" if r["items"] else ""),
+            f"{r['peak_rss_mb']:,.0f}",
+            f"{r.get('tree_pss_mb', 0):,.0f}",
+            str(r.get("processes", 1)),
+            str(len(r["runs"])),
+            f"{r['load']:.1f}",
+        ]
+        + ([] if r["ok"] else ["FAILED"])
+        for r in records
+    ]
     by = {(r["row"], r["name"]): r for r in records}
     ratio_head = ["row", "tokmeter", "peer", "wall ratio (tokmeter / peer)", "memory ratio"]
     ratio_body = []
@@ -124,14 +180,29 @@ def render(doc: dict, *, markdown: bool = False) -> str:
             words = f"{ratio:.2f} ({'slower' if ratio > 1 else 'faster'}: {max(ratio, 1 / ratio):.1f}x)"
             memory = a.get("memory_mb", a["peak_rss_mb"]) / b.get("memory_mb", b["peak_rss_mb"])
             ratio_body.append([row, ours, theirs, words, f"{memory:.2f}"])
-    target_body = [[what, f"< {limit:g} {unit}", f"{got:,.2f} {unit}" if unit == "s" else f"{got:,.0f} {unit}",
-                    "met" if ok else "NOT met"] for what, unit, limit, got, ok in flat["targets"]]
-    parts = [_table(head, body, markdown), "", _table(ratio_head, ratio_body, markdown), "",
-             _table(["target", "limit", "measured", ""], target_body, markdown), ""]
+    target_body = [
+        [
+            what,
+            f"< {limit:g} {unit}",
+            f"{got:,.2f} {unit}" if unit == "s" else f"{got:,.0f} {unit}",
+            "met" if ok else "NOT met",
+        ]
+        for what, unit, limit, got, ok in flat["targets"]
+    ]
+    parts = [
+        _table(head, body, markdown),
+        "",
+        _table(ratio_head, ratio_body, markdown),
+        "",
+        _table(["target", "limit", "measured", ""], target_body, markdown),
+        "",
+    ]
     parts += [f"note: {n}" for n in flat["notes"]] + [f"WARNING: {w}" for w in flat["warnings"]]
     parts += ["", "machine: " + "; ".join(f"{k} {v}" for k, v in doc["machine"].items())]
-    parts += [f"{name}: measured {row['at']}, {row['minutes']} min, 1-min load {row['load']}"
-              for name, row in doc["rows"].items()]
+    parts += [
+        f"{name}: measured {row['at']}, {row['minutes']} min, 1-min load {row['load']}"
+        for name, row in doc["rows"].items()
+    ]
     return "\n".join(parts)
 
 

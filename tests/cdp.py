@@ -20,11 +20,23 @@ from pathlib import Path
 from typing import Any, Self
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-    "--disable-default-apps", "--mute-audio", "--hide-scrollbars", "--disable-dev-shm-usage",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--disable-dev-shm-usage",
     # no network at all: every host resolves to nothing and any proxy use goes nowhere
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
 )
 
 
@@ -55,9 +67,17 @@ class Chromium:
 
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - read on errors, closed in close()
         self.process = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, "--remote-debugging-pipe", f"--user-data-dir={self._profile}",
-             "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr, close_fds=False,
+            [
+                executable,
+                *CHROMIUM_FLAGS,
+                "--remote-debugging-pipe",
+                f"--user-data-dir={self._profile}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            close_fds=False,
             preexec_fn=wire_fds,  # noqa: PLW1509 - the only way to hand Chromium its fds 3 and 4
         )
         os.close(to_child_r)
@@ -92,8 +112,14 @@ class Chromium:
         shutil.rmtree(self._profile, ignore_errors=True)
 
     # ---- protocol ------------------------------------------------------------------------------
-    def call(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """Send one command and wait for its reply; events that arrive meanwhile go to ``events``."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -116,7 +142,9 @@ class Chromium:
         while b"\0" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._from_child], [], [], left)[0]:
-                raise CDPError(f"no answer from Chromium within {self.timeout:.0f}s; stderr:\n{self._stderr()}")
+                raise CDPError(
+                    f"no answer from Chromium within {self.timeout:.0f}s; stderr:\n{self._stderr()}"
+                )
             chunk = os.read(self._from_child, 1 << 20)
             if not chunk:
                 raise CDPError(f"Chromium closed the DevTools pipe; stderr:\n{self._stderr()}")
@@ -139,15 +167,18 @@ class Chromium:
     # ---- conveniences --------------------------------------------------------------------------
     def open(self, path: Path, *, width: int = 1280, height: int = 900) -> None:
         """Load a local file and wait for its load event."""
-        self.page("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.events.clear()
         self.page("Page.navigate", {"url": path.resolve().as_uri()})
         self.wait_for_event("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
-        result = self.page("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.page(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise CDPError(f"script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -158,7 +189,9 @@ class Chromium:
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+                errors.append(
+                    " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 errors.append(str(params.get("exceptionDetails", {}).get("text")))
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
@@ -166,7 +199,11 @@ class Chromium:
         return errors
 
     def requested_urls(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def emulate(self, *, media: str = "", color_scheme: str | None = None) -> None:
         features = [{"name": "prefers-color-scheme", "value": color_scheme}] if color_scheme else []
@@ -176,8 +213,11 @@ class Chromium:
         """A PNG of the whole page (beyond the viewport), written to ``path``."""
         size = self.page("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-        data = base64.b64decode(self.page("Page.captureScreenshot", {"format": "png", "clip": clip,
-                                                                     "captureBeyondViewport": True})["data"])
+        data = base64.b64decode(
+            self.page(
+                "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}
+            )["data"]
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return data

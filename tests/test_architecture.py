@@ -70,7 +70,9 @@ GRAPH = {name: imported_modules(name) for name in MODULES}
 
 def documented_order() -> list[str]:
     """The one-way order the architecture document states, lowest stage first."""
-    line = next(line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("Import order"))
+    line = next(
+        line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("Import order")
+    )
     return re.findall(r"`([a-z_]+)/`", line)
 
 
@@ -90,7 +92,7 @@ def find_cycle() -> list[str] | None:
         path.append(node)
         for target in sorted(GRAPH[node]):
             if state.get(target) == 1:
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -117,8 +119,12 @@ def test_no_import_cycle() -> None:
 def test_no_stage_imports_a_higher_stage() -> None:
     order = ["<top>", *documented_order(), "__main__"]
     rank = {name: index for index, name in enumerate(order)}
-    upward = [f"{source} -> {target}" for source, targets in GRAPH.items() for target in targets
-              if rank[stage(target)] > rank[stage(source)]]
+    upward = [
+        f"{source} -> {target}"
+        for source, targets in GRAPH.items()
+        for target in targets
+        if rank[stage(target)] > rank[stage(source)]
+    ]
     assert not upward, "a lower stage imports a higher one:\n" + "\n".join(sorted(upward))
 
 
@@ -137,7 +143,9 @@ DOC_MAP = DOC.read_text(encoding="utf-8").split("```")[1]  # the map: the first 
 
 @pytest.mark.parametrize("name", sorted(set(re.findall(r"^ +([a-z_]+)/", DOC_MAP, re.MULTILINE))))
 def test_every_package_the_architecture_names_exists(name: str) -> None:
-    assert (SRC / name / "__init__.py").exists(), f"docs/architecture.md names {name}/, which src/tokmeter lacks"
+    assert (SRC / name / "__init__.py").exists(), (
+        f"docs/architecture.md names {name}/, which src/tokmeter lacks"
+    )
 
 
 def test_every_module_the_map_names_exists() -> None:

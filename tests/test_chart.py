@@ -19,8 +19,15 @@ from tokmeter.report.queries import Filters, build_report
 from tokmeter.store.local import Store
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-SAMPLE_MODELS = ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "o4-mini-2025-04-16",
-                 "gpt-4.1-2025-04-14", "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "claude-sonnet-4-5")
+SAMPLE_MODELS = (
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "o4-mini-2025-04-16",
+    "gpt-4.1-2025-04-14",
+    "gpt-4o-2024-08-06",
+    "gpt-4o-mini-2024-07-18",
+    "claude-sonnet-4-5",
+)
 
 
 @pytest.fixture
@@ -32,10 +39,23 @@ def ingested(isolated_store: Path) -> Path:
 
 def chart_text(store: Path, dims: list[str], metric: str = "cost", *, fancy: bool, width: int = 80) -> str:
     report = build_report(Store(store), dims, Filters())
-    console = Console(record=True, width=width, force_terminal=fancy, color_system="truecolor" if fancy else None,
-                      file=open("/dev/null", "w"))  # noqa: SIM115 - closed with the console
-    console.print(report_chart(report, metric, width=console.width, fancy=fancy,  # type: ignore[arg-type]
-                               color_system=console.color_system), soft_wrap=True)
+    console = Console(
+        record=True,
+        width=width,
+        force_terminal=fancy,
+        color_system="truecolor" if fancy else None,
+        file=open("/dev/null", "w"),
+    )  # noqa: SIM115 - closed with the console
+    console.print(
+        report_chart(
+            report,
+            metric,
+            width=console.width,
+            fancy=fancy,  # type: ignore[arg-type]
+            color_system=console.color_system,
+        ),
+        soft_wrap=True,
+    )
     return console.export_text(styles=fancy)
 
 
@@ -74,7 +94,9 @@ def test_metric_tokens_and_requests(ingested: Path) -> None:
     requests = chart_text(ingested, ["user"], "requests", fancy=False, width=100)
     for row in doc["rows"]:
         user = row["user"] or "(unknown)"
-        assert re.search(rf"^{re.escape(user)} .* {row['input_tokens'] + row['output_tokens']:,}$", tokens, re.MULTILINE)
+        assert re.search(
+            rf"^{re.escape(user)} .* {row['input_tokens'] + row['output_tokens']:,}$", tokens, re.MULTILINE
+        )
         assert re.search(rf"^{re.escape(user)} .* {row['requests']}$", requests, re.MULTILINE)
     assert tokens.splitlines()[0] == "tokens (input + output) by user"
 
@@ -142,13 +164,25 @@ def test_empty_store_chart(isolated_store: Path, tmp_path: Path) -> None:
 
 # ---- chart data -----------------------------------------------------------------------------------
 
+
 def test_period_labels_fill_gaps() -> None:
     assert period_labels("day", ["2026-02-27", "2026-03-02", None]) == [
-        "2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"]
-    assert period_labels("week", ["2026-W52", "2027-W02", "2026-W53"]) == ["2026-W52", "2026-W53", "2027-W01",
-                                                                         "2027-W02"]
+        "2026-02-27",
+        "2026-02-28",
+        "2026-03-01",
+        "2026-03-02",
+    ]
+    assert period_labels("week", ["2026-W52", "2027-W02", "2026-W53"]) == [
+        "2026-W52",
+        "2026-W53",
+        "2027-W01",
+        "2027-W02",
+    ]
     assert period_labels("month", ["2026-11", "2027-02"]) == ["2026-11", "2026-12", "2027-01", "2027-02"]
-    assert period_labels("day", ["2020-01-01", "2026-01-01"]) == ["2020-01-01", "2026-01-01"]  # too many to fill
+    assert period_labels("day", ["2020-01-01", "2026-01-01"]) == [
+        "2020-01-01",
+        "2026-01-01",
+    ]  # too many to fill
 
 
 def test_span_period() -> None:
@@ -159,12 +193,23 @@ def test_span_period() -> None:
 
 
 def test_pivot_keeps_the_top_and_sums_the_rest_exactly() -> None:
-    rows = pl.DataFrame({
-        "day": ["2026-01-01", "2026-01-03", "2026-01-01", "2026-01-03", "2026-01-03"],
-        "model": ["a", "a", "b", "c", "d"],
-        "cost_usd": [Decimal("0.1"), Decimal("0.2"), Decimal("0.000000000000000001"), Decimal("0.05"), None],
-        "input_tokens": [10, 20, 30, 40, 50], "output_tokens": [1, 2, 3, 4, 5], "requests": [1, 1, 1, 1, 1],
-    }, schema_overrides={"cost_usd": pl.Decimal(38, 18)})
+    rows = pl.DataFrame(
+        {
+            "day": ["2026-01-01", "2026-01-03", "2026-01-01", "2026-01-03", "2026-01-03"],
+            "model": ["a", "a", "b", "c", "d"],
+            "cost_usd": [
+                Decimal("0.1"),
+                Decimal("0.2"),
+                Decimal("0.000000000000000001"),
+                Decimal("0.05"),
+                None,
+            ],
+            "input_tokens": [10, 20, 30, 40, 50],
+            "output_tokens": [1, 2, 3, 4, 5],
+            "requests": [1, 1, 1, 1, 1],
+        },
+        schema_overrides={"cost_usd": pl.Decimal(38, 18)},
+    )
     series = pivot(rows, "day", ["model"], "cost", top=2)
     assert series.periods == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert series.names == ["a", "3 others"] and series.others == 3

@@ -74,7 +74,11 @@ def test_reingest_changes_nothing(ingested: Path) -> None:
 def test_report_totals_exact(ingested: Path) -> None:
     doc = report_json("--by", "model")
     assert set(doc) == {"rows", "totals", "unpriced_models", "price_data"}
-    assert doc["price_data"] == {"genai_prices": version("genai-prices"), "modifiers": MODIFIERS, "overrides": None}
+    assert doc["price_data"] == {
+        "genai_prices": version("genai-prices"),
+        "modifiers": MODIFIERS,
+        "overrides": None,
+    }
     assert doc["totals"] == TOTALS
     assert doc["unpriced_models"] == []
     assert sum(r["requests"] for r in doc["rows"]) == 10
@@ -85,7 +89,9 @@ def test_report_totals_exact(ingested: Path) -> None:
 
 def test_report_by_user_and_model_with_dates(ingested: Path) -> None:
     doc = report_json("--by", "user", "--by", "model", "--since", "2026-11-01", "--until", "2026-11-02")
-    got = {(r["user"], r["model"]): (r["requests"], r["input_tokens"], r["output_tokens"]) for r in doc["rows"]}
+    got = {
+        (r["user"], r["model"]): (r["requests"], r["input_tokens"], r["output_tokens"]) for r in doc["rows"]
+    }
     assert got == {
         ("alice", "gpt-4o-mini-2024-07-18"): (1, 2048, 12),
         ("bob", "gpt-4o-2024-08-06"): (1, 310, 6),  # its retry copy at 00:00:01 on the 2nd is the one kept
@@ -97,7 +103,10 @@ def test_report_by_user_and_model_with_dates(ingested: Path) -> None:
 def test_report_by_day_week_month(ingested: Path) -> None:
     days = {r["day"]: r["requests"] for r in report_json("--by", "day")["rows"]}
     assert days == {"2026-11-01": 1, "2026-11-02": 3, "2026-11-03": 4, "2026-11-04": 2}
-    assert {r["week"]: r["requests"] for r in report_json("--by", "week")["rows"]} == {"2026-W44": 1, "2026-W45": 9}
+    assert {r["week"]: r["requests"] for r in report_json("--by", "week")["rows"]} == {
+        "2026-W44": 1,
+        "2026-W45": 9,
+    }
     assert {r["month"] for r in report_json("--by", "month")["rows"]} == {"2026-11"}
 
 
@@ -123,7 +132,11 @@ def test_rows_jsonl(ingested: Path) -> None:
     assert len(rows) == 10
     assert len({r["request_id"] for r in rows}) == 10
     cut = next(r for r in rows if r["request_id"] == "req_an_0005")
-    assert (cut["complete"], cut["input_tokens"], cut["output_tokens"]) == (False, 1500, 3)  # output estimated
+    assert (cut["complete"], cut["input_tokens"], cut["output_tokens"]) == (
+        False,
+        1500,
+        3,
+    )  # output estimated
     retried = next(r for r in rows if r["request_id"] == "req_an_0003")
     assert (retried["complete"], retried["output_tokens"], retried["response_id"]) == (True, 95, "msg_01D")
     error = next(r for r in rows if r["request_id"] == "req_an_0004")
@@ -196,12 +209,31 @@ output = 0.60
 
 def capture(request_id: str, ts: str, provider: str, model: str, prompt: int, completion: int) -> str:
     """One capture-log line: an OpenAI-shaped chat completion with this usage."""
-    body = {"id": f"chatcmpl-{request_id}", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
-    return json.dumps({"ts": ts, "request_id": request_id, "user": "erin", "provider": provider, "method": "POST",
-                       "path": "/v1/chat/completions", "status": 200, "request": {"model": model, "stream": False},
-                       "body": json.dumps(body)})
+    body = {
+        "id": f"chatcmpl-{request_id}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+    return json.dumps(
+        {
+            "ts": ts,
+            "request_id": request_id,
+            "user": "erin",
+            "provider": provider,
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "status": 200,
+            "request": {"model": model, "stream": False},
+            "body": json.dumps(body),
+        }
+    )
 
 
 @pytest.fixture
@@ -209,13 +241,26 @@ def private_models(isolated_store: Path, tmp_path: Path) -> Path:
     """A store with a self-hosted model (before, during and after its two custom prices), an Azure deployment
     name, and a model nobody prices. Returns the price file that prices all but the last."""
     log = tmp_path / "private.jsonl"
-    log.write_text("\n".join([
-        capture("p1", "2025-12-31T23:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000),  # no price yet
-        capture("p2", "2026-03-01T10:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000),  # $0.20 + $0.80
-        capture("p3", "2026-06-01T00:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000),  # $0.15 + $0.60
-        capture("p4", "2026-03-01T10:00:00Z", "azure", "prod-gpt4o-eu", 1_000_000, 100_000),  # ($2.50 + $1) * 0.8
-        capture("p5", "2026-03-02T10:00:00Z", "acme", "mystery-9b", 5_000, 70),
-    ]) + "\n")
+    log.write_text(
+        "\n".join(
+            [
+                capture(
+                    "p1", "2025-12-31T23:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000
+                ),  # no price yet
+                capture(
+                    "p2", "2026-03-01T10:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000
+                ),  # $0.20 + $0.80
+                capture(
+                    "p3", "2026-06-01T00:00:00Z", "acme", "house-llm-7b", 1_000_000, 1_000_000
+                ),  # $0.15 + $0.60
+                capture(
+                    "p4", "2026-03-01T10:00:00Z", "azure", "prod-gpt4o-eu", 1_000_000, 100_000
+                ),  # ($2.50 + $1) * 0.8
+                capture("p5", "2026-03-02T10:00:00Z", "acme", "mystery-9b", 5_000, 70),
+            ]
+        )
+        + "\n"
+    )
     assert run_cli("ingest", str(log)).returncode == 0
     prices = tmp_path / "prices.toml"
     prices.write_text(PRICE_FILE)
@@ -229,7 +274,10 @@ def test_report_with_price_file(private_models: Path) -> None:
     house = next(r for r in doc["rows"] if r["model"] == "house-llm-7b")
     assert (house["requests"], house["unpriced_requests"]) == (3, 1)  # 2025-12-31 is before the first price
     assert doc["totals"]["cost_usd"] == 4.55 and doc["totals"]["unpriced_requests"] == 2
-    assert {(m["model"], m["requests"]) for m in doc["unpriced_models"]} == {("house-llm-7b", 1), ("mystery-9b", 1)}
+    assert {(m["model"], m["requests"]) for m in doc["unpriced_models"]} == {
+        ("house-llm-7b", 1),
+        ("mystery-9b", 1),
+    }
     digest = hashlib.sha256(private_models.read_bytes()).hexdigest()
     assert doc["price_data"]["overrides"] == f"{private_models} sha256:{digest}"
 
@@ -237,16 +285,22 @@ def test_report_with_price_file(private_models: Path) -> None:
 def test_rows_say_what_priced_them(private_models: Path) -> None:
     result = run_cli("rows", "--format", "jsonl", "--prices", str(private_models))
     got = {r["request_id"]: (r["model"], r["priced_as"]) for r in map(json.loads, result.stdout.splitlines())}
-    assert got == {"p1": ("house-llm-7b", None), "p2": ("house-llm-7b", "custom:house-llm-7b"),
-                   "p3": ("house-llm-7b", "custom:house-llm-7b"), "p4": ("prod-gpt4o-eu", "azure:gpt-4o -20%"),
-                   "p5": ("mystery-9b", None)}
+    assert got == {
+        "p1": ("house-llm-7b", None),
+        "p2": ("house-llm-7b", "custom:house-llm-7b"),
+        "p3": ("house-llm-7b", "custom:house-llm-7b"),
+        "p4": ("prod-gpt4o-eu", "azure:gpt-4o -20%"),
+        "p5": ("mystery-9b", None),
+    }
 
 
 def test_corrected_price_file_reprices_history(private_models: Path) -> None:
     before = report_json("--prices", str(private_models))
     private_models.write_text(PRICE_FILE.replace("input = 0.20", "input = 0.30"))
     after = report_json("--prices", str(private_models))
-    assert Decimal(str(after["totals"]["cost_usd"])) - Decimal(str(before["totals"]["cost_usd"])) == Decimal("0.1")
+    assert Decimal(str(after["totals"]["cost_usd"])) - Decimal(str(before["totals"]["cost_usd"])) == Decimal(
+        "0.1"
+    )
     assert after["price_data"]["overrides"] != before["price_data"]["overrides"]  # a new sha256
 
 
@@ -281,11 +335,26 @@ def test_prices_check_quiet_when_all_priced(private_models: Path) -> None:
 
 
 def test_prices_show(private_models: Path) -> None:
-    custom = run_cli("prices", "show", "house-llm-7b", "--provider", "acme", "--at", "2026-03-01",
-                     "--prices", str(private_models))
+    custom = run_cli(
+        "prices",
+        "show",
+        "house-llm-7b",
+        "--provider",
+        "acme",
+        "--at",
+        "2026-03-01",
+        "--prices",
+        str(private_models),
+    )
     assert custom.returncode == 0, custom.stderr
-    for text in ("custom:house-llm-7b", str(private_models), "sha256:", "from 2026-01-01 until 2026-06-01",
-                 "│   0.2 │", "0.8"):
+    for text in (
+        "custom:house-llm-7b",
+        str(private_models),
+        "sha256:",
+        "from 2026-01-01 until 2026-06-01",
+        "│   0.2 │",
+        "0.8",
+    ):
         assert text in custom.stdout, text
     alias = run_cli("prices", "show", "prod-gpt4o-eu", "--provider", "azure", "--prices", str(private_models))
     for text in ("prod-gpt4o-eu -> gpt-4o", "azure:gpt-4o -20%", "20% (provider azure)", "│     2 │"):
@@ -302,7 +371,9 @@ def test_bad_price_file_is_one_error_with_file_key_and_hint(isolated_store: Path
     bad.write_text('[discounts]\nproviders = { openai = "lots" }\n')
     result = run_cli("report", "--prices", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{bad}: discounts.providers.openai: expected a number" in result.stderr and "Hint:" in result.stderr
+    assert (
+        f"{bad}: discounts.providers.openai: expected a number" in result.stderr and "Hint:" in result.stderr
+    )
 
 
 def test_price_data_in_table_and_parquet(ingested: Path, tmp_path: Path) -> None:
@@ -311,8 +382,11 @@ def test_price_data_in_table_and_parquet(ingested: Path, tmp_path: Path) -> None
     out = tmp_path / "r.parquet"
     assert run_cli("report", "--by", "model", "--format", "parquet", "--output", str(out)).returncode == 0
     metadata = pl.read_parquet_metadata(out)
-    assert json.loads(metadata["tokmeter.price_data"]) == {"genai_prices": version("genai-prices"),
-                                                           "modifiers": MODIFIERS, "overrides": None}
+    assert json.loads(metadata["tokmeter.price_data"]) == {
+        "genai_prices": version("genai-prices"),
+        "modifiers": MODIFIERS,
+        "overrides": None,
+    }
 
 
 def test_cost_breakdown_sums_to_cost(ingested: Path, tmp_path: Path) -> None:

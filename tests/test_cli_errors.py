@@ -11,8 +11,15 @@ import pytest
 
 from conftest import SAMPLE_LOGS, run_cli
 
-READING_COMMANDS = [("report",), ("rows",), ("verify",), ("status",), ("quarantine",), ("prices", "check"),
-                    ("rollup",)]
+READING_COMMANDS = [
+    ("report",),
+    ("rows",),
+    ("verify",),
+    ("status",),
+    ("quarantine",),
+    ("prices", "check"),
+    ("rollup",),
+]
 
 
 @pytest.fixture
@@ -30,8 +37,9 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *, code: int, s
 
 
 @pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
-def test_a_mistyped_store_is_an_error_for_every_reading_command(ingested: Path, tmp_path: Path,
-                                                                 command: tuple[str, ...]) -> None:
+def test_a_mistyped_store_is_an_error_for_every_reading_command(
+    ingested: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
     typo = tmp_path / "stroe"
     result = run_cli(*command, "--store", str(typo))
     assert_clean_error(result, code=2, says=f"--store {typo}: no tokmeter store there", hint="check the path")
@@ -43,8 +51,9 @@ def test_a_store_variable_naming_no_store_says_so(tmp_path: Path) -> None:
     folder = tmp_path / "not-a-store"
     folder.mkdir()
     result = run_cli("verify", env={"TOKMETER_STORE": str(folder)})
-    assert_clean_error(result, code=2, says=f"$TOKMETER_STORE ({folder}): no tokmeter store there",
-                       hint="check the path")
+    assert_clean_error(
+        result, code=2, says=f"$TOKMETER_STORE ({folder}): no tokmeter store there", hint="check the path"
+    )
     assert "ok:" not in result.stdout and list(folder.iterdir()) == []
 
 
@@ -76,13 +85,19 @@ def test_version() -> None:
     assert result.stdout.strip() == f"tokmeter {version('tokmeter')} (genai-prices {version('genai-prices')})"
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (("report", "--since", "2026-13-01"), "--since 2026-13-01: not a date; expected YYYY-MM-DD"),
-    (("rows", "--until", "2026-02-30"), "--until 2026-02-30: not a date; expected YYYY-MM-DD"),
-    (("prices", "check", "--since", "yesterday"), "--since yesterday: not a date; expected YYYY-MM-DD"),
-    (("prices", "show", "gpt-4o", "--at", "2026-03-01T25:00"),
-     "--at 2026-03-01T25:00: not a date; expected YYYY-MM-DD (or YYYY-MM-DDTHH:MM)"),
-], ids=lambda value: value[0] if isinstance(value, tuple) else None)
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("report", "--since", "2026-13-01"), "--since 2026-13-01: not a date; expected YYYY-MM-DD"),
+        (("rows", "--until", "2026-02-30"), "--until 2026-02-30: not a date; expected YYYY-MM-DD"),
+        (("prices", "check", "--since", "yesterday"), "--since yesterday: not a date; expected YYYY-MM-DD"),
+        (
+            ("prices", "show", "gpt-4o", "--at", "2026-03-01T25:00"),
+            "--at 2026-03-01T25:00: not a date; expected YYYY-MM-DD (or YYYY-MM-DDTHH:MM)",
+        ),
+    ],
+    ids=lambda value: value[0] if isinstance(value, tuple) else None,
+)
 def test_a_bad_date_is_refused_in_the_users_terms(ingested: Path, args: tuple[str, ...], says: str) -> None:
     result = run_cli(*args)
     assert_clean_error(result, code=2, says=says, hint=f"e.g. {args[-2]} 20")
@@ -102,25 +117,39 @@ def test_good_dates_still_filter(ingested: Path) -> None:
 
 
 # ---- output paths -------------------------------------------------------------------------------------
-OUTPUTS = [("report", "--format", fmt) for fmt in ("table", "json", "csv", "parquet", "html")] + \
-          [("report", "--chart"), *(("rows", "--format", fmt) for fmt in ("table", "jsonl", "csv", "parquet"))]
+OUTPUTS = [("report", "--format", fmt) for fmt in ("table", "json", "csv", "parquet", "html")] + [
+    ("report", "--chart"),
+    *(("rows", "--format", fmt) for fmt in ("table", "jsonl", "csv", "parquet")),
+]
 
 
 @pytest.mark.parametrize("args", OUTPUTS, ids=" ".join)
-def test_output_into_a_missing_folder_or_a_folder_is_a_clean_error(ingested: Path, tmp_path: Path,
-                                                                  args: tuple[str, ...]) -> None:
+def test_output_into_a_missing_folder_or_a_folder_is_a_clean_error(
+    ingested: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     missing = tmp_path / "no-such-folder" / "out"
     result = run_cli(*args, "--output", str(missing))
-    assert_clean_error(result, code=2, says=f"the folder {missing.parent} does not exist",
-                       hint=f"create it first (mkdir -p {missing.parent})")
+    assert_clean_error(
+        result,
+        code=2,
+        says=f"the folder {missing.parent} does not exist",
+        hint=f"create it first (mkdir -p {missing.parent})",
+    )
     assert not missing.parent.exists()
     folder = run_cli(*args, "--output", str(tmp_path))
-    assert_clean_error(folder, code=2, says=f"--output {tmp_path}: is a folder, not a file",
-                       hint=f"name a file in it, e.g. --output {tmp_path}/")
+    assert_clean_error(
+        folder,
+        code=2,
+        says=f"--output {tmp_path}: is a folder, not a file",
+        hint=f"name a file in it, e.g. --output {tmp_path}/",
+    )
 
 
-@pytest.mark.parametrize("args", [("report", "--format", "json"), ("rows", "--format", "csv"),
-                                  ("report", "--format", "html")], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [("report", "--format", "json"), ("rows", "--format", "csv"), ("report", "--format", "html")],
+    ids=" ".join,
+)
 def test_dash_is_standard_output(ingested: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
     to_file = tmp_path / "out"
     assert run_cli(*args, "--output", str(to_file)).returncode == 0
@@ -141,8 +170,12 @@ def test_parquet_to_a_pipe(ingested: Path, tmp_path: Path) -> None:
 
     to_file = tmp_path / "rows.parquet"
     assert run_cli("rows", "--format", "parquet", "--output", str(to_file)).returncode == 0
-    piped = subprocess.run([sys.executable, "-m", "tokmeter", "rows", "--format", "parquet", "-o", "-"],
-                           capture_output=True, timeout=120, check=False)
+    piped = subprocess.run(
+        [sys.executable, "-m", "tokmeter", "rows", "--format", "parquet", "-o", "-"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert piped.returncode == 0, piped.stderr
     assert pl.read_parquet(io.BytesIO(piped.stdout)).equals(pl.read_parquet(to_file))
 
@@ -168,15 +201,21 @@ def test_prometheus_textfile_needs_its_folder_and_dash_prints_it(ingested: Path,
 def test_rollup_output_folder_is_created_and_said_but_not_its_parent(ingested: Path, tmp_path: Path) -> None:
     deep = tmp_path / "a" / "rollups"
     result = run_cli("rollup", "--output", str(deep))
-    assert_clean_error(result, code=2, says=f"the folder {deep.parent} does not exist", hint="create it first")
+    assert_clean_error(
+        result, code=2, says=f"the folder {deep.parent} does not exist", hint="create it first"
+    )
     assert not deep.parent.exists()
     made = run_cli("rollup", "--output", str(tmp_path / "rollups"))
     assert made.returncode == 0, made.stderr
     assert f"created the folder {tmp_path / 'rollups'}" in made.stderr
     assert any((tmp_path / "rollups").iterdir())
     (tmp_path / "a-file").write_text("")
-    assert_clean_error(run_cli("rollup", "--output", str(tmp_path / "a-file")), code=2, says="is a file, not a folder",
-                       hint="name a folder")
+    assert_clean_error(
+        run_cli("rollup", "--output", str(tmp_path / "a-file")),
+        code=2,
+        says="is a file, not a folder",
+        hint="name a folder",
+    )
 
 
 # ---- ingest: what was skipped, --include / --format, standard input -------------------------------------
@@ -200,8 +239,10 @@ def test_skipped_files_are_named_with_why_and_the_fix(isolated_store: Path, log_
     done = run_cli("ingest", str(log_folder))
     assert done.returncode == 0, done.stderr
     assert "files              0" in done.stdout
-    assert ("skipped            3 files: not a capture file name (2 *.log, 1 README); use --include '*.log' "
-            "or --format FORMAT") in done.stdout
+    assert (
+        "skipped            3 files: not a capture file name (2 *.log, 1 README); use --include '*.log' "
+        "or --format FORMAT"
+    ) in done.stdout
     assert "swp" not in done.stdout and "meta.json" not in done.stdout  # never meant as captures: not listed
 
 
@@ -213,8 +254,9 @@ def run_totals(store: Path) -> dict:
     return json.loads(report.stdout)["totals"]
 
 
-def test_include_and_format_give_the_rows_of_the_logs_read_directly(isolated_store: Path, log_folder: Path,
-                                                                     tmp_path: Path) -> None:
+def test_include_and_format_give_the_rows_of_the_logs_read_directly(
+    isolated_store: Path, log_folder: Path, tmp_path: Path
+) -> None:
     direct = tmp_path / "direct"
     assert run_cli("ingest", str(GATEWAY), "--quiet", "--store", str(direct)).returncode == 0
     included = tmp_path / "included"
@@ -244,8 +286,14 @@ def test_standard_input_is_a_capture_log_stream(isolated_store: Path, tmp_path: 
     direct = tmp_path / "direct"
     assert run_cli("ingest", str(GATEWAY), "--quiet", "--store", str(direct)).returncode == 0
     with GATEWAY.open("rb") as stdin:
-        piped = subprocess.run([sys.executable, "-m", "tokmeter", "ingest", "-"], stdin=stdin, capture_output=True,
-                               text=True, timeout=120, check=False)
+        piped = subprocess.run(
+            [sys.executable, "-m", "tokmeter", "ingest", "-"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert piped.returncode == 0, piped.stderr
     assert "files              1" in piped.stdout and "<stdin>:6: not valid JSON" in piped.stdout
     assert run_totals(isolated_store) == run_totals(direct)
@@ -259,8 +307,14 @@ def test_standard_input_with_a_format(isolated_store: Path) -> None:
 
     [sse] = sorted((SAMPLE_LOGS / "responses").glob("*.sse"))
     with sse.open("rb") as stdin:
-        piped = subprocess.run([sys.executable, "-m", "tokmeter", "ingest", "--format", "sse", "-"], stdin=stdin,
-                               capture_output=True, text=True, timeout=120, check=False)
+        piped = subprocess.run(
+            [sys.executable, "-m", "tokmeter", "ingest", "--format", "sse", "-"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert piped.returncode == 0, piped.stderr
     assert "captures           1  (1 sse)" in piped.stdout and "rows written       1" in piped.stdout
     refused = run_cli("ingest", "--follow", "-")
@@ -275,12 +329,19 @@ def test_ingest_and_report_explain_estimated_duplicates(isolated_store: Path, tm
     done = run_cli("ingest", str(SAMPLE_LOGS))
     assert done.returncode == 0, done.stderr
     streams = int(re.search(r"estimated usage +([\d,]+) stream", done.stdout)[1])
-    copies = int(re.search(r"([\d,]+) of them (?:was a copy|were copies) of a request already counted, dropped as "
-                           r"duplicates \(the report counts each request once\)", done.stdout)[1])
+    copies = int(
+        re.search(
+            r"([\d,]+) of them (?:was a copy|were copies) of a request already counted, dropped as "
+            r"duplicates \(the report counts each request once\)",
+            done.stdout,
+        )[1]
+    )
     report = json.loads(run_cli("report", "--format", "json").stdout)["totals"]
     assert copies > 0 and report["estimated_requests"] == streams - copies
     table = run_cli("report", "--by", "model")
-    assert f"Estimated requests: {report['estimated_requests']}, usage counted offline, once per request" in \
-        table.stdout.replace("\n", " ")
+    assert (
+        f"Estimated requests: {report['estimated_requests']}, usage counted offline, once per request"
+        in table.stdout.replace("\n", " ")
+    )
     again = run_cli("ingest", str(SAMPLE_LOGS))  # every copy is a duplicate now
     assert f"{streams} of them were copies of a request already counted" in again.stdout

@@ -35,7 +35,11 @@ def test_readme_main_job_runs_on_sample_logs() -> None:
 
 
 # ---- one command-line contract: README sections and --help agree on every command's options ----------
-SHARED_OPTIONS = {"--store", "--quiet", "--help"}  # documented once, in the Commands section's first paragraph
+SHARED_OPTIONS = {
+    "--store",
+    "--quiet",
+    "--help",
+}  # documented once, in the Commands section's first paragraph
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
@@ -54,7 +58,9 @@ def cli_options() -> dict[str, list[tuple[str, ...]]]:
             else:
                 found[prefix + name] = [
                     tuple(opt for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--"))
-                    for param in command.params if param.param_type_name == "option"]
+                    for param in command.params
+                    if param.param_type_name == "option"
+                ]
         return found
 
     return walk(get_command(app), "")
@@ -62,7 +68,9 @@ def cli_options() -> dict[str, list[tuple[str, ...]]]:
 
 def cli_commands() -> dict[str, set[str]]:
     """Every command and all the names of its options."""
-    return {command: {name for names in options for name in names} for command, options in cli_options().items()}
+    return {
+        command: {name for names in options for name in names} for command, options in cli_options().items()
+    }
 
 
 def readme_section(command: str) -> str:
@@ -104,7 +112,9 @@ def test_tz_applies_to_since_and_until_everywhere() -> None:
         if "--since" in options:
             assert "--tz" in options, command
             help_text = run_cli(*command.split(), "--help", env={"COLUMNS": "300"}).stdout
-            assert "in the --tz zone" in help_text and "Time zone of the --since / --until" in help_text, command
+            assert "in the --tz zone" in help_text and "Time zone of the --since / --until" in help_text, (
+                command
+            )
     rollup_help = run_cli("rollup", "--help", env={"COLUMNS": "300"}).stdout
     assert "--since" not in rollup_help and "--until" not in rollup_help
 

@@ -84,9 +84,13 @@ def test_chat_stream_variants(variant: str) -> None:
 
     usage = {"prompt_tokens": 5, "completion_tokens": 2}
     parts = [chunk(usage=usage if variant == "usage-every-chunk" else None) for _ in range(5)]
-    body = (": keep-alive\n\n" if variant == "comment-first" else "") + "".join(parts) + \
-        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]) + chunk(usage={**usage, "completion_tokens": 9}) \
+    body = (
+        (": keep-alive\n\n" if variant == "comment-first" else "")
+        + "".join(parts)
+        + chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        + chunk(usage={**usage, "completion_tokens": 9})
         + "data: [DONE]\n\n"
+    )
     capture = Capture("v", 0, {"ts": "2026-11-03T10:00:00Z", "path": "/v1/chat/completions"}, body)
     fast, slow = both_ways(capture)
     assert fast == slow and fast["output_tokens"] == 9
@@ -95,9 +99,24 @@ def test_chat_stream_variants(variant: str) -> None:
 # Pieces a mutation inserts: marker words in text, blocks that do or do not carry usage, comments, a
 # BOM, bare [DONE], keys in comments, usage that is not an object, finish reasons that are empty.
 INSERTS = [
-    "message_", "message_delta", '"error"', "response.created", "response.completed", "response.in",
-    "\n\n", "\n\n\n", ": keep-alive\n\n", "\ufeff", "data\n\n", "event: ping\n", "id: 7\n", "[DONE]",
-    "data: [DONE]\n\n", "event: message_delta\n", '"usage":{}', '"finish_reason":"length"',
+    "message_",
+    "message_delta",
+    '"error"',
+    "response.created",
+    "response.completed",
+    "response.in",
+    "\n\n",
+    "\n\n\n",
+    ": keep-alive\n\n",
+    "\ufeff",
+    "data\n\n",
+    "event: ping\n",
+    "id: 7\n",
+    "[DONE]",
+    "data: [DONE]\n\n",
+    "event: message_delta\n",
+    '"usage":{}',
+    '"finish_reason":"length"',
     ': "usage": {"prompt_tokens": 9}\n\n',
     'data: {"type":"message_delta","usage":{"output_tokens":7}}\n\n',
     'data: {"type":"error","error":{"type":"overloaded_error"}}\n\n',
@@ -129,7 +148,9 @@ def mutated(text: str, rng: random.Random) -> str:
 def test_same_rows_on_mutated_streams() -> None:
     # dropped, repeated and cut blocks and inserted decoys must not make the fast path differ (a
     # 170,000-mutation run of this, by hand, found no difference either)
-    streams = [c for c in corpus() if isinstance(c.body, str) and c.body.lstrip().startswith(("event:", "data:"))]
+    streams = [
+        c for c in corpus() if isinstance(c.body, str) and c.body.lstrip().startswith(("event:", "data:"))
+    ]
     rng = random.Random(20261124)
     differ = []
     for _ in range(4000):

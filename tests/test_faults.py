@@ -19,7 +19,9 @@ from conftest import SAMPLE_LOGS, run_cli
 def tiny_fs(tmp_path: Path):  # noqa: ANN201
     mount = tmp_path / "fs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -31,10 +33,24 @@ def tiny_fs(tmp_path: Path):  # noqa: ANN201
 def big_log(path: Path, captures: int) -> None:
     with open(path, "w") as out:
         for i in range(captures):
-            body = {"id": f"c{i}", "object": "chat.completion", "model": "gpt-4o-mini",
-                    "usage": {"prompt_tokens": 10 + i, "completion_tokens": 1}}
-            out.write(json.dumps({"ts": f"2026-11-0{1 + i % 9}T10:00:00Z", "request_id": f"r{i:06d}-{os.urandom(16).hex()}",
-                                  "user": f"user-{i % 97}", "provider": "openai", "body": body}) + "\n")
+            body = {
+                "id": f"c{i}",
+                "object": "chat.completion",
+                "model": "gpt-4o-mini",
+                "usage": {"prompt_tokens": 10 + i, "completion_tokens": 1},
+            }
+            out.write(
+                json.dumps(
+                    {
+                        "ts": f"2026-11-0{1 + i % 9}T10:00:00Z",
+                        "request_id": f"r{i:06d}-{os.urandom(16).hex()}",
+                        "user": f"user-{i % 97}",
+                        "provider": "openai",
+                        "body": body,
+                    }
+                )
+                + "\n"
+            )
 
 
 def totals() -> dict:

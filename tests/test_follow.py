@@ -64,8 +64,9 @@ def append(path: Path, data: bytes) -> None:
 def stored(store: Path) -> pl.DataFrame:
     target = Store(store)
     if not (store / "usage").exists():
-        return pl.DataFrame({"request_id": [], "input_tokens": []}, schema={"request_id": pl.String,
-                                                                            "input_tokens": pl.Int64})
+        return pl.DataFrame(
+            {"request_id": [], "input_tokens": []}, schema={"request_id": pl.String, "input_tokens": pl.Int64}
+        )
     with target.reading():
         return target.scan().select("request_id", "input_tokens").collect()
 
@@ -117,8 +118,21 @@ def follower(tmp_path: Path, *paths: Path, args: tuple[str, ...] = ()) -> Iterat
     out, err = tmp_path / f"follow-{time.monotonic_ns()}.out", tmp_path / f"follow-{time.monotonic_ns()}.err"
     with open(out, "w") as stdout, open(err, "w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tokmeter", "ingest", *map(str, paths), "--follow", "--flush-interval", FLUSH,
-             *args], stdout=stdout, stderr=stderr, env=os.environ.copy())
+            [
+                sys.executable,
+                "-m",
+                "tokmeter",
+                "ingest",
+                *map(str, paths),
+                "--follow",
+                "--flush-interval",
+                FLUSH,
+                *args,
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=os.environ.copy(),
+        )
     try:
         yield Follower(proc, out, err)
     finally:
@@ -141,9 +155,21 @@ def test_follows_a_writer_process_appending(tmp_path: Path, isolated_store: Path
     log.write_bytes(records(range(100)))
     with follower(tmp_path, logs) as f:
         wait_rows(isolated_store, 100)
-        writer = subprocess.run([sys.executable, "-c", WRITER.format(tests=str(Path(__file__).parent)), str(log),
-                                 "100", "500", "7"], check=False, timeout=60, capture_output=True,
-                                text=True)
+        writer = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                WRITER.format(tests=str(Path(__file__).parent)),
+                str(log),
+                "100",
+                "500",
+                "7",
+            ],
+            check=False,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
         assert writer.returncode == 0, writer.stderr
         wait_rows(isolated_store, 600)
         assert_clean_stop(f)
@@ -194,8 +220,10 @@ def test_rename_rotation_then_gzip_of_the_rotated_file(tmp_path: Path, isolated_
         rotated.unlink()
         append(live, records(range(95, 100)))
         wait_rows(isolated_store, 100)
-        wait_for(lambda: any(s["compressed"] and s["state"] == "finished" for s in status(isolated_store)),
-                 "the .gz checkpoint")
+        wait_for(
+            lambda: any(s["compressed"] and s["state"] == "finished" for s in status(isolated_store)),
+            "the .gz checkpoint",
+        )
         assert_clean_stop(f)
     assert "captures           100  (100 capture-log)" in f.stdout  # the .gz was not read again
     assert "duplicates dropped 0" in f.stdout
@@ -222,12 +250,15 @@ def test_copytruncate_reads_the_file_again_from_its_start(tmp_path: Path, isolat
         wait_rows(isolated_store, 70)
         assert_clean_stop(f)
     assert int(stored(isolated_store)["input_tokens"].sum()) == input_tokens(range(70))
-    live_source = next(s for s in status(isolated_store) if s["path"] == str(live) and s["state"] == "stopped")
+    live_source = next(
+        s for s in status(isolated_store) if s["path"] == str(live) and s["state"] == "stopped"
+    )
     assert live_source["offset"] == live.stat().st_size == len(records(range(50, 70)))
 
 
-def test_new_files_in_new_subdirectories_single_responses_and_a_deleted_file(tmp_path: Path,
-                                                                              isolated_store: Path) -> None:
+def test_new_files_in_new_subdirectories_single_responses_and_a_deleted_file(
+    tmp_path: Path, isolated_store: Path
+) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     doomed = logs / "doomed.jsonl"
@@ -244,13 +275,35 @@ def test_new_files_in_new_subdirectories_single_responses_and_a_deleted_file(tmp
             'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"claude-haiku-4-5",'
             '"usage":{"input_tokens":7,"output_tokens":1}}}\n\nevent: message_delta\ndata: {"type":"message_delta",'
             '"delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\nevent: message_stop\n'
-            'data: {"type":"message_stop"}\n\n')
-        (deep / "stream.meta.json").write_text(json.dumps({"ts": "2026-11-03T11:00:00Z", "request_id": "single-1",
-                                                           "provider": "anthropic", "path": "/v1/messages"}))
-        (deep / "body.json").write_text(json.dumps(
-            {"id": "chatcmpl-single-2", "object": "chat.completion", "model": "gpt-4o-mini",
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
-             "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}))  # no sidecar: settles
+            'data: {"type":"message_stop"}\n\n'
+        )
+        (deep / "stream.meta.json").write_text(
+            json.dumps(
+                {
+                    "ts": "2026-11-03T11:00:00Z",
+                    "request_id": "single-1",
+                    "provider": "anthropic",
+                    "path": "/v1/messages",
+                }
+            )
+        )
+        (deep / "body.json").write_text(
+            json.dumps(
+                {
+                    "id": "chatcmpl-single-2",
+                    "object": "chat.completion",
+                    "model": "gpt-4o-mini",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "x"},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+                }
+            )
+        )  # no sidecar: settles
         wait_rows(isolated_store, 37)
         assert_clean_stop(f)
     ids = stored_ids(isolated_store)
@@ -370,11 +423,28 @@ def crash_trials(tmp_path: Path, store: Path, trials: int, seed: int) -> None:
         first, total = rng.randint(0, 1500), 2000
         log.write_bytes(records(range(first)))
         shutil.rmtree(store, ignore_errors=True)
-        writer = subprocess.Popen([sys.executable, "-c", WRITER.format(tests=tests_dir), str(log), str(first),
-                                   str(total - first), str(seed + trial)])
+        writer = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER.format(tests=tests_dir),
+                str(log),
+                str(first),
+                str(total - first),
+                str(seed + trial),
+            ]
+        )
         try:
-            with follower(root, logs, args=("--batch-size", str(rng.choice([50, 200, 1000])),
-                                            "--flush-interval", str(rng.choice([0.02, 0.1, 0.5])))) as f:
+            with follower(
+                root,
+                logs,
+                args=(
+                    "--batch-size",
+                    str(rng.choice([50, 200, 1000])),
+                    "--flush-interval",
+                    str(rng.choice([0.02, 0.1, 0.5])),
+                ),
+            ) as f:
                 time.sleep(rng.uniform(0.3, 3.0))
                 f.proc.send_signal(signal.SIGKILL)
                 f.proc.wait(timeout=10)
@@ -402,8 +472,12 @@ def test_kill_9_at_random_moments_loses_and_repeats_nothing(tmp_path: Path, isol
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_many_trials(tmp_path: Path, isolated_store: Path) -> None:
-    crash_trials(tmp_path, isolated_store, trials=int(os.environ.get("TOKMETER_CRASH_TRIALS", "25")),
-                 seed=int(os.environ.get("TOKMETER_CRASH_SEED", str(random.randrange(10**6)))))
+    crash_trials(
+        tmp_path,
+        isolated_store,
+        trials=int(os.environ.get("TOKMETER_CRASH_TRIALS", "25")),
+        seed=int(os.environ.get("TOKMETER_CRASH_SEED", str(random.randrange(10**6)))),
+    )
 
 
 def test_compaction_keeps_parts_few_and_rows_unchanged(tmp_path: Path) -> None:

@@ -115,8 +115,20 @@ class Runs:
         n = len(self.outputs)
         out, err = self.folder / f"run{n}.out", self.folder / f"run{n}.err"
         with open(out, "w") as stdout, open(err, "w") as stderr:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", str(self.logs), "--follow",
-                                          "--flush-interval", "0.1"], stdout=stdout, stderr=stderr)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tokmeter",
+                    "ingest",
+                    str(self.logs),
+                    "--follow",
+                    "--flush-interval",
+                    "0.1",
+                ],
+                stdout=stdout,
+                stderr=stderr,
+            )
         self.outputs.append((out, err, False))
 
     def kill(self) -> None:
@@ -178,8 +190,9 @@ def chaos_trial(folder: Path, store: Path, seed: int, steps: int) -> None:
 
     try:
         for _ in range(steps):
-            step = rng.choices(["append", "rename", "copytruncate", "compress", "kill", "down"],
-                               [6, 2, 2, 2, 2, 1])[0]
+            step = rng.choices(
+                ["append", "rename", "copytruncate", "compress", "kill", "down"], [6, 2, 2, 2, 2, 1]
+            )[0]
             note(folder, f"{step} (run {len(runs.outputs) - 1}, {logs.next_id} records)")
             if step == "append":
                 logs.append(rng.randint(1, 80))

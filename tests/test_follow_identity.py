@@ -73,8 +73,9 @@ def test_copytruncate_then_rename_rotation_then_restart(tmp_path: Path, isolated
 
 
 @pytest.mark.parametrize(("pause", "first"), [(0.6, 0.33), (2.5, 0.33), (0.6, 0.0)])
-def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, isolated_store: Path,
-                                                                pause: float, first: float) -> None:
+def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(
+    tmp_path: Path, isolated_store: Path, pause: float, first: float
+) -> None:
     """The copier pauses within, then past, the settle time, after a third of the file, or after its
     first 600 bytes (too few to compare with the original's fingerprint)."""
     logs = tmp_path / "logs"
@@ -88,7 +89,7 @@ def test_a_copy_seen_while_it_is_being_copied_is_not_read_again(tmp_path: Path, 
             out.write(data[: int(len(data) * first) + 600])  # mid-line
             out.flush()
             time.sleep(pause)
-            out.write(data[int(len(data) * first) + 600:])
+            out.write(data[int(len(data) * first) + 600 :])
         with open(live, "r+b") as handle:
             handle.truncate(0)
         append(live, records(range(300, 310)))
@@ -142,7 +143,7 @@ def test_a_gzip_being_written_is_read_once_complete(tmp_path: Path, isolated_sto
             out.write(packed[: len(packed) // 2])
             out.flush()
             time.sleep(2.5)
-            out.write(packed[len(packed) // 2:])
+            out.write(packed[len(packed) // 2 :])
         wait_rows(isolated_store, 400)
         assert_clean_stop(f)
     assert "bad captures       0" in f.stdout
@@ -166,8 +167,9 @@ def test_a_gzip_that_stays_truncated_is_one_bad_capture_with_its_size(tmp_path: 
     tailer.close()
 
 
-def test_unreadable_files_and_directories_are_reported_and_read_once_readable(tmp_path: Path,
-                                                                              isolated_store: Path) -> None:
+def test_unreadable_files_and_directories_are_reported_and_read_once_readable(
+    tmp_path: Path, isolated_store: Path
+) -> None:
     logs = tmp_path / "logs"
     (logs / "sub").mkdir(parents=True)
     (logs / "open.jsonl").write_bytes(records(range(10), "a"))
@@ -177,25 +179,51 @@ def test_unreadable_files_and_directories_are_reported_and_read_once_readable(tm
     locked.chmod(0)
     (logs / "sub").chmod(0)
     # as root, permissions bind only without the capabilities that override them
-    jail = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-            "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    jail = (
+        [
+            "setpriv",
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search",
+        ]
+        if os.geteuid() == 0
+        else []
+    )
     out, err = tmp_path / "follow.out", tmp_path / "follow.err"
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        proc = subprocess.Popen([*jail, sys.executable, "-m", "tokmeter", "ingest", str(logs), "--follow",
-                                 "--flush-interval", "0.1"], stdout=stdout, stderr=stderr)
+        proc = subprocess.Popen(
+            [
+                *jail,
+                sys.executable,
+                "-m",
+                "tokmeter",
+                "ingest",
+                str(logs),
+                "--follow",
+                "--flush-interval",
+                "0.1",
+            ],
+            stdout=stdout,
+            stderr=stderr,
+        )
     try:
         wait_rows(isolated_store, 10)
         wait_for(lambda: err.read_text().count("unreadable: permission denied") == 2, "both reported at once")
-        wait_for(lambda: len([s for s in status(isolated_store) if s["state"].startswith("unreadable")]) == 2,
-                 "both in status")
-        shown = {s["path"]: s for s in status(isolated_store) if s["state"] == "unreadable: permission denied"}
+        wait_for(
+            lambda: len([s for s in status(isolated_store) if s["state"].startswith("unreadable")]) == 2,
+            "both in status",
+        )
+        shown = {
+            s["path"]: s for s in status(isolated_store) if s["state"] == "unreadable: permission denied"
+        }
         assert shown[str(locked)]["lag_bytes"] == locked.stat().st_size, shown
         assert str(logs / "sub") in shown
         locked.chmod(0o644)
         (logs / "sub").chmod(0o755)
         wait_rows(isolated_store, 30)
-        wait_for(lambda: not [s for s in status(isolated_store) if s["state"].startswith("unreadable")],
-                 "no longer unreadable in status")
+        wait_for(
+            lambda: not [s for s in status(isolated_store) if s["state"].startswith("unreadable")],
+            "no longer unreadable in status",
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, err.read_text()
     finally:
@@ -226,7 +254,7 @@ def test_a_copy_of_a_log_that_was_empty_at_its_last_checkpoint(tmp_path: Path, i
             out.write(data[: len(data) // 2])
             out.flush()
             time.sleep(2.0)
-            out.write(data[len(data) // 2:])
+            out.write(data[len(data) // 2 :])
         with open(live, "r+b") as handle:
             handle.truncate(0)
         wait_rows(isolated_store, 68)

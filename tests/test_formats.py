@@ -31,13 +31,16 @@ def gz(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize(("path", "fmt"), [
-    (SAMPLE_LOGS / "gateway-2026-11.jsonl", "capture-log"),
-    (CLAUDE_FILE, "claude-code"),
-    (next(DATA.rglob("agent-*.jsonl")), "claude-code"),
-    (CODEX_FILE, "codex"),
-    (TOKEN_LOG, "token-log"),
-])
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        (SAMPLE_LOGS / "gateway-2026-11.jsonl", "capture-log"),
+        (CLAUDE_FILE, "claude-code"),
+        (next(DATA.rglob("agent-*.jsonl")), "claude-code"),
+        (CODEX_FILE, "codex"),
+        (TOKEN_LOG, "token-log"),
+    ],
+)
 def test_json_lines_flavours_are_told_apart(path: Path, fmt: str) -> None:
     assert detect_format(path) == fmt
 
@@ -52,8 +55,14 @@ def test_flavour_survives_compression_and_a_missing_suffix(tmp_path: Path) -> No
 
 def test_long_first_lines_do_not_hide_the_flavour(tmp_path: Path) -> None:
     """Claude Code lines can be megabytes (tool results); the keys that tell come first."""
-    huge = {"parentUuid": None, "isSidechain": False, "type": "user", "sessionId": "s",
-            "message": {"role": "user", "content": "x" * 3_000_000}, "timestamp": "2026-11-03T10:00:00Z"}
+    huge = {
+        "parentUuid": None,
+        "isSidechain": False,
+        "type": "user",
+        "sessionId": "s",
+        "message": {"role": "user", "content": "x" * 3_000_000},
+        "timestamp": "2026-11-03T10:00:00Z",
+    }
     path = tmp_path / "s.jsonl"
     path.write_text(json.dumps(huge) + "\n" + CLAUDE_FILE.read_text())
     assert detect_format(path) == "claude-code"
@@ -73,8 +82,10 @@ def test_location_decides_when_the_lines_do_not(tmp_path: Path) -> None:
 
 def test_zst_and_gz_read_like_the_plain_file(tmp_path: Path) -> None:
     def rows(path: Path) -> list[tuple]:
-        return [(r["request_id"], r["input_tokens"], r["output_tokens"], r["source_offset"])
-                for r in (extract_row(c) for c in read_captures(path) if isinstance(c, Capture))]
+        return [
+            (r["request_id"], r["input_tokens"], r["output_tokens"], r["source_offset"])
+            for r in (extract_row(c) for c in read_captures(path) if isinstance(c, Capture))
+        ]
 
     plain = rows(CODEX_FILE)
     assert rows(zst(CODEX_FILE, tmp_path / CODEX_FILE.name.replace(".jsonl", ".jsonl.zst"))) == plain
@@ -86,7 +97,7 @@ def test_zst_and_gz_read_like_the_plain_file(tmp_path: Path) -> None:
 def test_corrupt_zst_is_a_bad_capture_and_the_rest_is_read(isolated_store: Path, tmp_path: Path) -> None:
     good = zst(TOKEN_LOG, tmp_path / "token-usage.jsonl.zst")
     data = bytearray(good.read_bytes())
-    data[len(data) // 2:] = b"\x00" * (len(data) - len(data) // 2)
+    data[len(data) // 2 :] = b"\x00" * (len(data) - len(data) // 2)
     (tmp_path / "broken.jsonl.zst").write_bytes(bytes(data))
     done = run_cli("ingest", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -119,13 +130,22 @@ def test_one_directory_mixing_every_format(isolated_store: Path, tmp_path: Path)
     (mixed / "codex").mkdir()
     zst(CODEX_FILE, mixed / "codex" / CODEX_FILE.name.replace(".jsonl", ".jsonl.zst"))
     gz(TOKEN_LOG, mixed / "token-usage.jsonl.gz")
-    shutil.copy(DATA / "claude" / "projects" / "-home-alice-work-api" / next(
-        (DATA / "claude" / "projects" / "-home-alice-work-api").glob("*.jsonl")).name, mixed / "resumed-copy.jsonl")
+    shutil.copy(
+        DATA
+        / "claude"
+        / "projects"
+        / "-home-alice-work-api"
+        / next((DATA / "claude" / "projects" / "-home-alice-work-api").glob("*.jsonl")).name,
+        mixed / "resumed-copy.jsonl",
+    )
 
     done = run_cli("ingest", str(mixed))
     assert done.returncode == 0, done.stderr
     summary = done.stdout
-    assert "captures           33  (11 capture-log, 14 claude-code, 3 codex, 1 json, 1 sse, 3 token-log)" in summary
+    assert (
+        "captures           33  (11 capture-log, 14 claude-code, 3 codex, 1 json, 1 sse, 3 token-log)"
+        in summary
+    )
     # dropped: 2 in the gateway sample, 2 within Claude Code, 3 of the resumed session's copy
     assert "rows written       25" in summary and "duplicates dropped 7" in summary
     again = run_cli("ingest", str(mixed))
@@ -139,14 +159,34 @@ def test_one_directory_mixing_every_format(isolated_store: Path, tmp_path: Path)
 
 # ---- formats by content, location as a hint --------------------------------------------------------------
 
+
 def old_claude_lines(count: int) -> str:
     """Claude Code lines as older versions (and ccusage's fixtures) write them: no parentUuid / isSidechain."""
-    return "".join(json.dumps({
-        "timestamp": f"2026-11-03T10:0{n}:00.000Z", "sessionId": "session-alpha", "requestId": f"req-alpha-{n}",
-        "message": {"role": "assistant", "id": f"msg-alpha-{n}", "model": "claude-sonnet-4-20250514",
-                    "usage": {"input_tokens": 100 + n, "output_tokens": 50, "cache_creation_input_tokens": 25,
-                              "cache_read_input_tokens": 10}},
-        "costUSD": 0.12, "version": "1.0.0"}, separators=(",", ":")) + "\n" for n in range(count))
+    return "".join(
+        json.dumps(
+            {
+                "timestamp": f"2026-11-03T10:0{n}:00.000Z",
+                "sessionId": "session-alpha",
+                "requestId": f"req-alpha-{n}",
+                "message": {
+                    "role": "assistant",
+                    "id": f"msg-alpha-{n}",
+                    "model": "claude-sonnet-4-20250514",
+                    "usage": {
+                        "input_tokens": 100 + n,
+                        "output_tokens": 50,
+                        "cache_creation_input_tokens": 25,
+                        "cache_read_input_tokens": 10,
+                    },
+                },
+                "costUSD": 0.12,
+                "version": "1.0.0",
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+        for n in range(count)
+    )
 
 
 def test_old_claude_code_lines_are_told_by_their_content(tmp_path: Path) -> None:
@@ -155,12 +195,21 @@ def test_old_claude_code_lines_are_told_by_their_content(tmp_path: Path) -> None
     path.write_text(old_claude_lines(3))
     assert detect_format(path) == "claude-code"
     bare = tmp_path / "bare.jsonl"  # ccusage's minimal line: a timestamp and message.usage
-    bare.write_text(json.dumps({"timestamp": "2026-11-03T10:00:00Z", "message": {"usage": {
-        "input_tokens": 1, "output_tokens": 2}}}) + "\n")
+    bare.write_text(
+        json.dumps(
+            {
+                "timestamp": "2026-11-03T10:00:00Z",
+                "message": {"usage": {"input_tokens": 1, "output_tokens": 2}},
+            }
+        )
+        + "\n"
+    )
     assert detect_format(bare) == "claude-code"
 
 
-def test_claude_config_dir_without_dot_claude_is_read_as_transcripts(isolated_store: Path, tmp_path: Path) -> None:
+def test_claude_config_dir_without_dot_claude_is_read_as_transcripts(
+    isolated_store: Path, tmp_path: Path
+) -> None:
     """The issue's case: CLAUDE_CONFIG_DIR elsewhere, old lines; and lines that tell nothing, read as
     transcripts because --claude-code found them (the same file given as a PATH is of no known format)."""
     projects = tmp_path / "cfg" / "projects" / "project-alpha"
@@ -184,7 +233,11 @@ def test_parallel_workers_get_the_hint(isolated_store: Path, tmp_path: Path) -> 
     silent = "".join(json.dumps({"type": "future-kind", "n": n}) + "\n" for n in range(9))
     for name in ("a", "b"):
         (projects / f"{name}.jsonl").write_text(silent + old_claude_lines(2).replace("alpha", name))
-    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg"), "TOKMETER_PARALLEL_MIN_BYTES": "1", "TOKMETER_WORKERS": "2"}
+    env = {
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "cfg"),
+        "TOKMETER_PARALLEL_MIN_BYTES": "1",
+        "TOKMETER_WORKERS": "2",
+    }
     done = run_cli("ingest", "--claude-code", env=env)
     assert done.returncode == 0, done.stderr
     assert "rows written       4" in done.stdout and "bad captures       0" in done.stdout, done.stdout
@@ -192,8 +245,14 @@ def test_parallel_workers_get_the_hint(isolated_store: Path, tmp_path: Path) -> 
 
 def test_json_lines_of_no_known_format_are_one_bad_file(isolated_store: Path, tmp_path: Path) -> None:
     """A gateway's own log (proxy.log, other field names) is reported, never read as one response."""
-    records = [{"timestamp": f"2026-11-03T10:00:0{n}Z", "id": f"private-value-{n}",
-                "response": {"status": 200, "usage": {"prompt_tokens": 12, "completion_tokens": 3}}} for n in range(3)]
+    records = [
+        {
+            "timestamp": f"2026-11-03T10:00:0{n}Z",
+            "id": f"private-value-{n}",
+            "response": {"status": 200, "usage": {"prompt_tokens": 12, "completion_tokens": 3}},
+        }
+        for n in range(3)
+    ]
     logs = tmp_path / "logs"
     logs.mkdir()
     for name in ("proxy.log", "gateway.jsonl"):
@@ -209,9 +268,13 @@ def test_json_lines_of_no_known_format_are_one_bad_file(isolated_store: Path, tm
 
 
 def test_a_pretty_printed_document_is_still_one_response(tmp_path: Path) -> None:
-    body = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+    }
     path = tmp_path / "response.txt"
     path.write_text(json.dumps(body, indent=2))
     assert detect_format(path) == "json"

@@ -86,13 +86,16 @@ def as_value(number: float | None) -> str:
     return "" if number is None else repr(number)
 
 
-@pytest.mark.parametrize("args", [
-    ("--by", "model"),
-    ("--by", "user", "--by", "day"),
-    ("--by", "provider", "--since", "2026-11-02", "--until", "2026-11-03", "--cost-breakdown"),
-    ("--user", "alice", "--user", "bob"),
-    ("--by", "week", "--by", "model", "--metric", "tokens"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "model"),
+        ("--by", "user", "--by", "day"),
+        ("--by", "provider", "--since", "2026-11-02", "--until", "2026-11-03", "--cost-breakdown"),
+        ("--user", "alice", "--user", "bob"),
+        ("--by", "week", "--by", "model", "--metric", "tokens"),
+    ],
+)
 def test_html_figures_equal_the_json_report(ingested: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
     _, page = html_report(tmp_path, *args)
     doc = json_report(*args)
@@ -102,10 +105,14 @@ def test_html_figures_equal_the_json_report(ingested: Path, tmp_path: Path, args
     for measure, value in page.cards.items():
         assert value == as_value(doc["totals"][measure]), measure
     assert set(page.cards) >= {"cost_usd", "requests", "input_tokens", "output_tokens"}
-    assert page.cells.pop("totals") == {m: as_value(v) for m, v in doc["totals"].items() if m in page.cells["0"]}
+    assert page.cells.pop("totals") == {
+        m: as_value(v) for m, v in doc["totals"].items() if m in page.cells["0"]
+    }
     assert len(page.cells) == len(doc["rows"])
     for index, row in enumerate(doc["rows"]):
-        assert page.cells[str(index)] == {m: as_value(v) for m, v in row.items() if m in page.cells[str(index)]}
+        assert page.cells[str(index)] == {
+            m: as_value(v) for m, v in row.items() if m in page.cells[str(index)]
+        }
         assert {"requests", "cost_usd"} <= set(page.cells[str(index)])
 
 
@@ -127,7 +134,12 @@ def test_html_charts_equal_the_reports_they_draw(ingested: Path, tmp_path: Path)
     assert [t["label"] for t in data["top"]["user"]] == ["bob", "alice", "carol", "dave"]
     totals = data["report"]["totals"]
     mix = data["token_mix"]
-    assert mix == {"input_uncached": 18523 - 9024 - 4200, "cache_read": 9024, "cache_write": 4200, "output": 1469}
+    assert mix == {
+        "input_uncached": 18523 - 9024 - 4200,
+        "cache_read": 9024,
+        "cache_write": 4200,
+        "output": 1469,
+    }
     assert sum(mix.values()) == totals["input_tokens"] + totals["output_tokens"]
 
 
@@ -159,10 +171,21 @@ def test_html_to_standard_output(ingested: Path) -> None:
 
 
 def hostile_capture(tmp_path: Path) -> Path:
-    body = {"id": "chatcmpl-evil", "object": "chat.completion", "model": HOSTILE_MODEL,
-            "usage": {"prompt_tokens": 100, "completion_tokens": 7}}
-    record = {"ts": "2026-11-02T10:00:00Z", "request_id": "req_evil", "user": HOSTILE_USER, "provider": "openai",
-              "path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}
+    body = {
+        "id": "chatcmpl-evil",
+        "object": "chat.completion",
+        "model": HOSTILE_MODEL,
+        "usage": {"prompt_tokens": 100, "completion_tokens": 7},
+    }
+    record = {
+        "ts": "2026-11-02T10:00:00Z",
+        "request_id": "req_evil",
+        "user": HOSTILE_USER,
+        "provider": "openai",
+        "path": "/v1/chat/completions",
+        "status": 200,
+        "body": json.dumps(body),
+    }
     path = tmp_path / "evil.jsonl"
     path.write_text(json.dumps(record) + "\n")
     return path
@@ -176,8 +199,9 @@ def test_html_escapes_names_from_captures(ingested: Path, tmp_path: Path) -> Non
     assert [t for t, _ in page.tags].count("script") == 1 and "img" not in [t for t, _ in page.tags]
     data = page.data  # the JSON survives intact
     assert data["report"] == json_report("--by", "user", "--by", "model")
-    assert {"user": HOSTILE_USER, "model": HOSTILE_MODEL} in [{"user": r["user"], "model": r["model"]}
-                                                              for r in data["report"]["rows"]]
+    assert {"user": HOSTILE_USER, "model": HOSTILE_MODEL} in [
+        {"user": r["user"], "model": r["model"]} for r in data["report"]["rows"]
+    ]
     assert data["report"]["totals"]["unpriced_requests"] == 1  # the unknown model is unpriced, and said so
     assert 'id="unpriced"' in text
 
@@ -194,8 +218,9 @@ def test_html_empty_store(isolated_store: Path, tmp_path: Path) -> None:
 # ---- in a real browser ----------------------------------------------------------------------------
 
 CHROMIUM = chromium_path()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
-                                    ".ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run installs it)"
+)
 
 MEASURE = """JSON.stringify([...document.querySelectorAll('svg.chart')].map(svg => {
   const box = svg.getBoundingClientRect();
@@ -250,8 +275,15 @@ def test_hostile_names_stay_text_in_chromium(ingested: Path, tmp_path: Path) -> 
     with Chromium(str(CHROMIUM)) as browser:
         browser.open(path)
         assert browser.console_errors() == []
-        assert browser.evaluate("document.querySelectorAll('img, script:not([type=\"application/json\"])').length") == 0
-        cells = browser.evaluate("[...document.querySelectorAll('#report-table td.dim')].map(td => td.textContent)")
+        assert (
+            browser.evaluate(
+                "document.querySelectorAll('img, script:not([type=\"application/json\"])').length"
+            )
+            == 0
+        )
+        cells = browser.evaluate(
+            "[...document.querySelectorAll('#report-table td.dim')].map(td => td.textContent)"
+        )
         assert HOSTILE_USER in cells and HOSTILE_MODEL in cells
 
 
@@ -261,8 +293,12 @@ def test_the_browser_check_sees_errors_and_loads(ingested: Path, tmp_path: Path)
     reported (the page's Content-Security-Policy refuses both, and says so on the console)."""
     path, _ = html_report(tmp_path, "--by", "model")
     spoiled = tmp_path / "spoiled.html"
-    spoiled.write_text(path.read_text().replace(
-        "</main>", '<img src="https://example.invalid/x.png"><script>console.error("boom")</script></main>'))
+    spoiled.write_text(
+        path.read_text().replace(
+            "</main>",
+            '<img src="https://example.invalid/x.png"><script>console.error("boom")</script></main>',
+        )
+    )
     with Chromium(str(CHROMIUM)) as browser:
         browser.open(spoiled)
         errors, urls = browser.console_errors(), browser.requested_urls()

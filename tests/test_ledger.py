@@ -40,7 +40,9 @@ def test_every_commit_is_chained(tmp_path: Path) -> None:
 
 def test_modified_missing_unexpected_are_reported(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
-    commit(store, usage_row("a"), usage_row("b", T0 + timedelta(days=1)), usage_row("c", T0 + timedelta(days=2)))
+    commit(
+        store, usage_row("a"), usage_row("b", T0 + timedelta(days=1)), usage_row("c", T0 + timedelta(days=2))
+    )
     first, second, third = store.part_files()
     frame = pl.read_parquet(first)
     frame.with_columns(output_tokens=pl.col("output_tokens") + 1).write_parquet(first)  # forged usage
@@ -74,7 +76,7 @@ def test_digest_is_of_values_not_of_file_bytes(tmp_path: Path) -> None:
 def test_canonical_lines_are_each_rows_json_on_its_line() -> None:
     # the fast form (one dumps of all rows) must give the bytes of one dumps per row, whatever the strings
     # hold: brackets and commas as between rows, quotes, escapes, line breaks, non-ASCII, nulls
-    tricky = ["a],[b", "],[", "x\"],[\"y", "line\nbreak", "tab\t\\", "\u2028é€😀", "", None, "]", "["]
+    tricky = ["a],[b", "],[", 'x"],["y', "line\nbreak", "tab\t\\", "\u2028é€😀", "", None, "]", "["]
     rows = [(text, index, index % 2 == 0, None) for index, text in enumerate(tricky)]
     for count in range(len(rows) + 1):
         part = rows[:count]
@@ -84,13 +86,28 @@ def test_canonical_lines_are_each_rows_json_on_its_line() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.text(), st.one_of(st.none(), st.text()), st.integers(-(2**63), 2**63 - 1)),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.text(), st.one_of(st.none(), st.text()), st.integers(-(2**63), 2**63 - 1)),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_digest_is_of_each_rows_json(values: list[tuple[str, str | None, int]]) -> None:
     # the digest polars builds equals sha256 of orjson's canonical lines, whatever the strings hold
-    rows = [usage_row(text or "id", T0 + timedelta(microseconds=n % 10**9), model=model, source=text,
-                      user=text[::-1], source_offset=n, status=None if n % 3 else 204, complete=n % 2 == 0)
-            for text, model, n in values]
+    rows = [
+        usage_row(
+            text or "id",
+            T0 + timedelta(microseconds=n % 10**9),
+            model=model,
+            source=text,
+            user=text[::-1],
+            source_offset=n,
+            status=None if n % 3 else 204,
+            complete=n % 2 == 0,
+        )
+        for text, model, n in values
+    ]
     frame = pl.DataFrame(rows, schema=polars_schema())
     canonical = frame.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
     assert ledger._polars_writes_as_orjson()  # so the digest below is the one polars builds
@@ -116,7 +133,9 @@ def test_a_store_written_before_null_counts_verifies_and_reads_as_before(tmp_pat
     shutil.copytree(OLD_STORE, root, ignore=shutil.ignore_patterns("README.md"))
     before = {p.name: p.read_bytes() for p in root.rglob("*.parquet")}
     done = run_cli("verify", "--store", str(root))
-    assert done.returncode == 0 and "ok: every part matches the ledger" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "ok: every part matches the ledger" in done.stdout, (
+        done.stdout + done.stderr
+    )
     listed = run_cli("rows", "--format", "jsonl", "--store", str(root))
     rows = [orjson.loads(line) for line in listed.stdout.splitlines()]
     stored = pl.read_parquet(next(root.rglob("*.parquet")))

@@ -38,10 +38,18 @@ def ingest(log: Path, store: Path, **env: str) -> tuple[str, list[dict], dict]:
 def test_parallel_equals_serial(tmp_path: Path) -> None:
     log = make_input(tmp_path)
     serial = ingest(log, tmp_path / "serial", TOKMETER_WORKERS="1", TOKMETER_MAX_LINE_BYTES=MAX_LINE)
-    parallel = ingest(log, tmp_path / "parallel", TOKMETER_WORKERS="2", TOKMETER_PARALLEL_MIN_BYTES="0",
-                      TOKMETER_CHUNK_BYTES=str(256 * 1024), TOKMETER_MAX_LINE_BYTES=MAX_LINE)
+    parallel = ingest(
+        log,
+        tmp_path / "parallel",
+        TOKMETER_WORKERS="2",
+        TOKMETER_PARALLEL_MIN_BYTES="0",
+        TOKMETER_CHUNK_BYTES=str(256 * 1024),
+        TOKMETER_MAX_LINE_BYTES=MAX_LINE,
+    )
     assert parallel[1] == serial[1] and parallel[2] == serial[2]
-    bad_lines = lambda out: sorted(l.strip() for l in out.splitlines() if "not valid JSON" in l or "longer" in l)  # noqa: E731
+    bad_lines = lambda out: sorted(
+        l.strip() for l in out.splitlines() if "not valid JSON" in l or "longer" in l
+    )  # noqa: E731
     assert bad_lines(parallel[0]) == bad_lines(serial[0]) and len(bad_lines(serial[0])) == 5
     assert "rows written" in parallel[0]
 
@@ -56,12 +64,22 @@ def test_rows_by_column_give_the_same_frame_as_rows() -> None:
     from tokmeter.ingest.rows import columns_frame, rows_frame, to_columns
     from tokmeter.schema import COLUMNS
 
-    base = dict.fromkeys(COLUMNS) | {"input_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0,
-                                     "cache_write_1h_tokens": 0, "output_tokens": 7, "reasoning_tokens": 0,
-                                     "stream": True, "complete": True, "source_offset": 0}
-    times = [datetime(2026, 11, 24, 12, 34, 56, 789012, tzinfo=UTC),
-             datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
-             datetime(2026, 1, 1, 5, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))]
+    base = dict.fromkeys(COLUMNS) | {
+        "input_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "output_tokens": 7,
+        "reasoning_tokens": 0,
+        "stream": True,
+        "complete": True,
+        "source_offset": 0,
+    }
+    times = [
+        datetime(2026, 11, 24, 12, 34, 56, 789012, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 5, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ]
     rows = [base | {"request_id": f"r{i}", "timestamp": ts} for i, ts in enumerate(times)]
     assert_frame_equal(columns_frame(to_columns(rows)), rows_frame(rows), check_exact=True)
 
@@ -85,27 +103,51 @@ def test_parallel_and_serial_print_the_same_summary(tmp_path: Path) -> None:
     the same captures read in one process and by forked workers print the same summary."""
     log = make_input(tmp_path)
     chat = {"ts": "2026-11-03T10:00:00Z", "provider": "openai", "path": "/v1/chat/completions", "status": 200}
-    unread = 'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,' \
-             '"delta":{"content":"Hello there"},"finish_reason":null}]}\n\n'
+    unread = (
+        'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,'
+        '"delta":{"content":"Hello there"},"finish_reason":null}]}\n\n'
+    )
     special = [  # each kind of count, a few of each, spread over the chunks below
-        {**chat, "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}, "body": unread},
+        {
+            **chat,
+            "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]},
+            "body": unread,
+        },
         {**chat, "request": {"model": "gpt-4o", "stream": True}, "body": unread},
         {**chat, "request": {"stream": True}, "body": ": ping\n\n"},
         {**chat, "status": 429, "body": '{"error": {"message": "slow down"}}'},
-        {**chat, "body": {"object": "chat.completion", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}},
+        {
+            **chat,
+            "body": {"object": "chat.completion", "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+        },
     ]
     lines = log.read_bytes().splitlines(keepends=True)
     step = len(lines) // 8
     for n, at in enumerate(range(step, len(lines), step)):
         for k, record in enumerate(special):
-            lines.insert(at + k, json.dumps({**record, "request_id": f"special-{n}-{k}"} if k < 4 else
-                                            {**record, "ts": f"2026-11-03T10:{n:02d}:00Z"}).encode() + b"\n")
+            lines.insert(
+                at + k,
+                json.dumps(
+                    {**record, "request_id": f"special-{n}-{k}"}
+                    if k < 4
+                    else {**record, "ts": f"2026-11-03T10:{n:02d}:00Z"}
+                ).encode()
+                + b"\n",
+            )
     log.write_bytes(b"".join(lines))
     serial = ingest(log, tmp_path / "serial", TOKMETER_WORKERS="1", TOKMETER_MAX_LINE_BYTES=MAX_LINE)
-    parallel = ingest(log, tmp_path / "parallel", TOKMETER_WORKERS="2", TOKMETER_PARALLEL_MIN_BYTES="0",
-                      TOKMETER_CHUNK_BYTES=str(256 * 1024), TOKMETER_MAX_LINE_BYTES=MAX_LINE)
-    summaries = [[line for line in out.splitlines() if not line.startswith("Ingested into")]
-                 for out in (serial[0], parallel[0])]
+    parallel = ingest(
+        log,
+        tmp_path / "parallel",
+        TOKMETER_WORKERS="2",
+        TOKMETER_PARALLEL_MIN_BYTES="0",
+        TOKMETER_CHUNK_BYTES=str(256 * 1024),
+        TOKMETER_MAX_LINE_BYTES=MAX_LINE,
+    )
+    summaries = [
+        [line for line in out.splitlines() if not line.startswith("Ingested into")]
+        for out in (serial[0], parallel[0])
+    ]
     assert summaries[1] == summaries[0]
     for label in ("estimated usage", "no usage", "fallback ids"):
         assert any(line.strip().startswith(label) for line in summaries[0]), (label, serial[0])

@@ -35,7 +35,9 @@ def _refs(clause: Any) -> list[str]:
         return [ref for sub in clause.or_ for ref in _refs(sub)]
     if isinstance(clause, T.ClauseAnd):
         return [ref for sub in clause.and_ for ref in _refs(sub)]
-    return [getattr(clause, a) for a in ("equals", "starts_with", "ends_with", "contains") if hasattr(clause, a)]
+    return [
+        getattr(clause, a) for a in ("equals", "starts_with", "ends_with", "contains") if hasattr(clause, a)
+    ]
 
 
 def _stored_name(snapshot: Any, provider: Any, model: Any) -> str | None:
@@ -63,8 +65,11 @@ def _moments(model: Any) -> dict[int, datetime]:
             days |= {c.start_date, c.start_date - timedelta(days=1)}
         if isinstance(c, T.TimeOfDateConstraint):
             for edge in (c.start_time, c.end_time):
-                utc = datetime.combine(date(2025, 1, 1), edge).astimezone(UTC) if edge.tzinfo else \
-                    datetime.combine(date(2025, 1, 1), edge, UTC)
+                utc = (
+                    datetime.combine(date(2025, 1, 1), edge).astimezone(UTC)
+                    if edge.tzinfo
+                    else datetime.combine(date(2025, 1, 1), edge, UTC)
+                )
                 times |= {utc.time(), (utc - timedelta(minutes=1)).time()}
     found: dict[int, datetime] = {}
     for day in sorted(days):
@@ -77,8 +82,14 @@ def _moments(model: Any) -> dict[int, datetime]:
 
 
 def _tier_starts(model_price: Any) -> list[int]:
-    return sorted({tier.start for value in vars(model_price).values() if isinstance(value, T.TieredPrices)
-                   for tier in value.tiers})
+    return sorted(
+        {
+            tier.start
+            for value in vars(model_price).values()
+            if isinstance(value, T.TieredPrices)
+            for tier in value.tiers
+        }
+    )
 
 
 def _inputs(starts: list[int]) -> list[int]:
@@ -87,23 +98,52 @@ def _inputs(starts: list[int]) -> list[int]:
     out = []
     for level, low in enumerate(bounds):
         high = bounds[level + 1] if level + 1 < len(bounds) else 10**11
-        out += [low + 1 if level else min(high, 1_000), (low + high) // 2 if level + 1 < len(bounds) else high]
+        out += [
+            low + 1 if level else min(high, 1_000),
+            (low + high) // 2 if level + 1 < len(bounds) else high,
+        ]
     return out
 
 
 def _usage_rows(provider: str, model: str, at: datetime, input_tokens: int, index: int) -> list[dict]:
     """Rows that hit every token kind: plain input and output, and cache reads, 5-minute and 1-hour cache
     writes and reasoning together."""
-    base = {"response_id": None, "timestamp": at, "user": None, "provider": provider, "model": model,
-            "endpoint": None, "stream": False, "status": 200, "usage_source": "reported", "complete": True,
-            "source": "catalogue", "input_tokens": input_tokens}
+    base = {
+        "response_id": None,
+        "timestamp": at,
+        "user": None,
+        "provider": provider,
+        "model": model,
+        "endpoint": None,
+        "stream": False,
+        "status": 200,
+        "usage_source": "reported",
+        "complete": True,
+        "source": "catalogue",
+        "input_tokens": input_tokens,
+    }
     cache_write = input_tokens // 4
     return [
-        base | {"request_id": f"c{index}a", "source_offset": 2 * index, "cache_read_tokens": 0,
-                "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "output_tokens": 777, "reasoning_tokens": 0},
-        base | {"request_id": f"c{index}b", "source_offset": 2 * index + 1, "cache_read_tokens": input_tokens // 3,
-                "cache_write_tokens": cache_write, "cache_write_1h_tokens": cache_write // 3,
-                "output_tokens": 5_003, "reasoning_tokens": 1_234},
+        base
+        | {
+            "request_id": f"c{index}a",
+            "source_offset": 2 * index,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "cache_write_1h_tokens": 0,
+            "output_tokens": 777,
+            "reasoning_tokens": 0,
+        },
+        base
+        | {
+            "request_id": f"c{index}b",
+            "source_offset": 2 * index + 1,
+            "cache_read_tokens": input_tokens // 3,
+            "cache_write_tokens": cache_write,
+            "cache_write_1h_tokens": cache_write // 3,
+            "output_tokens": 5_003,
+            "reasoning_tokens": 1_234,
+        },
     ]
 
 
@@ -129,8 +169,12 @@ def _catalogue_rows() -> tuple[list[dict], int]:
 def _reference(row: dict) -> Decimal | None:
     """``calc_price`` of a row (None where genai-prices has no price for it)."""
     try:
-        return calc_price(genai_usage(row), row["model"], provider_id=row["provider"],
-                          genai_request_timestamp=row["timestamp"]).total_price
+        return calc_price(
+            genai_usage(row),
+            row["model"],
+            provider_id=row["provider"],
+            genai_request_timestamp=row["timestamp"],
+        ).total_price
     except LookupError:
         return None
 
@@ -149,7 +193,9 @@ def _compare(rows: list[dict]) -> tuple[list[tuple], int]:
         compared += 1
         if cost is None or abs(cost - expected) > TOLERANCE:
             why = reason(row["provider"], row["model"]) if cost is None else ""
-            wrong.append((row["provider"], row["model"], row["timestamp"], row["input_tokens"], cost, expected, why))
+            wrong.append(
+                (row["provider"], row["model"], row["timestamp"], row["input_tokens"], cost, expected, why)
+            )
     return wrong, compared
 
 
@@ -159,8 +205,9 @@ def test_every_price_in_the_catalogue_equals_calc_price() -> None:
     each row's cost equals calc_price to 1e-12 USD."""
     rows, prices = _catalogue_rows()
     snapshot = data_snapshot.get_snapshot()
-    assert prices >= sum(len(m.prices) if isinstance(m.prices, list) else 1
-                         for p in snapshot.providers for m in p.models)
+    assert prices >= sum(
+        len(m.prices) if isinstance(m.prices, list) else 1 for p in snapshot.providers for m in p.models
+    )
     wrong, compared = _compare(rows)
     assert not wrong, f"{len(wrong)} of {len(rows)} rows differ, first: {wrong[:3]}"
     assert compared == len(rows)  # every row was priced by genai-prices, so every row was compared
@@ -170,8 +217,11 @@ def test_the_models_of_the_issue_are_priced_to_calc_price() -> None:
     """OpenRouter's Gemini Flash prices have rates past 18 decimal places per token (cache writes at
     $0.083333.../MTok): they are priced, and equal calc_price, with cache writes."""
     at = datetime(2026, 11, 3, 12, tzinfo=UTC)
-    rows = [row for i, model in enumerate(["google/gemini-2.5-flash-lite", "google/gemini-3.6-flash"])
-            for row in _usage_rows("openrouter", model, at, 123_457, i)]
+    rows = [
+        row
+        for i, model in enumerate(["google/gemini-2.5-flash-lite", "google/gemini-3.6-flash"])
+        for row in _usage_rows("openrouter", model, at, 123_457, i)
+    ]
     wrong, compared = _compare(rows)
     assert not wrong and compared == len(rows), wrong
     exact = [_reference(row) for row in rows]
@@ -185,12 +235,23 @@ def test_huge_rows_at_the_highest_rate_do_not_overflow() -> None:
     from tokmeter.report.queries import report_from_rows
 
     snapshot = data_snapshot.get_snapshot()
-    top = max(((p, m) for p in snapshot.providers for m in p.models),
-              key=lambda pm: max((v for v in vars(pm[1].get_prices(datetime(2026, 1, 1, tzinfo=UTC))).values()
-                                  if isinstance(v, Decimal)), default=Decimal(0)))
+    top = max(
+        ((p, m) for p in snapshot.providers for m in p.models),
+        key=lambda pm: max(
+            (
+                v
+                for v in vars(pm[1].get_prices(datetime(2026, 1, 1, tzinfo=UTC))).values()
+                if isinstance(v, Decimal)
+            ),
+            default=Decimal(0),
+        ),
+    )
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [row | {"input_tokens": 10**12, "output_tokens": 10**12, "reasoning_tokens": 10**11}
-            for i in range(1_000) for row in _usage_rows(top[0].id, _stored_name(snapshot, *top) or "", at, 10**12, i)]
+    rows = [
+        row | {"input_tokens": 10**12, "output_tokens": 10**12, "reasoning_tokens": 10**11}
+        for i in range(1_000)
+        for row in _usage_rows(top[0].id, _stored_name(snapshot, *top) or "", at, 10**12, i)
+    ]
     _, totals, _ = report_from_rows(pl.DataFrame(rows, schema=polars_schema()).lazy(), [], "UTC", None, False)
     expected = sum(_reference(row) or Decimal(0) for row in rows[:2]) * 1_000
     assert totals["cost_usd"][0] == expected and expected > 10**9
@@ -220,12 +281,29 @@ def _capture_log(path: Path, models: list[str]) -> Path:
     """A capture log with one OpenAI-style chat completion per model (provider acme, 2026-11-03)."""
     lines = []
     for i, model in enumerate(models):
-        body = {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1000 + i, "completion_tokens": 10, "total_tokens": 1010 + i}}
-        lines.append(json.dumps({"ts": f"2026-11-03T10:00:0{i}Z", "request_id": f"q{i}", "provider": "acme",
-                                 "method": "POST", "path": "/v1/chat/completions", "status": 200,
-                                 "request": {"model": model}, "body": json.dumps(body)}))
+        body = {
+            "id": f"chatcmpl-{i}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 1000 + i, "completion_tokens": 10, "total_tokens": 1010 + i},
+        }
+        lines.append(
+            json.dumps(
+                {
+                    "ts": f"2026-11-03T10:00:0{i}Z",
+                    "request_id": f"q{i}",
+                    "provider": "acme",
+                    "method": "POST",
+                    "path": "/v1/chat/completions",
+                    "status": 200,
+                    "request": {"model": model},
+                    "body": json.dumps(body),
+                }
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -234,8 +312,10 @@ def test_a_price_out_of_range_is_unpriced_with_its_reason_everywhere(tmp_path: P
     """A price file whose rate is absurd (10 USD per token) for one model: report, rows and prices check
     run, price the other model, and list that one as unpriced with the reason; prices show says why."""
     prices = tmp_path / "prices.toml"
-    prices.write_text('[[prices]]\nmodel = "huge-llm"\ninput = 1\noutput = 10000000\n\n'
-                      '[[prices]]\nmodel = "house-llm"\ninput = 0.5\noutput = 2\n')
+    prices.write_text(
+        '[[prices]]\nmodel = "huge-llm"\ninput = 1\noutput = 10000000\n\n'
+        '[[prices]]\nmodel = "house-llm"\ninput = 0.5\noutput = 2\n'
+    )
     log = _capture_log(tmp_path / "capture.jsonl", ["huge-llm", "house-llm", "mystery-llm"])
     assert run_cli("ingest", str(log)).returncode == 0
     report = run_cli("report", "--by", "model", "--format", "json", "--prices", str(prices))
@@ -253,10 +333,15 @@ def test_a_price_out_of_range_is_unpriced_with_its_reason_everywhere(tmp_path: P
 
     rows = run_cli("rows", "--format", "jsonl", "--prices", str(prices))
     assert rows.returncode == 0, rows.stderr
-    got = {r["model"]: (r["cost_usd"], r["unpriced_reason"]) for r in map(json.loads, rows.stdout.splitlines())}
+    got = {
+        r["model"]: (r["cost_usd"], r["unpriced_reason"]) for r in map(json.loads, rows.stdout.splitlines())
+    }
     assert got["huge-llm"] == (None, reasons["huge-llm"]) and got["house-llm"][1] is None
     rows_table = run_cli("rows", "--prices", str(prices))
-    assert rows_table.returncode == 0 and "unpriced: acme / huge-llm (1 row(s)): price error" in rows_table.stdout
+    assert (
+        rows_table.returncode == 0
+        and "unpriced: acme / huge-llm (1 row(s)): price error" in rows_table.stdout
+    )
 
     check = run_cli("prices", "check", "--prices", str(prices))
     assert check.returncode == 1 and "out of range" in check.stdout and "Traceback" not in check.stderr
@@ -264,7 +349,9 @@ def test_a_price_out_of_range_is_unpriced_with_its_reason_everywhere(tmp_path: P
     assert show.returncode == 1 and "out of range" in show.stderr and "Traceback" not in show.stderr
 
 
-def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """genai-prices raising on one model's price (its data is not ours): that model's rows are unpriced with
     the reason, the other rows are priced as before; the report's path (priced groups) agrees."""
     from tokmeter.pricing import resolve as pricing
@@ -288,8 +375,10 @@ def test_genai_prices_failing_on_one_price_makes_only_that_model_unpriced(monkey
     costs = price_rows(lf).collect()["cost_usd"].to_list()
     assert costs[:2] == [None, None]
     assert costs[2:] == [_reference(row) for row in rows[2:]]
-    assert reason("openai", "gpt-4o") == ("price error: genai-prices failed to price a probe usage of 1 input "
-                                          "tokens: ZeroDivisionError: a price genai-prices cannot compute")
+    assert reason("openai", "gpt-4o") == (
+        "price error: genai-prices failed to price a probe usage of 1 input "
+        "tokens: ZeroDivisionError: a price genai-prices cannot compute"
+    )
     _, totals, unpriced = report_from_rows(lf, ["model"], "UTC", None, False)
     assert unpriced.select("model", "requests").rows() == [("gpt-4o", 2)]
     assert totals["cost_usd"][0] == sum(costs[2:])
@@ -314,8 +403,11 @@ def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: P
 
     store = Store(tmp_path / "rolled")
     log = tmp_path / "openrouter.jsonl"
-    log.write_text(_capture_log(tmp_path / "x.jsonl", ["google/gemini-2.5-flash-lite"]).read_text()
-                   .replace('"provider": "acme"', '"provider": "openrouter"'))
+    log.write_text(
+        _capture_log(tmp_path / "x.jsonl", ["google/gemini-2.5-flash-lite"])
+        .read_text()
+        .replace('"provider": "acme"', '"provider": "openrouter"')
+    )
     run_ingest([SAMPLE_LOGS, log], store)
     table = RollupTable(store, RollupSpec())
     table.update()
@@ -327,9 +419,13 @@ def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: P
     assert build_report(store, ["model"], Filters()).source == "rows"
     result = table.update()
     assert result.full and result.periods_rewritten
-    assert {pl.read_parquet_schema(p)["cost_usd"] for p in table.dir.glob("period=*/part.parquet")} == \
-        {pl.Decimal(38, 24)}
-    fast, slow = build_report(store, ["model"], Filters()), build_report(store, ["model"], Filters(), use_rollups=False)
+    assert {pl.read_parquet_schema(p)["cost_usd"] for p in table.dir.glob("period=*/part.parquet")} == {
+        pl.Decimal(38, 24)
+    }
+    fast, slow = (
+        build_report(store, ["model"], Filters()),
+        build_report(store, ["model"], Filters(), use_rollups=False),
+    )
     assert fast.source == "rollups" and fast.rows.to_dicts() == slow.rows.to_dicts()
     lite = fast.rows.filter(pl.col("model") == "google/gemini-2.5-flash-lite")
     assert lite.height == 1 and lite["cost_usd"][0] is not None

@@ -29,9 +29,13 @@ output = 0.80
 """
 
 
-def _expected(lf: pl.LazyFrame, dims: list[str], tz: str, prices: PriceOverrides | None) -> list[pl.DataFrame]:
+def _expected(
+    lf: pl.LazyFrame, dims: list[str], tz: str, prices: PriceOverrides | None
+) -> list[pl.DataFrame]:
     per_row = price_rows(lf, prices)
-    return pl.collect_all([group_usage(per_row, dims, tz=tz), group_usage(per_row, []), unpriced_models(per_row)])
+    return pl.collect_all(
+        [group_usage(per_row, dims, tz=tz), group_usage(per_row, []), unpriced_models(per_row)]
+    )
 
 
 @pytest.mark.parametrize("with_price_file", [False, True])
@@ -42,7 +46,8 @@ def test_reports_from_the_memo_equal_pricing_every_row(tmp_path: Path, with_pric
     lf = _varied_frame(3000, 5).lazy()
     if with_price_file:  # rows the price file's custom model and aliases apply to
         extra = _varied_frame(300, 6).with_columns(
-            provider=pl.lit("acme"), model=pl.Series(["house-llm-7b", "prod-gpt4o-eu", "chat-large"] * 100))
+            provider=pl.lit("acme"), model=pl.Series(["house-llm-7b", "prod-gpt4o-eu", "chat-large"] * 100)
+        )
         lf = pl.concat([lf, extra.with_columns(request_id=pl.concat_str(pl.lit("x"), "request_id")).lazy()])
     want = _expected(lf, ["model", "day"], "Asia/Kolkata", prices)
     assert not memo_path(prices).exists()
@@ -55,15 +60,22 @@ def test_reports_from_the_memo_equal_pricing_every_row(tmp_path: Path, with_pric
 
 def test_memo_table_equals_the_price_table_after_a_reload(tmp_path: Path) -> None:
     prices = overrides(tmp_path, FULL)
-    keys = price_keys(_varied_frame(2000, 9).lazy()).select(DAY_KEY) \
-        .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32)).unique().collect()  # day keys, as the memo keeps
+    keys = (
+        price_keys(_varied_frame(2000, 9).lazy())
+        .select(DAY_KEY)
+        .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))
+        .unique()
+        .collect()
+    )  # day keys, as the memo keeps
     direct = build_price_table(keys, prices)
     first = PriceMemo.load(prices)
     first.price_table(keys, prices)
     first.save()
     reloaded = PriceMemo.load(prices).price_table(keys, prices)
     order = [*PRICE_KEY, "_tier"]
-    assert_frame_equal(reloaded.sort(order, nulls_last=True), direct.sort(order, nulls_last=True), check_exact=True)
+    assert_frame_equal(
+        reloaded.sort(order, nulls_last=True), direct.sort(order, nulls_last=True), check_exact=True
+    )
     assert direct.height > 100
 
 
@@ -88,27 +100,57 @@ def test_a_later_report_does_not_load_genai_prices(tmp_path: Path) -> None:
     the reason of an unpriced model."""
     body = {"id": "c-1", "object": "chat.completion", "model": "mystery-9b", "usage": {"prompt_tokens": 9}}
     unpriced = tmp_path / "unpriced.jsonl"
-    unpriced.write_text(json.dumps({"ts": "2026-11-03T10:00:00Z", "request_id": "m1", "provider": "acme",
-                                    "path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}))
+    unpriced.write_text(
+        json.dumps(
+            {
+                "ts": "2026-11-03T10:00:00Z",
+                "request_id": "m1",
+                "provider": "acme",
+                "path": "/v1/chat/completions",
+                "status": 200,
+                "body": json.dumps(body),
+            }
+        )
+    )
     assert run_cli("ingest", str(SAMPLE_LOGS), str(unpriced)).returncode == 0
-    probe = ("import sys, runpy; sys.argv = ['tokmeter', 'report', '--by', 'model', '--format', 'json'];\n"
-             "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)")
+    probe = (
+        "import sys, runpy; sys.argv = ['tokmeter', 'report', '--by', 'model', '--format', 'json'];\n"
+        "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)"
+    )
     import os
     import subprocess
 
-    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ),
-                           timeout=120, check=False) for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+            check=False,
+        )
+        for _ in range(2)
+    ]
     assert "GENAI" in runs[0].stderr.split()[-1:] and runs[1].stderr.split()[-1:] == ["NO-GENAI"]
     assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
-    assert [(m["model"], m["reason"]) for m in json.loads(runs[1].stdout)["unpriced_models"]] == \
-        [("mystery-9b", "no price in genai-prices")]
-    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False,
-                         env={**os.environ, "TOKMETER_PRICE_MEMO": "0"})
+    assert [(m["model"], m["reason"]) for m in json.loads(runs[1].stdout)["unpriced_models"]] == [
+        ("mystery-9b", "no price in genai-prices")
+    ]
+    off = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TOKMETER_PRICE_MEMO": "0"},
+    )
     assert off.stderr.split()[-1:] == ["GENAI"] and json.loads(off.stdout) == json.loads(runs[0].stdout)
 
 
-def test_the_memo_keeps_no_minute_keys_and_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_memo_keeps_no_minute_keys_and_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Models priced by time of day (deepseek-chat) would add a key per minute: they are resolved each
     time instead. Past MAX_ROWS the memo keeps the latest days; reports stay exact either way."""
     from tokmeter.pricing import memo as price_memo

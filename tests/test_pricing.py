@@ -51,18 +51,36 @@ def _random_row(rng: random.Random, index: int) -> dict:
     reasoning = rng.randint(0, output) if rng.random() < 0.3 else 0
     when = START + timedelta(seconds=rng.randint(0, 580 * 86400))
     return {
-        "request_id": f"r{index}", "response_id": None, "timestamp": when, "user": None,
-        "provider": provider, "model": model, "endpoint": None, "stream": False, "status": 200,
-        "input_tokens": input_tokens, "cache_read_tokens": cache_read, "cache_write_tokens": cache_write,
-        "cache_write_1h_tokens": cache_1h, "output_tokens": output, "reasoning_tokens": reasoning,
-        "usage_source": "reported", "complete": True, "source": "t", "source_offset": index,
+        "request_id": f"r{index}",
+        "response_id": None,
+        "timestamp": when,
+        "user": None,
+        "provider": provider,
+        "model": model,
+        "endpoint": None,
+        "stream": False,
+        "status": 200,
+        "input_tokens": input_tokens,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "cache_write_1h_tokens": cache_1h,
+        "output_tokens": output,
+        "reasoning_tokens": reasoning,
+        "usage_source": "reported",
+        "complete": True,
+        "source": "t",
+        "source_offset": index,
     }
 
 
 def _reference_cost(row: dict):  # noqa: ANN202
     try:
-        return calc_price(genai_usage(row), row["model"], provider_id=row["provider"],
-                          genai_request_timestamp=row["timestamp"]).total_price
+        return calc_price(
+            genai_usage(row),
+            row["model"],
+            provider_id=row["provider"],
+            genai_request_timestamp=row["timestamp"],
+        ).total_price
     except LookupError:
         return None
 
@@ -79,7 +97,9 @@ def test_cost_equals_calc_price_for_every_row() -> None:
         if expected is not None:
             priced_count += 1
         if cost != expected:
-            mismatches.append((row["provider"], row["model"], row["timestamp"], row["input_tokens"], cost, expected))
+            mismatches.append(
+                (row["provider"], row["model"], row["timestamp"], row["input_tokens"], cost, expected)
+            )
     assert not mismatches, f"{len(mismatches)} rows differ, first: {mismatches[:3]}"
     assert priced_count > 2500  # the comparison really covered priced rows
     assert priced.filter(pl.col("model") == "not-a-model")["cost_usd"].null_count() > 0
@@ -95,8 +115,11 @@ def test_unknown_model_is_null_not_zero() -> None:
 @pytest.mark.parametrize("hour, minute", [(0, 29), (0, 30), (16, 29), (16, 30), (23, 59)])
 def test_time_of_day_prices_at_their_edges(hour: int, minute: int) -> None:
     rng = random.Random(2)
-    row = _random_row(rng, 0) | {"provider": "deepseek", "model": "deepseek-chat",
-                                 "timestamp": datetime(2025, 9, 1, hour, minute, 30, tzinfo=UTC)}
+    row = _random_row(rng, 0) | {
+        "provider": "deepseek",
+        "model": "deepseek-chat",
+        "timestamp": datetime(2025, 9, 1, hour, minute, 30, tzinfo=UTC),
+    }
     priced = price_rows(pl.DataFrame([row], schema=polars_schema()).lazy()).collect()
     assert priced["cost_usd"][0] == _reference_cost(row)
 
@@ -126,10 +149,21 @@ def test_cost_breakdown_sums_to_cost_exactly() -> None:
 def test_breakdown_prices_each_kind_at_its_rate() -> None:
     # claude-sonnet-4-5 below 200k: input $3, cache read $0.30, 5m write $3.75, 1h write $6, output $15 per MTok
     row = _random_row(random.Random(5), 0) | {
-        "provider": "anthropic", "model": "claude-sonnet-4-5", "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
-        "input_tokens": 100_000, "cache_read_tokens": 40_000, "cache_write_tokens": 30_000,
-        "cache_write_1h_tokens": 10_000, "output_tokens": 2_000, "reasoning_tokens": 500}
-    got = price_rows(pl.DataFrame([row], schema=polars_schema()).lazy(), breakdown=True).collect().row(0, named=True)
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "input_tokens": 100_000,
+        "cache_read_tokens": 40_000,
+        "cache_write_tokens": 30_000,
+        "cache_write_1h_tokens": 10_000,
+        "output_tokens": 2_000,
+        "reasoning_tokens": 500,
+    }
+    got = (
+        price_rows(pl.DataFrame([row], schema=polars_schema()).lazy(), breakdown=True)
+        .collect()
+        .row(0, named=True)
+    )
     assert got["cost_input_usd"] == Decimal("0.09")  # 30k uncached * $3
     assert got["cost_cache_read_usd"] == Decimal("0.012")  # 40k * $0.30
     assert got["cost_cache_write_usd"] == Decimal("0.135")  # 20k * $3.75 + 10k * $6
@@ -155,12 +189,30 @@ def _varied_frame(count: int, seed: int) -> pl.DataFrame:
         row["usage_source"] = rng.choice(["reported", "reported", "estimated", "missing"])
         row["request_id"] = f"g{index}"
         # how it was served: mostly unsaid; priced tiers, fast mode, and tiers without a known rate
-        row["service_tier"], row["speed"] = rng.choice([(None, None)] * 6 + [
-            ("standard", None), ("flex", None), ("priority", None), ("batch", None), ("scale", None),
-            (None, "fast"), ("priority", "fast"), ("other", "standard")])
-        if index % 40 == 0:  # one model name under providers that price it differently (by time of day or not)
-            row["provider"], row["model"] = rng.choice([("openrouter", "deepseek-chat"), ("azure", "o3"),
-                                                        ("deepseek", "deepseek-chat"), ("openai", "o3")])
+        row["service_tier"], row["speed"] = rng.choice(
+            [(None, None)] * 6
+            + [
+                ("standard", None),
+                ("flex", None),
+                ("priority", None),
+                ("batch", None),
+                ("scale", None),
+                (None, "fast"),
+                ("priority", "fast"),
+                ("other", "standard"),
+            ]
+        )
+        if (
+            index % 40 == 0
+        ):  # one model name under providers that price it differently (by time of day or not)
+            row["provider"], row["model"] = rng.choice(
+                [
+                    ("openrouter", "deepseek-chat"),
+                    ("azure", "o3"),
+                    ("deepseek", "deepseek-chat"),
+                    ("openai", "o3"),
+                ]
+            )
         if index % 7 == 3:  # unknown counts (a token log's), beside known 0s
             row["reasoning_tokens"] = row["cache_write_1h_tokens"] = None
         if index % 11 == 5:  # an estimate's
@@ -168,9 +220,16 @@ def _varied_frame(count: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema())
 
 
-@pytest.mark.parametrize(("dims", "tz", "breakdown"), [
-    (["model"], "UTC", False), (["user", "model", "day"], "UTC", True), (["provider", "week"], "Asia/Kolkata", False),
-    (["month"], "America/Los_Angeles", True), ([], "UTC", False)])
+@pytest.mark.parametrize(
+    ("dims", "tz", "breakdown"),
+    [
+        (["model"], "UTC", False),
+        (["user", "model", "day"], "UTC", True),
+        (["provider", "week"], "Asia/Kolkata", False),
+        (["month"], "America/Los_Angeles", True),
+        ([], "UTC", False),
+    ],
+)
 def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, breakdown: bool) -> None:
     """The fast path (group by price key and tier, price each group once) gives exactly the figures of
     pricing every row and adding up: tiers, date and time-of-day prices, unpriced models included."""
@@ -181,8 +240,13 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
 
     lf = _varied_frame(3000, 7).lazy()
     per_row = price_rows(lf, breakdown=breakdown)
-    expected = pl.collect_all([group_usage(per_row, dims, breakdown=breakdown, tz=tz),
-                               group_usage(per_row, [], breakdown=breakdown), unpriced_models(per_row)])
+    expected = pl.collect_all(
+        [
+            group_usage(per_row, dims, breakdown=breakdown, tz=tz),
+            group_usage(per_row, [], breakdown=breakdown),
+            unpriced_models(per_row),
+        ]
+    )
     for got, want in zip(report_from_rows(lf, dims, tz, None, breakdown), expected, strict=True):
         assert_frame_equal(got, want, check_exact=True)
     assert expected[1]["unpriced_requests"][0] > 0 and expected[1]["cost_usd"][0] > 0
@@ -190,7 +254,9 @@ def test_pricing_groups_equals_pricing_every_row(dims: list[str], tz: str, break
     assert unknown and expected[1]["unknown_reasoning_tokens"][0] == unknown
 
 
-@pytest.mark.parametrize(("period", "tz"), [("day", "UTC"), ("week", "Europe/Berlin"), ("month", "Asia/Kolkata")])
+@pytest.mark.parametrize(
+    ("period", "tz"), [("day", "UTC"), ("week", "Europe/Berlin"), ("month", "Asia/Kolkata")]
+)
 def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: str) -> None:
     from polars.testing import assert_frame_equal
 
@@ -198,8 +264,9 @@ def test_rollup_of_priced_groups_equals_rollup_of_priced_rows(period: str, tz: s
 
     lf = _varied_frame(3000, 11).lazy()
     spec = RollupSpec(period, ("user", "model", "provider"), tz)
-    assert_frame_equal(rollup_rows(lf, spec).collect(), rollup_frame(price_rows(lf), spec).collect(),
-                       check_exact=True)
+    assert_frame_equal(
+        rollup_rows(lf, spec).collect(), rollup_frame(price_rows(lf), spec).collect(), check_exact=True
+    )
 
 
 def _with_unknowns(rng: random.Random, row: dict) -> dict:
@@ -217,12 +284,18 @@ def _usage_without_unknowns(row: dict):  # -> genai_prices.Usage
     """The Usage genai-prices is given when the unknown fields are simply absent."""
     from genai_prices import Usage
 
-    fields = {"input_tokens": row["input_tokens"], "output_tokens": row["output_tokens"],
-              "cache_read_tokens": row["cache_read_tokens"], "cache_write_tokens": row["cache_write_tokens"],
-              "output_reasoning_tokens": row["reasoning_tokens"]}
+    fields = {
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "cache_read_tokens": row["cache_read_tokens"],
+        "cache_write_tokens": row["cache_write_tokens"],
+        "output_reasoning_tokens": row["reasoning_tokens"],
+    }
     if row["cache_write_1h_tokens"] is not None:
-        fields |= {"cache_write_1h_tokens": row["cache_write_1h_tokens"],
-                   "cache_write_5m_tokens": row["cache_write_tokens"] - row["cache_write_1h_tokens"]}
+        fields |= {
+            "cache_write_1h_tokens": row["cache_write_1h_tokens"],
+            "cache_write_5m_tokens": row["cache_write_tokens"] - row["cache_write_1h_tokens"],
+        }
     return Usage(**{k: v for k, v in fields.items() if v is not None})
 
 
@@ -235,14 +308,22 @@ def test_unknown_subsets_are_priced_as_genai_prices_prices_absent_fields() -> No
     mismatches = []
     for row, cost in zip(rows, priced["cost_usd"].to_list(), strict=True):
         try:
-            expected = calc_price(_usage_without_unknowns(row), row["model"], provider_id=row["provider"],
-                                  genai_request_timestamp=row["timestamp"]).total_price
+            expected = calc_price(
+                _usage_without_unknowns(row),
+                row["model"],
+                provider_id=row["provider"],
+                genai_request_timestamp=row["timestamp"],
+            ).total_price
         except LookupError:
             expected = None
         if cost != expected:
             mismatches.append((row, cost, expected))
     assert not mismatches, f"{len(mismatches)} rows differ, first: {mismatches[:2]}"
     assert priced["cost_usd"].null_count() < 200  # a null subset never makes a row unpriced
-    parts = priced.select(pl.sum_horizontal("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd",
-                                            "cost_output_usd").alias("sum"), "cost_usd").drop_nulls()
+    parts = priced.select(
+        pl.sum_horizontal(
+            "cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd"
+        ).alias("sum"),
+        "cost_usd",
+    ).drop_nulls()
     assert parts["sum"].to_list() == parts["cost_usd"].to_list()

@@ -20,9 +20,15 @@ from tokmeter.capture import BadCapture, Capture
 from tokmeter.store.local import Store
 
 STREAMS = [
-    c.body for path in find_files([SAMPLE_LOGS]) for c in read_captures(path)
-    if isinstance(c, Capture) and isinstance(c.body, str) and c.body.startswith("event:") or
-    isinstance(c, Capture) and isinstance(c.body, str) and c.body.startswith("data:")
+    c.body
+    for path in find_files([SAMPLE_LOGS])
+    for c in read_captures(path)
+    if isinstance(c, Capture)
+    and isinstance(c.body, str)
+    and c.body.startswith("event:")
+    or isinstance(c, Capture)
+    and isinstance(c.body, str)
+    and c.body.startswith("data:")
 ]
 
 
@@ -37,9 +43,14 @@ def chunked(text: str, cuts: list[int]) -> list[str]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(STREAMS), st.lists(st.integers(min_value=0, max_value=60_000), max_size=40),
-       st.sampled_from(["\n", "\r\n", "\r"]))
-def test_any_chunking_of_a_stream_gives_the_same_events_and_usage(body: str, cuts: list[int], newline: str) -> None:
+@given(
+    st.sampled_from(STREAMS),
+    st.lists(st.integers(min_value=0, max_value=60_000), max_size=40),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_chunking_of_a_stream_gives_the_same_events_and_usage(
+    body: str, cuts: list[int], newline: str
+) -> None:
     text = body.replace("\n", newline)
     parser = SSEStreamParser()
     events = []
@@ -53,7 +64,9 @@ def test_any_chunking_of_a_stream_gives_the_same_events_and_usage(body: str, cut
 
 
 def sample_captures() -> list[Capture]:
-    return [c for path in find_files([SAMPLE_LOGS]) for c in read_captures(path) if not isinstance(c, BadCapture)]
+    return [
+        c for path in find_files([SAMPLE_LOGS]) for c in read_captures(path) if not isinstance(c, BadCapture)
+    ]
 
 
 CAPTURES = sample_captures()
@@ -70,10 +83,14 @@ def store_totals(store: Store) -> dict:
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.permutations(range(len(CAPTURES))), st.lists(st.integers(0, len(CAPTURES) - 1), max_size=8),
-       st.integers(min_value=1, max_value=6))
-def test_any_order_and_duplication_gives_the_same_store(tmp_path_factory, order: list[int], repeats: list[int],
-                                                        batch: int) -> None:
+@given(
+    st.permutations(range(len(CAPTURES))),
+    st.lists(st.integers(0, len(CAPTURES) - 1), max_size=8),
+    st.integers(min_value=1, max_value=6),
+)
+def test_any_order_and_duplication_gives_the_same_store(
+    tmp_path_factory, order: list[int], repeats: list[int], batch: int
+) -> None:
     rows = [extract_row(CAPTURES[i]) for i in [*order, *repeats]]
     reference = Store(tmp_path_factory.mktemp("ref"))
     with reference.writing():
@@ -81,7 +98,7 @@ def test_any_order_and_duplication_gives_the_same_store(tmp_path_factory, order:
     shuffled = Store(tmp_path_factory.mktemp("shuffled"))
     for start in range(0, len(rows), batch):
         with shuffled.writing():
-            shuffled.commit(pl.DataFrame(rows[start:start + batch]))
+            shuffled.commit(pl.DataFrame(rows[start : start + batch]))
     assert store_totals(shuffled) == store_totals(reference)
 
 
@@ -90,17 +107,48 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=20,
 )
-usage_like = st.fixed_dictionaries({}, optional={
-    k: json_values | st.integers(min_value=-5, max_value=10**20)
-    for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
-              "prompt_tokens_details", "usage", "type", "object", "model", "id", "message", "choices")
-})
+usage_like = st.fixed_dictionaries(
+    {},
+    optional={
+        k: json_values | st.integers(min_value=-5, max_value=10**20)
+        for k in (
+            "prompt_tokens",
+            "completion_tokens",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "prompt_tokens_details",
+            "usage",
+            "type",
+            "object",
+            "model",
+            "id",
+            "message",
+            "choices",
+        )
+    },
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(
-    meta=st.fixed_dictionaries({}, optional={k: json_values for k in (
-        "ts", "request_id", "user", "provider", "path", "url", "status", "request", "response_headers")}),
+    meta=st.fixed_dictionaries(
+        {},
+        optional={
+            k: json_values
+            for k in (
+                "ts",
+                "request_id",
+                "user",
+                "provider",
+                "path",
+                "url",
+                "status",
+                "request",
+                "response_headers",
+            )
+        },
+    ),
     body=st.one_of(
         json_values,
         usage_like,
@@ -108,7 +156,8 @@ usage_like = st.fixed_dictionaries({}, optional={
         usage_like.map(lambda d: {"type": "message", "usage": d}),
         st.lists(usage_like, max_size=4).map(lambda evs: "".join(f"data: {json.dumps(e)}\n\n" for e in evs)),
         st.lists(usage_like, max_size=4).map(
-            lambda evs: "".join(f"event: message_delta\ndata: {json.dumps(e)}\n\n" for e in evs)),
+            lambda evs: "".join(f"event: message_delta\ndata: {json.dumps(e)}\n\n" for e in evs)
+        ),
         st.binary(max_size=200),
         st.text(max_size=200),
     ),

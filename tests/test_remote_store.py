@@ -33,8 +33,13 @@ def s3_endpoint() -> str:
 @pytest.fixture
 def bucket(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket; TOKMETER_STORE points at a prefix in it (and a per-test mirror cache)."""
-    env = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "TOKMETER_CACHE": str(tmp_path / "cache")}
+    env = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TOKMETER_CACHE": str(tmp_path / "cache"),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     import fsspec
@@ -49,12 +54,24 @@ def bucket(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def record(i: int, tag: str = "r") -> bytes:
     """A capture-log line over three UTC days, two models, five users (request id ``{tag}-{i}``)."""
     model = ("gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14")[i % 2]
-    body = {"id": f"chatcmpl-{tag}{i}", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10 + i, "completion_tokens": 1 + i % 7, "total_tokens": 11 + i + i % 7}}
-    rec = {"ts": f"2026-11-0{1 + i % 3}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-           "request_id": f"{tag}-{i}", "user": f"user-{i % 5}", "provider": "openai", "method": "POST",
-           "path": "/v1/chat/completions", "status": 200, "request": {"model": model}, "body": json.dumps(body)}
+    body = {
+        "id": f"chatcmpl-{tag}{i}",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10 + i, "completion_tokens": 1 + i % 7, "total_tokens": 11 + i + i % 7},
+    }
+    rec = {
+        "ts": f"2026-11-0{1 + i % 3}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        "request_id": f"{tag}-{i}",
+        "user": f"user-{i % 5}",
+        "provider": "openai",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "status": 200,
+        "request": {"model": model},
+        "body": json.dumps(body),
+    }
     return json.dumps(rec).encode() + b"\n"
 
 
@@ -104,15 +121,20 @@ def test_ingest_report_rows_and_quarantine_on_s3(bucket: str, tmp_path: Path) ->
     assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, SAMPLE_LOGS, bad))
     assert objects(bucket, "usage/") and all(k.startswith("usage/date=") for k in objects(bucket, "usage/"))
     rows = cli_ok("rows", "--format", "jsonl").stdout.splitlines()
-    assert len(rows) == report_json()["totals"]["requests"] == len({json.loads(r)["request_id"] for r in rows})
+    assert (
+        len(rows) == report_json()["totals"]["requests"] == len({json.loads(r)["request_id"] for r in rows})
+    )
     listed = [json.loads(line) for line in cli_ok("quarantine", "--format", "jsonl").stdout.splitlines()]
     local = tmp_path / "local-quarantine"
     cli_ok("ingest", "--store", str(local), "-q", str(SAMPLE_LOGS), str(bad))
-    expected = [json.loads(line) for line in cli_ok("quarantine", "--store", str(local), "--format", "jsonl")
-                .stdout.splitlines()]
+    expected = [
+        json.loads(line)
+        for line in cli_ok("quarantine", "--store", str(local), "--format", "jsonl").stdout.splitlines()
+    ]
     assert (str(bad), 2) in [(e["source"], e["line"]) for e in listed]
-    assert sorted((e["source"], e["offset"], e["reason"]) for e in listed) == \
-        sorted((e["source"], e["offset"], e["reason"]) for e in expected)
+    assert sorted((e["source"], e["offset"], e["reason"]) for e in listed) == sorted(
+        (e["source"], e["offset"], e["reason"]) for e in expected
+    )
 
 
 def test_ingesting_twice_counts_once_and_verify_holds(bucket: str, tmp_path: Path) -> None:
@@ -134,8 +156,12 @@ def test_verify_catches_a_modified_part(bucket: str, tmp_path: Path) -> None:
     import polars as pl
 
     frame = pl.read_parquet(io.BytesIO(Bucket(bucket).get(key)))
-    tampered = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("output_tokens") * 10)
-                                  .otherwise(pl.col("output_tokens")).alias("output_tokens"))
+    tampered = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.col("output_tokens") * 10)
+        .otherwise(pl.col("output_tokens"))
+        .alias("output_tokens")
+    )
     buffer = io.BytesIO()
     tampered.write_parquet(buffer)
     Bucket(bucket).put(key, buffer.getvalue())
@@ -168,12 +194,31 @@ def answered_from(url: str, dims: list[str]) -> str:
 def test_three_ingesters_and_a_compaction_at_once_give_exact_totals(bucket: str, tmp_path: Path) -> None:
     """Overlapping inputs on three 'hosts', committing in small batches, with compactions running
     meanwhile: the one-row-per-request view equals one local ingest of the union."""
-    inputs = [write_log(tmp_path / f"in{n}" / "gw.jsonl", ids)
-              for n, ids in enumerate((range(0, 1500), range(1000, 2500), range(0, 2500, 2)))]
-    procs = [subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", "--resume", "--batch-size", "150",
-                               "--ingester-id", f"host-{n}", "-q", str(path)], env=dict(os.environ),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for n, path in enumerate(inputs)]
+    inputs = [
+        write_log(tmp_path / f"in{n}" / "gw.jsonl", ids)
+        for n, ids in enumerate((range(0, 1500), range(1000, 2500), range(0, 2500, 2)))
+    ]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tokmeter",
+                "ingest",
+                "--resume",
+                "--batch-size",
+                "150",
+                "--ingester-id",
+                f"host-{n}",
+                "-q",
+                str(path),
+            ],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n, path in enumerate(inputs)
+    ]
     compactions = 0
     while any(p.poll() is None for p in procs):
         cli_ok("compact", "-q", "--ingester-id", "compactor")
@@ -186,8 +231,9 @@ def test_three_ingesters_and_a_compaction_at_once_give_exact_totals(bucket: str,
     assert expected["totals"]["requests"] == 2500
     cli_ok("compact", "-q")
     assert figures(report_json("--by", "user")) == figures(expected)
-    assert {k.rsplit("/", 1)[0] for k in objects(bucket, "usage/")} == \
-        {f"usage/date=2026-11-0{d}" for d in (1, 2, 3)}
+    assert {k.rsplit("/", 1)[0] for k in objects(bucket, "usage/")} == {
+        f"usage/date=2026-11-0{d}" for d in (1, 2, 3)
+    }
     assert len(objects(bucket, "usage/")) == 3  # one part per day after the last compaction
     assert "ok: every part matches the ledger" in cli_ok("verify").stdout
     for n in range(3):  # each host's checkpoints are its own
@@ -196,9 +242,23 @@ def test_three_ingesters_and_a_compaction_at_once_give_exact_totals(bucket: str,
 
 def test_follow_on_s3_resumes_without_repeating(bucket: str, tmp_path: Path) -> None:
     log = write_log(tmp_path / "logs" / "gw.jsonl", range(100))
-    follower = subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", "--follow", "--poll", "-q",
-                                 "--ingester-id", "edge-1", str(log.parent)], env=dict(os.environ),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokmeter",
+            "ingest",
+            "--follow",
+            "--poll",
+            "-q",
+            "--ingester-id",
+            "edge-1",
+            str(log.parent),
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         _wait_for_requests(100)
         with open(log, "ab") as handle:
@@ -249,11 +309,15 @@ def test_duckdb_reads_the_store_through_the_documented_view(bucket: str, tmp_pat
     view = re.search(r"CREATE VIEW usage AS.*?;", doc, re.S).group(0)
     connection = duckdb.connect()
     connection.execute(view.replace("s3://bucket/prefix/usage/*/*.parquet", glob))
-    by_model = connection.execute("SELECT model, count(*), sum(input_tokens), sum(output_tokens) FROM usage "
-                                  "GROUP BY model ORDER BY model").fetchall()
+    by_model = connection.execute(
+        "SELECT model, count(*), sum(input_tokens), sum(output_tokens) FROM usage "
+        "GROUP BY model ORDER BY model"
+    ).fetchall()
     raw = connection.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchone()[0]
-    expected = sorted((r["model"], r["requests"], r["input_tokens"], r["output_tokens"])
-                      for r in report_json("--by", "model")["rows"])
+    expected = sorted(
+        (r["model"], r["requests"], r["input_tokens"], r["output_tokens"])
+        for r in report_json("--by", "model")["rows"]
+    )
     assert by_model == expected and sum(r[1] for r in by_model) == 500 < raw  # the duplicates were there
 
 
@@ -289,7 +353,9 @@ def _copy(request_id: str, ts: str, status: int) -> bytes:
     return json.dumps(doc).encode() + b"\n"
 
 
-def test_a_copy_arriving_a_day_earlier_updates_the_rollup_of_the_next_day(bucket: str, tmp_path: Path) -> None:
+def test_a_copy_arriving_a_day_earlier_updates_the_rollup_of_the_next_day(
+    bucket: str, tmp_path: Path
+) -> None:
     """A better copy on Nov 3 replaces the kept copy on Nov 4 (copies a day apart are one request): the
     incremental rollup must recompute Nov 4 too, not only the day it was told about."""
     late = tmp_path / "late.jsonl"

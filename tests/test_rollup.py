@@ -27,10 +27,26 @@ from tokmeter.store.local import Store
 
 
 def capture(request_id: str, ts: str, user: str = "erin", output: int = 7) -> str:
-    body = {"id": f"c-{request_id}", "object": "chat.completion", "model": "gpt-4o-mini",
-            "usage": {"prompt_tokens": 100, "completion_tokens": output}}
-    return json.dumps({"ts": ts, "request_id": request_id, "user": user, "provider": "openai",
-                       "path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}) + "\n"
+    body = {
+        "id": f"c-{request_id}",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "usage": {"prompt_tokens": 100, "completion_tokens": output},
+    }
+    return (
+        json.dumps(
+            {
+                "ts": ts,
+                "request_id": request_id,
+                "user": user,
+                "provider": "openai",
+                "path": "/v1/chat/completions",
+                "status": 200,
+                "body": json.dumps(body),
+            }
+        )
+        + "\n"
+    )
 
 
 def ingest_lines(store: Store, tmp: Path, *lines: str) -> None:
@@ -87,7 +103,9 @@ def test_a_day_partition_maps_to_local_periods(store: Store, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("dims", [[], ["model"], ["user", "model"], ["day"], ["week", "provider"], ["month"]])
 @pytest.mark.parametrize("since", [None, date(2026, 11, 2)])
-def test_report_from_rollups_equals_report_from_rows(store: Store, dims: list[str], since: date | None) -> None:
+def test_report_from_rollups_equals_report_from_rows(
+    store: Store, dims: list[str], since: date | None
+) -> None:
     RollupTable(store, RollupSpec()).update()
     filters = Filters(since=since)
     fast, slow = build_report(store, dims, filters), build_report(store, dims, filters, use_rollups=False)
@@ -103,7 +121,6 @@ def test_report_falls_back_to_rows_when_the_rollup_is_stale(store: Store, tmp_pa
     assert report.source == "rows" and report.totals["requests"].item() == 11
 
 
-
 TOKEN_LOG = REPO / "tests" / "data" / "transcripts" / "token-usage.jsonl"
 
 
@@ -112,7 +129,9 @@ def test_rows_with_unknown_counts_roll_up_as_the_rows_report_them(store: Store, 
     run_ingest([TOKEN_LOG], store)  # nulls (token log, estimate) beside the sample logs' 0s
     with store.reading():
         rows = store.scan().collect()
-    nulls = {c: rows[c].null_count() for c in ("cache_read_tokens", "cache_write_1h_tokens", "reasoning_tokens")}
+    nulls = {
+        c: rows[c].null_count() for c in ("cache_read_tokens", "cache_write_1h_tokens", "reasoning_tokens")
+    }
     assert all(nulls.values()) and (rows["reasoning_tokens"] == 0).any()
     RollupTable(store, RollupSpec()).update()
     fast, slow = build_report(store, dims, Filters()), build_report(store, dims, Filters(), use_rollups=False)
@@ -133,18 +152,25 @@ def test_a_table_from_before_the_unknown_counts_is_rebuilt_and_not_read_until_th
     assert table.update().full
     assert build_report(store, ["user"], Filters()).source == "rollups"
 
+
 def test_compaction_preserves_exact_totals(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     for index in range(12):  # twelve small commits, as a follower writes them
-        ingest_lines(store, tmp_path, capture(f"c{index}", f"2026-11-0{1 + index % 3}T10:{index:02d}:00Z",
-                                              output=index))
+        ingest_lines(
+            store,
+            tmp_path,
+            capture(f"c{index}", f"2026-11-0{1 + index % 3}T10:{index:02d}:00Z", output=index),
+        )
     ingest_lines(store, tmp_path, capture("c3", "2026-11-01T10:03:00Z", output=3))  # a duplicate
     before = build_report(store, ["day"], Filters(), use_rollups=False)
     assert len(store.part_files()) == 12
     result = compact(store)
     assert (result.parts_before, result.parts_after) == (12, 3)
     after = build_report(store, ["day"], Filters(), use_rollups=False)
-    assert after.rows.to_dicts() == before.rows.to_dicts() and after.totals.to_dicts() == before.totals.to_dicts()
+    assert (
+        after.rows.to_dicts() == before.rows.to_dicts()
+        and after.totals.to_dicts() == before.totals.to_dicts()
+    )
     assert verify(store.root, store.part_files()).ok
 
 
@@ -154,12 +180,17 @@ def test_prometheus_textfile_parses(store: Store, tmp_path: Path) -> None:
     result = run_cli("rollup", "--prometheus", str(out), "--store", str(store.root))
     assert result.returncode == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(out.read_text())}
-    tokens = {(s.labels["user"], s.labels["model"], s.labels["kind"]): s.value
-              for s in families["tokmeter_tokens"].samples}
+    tokens = {
+        (s.labels["user"], s.labels["model"], s.labels["kind"]): s.value
+        for s in families["tokmeter_tokens"].samples
+    }
     assert tokens[("bob", "claude-sonnet-4-5-20250929", "cache_read")] == 8000
     assert sum(v for (_, _, kind), v in tokens.items() if kind == "input") == 18523
     cost = sum(s.value for s in families["tokmeter_cost_usd"].samples)
-    assert abs(cost - float(build_report(store, [], Filters(), use_rollups=False).totals["cost_usd"].item())) < 1e-12
+    assert (
+        abs(cost - float(build_report(store, [], Filters(), use_rollups=False).totals["cost_usd"].item()))
+        < 1e-12
+    )
     assert families["tokmeter_ingest_lag_seconds"].samples[0].value > 0
     assert families["tokmeter_rollup_last_success_timestamp_seconds"].samples[0].value > 0
 
@@ -183,11 +214,19 @@ def test_rollup_beside_a_running_ingest_is_never_torn(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     for batch in range(6):
-        (logs / f"b{batch}.jsonl").write_text("".join(
-            capture(f"b{batch}-{i}", f"2026-11-0{1 + i % 4}T1{batch}:00:00Z", user=f"u{i % 3}") for i in range(40)))
+        (logs / f"b{batch}.jsonl").write_text(
+            "".join(
+                capture(f"b{batch}-{i}", f"2026-11-0{1 + i % 4}T1{batch}:00:00Z", user=f"u{i % 3}")
+                for i in range(40)
+            )
+        )
     env = {**os.environ, "TOKMETER_STORE": str(store.root)}
-    writers = [subprocess.Popen([sys.executable, "-m", "tokmeter", "ingest", "-q", str(logs / f"b{b}.jsonl")], env=env)
-               for b in range(6)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tokmeter", "ingest", "-q", str(logs / f"b{b}.jsonl")], env=env
+        )
+        for b in range(6)
+    ]
     try:
         table = RollupTable(store, RollupSpec())
         while any(w.poll() is None for w in writers):
@@ -209,13 +248,24 @@ def test_documented_cron_command_runs_in_a_cron_like_environment(store: Store, t
     readme = (REPO / "README.md").read_text()
     line = next(l for l in readme.splitlines() if re.match(r"^\*/\d+ \* \* \* \* ", l))
     command = line.split(" ", 5)[5]
-    command = command.replace("/srv/tokmeter", str(store.root)).replace("/opt/tokmeter/.venv/bin/tokmeter",
-                                                                        f"{sys.executable} -m tokmeter")
+    command = command.replace("/srv/tokmeter", str(store.root)).replace(
+        "/opt/tokmeter/.venv/bin/tokmeter", f"{sys.executable} -m tokmeter"
+    )
     command = command.replace("/var/lib/node_exporter/textfile_collector", str(tmp_path / "textfile"))
     (tmp_path / "textfile").mkdir()  # node_exporter's package makes it; tokmeter never does
-    env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "PYTHONPATH": str(REPO / "src")}  # cron's minimal env, no HOME
-    result = subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SHELL": "/bin/sh",
+        "PYTHONPATH": str(REPO / "src"),
+    }  # cron's minimal env, no HOME
+    result = subprocess.run(
+        ["/bin/sh", "-c", command],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout + result.stderr  # no colour off a terminal
     assert (tmp_path / "textfile" / "tokmeter.prom").exists()

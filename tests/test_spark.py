@@ -46,38 +46,66 @@ USERS = ["alice", "bob", "carol", None]
 # instants where a day, ISO week or month starts in UTC, Los Angeles (both sides of DST) or Kolkata, and
 # where deepseek's off-peak window opens and closes, o3's and the price file's prices change; the
 # random rows fall within two days of them (few partitions: Spark opens every file)
-EDGES = [datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 2, 7, tzinfo=UTC),
-         datetime(2025, 9, 30, 18, 30, tzinfo=UTC), datetime(2025, 11, 3, 8, tzinfo=UTC),
-         datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 28, 18, 30, tzinfo=UTC),
-         datetime(2026, 3, 9, 7, tzinfo=UTC), datetime(2025, 8, 4, 16, 30, tzinfo=UTC),
-         datetime(2025, 8, 5, 0, 30, tzinfo=UTC), datetime(2025, 6, 10, tzinfo=UTC),
-         datetime(2026, 6, 1, tzinfo=UTC)]
+EDGES = [
+    datetime(2025, 6, 1, tzinfo=UTC),
+    datetime(2025, 6, 2, 7, tzinfo=UTC),
+    datetime(2025, 9, 30, 18, 30, tzinfo=UTC),
+    datetime(2025, 11, 3, 8, tzinfo=UTC),
+    datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 2, 28, 18, 30, tzinfo=UTC),
+    datetime(2026, 3, 9, 7, tzinfo=UTC),
+    datetime(2025, 8, 4, 16, 30, tzinfo=UTC),
+    datetime(2025, 8, 5, 0, 30, tzinfo=UTC),
+    datetime(2025, 6, 10, tzinfo=UTC),
+    datetime(2026, 6, 1, tzinfo=UTC),
+]
 
 
 def usage_row(index: int, rng: random.Random, when: datetime) -> dict:
     provider, model = rng.choice(MODELS)
     tiered = rng.random() < 0.15
-    inputs = rng.choice([200_000, 200_001]) if tiered and rng.random() < 0.3 else \
-        rng.randint(200_001, 300_000) if tiered else rng.randint(0, 40_000)
+    inputs = (
+        rng.choice([200_000, 200_001])
+        if tiered and rng.random() < 0.3
+        else rng.randint(200_001, 300_000)
+        if tiered
+        else rng.randint(0, 40_000)
+    )
     cache_read = rng.randint(0, inputs) if rng.random() < 0.4 else 0
     cache_write = rng.randint(0, inputs) if rng.random() < 0.3 else 0  # may exceed what is left: capped
     output = rng.randint(0, 9_000)
     source = rng.choices(["reported", "estimated", "missing"], weights=[8, 2, 1])[0]
-    tokens = {"input_tokens": inputs, "cache_read_tokens": cache_read, "cache_write_tokens": cache_write,
-              "cache_write_1h_tokens": rng.randint(0, cache_write) if rng.random() < 0.5 else 0,
-              "output_tokens": output,
-              "reasoning_tokens": rng.randint(0, output + 50) if rng.random() < 0.3 else 0}
+    tokens = {
+        "input_tokens": inputs,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "cache_write_1h_tokens": rng.randint(0, cache_write) if rng.random() < 0.5 else 0,
+        "output_tokens": output,
+        "reasoning_tokens": rng.randint(0, output + 50) if rng.random() < 0.3 else 0,
+    }
     if source == "missing":
         tokens = dict.fromkeys(tokens, 0)
     status = rng.choices([200, 201, 429, 500, None], weights=[20, 1, 2, 1, 2])[0]
     complete = rng.choices([True, False, None], weights=[8, 2, 1])[0]
-    return {"request_id": f"r{index}", "response_id": f"resp-{index}", "timestamp": when,
-            "user": rng.choice(USERS), "provider": provider, "model": model, "endpoint": "/v1/messages",
-            "stream": rng.random() < 0.5, "status": status, **tokens, "usage_source": source,
-            "complete": complete, "source": f"capture-{index % 7}.jsonl", "source_offset": index * 100,
-            # served at: priced tiers, fast mode, and tiers without a known rate (priced at standard, counted)
-            "service_tier": rng.choice([None, None, None, "standard", "flex", "batch", "priority", "scale"]),
-            "speed": rng.choice([None, None, None, None, "standard", "fast"])}
+    return {
+        "request_id": f"r{index}",
+        "response_id": f"resp-{index}",
+        "timestamp": when,
+        "user": rng.choice(USERS),
+        "provider": provider,
+        "model": model,
+        "endpoint": "/v1/messages",
+        "stream": rng.random() < 0.5,
+        "status": status,
+        **tokens,
+        "usage_source": source,
+        "complete": complete,
+        "source": f"capture-{index % 7}.jsonl",
+        "source_offset": index * 100,
+        # served at: priced tiers, fast mode, and tiers without a known rate (priced at standard, counted)
+        "service_tier": rng.choice([None, None, None, "standard", "flex", "batch", "priority", "scale"]),
+        "speed": rng.choice([None, None, None, None, "standard", "fast"]),
+    }
 
 
 def base_rows(rng: random.Random) -> list[dict]:
@@ -85,17 +113,24 @@ def base_rows(rng: random.Random) -> list[dict]:
     for index in range(700):
         if index < 4 * len(EDGES):  # 1 us before, at, and just after each edge, and a minute before
             edge = EDGES[index % len(EDGES)]
-            when = edge + [timedelta(microseconds=-1), timedelta(0), timedelta(seconds=1),
-                           timedelta(minutes=-1)][index // len(EDGES)]
+            when = (
+                edge
+                + [timedelta(microseconds=-1), timedelta(0), timedelta(seconds=1), timedelta(minutes=-1)][
+                    index // len(EDGES)
+                ]
+            )
         else:
-            when = rng.choice(EDGES) + timedelta(seconds=rng.randint(-2 * 86400, 2 * 86400),
-                                                 microseconds=rng.randint(0, 999_999))
+            when = rng.choice(EDGES) + timedelta(
+                seconds=rng.randint(-2 * 86400, 2 * 86400), microseconds=rng.randint(0, 999_999)
+            )
         rows.append(usage_row(index, rng, when))
     rows[0] |= {"model": None, "provider": "openai"}  # no model at all: unpriced
     gpt = {"provider": "openai", "model": "gpt-4o"}
     rows[1] |= gpt | {"input_tokens": None}  # a null count: unpriced
     rows[2] |= gpt | {"cache_write_1h_tokens": None, "reasoning_tokens": None}  # unknown: priced as 0
-    for row in rows[3::6]:  # unknown counts beside 0s: a token log's (reasoning, 1-hour writes), an estimate's
+    for row in rows[
+        3::6
+    ]:  # unknown counts beside 0s: a token log's (reasoning, 1-hour writes), an estimate's
         if row["usage_source"] == "reported":
             row |= {"reasoning_tokens": None, "cache_write_1h_tokens": None}
         elif row["usage_source"] == "estimated":
@@ -159,8 +194,12 @@ def prices(tmp_path_factory: pytest.TempPathFactory) -> PriceOverrides:
     return load_overrides(path)
 
 
-def polars_engine(store: Store, spec: RollupSpec, overrides: PriceOverrides | None = None,
-                  days: tuple[date, date] | None = None) -> pl.DataFrame:
+def polars_engine(
+    store: Store,
+    spec: RollupSpec,
+    overrides: PriceOverrides | None = None,
+    days: tuple[date, date] | None = None,
+) -> pl.DataFrame:
     rows = store.scan()
     if days is not None:
         rows = rows.filter(pl.col("date").is_between(*days))
@@ -184,14 +223,24 @@ def test_the_store_makes_every_case_matter(store: Store, prices: PriceOverrides)
     assert not expected.equals(without_prices)  # the price file changes figures
 
 
-@pytest.mark.parametrize(("period", "tz", "dims", "with_prices"), [
-    ("day", "UTC", ("user", "model", "provider"), False),
-    ("week", "America/Los_Angeles", ("user",), True),
-    ("month", "Asia/Kolkata", (), False),
-    ("day", "America/Los_Angeles", ("user", "model", "provider"), True),
-])
-def test_spark_equals_polars(store: Store, spark, prices: PriceOverrides, period: str, tz: str,
-                             dims: tuple[str, ...], with_prices: bool) -> None:
+@pytest.mark.parametrize(
+    ("period", "tz", "dims", "with_prices"),
+    [
+        ("day", "UTC", ("user", "model", "provider"), False),
+        ("week", "America/Los_Angeles", ("user",), True),
+        ("month", "Asia/Kolkata", (), False),
+        ("day", "America/Los_Angeles", ("user", "model", "provider"), True),
+    ],
+)
+def test_spark_equals_polars(
+    store: Store,
+    spark,
+    prices: PriceOverrides,
+    period: str,
+    tz: str,
+    dims: tuple[str, ...],
+    with_prices: bool,
+) -> None:
     spec, overrides = RollupSpec(period, dims, tz), prices if with_prices else None
     got = spark_rollup(store.usage_dir, spec, overrides, spark=spark)
     assert_frame_equal(got, polars_engine(store, spec, overrides), check_exact=True)
@@ -201,8 +250,9 @@ def test_days_keep_only_those_partitions(store: Store, spark, prices: PriceOverr
     spec, days = RollupSpec("week", ("user", "model"), "Asia/Kolkata"), (date(2025, 9, 29), date(2025, 11, 3))
     expected = polars_engine(store, spec, prices, days)
     assert 0 < expected["requests"].sum() < store.scan().select(pl.len()).collect().item()
-    assert_frame_equal(spark_rollup(store.usage_dir, spec, prices, spark=spark, days=days), expected,
-                       check_exact=True)
+    assert_frame_equal(
+        spark_rollup(store.usage_dir, spec, prices, spark=spark, days=days), expected, check_exact=True
+    )
     files = [str(p) for p in store.part_files()]  # a list of files, pruned by their date= folder
     assert_frame_equal(spark_rollup(files, spec, prices, spark=spark, days=days), expected, check_exact=True)
 
@@ -227,8 +277,10 @@ def test_an_empty_store_gives_an_empty_table(tmp_path: Path, spark) -> None:
 
 
 def test_rows_and_arrow_conversions_agree(spark) -> None:
-    frame = spark.sql("SELECT DATE'2026-01-05' AS period, CAST(NULL AS STRING) AS user, 3L AS requests, "
-                      "CAST('1.000000000000000001' AS DECIMAL(38,18)) AS cost_usd, 7 AS small")
+    frame = spark.sql(
+        "SELECT DATE'2026-01-05' AS period, CAST(NULL AS STRING) AS user, 3L AS requests, "
+        "CAST('1.000000000000000001' AS DECIMAL(38,18)) AS cost_usd, 7 AS small"
+    )
     assert_frame_equal(_to_polars(frame, arrow=False), _to_polars(frame, arrow=True), check_exact=True)
 
 
@@ -252,8 +304,9 @@ def test_help_does_not_import_pyspark() -> None:
             pass
         assert "pyspark" not in sys.modules, "pyspark imported"
     """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -275,16 +328,31 @@ def test_rollup_engine_spark_under_spark_submit_equals_the_polars_engine(tmp_pat
     import tokmeter.cli.spark_submit
 
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    confs = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1", "spark.ui.enabled": "false",
-             "spark.sql.shuffle.partitions": "4",
-             "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
-    command = [str(submit), "--master", "local[2]", *(a for k, v in confs.items() for a in ("--conf", f"{k}={v}")),
-               tokmeter.cli.spark_submit.__file__, *args, "--engine", "spark", "--output", str(spark_out)]
+    confs = {
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+    command = [
+        str(submit),
+        "--master",
+        "local[2]",
+        *(a for k, v in confs.items() for a in ("--conf", f"{k}={v}")),
+        tokmeter.cli.spark_submit.__file__,
+        *args,
+        "--engine",
+        "spark",
+        "--output",
+        str(spark_out),
+    ]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     tables = [sorted(out.glob("*/period=*/part.parquet")) for out in (polars_out, spark_out)]
-    assert len(tables[0]) >= 2 and [p.relative_to(polars_out) for p in tables[0]] == \
-        [p.relative_to(spark_out) for p in tables[1]]
+    assert len(tables[0]) >= 2 and [p.relative_to(polars_out) for p in tables[0]] == [
+        p.relative_to(spark_out) for p in tables[1]
+    ]
     for ours, theirs in zip(*tables, strict=True):
         assert_frame_equal(pl.read_parquet(theirs), pl.read_parquet(ours), check_exact=True)

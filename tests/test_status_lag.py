@@ -16,8 +16,9 @@ def total_lag(sources: list[dict]) -> int:
     return sum(s["lag_bytes"] or 0 for s in sources)
 
 
-def test_no_phantom_lag_for_content_fully_read_when_its_inode_grows_new_content(tmp_path: Path,
-                                                                                isolated_store: Path) -> None:
+def test_no_phantom_lag_for_content_fully_read_when_its_inode_grows_new_content(
+    tmp_path: Path, isolated_store: Path
+) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     live = logs / "app.jsonl"

@@ -21,11 +21,25 @@ T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
 
 def usage_row(request_id: str, when: datetime = T0, **fields: object) -> dict:
     base = {
-        "request_id": request_id, "response_id": None, "timestamp": when, "user": "u", "provider": "openai",
-        "model": "gpt-4o", "endpoint": "/v1/chat/completions", "stream": False, "status": 200,
-        "input_tokens": 10, "cache_read_tokens": 0, "cache_write_tokens": 0, "cache_write_1h_tokens": 0,
-        "output_tokens": 5, "reasoning_tokens": 0, "usage_source": "reported", "complete": True,
-        "source": "f", "source_offset": 0,
+        "request_id": request_id,
+        "response_id": None,
+        "timestamp": when,
+        "user": "u",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "endpoint": "/v1/chat/completions",
+        "stream": False,
+        "status": 200,
+        "input_tokens": 10,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "output_tokens": 5,
+        "reasoning_tokens": 0,
+        "usage_source": "reported",
+        "complete": True,
+        "source": "f",
+        "source_offset": 0,
     }
     return base | fields
 
@@ -84,23 +98,39 @@ def test_duplicates_straddling_midnight_are_one_row(tmp_path: Path) -> None:
 
 
 PREFERENCES = [
-    ("complete over incomplete", {"complete": True}, {"complete": False, "timestamp": T0 + timedelta(seconds=9)}),
-    ("reported over missing", {"usage_source": "reported"},
-     {"usage_source": "missing", "input_tokens": 0, "output_tokens": 0, "timestamp": T0 + timedelta(seconds=9)}),
+    (
+        "complete over incomplete",
+        {"complete": True},
+        {"complete": False, "timestamp": T0 + timedelta(seconds=9)},
+    ),
+    (
+        "reported over missing",
+        {"usage_source": "reported"},
+        {
+            "usage_source": "missing",
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "timestamp": T0 + timedelta(seconds=9),
+        },
+    ),
     ("2xx over others", {"status": 200}, {"status": 500, "timestamp": T0 + timedelta(seconds=9)}),
-    ("known over unknown", {"reasoning_tokens": 0},
-     {"reasoning_tokens": None, "cache_write_1h_tokens": None, "timestamp": T0 + timedelta(seconds=9)}),
+    (
+        "known over unknown",
+        {"reasoning_tokens": 0},
+        {"reasoning_tokens": None, "cache_write_1h_tokens": None, "timestamp": T0 + timedelta(seconds=9)},
+    ),
     ("latest timestamp", {"timestamp": T0 + timedelta(seconds=1)}, {"timestamp": T0}),
 ]
 
 
 @pytest.mark.parametrize("name, winner, loser", PREFERENCES, ids=[p[0] for p in PREFERENCES])
 @pytest.mark.parametrize("winner_first", [True, False])
-def test_preferred_copy_wins_in_any_order(tmp_path: Path, name: str, winner: dict, loser: dict,
-                                          winner_first: bool) -> None:
+def test_preferred_copy_wins_in_any_order(
+    tmp_path: Path, name: str, winner: dict, loser: dict, winner_first: bool
+) -> None:
     store = Store(tmp_path / "s")
     good, bad = usage_row("a", **winner), usage_row("a", source="other", **loser)
-    for one in ((good, bad) if winner_first else (bad, good)):
+    for one in (good, bad) if winner_first else (bad, good):
         commit(store, one)
     frame = stored(store)
     assert frame.height == 1
@@ -119,9 +149,17 @@ def test_replacing_a_row_keeps_its_neighbours(tmp_path: Path) -> None:
 
 
 def test_ingest_duplicates_across_files(tmp_path: Path) -> None:
-    record = {"ts": "2026-11-03T10:00:00Z", "request_id": "r1", "provider": "openai",
-              "body": {"id": "c", "object": "chat.completion", "model": "gpt-4o",
-                       "usage": {"prompt_tokens": 3, "completion_tokens": 4}}}
+    record = {
+        "ts": "2026-11-03T10:00:00Z",
+        "request_id": "r1",
+        "provider": "openai",
+        "body": {
+            "id": "c",
+            "object": "chat.completion",
+            "model": "gpt-4o",
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+        },
+    }
     for name in ("a.jsonl", "b.jsonl"):
         (tmp_path / name).write_text(json.dumps(record) + "\n")
     store = Store(tmp_path / "s")
@@ -149,8 +187,10 @@ def test_unfinished_transaction_is_finished_by_the_next_writer(tmp_path: Path) -
     old_part = store.part_files()[0]
     # A writer that crashed right after writing its journal: new part staged, old part still there.
     txn = _Transaction(store.root)
-    txn.stage_part(old_part.with_name("part-new.parquet"),
-                   pl.DataFrame([usage_row("a", output_tokens=99)], schema=polars_schema()))
+    txn.stage_part(
+        old_part.with_name("part-new.parquet"),
+        pl.DataFrame([usage_row("a", output_tokens=99)], schema=polars_schema()),
+    )
     txn.stage_remove(old_part)
     (store.root / JOURNAL).write_bytes(orjson.dumps({"add": txn.adds, "remove": txn.removes}))
     with pytest.raises(StoreError, match="unfinished transaction"):
@@ -195,8 +235,12 @@ def test_best_nearby_matches_copies_a_day_apart_and_not_further() -> None:
     """The rule of a shared (remote) store: copies at most a day apart are one row, as in a local store."""
     from tokmeter.store.dedup import best_nearby
 
-    rows = [usage_row("a", T0, complete=False), usage_row("a", T0 + timedelta(hours=20)),  # one day apart
-            usage_row("b", T0), usage_row("b", T0 + timedelta(days=2, hours=1), complete=False)]  # two days
+    rows = [
+        usage_row("a", T0, complete=False),
+        usage_row("a", T0 + timedelta(hours=20)),  # one day apart
+        usage_row("b", T0),
+        usage_row("b", T0 + timedelta(days=2, hours=1), complete=False),
+    ]  # two days
     kept = best_nearby(_with_date(rows)).collect().sort("request_id", "timestamp")
     assert kept["request_id"].to_list() == ["a", "b", "b"]
     assert kept.filter(pl.col("request_id") == "a")["complete"].to_list() == [True]
@@ -210,13 +254,22 @@ def test_best_nearby_gives_the_same_rows_whatever_days_are_read() -> None:
     from tokmeter.store.dedup import best_nearby
 
     rng = random.Random(5)
-    rows = [usage_row(f"r{rng.randint(0, 60)}", T0 + timedelta(hours=rng.randint(0, 24 * 9)),
-                      complete=rng.random() < 0.7, output_tokens=rng.randint(0, 9), source_offset=i)
-            for i in range(400)]
+    rows = [
+        usage_row(
+            f"r{rng.randint(0, 60)}",
+            T0 + timedelta(hours=rng.randint(0, 24 * 9)),
+            complete=rng.random() < 0.7,
+            output_tokens=rng.randint(0, 9),
+            source_offset=i,
+        )
+        for i in range(400)
+    ]
     everything = best_nearby(_with_date(rows)).collect()
     days = sorted(everything["date"].unique().to_list())
     for first, last in [(days[0], days[0]), (days[2], days[4]), (days[3], days[-1]), (days[5], days[5])]:
-        window = _with_date(rows).filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
+        window = _with_date(rows).filter(
+            pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1))
+        )
         got = best_nearby(window).filter(pl.col("date").is_between(first, last)).collect()
         want = everything.filter(pl.col("date").is_between(first, last))
         assert got.sort("request_id", "date").equals(want.sort("request_id", "date"))

@@ -49,8 +49,13 @@ def figures(row: dict, columns: list[str]) -> list[str]:
     out = []
     for column in columns:
         value = row[column]
-        out.append("unpriced" if value is None and column == "cost_usd"
-                   else f"${value:,.6f}" if column == "cost_usd" else f"{value:,}")
+        out.append(
+            "unpriced"
+            if value is None and column == "cost_usd"
+            else f"${value:,.6f}"
+            if column == "cost_usd"
+            else f"{value:,}"
+        )
     return out
 
 
@@ -60,7 +65,7 @@ def first_column(text: str) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
     header_end = next(i for i, line in enumerate(lines) if RULE.match(line) and "┏" not in line)
     cells: list[str] = []
-    for line in lines[header_end + 1:]:
+    for line in lines[header_end + 1 :]:
         if line.startswith(("Prices:", "└")):
             break
         if RULE.match(line):
@@ -75,8 +80,15 @@ def first_column(text: str) -> list[str]:
     return cells
 
 
-MEASURES = ["requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
-            "reasoning_tokens", "cost_usd"]
+MEASURES = [
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+]
 
 
 @pytest.mark.parametrize("columns", [60, 80, 120])
@@ -139,8 +151,12 @@ def test_rows_on_a_terminal_width_fold_ids_never_cut_them(ingested: Path, column
 
 
 def test_other_tables_fit_too(ingested: Path) -> None:
-    for args in (("quarantine",), ("prices", "check"), ("prices", "show", "gpt-4o-mini-2024-07-18"),
-                 ("status",)):
+    for args in (
+        ("quarantine",),
+        ("prices", "check"),
+        ("prices", "show", "gpt-4o-mini-2024-07-18"),
+        ("status",),
+    ):
         result = run_cli(*args, env={"COLUMNS": "60"})
         assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
         assert "…" not in result.stdout
@@ -174,11 +190,15 @@ def test_other_reports_are_by_cost_and_sort_chooses(ingested: Path) -> None:
     assert [r["cost_usd"] for r in by_cost] == sorted((r["cost_usd"] for r in by_cost), reverse=True)
     requests = [r["requests"] for r in report_rows("--by", "user", "--sort", "requests")]
     assert requests == sorted(requests, reverse=True)
-    tokens = [r["input_tokens"] + r["output_tokens"] for r in report_rows("--by", "model", "--sort", "tokens")]
+    tokens = [
+        r["input_tokens"] + r["output_tokens"] for r in report_rows("--by", "model", "--sort", "tokens")
+    ]
     assert tokens == sorted(tokens, reverse=True)
     users = [r["user"] for r in report_rows("--by", "user", "--sort", "name")]
     assert users == sorted(users)
-    csv_days = [r["day"] for r in csv.DictReader(io.StringIO(cli("report", "--by", "day", "--format", "csv")))]
+    csv_days = [
+        r["day"] for r in csv.DictReader(io.StringIO(cli("report", "--by", "day", "--format", "csv")))
+    ]
     assert csv_days == sorted(csv_days)
 
 
@@ -205,7 +225,9 @@ def test_empty_results_are_a_sentence_not_a_frame(ingested: Path) -> None:
         assert not set("┏┃│─") & set(text), text
     nothing, empty = ingested.parent / "nothing", ingested.parent / "empty"
     nothing.mkdir()
-    cli("ingest", str(nothing), "--store", str(empty), "--quiet")  # a store with no rows (no store at all: an error)
+    cli(
+        "ingest", str(nothing), "--store", str(empty), "--quiet"
+    )  # a store with no rows (no store at all: an error)
     fresh = cli("report", "--store", str(empty))
     assert "No usage rows in" in fresh and "tokmeter ingest" in fresh
     status = cli("status")

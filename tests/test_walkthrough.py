@@ -63,7 +63,9 @@ def newcomer(tmp_path: Path, isolated_store: Path) -> dict[str, Path]:
 
 
 def localize(line: str, paths: dict[str, Path]) -> str:
-    line = line.replace("/var/log/llm-proxy/", f"{paths['proxy']}/").replace("/srv/tokmeter", str(paths["store"]))
+    line = line.replace("/var/log/llm-proxy/", f"{paths['proxy']}/").replace(
+        "/srv/tokmeter", str(paths["store"])
+    )
     line = line.replace("/var/lib/node_exporter/textfile_collector/", f"{paths['tmp']}/textfile_collector/")
     return re.sub(r" \| jq .*$", "", line)  # the README pipes into jq; the walkthrough checks tokmeter's part
 
@@ -71,19 +73,30 @@ def localize(line: str, paths: dict[str, Path]) -> str:
 def run_line(line: str, paths: dict[str, Path]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(paths["home"]), "COLUMNS": "80"}
     if env.get("PYTHONPATH"):  # the commands run in the clone: a relative entry (src) must still point here
-        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep))
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep)
+        )
     for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKMETER_CLAUDE_CODE_USER"):
         env.pop(name, None)
     script = f'tokmeter() {{ "{sys.executable}" -m tokmeter "$@"; }}\n{line}'
-    return subprocess.run(["bash", "-c", script], check=False, capture_output=True, text=True, env=env,
-                          cwd=paths["clone"], timeout=180)
+    return subprocess.run(
+        ["bash", "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=paths["clone"],
+        timeout=180,
+    )
 
 
 def wrote_something(line: str, result: subprocess.CompletedProcess[str], paths: dict[str, Path]) -> bool:
     if result.stdout.strip() or result.stderr.strip():
         return True
     written = re.findall(r"--(?:output|prometheus) (\S+)", line)
-    return any((paths["clone"] / file).is_file() and (paths["clone"] / file).stat().st_size for file in written)
+    return any(
+        (paths["clone"] / file).is_file() and (paths["clone"] / file).stat().st_size for file in written
+    )
 
 
 def test_the_readme_commands_in_order(newcomer: dict[str, Path]) -> None:

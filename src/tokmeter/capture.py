@@ -30,7 +30,9 @@ class Capture:
     line: int | None = None
     file_time: datetime | None = None
     format: str = "capture-log"
-    raw: bytes | None = field(default=None, repr=False)  # the bytes it was read from, to fingerprint it if bad
+    raw: bytes | None = field(
+        default=None, repr=False
+    )  # the bytes it was read from, to fingerprint it if bad
 
     @property
     def where(self) -> str:

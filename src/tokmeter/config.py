@@ -108,13 +108,16 @@ def read_config_file() -> tuple[Path, dict[str, Any]] | None:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}",
-                          hint='e.g. prices = "~/tokmeter/prices.toml"') from None
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}", hint='e.g. prices = "~/tokmeter/prices.toml"'
+        ) from None
     for key, value in doc.items():
         if key not in CONFIG_KEYS:
-            raise ConfigError(f"{path}: {key}: unknown key",
-                              hint=f"the config file takes: {', '.join(CONFIG_KEYS)}")
+            raise ConfigError(
+                f"{path}: {key}: unknown key", hint=f"the config file takes: {', '.join(CONFIG_KEYS)}"
+            )
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{path}: {key}: expected a file path string",
-                              hint='e.g. prices = "prices.toml"')
+            raise ConfigError(
+                f"{path}: {key}: expected a file path string", hint='e.g. prices = "prices.toml"'
+            )
     return path, doc

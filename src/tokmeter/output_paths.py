@@ -27,41 +27,54 @@ def output_file(path: Path | None, option: str, *, example: str = "tokmeter.out"
         return None
     target = path.expanduser()
     if target.is_dir():
-        raise UsageError(f"{option} {path}: is a folder, not a file",
-                         hint=f"name a file in it, e.g. {option} {target / example}")
+        raise UsageError(
+            f"{option} {path}: is a folder, not a file",
+            hint=f"name a file in it, e.g. {option} {target / example}",
+        )
     _check_folder(target.parent, option, path)
     if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"{option} {path}: the file exists and cannot be written (permissions)",
-                         hint="write to another file, or fix its permissions")
+        raise UsageError(
+            f"{option} {path}: the file exists and cannot be written (permissions)",
+            hint="write to another file, or fix its permissions",
+        )
     return target
 
 
 def output_folder(path: Path, option: str) -> bool:
     """Check the folder ``option`` names, creating it (not its parents) when missing; True when created."""
     if is_stdio(path):
-        raise UsageError(f"{option} needs a folder, not standard output ({STDIO})", hint=f"e.g. {option} ./rollups")
+        raise UsageError(
+            f"{option} needs a folder, not standard output ({STDIO})", hint=f"e.g. {option} ./rollups"
+        )
     target = path.expanduser()
     if target.exists() and not target.is_dir():
-        raise UsageError(f"{option} {path}: is a file, not a folder", hint="name a folder (it is created if missing)")
+        raise UsageError(
+            f"{option} {path}: is a file, not a folder", hint="name a folder (it is created if missing)"
+        )
     if target.is_dir():
         return False
     _check_folder(target.parent, option, path)
     try:
         target.mkdir()
     except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot create the folder: {exc.strerror}",
-                         hint="create it yourself, or name another folder") from None
+        raise UsageError(
+            f"{option} {path}: cannot create the folder: {exc.strerror}",
+            hint="create it yourself, or name another folder",
+        ) from None
     return True
 
 
 def _check_folder(folder: Path, option: str, given: Path) -> None:
     if not folder.exists():
-        raise UsageError(f"{option} {given}: the folder {folder} does not exist",
-                         hint=f"create it first (mkdir -p {folder}), or write somewhere else; tokmeter does not "
-                              "create it, so a typo cannot make folders")
+        raise UsageError(
+            f"{option} {given}: the folder {folder} does not exist",
+            hint=f"create it first (mkdir -p {folder}), or write somewhere else; tokmeter does not "
+            "create it, so a typo cannot make folders",
+        )
     if not folder.is_dir():
         raise UsageError(f"{option} {given}: {folder} is a file, not a folder", hint="check the path")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {given}: cannot write in the folder {folder} (permissions)",
-                         hint="write somewhere else, or run as a user who may write there")
-
+        raise UsageError(
+            f"{option} {given}: cannot write in the folder {folder} (permissions)",
+            hint="write somewhere else, or run as a user who may write there",
+        )

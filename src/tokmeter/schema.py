@@ -43,37 +43,82 @@ TOKEN_COLUMNS: Final = (
     "reasoning_tokens",
 )
 # The token columns that may be null (unknown); input_tokens and output_tokens never are.
-SUBSET_TOKENS: Final = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")
+SUBSET_TOKENS: Final = (
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
 
 # name -> (polars dtype name, meaning). The order here is the column order everywhere.
 COLUMNS: Final[dict[str, tuple[str, str]]] = {
-    "request_id": ("String", "The capture's request_id, else the request-id / x-request-id response header, "
-                   "else the response id, else a fallback id, sha256:<digest of the whole capture> (see What is "
-                   "a row). The deduplication key."),
+    "request_id": (
+        "String",
+        "The capture's request_id, else the request-id / x-request-id response header, "
+        "else the response id, else a fallback id, sha256:<digest of the whole capture> (see What is "
+        "a row). The deduplication key.",
+    ),
     "response_id": ("String", "The provider's own id for the response (chatcmpl-..., msg_..., resp_...)."),
     "timestamp": ("Datetime[us, UTC]", "When the request was made (the capture's ts), in UTC."),
-    "user": ("String", "The capture's user, else the request body's user / metadata.user_id; null when unknown."),
-    "provider": ("String", "openai, anthropic, ... (the capture's provider, else inferred from host, path, body)."),
+    "user": (
+        "String",
+        "The capture's user, else the request body's user / metadata.user_id; null when unknown.",
+    ),
+    "provider": (
+        "String",
+        "openai, anthropic, ... (the capture's provider, else inferred from host, path, body).",
+    ),
     "model": ("String", "The model as the response reports it, else as requested."),
     "endpoint": ("String", "The request path without query string, e.g. /v1/chat/completions."),
     "stream": ("Boolean", "True when the response was a stream (SSE)."),
     "status": ("Int32", "HTTP status of the response; null when the capture does not say."),
     "input_tokens": ("Int64", "Whole prompt, cache reads and writes included. Never null."),
-    "cache_read_tokens": ("Int64", ("Prompt tokens read from the provider's cache (subset of input); "
-                                    "null when unknown (an estimate cannot see the cache).")),
-    "cache_write_tokens": ("Int64", ("Prompt tokens written to the cache, any TTL (subset of input); "
-                                     "null when unknown (as cache_read).")),
-    "cache_write_1h_tokens": ("Int64", ("Cache writes with a 1-hour TTL (subset of cache_write); null when "
-                                        "unknown (a token log has no TTL split).")),
+    "cache_read_tokens": (
+        "Int64",
+        (
+            "Prompt tokens read from the provider's cache (subset of input); "
+            "null when unknown (an estimate cannot see the cache)."
+        ),
+    ),
+    "cache_write_tokens": (
+        "Int64",
+        ("Prompt tokens written to the cache, any TTL (subset of input); null when unknown (as cache_read)."),
+    ),
+    "cache_write_1h_tokens": (
+        "Int64",
+        (
+            "Cache writes with a 1-hour TTL (subset of cache_write); null when "
+            "unknown (a token log has no TTL split)."
+        ),
+    ),
     "output_tokens": ("Int64", "Generated tokens, reasoning included. Never null."),
-    "reasoning_tokens": ("Int64", ("Reasoning / thinking tokens (subset of output); null when unknown "
-                                   "(a token log has no reasoning count). A provider's usage that omits it: 0.")),
-    "usage_source": ("String", "reported (the provider said so), estimated (tokmeter counted), "
-                     "missing (no usage arrived: tokens are 0, none null)."),
-    "complete": ("Boolean", "The response reached its proper end (a stream's final event, a whole JSON body)."),
-    "service_tier": ("String", ("The tier that served the response as it says: standard, priority, flex, batch, "
-                                "scale, reserved or other; null when it does not say (priced as standard).")),
-    "speed": ("String", "fast (Anthropic fast mode), standard or other; null when the response does not say."),
+    "reasoning_tokens": (
+        "Int64",
+        (
+            "Reasoning / thinking tokens (subset of output); null when unknown "
+            "(a token log has no reasoning count). A provider's usage that omits it: 0."
+        ),
+    ),
+    "usage_source": (
+        "String",
+        "reported (the provider said so), estimated (tokmeter counted), "
+        "missing (no usage arrived: tokens are 0, none null).",
+    ),
+    "complete": (
+        "Boolean",
+        "The response reached its proper end (a stream's final event, a whole JSON body).",
+    ),
+    "service_tier": (
+        "String",
+        (
+            "The tier that served the response as it says: standard, priority, flex, batch, "
+            "scale, reserved or other; null when it does not say (priced as standard)."
+        ),
+    ),
+    "speed": (
+        "String",
+        "fast (Anthropic fast mode), standard or other; null when the response does not say.",
+    ),
     "source": ("String", "The file the capture came from."),
     "source_offset": ("Int64", "Byte offset of the capture in that file (0 for single-response files)."),
 }

@@ -19,21 +19,37 @@ CANARY = "CANARY-PROMPT-7f3a"  # prompt text that must never reach anything tokm
 
 
 def good(n: int) -> bytes:
-    body = {"id": f"chatcmpl-g{n}", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"{CANARY} answer"}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
-    record = {"ts": "2026-11-03T10:00:00Z", "request_id": f"good-{n}", "provider": "openai",
-              "path": "/v1/chat/completions", "status": 200,
-              "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": CANARY}]},
-              "request_headers": {"Authorization": f"Bearer sk-{CANARY}"}, "body": json.dumps(body)}
+    body = {
+        "id": f"chatcmpl-g{n}",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": f"{CANARY} answer"}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }
+    record = {
+        "ts": "2026-11-03T10:00:00Z",
+        "request_id": f"good-{n}",
+        "provider": "openai",
+        "path": "/v1/chat/completions",
+        "status": 200,
+        "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": CANARY}]},
+        "request_headers": {"Authorization": f"Bearer sk-{CANARY}"},
+        "body": json.dumps(body),
+    }
     return json.dumps(record).encode()
 
 
 def usage_record(n: int, usage: str) -> bytes:
     """A capture whose body's usage object is given verbatim (as JSON text)."""
     body = '{"id":"c%d","object":"chat.completion","model":"gpt-4o-mini","usage":%s}' % (n, usage)
-    record = {"ts": "2026-11-03T10:00:00Z", "request_id": f"case-{n}", "provider": "openai",
-              "path": "/v1/chat/completions", "status": 200, "body": body}
+    record = {
+        "ts": "2026-11-03T10:00:00Z",
+        "request_id": f"case-{n}",
+        "provider": "openai",
+        "path": "/v1/chat/completions",
+        "status": 200,
+        "body": body,
+    }
     return json.dumps(record).encode()
 
 
@@ -88,26 +104,47 @@ def invalid_json_cases() -> None:
 
 def wrong_type_cases() -> None:
     bad_values = {
-        "string": '"12"', "negative": "-1", "fractional": "1.5", "huge-exponent": "1e300", "bool": "true",
-        "object": '{"n": 1}', "array": "[1]", "int-overflow": str(2**70), "negative-zero-float": "-0.5",
-        "nan-as-string": '"NaN"', "empty-string": '""', "hex-string": '"0x10"',
+        "string": '"12"',
+        "negative": "-1",
+        "fractional": "1.5",
+        "huge-exponent": "1e300",
+        "bool": "true",
+        "object": '{"n": 1}',
+        "array": "[1]",
+        "int-overflow": str(2**70),
+        "negative-zero-float": "-0.5",
+        "nan-as-string": '"NaN"',
+        "empty-string": '""',
+        "hex-string": '"0x10"',
     }
     for index, (name, value) in enumerate(bad_values.items()):
         usage = '{"prompt_tokens": %s, "completion_tokens": 3}' % value
         log_case(f"type-prompt-tokens-{name}", [usage_record(100 + index, usage)], rows=0, bad=1)
-        usage = '{"prompt_tokens": 3, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": %s}}' % value
+        usage = (
+            '{"prompt_tokens": 3, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": %s}}'
+            % value
+        )
         log_case(f"type-cached-tokens-{name}", [usage_record(200 + index, usage)], rows=0, bad=1)
     # Accepted as they are: null means "not reported" (0); an integral float is a whole number.
-    log_case("type-null-is-zero", [usage_record(300, '{"prompt_tokens": null, "completion_tokens": 2}')], 1, 0)
-    log_case("type-integral-float", [usage_record(301, '{"prompt_tokens": 12.0, "completion_tokens": 2}')], 1, 0)
+    log_case(
+        "type-null-is-zero", [usage_record(300, '{"prompt_tokens": null, "completion_tokens": 2}')], 1, 0
+    )
+    log_case(
+        "type-integral-float", [usage_record(301, '{"prompt_tokens": 12.0, "completion_tokens": 2}')], 1, 0
+    )
     # usage itself of the wrong type: garbled, not "no usage" (which would make it a free request)
     log_case("type-usage-is-string", [usage_record(302, '"lots"')], rows=0, bad=1)
     log_case("type-usage-is-array", [usage_record(303, "[1, 2]")], rows=0, bad=1)
 
 
 def record(**fields: object) -> bytes:
-    base = {"ts": "2026-11-03T10:00:00Z", "request_id": "m", "provider": "openai",
-            "path": "/v1/chat/completions", "status": 200}
+    base = {
+        "ts": "2026-11-03T10:00:00Z",
+        "request_id": "m",
+        "provider": "openai",
+        "path": "/v1/chat/completions",
+        "status": 200,
+    }
     base.update(fields)
     return json.dumps({k: v for k, v in base.items() if v is not None}).encode()
 
@@ -126,12 +163,19 @@ def field_cases() -> None:
         "body-number": (record(body=12), 0, 1),
         "body-bool": (record(body=True), 0, 1),
         "body-unknown-shape-2xx": (record(body='{"hello": "world"}', path=None), 0, 1),
-        "body-unknown-shape-known-path": (record(body='{"hello": "world"}'), 0, 1),  # chat's path, no response
+        "body-unknown-shape-known-path": (
+            record(body='{"hello": "world"}'),
+            0,
+            1,
+        ),  # chat's path, no response
         "body-json-array-of-numbers": (record(body="[1, 2, 3]"), 0, 1),
         "request-not-object": (record(request="gpt-4o", body=chat), 1, 0),
         "headers-not-object": (record(response_headers=["x"], body=chat), 1, 0),
-        "missing-ts-uses-date-header": (record(ts=None, response_headers={"date": "Tue, 03 Nov 2026 10:00:00 GMT"},
-                                               body=chat), 1, 0),
+        "missing-ts-uses-date-header": (
+            record(ts=None, response_headers={"date": "Tue, 03 Nov 2026 10:00:00 GMT"}, body=chat),
+            1,
+            0,
+        ),
         "missing-body-2xx": (record(body=None), 0, 1),  # no body: nothing says a response of an API came back
         "empty-body-2xx": (record(body=""), 1, 0),
         "missing-request-id": (record(request_id=None, body=chat), 1, 0),
@@ -153,15 +197,27 @@ def stream_cases() -> None:
 
     chunk = '{"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}'
     cases = {
-        "sse-truncated-mid-event": ("data: " + chunk + "\n\ndata: {\"id\":\"c\",\"obj", 1, 0),
+        "sse-truncated-mid-event": ("data: " + chunk + '\n\ndata: {"id":"c","obj', 1, 0),
         "sse-garbage-events": ("data: not json\n\ndata: {also not}\n\ndata: [DONE]\n\n", 1, 0),
         "sse-only-comments": (": ping\n\n: ping\n\n", 1, 0),
-        "sse-no-known-events": ("event: weird\ndata: {\"a\":1}\n\n", 1, 0),  # the path says chat: usage missing
+        "sse-no-known-events": ('event: weird\ndata: {"a":1}\n\n', 1, 0),  # the path says chat: usage missing
         "sse-crlf": ("data: " + chunk + "\r\n\r\ndata: [DONE]\r\n\r\n", 1, 0),
         "sse-cr-only": ("data: " + chunk + "\r\rdata: [DONE]\r\r", 1, 0),
-        "sse-bad-usage-type": ("data: " + chunk.replace('"usage":null', '"usage":{"prompt_tokens":"9"}') + "\n\n", 0, 1),
-        "sse-anthropic-cut-after-start": ('event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: content_block_delta\ndata: {"type":"content_blo', 1, 0),
-        "sse-anthropic-negative-delta": ('event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":-4}}\n\n', 0, 1),
+        "sse-bad-usage-type": (
+            "data: " + chunk.replace('"usage":null', '"usage":{"prompt_tokens":"9"}') + "\n\n",
+            0,
+            1,
+        ),
+        "sse-anthropic-cut-after-start": (
+            'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: content_block_delta\ndata: {"type":"content_blo',
+            1,
+            0,
+        ),
+        "sse-anthropic-negative-delta": (
+            'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":9,"output_tokens":1}}}\n\nevent: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":-4}}\n\n',
+            0,
+            1,
+        ),
         "sse-huge-data-line-of-nothing": ("data: " + "x" * 200_000 + "\n\n", 1, 0),
     }
     for name, (body, rows, bad) in cases.items():
@@ -185,25 +241,41 @@ def row_rule_cases() -> None:
         "prompt-tokens-over-a-billion": (record(body=chat % "1000000001"), 0, 1),
         "prompt-tokens-a-billion": (record(body=chat % "1000000000"), 1, 0),  # the largest count accepted
         "response-instead-of-body": (record(status=None, body=None, response=json.loads(chat % 4)), 0, 1),
-        "error-body-no-status": (record(status=None, path=None,
-                                        body='{"error": {"message": "slow down", "type": "rate_limit"}}'), 1, 0),
+        "error-body-no-status": (
+            record(status=None, path=None, body='{"error": {"message": "slow down", "type": "rate_limit"}}'),
+            1,
+            0,
+        ),
         "error-status-no-body": (record(status=503, body=None), 1, 0),
     }
     for name, (line, rows, bad) in cases.items():
         log_case(f"rule-{name}", [line], rows, bad)
     # A recorder that keeps no bodies and no request ids (mitmproxy's stream_large_bodies): twelve
     # requests, twelve rows under fallback ids (they once all became sha256 of the empty string).
-    entries = [{"startedDateTime": f"2026-11-03T10:00:{n:02d}.000Z",
-                "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": []},
-                "response": {"status": 200, "headers": [], "content": {"size": 0, "mimeType": "text/event-stream"}}}
-               for n in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9)]  # the last three started in the same second
+    entries = [
+        {
+            "startedDateTime": f"2026-11-03T10:00:{n:02d}.000Z",
+            "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": []},
+            "response": {
+                "status": 200,
+                "headers": [],
+                "content": {"size": 0, "mimeType": "text/event-stream"},
+            },
+        }
+        for n in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9)
+    ]  # the last three started in the same second
     har = {"log": {"version": "1.2", "creator": {"name": "mitmproxy"}, "entries": entries}}
     file_case("rule-har-no-bodies-no-ids.har", json.dumps(har).encode(), rows=12, bad=0)
 
 
 def line_ending_cases() -> None:
-    log_case("crlf-lines", [record(body='{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}')],
-             rows=1, bad=0, newline=b"\r\n")
+    log_case(
+        "crlf-lines",
+        [record(body='{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}')],
+        rows=1,
+        bad=0,
+        newline=b"\r\n",
+    )
     data = b"\xef\xbb\xbf" + good(1) + b"\n" + good(2) + b"\n"
     file_case("bom-at-file-start.jsonl", data, rows=2, bad=0)
     file_case("blank-lines-only.jsonl", b"\n\n   \n\t\n", rows=0, bad=0)
@@ -212,14 +284,33 @@ def line_ending_cases() -> None:
 
 
 def single_file_cases() -> None:
-    meta = json.dumps({"ts": "2026-11-03T10:00:00Z", "request_id": "single", "provider": "openai",
-                       "path": "/v1/chat/completions", "status": 200}).encode()
-    file_case("single-truncated.json", b'{"id": "c", "object": "chat.completion", "usa', rows=1, bad=0, meta=meta)
+    meta = json.dumps(
+        {
+            "ts": "2026-11-03T10:00:00Z",
+            "request_id": "single",
+            "provider": "openai",
+            "path": "/v1/chat/completions",
+            "status": 200,
+        }
+    ).encode()
+    file_case(
+        "single-truncated.json", b'{"id": "c", "object": "chat.completion", "usa', rows=1, bad=0, meta=meta
+    )
     file_case("single-invalid-utf8.sse", b"data: \xff\xfe\n\n", rows=0, bad=1, meta=meta)
-    file_case("single-bad-sidecar.json", b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
-              rows=0, bad=1, meta=b"{not json")
-    file_case("single-sidecar-array.json", b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
-              rows=0, bad=1, meta=b"[1]")
+    file_case(
+        "single-bad-sidecar.json",
+        b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
+        rows=0,
+        bad=1,
+        meta=b"{not json",
+    )
+    file_case(
+        "single-sidecar-array.json",
+        b'{"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}',
+        rows=0,
+        bad=1,
+        meta=b"[1]",
+    )
     file_case("single-empty.sse", b"", rows=1, bad=0, meta=meta)
     file_case("single-binary.json", bytes(range(256)), rows=0, bad=1, meta=meta)
 

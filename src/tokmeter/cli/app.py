@@ -39,7 +39,14 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
-                                          help="Show tokmeter's version (and genai-prices') and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_show_version,
+            help="Show tokmeter's version (and genai-prices') and exit.",
+        ),
+    ] = False,
 ) -> None:
     pass

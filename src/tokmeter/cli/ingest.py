@@ -32,52 +32,131 @@ AUTO = InputFormat("auto")  # the default
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Capture files or directories (searched "
-                                                          "recursively); - reads standard input.",
-                                                     show_default=False)] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Capture files or directories (searched recursively); - reads standard input.",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOpt = None,
     ingester_id: IngesterOpt = None,
-    format: Annotated[InputFormat, typer.Option("--format", help="Input format; auto detects it per file "
-                                                "from its name, then its first bytes (standard input: "
-                                                "capture-log). Any other: every file in the directories is "
-                                                "read as it.")] = AUTO,
-    strict: Annotated[bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")] = False,
-    wait: Annotated[bool, typer.Option(help="Wait for another writer holding the store's lock "
-                                            "(--no-wait: fail at once with exit code 75).")] = True,
+    format: Annotated[
+        InputFormat,
+        typer.Option(
+            "--format",
+            help="Input format; auto detects it per file "
+            "from its name, then its first bytes (standard input: "
+            "capture-log). Any other: every file in the directories is "
+            "read as it.",
+        ),
+    ] = AUTO,
+    strict: Annotated[
+        bool, typer.Option(help="Exit non-zero (4) when any capture was set aside as bad.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Wait for another writer holding the store's lock "
+            "(--no-wait: fail at once with exit code 75)."
+        ),
+    ] = True,
     quiet: QuietOpt = False,
-    follow: Annotated[bool, typer.Option("--follow", "-f", rich_help_panel=FOLLOW_PANEL,
-                                         help="Catch up from the checkpoints, then keep following: new files, "
-                                              "appends to logs, rotations, until SIGTERM / SIGINT (exit 0).")] = False,
-    resume: Annotated[bool, typer.Option("--resume", rich_help_panel=FOLLOW_PANEL,
-                                         help="Read capture logs from their checkpoints (only the bytes not yet "
-                                              "ingested), advance them, and exit.")] = False,
-    poll: Annotated[bool, typer.Option("--poll", rich_help_panel=FOLLOW_PANEL,
-                                       help="Poll the files instead of inotify (network filesystems, some "
-                                            "containers).")] = False,
-    include: Annotated[list[str] | None, typer.Option("--include", metavar="GLOB",
-                                                         help="In directories, read the files whose name or path "
-                                                              "below the directory matches, whatever their name, "
-                                                              "e.g. '*.log' (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
-                                                         help="Skip files whose name or path below the given "
-                                                              "directory matches (repeatable).")] = None,
-    flush_interval: Annotated[float, typer.Option("--flush-interval", min=0.01, metavar="SECONDS",
-                                                  rich_help_panel=FOLLOW_PANEL,
-                                                  help="Commit what was read at least this often.")] = 1.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="ROWS", rich_help_panel=FOLLOW_PANEL,
-                                            help="Commit as soon as this many rows are waiting.")] = 5000,
-    claude_code: Annotated[bool, typer.Option("--claude-code", rich_help_panel=AGENTS_PANEL,
-                                              help="Also read Claude Code transcripts: each $CLAUDE_CONFIG_DIR "
-                                                   "entry, else ~/.config/claude and ~/.claude (their projects/ "
-                                                   "folders).")] = False,
-    codex: Annotated[bool, typer.Option("--codex", rich_help_panel=AGENTS_PANEL,
-                                        help="Also read Codex CLI sessions: sessions/ and archived_sessions/ of "
-                                             "each $CODEX_HOME entry, else of ~/.codex.")] = False,
-    claude_code_user: Annotated[str | None, typer.Option("--claude-code-user", metavar="NAME",
-                                                            envvar=CLAUDE_CODE_USER_ENV, show_envvar=True,
-                                                            rich_help_panel=AGENTS_PANEL,
-                                                            help="Bill Claude Code usage to NAME (default: the "
-                                                                 "OS user).")] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Catch up from the checkpoints, then keep following: new files, "
+            "appends to logs, rotations, until SIGTERM / SIGINT (exit 0).",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Read capture logs from their checkpoints (only the bytes not yet "
+            "ingested), advance them, and exit.",
+        ),
+    ] = False,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Poll the files instead of inotify (network filesystems, some containers).",
+        ),
+    ] = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="GLOB",
+            help="In directories, read the files whose name or path "
+            "below the directory matches, whatever their name, "
+            "e.g. '*.log' (repeatable).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Skip files whose name or path below the given directory matches (repeatable).",
+        ),
+    ] = None,
+    flush_interval: Annotated[
+        float,
+        typer.Option(
+            "--flush-interval",
+            min=0.01,
+            metavar="SECONDS",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Commit what was read at least this often.",
+        ),
+    ] = 1.0,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            metavar="ROWS",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Commit as soon as this many rows are waiting.",
+        ),
+    ] = 5000,
+    claude_code: Annotated[
+        bool,
+        typer.Option(
+            "--claude-code",
+            rich_help_panel=AGENTS_PANEL,
+            help="Also read Claude Code transcripts: each $CLAUDE_CONFIG_DIR "
+            "entry, else ~/.config/claude and ~/.claude (their projects/ "
+            "folders).",
+        ),
+    ] = False,
+    codex: Annotated[
+        bool,
+        typer.Option(
+            "--codex",
+            rich_help_panel=AGENTS_PANEL,
+            help="Also read Codex CLI sessions: sessions/ and archived_sessions/ of "
+            "each $CODEX_HOME entry, else of ~/.codex.",
+        ),
+    ] = False,
+    claude_code_user: Annotated[
+        str | None,
+        typer.Option(
+            "--claude-code-user",
+            metavar="NAME",
+            envvar=CLAUDE_CODE_USER_ENV,
+            show_envvar=True,
+            rich_help_panel=AGENTS_PANEL,
+            help="Bill Claude Code usage to NAME (default: the OS user).",
+        ),
+    ] = None,
 ) -> None:
     """Read captures into the store: one usage row per request, deduplicated by request id.
 
@@ -98,26 +177,57 @@ def ingest(
     _agent_context(claude_code_user)
     if follow or resume:
         if any(str(p) == "-" for p in given):
-            raise UsageError("--follow and --resume read files; standard input (-) is read by plain ingest",
-                             hint="e.g. my-proxy | tokmeter ingest -")
+            raise UsageError(
+                "--follow and --resume read files; standard input (-) is read by plain ingest",
+                hint="e.g. my-proxy | tokmeter ingest -",
+            )
         if strict and follow:
             raise UsageError("--strict cannot be combined with --follow", hint="use --strict with --resume")
-        report = _follow(inputs, target, fmt=format.value, follow=follow, poll=poll, include=include or [],
-                         exclude=exclude or [], flush_interval=flush_interval, batch_size=batch_size, wait=wait,
-                         quiet=quiet)
+        report = _follow(
+            inputs,
+            target,
+            fmt=format.value,
+            follow=follow,
+            poll=poll,
+            include=include or [],
+            exclude=exclude or [],
+            flush_interval=flush_interval,
+            batch_size=batch_size,
+            wait=wait,
+            quiet=quiet,
+        )
     else:
-        report = _ingest(given, inputs[len(given):], target, fmt=format.value, include=include or [],
-                         exclude=exclude or [], wait=wait, check_prices=not quiet)
+        report = _ingest(
+            given,
+            inputs[len(given) :],
+            target,
+            fmt=format.value,
+            include=include or [],
+            exclude=exclude or [],
+            wait=wait,
+            check_prices=not quiet,
+        )
     if not quiet:
         render_ingest_report(report, target, console())
         render_tally(report.tally, console(), report.commit.estimated_dropped)
     if strict and report.bad:
-        raise BadCapturesFound(f"{len(report.bad)} bad capture(s) set aside",
-                               hint="see the list above; rerun without --strict to accept the good captures only")
+        raise BadCapturesFound(
+            f"{len(report.bad)} bad capture(s) set aside",
+            hint="see the list above; rerun without --strict to accept the good captures only",
+        )
 
 
-def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *, fmt: str, include: list[str],
-            exclude: list[str], wait: bool, check_prices: bool) -> IngestReport:
+def _ingest(
+    paths: list[Path],
+    agent_dirs: list[Path | Input],
+    target: Store,
+    *,
+    fmt: str,
+    include: list[str],
+    exclude: list[str],
+    wait: bool,
+    check_prices: bool,
+) -> IngestReport:
     """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
     files keep the format their folder implies: ``sources.Input`` hints)."""
     from ..ingest.pipeline import run_ingest
@@ -129,19 +239,42 @@ def _ingest(paths: list[Path], agent_dirs: list[Path | Input], target: Store, *,
         console(stderr=True).print("reading captures from standard input (end with Ctrl-D)", markup=False)
     agents = [as_input(found) for found in agent_dirs]
     agent_files = select_inputs([found.path for found in agents], include, exclude, fmt).files
-    files: list[Path | Input] = [*selection.files, *(Input(found, hint_of(found, agents)) for found in agent_files)]
+    files: list[Path | Input] = [
+        *selection.files,
+        *(Input(found, hint_of(found, agents)) for found in agent_files),
+    ]
     report = run_ingest(files, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: no list
     report.skipped = selection.skipped
     return report
 
 
-def _follow(paths: list[Path | Input], target: Store, *, fmt: str, follow: bool, poll: bool, include: list[str],
-            exclude: list[str], flush_interval: float, batch_size: int, wait: bool, quiet: bool) -> IngestReport:
+def _follow(
+    paths: list[Path | Input],
+    target: Store,
+    *,
+    fmt: str,
+    follow: bool,
+    poll: bool,
+    include: list[str],
+    exclude: list[str],
+    flush_interval: float,
+    batch_size: int,
+    wait: bool,
+    quiet: bool,
+) -> IngestReport:
     from ..ingest.follow import FollowOptions, run_follow
     from ..render.follow import make_view
 
-    options = FollowOptions(fmt=fmt, include=include, exclude=exclude, poll=poll, flush_interval=flush_interval,
-                            batch_size=batch_size, follow=follow, wait=wait)
+    options = FollowOptions(
+        fmt=fmt,
+        include=include,
+        exclude=exclude,
+        poll=poll,
+        flush_interval=flush_interval,
+        batch_size=batch_size,
+        follow=follow,
+        wait=wait,
+    )
     return run_follow(paths, target, options, make_view(quiet=quiet or not follow))
 
 
@@ -151,12 +284,16 @@ def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> li
     from ..sources import Input
     from ..sources.agents import claude_code_dirs, codex_dirs
 
-    agents = [*(Input(d, "claude-code") for d in (claude_code_dirs() if claude_code else ())),
-              *(Input(d, "codex") for d in (codex_dirs() if codex else ()))]
+    agents = [
+        *(Input(d, "claude-code") for d in (claude_code_dirs() if claude_code else ())),
+        *(Input(d, "codex") for d in (codex_dirs() if codex else ())),
+    ]
     found: list[Path | Input] = [*paths, *agents]
     if not found:
-        raise UsageError("nothing to ingest: give a PATH, or --claude-code / --codex",
-                         hint="e.g. tokmeter ingest sample_logs/")
+        raise UsageError(
+            "nothing to ingest: give a PATH, or --claude-code / --codex",
+            hint="e.g. tokmeter ingest sample_logs/",
+        )
     return found
 
 

@@ -42,18 +42,31 @@ else:
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar=STORE_ENV, show_envvar=True, metavar="DIR|URL",
-                 help="The store: a directory, or s3://bucket/prefix (gs://, az://) shared by many ingesters "
-                      "(default: the platform's user data dir for tokmeter)."),
+    typer.Option(
+        "--store",
+        envvar=STORE_ENV,
+        show_envvar=True,
+        metavar="DIR|URL",
+        help="The store: a directory, or s3://bucket/prefix (gs://, az://) shared by many ingesters "
+        "(default: the platform's user data dir for tokmeter).",
+    ),
 ]
 IngesterOpt = Annotated[
     str | None,
-    typer.Option("--ingester-id", envvar="TOKMETER_INGESTER_ID", show_envvar=True, metavar="NAME",
-                 help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
-                      "names are its own (default: the host name). Give each host (each follower) its own."),
+    typer.Option(
+        "--ingester-id",
+        envvar="TOKMETER_INGESTER_ID",
+        show_envvar=True,
+        metavar="NAME",
+        help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
+        "names are its own (default: the host name). Give each host (each follower) its own.",
+    ),
 ]
-DATE_FORMATS = {"%Y-%m-%d": "YYYY-MM-DD", "%Y-%m-%dT%H:%M": "YYYY-MM-DDTHH:MM",
-                "%Y-%m-%dT%H:%M:%S": "YYYY-MM-DDTHH:MM:SS"}
+DATE_FORMATS = {
+    "%Y-%m-%d": "YYYY-MM-DD",
+    "%Y-%m-%dT%H:%M": "YYYY-MM-DDTHH:MM",
+    "%Y-%m-%dT%H:%M:%S": "YYYY-MM-DDTHH:MM:SS",
+}
 
 
 def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], datetime]:
@@ -70,36 +83,80 @@ def date_parser(option: str, *, with_time: bool = False) -> Callable[[str], date
             except ValueError:
                 continue
         expected = DATE_FORMATS[formats[0]] + (f" (or {DATE_FORMATS[formats[1]]})" if with_time else "")
-        raise UsageError(f"{option} {value}: not a date; expected {expected}",
-                         hint=f"e.g. {option} {datetime.now(UTC):%Y-%m-%d}" + (" (UTC)" if with_time else ""))
+        raise UsageError(
+            f"{option} {value}: not a date; expected {expected}",
+            hint=f"e.g. {option} {datetime.now(UTC):%Y-%m-%d}" + (" (UTC)" if with_time else ""),
+        )
 
     return parse
 
 
-SinceOpt = Annotated[datetime | None, typer.Option(
-    parser=date_parser("--since"), metavar="YYYY-MM-DD", help="First date to include, in the --tz zone (default UTC).")]
-UntilOpt = Annotated[datetime | None, typer.Option(
-    parser=date_parser("--until"), metavar="YYYY-MM-DD", help="Last date to include (inclusive), in the --tz zone "
-                                                              "(default UTC).")]
+SinceOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        parser=date_parser("--since"),
+        metavar="YYYY-MM-DD",
+        help="First date to include, in the --tz zone (default UTC).",
+    ),
+]
+UntilOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        parser=date_parser("--until"),
+        metavar="YYYY-MM-DD",
+        help="Last date to include (inclusive), in the --tz zone (default UTC).",
+    ),
+]
 ModelOpt = Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")]
 UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
-ProviderOpt = Annotated[list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
-                                                   help="Write to FILE (in an existing folder) instead of "
-                                                        "standard output; - is standard output.")]
-TzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until dates "
-                                    "and of day / week / month boundaries (IANA name, e.g. Europe/Berlin).")]
-FilterTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the --since / --until "
-                                          "dates (IANA name, e.g. Europe/Berlin).")]
-PeriodTzOpt = Annotated[str, typer.Option("--tz", metavar="ZONE", help="Time zone of the day / week / month "
-                                          "boundaries (IANA name, e.g. Europe/Berlin).")]
+ProviderOpt = Annotated[
+    list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to FILE (in an existing folder) instead of standard output; - is standard output.",
+    ),
+]
+TzOpt = Annotated[
+    str,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Time zone of the --since / --until dates "
+        "and of day / week / month boundaries (IANA name, e.g. Europe/Berlin).",
+    ),
+]
+FilterTzOpt = Annotated[
+    str,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Time zone of the --since / --until dates (IANA name, e.g. Europe/Berlin).",
+    ),
+]
+PeriodTzOpt = Annotated[
+    str,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Time zone of the day / week / month boundaries (IANA name, e.g. Europe/Berlin).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 PricesOpt = Annotated[
     Path | None,
-    typer.Option("--prices", metavar="FILE", show_default=False,
-                 help="TOML price file: discounts, custom prices, model aliases; they win over genai-prices. "
-                      f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
-                      "config.toml in the user config dir), else genai-prices alone."),
+    typer.Option(
+        "--prices",
+        metavar="FILE",
+        show_default=False,
+        help="TOML price file: discounts, custom prices, model aliases; they win over genai-prices. "
+        f"Default: ${PRICES_ENV}, else the 'prices' key of the config file (${CONFIG_ENV}, else "
+        "config.toml in the user config dir), else genai-prices alone.",
+    ),
 ]
 
 
@@ -134,14 +191,26 @@ def file_console(path: Path) -> Console:
     return Console(file=path.open("w", encoding="utf-8"), width=200, no_color=True)
 
 
-def filters(since: datetime | None, until: datetime | None, model: list[str] | None, user: list[str] | None,
-            provider: list[str] | None, tz: str = "UTC") -> Filters:
+def filters(
+    since: datetime | None,
+    until: datetime | None,
+    model: list[str] | None,
+    user: list[str] | None,
+    provider: list[str] | None,
+    tz: str = "UTC",
+) -> Filters:
     from ..report.queries import Filters
     from ..rollup.spec import zone
 
     zone(tz)  # an unknown zone fails here, with a hint
-    return Filters(since.date() if since else None, until.date() if until else None, tuple(model or ()),
-                   tuple(user or ()), tuple(provider or ()), tz)
+    return Filters(
+        since.date() if since else None,
+        until.date() if until else None,
+        tuple(model or ()),
+        tuple(user or ()),
+        tuple(provider or ()),
+        tz,
+    )
 
 
 def price_overrides(flag: Path | None) -> PriceOverrides | None:

@@ -31,8 +31,10 @@ prices_app = typer.Typer(
 )
 app.add_typer(prices_app, name="prices")
 
-_PRICE_HINT = ("give {it} a price in a price file: a [[prices]] entry, or an [aliases] entry to a model "
-               "genai-prices knows; pass the file with --prices (README: 'Price file')")
+_PRICE_HINT = (
+    "give {it} a price in a price file: a [[prices]] entry, or an [aliases] entry to a model "
+    "genai-prices knows; pass the file with --prices (README: 'Price file')"
+)
 
 
 @prices_app.command()
@@ -57,30 +59,51 @@ def check(
     from ..report.queries import check_unpriced
 
     overrides = price_overrides(prices)
-    unpriced = check_unpriced(open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides)
+    unpriced = check_unpriced(
+        open_store(store, existing=True), filters(since, until, None, None, None, tz), overrides
+    )
     if unpriced.height:
         show_table(console(), unpriced_check_table(unpriced, price_data(overrides)))
         requests = int(unpriced["requests"].sum())
-        raise TokmeterError(f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
-                            "their cost is unknown, not $0", hint=_PRICE_HINT.format(it="them"))
+        raise TokmeterError(
+            f"{unpriced.height:,} model(s) without a price ({requests:,} requests): "
+            "their cost is unknown, not $0",
+            hint=_PRICE_HINT.format(it="them"),
+        )
     if not quiet:
         from ..render.tables import price_caption
 
-        console().print(f"Every model in the store has a price. {price_caption(price_data(overrides))}",
-                        markup=False, highlight=False)
+        console().print(
+            f"Every model in the store has a price. {price_caption(price_data(overrides))}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @prices_app.command()
 def show(
-    model: Annotated[str, typer.Argument(help="The model as stored (as the API reported it).",
-                                         show_default=False)],
-    provider: Annotated[str | None, typer.Option("--provider", help="The provider as stored (default: "
-                                                    "found from the model name).")] = None,
-    at: Annotated[datetime | None, typer.Option(
-        "--at", parser=date_parser("--at", with_time=True), metavar="DATE",
-        help="The UTC date (or date and time) to price at (default: now).")] = None,
-    service_tier: Annotated[str | None, typer.Option(
-        "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved.")] = None,
+    model: Annotated[
+        str, typer.Argument(help="The model as stored (as the API reported it).", show_default=False)
+    ],
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="The provider as stored (default: found from the model name)."),
+    ] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            "--at",
+            parser=date_parser("--at", with_time=True),
+            metavar="DATE",
+            help="The UTC date (or date and time) to price at (default: now).",
+        ),
+    ] = None,
+    service_tier: Annotated[
+        str | None,
+        typer.Option(
+            "--service-tier", help="Price as served at this tier: priority, flex, batch, scale, reserved."
+        ),
+    ] = None,
     speed: Annotated[str | None, typer.Option("--speed", help="Price as served at this speed: fast.")] = None,
     prices: PricesOpt = None,
 ) -> None:
@@ -100,13 +123,20 @@ def show(
     from ..render.prices import render_quote
 
     when = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
-    found = quote(provider, model, when, price_overrides(prices),
-                  service_tier=_choice("service tier", service_tier, MODIFIED_TIERS),
-                  speed=_choice("speed", speed, MODIFIED_SPEEDS))
+    found = quote(
+        provider,
+        model,
+        when,
+        price_overrides(prices),
+        service_tier=_choice("service tier", service_tier, MODIFIED_TIERS),
+        speed=_choice("speed", speed, MODIFIED_SPEEDS),
+    )
     if found is None:
         who = f" from provider {provider!r}" if provider else ""
-        raise TokmeterError(f"no price for model {model!r}{who} at {when:%Y-%m-%d %H:%M} UTC",
-                            hint=_PRICE_HINT.format(it="it"))
+        raise TokmeterError(
+            f"no price for model {model!r}{who} at {when:%Y-%m-%d %H:%M} UTC",
+            hint=_PRICE_HINT.format(it="it"),
+        )
     render_quote(found, console())
 
 

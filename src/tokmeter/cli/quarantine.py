@@ -49,6 +49,12 @@ def quarantine(
         table.add_column(column, justify="right" if column in ("offset", "bytes") else "left")
     for e in entries:
         where = f"{e['source']}:{e['line']}" if e.get("line") else e["source"]
-        table.add_row(e["time"][:19], where, f"{e['offset']:,}", e["reason"], (e.get("sha256") or "")[:16],
-                      "" if e.get("bytes") is None else f"{e['bytes']:,}")
+        table.add_row(
+            e["time"][:19],
+            where,
+            f"{e['offset']:,}",
+            e["reason"],
+            (e.get("sha256") or "")[:16],
+            "" if e.get("bytes") is None else f"{e['bytes']:,}",
+        )
     show_table(console(), table, empty="No capture has been set aside: every capture read so far was good.")

@@ -74,7 +74,9 @@ class RowsFormat(str, Enum):
 
 @app.command()
 def report(
-    by: Annotated[list[Dimension] | None, typer.Option("--by", help="Group by (repeatable, in order).")] = None,
+    by: Annotated[
+        list[Dimension] | None, typer.Option("--by", help="Group by (repeatable, in order).")
+    ] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     model: ModelOpt = None,
@@ -84,20 +86,45 @@ def report(
         ReportFormat.table
     ),
     output: OutputOpt = None,
-    chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal instead of the table: one per "
-                                        "group, or per period (stacked by the other dimensions) with a time "
-                                        "dimension. Plain text when not on a terminal.")] = False,
-    metric: Annotated[MetricChoice | None, typer.Option("--metric", help="What --chart and the html charts "
-                                                           "measure: cost (default), tokens (input + output) or "
-                                                           "requests.", show_default=False)] = None,
-    cost_breakdown: Annotated[bool, typer.Option("--cost-breakdown", help="Also split cost by token kind: input "
-                                                 "(with any per-request fee), cache read, cache write, output "
-                                                 "(reasoning included); they sum to cost exactly.")] = False,
+    chart: Annotated[
+        bool,
+        typer.Option(
+            "--chart",
+            help="Draw bars in the terminal instead of the table: one per "
+            "group, or per period (stacked by the other dimensions) with a time "
+            "dimension. Plain text when not on a terminal.",
+        ),
+    ] = False,
+    metric: Annotated[
+        MetricChoice | None,
+        typer.Option(
+            "--metric",
+            help="What --chart and the html charts "
+            "measure: cost (default), tokens (input + output) or "
+            "requests.",
+            show_default=False,
+        ),
+    ] = None,
+    cost_breakdown: Annotated[
+        bool,
+        typer.Option(
+            "--cost-breakdown",
+            help="Also split cost by token kind: input "
+            "(with any per-request fee), cache read, cache write, output "
+            "(reasoning included); they sum to cost exactly.",
+        ),
+    ] = False,
     prices: PricesOpt = None,
-    sort: Annotated[SortChoice | None, typer.Option(
-        "--sort", show_default=False, help="Order of the rows: period (oldest first, then by cost; the "
-        "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
-        "output), or name (by the --by values).")] = None,
+    sort: Annotated[
+        SortChoice | None,
+        typer.Option(
+            "--sort",
+            show_default=False,
+            help="Order of the rows: period (oldest first, then by cost; the "
+            "default with --by day, week or month), cost (the default otherwise), requests, tokens (input + "
+            "output), or name (by the --by values).",
+        ),
+    ] = None,
     tz: TzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
@@ -123,8 +150,9 @@ def report(
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
         return
-    result = build_report(the_store, dims, the_filters, overrides, breakdown=cost_breakdown,
-                          sort=sort.value if sort else None)
+    result = build_report(
+        the_store, dims, the_filters, overrides, breakdown=cost_breakdown, sort=sort.value if sort else None
+    )
     if format is ReportFormat.json:
         emit(report_json(result), output)
     elif format is ReportFormat.table:
@@ -132,8 +160,16 @@ def report(
         if chart:
             from ..render.chart import report_chart
 
-            out.print(report_chart(result, chosen, width=out.width, fancy=output is None and out.is_terminal,
-                                   color_system=out.color_system), soft_wrap=True)
+            out.print(
+                report_chart(
+                    result,
+                    chosen,
+                    width=out.width,
+                    fancy=output is None and out.is_terminal,
+                    color_system=out.color_system,
+                ),
+                soft_wrap=True,
+            )
         else:
             show_table(out, report_table(result), empty=no_rows(the_store.location, the_filters))
         if result.unpriced.height:
@@ -147,28 +183,44 @@ def _estimated_note(result: Report, out: Console) -> None:
     """Why the estimated requests may be fewer than the streams ingest said it estimated."""
     estimated = int(result.totals["estimated_requests"].item() or 0)
     if estimated:
-        out.print(f"Estimated requests: {estimated:,}, usage counted offline, once per request (copies ingest "
-                  "dropped as duplicates are not counted).", markup=False, highlight=False)
+        out.print(
+            f"Estimated requests: {estimated:,}, usage counted offline, once per request (copies ingest "
+            "dropped as duplicates are not counted).",
+            markup=False,
+            highlight=False,
+        )
 
 
-def _check_chart_options(format: ReportFormat, chart: bool, metric: MetricChoice | None,
-                         sort: SortChoice | None) -> None:
+def _check_chart_options(
+    format: ReportFormat, chart: bool, metric: MetricChoice | None, sort: SortChoice | None
+) -> None:
     from ..errors import UsageError
 
     if sort is not None and (chart or format is ReportFormat.html):
-        raise UsageError("--sort orders the rows of the table, JSON, CSV and Parquet; "
-                         "charts have their own order",
-                         hint="drop --sort: bars are largest first, or oldest first with a time dimension")
+        raise UsageError(
+            "--sort orders the rows of the table, JSON, CSV and Parquet; charts have their own order",
+            hint="drop --sort: bars are largest first, or oldest first with a time dimension",
+        )
     if chart and format not in (ReportFormat.table, ReportFormat.html):
-        raise UsageError(f"--chart draws in the terminal; it does not apply to --format {format.value}",
-                         hint="drop --format (or use --format table), or use --format html for charts in a file")
+        raise UsageError(
+            f"--chart draws in the terminal; it does not apply to --format {format.value}",
+            hint="drop --format (or use --format table), or use --format html for charts in a file",
+        )
     if metric is not None and not chart and format is not ReportFormat.html:
-        raise UsageError("--metric only chooses what charts measure",
-                         hint="add --chart, or use --format html")
+        raise UsageError(
+            "--metric only chooses what charts measure", hint="add --chart, or use --format html"
+        )
 
 
-def _write_html(store: Store, dims: list[str], the_filters: Filters, overrides: PriceOverrides | None,
-                breakdown: bool, metric: Metric, output: Path | None) -> None:
+def _write_html(
+    store: Store,
+    dims: list[str],
+    the_filters: Filters,
+    overrides: PriceOverrides | None,
+    breakdown: bool,
+    metric: Metric,
+    output: Path | None,
+) -> None:
     from ..render.html import render_html
     from ..render.tables import emit
     from ..report.dashboard import build_dashboard

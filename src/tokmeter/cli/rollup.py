@@ -37,20 +37,43 @@ DAY, POLARS = Period("day"), Engine("polars")  # the defaults
 @app.command()
 def rollup(
     period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = DAY,
-    by: Annotated[list[RollupDim] | None, typer.Option("--by", help="Dimensions (repeatable; default: user, "
-                                                          "model, provider).")] = None,
+    by: Annotated[
+        list[RollupDim] | None,
+        typer.Option("--by", help="Dimensions (repeatable; default: user, model, provider)."),
+    ] = None,
     tz: PeriodTzOpt = "UTC",
-    output: Annotated[Path | None, typer.Option("--output", metavar="DIR", help="Write the rollup tables "
-                                                   "under DIR instead of STORE/rollups (DIR is created if "
-                                                   "missing, its parent must exist).")] = None,
-    prometheus: Annotated[Path | None, typer.Option("--prometheus", metavar="FILE", help="Also write a "
-                                                       "node_exporter textfile (atomically), in an existing "
-                                                       "folder; - is standard output.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Recompute every period, not only those with new data.")]
-    = False,
-    engine: Annotated[Engine, typer.Option("--engine", help="polars (in this process) or spark (Apache Spark: "
-                                           "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
-                                           "needs tokmeter[spark]). Same figures either way.")] = POLARS,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            metavar="DIR",
+            help="Write the rollup tables "
+            "under DIR instead of STORE/rollups (DIR is created if "
+            "missing, its parent must exist).",
+        ),
+    ] = None,
+    prometheus: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus",
+            metavar="FILE",
+            help="Also write a "
+            "node_exporter textfile (atomically), in an existing "
+            "folder; - is standard output.",
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every period, not only those with new data.")
+    ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="polars (in this process) or spark (Apache Spark: "
+            "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
+            "needs tokmeter[spark]). Same figures either way.",
+        ),
+    ] = POLARS,
     prices: PricesOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
@@ -86,8 +109,9 @@ def rollup(
             write_textfile(textfile, text)
     if not quiet:
         what = "all periods" if result.full else f"{len(result.periods_rewritten)} period(s)"
-        console(stderr=True).print(f"rollup {spec.name}: {what} rewritten, {result.rows:,} row(s), in {result.table}",
-                                   markup=False)
+        console(stderr=True).print(
+            f"rollup {spec.name}: {what} rewritten, {result.rows:,} row(s), in {result.table}", markup=False
+        )
 
 
 @app.command()
@@ -108,6 +132,9 @@ def compact(
 
     result = compact_store(open_store(store, ingester=ingester_id), wait=wait)
     if not quiet:
-        console(stderr=True).print(f"compacted {len(result.partitions)} partition(s): {result.parts_before:,} "
-                                   f"parts -> {result.parts_after:,}, {result.rows:,} rows, "
-                                   f"{result.duplicates_dropped:,} duplicate(s) dropped", markup=False)
+        console(stderr=True).print(
+            f"compacted {len(result.partitions)} partition(s): {result.parts_before:,} "
+            f"parts -> {result.parts_after:,}, {result.rows:,} rows, "
+            f"{result.duplicates_dropped:,} duplicate(s) dropped",
+            markup=False,
+        )

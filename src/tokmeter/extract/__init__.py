@@ -36,7 +36,6 @@ __all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
 
 
-
 def extract_row(capture: Capture) -> dict[str, Any]:
     """The usage row for one capture. Raises ``BadCaptureError`` (with the reason) when the capture is
     no row (``rule.py`` says what is one)."""
@@ -105,23 +104,34 @@ def _extract(
     binary = eventstream_bytes(body, _header(meta.get("response_headers"), "content-type"))
     if binary is not None:
         bedrock_api, ex = _read_eventstream(meta, path, binary)
-        return bedrock_api, ex, True, rule.missing_reason(status, True, ex.complete, error_body=False, empty=False)
+        return (
+            bedrock_api,
+            ex,
+            True,
+            rule.missing_reason(status, True, ex.complete, error_body=False, empty=False),
+        )
     body_text, body_doc = _body(body)
     is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
-    events = stream_events(body_text, guess_api(body_text, api_from_path(path))) \
-        if is_stream and body_text is not None else None
+    events = (
+        stream_events(body_text, guess_api(body_text, api_from_path(path)))
+        if is_stream and body_text is not None
+        else None
+    )
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
     is_array = _reads_chunks(api) and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
     stream = is_stream or is_array
     error_body = isinstance(body_doc, Mapping) and rule.is_error_body(body_doc)
     empty = body_doc is None and not stream and not (body_text or "").strip()
-    return api, ex, stream, rule.missing_reason(status, stream, ex.complete, error_body=error_body, empty=empty)
+    return (
+        api,
+        ex,
+        stream,
+        rule.missing_reason(status, stream, ex.complete, error_body=error_body, empty=empty),
+    )
 
 
-def _read(
-    api: str | None, doc: Any, events: list | None, text: str | None, status: int | None
-) -> Extracted:
+def _read(api: str | None, doc: Any, events: list | None, text: str | None, status: int | None) -> Extracted:
     """The body's reading, or ``BadCaptureError`` when the capture is no row (``rule.py``)."""
     ok = rule.is_ok(status)
     api_family = family(api)
@@ -146,8 +156,10 @@ def _read(
         if api is None:
             raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: an object of no known API's shape")
         if api_from_body(doc, None) is None and not rule.looks_like_response(doc):
-            raise BadCaptureError(f"{rule.NOT_A_RESPONSE}: the path names the {api} API, the body has none "
-                                  "of a response's fields")
+            raise BadCaptureError(
+                f"{rule.NOT_A_RESPONSE}: the path names the {api} API, the body has none "
+                "of a response's fields"
+            )
         rule.check_usage_object(doc)
     return Extracted() if api_family is None else api_family.from_json(doc)
 
@@ -157,7 +169,9 @@ def _read_text(api: str | None, text: str | None, ok: bool) -> Extracted:
     if not ok:
         return Extracted()  # an error response: its status says what happened, whatever the body
     if text is None:
-        raise BadCaptureError(rule.NO_BODY, hint="a capture record keeps the response body in its `body` field")
+        raise BadCaptureError(
+            rule.NO_BODY, hint="a capture record keeps the response body in its `body` field"
+        )
     if api is not None and not text.strip():
         return Extracted(complete=False)  # the recorder kept no content: the response is lost
     problem = rule.json_problem(text)
@@ -260,8 +274,14 @@ def _fallback_id(meta: Mapping[str, Any], capture: Capture) -> str:
     path, host, body, and its position in its source: byte offset or HAR entry index). The same capture
     read again gives the same id, so re-ingests stay idempotent; two captures differ in one of these."""
     headers = meta.get("response_headers")
-    parts = (meta.get("ts", meta.get("timestamp")), _header(headers, "date"), meta.get("method"),
-             meta.get("url") or meta.get("path"), meta.get("host"), capture.offset)
+    parts = (
+        meta.get("ts", meta.get("timestamp")),
+        _header(headers, "date"),
+        meta.get("method"),
+        meta.get("url") or meta.get("path"),
+        meta.get("host"),
+        capture.offset,
+    )
     digest = hashlib.sha256()
     for part in parts:
         digest.update(b"" if part is None else str(part).encode("utf-8", "surrogatepass"))

@@ -71,7 +71,9 @@ def _add_compaction(usage: Mapping[str, Any], counts: dict[str, int]) -> None:
 
 def from_json(doc: Mapping[str, Any]) -> Extracted:
     # error bodies carry no message id, only the request_id that support asks for
-    ex = Extracted(model=as_str(doc.get("model")), response_id=as_str(doc.get("id")) or as_str(doc.get("request_id")))
+    ex = Extracted(
+        model=as_str(doc.get("model")), response_id=as_str(doc.get("id")) or as_str(doc.get("request_id"))
+    )
     usage = as_mapping(doc.get("usage"))
     if usage is not None:
         counts = _raw_counts(usage, "usage")
@@ -135,5 +137,14 @@ def _present(usage: Mapping[str, Any], key: str) -> bool:
     return usage.get(key) is not None
 
 
-register(ApiFamily(API, "anthropic", from_json, from_stream, stream_text=stream_text.anthropic_messages,
-                   markers=("message_", '"error"'), estimate_when_cut=True))
+register(
+    ApiFamily(
+        API,
+        "anthropic",
+        from_json,
+        from_stream,
+        stream_text=stream_text.anthropic_messages,
+        markers=("message_", '"error"'),
+        estimate_when_cut=True,
+    )
+)

@@ -48,9 +48,18 @@ class Extracted:
 
 # What providers call their service tiers -> tokmeter's vocabulary (schema.py, column service_tier).
 _TIERS = {
-    "standard": "standard", "default": "standard", "auto": "standard", "standard_only": "standard",
-    "on_demand": "standard", "priority": "priority", "flex": "flex", "batch": "batch", "scale": "scale",
-    "reserved": "reserved", "provisioned": "reserved", "provisioned_throughput": "reserved",
+    "standard": "standard",
+    "default": "standard",
+    "auto": "standard",
+    "standard_only": "standard",
+    "on_demand": "standard",
+    "priority": "priority",
+    "flex": "flex",
+    "batch": "batch",
+    "scale": "scale",
+    "reserved": "reserved",
+    "provisioned": "reserved",
+    "provisioned_throughput": "reserved",
 }
 _SPEEDS = ("standard", "fast")
 

@@ -169,7 +169,22 @@ def _error_name(headers: Mapping[str, HeaderValue]) -> str:
     return str(name)
 
 
-register(ApiFamily(CONVERSE, "bedrock", from_json, from_eventstream=from_eventstream,
-                   response_id_header="x-amzn-requestid"))
-register(ApiFamily(INVOKE, "bedrock", invoke_from_json, from_eventstream=invoke_from_eventstream,
-                   response_id_header="x-amzn-requestid", estimate_when_cut=True))
+register(
+    ApiFamily(
+        CONVERSE,
+        "bedrock",
+        from_json,
+        from_eventstream=from_eventstream,
+        response_id_header="x-amzn-requestid",
+    )
+)
+register(
+    ApiFamily(
+        INVOKE,
+        "bedrock",
+        invoke_from_json,
+        from_eventstream=invoke_from_eventstream,
+        response_id_header="x-amzn-requestid",
+        estimate_when_cut=True,
+    )
+)

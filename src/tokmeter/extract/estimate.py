@@ -45,9 +45,33 @@ TOKENS_PER_MESSAGE = 4  # OpenAI's count for chat models: 3 tokens of framing, a
 TOKENS_PER_REPLY = 3
 END_OF_MESSAGE = 1  # the end-of-turn token every response ends with, billed as output
 # Keys whose values are not prompt text (ids, roles, media, cache hints, opaque blobs).
-_NOT_TEXT = frozenset({"type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "image_url", "url", "data",
-                       "source", "media_type", "mime_type", "mimeType", "inline_data", "inlineData", "file_data",
-                       "fileData", "bytes", "cache_control", "signature", "encrypted_content", "detail", "status"})
+_NOT_TEXT = frozenset(
+    {
+        "type",
+        "role",
+        "id",
+        "tool_call_id",
+        "tool_use_id",
+        "call_id",
+        "image_url",
+        "url",
+        "data",
+        "source",
+        "media_type",
+        "mime_type",
+        "mimeType",
+        "inline_data",
+        "inlineData",
+        "file_data",
+        "fileData",
+        "bytes",
+        "cache_control",
+        "signature",
+        "encrypted_content",
+        "detail",
+        "status",
+    }
+)
 _JSON_VALUED = frozenset({"input", "args", "arguments", "parameters"})
 
 
@@ -61,8 +85,14 @@ def needed(api: str | None, ex: Extracted, status: int | None) -> bool:
     return api_family.estimate_when_cut and ex.usage_source == "reported" and not ex.complete
 
 
-def fill(ex: Extracted, api: str, body: Any, content_type: str | None, request: Mapping[str, Any],
-         provider: str | None) -> str | None:
+def fill(
+    ex: Extracted,
+    api: str,
+    body: Any,
+    content_type: str | None,
+    request: Mapping[str, Any],
+    provider: str | None,
+) -> str | None:
     """Estimate what ``ex`` lacks from the stream's text and the request (see the module doc). Returns
     what was estimated, for the ingest summary's counts: ``full``, ``no-prompt`` (input 0: no prompt
     captured), ``partial`` (output only), or None (nothing)."""
@@ -78,8 +108,9 @@ def fill(ex: Extracted, api: str, body: Any, content_type: str | None, request: 
     return _fill_missing(ex, found, request, provider, model)
 
 
-def _fill_missing(ex: Extracted, found: StreamText, request: Mapping[str, Any], provider: str | None,
-                  model: str | None) -> str | None:
+def _fill_missing(
+    ex: Extracted, found: StreamText, request: Mapping[str, Any], provider: str | None, model: str | None
+) -> str | None:
     prompt = request_tokens(request, provider, model)
     if found.empty and prompt is None:
         return None
@@ -115,7 +146,9 @@ def _stream_text(api: str, body: Any, content_type: str | None) -> StreamText | 
         if api == bedrock.CONVERSE:
             return bedrock_converse(stream)
         # InvokeModel streams carry Anthropic events inside base64 chunks
-        return anthropic_messages(bedrock._anthropic_events(stream, [], [])) if api == bedrock.INVOKE else None
+        return (
+            anthropic_messages(bedrock._anthropic_events(stream, [], [])) if api == bedrock.INVOKE else None
+        )
     if isinstance(body, list):
         return gemini_chunks(body) if api == gemini.API else None
     if isinstance(body, bytes | bytearray | memoryview):

@@ -27,7 +27,7 @@ from .sse import SSEEvent, _block_around, head_spans, last_span, parse_sse, sele
 # the few content_part events), "response.in" response.in_progress and response.incomplete. A block
 # picked needlessly costs a parse: readers skip events that carry no usage.
 
-_NOT_NULL = re.compile(r'\s*:\s*(?!null)')
+_NOT_NULL = re.compile(r"\s*:\s*(?!null)")
 # For Chat Completions: the last block with each of these keys set to something other than null.
 _CHAT_KEYS = ('"usage"', '"x_groq"', '"finish_reason"')
 
@@ -90,23 +90,37 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     if done_span is not None:
         spans.add(done_span)
     # one event at most per block (no CR): parsed one by one, so the checks know which is which
-    events: dict[tuple[int, int] | None, SSEEvent | None] = {span: next(parse_sse(text[span[0]:span[1]], bom=span[0] == 0), None) for span in sorted(spans)}
+    events: dict[tuple[int, int] | None, SSEEvent | None] = {
+        span: next(parse_sse(text[span[0] : span[1]], bom=span[0] == 0), None) for span in sorted(spans)
+    }
     if any(events[span] is None for span in last.values()):
         return None  # a key in a comment or a field other than data: no chunk says it
-    if not _selection_tells_all([events[span] for span in head], events.get(last.get('"usage"')),
-                                events.get(last.get('"finish_reason"')), events.get(done_span), done_span):
+    if not _selection_tells_all(
+        [events[span] for span in head],
+        events.get(last.get('"usage"')),
+        events.get(last.get('"finish_reason"')),
+        events.get(done_span),
+        done_span,
+    ):
         return None
     return [event for event in events.values() if event is not None]
 
 
-def _selection_tells_all(head: list[SSEEvent | None], usage: SSEEvent | None, finish: SSEEvent | None,
-                         done: SSEEvent | None, done_span: tuple[int, int] | None) -> bool:
+def _selection_tells_all(
+    head: list[SSEEvent | None],
+    usage: SSEEvent | None,
+    finish: SSEEvent | None,
+    done: SSEEvent | None,
+    done_span: tuple[int, int] | None,
+) -> bool:
     """Whether the chunks chosen by ``_chat_events`` settle model, id, usage and the end as all chunks would.
 
     Every chunk with a usage names it with a non-null ``"usage"``, so when the last such block carries
     one it is the reader's last; a ``[DONE]`` or a finish reason anywhere ends the stream, so the last one
     decides only when it is a real one."""
-    first = next((chunk for event in head if event is not None and (chunk := stream_chunk(event)) is not None), None)
+    first = next(
+        (chunk for event in head if event is not None and (chunk := stream_chunk(event)) is not None), None
+    )
     if first is None or not (as_str(first.get("model")) and as_str(first.get("id"))):
         return False
     if usage is not None and chunk_usage(stream_chunk(usage) or {}) is None:
@@ -114,4 +128,3 @@ def _selection_tells_all(head: list[SSEEvent | None], usage: SSEEvent | None, fi
     if done_span is not None:
         return done is not None and done.is_done
     return finish is None or chunk_finishes(stream_chunk(finish) or {})
-

@@ -86,5 +86,14 @@ def _finished(chunk: Mapping[str, Any]) -> bool:
     return any(isinstance(c, Mapping) and c.get("finishReason") for c in candidates)
 
 
-register(ApiFamily(API, "google", from_json, from_stream, from_chunks=from_chunks, stream_text=stream_text.gemini,
-                   service_tier_header="x-gemini-service-tier"))
+register(
+    ApiFamily(
+        API,
+        "google",
+        from_json,
+        from_stream,
+        from_chunks=from_chunks,
+        stream_text=stream_text.gemini,
+        service_tier_header="x-gemini-service-tier",
+    )
+)

@@ -35,7 +35,9 @@ RESPONSES = "openai_responses"
 # so text cannot fake the unescaped key.)
 _CHAT_INTERESTING = re.compile(r'"(?:usage|finish_reason|x_groq)"\s*:\s*(?!null)')
 _RESPONSES_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
-_RESPONSES_TYPE = re.compile(r'"type"\s*:\s*"(response\.(?:created|in_progress|completed|incomplete|failed)|error)"')
+_RESPONSES_TYPE = re.compile(
+    r'"type"\s*:\s*"(response\.(?:created|in_progress|completed|incomplete|failed)|error)"'
+)
 
 
 def chat_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage") -> None:
@@ -51,7 +53,9 @@ def chat_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage") ->
             or token_count(usage, "cached_tokens", where)
         )
     ex.cache_read_tokens = cached
-    ex.cache_write_tokens = token_count(prompt_details, "cache_write_tokens", f"{where}.prompt_tokens_details")
+    ex.cache_write_tokens = token_count(
+        prompt_details, "cache_write_tokens", f"{where}.prompt_tokens_details"
+    )
     ex.reasoning_tokens = token_count(
         completion_details, "reasoning_tokens", f"{where}.completion_tokens_details"
     )
@@ -70,8 +74,11 @@ def responses_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage
 
 
 def chat_from_json(doc: Mapping[str, Any]) -> Extracted:
-    ex = Extracted(model=as_str(doc.get("model")), response_id=as_str(doc.get("id")),
-                   service_tier=service_tier(doc.get("service_tier")))
+    ex = Extracted(
+        model=as_str(doc.get("model")),
+        response_id=as_str(doc.get("id")),
+        service_tier=service_tier(doc.get("service_tier")),
+    )
     usage = as_mapping(doc.get("usage")) or as_mapping((as_mapping(doc.get("x_groq")) or {}).get("usage"))
     if usage is not None:
         chat_usage(usage, ex)
@@ -121,13 +128,18 @@ def chunk_usage(chunk: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def chunk_finishes(chunk: Mapping[str, Any]) -> bool:
     """Whether a stream chunk gives a choice its finish reason."""
-    return any(isinstance(choice, Mapping) and choice.get("finish_reason") for choice in chunk.get("choices") or ())
+    return any(
+        isinstance(choice, Mapping) and choice.get("finish_reason") for choice in chunk.get("choices") or ()
+    )
 
 
 def responses_from_json(doc: Mapping[str, Any]) -> Extracted:
     response = as_mapping(doc.get("response")) or doc
-    ex = Extracted(model=as_str(response.get("model")), response_id=as_str(response.get("id")),
-                   service_tier=service_tier(response.get("service_tier")))
+    ex = Extracted(
+        model=as_str(response.get("model")),
+        response_id=as_str(response.get("id")),
+        service_tier=service_tier(response.get("service_tier")),
+    )
     usage = as_mapping(response.get("usage"))
     if usage is not None:
         responses_usage(usage, ex)
@@ -163,6 +175,13 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
 
 
 register(ApiFamily(CHAT, "openai", chat_from_json, chat_from_stream, stream_text=stream_text.openai_chat))
-register(ApiFamily(RESPONSES, "openai", responses_from_json, responses_from_stream,
-                   stream_text=stream_text.openai_responses,
-                   markers=("response.c", "response.in", "response.failed", '"error"')))
+register(
+    ApiFamily(
+        RESPONSES,
+        "openai",
+        responses_from_json,
+        responses_from_stream,
+        stream_text=stream_text.openai_responses,
+        markers=("response.c", "response.in", "response.failed", '"error"'),
+    )
+)

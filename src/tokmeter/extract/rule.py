@@ -42,15 +42,35 @@ BODY_NOT_RECORDED = "body not recorded"
 BODY_CUT = "JSON body cut"
 NO_USAGE = "response without usage"
 # each reason -> its plural, as the summary says it ("9 streams cut before usage, 3 error responses")
-MISSING_REASONS = {STREAM_CUT: "streams cut before usage", STREAM_WITHOUT_USAGE: "streams ended without usage",
-                   ERROR_RESPONSE: "error responses", BODY_NOT_RECORDED: "bodies not recorded",
-                   BODY_CUT: "JSON bodies cut", NO_USAGE: "responses without usage"}
+MISSING_REASONS = {
+    STREAM_CUT: "streams cut before usage",
+    STREAM_WITHOUT_USAGE: "streams ended without usage",
+    ERROR_RESPONSE: "error responses",
+    BODY_NOT_RECORDED: "bodies not recorded",
+    BODY_CUT: "JSON bodies cut",
+    NO_USAGE: "responses without usage",
+}
 
 NO_BODY = "no body: the capture holds no response body (a 2xx, or no status)"
 NOT_A_RESPONSE = "body is not a response of any known API"
 # Top-level fields of a response body of any known API (a path names the API, these make it a response).
-RESPONSE_FIELDS = frozenset({"id", "model", "usage", "usageMetadata", "modelVersion", "responseId", "output",
-                             "stopReason", "choices", "candidates", "content", "object", "created"})
+RESPONSE_FIELDS = frozenset(
+    {
+        "id",
+        "model",
+        "usage",
+        "usageMetadata",
+        "modelVersion",
+        "responseId",
+        "output",
+        "stopReason",
+        "choices",
+        "candidates",
+        "content",
+        "object",
+        "created",
+    }
+)
 
 
 def is_ok(status: int | None) -> bool:

@@ -116,7 +116,7 @@ def head_spans(text: str, events: int = HEAD_EVENTS, max_blocks: int = 16) -> li
             return None
         span = _block_around(text, pos)
         spans.append(span)
-        seen += _has_data(text[span[0]:span[1]])
+        seen += _has_data(text[span[0] : span[1]])
         pos = span[1]
     return spans
 
@@ -124,8 +124,13 @@ def head_spans(text: str, events: int = HEAD_EVENTS, max_blocks: int = 16) -> li
 def _has_data(block: str) -> bool:
     """Whether a block (no CR in it) has a line ``data`` or ``data:...``, so holds an event; a BOM makes
     it say no, which only makes ``head_spans`` take a block more."""
-    return (block.startswith(("data:", "data\n")) or "\ndata:" in block or "\ndata\n" in block
-            or block == "data" or block.endswith("\ndata"))
+    return (
+        block.startswith(("data:", "data\n"))
+        or "\ndata:" in block
+        or "\ndata\n" in block
+        or block == "data"
+        or block.endswith("\ndata")
+    )
 
 
 def parse_spans(text: str, spans: set[tuple[int, int]]) -> list[SSEEvent]:

@@ -65,7 +65,11 @@ def openai_chat(events: Iterable[SSEEvent]) -> StreamText:
     return found
 
 
-_RESPONSES_OUTPUT = ("response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta")
+_RESPONSES_OUTPUT = (
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.function_call_arguments.delta",
+)
 
 
 def openai_responses(events: Iterable[SSEEvent]) -> StreamText:

@@ -60,19 +60,30 @@ def from_token_log(record: Mapping[str, Any]) -> TranscriptRead:
     path = as_str(record.get("path"))
     provider = (as_str(record.get("provider")) or "").lower()
     ex = Extracted(model=_model(record.get("model")), response_id=as_str(record.get("response_id")))
-    given, output = token_count(record, "input_tokens", "record"), token_count(record, "output_tokens", "record")
+    given, output = (
+        token_count(record, "input_tokens", "record"),
+        token_count(record, "output_tokens", "record"),
+    )
     cache_read, cache_write = _carried(record, "cache_read_tokens"), _carried(record, "cache_write_tokens")
     cache = (cache_read or 0) + (cache_write or 0)
-    excludes_cache = provider in ANTHROPIC_STYLE_PROVIDERS or bool(path and path.split("?")[0].endswith("/messages"))
+    excludes_cache = provider in ANTHROPIC_STYLE_PROVIDERS or bool(
+        path and path.split("?")[0].endswith("/messages")
+    )
     ex.input_tokens = given + (cache if excludes_cache or cache > given else 0)
     ex.cache_read_tokens = _part(cache_read, ex.input_tokens)
     ex.cache_write_tokens = _part(cache_write, ex.input_tokens)
     ex.cache_write_1h_tokens = _part(None, ex.cache_write_tokens)  # no record has the TTL split
     ex.output_tokens = output
     ex.reasoning_tokens = _part(_carried(record, "reasoning_tokens"), output)
-    ex.usage_source = "reported" if ex.input_tokens or output or ex.reasoning_tokens or _ok(record.get("status")) \
+    ex.usage_source = (
+        "reported"
+        if ex.input_tokens or output or ex.reasoning_tokens or _ok(record.get("status"))
         else "missing"
-    ex.service_tier, ex.speed = service_tier(record.get("service_tier")), speed(record.get("speed"))  # if it says
+    )
+    ex.service_tier, ex.speed = (
+        service_tier(record.get("service_tier")),
+        speed(record.get("speed")),
+    )  # if it says
     return TranscriptRead(api_from_path(path), ex, record.get("streaming") is True)
 
 
@@ -113,10 +124,13 @@ def from_codex(record: Mapping[str, Any]) -> TranscriptRead:
     where = "info.last_token_usage"
     ex = Extracted(model=_model(record.get("model")))
     ex.input_tokens = token_count(usage, "input_tokens", where)
-    cached = token_count(usage, "cached_input_tokens", where) or token_count(usage, "cache_read_input_tokens", where)
+    cached = token_count(usage, "cached_input_tokens", where) or token_count(
+        usage, "cache_read_input_tokens", where
+    )
     ex.cache_read_tokens = min(cached, ex.input_tokens)
-    ex.cache_write_tokens = min(token_count(usage, "cache_write_input_tokens", where),
-                                ex.input_tokens - ex.cache_read_tokens)
+    ex.cache_write_tokens = min(
+        token_count(usage, "cache_write_input_tokens", where), ex.input_tokens - ex.cache_read_tokens
+    )
     ex.output_tokens = token_count(usage, "output_tokens", where)
     ex.reasoning_tokens = token_count(usage, "reasoning_output_tokens", where)
     ex.usage_source = "reported"
@@ -129,7 +143,9 @@ def _model(value: Any) -> str | None:
 
 
 def _ok(status: Any) -> bool:
-    return status is None or (isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300)
+    return status is None or (
+        isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 300
+    )
 
 
 READERS: dict[str, Callable[[Mapping[str, Any]], TranscriptRead]] = {

@@ -74,9 +74,11 @@ class Checkpoint:
                 raise ValueError(f"unknown checkpoint version in {Path(where).name}")
             return cls(**doc)
         except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
-            raise StoreError(f"checkpoint {where} is not readable ({str(exc)[:80]})",
-                             hint="delete it: the file it tracks is then read again from its start "
-                                  "(the store's deduplication drops the rows already there)") from None
+            raise StoreError(
+                f"checkpoint {where} is not readable ({str(exc)[:80]})",
+                hint="delete it: the file it tracks is then read again from its start "
+                "(the store's deduplication drops the rows already there)",
+            ) from None
 
     def snapshot(self) -> Checkpoint:
         return replace(self)

@@ -185,21 +185,34 @@ class _Notice:
     message: str
 
 
-def run_follow(paths: Iterable[str | Path | Input], store: Store, options: FollowOptions | None = None,
-               view: FollowView | None = None, stop: threading.Event | None = None) -> IngestReport:
+def run_follow(
+    paths: Iterable[str | Path | Input],
+    store: Store,
+    options: FollowOptions | None = None,
+    view: FollowView | None = None,
+    stop: threading.Event | None = None,
+) -> IngestReport:
     """Read ``paths`` into ``store`` from their checkpoints, then (``options.follow``) keep following
     until SIGTERM / SIGINT or ``stop`` is set. Returns the counts of this run."""
     return Follower(paths, store, options or FollowOptions(), view or QuietView(), stop).run()
 
 
 class Follower:
-    def __init__(self, paths: Iterable[str | Path | Input], store: Store, options: FollowOptions, view: FollowView,
-                 stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str | Path | Input],
+        store: Store,
+        options: FollowOptions,
+        view: FollowView,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.inputs = [as_input(p) for p in paths]  # with the format their location implies, if any
         self.roots = [found.path for found in self.inputs]
         for root in self.roots:
             if not root.exists():
-                raise UsageError(f"{root}: no such file or directory", hint="check the path you passed to ingest")
+                raise UsageError(
+                    f"{root}: no such file or directory", hint="check the path you passed to ingest"
+                )
         self.store, self.options, self.view = store, options, view
         self.report = IngestReport()
         capacity = options.buffer_rows or 2 * options.batch_size
@@ -220,9 +233,17 @@ class Follower:
 
     def _run(self, known: list[checkpoints.Checkpoint]) -> IngestReport:
         opts = self.options
-        self.tailer = Tailer(self.inputs, known, fmt=opts.fmt, include=opts.include, exclude=opts.exclude,
-                             ignore=[self.store.root.absolute()], settle=opts.settle, follow=opts.follow,
-                             prune_after=opts.prune_after)
+        self.tailer = Tailer(
+            self.inputs,
+            known,
+            fmt=opts.fmt,
+            include=opts.include,
+            exclude=opts.exclude,
+            ignore=[self.store.root.absolute()],
+            settle=opts.settle,
+            follow=opts.follow,
+            prune_after=opts.prune_after,
+        )
         reader = threading.Thread(target=self._produce, name="tokmeter-reader", daemon=True)
         try:
             with self._signals():
@@ -278,7 +299,9 @@ class Follower:
             self.buffer.put_always(_Notice(message))
         if unreadable is not None:
             document = orjson.dumps({"unreadable": unreadable}, option=orjson.OPT_INDENT_2)
-            self.buffer.put(Batch([], None, time.monotonic(), 0, documents={checkpoints.UNREADABLE_DOCUMENT: document}), 1)
+            self.buffer.put(
+                Batch([], None, time.monotonic(), 0, documents={checkpoints.UNREADABLE_DOCUMENT: document}), 1
+            )
 
     def _batch(self, chunk: Chunk) -> Batch:
         rows: list[dict[str, Any]] = []
@@ -301,7 +324,11 @@ class Follower:
         since: float | None = None
         interval, limit = self.options.flush_interval, self.options.batch_size
         while True:
-            timeout = TICK_SECONDS if since is None else max(0.0, min(TICK_SECONDS, since + interval - time.monotonic()))
+            timeout = (
+                TICK_SECONDS
+                if since is None
+                else max(0.0, min(TICK_SECONDS, since + interval - time.monotonic()))
+            )
             item = self.buffer.get(timeout)
             while isinstance(item, Batch):
                 pending.append(item)
@@ -319,8 +346,10 @@ class Follower:
                 self._flush(pending)
                 pending, rows, since = [], 0, None
                 self.stats.phase = "following" if self.options.follow else "done"
-                self.view.event(f"caught up: {self.report.captures:,} captures read, "
-                                f"{self.report.rows_written:,} rows written")
+                self.view.event(
+                    f"caught up: {self.report.captures:,} captures read, "
+                    f"{self.report.rows_written:,} rows written"
+                )
             if pending and (rows >= limit or time.monotonic() - (since or 0.0) >= interval):
                 self._flush(pending)
                 pending, rows, since = [], 0, None
@@ -345,7 +374,9 @@ class Follower:
         for batch in pending:
             documents.update(batch.documents)
         with self.store.writing():
-            self.report.commit += self.store.commit(frame, extra_files=documents, quarantine=bad, drop_files=pruned)
+            self.report.commit += self.store.commit(
+                frame, extra_files=documents, quarantine=bad, drop_files=pruned
+            )
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)
@@ -404,4 +435,3 @@ class Follower:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
-

@@ -55,8 +55,14 @@ class Identities:
     """The checkpoints known, and the ones changed since the tailer last handed them on (``changed``:
     to commit even when no record moved them, e.g. a copy with nothing left to read)."""
 
-    def __init__(self, known: Iterable[Checkpoint], *, settle: float, follow: bool,
-                 prune_after: float = PRUNE_AFTER_SECONDS) -> None:
+    def __init__(
+        self,
+        known: Iterable[Checkpoint],
+        *,
+        settle: float,
+        follow: bool,
+        prune_after: float = PRUNE_AFTER_SECONDS,
+    ) -> None:
         self.known: dict[str, Checkpoint] = {cp.name: cp for cp in known}
         self.changed: list[Checkpoint] = []
         self.settle, self.follow, self.prune_after = settle, follow, prune_after
@@ -81,16 +87,32 @@ class Identities:
             extend_fingerprint(mine, head)  # at once: a copy seen in the same pass is compared with it
         return mine
 
-    def new(self, path: Path, st: os.stat_result, head: bytes, *, compressed: bool, busy: Container[str],
-            plain: bool = False) -> Checkpoint | None:
+    def new(
+        self,
+        path: Path,
+        st: os.stat_result,
+        head: bytes,
+        *,
+        compressed: bool,
+        busy: Container[str],
+        plain: bool = False,
+    ) -> Checkpoint | None:
         """A checkpoint for content seen for the first time (None while it cannot be placed: less than
         one line, or a ``plain`` copy that has not stopped growing). ``busy``: names of the checkpoints
         being followed through an open handle."""
         prefix = usable_prefix(head)
         if prefix is None:
             return None  # not even one whole line yet: looked at again when it grows
-        cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, fingerprint(prefix), len(prefix),
-                        compressed=compressed, state=FINISHED if compressed else LIVE)
+        cp = Checkpoint(
+            new_name(path),
+            str(path),
+            st.st_dev,
+            st.st_ino,
+            fingerprint(prefix),
+            len(prefix),
+            compressed=compressed,
+            state=FINISHED if compressed else LIVE,
+        )
         twin = self._twin(head, exclude=cp)
         short = len(head) < FINGERPRINT_BYTES  # too short yet to tell from the start of a copy
         if (twin is not None or short) and plain and self.follow and time.time() - st.st_mtime < self.settle:
@@ -122,7 +144,9 @@ class Identities:
         return best
 
     def prune_due(self) -> bool:
-        return self.follow and time.monotonic() - self._last_prune >= min(PRUNE_CHECK_SECONDS, self.prune_after)
+        return self.follow and time.monotonic() - self._last_prune >= min(
+            PRUNE_CHECK_SECONDS, self.prune_after
+        )
 
     def prune(self, busy: Container[str]) -> None:
         """Forget the checkpoints of content read to its end that has been gone from its last place for

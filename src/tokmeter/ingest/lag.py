@@ -123,7 +123,9 @@ def _status_of(cp: Checkpoint, now: float, places: _Places) -> SourceStatus:
 def _locate(cp: Checkpoint, places: _Places) -> tuple[Path, os.stat_result] | None:
     """Where the checkpoint's content is now: at its path, or renamed in the same directory."""
     last = Path(cp.path)
-    candidates = [(p, st) for p, st in places.files(last.parent) if (st.st_dev, st.st_ino) == (cp.dev, cp.ino)]
+    candidates = [
+        (p, st) for p, st in places.files(last.parent) if (st.st_dev, st.st_ino) == (cp.dev, cp.ino)
+    ]
     candidates.sort(key=lambda item: item[0] != last)
     for path, _ in candidates:
         try:
@@ -173,8 +175,18 @@ def _new_status(path: Path, st: os.stat_result, found: list[Checkpoint], now: fl
     compressed = compressed_name(path.name)
     total = _content_size(path, st, compressed)
     start = min(total or 0, _copy_start(path, found))
-    cp = Checkpoint("", str(path), st.st_dev, st.st_ino, "", 0, offset=start, size=st.st_size,
-                    compressed=compressed, state=NEW)
+    cp = Checkpoint(
+        "",
+        str(path),
+        st.st_dev,
+        st.st_ino,
+        "",
+        0,
+        offset=start,
+        size=st.st_size,
+        compressed=compressed,
+        state=NEW,
+    )
     if total is None:
         return SourceStatus(cp, NEW, st.st_size, None, None)
     lag = total - start

@@ -79,14 +79,18 @@ def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
         size = size_of(path)
         chunk = chunk_bytes(size, count)
         if size <= chunk or path.name.endswith((".gz", ".zst")):
-            tasks.append(Task(path, fmt, hint=hint))  # read whole: the worker tells its format (sniffing reads it)
+            tasks.append(
+                Task(path, fmt, hint=hint)
+            )  # read whole: the worker tells its format (sniffing reads it)
             continue
         try:
             file_format = detect_format(path, hint) if fmt == "auto" else fmt
         except OSError:
             file_format = fmt
         if file_format == "capture-log":
-            tasks += [Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)]
+            tasks += [
+                Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)
+            ]
         else:
             tasks.append(Task(path, file_format, hint=hint))
     return tasks

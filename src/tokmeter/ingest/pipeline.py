@@ -95,11 +95,15 @@ class PendingRows:
             self._columns, self._unpacked = empty_columns(), 0
 
 
-def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iterable[tuple[Path | None, Columns]]:
+def _columns_by_file(
+    files: list[Input], fmt: str, report: IngestReport
+) -> Iterable[tuple[Path | None, Columns]]:
     """(file when finished, rows by column), read in this process or, for large inputs, by worker
     processes on every core (``parallel.py``); the rows and counts are the same either way."""
     report.files = len(files)
-    if not parallel.worth_it([found.path for found in files]) or any(str(found.path) == STDIN for found in files):
+    if not parallel.worth_it([found.path for found in files]) or any(
+        str(found.path) == STDIN for found in files
+    ):
         for path, hint in files:  # standard input is read here, once
             chunk: list[dict[str, Any]] = []
             for row in _rows_of_file(path, fmt, report, hint):
@@ -120,7 +124,9 @@ def _columns_by_file(files: list[Input], fmt: str, report: IngestReport) -> Iter
         yield (result.task.path if last else None), result.columns
 
 
-def _rows_of_file(path: Path, fmt: str, report: IngestReport, hint: str | None = None) -> Iterable[dict[str, Any]]:
+def _rows_of_file(
+    path: Path, fmt: str, report: IngestReport, hint: str | None = None
+) -> Iterable[dict[str, Any]]:
     try:
         file_format = detect_format(path, hint) if fmt == "auto" else fmt
         for item in read_captures(path, file_format):
@@ -148,6 +154,10 @@ def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | 
         return is_priced(provider, model) and price_problem(provider, model or "") is None
 
     return sorted(
-        ((provider, model, count) for (provider, model), count in seen.items() if not priced(provider, model)),
+        (
+            (provider, model, count)
+            for (provider, model), count in seen.items()
+            if not priced(provider, model)
+        ),
         key=lambda item: (-item[2], str(item[1])),
     )

@@ -90,8 +90,15 @@ def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] |
 
 
 def _bad(capture: Capture, reason: str) -> BadCapture:
-    return BadCapture(capture.source, capture.offset, reason, capture.line, capture.format,
-                      fingerprint(capture.raw), None if capture.raw is None else len(capture.raw))
+    return BadCapture(
+        capture.source,
+        capture.offset,
+        reason,
+        capture.line,
+        capture.format,
+        fingerprint(capture.raw),
+        None if capture.raw is None else len(capture.raw),
+    )
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

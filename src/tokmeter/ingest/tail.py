@@ -70,6 +70,7 @@ COMPRESSED_SETTLE_SECONDS = 30.0  # a compressed file that ends early is being w
 POLL_SECONDS = 0.5
 CAPTURE_LOG = "capture-log"
 
+
 class _Log:
     """A capture log being followed: its checkpoint (offset = bytes read so far) and open handle."""
 
@@ -90,10 +91,19 @@ class Tailer:
     an unterminated last line is taken when it is a whole JSON object. Not thread-safe except
     ``wake()``, ``backlog()`` and the watchdog handler."""
 
-    def __init__(self, roots: Iterable[str | Path | Input], known: Iterable[Checkpoint], *, fmt: str = "auto",
-                 include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = (),
-                 settle: float = SETTLE_SECONDS, follow: bool = True,
-                 prune_after: float = PRUNE_AFTER_SECONDS) -> None:
+    def __init__(
+        self,
+        roots: Iterable[str | Path | Input],
+        known: Iterable[Checkpoint],
+        *,
+        fmt: str = "auto",
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        ignore: Sequence[Path] = (),
+        settle: float = SETTLE_SECONDS,
+        follow: bool = True,
+        prune_after: float = PRUNE_AFTER_SECONDS,
+    ) -> None:
         self.inputs = [as_input(r) for r in roots]  # with the format their location implies, if any
         self.roots = [found.path for found in self.inputs]
         self.filter = FileFilter(self.roots, include, exclude, ignore)
@@ -132,9 +142,11 @@ class Tailer:
         try:
             observer.start()
         except OSError as exc:
-            raise UsageError(f"cannot watch {', '.join(map(str, self.roots))}: {exc.strerror or exc}",
-                             hint="use --poll, or raise the inotify limits (sysctl fs.inotify.max_user_watches, "
-                                  "fs.inotify.max_user_instances)") from None
+            raise UsageError(
+                f"cannot watch {', '.join(map(str, self.roots))}: {exc.strerror or exc}",
+                hint="use --poll, or raise the inotify limits (sysctl fs.inotify.max_user_watches, "
+                "fs.inotify.max_user_instances)",
+            ) from None
         self._observer = observer
 
     def close(self) -> None:
@@ -266,7 +278,9 @@ class Tailer:
         elif self._ready(path, st):
             self._waiting.pop(path, None)
             self._done[path] = signature(st)
-            yield from (self._read_compressed_log(path, st) if kind == CAPTURE_LOG else self._read_single(path, kind))
+            yield from (
+                self._read_compressed_log(path, st) if kind == CAPTURE_LOG else self._read_single(path, kind)
+            )
         else:
             self._waiting.setdefault(path, time.monotonic())
 
@@ -328,8 +342,9 @@ class Tailer:
         self._readable(path)
         st = os.fstat(fd)
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
-        cp = (self.ids.own(st, head, path, compressed=False)
-              or self.ids.new(path, st, head, compressed=False, busy=self._logs, plain=True))
+        cp = self.ids.own(st, head, path, compressed=False) or self.ids.new(
+            path, st, head, compressed=False, busy=self._logs, plain=True
+        )
         if cp is None:
             os.close(fd)
             return False
@@ -384,7 +399,11 @@ class Tailer:
             tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset)
             if whole_record(tail):
                 yield self._chunk(log, tail, st)
-        elif cp.offset >= st.st_size and quiet >= IDLE_CLOSE_SECONDS and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS:
+        elif (
+            cp.offset >= st.st_size
+            and quiet >= IDLE_CLOSE_SECONDS
+            and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS
+        ):
             self._drop(log)
 
     def _attached(self, log: _Log, st: os.stat_result) -> bool:
@@ -412,8 +431,14 @@ class Tailer:
         yield Chunk(old.path, [], old.snapshot(), False, time.monotonic())
         head = os.pread(log.fd, FINGERPRINT_BYTES, 0)
         prefix = usable_prefix(head) or b""
-        cp = Checkpoint(new_name(old.path), old.path, st.st_dev, st.st_ino, fingerprint(prefix) if prefix else "",
-                        len(prefix))
+        cp = Checkpoint(
+            new_name(old.path),
+            old.path,
+            st.st_dev,
+            st.st_ino,
+            fingerprint(prefix) if prefix else "",
+            len(prefix),
+        )
         self.ids.add(cp)
         del self._logs[old.name]
         log.cp, log.size = cp, 0
@@ -440,14 +465,15 @@ class Tailer:
         try:
             with open_bytes(path) as handle:
                 head = handle.read(FINGERPRINT_BYTES)
-                cp = (self.ids.own(st, head, path, compressed=True)
-                      or self.ids.new(path, st, head, compressed=True, busy=self._logs))
+                cp = self.ids.own(st, head, path, compressed=True) or self.ids.new(
+                    path, st, head, compressed=True, busy=self._logs
+                )
                 if cp is None:
                     cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, "", 0, compressed=True)
                     self.ids.add(cp)
                 cp.state, cp.compressed, cp.size = FINISHED, True, st.st_size
                 if cp.offset <= len(head):
-                    rest = head[cp.offset:]
+                    rest = head[cp.offset :]
                 else:  # a copy of an earlier, shorter state of its twin may end before the twin's offset
                     cp.offset, rest = len(head) + skip(handle, cp.offset - len(head)), b""
                 yield from self._compressed_chunks(handle, cp, path, st, rest)
@@ -461,8 +487,13 @@ class Tailer:
             if ended_early(exc):
                 reason += f"; {st.st_size:,} bytes, unchanged for {COMPRESSED_SETTLE_SECONDS:.0f} s"
             self._incomplete.pop(path, None)
-            yield Chunk(str(path), [BadCapture(str(path), 0, f"cannot read file: {reason}", None, CAPTURE_LOG)],
-                        None, True, time.monotonic())
+            yield Chunk(
+                str(path),
+                [BadCapture(str(path), 0, f"cannot read file: {reason}", None, CAPTURE_LOG)],
+                None,
+                True,
+                time.monotonic(),
+            )
         else:
             self._incomplete.pop(path, None)
 
@@ -471,8 +502,9 @@ class Tailer:
         or unchanged for ``COMPRESSED_SETTLE_SECONDS``)."""
         return not self.follow or time.time() - st.st_mtime >= COMPRESSED_SETTLE_SECONDS
 
-    def _compressed_chunks(self, handle: Any, cp: Checkpoint, path: Path, st: os.stat_result,
-                           rest: bytes) -> Iterator[Chunk]:
+    def _compressed_chunks(
+        self, handle: Any, cp: Checkpoint, path: Path, st: os.stat_result, rest: bytes
+    ) -> Iterator[Chunk]:
         when = datetime.fromtimestamp(st.st_mtime, UTC)
         first = True
         while True:

@@ -34,7 +34,6 @@ class Chunk:
     nbytes: int = 0
 
 
-
 class WatchHandler(FileSystemEventHandler):
     """watchdog event handler: note the paths touched and wake the reader."""
 

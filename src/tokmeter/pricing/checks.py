@@ -34,11 +34,19 @@ PLACES = 24
 SCALE = Decimal(1).scaleb(-PLACES)
 RATE_BOUND = Decimal(1)
 WIDE = 96  # digits of precision for tokmeter's own coefficient arithmetic: never rounds before SCALE
-_NAMES = {"_c_request": "per-request fee", "_c_input": "input rate", "_c_cache_read": "cache-read rate",
-          "_c_cache_write_5m": "5-minute cache-write rate", "_c_cache_write_1h": "1-hour cache-write rate",
-          "_c_output": "output rate", "_c_reasoning": "reasoning rate"}
-_HINT = ("the rows this price would cost are listed as unpriced; give the model a price in a price file "
-         "([[prices]]) or use another genai-prices version")
+_NAMES = {
+    "_c_request": "per-request fee",
+    "_c_input": "input rate",
+    "_c_cache_read": "cache-read rate",
+    "_c_cache_write_5m": "5-minute cache-write rate",
+    "_c_cache_write_1h": "1-hour cache-write rate",
+    "_c_output": "output rate",
+    "_c_reasoning": "reasoning rate",
+}
+_HINT = (
+    "the rows this price would cost are listed as unpriced; give the model a price in a price file "
+    "([[prices]]) or use another genai-prices version"
+)
 
 
 class PriceProblem(TokmeterError):
@@ -59,8 +67,9 @@ def price_data_errors(what: str) -> Iterator[None]:
         raise
     except Exception as exc:  # noqa: BLE001 - price data is not ours: any failure means "cannot price"
         detail = " ".join(str(exc).split())[:200]
-        raise PriceProblem(f"genai-prices failed {what}: {type(exc).__name__}"
-                           + (f": {detail}" if detail else "")) from None
+        raise PriceProblem(
+            f"genai-prices failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+        ) from None
 
 
 def checked(coefficients: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -72,8 +81,10 @@ def checked(coefficients: dict[str, Decimal]) -> dict[str, Decimal]:
         if not isinstance(value, Decimal) or not value.is_finite():
             raise PriceProblem(f"the {label} is not a finite number ({value})")
         if abs(value) >= RATE_BOUND:
-            raise PriceProblem(f"the {label} of {value.normalize():f} USD per token (or request) is out of range "
-                               f"(tokmeter prices rates below {RATE_BOUND} USD)")
+            raise PriceProblem(
+                f"the {label} of {value.normalize():f} USD per token (or request) is out of range "
+                f"(tokmeter prices rates below {RATE_BOUND} USD)"
+            )
         out[name] = rounded(value)
     return out
 

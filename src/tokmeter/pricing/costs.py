@@ -10,8 +10,13 @@ import polars as pl
 from .checks import PLACES
 
 COST_DTYPE = pl.Decimal(38, PLACES)  # coefficients and costs: exact sums; bounds in ``price_checks``
-BREAKDOWN_COLUMNS = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
-                     "cost_modifier_usd")
+BREAKDOWN_COLUMNS = (
+    "cost_input_usd",
+    "cost_cache_read_usd",
+    "cost_cache_write_usd",
+    "cost_output_usd",
+    "cost_modifier_usd",
+)
 # our token column -> the coefficient column that prices it
 COEFFICIENTS = {
     "input_tokens": "_c_input",
@@ -30,12 +35,26 @@ STANDARD = {c: f"_std{c}" for c in ("_c_request", *COEFFICIENTS.values())}
 
 def join_prices(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     """Join the coefficients (and ``_priced_as``) of each row's or group's price key and tier."""
-    return lf.join(table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left")
+    return lf.join(
+        table.lazy().drop("_thresholds"), on=_KEY, how="left", nulls_equal=True, maintain_order="left"
+    )
 
 
-PRICE_HELPERS = ("_price_day", "_price_minute", "_tier", "_priced_as", "_p_cache_read", "_p_cache_write",
-                 "_p_cache_write_1h", "_p_cache_write_5m", "_p_reasoning", "_c_request", *COEFFICIENTS.values(),
-                 "_modifier_unknown", *STANDARD.values())
+PRICE_HELPERS = (
+    "_price_day",
+    "_price_minute",
+    "_tier",
+    "_priced_as",
+    "_p_cache_read",
+    "_p_cache_write",
+    "_p_cache_write_1h",
+    "_p_cache_write_5m",
+    "_p_reasoning",
+    "_c_request",
+    *COEFFICIENTS.values(),
+    "_modifier_unknown",
+    *STANDARD.values(),
+)
 
 
 def cost_columns(breakdown: bool, n: pl.Expr | None = None) -> dict[str, pl.Expr]:
@@ -68,6 +87,7 @@ def _cost_by_kind(n: pl.Expr | None = None) -> dict[str, pl.Expr]:
     kind is priced at its own rate here: uncached input at the input rate (plus the per-request fee, if
     any), cache reads at input + cache-read coefficient, and so on. Algebraically the same sum as
     ``_total_cost``."""
+
     def std(name: str) -> pl.Expr:
         return pl.col(STANDARD[name])
 

@@ -30,14 +30,17 @@ def tier_cuts() -> tuple[int, ...]:
     return tuple(sorted(starts))
 
 
-def same_price(provider: str | None, model: str, first: date, last: date,
-               overrides: PriceOverrides | None) -> bool:
+def same_price(
+    provider: str | None, model: str, first: date, last: date, overrides: PriceOverrides | None
+) -> bool:
     """Whether one price (same rates, same discount, same modifiers) is in force on every UTC day from first
     to last (a price that cannot be applied counts as no price, as in the price table)."""
     lookup = overrides.alias(provider, model) if overrides else (provider, model)
     found = _model_info(*lookup)
     priced = (found[0].id, found[1].id) if found else (None, None)
-    if changes_between((provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides):
+    if changes_between(
+        (provider, lookup[0], priced[0]), (model, lookup[1], priced[1]), first, last, overrides
+    ):
         return False
     day = first
     seen = set()

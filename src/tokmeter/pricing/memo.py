@@ -43,11 +43,27 @@ from .resolve import build_price_table, is_priced_by_minute, price_data_version,
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 ENV = "TOKMETER_PRICE_MEMO"
-CODE = ("resolve.py", "costs.py", "overrides.py", "modifiers.py", "groups.py", "facts.py", "memo.py", "checks.py",
-        "unpriced.py")
+CODE = (
+    "resolve.py",
+    "costs.py",
+    "overrides.py",
+    "modifiers.py",
+    "groups.py",
+    "facts.py",
+    "memo.py",
+    "checks.py",
+    "unpriced.py",
+)
 MAX_ROWS = 50_000  # price rows: about 12 models x 2 tiers for 5 years of days
 MAX_SPANS = 5_000
-_KEY_COLUMNS = ["provider", "model", "service_tier", "speed", "_price_day", "_price_minute"]  # pricing.PRICE_KEY
+_KEY_COLUMNS = [
+    "provider",
+    "model",
+    "service_tier",
+    "speed",
+    "_price_day",
+    "_price_minute",
+]  # pricing.PRICE_KEY
 _NO_PRICE = "-"  # _priced_as of a key that has no price (a marker row, dropped from tables)
 
 
@@ -68,8 +84,12 @@ class PriceMemo:
         if path is not None and path.exists():
             try:
                 doc = orjson.loads(path.read_bytes())
-                facts = {"cuts": doc["cuts"], "by_minute": doc["by_minute"], "same_price": doc["same_price"],
-                         "reasons": doc["reasons"]}
+                facts = {
+                    "cuts": doc["cuts"],
+                    "by_minute": doc["by_minute"],
+                    "same_price": doc["same_price"],
+                    "reasons": doc["reasons"],
+                }
                 return cls(path, facts, _table_from_json(doc["table"], empty.schema))
             except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
                 pass  # damaged: start again
@@ -88,8 +108,9 @@ class PriceMemo:
             self._changed = True
         return self._facts["by_minute"][key]
 
-    def same_price(self, provider: str | None, model: str, first: date, last: date,
-                   overrides: PriceOverrides | None) -> bool:
+    def same_price(
+        self, provider: str | None, model: str, first: date, last: date, overrides: PriceOverrides | None
+    ) -> bool:
         key = _text_key(provider, model, first.isoformat(), last.isoformat())
         if key not in self._facts["same_price"]:
             self._facts["same_price"][key] = same_price(provider, model, first, last, overrides)
@@ -108,7 +129,9 @@ class PriceMemo:
         """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds. ``keys``
         carry a minute only for models priced by time of day (as ``priced_groups`` makes them); those
         keys are always built, never kept."""
-        keys = keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
+        keys = (
+            keys.select(_KEY_COLUMNS).filter(pl.col("model").is_not_null() & (pl.col("model") != "")).unique()
+        )
         by_minute = keys.filter(pl.col("_price_minute").is_not_null())
         wanted = keys.filter(pl.col("_price_minute").is_null())
         extra = [build_price_table(by_minute, overrides)] if by_minute.height else []
@@ -118,8 +141,11 @@ class PriceMemo:
             built = build_price_table(missing, overrides)
             unpriced = missing.join(built.select(_KEY_COLUMNS), on=_KEY_COLUMNS, how="anti", nulls_equal=True)
             markers = unpriced.with_columns(_priced_as=pl.lit(_NO_PRICE))
-            self._table = pl.concat([self._table, built, markers], how="diagonal_relaxed") \
-                .select(self._table.columns).cast(self._table.schema)
+            self._table = (
+                pl.concat([self._table, built, markers], how="diagonal_relaxed")
+                .select(self._table.columns)
+                .cast(self._table.schema)
+            )
             self._changed = True
         found = self._table.join(wanted, on=_KEY_COLUMNS, how="semi", nulls_equal=True)
         return pl.concat([found.filter(pl.col("_priced_as") != _NO_PRICE), *extra])
@@ -139,7 +165,9 @@ class PriceMemo:
 
     def _bound(self) -> None:
         if self._table.height > MAX_ROWS:  # keep the latest days that fit
-            counts = self._table.group_by("_price_day").len().sort("_price_day", descending=True, nulls_last=True)
+            counts = (
+                self._table.group_by("_price_day").len().sort("_price_day", descending=True, nulls_last=True)
+            )
             keep = counts.filter(pl.col("len").cum_sum() <= MAX_ROWS)["_price_day"]
             self._table = self._table.filter(pl.col("_price_day").is_in(keep.implode()))
         spans = self._facts["same_price"]
@@ -178,9 +206,12 @@ def _table_from_json(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.Dat
     def as_text(dtype: pl.DataType) -> bool:
         return dtype == pl.Date or isinstance(dtype, pl.Decimal)
 
-    frame = pl.DataFrame({name: columns[name] for name in schema},
-                         schema={name: pl.String if as_text(dtype) else dtype for name, dtype in schema.items()})
+    frame = pl.DataFrame(
+        {name: columns[name] for name in schema},
+        schema={name: pl.String if as_text(dtype) else dtype for name, dtype in schema.items()},
+    )
     return frame.with_columns(
         pl.col(name).str.to_date("%Y-%m-%d") if dtype == pl.Date else pl.col(name).cast(dtype)
-        for name, dtype in schema.items() if as_text(dtype)
+        for name, dtype in schema.items()
+        if as_text(dtype)
     )

@@ -52,33 +52,107 @@ def _rates(input_: str, cache_read: str, output: str) -> tuple[tuple[str, Decima
 
 # provider ids as genai-prices names them (a row is matched by its stored provider too)
 BUILTIN: tuple[Modifier, ...] = (
-    Modifier("anthropic", ("*",), service_tier="batch", multiplier=_D("0.5"),
-             effective_from=date(2024, 10, 8), source=f"{_ANTHROPIC_BATCH} (Message Batches: 50% off), {_READ}"),
-    Modifier("anthropic", ("claude-opus-4-6", "claude-opus-4-7"), speed="fast", multiplier=_D(6),
-             source=f"{_ANTHROPIC_FAST} (6x standard rates, all context tiers), {_READ}"),
-    Modifier("anthropic", ("claude-opus-4-8", "claude-opus-5"), speed="fast", multiplier=_D(2),
-             source=f"{_ANTHROPIC_FAST} ($10/$50 per MTok: 2x standard), {_READ}"),
-    Modifier("openai", ("*",), service_tier="batch", multiplier=_D("0.5"),
-             source=f"{_OPENAI_BATCH} (50% off), {_READ}"),
-    Modifier("openai", ("o3", "o4-mini"), service_tier="flex", multiplier=_D("0.5"),
-             effective_from=date(2025, 4, 17), source=f"{_OPENAI_FLEX} (Batch API rates), {_READ}"),
-    Modifier("openai", ("gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5.1", "gpt-5.2", "gpt-5.4", "gpt-5.4-mini",
-                        "gpt-5.4-nano", "gpt-5.5"), service_tier="flex", multiplier=_D("0.5"),
-             source=f"{_OPENAI_FLEX} (Batch API rates), {_READ}"),
-    *(Modifier("openai", (model,), service_tier="priority", rates=_rates(*rates),
-               source=f"{_OPENAI_PRIORITY} (excludes long context), {_READ}")
-      for model, rates in (("gpt-5.5", ("12.50", "1.25", "75.00")), ("gpt-5.4", ("5.00", "0.50", "30.00")),
-                           ("gpt-5.4-mini", ("1.50", "0.15", "9.00")), ("gpt-5.2", ("3.50", "0.35", "28.00")),
-                           ("gpt-5.1", ("2.50", "0.25", "20.00")), ("gpt-5", ("2.50", "0.25", "20.00")),
-                           ("gpt-5-mini", ("0.45", "0.045", "3.60")), ("gpt-4.1", ("3.50", "0.875", "14.00")))),
-    Modifier("google", ("gemini-*",), service_tier="batch", multiplier=_D("0.5"),
-             source=f"{_GEMINI} (Batch API: 50% off), {_READ}"),
-    Modifier("google", ("gemini-*",), service_tier="flex", multiplier=_D("0.5"),
-             source=f"{_GEMINI} (Flex: 50% off), {_READ}"),
-    Modifier("aws", ("*",), service_tier="batch", multiplier=_D("0.5"),
-             source=f"{_BEDROCK_BATCH} (batch inference: 50% of on-demand), {_READ}"),
-    Modifier("groq", ("*",), service_tier="flex", multiplier=_D(1),
-             source=f"{_GROQ_FLEX} (flex: on-demand pricing), {_READ}"),
+    Modifier(
+        "anthropic",
+        ("*",),
+        service_tier="batch",
+        multiplier=_D("0.5"),
+        effective_from=date(2024, 10, 8),
+        source=f"{_ANTHROPIC_BATCH} (Message Batches: 50% off), {_READ}",
+    ),
+    Modifier(
+        "anthropic",
+        ("claude-opus-4-6", "claude-opus-4-7"),
+        speed="fast",
+        multiplier=_D(6),
+        source=f"{_ANTHROPIC_FAST} (6x standard rates, all context tiers), {_READ}",
+    ),
+    Modifier(
+        "anthropic",
+        ("claude-opus-4-8", "claude-opus-5"),
+        speed="fast",
+        multiplier=_D(2),
+        source=f"{_ANTHROPIC_FAST} ($10/$50 per MTok: 2x standard), {_READ}",
+    ),
+    Modifier(
+        "openai",
+        ("*",),
+        service_tier="batch",
+        multiplier=_D("0.5"),
+        source=f"{_OPENAI_BATCH} (50% off), {_READ}",
+    ),
+    Modifier(
+        "openai",
+        ("o3", "o4-mini"),
+        service_tier="flex",
+        multiplier=_D("0.5"),
+        effective_from=date(2025, 4, 17),
+        source=f"{_OPENAI_FLEX} (Batch API rates), {_READ}",
+    ),
+    Modifier(
+        "openai",
+        (
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5-nano",
+            "gpt-5.1",
+            "gpt-5.2",
+            "gpt-5.4",
+            "gpt-5.4-mini",
+            "gpt-5.4-nano",
+            "gpt-5.5",
+        ),
+        service_tier="flex",
+        multiplier=_D("0.5"),
+        source=f"{_OPENAI_FLEX} (Batch API rates), {_READ}",
+    ),
+    *(
+        Modifier(
+            "openai",
+            (model,),
+            service_tier="priority",
+            rates=_rates(*rates),
+            source=f"{_OPENAI_PRIORITY} (excludes long context), {_READ}",
+        )
+        for model, rates in (
+            ("gpt-5.5", ("12.50", "1.25", "75.00")),
+            ("gpt-5.4", ("5.00", "0.50", "30.00")),
+            ("gpt-5.4-mini", ("1.50", "0.15", "9.00")),
+            ("gpt-5.2", ("3.50", "0.35", "28.00")),
+            ("gpt-5.1", ("2.50", "0.25", "20.00")),
+            ("gpt-5", ("2.50", "0.25", "20.00")),
+            ("gpt-5-mini", ("0.45", "0.045", "3.60")),
+            ("gpt-4.1", ("3.50", "0.875", "14.00")),
+        )
+    ),
+    Modifier(
+        "google",
+        ("gemini-*",),
+        service_tier="batch",
+        multiplier=_D("0.5"),
+        source=f"{_GEMINI} (Batch API: 50% off), {_READ}",
+    ),
+    Modifier(
+        "google",
+        ("gemini-*",),
+        service_tier="flex",
+        multiplier=_D("0.5"),
+        source=f"{_GEMINI} (Flex: 50% off), {_READ}",
+    ),
+    Modifier(
+        "aws",
+        ("*",),
+        service_tier="batch",
+        multiplier=_D("0.5"),
+        source=f"{_BEDROCK_BATCH} (batch inference: 50% of on-demand), {_READ}",
+    ),
+    Modifier(
+        "groq",
+        ("*",),
+        service_tier="flex",
+        multiplier=_D(1),
+        source=f"{_GROQ_FLEX} (flex: on-demand pricing), {_READ}",
+    ),
 )
 
 
@@ -93,8 +167,14 @@ class Applied:
     used: tuple[Modifier, ...]  # the entries that applied (for ``prices show``)
 
 
-def applied(providers: Iterable[str | None], models: Iterable[str | None], service_tier: str | None,
-            speed: str | None, day: date, overrides: PriceOverrides | None = None) -> Applied | None:
+def applied(
+    providers: Iterable[str | None],
+    models: Iterable[str | None],
+    service_tier: str | None,
+    speed: str | None,
+    day: date,
+    overrides: PriceOverrides | None = None,
+) -> Applied | None:
     """What the row's tier and speed do to the price of a model (None: the standard price). ``providers``
     and ``models`` are the names to match, most specific first (as stored, aliased, priced)."""
     wanted = [("service_tier", service_tier)] if service_tier not in _STANDARD else []
@@ -120,12 +200,22 @@ def applied(providers: Iterable[str | None], models: Iterable[str | None], servi
     return Applied(", ".join(labels), known, multiplier, rates, tuple(used))
 
 
-def _entry(kind: str, value: str | None, providers: set[str], models: list[str], day: date,
-           overrides: PriceOverrides | None) -> Modifier | None:
+def _entry(
+    kind: str,
+    value: str | None,
+    providers: set[str],
+    models: list[str],
+    day: date,
+    overrides: PriceOverrides | None,
+) -> Modifier | None:
     for table in ((overrides.modifiers if overrides else ()), BUILTIN):
-        candidates = [m for m in table if getattr(m, kind) == value
-                      and (m.provider is None or m.provider in providers)
-                      and (m.effective_from is None or m.effective_from <= day)]
+        candidates = [
+            m
+            for m in table
+            if getattr(m, kind) == value
+            and (m.provider is None or m.provider in providers)
+            and (m.effective_from is None or m.effective_from <= day)
+        ]
         for specific in (True, False):
             matching = [m for m in candidates if _matches(m, models, specific)]
             if matching:
@@ -137,19 +227,31 @@ def _matches(modifier: Modifier, models: list[str], specific: bool) -> bool:
     """Whether the entry names one of ``models`` (``specific``: by name or glob) or all of them (``*``)."""
     if not specific:
         return "*" in modifier.models
-    return any(pattern != "*" and fnmatch.fnmatchcase(name, pattern) for pattern in modifier.models
-               for name in models)
+    return any(
+        pattern != "*" and fnmatch.fnmatchcase(name, pattern)
+        for pattern in modifier.models
+        for name in models
+    )
 
 
-def changes_between(providers: Iterable[str | None], models: Iterable[str | None], first: date, last: date,
-                    overrides: PriceOverrides | None = None) -> bool:
+def changes_between(
+    providers: Iterable[str | None],
+    models: Iterable[str | None],
+    first: date,
+    last: date,
+    overrides: PriceOverrides | None = None,
+) -> bool:
     """Whether a modifier that can apply to the model starts after ``first`` and on or before ``last`` (its
     rows over those days then need pricing by day). Names as for ``applied``."""
     owners, names = {p for p in providers if p}, [n for n in models if n]
     table = (*(overrides.modifiers if overrides else ()), *BUILTIN)
-    return any(m.effective_from is not None and first < m.effective_from <= last
-               and (m.provider is None or m.provider in owners)
-               and (_matches(m, names, specific=True) or _matches(m, names, specific=False)) for m in table)
+    return any(
+        m.effective_from is not None
+        and first < m.effective_from <= last
+        and (m.provider is None or m.provider in owners)
+        and (_matches(m, names, specific=True) or _matches(m, names, specific=False))
+        for m in table
+    )
 
 
 def scaled(coefficients: dict[str, Decimal], factor: Decimal) -> dict[str, Decimal]:
@@ -164,9 +266,14 @@ def markdown_table() -> str:
     """The built-in table as Markdown (README's copy is checked against this by the tests)."""
     lines = ["| provider | models | tier or speed | price | from | source |", "|---|---|---|---|---|---|"]
     for m in BUILTIN:
-        price = (", ".join(f"{name} ${rate:f}" for name, rate in m.rates) + " per MTok") if m.rates \
+        price = (
+            (", ".join(f"{name} ${rate:f}" for name, rate in m.rates) + " per MTok")
+            if m.rates
             else f"x{(m.multiplier or Decimal(1)).normalize():f}"
+        )
         what = f"service_tier {m.service_tier}" if m.service_tier else f"speed {m.speed}"
         models = ", ".join(f"`{name}`" for name in m.models)
-        lines.append(f"| {m.provider} | {models} | {what} | {price} | {m.effective_from or '-'} | {m.source} |")
+        lines.append(
+            f"| {m.provider} | {models} | {what} | {price} | {m.effective_from or '-'} | {m.source} |"
+        )
     return "\n".join(lines)

@@ -53,8 +53,16 @@ from ..errors import ConfigError
 SECTIONS = ("discounts", "aliases", "prices", "modifiers")
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 _PRICE_KEYS = ("model", "provider", "effective_from", *RATE_KEYS)
-_MODIFIER_KEYS = ("provider", "models", "service_tier", "speed", "multiplier", "effective_from", "source",
-                  *RATE_KEYS)
+_MODIFIER_KEYS = (
+    "provider",
+    "models",
+    "service_tier",
+    "speed",
+    "multiplier",
+    "effective_from",
+    "source",
+    *RATE_KEYS,
+)
 MODIFIED_TIERS = ("priority", "flex", "batch", "scale", "reserved")  # the tiers a modifier can price
 MODIFIED_SPEEDS = ("fast",)
 _MAX_RATE_PLACES = 12  # per million tokens: 18 per token, within the 24 that costs keep (exact)
@@ -130,8 +138,13 @@ class PriceOverrides:
         """The custom price in force on ``day``: the latest ``effective_from`` on or before it. Entries
         for this provider are preferred over entries for any provider; None before the first date."""
         for wanted in (provider, None) if provider is not None else (None,):
-            candidates = [p for p in self.prices if p.model == model and p.provider == wanted
-                          and (p.effective_from is None or p.effective_from <= day)]
+            candidates = [
+                p
+                for p in self.prices
+                if p.model == model
+                and p.provider == wanted
+                and (p.effective_from is None or p.effective_from <= day)
+            ]
             if candidates:
                 return max(candidates, key=lambda p: p.effective_from or date.min)
         return None
@@ -139,20 +152,30 @@ class PriceOverrides:
     def next_change(self, provider: str | None, model: str, day: date) -> date | None:
         """The first date after ``day`` on which ``custom_price`` gives another answer (None: never)."""
         now = self.custom_price(provider, model, day)
-        dates = sorted({p.effective_from for p in self.prices
-                        if p.model == model and p.provider in (provider, None) and p.effective_from
-                        and p.effective_from > day})
+        dates = sorted(
+            {
+                p.effective_from
+                for p in self.prices
+                if p.model == model
+                and p.provider in (provider, None)
+                and p.effective_from
+                and p.effective_from > day
+            }
+        )
         return next((d for d in dates if self.custom_price(provider, model, d) != now), None)
 
     def has_custom_price(self, provider: str | None, model: str) -> bool:
         return any(p.model == model and p.provider in (provider, None) for p in self.prices)
 
-    def discount(self, providers: Iterable[str | None],
-                 models: Iterable[str | None]) -> tuple[Decimal, str | None]:
+    def discount(
+        self, providers: Iterable[str | None], models: Iterable[str | None]
+    ) -> tuple[Decimal, str | None]:
         """(percent off, the key that gave it). The first of ``models`` with a discount wins, then the
         first of ``providers``; (0, None) without one. Callers pass names most specific first."""
-        for kind, names, table in (("model", models, self.model_discounts),
-                                   ("provider", providers, self.provider_discounts)):
+        for kind, names, table in (
+            ("model", models, self.model_discounts),
+            ("provider", providers, self.provider_discounts),
+        ):
             for name in names:
                 if name is not None and name in table:
                     return table[name], f"{kind} {name}"
@@ -165,15 +188,18 @@ def load_overrides(path: Path, origin: str = "--prices") -> PriceOverrides:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such price file",
-                          hint=f"the path came from {origin}; fix it there") from None
+        raise ConfigError(
+            f"{path}: no such price file", hint=f"the path came from {origin}; fix it there"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the price file: {exc.strerror}") from None
     try:
         doc = tomllib.loads(data.decode("utf-8"), parse_float=Decimal)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}",
-                          hint="strings need quotes, dates are written 2026-01-01; " + _FORMAT_HINT) from None
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}",
+            hint="strings need quotes, dates are written 2026-01-01; " + _FORMAT_HINT,
+        ) from None
     return _parse(path.resolve(), hashlib.sha256(data).hexdigest(), doc)
 
 
@@ -220,8 +246,11 @@ def _discounts(bad: _Reporter, discounts: Mapping[str, Any], kind: str) -> dict[
         key = f"discounts.{kind}.{name}"
         percent = _decimal(bad, key, value)
         if not Decimal(0) <= percent <= Decimal(100):
-            bad(key, f"discount {percent} is not a percentage from 0 to 100",
-                hint="write 15 for 15% off; 0 exempts a model from its provider's discount")
+            bad(
+                key,
+                f"discount {percent} is not a percentage from 0 to 100",
+                hint="write 15 for 15% off; 0 exempts a model from its provider's discount",
+            )
         out[name] = percent
     return out
 
@@ -232,22 +261,31 @@ def _aliases(bad: _Reporter, table: Mapping[str, Any]) -> dict[str, Alias]:
         key = f"aliases.{name}"
         if isinstance(value, str) and value:
             out[name] = Alias(value)
-        elif isinstance(value, dict) and set(value) <= {"model", "provider"} and isinstance(value.get("model"),
-                                                                                             str):
+        elif (
+            isinstance(value, dict)
+            and set(value) <= {"model", "provider"}
+            and isinstance(value.get("model"), str)
+        ):
             provider = value.get("provider")
             if provider is not None and not isinstance(provider, str):
                 bad(key + ".provider", f"expected a string, got {_kind(provider)}")
             out[name] = Alias(value["model"], provider)
         else:
-            bad(key, "expected a model name or { model = \"...\", provider = \"...\" }",
-                hint=f'e.g. "{name}" = "gpt-4o"')
+            bad(
+                key,
+                'expected a model name or { model = "...", provider = "..." }',
+                hint=f'e.g. "{name}" = "gpt-4o"',
+            )
     return out
 
 
 def _prices(bad: _Reporter, entries: Any) -> tuple[CustomPrice, ...]:
     if not isinstance(entries, list):
-        bad("prices", f"expected [[prices]] entries, got {_kind(entries)}",
-            hint="write each custom price as its own [[prices]] table")
+        bad(
+            "prices",
+            f"expected [[prices]] entries, got {_kind(entries)}",
+            hint="write each custom price as its own [[prices]] table",
+        )
     out: list[CustomPrice] = []
     seen: dict[tuple[str, str | None, date | None], int] = {}
     for index, entry in enumerate(entries):
@@ -256,8 +294,11 @@ def _prices(bad: _Reporter, entries: Any) -> tuple[CustomPrice, ...]:
         price = _price(bad, key, entry)
         where = (price.model, price.provider, price.effective_from)
         if where in seen:
-            bad(key, f"a second price for {price.model!r} from {price.effective_from or 'the start'}",
-                hint=f"prices[{seen[where]}] already sets it; give each entry its own effective_from")
+            bad(
+                key,
+                f"a second price for {price.model!r} from {price.effective_from or 'the start'}",
+                hint=f"prices[{seen[where]}] already sets it; give each entry its own effective_from",
+            )
         seen[where] = index
         out.append(price)
     return tuple(out)
@@ -276,27 +317,43 @@ def _price(bad: _Reporter, key: str, entry: Any) -> CustomPrice:
         if name in entry and not (isinstance(entry[name], str) and entry[name]):
             bad(f"{key}.{name}", f"expected a non-empty string, got {_kind(entry[name])}")
     if "cache_write_1h" in entry and "cache_write" not in entry:
-        bad(f"{key}.cache_write_1h", "set without cache_write",
-            hint="cache_write is the 5-minute write rate; give it too (1-hour writes default to it)")
+        bad(
+            f"{key}.cache_write_1h",
+            "set without cache_write",
+            hint="cache_write is the 5-minute write rate; give it too (1-hour writes default to it)",
+        )
     rates = {name: _rate(bad, f"{key}.{name}", entry[name]) for name in RATE_KEYS if name in entry}
     effective_from = _date(bad, f"{key}.effective_from", entry.get("effective_from"))
-    return CustomPrice(model=entry["model"], provider=entry.get("provider"), effective_from=effective_from,
-                       **rates)
+    return CustomPrice(
+        model=entry["model"], provider=entry.get("provider"), effective_from=effective_from, **rates
+    )
 
 
 def _modifiers(bad: _Reporter, entries: Any, file: str) -> tuple[Modifier, ...]:
     if not isinstance(entries, list):
-        bad("modifiers", f"expected [[modifiers]] entries, got {_kind(entries)}",
-            hint="write each modifier as its own [[modifiers]] table")
+        bad(
+            "modifiers",
+            f"expected [[modifiers]] entries, got {_kind(entries)}",
+            hint="write each modifier as its own [[modifiers]] table",
+        )
     out: list[Modifier] = []
     seen: dict[tuple, int] = {}
     for index, entry in enumerate(entries):
         key = f"modifiers[{index}]"
         modifier = _modifier(bad, key, entry, f"price file {file}")
-        where = (modifier.provider, modifier.models, modifier.service_tier, modifier.speed, modifier.effective_from)
+        where = (
+            modifier.provider,
+            modifier.models,
+            modifier.service_tier,
+            modifier.speed,
+            modifier.effective_from,
+        )
         if where in seen:
-            bad(key, "a second modifier for the same provider, models, tier and date",
-                hint=f"modifiers[{seen[where]}] already sets it; give each entry its own effective_from")
+            bad(
+                key,
+                "a second modifier for the same provider, models, tier and date",
+                hint=f"modifiers[{seen[where]}] already sets it; give each entry its own effective_from",
+            )
         seen[where] = index
         out.append(modifier)
     return tuple(out)
@@ -307,29 +364,56 @@ def _modifier(bad: _Reporter, key: str, entry: Any, origin: str) -> Modifier:
         bad(key, f"expected a table, got {_kind(entry)}")
     for name in entry:
         if name not in _MODIFIER_KEYS:
-            bad(f"{key}.{name}", "unknown key", hint=f"a [[modifiers]] entry takes {', '.join(_MODIFIER_KEYS)}")
+            bad(
+                f"{key}.{name}",
+                "unknown key",
+                hint=f"a [[modifiers]] entry takes {', '.join(_MODIFIER_KEYS)}",
+            )
     tier, speed = entry.get("service_tier"), entry.get("speed")
     if (tier is None) == (speed is None):
-        bad(key, "needs service_tier or speed (one of them)", hint='e.g. service_tier = "flex" or speed = "fast"')
+        bad(
+            key,
+            "needs service_tier or speed (one of them)",
+            hint='e.g. service_tier = "flex" or speed = "fast"',
+        )
     if tier is not None and tier not in MODIFIED_TIERS:
-        bad(f"{key}.service_tier", f"expected one of {', '.join(MODIFIED_TIERS)}, got {tier!r}",
-            hint="standard is the price itself; change it with [[prices]] or [discounts]")
+        bad(
+            f"{key}.service_tier",
+            f"expected one of {', '.join(MODIFIED_TIERS)}, got {tier!r}",
+            hint="standard is the price itself; change it with [[prices]] or [discounts]",
+        )
     if speed is not None and speed not in MODIFIED_SPEEDS:
         bad(f"{key}.speed", f"expected {', '.join(MODIFIED_SPEEDS)}, got {speed!r}")
     rates = {name: _rate(bad, f"{key}.{name}", entry[name]) for name in RATE_KEYS if name in entry}
     if ("multiplier" in entry) == bool(rates):
-        bad(key, "needs a multiplier or rates (one of them)",
-            hint="multiplier = 0.5 halves every rate; or give input and output (USD per million tokens)")
+        bad(
+            key,
+            "needs a multiplier or rates (one of them)",
+            hint="multiplier = 0.5 halves every rate; or give input and output (USD per million tokens)",
+        )
     if rates and not {"input", "output"} <= set(rates):
-        bad(f"{key}.{'input' if 'input' not in rates else 'output'}", "missing",
-            hint="explicit rates need input and output")
+        bad(
+            f"{key}.{'input' if 'input' not in rates else 'output'}",
+            "missing",
+            hint="explicit rates need input and output",
+        )
     multiplier = _decimal(bad, f"{key}.multiplier", entry["multiplier"]) if "multiplier" in entry else None
     if multiplier is not None and not Decimal(0) <= multiplier <= Decimal(1000):
-        bad(f"{key}.multiplier", f"{multiplier} is not a factor from 0 to 1000", hint="0.5 halves, 6 is six times")
-    return Modifier(provider=_text(bad, f"{key}.provider", entry.get("provider")), models=_models(bad, key, entry),
-                    service_tier=tier, speed=speed, multiplier=multiplier, rates=tuple(rates.items()),
-                    effective_from=_date(bad, f"{key}.effective_from", entry.get("effective_from")),
-                    source=_text(bad, f"{key}.source", entry.get("source")) or origin)
+        bad(
+            f"{key}.multiplier",
+            f"{multiplier} is not a factor from 0 to 1000",
+            hint="0.5 halves, 6 is six times",
+        )
+    return Modifier(
+        provider=_text(bad, f"{key}.provider", entry.get("provider")),
+        models=_models(bad, key, entry),
+        service_tier=tier,
+        speed=speed,
+        multiplier=multiplier,
+        rates=tuple(rates.items()),
+        effective_from=_date(bad, f"{key}.effective_from", entry.get("effective_from")),
+        source=_text(bad, f"{key}.source", entry.get("source")) or origin,
+    )
 
 
 def _models(bad: _Reporter, key: str, entry: dict[str, Any]) -> tuple[str, ...]:
@@ -351,8 +435,11 @@ def _rate(bad: _Reporter, key: str, value: Any) -> Decimal:
         bad(key, f"negative price {rate}", hint="prices are USD per million tokens, 0 or more")
     exponent = rate.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -_MAX_RATE_PLACES:
-        bad(key, f"{rate} has more than {_MAX_RATE_PLACES} decimal places",
-            hint=f"prices are USD per million tokens, with at most {_MAX_RATE_PLACES} decimal places")
+        bad(
+            key,
+            f"{rate} has more than {_MAX_RATE_PLACES} decimal places",
+            hint=f"prices are USD per million tokens, with at most {_MAX_RATE_PLACES} decimal places",
+        )
     return rate
 
 
@@ -372,8 +459,11 @@ def _date(bad: _Reporter, key: str, value: Any) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime) or not isinstance(value, (date, str)):
-        bad(key, f"expected a date like 2026-01-01, got {value}",
-            hint="effective_from is a UTC calendar date; the price applies from 00:00 UTC that day")
+        bad(
+            key,
+            f"expected a date like 2026-01-01, got {value}",
+            hint="effective_from is a UTC calendar date; the price applies from 00:00 UTC that day",
+        )
     if isinstance(value, date):
         return value
     try:

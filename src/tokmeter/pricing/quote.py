@@ -38,20 +38,35 @@ class PriceQuote:
     modifiers: list[tuple[str, str]]  # (what a tier or speed does, its source) for those known for the model
 
 
-def quote(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None = None, *,
-          service_tier: str | None = None, speed: str | None = None) -> PriceQuote | None:
+def quote(
+    provider: str | None,
+    model: str,
+    at: datetime,
+    overrides: PriceOverrides | None = None,
+    *,
+    service_tier: str | None = None,
+    speed: str | None = None,
+) -> PriceQuote | None:
     """The price that applies to ``model`` (as stored, from ``provider``) at ``at``, served at
     ``service_tier`` and ``speed`` (None: standard); None: unpriced."""
     price = resolve(provider, model, at, overrides, describe=True, service_tier=service_tier, speed=speed)
     if price is None:
         return None
     looked_up = overrides.alias(provider, model) if overrides else (provider, model)
-    return PriceQuote(provider, model, at, looked_up if looked_up != (provider, model) else None, price,
-                      tier_rates(price), known_modifiers(provider, model, at, overrides))
+    return PriceQuote(
+        provider,
+        model,
+        at,
+        looked_up if looked_up != (provider, model) else None,
+        price,
+        tier_rates(price),
+        known_modifiers(provider, model, at, overrides),
+    )
 
 
-def known_modifiers(provider: str | None, model: str, at: datetime,
-                    overrides: PriceOverrides | None) -> list[tuple[str, str]]:
+def known_modifiers(
+    provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None
+) -> list[tuple[str, str]]:
     """What each service tier and fast mode does to the model's price at ``at``, with the source; the
     tiers and speeds without a known rate are left out."""
     wanted = [(tier, None) for tier in MODIFIED_TIERS] + [(None, speed) for speed in MODIFIED_SPEEDS]
@@ -77,9 +92,13 @@ def tier_rates(price: ResolvedPrice) -> list[TierRates]:
             "output": c["_c_output"],
             "reasoning": c["_c_output"] + c["_c_reasoning"],
         }
-        out.append(TierRates(price.thresholds[level - 1] if level else None,
-                             {kind: _plain(rate * _MILLION) for kind, rate in rates.items()},
-                             _plain(c["_c_request"])))
+        out.append(
+            TierRates(
+                price.thresholds[level - 1] if level else None,
+                {kind: _plain(rate * _MILLION) for kind, rate in rates.items()},
+                _plain(c["_c_request"]),
+            )
+        )
     return out
 
 

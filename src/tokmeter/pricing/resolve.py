@@ -88,7 +88,9 @@ def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
     known = {c: pl.col(c).fill_null(0) for c in SUBSET_TOKENS}
     cache_read = pl.min_horizontal(known["cache_read_tokens"], "input_tokens")
     lf = lf.with_columns(_p_cache_read=cache_read)
-    cache_write = pl.min_horizontal(known["cache_write_tokens"], pl.col("input_tokens") - pl.col("_p_cache_read"))
+    cache_write = pl.min_horizontal(
+        known["cache_write_tokens"], pl.col("input_tokens") - pl.col("_p_cache_read")
+    )
     lf = lf.with_columns(_p_cache_write=cache_write)
     cache_write_1h = pl.min_horizontal(known["cache_write_1h_tokens"], "_p_cache_write")
     return lf.with_columns(
@@ -101,8 +103,11 @@ def _capped_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
 def price_data(overrides: PriceOverrides | None = None) -> dict[str, str | None]:
     """Which price data produced a cost: the genai-prices version, and the price file (path and
     sha256 of its content) or None. Reports and exports record this next to their figures."""
-    return {"genai_prices": _genai_prices_version(), "modifiers": price_modifiers.VERSION,
-            "overrides": overrides.label if overrides else None}
+    return {
+        "genai_prices": _genai_prices_version(),
+        "modifiers": price_modifiers.VERSION,
+        "overrides": overrides.label if overrides else None,
+    }
 
 
 def price_data_version(overrides: PriceOverrides | None = None) -> str:
@@ -142,8 +147,12 @@ def _has_time_of_day_prices(info: Any) -> bool:
 def _thresholds(model_price: Any) -> tuple[int, ...]:
     from genai_prices.types import TieredPrices
 
-    starts = {tier.start for value in vars(model_price).values() if isinstance(value, TieredPrices)
-              for tier in value.tiers}
+    starts = {
+        tier.start
+        for value in vars(model_price).values()
+        if isinstance(value, TieredPrices)
+        for tier in value.tiers
+    }
     return tuple(sorted(starts))
 
 
@@ -192,9 +201,16 @@ class ResolvedPrice:
         return price.coefficients(min(level, len(price.thresholds)))
 
 
-def resolve(provider: str | None, model: str | None, at: datetime, overrides: PriceOverrides | None = None,
-            *, describe: bool = False, service_tier: str | None = None, speed: str | None = None
-            ) -> ResolvedPrice | None:
+def resolve(
+    provider: str | None,
+    model: str | None,
+    at: datetime,
+    overrides: PriceOverrides | None = None,
+    *,
+    describe: bool = False,
+    service_tier: str | None = None,
+    speed: str | None = None,
+) -> ResolvedPrice | None:
     """The price in force for a stored (provider, model) at a moment (None: unpriced). Aliases are
     applied first; a custom price in force wins over genai-prices; then the discount, then the modifiers
     of ``service_tier`` and ``speed``. ``describe`` also finds since when the price is in force, until
@@ -209,7 +225,9 @@ def resolve(provider: str | None, model: str | None, at: datetime, overrides: Pr
     names = ((provider, lookup[0], priced_provider), (model, lookup[1], priced_model))
     if overrides is not None:
         if describe:
-            changes = [d for d in (price.until, overrides.next_change(*lookup, at.astimezone(UTC).date())) if d]
+            changes = [
+                d for d in (price.until, overrides.next_change(*lookup, at.astimezone(UTC).date())) if d
+            ]
             price = replace(price, until=min(changes, default=None))
         percent, key = overrides.discount(*names)
         if percent:
@@ -218,9 +236,14 @@ def resolve(provider: str | None, model: str | None, at: datetime, overrides: Pr
     return _modified(price, names, service_tier, speed, at, overrides)
 
 
-def _modified(price: ResolvedPrice, names: tuple[tuple[str | None, ...], tuple[str | None, ...]],
-              service_tier: str | None, speed: str | None, at: datetime,
-              overrides: PriceOverrides | None) -> ResolvedPrice:
+def _modified(
+    price: ResolvedPrice,
+    names: tuple[tuple[str | None, ...], tuple[str | None, ...]],
+    service_tier: str | None,
+    speed: str | None,
+    at: datetime,
+    overrides: PriceOverrides | None,
+) -> ResolvedPrice:
     """The price with the modifiers of a service tier and speed (``price_modifiers``)."""
     found = price_modifiers.applied(*names, service_tier, speed, at.astimezone(UTC).date(), overrides)
     if found is None:
@@ -233,21 +256,34 @@ def _modified(price: ResolvedPrice, names: tuple[tuple[str | None, ...], tuple[s
 
 def _rates_model_price(modifier: Modifier) -> Any:  # a genai_prices ModelPrice
     rates = dict(modifier.rates)
-    return _custom_model_price(CustomPrice(model="", provider=None, effective_from=None, input=rates["input"],
-                                           output=rates["output"], cache_read=rates.get("cache_read"),
-                                           cache_write=rates.get("cache_write"),
-                                           cache_write_1h=rates.get("cache_write_1h")))
+    return _custom_model_price(
+        CustomPrice(
+            model="",
+            provider=None,
+            effective_from=None,
+            input=rates["input"],
+            output=rates["output"],
+            cache_read=rates.get("cache_read"),
+            cache_write=rates.get("cache_write"),
+            cache_write_1h=rates.get("cache_write_1h"),
+        )
+    )
 
 
-def _base_price(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None,
-                describe: bool) -> tuple[ResolvedPrice, str | None, str] | None:
+def _base_price(
+    provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None, describe: bool
+) -> tuple[ResolvedPrice, str | None, str] | None:
     """The custom price in force, else genai-prices', before any discount, with the (provider, model)
     that priced it."""
     custom = overrides.custom_price(provider, model, at.astimezone(UTC).date()) if overrides else None
     if custom is not None and overrides is not None:
-        price = ResolvedPrice(priced_as=f"custom:{custom.model}", source=overrides.label,
-                              model_price=_custom_model_price(custom), thresholds=(),
-                              effective_from=custom.effective_from)
+        price = ResolvedPrice(
+            priced_as=f"custom:{custom.model}",
+            source=overrides.label,
+            model_price=_custom_model_price(custom),
+            thresholds=(),
+            effective_from=custom.effective_from,
+        )
         return price, custom.provider, custom.model
     found = _model_info(provider, model)
     if found is None:
@@ -257,8 +293,9 @@ def _base_price(provider: str | None, model: str, at: datetime, overrides: Price
         model_price = info.get_prices(at)
         thresholds = _thresholds(model_price)
     source = f"genai-prices {_genai_prices_version()}"
-    price = ResolvedPrice(priced_as=f"{found[0].id}:{info.id}", source=source, model_price=model_price,
-                          thresholds=thresholds)
+    price = ResolvedPrice(
+        priced_as=f"{found[0].id}:{info.id}", source=source, model_price=model_price, thresholds=thresholds
+    )
     if describe:
         with price_data_errors(f"to find when the price of {found[0].id}:{info.id} is in force"):
             price = _described(price, info, at)
@@ -272,8 +309,9 @@ def _described(price: ResolvedPrice, info: Any, at: datetime) -> ResolvedPrice:
     conditions = [p.constraint for p in info.prices] if isinstance(info.prices, list) else []
     active = next((c for c in reversed(conditions) if c is None or c.active(at)), None)
     starts = [c.start_date for c in conditions if isinstance(c, StartDateConstraint)]
-    windows = ", ".join(f"{c.start_time:%H:%M}-{c.end_time:%H:%M}" for c in conditions
-                        if isinstance(c, TimeOfDateConstraint))
+    windows = ", ".join(
+        f"{c.start_time:%H:%M}-{c.end_time:%H:%M}" for c in conditions if isinstance(c, TimeOfDateConstraint)
+    )
     inside = isinstance(active, TimeOfDateConstraint)
     day = at.astimezone(UTC).date()
     return replace(
@@ -329,21 +367,34 @@ def _probe(model_price: Any, level: int, thresholds: tuple[int, ...]) -> dict[st
     t = thresholds[level - 1] + 1 if level else 1
 
     def cost(**extra: int) -> Decimal:  # in the caller's decimal context: calc_price's own arithmetic
-        counts = dict(input_tokens=t, cache_read_tokens=0, cache_write_tokens=0, cache_write_5m_tokens=0,
-                      cache_write_1h_tokens=0, output_tokens=0, output_reasoning_tokens=0)
+        counts = dict(
+            input_tokens=t,
+            cache_read_tokens=0,
+            cache_write_tokens=0,
+            cache_write_5m_tokens=0,
+            cache_write_1h_tokens=0,
+            output_tokens=0,
+            output_reasoning_tokens=0,
+        )
         counts.update(extra)
         return model_price.calc_price(Usage(**counts))["total_price"]
 
     with price_data_errors(f"to price a probe usage of {t:,} input tokens"):
         base, more_input, output = cost(), cost(input_tokens=t + 1), cost(output_tokens=1)
-        probes = {"_c_cache_read": cost(cache_read_tokens=1),
-                  "_c_cache_write_5m": cost(cache_write_tokens=1, cache_write_5m_tokens=1),
-                  "_c_cache_write_1h": cost(cache_write_tokens=1, cache_write_1h_tokens=1),
-                  "_c_reasoning": cost(output_tokens=1, output_reasoning_tokens=1)}
+        probes = {
+            "_c_cache_read": cost(cache_read_tokens=1),
+            "_c_cache_write_5m": cost(cache_write_tokens=1, cache_write_5m_tokens=1),
+            "_c_cache_write_1h": cost(cache_write_tokens=1, cache_write_1h_tokens=1),
+            "_c_reasoning": cost(output_tokens=1, output_reasoning_tokens=1),
+        }
         with localcontext(prec=WIDE):  # differences of exact decimals: exact
             per_input, per_output = more_input - base, output - base
-            coefficients = {"_c_request": base - per_input * t, "_c_input": per_input, "_c_output": per_output,
-                            **{name: value - base for name, value in probes.items()}}
+            coefficients = {
+                "_c_request": base - per_input * t,
+                "_c_input": per_input,
+                "_c_output": per_output,
+                **{name: value - base for name, value in probes.items()},
+            }
             coefficients["_c_reasoning"] -= per_output
     return checked(coefficients)
 
@@ -384,17 +435,34 @@ def build_price_table(keys: pl.DataFrame, overrides: PriceOverrides | None = Non
             continue
         for level in range(len(price.thresholds) + 1):
             standard = price.standard_coefficients(level)
-            out.append({
-                "provider": provider, "model": model, "service_tier": tier, "speed": speed, "_price_day": day,
-                "_price_minute": minute_key, "_tier": level, "_thresholds": list(price.thresholds),
-                "_priced_as": price.priced_as, "_modifier_unknown": bool(price.modifier and not price.modifier.known),
-                **price.coefficients(level), **{STANDARD[name]: value for name, value in standard.items()},
-            })
+            out.append(
+                {
+                    "provider": provider,
+                    "model": model,
+                    "service_tier": tier,
+                    "speed": speed,
+                    "_price_day": day,
+                    "_price_minute": minute_key,
+                    "_tier": level,
+                    "_thresholds": list(price.thresholds),
+                    "_priced_as": price.priced_as,
+                    "_modifier_unknown": bool(price.modifier and not price.modifier.known),
+                    **price.coefficients(level),
+                    **{STANDARD[name]: value for name, value in standard.items()},
+                }
+            )
     return price_frame(out)
 
 
-def applicable(provider: str | None, model: str, at: datetime, overrides: PriceOverrides | None = None, *,
-               service_tier: str | None = None, speed: str | None = None) -> ResolvedPrice | None:
+def applicable(
+    provider: str | None,
+    model: str,
+    at: datetime,
+    overrides: PriceOverrides | None = None,
+    *,
+    service_tier: str | None = None,
+    speed: str | None = None,
+) -> ResolvedPrice | None:
     """``resolve``, or None also when the price cannot be applied at some tier (a ``PriceProblem``, whose
     reason ``unpriced.reason`` gives): what the price table holds."""
     try:
@@ -410,10 +478,18 @@ def applicable(provider: str | None, model: str, at: datetime, overrides: PriceO
 
 def price_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     schema: dict[str, Any] = {
-        "provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
-        "_price_day": pl.Date, "_price_minute": pl.Int32, "_tier": pl.Int32, "_thresholds": pl.List(pl.Int64),
-        "_priced_as": pl.String, "_modifier_unknown": pl.Boolean,
-        "_c_request": COST_DTYPE, **{c: COST_DTYPE for c in COEFFICIENTS.values()},
+        "provider": pl.String,
+        "model": pl.String,
+        "service_tier": pl.String,
+        "speed": pl.String,
+        "_price_day": pl.Date,
+        "_price_minute": pl.Int32,
+        "_tier": pl.Int32,
+        "_thresholds": pl.List(pl.Int64),
+        "_priced_as": pl.String,
+        "_modifier_unknown": pl.Boolean,
+        "_c_request": COST_DTYPE,
+        **{c: COST_DTYPE for c in COEFFICIENTS.values()},
         **{c: COST_DTYPE for c in STANDARD.values()},
     }
     return pl.DataFrame(rows, schema=schema)
@@ -434,8 +510,13 @@ def with_tier(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     minute_models = table.filter(pl.col("_price_minute").is_not_null()).select("provider", "model").unique()
     keyed = (
         price_keys(lf)
-        .join(minute_models.lazy().with_columns(_by_minute=pl.lit(True)), on=["provider", "model"], how="left",
-              maintain_order="left", nulls_equal=True)
+        .join(
+            minute_models.lazy().with_columns(_by_minute=pl.lit(True)),
+            on=["provider", "model"],
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )
         .with_columns(_price_minute=pl.when(pl.col("_by_minute")).then(pl.col("_price_minute")))
         .drop("_by_minute")
     )
@@ -444,12 +525,19 @@ def with_tier(lf: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
     thresholds = (
         table.lazy()
         .unique(subset=period)
-        .select(*period, *(pl.col("_thresholds").list.get(i, null_on_oob=True).alias(f"_t{i}") for i in range(depth)))
+        .select(
+            *period,
+            *(pl.col("_thresholds").list.get(i, null_on_oob=True).alias(f"_t{i}") for i in range(depth)),
+        )
     )
-    tier = pl.sum_horizontal([(pl.col("input_tokens") > pl.col(f"_t{i}")).fill_null(False).cast(pl.Int32)
-                              for i in range(depth)])
-    return (keyed.join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(_tier=tier.cast(pl.Int32)).drop(f"_t{i}" for i in range(depth)))
+    tier = pl.sum_horizontal(
+        [(pl.col("input_tokens") > pl.col(f"_t{i}")).fill_null(False).cast(pl.Int32) for i in range(depth)]
+    )
+    return (
+        keyed.join(thresholds, on=period, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(_tier=tier.cast(pl.Int32))
+        .drop(f"_t{i}" for i in range(depth))
+    )
 
 
 def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False) -> pl.LazyFrame:
@@ -459,8 +547,9 @@ def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False)
     return keyed.with_columns(**cost_columns(breakdown), priced_as=pl.col("_priced_as")).drop(PRICE_HELPERS)
 
 
-def price_rows(lf: pl.LazyFrame, overrides: PriceOverrides | None = None, *,
-               breakdown: bool = False) -> pl.LazyFrame:
+def price_rows(
+    lf: pl.LazyFrame, overrides: PriceOverrides | None = None, *, breakdown: bool = False
+) -> pl.LazyFrame:
     """``with_cost`` with the price table built for exactly the rows of ``lf`` (collects their
     distinct price keys once: a small query)."""
     return with_cost(lf, price_table_for(lf, overrides), breakdown=breakdown)
@@ -473,24 +562,35 @@ def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -
     keyed = price_keys(lf)
 
     def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
-        return keyed.join(pairs.lazy(), on=["provider", "model"], how="semi", nulls_equal=True) \
-            .select(PRICE_KEY).unique().collect()
+        return (
+            keyed.join(pairs.lazy(), on=["provider", "model"], how="semi", nulls_equal=True)
+            .select(PRICE_KEY)
+            .unique()
+            .collect()
+        )
 
     days = keyed.select(DAY_KEY).unique().collect()
     return price_table_from_days(days, minutes_of, overrides)[0]
 
 
-def price_table_from_days(days: pl.DataFrame, minutes_of: Callable[[pl.DataFrame], pl.DataFrame],
-                          overrides: PriceOverrides | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def price_table_from_days(
+    days: pl.DataFrame,
+    minutes_of: Callable[[pl.DataFrame], pl.DataFrame],
+    overrides: PriceOverrides | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``build_price_table`` from the distinct ``DAY_KEY`` (provider, model, modifiers, day) of some rows; for the
     (provider, model) pairs priced by time of day, ``minutes_of(pairs)`` gives those rows' distinct
     ``PRICE_KEY`` values with their minute. Returns the table and those pairs. Whatever engine holds the
     rows (polars here, Spark in ``spark_engine``) answers the two small queries."""
     pairs = days.select("provider", "model").unique()
-    by_minute = pairs.filter(pl.Series([bool(m) and is_priced_by_minute(p, m, overrides) for p, m in pairs.iter_rows()],
-                                       dtype=pl.Boolean))
-    keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True) \
-        .with_columns(_price_minute=pl.lit(None, dtype=pl.Int32))
+    by_minute = pairs.filter(
+        pl.Series(
+            [bool(m) and is_priced_by_minute(p, m, overrides) for p, m in pairs.iter_rows()], dtype=pl.Boolean
+        )
+    )
+    keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True).with_columns(
+        _price_minute=pl.lit(None, dtype=pl.Int32)
+    )
     if by_minute.height:
         keys = pl.concat([keys, minutes_of(by_minute).select(keys.columns).cast(keys.schema)])
     return build_price_table(keys, overrides), by_minute

@@ -45,8 +45,11 @@ def price_problem(provider: str | None, model: str, overrides: PriceOverrides | 
     """The first ``PriceProblem`` among all the prices of a stored (provider, model), after aliases: every
     custom price of the price file, and every dated or time-of-day price genai-prices has, at every tier."""
     lookup_provider, lookup_model = overrides.alias(provider, model) if overrides else (provider, model)
-    prices = [_custom_model_price(custom) for custom in (overrides.prices if overrides else ())
-              if custom.model == lookup_model and custom.provider in (lookup_provider, None)]
+    prices = [
+        _custom_model_price(custom)
+        for custom in (overrides.prices if overrides else ())
+        if custom.model == lookup_model and custom.provider in (lookup_provider, None)
+    ]
     found = _model_info(lookup_provider, lookup_model)
     if found is not None:
         listed = found[1].prices
@@ -77,8 +80,9 @@ def _lookup_problem(provider: str | None, model: str) -> str | None:
     return None
 
 
-def with_reasons(unpriced: pl.DataFrame, overrides: PriceOverrides | None = None,
-                 memo: PriceMemo | None = None) -> pl.DataFrame:
+def with_reasons(
+    unpriced: pl.DataFrame, overrides: PriceOverrides | None = None, memo: PriceMemo | None = None
+) -> pl.DataFrame:
     """A list of unpriced models (``provider``, ``model``, ...) with a last column ``reason``. Reasons come
     through the price memo (a report over known models does not load genai-prices): ``memo`` to share
     one, else the memo is loaded and saved here, and only when the list is not empty."""
@@ -86,8 +90,10 @@ def with_reasons(unpriced: pl.DataFrame, overrides: PriceOverrides | None = None
         return unpriced.with_columns(pl.lit(None, dtype=pl.String).alias(REASON))
     own_memo = memo is None
     memo = PriceMemo.load(overrides) if memo is None else memo
-    reasons = [memo.reason(provider, model, partial(reason, provider, model, overrides))
-               for provider, model in unpriced.select("provider", "model").iter_rows()]
+    reasons = [
+        memo.reason(provider, model, partial(reason, provider, model, overrides))
+        for provider, model in unpriced.select("provider", "model").iter_rows()
+    ]
     if own_memo:
         memo.save()
     return unpriced.with_columns(pl.Series(REASON, reasons, dtype=pl.String))
@@ -97,5 +103,6 @@ def with_row_reasons(rows: pl.DataFrame, overrides: PriceOverrides | None = None
     """Priced rows (``cost_usd``) with a last column ``unpriced_reason``: null when the row has a cost."""
     unpriced = rows.filter(pl.col("cost_usd").is_null()).select("provider", "model").unique()
     reasons = with_reasons(unpriced, overrides).rename({REASON: ROW_REASON})
-    return (rows.join(reasons, on=["provider", "model"], how="left", nulls_equal=True, maintain_order="left")
-            .with_columns(pl.when(pl.col("cost_usd").is_null()).then(pl.col(ROW_REASON)).alias(ROW_REASON)))
+    return rows.join(
+        reasons, on=["provider", "model"], how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(pl.when(pl.col("cost_usd").is_null()).then(pl.col(ROW_REASON)).alias(ROW_REASON))

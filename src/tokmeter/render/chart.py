@@ -32,7 +32,17 @@ from .tables import report_caption
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c9c9c")
 # a 16-colour terminal would fold the palette onto a few colours: use eight distinct ones there
-BASIC_PALETTE = ("blue", "yellow", "red", "cyan", "green", "magenta", "bright_blue", "bright_red", "bright_black")
+BASIC_PALETTE = (
+    "blue",
+    "yellow",
+    "red",
+    "cyan",
+    "green",
+    "magenta",
+    "bright_blue",
+    "bright_red",
+    "bright_black",
+)
 EIGHTHS = " ▏▎▍▌▋▊▉"
 SPARKS = ("▁▂▃▄▅▆▇█", ".:-=+*#%")
 ASCII_FILLS = "#=+*o%@&"
@@ -68,20 +78,25 @@ class Look:
         step = -(-len(values) // max(most, 1))
         values = [sum(values[i : i + step], Decimal(0)) for i in range(0, len(values), step)]
         top = max(values, default=0)
-        return "".join(" " if not v else levels[min(int(ratio(v, top) * len(levels)), len(levels) - 1)]
-                       for v in values)
+        return "".join(
+            " " if not v else levels[min(int(ratio(v, top) * len(levels)), len(levels) - 1)] for v in values
+        )
 
     def clip(self, label: str, width: int) -> str:
         return label if len(label) <= width else label[: width - 1] + ("…" if self.fancy else "~")
 
 
-def report_chart(report: Report, metric: Metric, *, width: int, fancy: bool, color_system: str | None = None) -> Group:
+def report_chart(
+    report: Report, metric: Metric, *, width: int, fancy: bool, color_system: str | None = None
+) -> Group:
     """The chart for ``report``: a title, the bars, a legend when stacked, the total and the price data.
     ``fancy``: coloured Unicode (a terminal, whose Rich ``color_system`` picks the palette), else ASCII."""
     palette = PALETTE if color_system in (None, "256", "truecolor") else BASIC_PALETTE
     look, width = Look(fancy, palette), min(width, MAX_WIDTH)
     period, others = split_dims(report.dims)
-    title = f"{METRIC_TITLES[metric]} by {' and '.join(report.dims)}" if report.dims else METRIC_TITLES[metric]
+    title = (
+        f"{METRIC_TITLES[metric]} by {' and '.join(report.dims)}" if report.dims else METRIC_TITLES[metric]
+    )
     if period is None:
         body = _bar_lines(bars(report.rows, report.dims, metric), look, width)
     else:
@@ -92,8 +107,12 @@ def report_chart(report: Report, metric: Metric, *, width: int, fancy: bool, col
     footer = f"Total {metric_text(metric_value(totals, metric), metric)}, {totals['requests']:,} requests"
     if totals["unpriced_requests"] and metric == "cost":
         footer += f", {totals['unpriced_requests']:,} of them unpriced (cost unknown, not in the bars)"
-    return Group(Text(title, style="bold" if fancy else ""), *body, Text(footer),
-                 Text(report_caption(report), style="dim" if fancy else ""))
+    return Group(
+        Text(title, style="bold" if fancy else ""),
+        *body,
+        Text(footer),
+        Text(report_caption(report), style="dim" if fancy else ""),
+    )
 
 
 def _widths(labels: Sequence[str], values: Sequence[str], width: int) -> tuple[int, int, int]:
@@ -114,8 +133,17 @@ def _bar_lines(data: Bars, look: Look, width: int) -> list[Text]:
     label_w, bar_w, value_w = _widths(labels, texts, width)
     largest = max((v for v in values if v is not None), default=None)
     color = look.palette[0] if look.fancy else None
-    return [_line(look.clip(label, label_w), label_w, Text(look.bar(ratio(v, largest), bar_w), style=color or ""),
-                  bar_w, text, value_w) for label, v, text in zip(labels, values, texts, strict=True)]
+    return [
+        _line(
+            look.clip(label, label_w),
+            label_w,
+            Text(look.bar(ratio(v, largest), bar_w), style=color or ""),
+            bar_w,
+            text,
+            value_w,
+        )
+        for label, v, text in zip(labels, values, texts, strict=True)
+    ]
 
 
 def _line(label: str, label_w: int, bar: Text, bar_w: int, value: str, value_w: int) -> Text:
@@ -135,8 +163,16 @@ def _period_lines(series: Series, look: Look, width: int, *, stacked: bool) -> l
     lines = []
     for i, (period, text) in enumerate(zip(series.periods, texts, strict=True)):
         parts = [series.values[name][i] for name in series.names]
-        lines.append(_line(period, label_w, _stacked_bar(parts, largest, bar_w, look, series.others > 0),
-                           bar_w, text, value_w))
+        lines.append(
+            _line(
+                period,
+                label_w,
+                _stacked_bar(parts, largest, bar_w, look, series.others > 0),
+                bar_w,
+                text,
+                value_w,
+            )
+        )
     return lines + (_legend(series, look, width) if stacked else [])
 
 

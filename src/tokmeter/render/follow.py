@@ -43,8 +43,12 @@ class SpendTally:
 
         began = time.perf_counter()
         try:
-            costs = (price_rows(frame.lazy()).group_by("model")
-                     .agg(cost=pl.col("cost_usd").sum(), unpriced=pl.col("cost_usd").is_null().sum()).collect())
+            costs = (
+                price_rows(frame.lazy())
+                .group_by("model")
+                .agg(cost=pl.col("cost_usd").sum(), unpriced=pl.col("cost_usd").is_null().sum())
+                .collect()
+            )
         except Exception as exc:  # noqa: BLE001 - the live view must never stop the ingest
             self.note = f"spend off: pricing failed ({type(exc).__name__})"
             return
@@ -121,11 +125,13 @@ class LogView:
 
 def _summary_line(stats: FollowStats) -> str:
     report = stats.report
-    return (f"{stats.phase}: {report.captures:,} captures ({stats.rate:,.0f}/s), "
-            f"{report.rows_written:,} rows written, {report.duplicates_dropped:,} duplicates, "
-            f"{len(report.bad):,} bad, lag {_bytes(stats.lag_bytes)} / {stats.lag_seconds:.1f} s, "
-            f"buffer {stats.buffered_rows:,}/{stats.buffer_capacity:,} rows, {stats.commits:,} commits "
-            f"(last {stats.last_commit_seconds * 1000:,.0f} ms)")
+    return (
+        f"{stats.phase}: {report.captures:,} captures ({stats.rate:,.0f}/s), "
+        f"{report.rows_written:,} rows written, {report.duplicates_dropped:,} duplicates, "
+        f"{len(report.bad):,} bad, lag {_bytes(stats.lag_bytes)} / {stats.lag_seconds:.1f} s, "
+        f"buffer {stats.buffered_rows:,}/{stats.buffer_capacity:,} rows, {stats.commits:,} commits "
+        f"(last {stats.last_commit_seconds * 1000:,.0f} ms)"
+    )
 
 
 class LiveView:

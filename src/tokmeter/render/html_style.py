@@ -7,19 +7,49 @@ loads anything.
 from __future__ import annotations
 
 LIGHT = {
-    "bg": "#ffffff", "fg": "#1d2330", "muted": "#5b6475", "grid": "#e3e6ec", "card": "#f5f7fa",
-    "border": "#d9dde5", "track": "#eceff3",
-    "s0": "#4e79a7", "s1": "#f28e2b", "s2": "#e15759", "s3": "#76b7b2", "s4": "#59a14f", "s5": "#edc948",
-    "s6": "#b07aa1", "s7": "#ff9da7", "so": "#a0a4ab",
-    "k-input": "#4e79a7", "k-cache-read": "#59a14f", "k-cache-write": "#edc948", "k-output": "#e15759",
+    "bg": "#ffffff",
+    "fg": "#1d2330",
+    "muted": "#5b6475",
+    "grid": "#e3e6ec",
+    "card": "#f5f7fa",
+    "border": "#d9dde5",
+    "track": "#eceff3",
+    "s0": "#4e79a7",
+    "s1": "#f28e2b",
+    "s2": "#e15759",
+    "s3": "#76b7b2",
+    "s4": "#59a14f",
+    "s5": "#edc948",
+    "s6": "#b07aa1",
+    "s7": "#ff9da7",
+    "so": "#a0a4ab",
+    "k-input": "#4e79a7",
+    "k-cache-read": "#59a14f",
+    "k-cache-write": "#edc948",
+    "k-output": "#e15759",
     "warn": "#b45309",
 }
 DARK = {
-    "bg": "#12151c", "fg": "#e6e9ef", "muted": "#9aa3b2", "grid": "#2a303c", "card": "#1b2029",
-    "border": "#2f3542", "track": "#262c37",
-    "s0": "#6f9fd8", "s1": "#ffa552", "s2": "#ff7b7d", "s3": "#8fd3cd", "s4": "#7cc870", "s5": "#f5d76e",
-    "s6": "#c99bc0", "s7": "#ffb3bb", "so": "#7d828c",
-    "k-input": "#6f9fd8", "k-cache-read": "#7cc870", "k-cache-write": "#f5d76e", "k-output": "#ff7b7d",
+    "bg": "#12151c",
+    "fg": "#e6e9ef",
+    "muted": "#9aa3b2",
+    "grid": "#2a303c",
+    "card": "#1b2029",
+    "border": "#2f3542",
+    "track": "#262c37",
+    "s0": "#6f9fd8",
+    "s1": "#ffa552",
+    "s2": "#ff7b7d",
+    "s3": "#8fd3cd",
+    "s4": "#7cc870",
+    "s5": "#f5d76e",
+    "s6": "#c99bc0",
+    "s7": "#ffb3bb",
+    "so": "#7d828c",
+    "k-input": "#6f9fd8",
+    "k-cache-read": "#7cc870",
+    "k-cache-write": "#f5d76e",
+    "k-output": "#ff7b7d",
     "warn": "#fbbf24",
 }
 CLASSES = [f"s{i}" for i in range(8)] + ["so", "k-input", "k-cache-read", "k-cache-write", "k-output"]
@@ -86,5 +116,15 @@ def _variables(values: dict[str, str]) -> str:
 def stylesheet() -> str:
     """The whole stylesheet; the light theme is also forced for print."""
     swatches = "".join(f".{c}{{fill:var(--{c});background:var(--{c})}}" for c in CLASSES)
-    return (_variables(LIGHT) + "\n@media (prefers-color-scheme: dark){" + _variables(DARK) + "}\n"
-            + "@media print{" + _variables(LIGHT) + "}\n" + BASE + swatches + "\n")
+    return (
+        _variables(LIGHT)
+        + "\n@media (prefers-color-scheme: dark){"
+        + _variables(DARK)
+        + "}\n"
+        + "@media print{"
+        + _variables(LIGHT)
+        + "}\n"
+        + BASE
+        + swatches
+        + "\n"
+    )

@@ -24,19 +24,31 @@ def render_ingest_report(report: IngestReport, store: Store, console: Console) -
     console.print(f"  rows written       {commit.rows_written:,}")
     console.print(
         f"  duplicates dropped {commit.duplicates_dropped:,}"
-        + (f"  ({commit.duplicates_disagreeing:,} disagreed on usage)" if commit.duplicates_disagreeing else "")
+        + (
+            f"  ({commit.duplicates_disagreeing:,} disagreed on usage)"
+            if commit.duplicates_disagreeing
+            else ""
+        )
     )
     style = "bold yellow" if report.bad else ""
-    console.print(f"  bad captures       [{style}]{len(report.bad):,}[/]" if style else "  bad captures       0")
+    console.print(
+        f"  bad captures       [{style}]{len(report.bad):,}[/]" if style else "  bad captures       0"
+    )
     for bad in report.bad[:SHOW_BAD]:
         console.print(f"    {bad.where}: {bad.reason}", soft_wrap=True, highlight=False, markup=False)
     if len(report.bad) > SHOW_BAD:
         console.print(f"    ... and {len(report.bad) - SHOW_BAD:,} more")
     if report.unpriced_models:
-        console.print("  [bold yellow]unpriced models[/] (no price in genai-prices, or one that cannot be applied: "
-                      "cost unknown, not $0; tokmeter prices check says why)")
+        console.print(
+            "  [bold yellow]unpriced models[/] (no price in genai-prices, or one that cannot be applied: "
+            "cost unknown, not $0; tokmeter prices check says why)"
+        )
         for provider, model, count in report.unpriced_models:
-            console.print(f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)", markup=False, emoji=False)
+            console.print(
+                f"    {provider or '?'} / {model or '(no model)'}: {count:,} row(s)",
+                markup=False,
+                emoji=False,
+            )
 
 
 def render_tally(tally: Tally, console: Console, estimated_dropped: int = 0) -> None:
@@ -47,21 +59,33 @@ def render_tally(tally: Tally, console: Console, estimated_dropped: int = 0) -> 
         details = [f"{tally.estimated_partial:,} partial: output only"] if tally.estimated_partial else []
         if tally.estimated_without_prompt:
             details.append(f"{tally.estimated_without_prompt:,} without a captured prompt: input 0")
-        _line(console, f"  estimated usage    {tally.estimated:,} stream(s) ended without their usage"
-              + (f" ({'; '.join(details)})" if details else ""))
+        _line(
+            console,
+            f"  estimated usage    {tally.estimated:,} stream(s) ended without their usage"
+            + (f" ({'; '.join(details)})" if details else ""),
+        )
         if estimated_dropped:
             count = min(estimated_dropped, tally.estimated)
-            _line(console, f"                     {count:,} of them {'was a copy' if count == 1 else 'were copies'} of "
-                  "a request already counted, dropped as duplicates (the report counts each request once)")
+            _line(
+                console,
+                f"                     {count:,} of them {'was a copy' if count == 1 else 'were copies'} of "
+                "a request already counted, dropped as duplicates (the report counts each request once)",
+            )
     missing = sum(tally.missing.values())
     if missing:
-        order = sorted(tally.missing.items(), key=lambda item: (-item[1], list(MISSING_REASONS).index(item[0])))
-        reasons = ", ".join(f"{count:,} {reason if count == 1 else MISSING_REASONS[reason]}" for reason, count in order)
+        order = sorted(
+            tally.missing.items(), key=lambda item: (-item[1], list(MISSING_REASONS).index(item[0]))
+        )
+        reasons = ", ".join(
+            f"{count:,} {reason if count == 1 else MISSING_REASONS[reason]}" for reason, count in order
+        )
         _line(console, f"  no usage           {missing:,} row(s) with no usage: {reasons}")
     if tally.fallback_ids:
-        console.print(f"  [bold yellow]fallback ids[/]       {tally.fallback_ids:,} capture(s) carried no request or "
-                      "response id: stored under a digest of the capture (see README, The usage row)",
-                      highlight=False)
+        console.print(
+            f"  [bold yellow]fallback ids[/]       {tally.fallback_ids:,} capture(s) carried no request or "
+            "response id: stored under a digest of the capture (see README, The usage row)",
+            highlight=False,
+        )
 
 
 def _line(console: Console, text: str) -> None:

@@ -16,15 +16,35 @@ from .tables import UNKNOWN, price_caption
 
 def unpriced_check_table(unpriced: pl.DataFrame, price_data: dict[str, str | None]) -> Table:
     """The unpriced models with their volume and when they were first and last seen."""
-    table = Table(title="Unpriced models (cost unknown, not $0)", title_justify="left", header_style="bold",
-                  caption=price_caption(price_data), caption_justify="left")
-    for column in ("provider", "model", "requests", "input tokens", "output tokens", "first seen", "last seen",
-                   "reason"):
+    table = Table(
+        title="Unpriced models (cost unknown, not $0)",
+        title_justify="left",
+        header_style="bold",
+        caption=price_caption(price_data),
+        caption_justify="left",
+    )
+    for column in (
+        "provider",
+        "model",
+        "requests",
+        "input tokens",
+        "output tokens",
+        "first seen",
+        "last seen",
+        "reason",
+    ):
         table.add_column(column, justify="right" if column.endswith("s") else "left")
     for row in unpriced.iter_rows(named=True):
-        table.add_row(row["provider"] or UNKNOWN, row["model"] or "(no model)", f"{row['requests']:,}",
-                      f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", _when(row["first_seen"]),
-                      _when(row["last_seen"]), escape(row["reason"]))
+        table.add_row(
+            row["provider"] or UNKNOWN,
+            row["model"] or "(no model)",
+            f"{row['requests']:,}",
+            f"{row['input_tokens']:,}",
+            f"{row['output_tokens']:,}",
+            _when(row["first_seen"]),
+            _when(row["last_seen"]),
+            escape(row["reason"]),
+        )
     return table
 
 
@@ -51,7 +71,9 @@ def render_quote(found: PriceQuote, console: Console) -> None:
         lines.append(("modifier", f"{price.modifier.label}{included}"))
     for index, (label, source) in enumerate(found.modifiers):
         lines.append(("modifiers" if index == 0 else "", f"{label}: {source}"))
-    console.print(f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False)
+    console.print(
+        f"[bold]{escape(found.model)}[/]{escape(who)} at {found.at:%Y-%m-%d %H:%M} UTC", highlight=False
+    )
     console.print(_label_grid(lines))
     show_table(console, _rates_table(found))
 

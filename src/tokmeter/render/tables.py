@@ -51,8 +51,10 @@ def unknown_notes(totals: Mapping[str, Any]) -> list[str]:
     notes = []
     for column in UNKNOWN_COUNTS:
         if totals.get(column):
-            notes.append(f"{column.removeprefix('unknown_')} unknown for {totals[column]:,} of "
-                         f"{totals['requests']:,} rows (counted as 0)")
+            notes.append(
+                f"{column.removeprefix('unknown_')} unknown for {totals[column]:,} of "
+                f"{totals['requests']:,} rows (counted as 0)"
+            )
     return notes
 
 
@@ -81,8 +83,13 @@ def _header(measure: str) -> str:
 def report_table(report: Report) -> Table:
     from rich.table import Table  # not imported for the machine formats: 20 ms of every report's start
 
-    table = Table(show_footer=True, header_style="bold", footer_style="bold",
-                  caption=report_caption(report), caption_justify="left")
+    table = Table(
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+        caption=report_caption(report),
+        caption_justify="left",
+    )
     totals = report.totals.row(0, named=True)
     shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     for index, dim in enumerate(report.dims):
@@ -95,8 +102,10 @@ def report_table(report: Report) -> Table:
             table.add_row(*(_cell(m, totals[m]) for m in shown))
         return table
     for row in report.rows.iter_rows(named=True):
-        table.add_row(*(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
-                      *(_cell(m, row[m]) for m in shown))
+        table.add_row(
+            *(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
+            *(_cell(m, row[m]) for m in shown),
+        )
     return table
 
 
@@ -114,15 +123,19 @@ def unpriced_table(report: Report) -> Table:
     columns = ("provider", "model", "requests", "input_tokens", "output_tokens")
     for row in report.unpriced.iter_rows(named=True):
         cells = (row[c] for c in columns)
-        table.add_row(*(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells),
-                      Text(row["reason"]))
+        table.add_row(
+            *(UNKNOWN if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells),
+            Text(row["reason"]),
+        )
     return table
 
 
 def _jsonable(frame: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
     for row in frame.iter_rows(named=True):
-        out.append({k: cost_number(v) if isinstance(v, Decimal) or _is_cost(k) else v for k, v in row.items()})
+        out.append(
+            {k: cost_number(v) if isinstance(v, Decimal) or _is_cost(k) else v for k, v in row.items()}
+        )
     return out
 
 
@@ -145,14 +158,17 @@ def for_export(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Decimal).round(9).cast(pl.Decimal(38, 9)))
 
 
-def write_frame(frame: pl.DataFrame, fmt: str, output: Path | None,
-                price_data: dict[str, str | None] | None = None) -> None:
+def write_frame(
+    frame: pl.DataFrame, fmt: str, output: Path | None, price_data: dict[str, str | None] | None = None
+) -> None:
     """Write a data frame as csv, json, jsonl or parquet, to ``output`` or stdout. ``price_data`` goes into a
     Parquet file's metadata (key ``tokmeter.price_data``, a JSON object) and JSON's ``price_data`` key."""
     if fmt == "parquet":
         if output is None and sys.stdout.isatty():
-            raise UsageError("Parquet is binary: it is not written to a terminal",
-                             hint="add --output FILE.parquet, or redirect standard output to a file or a pipe")
+            raise UsageError(
+                "Parquet is binary: it is not written to a terminal",
+                hint="add --output FILE.parquet, or redirect standard output to a file or a pipe",
+            )
         metadata = {PARQUET_METADATA_KEY: orjson.dumps(price_data).decode()} if price_data else None
         if output is None:
             import io
@@ -194,15 +210,34 @@ def emit(data: bytes, output: Path | None) -> None:
 
 def unpriced_rows_note(frame: pl.DataFrame) -> list[str]:
     """Under the rows table: why the unpriced rows have no cost, one line per (provider, model)."""
-    unpriced = frame.filter(pl.col("cost_usd").is_null()).group_by("provider", "model", "unpriced_reason") \
-        .len().sort("provider", "model", nulls_last=True)
-    return [f"unpriced: {provider or UNKNOWN} / {model or '(no model)'} ({count:,} row(s)): {reason}"
-            for provider, model, reason, count in unpriced.iter_rows()]
+    unpriced = (
+        frame.filter(pl.col("cost_usd").is_null())
+        .group_by("provider", "model", "unpriced_reason")
+        .len()
+        .sort("provider", "model", nulls_last=True)
+    )
+    return [
+        f"unpriced: {provider or UNKNOWN} / {model or '(no model)'} ({count:,} row(s)): {reason}"
+        for provider, model, reason, count in unpriced.iter_rows()
+    ]
 
 
-ROWS_TABLE_COLUMNS = ("timestamp", "request_id", "user", "provider", "model", "status", "input_tokens",
-                      "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-                      "usage_source", "complete", "cost_usd")
+ROWS_TABLE_COLUMNS = (
+    "timestamp",
+    "request_id",
+    "user",
+    "provider",
+    "model",
+    "status",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "usage_source",
+    "complete",
+    "cost_usd",
+)
 
 
 def rows_table(frame: pl.DataFrame) -> Table:
@@ -211,7 +246,9 @@ def rows_table(frame: pl.DataFrame) -> Table:
     table = Table(header_style="bold")
     for column in ROWS_TABLE_COLUMNS:
         numeric = column.endswith("_tokens") or column in ("status", "cost_usd")
-        table.add_column(column.replace("_tokens", "").replace("_", " "), justify="right" if numeric else "left")
+        table.add_column(
+            column.replace("_tokens", "").replace("_", " "), justify="right" if numeric else "left"
+        )
     for row in frame.select(ROWS_TABLE_COLUMNS).iter_rows(named=True):
         cells = []
         for column, value in row.items():
@@ -222,6 +259,8 @@ def rows_table(frame: pl.DataFrame) -> Table:
             elif value is None:
                 cells.append(UNKNOWN if column == "user" else "")
             else:
-                cells.append(f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+                cells.append(
+                    f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+                )
         table.add_row(*cells)
     return table

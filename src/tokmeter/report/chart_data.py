@@ -115,7 +115,9 @@ class Series:
     others: int = 0  # how many names the last one sums, 0 when none were summed
 
     def period_totals(self) -> list[Number]:
-        return [sum((self.values[n][i] for n in self.names), _zero(self.metric)) for i in range(len(self.periods))]
+        return [
+            sum((self.values[n][i] for n in self.names), _zero(self.metric)) for i in range(len(self.periods))
+        ]
 
     def name_totals(self) -> dict[str, Number]:
         return {n: sum(self.values[n], _zero(self.metric)) for n in self.names}

@@ -30,8 +30,15 @@ class Dashboard:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def build_dashboard(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
-                    *, breakdown: bool = False, metric: Metric = "cost") -> Dashboard:
+def build_dashboard(
+    store: Store,
+    dims: Sequence[str],
+    filters: Filters,
+    overrides: PriceOverrides | None = None,
+    *,
+    breakdown: bool = False,
+    metric: Metric = "cost",
+) -> Dashboard:
     """The report for ``dims`` and the extra queries the page draws, all over ``store`` and ``filters``."""
     dims = check_dims(dims)
 

@@ -39,8 +39,10 @@ class Filters:
 
     def check(self) -> None:
         if self.since and self.until and self.since > self.until:
-            raise UsageError(f"--since {self.since} is after --until {self.until}",
-                             hint="both dates are inclusive; swap them")
+            raise UsageError(
+                f"--since {self.since} is after --until {self.until}",
+                hint="both dates are inclusive; swap them",
+            )
 
     def active(self) -> bool:
         return any((self.since, self.until, self.models, self.users, self.providers))
@@ -49,15 +51,25 @@ class Filters:
         """The filters as the options that set them, e.g. ``--since 2026-11-01 --user alice``."""
         parts = [f"--since {self.since}"] if self.since else []
         parts += [f"--until {self.until}"] if self.until else []
-        for flag, values in (("--model", self.models), ("--user", self.users),
-                             ("--provider", self.providers)):
+        for flag, values in (
+            ("--model", self.models),
+            ("--user", self.users),
+            ("--provider", self.providers),
+        ):
             parts += [f"{flag} {value}" for value in values]
         zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
         return " ".join(parts + zone)
 
     def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        return filter_rows(lf, since=self.since, until=self.until, models=self.models, users=self.users,
-                           providers=self.providers, tz=self.tz)
+        return filter_rows(
+            lf,
+            since=self.since,
+            until=self.until,
+            models=self.models,
+            users=self.users,
+            providers=self.providers,
+            tz=self.tz,
+        )
 
 
 @dataclass(slots=True)
@@ -90,9 +102,10 @@ def check_sort(dims: Sequence[str], sort: str | None) -> str:
     if key not in SORTS:
         raise UsageError(f"unknown --sort value {key!r}", hint=f"use any of: {', '.join(SORTS)}")
     if key == "period" and not periods:
-        raise UsageError("--sort period needs a time dimension",
-                         hint="add --by day, --by week or --by month, "
-                              "or sort by cost, requests, tokens or name")
+        raise UsageError(
+            "--sort period needs a time dimension",
+            hint="add --by day, --by week or --by month, or sort by cost, requests, tokens or name",
+        )
     return key
 
 
@@ -104,18 +117,33 @@ def sort_rows(rows: pl.DataFrame, dims: Sequence[str], sort: str) -> pl.DataFram
     periods = [d for d in dims if d in TIME_DIMENSIONS]
     tokens = (pl.col("input_tokens") + pl.col("output_tokens")).alias("_tokens")
     first: dict[str, list[pl.Expr]] = {
-        "period": [pl.col(p) for p in periods], "name": [],
-        "cost": [pl.col("cost_usd")], "requests": [pl.col("requests")], "tokens": [tokens],
+        "period": [pl.col(p) for p in periods],
+        "name": [],
+        "cost": [pl.col("cost_usd")],
+        "requests": [pl.col("requests")],
+        "tokens": [tokens],
     }
     keys = first[sort] + ([pl.col("cost_usd"), pl.col("requests")] if sort in ("period", "tokens") else [])
     keys += [pl.col("cost_usd")] if sort == "requests" else []
     descending = [sort != "period" or i >= len(periods) for i in range(len(keys))]
-    return rows.sort([*keys, *map(pl.col, dims)], descending=[*descending, *[False] * len(dims)],
-                     nulls_last=True, maintain_order=True)
+    return rows.sort(
+        [*keys, *map(pl.col, dims)],
+        descending=[*descending, *[False] * len(dims)],
+        nulls_last=True,
+        maintain_order=True,
+    )
 
 
-def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None = None,
-                 *, breakdown: bool = False, use_rollups: bool = True, sort: str | None = None) -> Report:
+def build_report(
+    store: Store,
+    dims: Sequence[str],
+    filters: Filters,
+    overrides: PriceOverrides | None = None,
+    *,
+    breakdown: bool = False,
+    use_rollups: bool = True,
+    sort: str | None = None,
+) -> Report:
     """Tokens and cost per group of ``dims``, the totals, and the unpriced models with their volume and
     the reason they are unpriced (``unpriced.reason``), the groups in the order of ``sort`` (``check_sort``). Answered from an up-to-date rollup table when one
     can answer it (same results, see ``report_from_rollups``), else from the rows."""
@@ -123,33 +151,55 @@ def build_report(store: Store, dims: Sequence[str], filters: Filters, overrides:
     order = check_sort(dims, sort)
     filters.check()
     with store.reading():
-        from_rollups = report_from_rollups(store, dims, filters, overrides) if use_rollups and not breakdown \
-            else None
+        from_rollups = (
+            report_from_rollups(store, dims, filters, overrides) if use_rollups and not breakdown else None
+        )
         if from_rollups is not None:
             rows, totals, unpriced = from_rollups
         else:
-            rows, totals, unpriced = report_from_rows(filters.apply(store.scan()), dims, filters.tz, overrides,
-                                                      breakdown)
-    return Report(dims, sort_rows(rows, dims, order), totals, with_reasons(unpriced, overrides), filters,
-                  measures(breakdown), price_data(overrides), source="rollups" if from_rollups is not None else "rows")
+            rows, totals, unpriced = report_from_rows(
+                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown
+            )
+    return Report(
+        dims,
+        sort_rows(rows, dims, order),
+        totals,
+        with_reasons(unpriced, overrides),
+        filters,
+        measures(breakdown),
+        price_data(overrides),
+        source="rollups" if from_rollups is not None else "rows",
+    )
 
 
-def report_from_rows(lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None,
-                     breakdown: bool) -> tuple[pl.DataFrame, ...]:
+def report_from_rows(
+    lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None, breakdown: bool
+) -> tuple[pl.DataFrame, ...]:
     """(rows, totals, unpriced models) from usage rows: grouped by ``dims`` and price key first, each
     group priced once (``priced_groups``), then added up; equal to pricing each row."""
     groups = priced_groups(with_periods(lf, dims, tz), dims, overrides, breakdown=breakdown).collect()
-    return tuple(pl.collect_all([group_usage(groups.lazy(), dims, breakdown=breakdown),
-                                 group_usage(groups.lazy(), [], breakdown=breakdown),
-                                 unpriced_models(groups.lazy())]))
+    return tuple(
+        pl.collect_all(
+            [
+                group_usage(groups.lazy(), dims, breakdown=breakdown),
+                group_usage(groups.lazy(), [], breakdown=breakdown),
+                unpriced_models(groups.lazy()),
+            ]
+        )
+    )
 
 
-def report_from_rollups(store: Store, dims: Sequence[str], filters: Filters,
-                        overrides: PriceOverrides | None) -> tuple[pl.DataFrame, ...] | None:
+def report_from_rollups(
+    store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None
+) -> tuple[pl.DataFrame, ...] | None:
     """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
     or None. Call under ``store.reading()``."""
     for table in find_tables(store):
-        if table.spec.tz == filters.tz and table_answers(table.spec, dims, filters) and table.is_fresh(overrides):
+        if (
+            table.spec.tz == filters.tz
+            and table_answers(table.spec, dims, filters)
+            and table.is_fresh(overrides)
+        ):
             rows = table.scan()
             return table_report(rows, dims, filters) if rows is not None else None
     return None

@@ -30,28 +30,57 @@ def metrics_text(table: RollupTable) -> str:
     """The textfile's content, from a rollup table (totals over all its periods) and the store."""
     lines: list[str] = []
     rows = table.scan()
-    totals = pl.DataFrame() if rows is None else (
-        rows.group_by("user", "model").agg(pl.col("requests").sum(), pl.col("failed_requests").sum(),
-                                           *(pl.col(c).sum() for c in REPORT_TOKENS), pl.col("cost_usd").sum())
-        .sort("user", "model", nulls_last=True).collect()
-    ) if {"user", "model"} <= set(table.spec.dims) else pl.DataFrame()
-    lines += ["# HELP tokmeter_tokens_total Tokens by user, model and kind (input includes cache reads/writes).",
-              "# TYPE tokmeter_tokens_total counter"]
+    totals = (
+        pl.DataFrame()
+        if rows is None
+        else (
+            rows.group_by("user", "model")
+            .agg(
+                pl.col("requests").sum(),
+                pl.col("failed_requests").sum(),
+                *(pl.col(c).sum() for c in REPORT_TOKENS),
+                pl.col("cost_usd").sum(),
+            )
+            .sort("user", "model", nulls_last=True)
+            .collect()
+        )
+        if {"user", "model"} <= set(table.spec.dims)
+        else pl.DataFrame()
+    )
+    lines += [
+        "# HELP tokmeter_tokens_total Tokens by user, model and kind (input includes cache reads/writes).",
+        "# TYPE tokmeter_tokens_total counter",
+    ]
     for row in totals.iter_rows(named=True):
         for column, kind in KINDS.items():
-            lines.append(f"tokmeter_tokens_total{_labels(user=row['user'], model=row['model'], kind=kind)} "
-                         f"{row[column]}")
-    lines += ["# HELP tokmeter_requests_total Requests by user and model.", "# TYPE tokmeter_requests_total counter"]
-    lines += [f"tokmeter_requests_total{_labels(user=r['user'], model=r['model'])} {r['requests']}"
-              for r in totals.iter_rows(named=True)]
-    lines += ["# HELP tokmeter_failed_requests_total Requests with a non-2xx status, by user and model.",
-              "# TYPE tokmeter_failed_requests_total counter"]
-    lines += [f"tokmeter_failed_requests_total{_labels(user=r['user'], model=r['model'])} {r['failed_requests']}"
-              for r in totals.iter_rows(named=True)]
-    lines += ["# HELP tokmeter_cost_usd_total Cost in USD by user and model (priced rows only).",
-              "# TYPE tokmeter_cost_usd_total counter"]
-    lines += [f"tokmeter_cost_usd_total{_labels(user=r['user'], model=r['model'])} {r['cost_usd'] or 0:f}"
-              for r in totals.iter_rows(named=True)]
+            lines.append(
+                f"tokmeter_tokens_total{_labels(user=row['user'], model=row['model'], kind=kind)} "
+                f"{row[column]}"
+            )
+    lines += [
+        "# HELP tokmeter_requests_total Requests by user and model.",
+        "# TYPE tokmeter_requests_total counter",
+    ]
+    lines += [
+        f"tokmeter_requests_total{_labels(user=r['user'], model=r['model'])} {r['requests']}"
+        for r in totals.iter_rows(named=True)
+    ]
+    lines += [
+        "# HELP tokmeter_failed_requests_total Requests with a non-2xx status, by user and model.",
+        "# TYPE tokmeter_failed_requests_total counter",
+    ]
+    lines += [
+        f"tokmeter_failed_requests_total{_labels(user=r['user'], model=r['model'])} {r['failed_requests']}"
+        for r in totals.iter_rows(named=True)
+    ]
+    lines += [
+        "# HELP tokmeter_cost_usd_total Cost in USD by user and model (priced rows only).",
+        "# TYPE tokmeter_cost_usd_total counter",
+    ]
+    lines += [
+        f"tokmeter_cost_usd_total{_labels(user=r['user'], model=r['model'])} {r['cost_usd'] or 0:f}"
+        for r in totals.iter_rows(named=True)
+    ]
     lines += _freshness(table)
     return "\n".join(lines) + "\n"
 

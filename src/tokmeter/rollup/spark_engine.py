@@ -56,14 +56,28 @@ _PRICED = list(COEFFICIENTS)  # the (capped) token columns a price multiplies
 _TERMS = {"_c_request": "_n_priced", **{c: f"_s{t}" for t, c in COEFFICIENTS.items()}}  # coefficient -> sum
 _REPORTED = (*REPORT_TOKENS, "cache_write_1h_tokens")
 _UNPRICED = ("input_tokens", "output_tokens")  # also summed over the unpriced rows alone
-_SUMMED = (*_REPORTED, "requests", "failed_requests", "estimated_requests", "estimated_tokens",
-           "unpriced_requests", "unpriced_input_tokens", "unpriced_output_tokens", "modifier_unknown_requests",
-           *UNKNOWN_COUNTS)
+_SUMMED = (
+    *_REPORTED,
+    "requests",
+    "failed_requests",
+    "estimated_requests",
+    "estimated_tokens",
+    "unpriced_requests",
+    "unpriced_input_tokens",
+    "unpriced_output_tokens",
+    "modifier_unknown_requests",
+    *UNKNOWN_COUNTS,
+)
 
 
-def spark_rollup(source: str | Path | Sequence[str], spec: RollupSpec,
-                 overrides: PriceOverrides | None = None, *, spark: SparkSession | None = None,
-                 days: tuple[date, date] | None = None) -> pl.DataFrame:
+def spark_rollup(
+    source: str | Path | Sequence[str],
+    spec: RollupSpec,
+    overrides: PriceOverrides | None = None,
+    *,
+    spark: SparkSession | None = None,
+    days: tuple[date, date] | None = None,
+) -> pl.DataFrame:
     """``rollup_frame(price_rows(best_nearby(rows), overrides), spec).collect()`` computed by Spark.
 
     ``source`` is a store's usage directory (``usage/date=YYYY-MM-DD/part-*.parquet``; a local path or a
@@ -104,8 +118,10 @@ def _pyspark() -> Any:  # the pyspark.sql module, imported lazily
     try:
         import pyspark.sql
     except ImportError:
-        raise UsageError("the Spark engine needs pyspark",
-                         hint="pip install 'tokmeter[spark]' (Spark also needs Java 17 or later)") from None
+        raise UsageError(
+            "the Spark engine needs pyspark",
+            hint="pip install 'tokmeter[spark]' (Spark also needs Java 17 or later)",
+        ) from None
     return pyspark.sql
 
 
@@ -114,24 +130,34 @@ def local_session(master: str | None = None, conf: Mapping[str, str] | None = No
     4 shuffle partitions, plus any ``conf``; a local master binds to 127.0.0.1, so no network is needed."""
     sql = _pyspark()
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
-        raise UsageError("the Spark engine needs Java, and none was found",
-                         hint="install Java 17 or later and put it on PATH (or set JAVA_HOME)")
+        raise UsageError(
+            "the Spark engine needs Java, and none was found",
+            hint="install Java 17 or later and put it on PATH (or set JAVA_HOME)",
+        )
     master = master or os.environ.get(MASTER_ENV) or "local[2]"
-    builder = (sql.SparkSession.builder.master(master).appName("tokmeter")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "4"))
+    builder = (
+        sql.SparkSession.builder.master(master)
+        .appName("tokmeter")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+    )
     if master.startswith("local"):  # no network; list partitions in the driver, not with a Spark job
-        builder = (builder.config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.host", "127.0.0.1")
-                   .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
+        builder = (
+            builder.config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+        )
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001 - py4j and pyspark raise several kinds here
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot start Spark (master {master}): {reason}",
-                         hint=f"Spark needs Java 17 or later; check ${MASTER_ENV}") from None
+        raise UsageError(
+            f"cannot start Spark (master {master}): {reason}",
+            hint=f"Spark needs Java 17 or later; check ${MASTER_ENV}",
+        ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -140,14 +166,20 @@ def local_session(master: str | None = None, conf: Mapping[str, str] | None = No
 def _spark_schema(*, with_date: bool) -> Any:  # a pyspark StructType
     from pyspark.sql import types as T
 
-    spark_types = {"String": T.StringType(), "Boolean": T.BooleanType(), "Int32": T.IntegerType(),
-                   "Int64": T.LongType(), "Datetime[us, UTC]": T.TimestampType()}
+    spark_types = {
+        "String": T.StringType(),
+        "Boolean": T.BooleanType(),
+        "Int32": T.IntegerType(),
+        "Int64": T.LongType(),
+        "Datetime[us, UTC]": T.TimestampType(),
+    }
     fields = [T.StructField(name, spark_types[dtype]) for name, (dtype, _) in COLUMNS.items()]
     return T.StructType(fields + ([T.StructField("date", T.DateType())] if with_date else []))
 
 
-def _read_usage(spark: SparkSession, source: str | Path | Sequence[str], days: tuple[date, date] | None
-                ) -> DataFrame:
+def _read_usage(
+    spark: SparkSession, source: str | Path | Sequence[str], days: tuple[date, date] | None
+) -> DataFrame:
     """The usage rows with the hive ``date`` (for files outside the hive layout: the timestamp's UTC date)."""
     from pyspark.sql import functions as F
 
@@ -172,11 +204,16 @@ def _read_files(spark: SparkSession, paths: list[str], days: tuple[date, date] |
     if paths and all(found):
         bases = {m.group(1) for m in found if m}
         if len(bases) > 1:
-            raise UsageError(f"the files come from {len(bases)} usage directories: "
-                             f"{', '.join(sorted(bases))}", hint="roll up one store at a time")
+            raise UsageError(
+                f"the files come from {len(bases)} usage directories: {', '.join(sorted(bases))}",
+                hint="roll up one store at a time",
+            )
         if days is not None:
-            paths = [p for p, m in zip(paths, found, strict=True) if m and days[0].isoformat() <= m.group(2)
-                     <= days[1].isoformat()]
+            paths = [
+                p
+                for p, m in zip(paths, found, strict=True)
+                if m and days[0].isoformat() <= m.group(2) <= days[1].isoformat()
+            ]
         if not paths:
             return spark.createDataFrame([], _spark_schema(with_date=True))
         reader = spark.read.schema(_spark_schema(with_date=True)).option("basePath", bases.pop())
@@ -203,23 +240,38 @@ def best_nearby(rows: DataFrame) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    usage = (F.when(F.col("usage_source") == "reported", 2).when(F.col("usage_source") == "estimated", 1)
-             .otherwise(0))
+    usage = (
+        F.when(F.col("usage_source") == "reported", 2)
+        .when(F.col("usage_source") == "estimated", 1)
+        .otherwise(0)
+    )
     ok = F.col("status").isNull() | F.col("status").between(200, 299)
     tokens = reduce(add, [F.coalesce(F.col(c), F.lit(0)) for c in TOKEN_COLUMNS])
     known = reduce(add, [F.col(c).isNotNull().cast("int") for c in TOKEN_COLUMNS])
-    order = [F.coalesce(F.col("complete"), F.lit(False)).desc(), usage.desc(), ok.desc(), known.desc(),
-             F.col("timestamp").desc_nulls_last(), tokens.desc(),
-             F.col("source").asc_nulls_last(), F.col("source_offset").asc_nulls_last()]
+    order = [
+        F.coalesce(F.col("complete"), F.lit(False)).desc(),
+        usage.desc(),
+        ok.desc(),
+        known.desc(),
+        F.col("timestamp").desc_nulls_last(),
+        tokens.desc(),
+        F.col("source").asc_nulls_last(),
+        F.col("source_offset").asc_nulls_last(),
+    ]
     ranked = rows.withColumn("_ord", F.row_number().over(Window.partitionBy("request_id").orderBy(*order)))
     best = ranked.groupBy("request_id", "date").agg(F.min("_ord").alias("_best"))
     before = best.select("request_id", F.date_add("date", 1).alias("date"), F.col("_best").alias("_before"))
     after = best.select("request_id", F.date_sub("date", 1).alias("date"), F.col("_best").alias("_after"))
-    kept = (ranked.join(best, ["request_id", "date"]).join(before, ["request_id", "date"], "left")
-            .join(after, ["request_id", "date"], "left")
-            .filter((F.col("_ord") == F.col("_best"))
-                    & (F.col("_before").isNull() | (F.col("_ord") < F.col("_before")))
-                    & (F.col("_after").isNull() | (F.col("_ord") < F.col("_after")))))
+    kept = (
+        ranked.join(best, ["request_id", "date"])
+        .join(before, ["request_id", "date"], "left")
+        .join(after, ["request_id", "date"], "left")
+        .filter(
+            (F.col("_ord") == F.col("_best"))
+            & (F.col("_before").isNull() | (F.col("_ord") < F.col("_before")))
+            & (F.col("_after").isNull() | (F.col("_ord") < F.col("_after")))
+        )
+    )
     return kept.drop("_ord", "_best", "_before", "_after")
 
 
@@ -230,21 +282,35 @@ def _with_price_keys(rows: DataFrame, minute_models: list[tuple[str | None, str]
 
     of_day = F.pmod(F.unix_micros(F.col("timestamp")), F.lit(_DAY_US))
     minute = F.call_function("div", of_day, F.lit(60_000_000)).cast("int")
-    by_minute = reduce(or_, [F.col("provider").eqNullSafe(F.lit(p)) & (F.col("model") == m)
-                             for p, m in minute_models], F.lit(False))
-    return rows.withColumns({"_price_day": _day_of(F.col("timestamp")),
-                             "_price_minute": F.when(by_minute, minute).otherwise(F.lit(None).cast("int"))})
+    by_minute = reduce(
+        or_,
+        [F.col("provider").eqNullSafe(F.lit(p)) & (F.col("model") == m) for p, m in minute_models],
+        F.lit(False),
+    )
+    return rows.withColumns(
+        {
+            "_price_day": _day_of(F.col("timestamp")),
+            "_price_minute": F.when(by_minute, minute).otherwise(F.lit(None).cast("int")),
+        }
+    )
 
 
-def _price_table(rows: DataFrame, overrides: PriceOverrides | None
-                 ) -> tuple[pl.DataFrame, list[tuple[str | None, str]]]:
+def _price_table(
+    rows: DataFrame, overrides: PriceOverrides | None
+) -> tuple[pl.DataFrame, list[tuple[str | None, str]]]:
     """``pricing.build_price_table`` for the rows' price keys, and the (provider, model) pairs priced by
     time of day. Small queries: the distinct (provider, model, UTC day), then, only if some models are
     priced by time of day, their distinct minutes (keying every model by minute would make millions)."""
     from pyspark.sql import functions as F
 
-    schema = {"provider": pl.String, "model": pl.String, "service_tier": pl.String, "speed": pl.String,
-              "_price_day": pl.Date, "_price_minute": pl.Int32}
+    schema = {
+        "provider": pl.String,
+        "model": pl.String,
+        "service_tier": pl.String,
+        "speed": pl.String,
+        "_price_day": pl.Date,
+        "_price_minute": pl.Int32,
+    }
 
     def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
         minutes = _with_price_keys(rows, pairs.rows()).filter(F.col("_price_minute").isNotNull())
@@ -262,19 +328,39 @@ def _ship(spark: SparkSession, table: pl.DataFrame) -> tuple[DataFrame, DataFram
 
     too_big = [c for c in _TERMS if table.height and table.select(pl.col(c).abs().max() >= RATE_BOUND).item()]
     if too_big:  # build_price_table leaves such prices out: this would be a bug, not price data
-        raise ArithmeticError(f"price coefficient {too_big[0]} is {RATE_BOUND} USD or more (per token or "
-                              f"request); the Spark engine prices with {_RATE}")
-    key = [T.StructField("provider", T.StringType()), T.StructField("model", T.StringType()),
-           T.StructField("service_tier", T.StringType()), T.StructField("speed", T.StringType()),
-           T.StructField("_price_day", T.DateType()), T.StructField("_price_minute", T.IntegerType())]
-    thresholds = T.StructType([*key, T.StructField("_thresholds", T.ArrayType(T.LongType())),
-                               T.StructField("_modifier_unknown", T.BooleanType())])
-    rates = T.StructType([*key, T.StructField("_tier", T.IntegerType()),
-                          *(T.StructField(c, T.DecimalType(24, 24)) for c in _TERMS)])
-    per_key = table.unique(subset=PRICE_KEY, maintain_order=True) \
-        .select(*PRICE_KEY, "_thresholds", "_modifier_unknown")
-    return (spark.createDataFrame(per_key.rows(), thresholds),
-            spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates))
+        raise ArithmeticError(
+            f"price coefficient {too_big[0]} is {RATE_BOUND} USD or more (per token or "
+            f"request); the Spark engine prices with {_RATE}"
+        )
+    key = [
+        T.StructField("provider", T.StringType()),
+        T.StructField("model", T.StringType()),
+        T.StructField("service_tier", T.StringType()),
+        T.StructField("speed", T.StringType()),
+        T.StructField("_price_day", T.DateType()),
+        T.StructField("_price_minute", T.IntegerType()),
+    ]
+    thresholds = T.StructType(
+        [
+            *key,
+            T.StructField("_thresholds", T.ArrayType(T.LongType())),
+            T.StructField("_modifier_unknown", T.BooleanType()),
+        ]
+    )
+    rates = T.StructType(
+        [
+            *key,
+            T.StructField("_tier", T.IntegerType()),
+            *(T.StructField(c, T.DecimalType(24, 24)) for c in _TERMS),
+        ]
+    )
+    per_key = table.unique(subset=PRICE_KEY, maintain_order=True).select(
+        *PRICE_KEY, "_thresholds", "_modifier_unknown"
+    )
+    return (
+        spark.createDataFrame(per_key.rows(), thresholds),
+        spark.createDataFrame(table.select(*PRICE_KEY, "_tier", *_TERMS).rows(), rates),
+    )
 
 
 def _join_on_key(rows: DataFrame, table: DataFrame, key: list[str]) -> DataFrame:
@@ -294,9 +380,14 @@ def _capped(rows: DataFrame) -> DataFrame:
     cache_read = F.least(known["cache_read_tokens"], F.col("input_tokens"))
     cache_write = F.least(known["cache_write_tokens"], F.col("input_tokens") - cache_read)
     cache_write_1h = F.least(known["cache_write_1h_tokens"], cache_write)
-    return rows.withColumns({"_p_cache_read": cache_read, "_p_cache_write_1h": cache_write_1h,
-                             "_p_cache_write_5m": cache_write - cache_write_1h,
-                             "_p_reasoning": F.least(known["reasoning_tokens"], F.col("output_tokens"))})
+    return rows.withColumns(
+        {
+            "_p_cache_read": cache_read,
+            "_p_cache_write_1h": cache_write_1h,
+            "_p_cache_write_5m": cache_write - cache_write_1h,
+            "_p_reasoning": F.least(known["reasoning_tokens"], F.col("output_tokens")),
+        }
+    )
 
 
 def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSpec) -> DataFrame:
@@ -310,8 +401,9 @@ def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSp
     priced = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in _PRICED], has_price)
     day = _day_of(F.from_utc_timestamp(F.col("timestamp"), spec.tz))
     start = {"day": day, "week": F.date_sub(day, F.weekday(day)), "month": F.trunc(day, "month")}[spec.period]
-    return rows.withColumns({"_tier": F.when(has_price, below).otherwise(0),
-                             "_priced": priced, "period": start}).drop("_thresholds")
+    return rows.withColumns(
+        {"_tier": F.when(has_price, below).otherwise(0), "_priced": priced, "period": start}
+    ).drop("_thresholds")
 
 
 # ---- the rollup -------------------------------------------------------------------------------------
@@ -328,11 +420,13 @@ def _cells(rows: DataFrame, spec: RollupSpec) -> DataFrame:
         F.sum(F.when(failed, 1).otherwise(0)).alias("failed_requests"),
         *(F.sum(c).alias(c) for c in _REPORTED),
         F.sum(F.when(estimated, 1).otherwise(0)).alias("estimated_requests"),
-        F.sum(F.when(estimated, F.col("input_tokens") + F.col("output_tokens")).otherwise(0))
-        .alias("estimated_tokens"),
+        F.sum(F.when(estimated, F.col("input_tokens") + F.col("output_tokens")).otherwise(0)).alias(
+            "estimated_tokens"
+        ),
         F.sum(F.when(unpriced, 1).otherwise(0)).alias("unpriced_requests"),
-        F.sum(F.when(F.coalesce(F.col("_modifier_unknown"), F.lit(False)), 1).otherwise(0))
-        .alias("modifier_unknown_requests"),
+        F.sum(F.when(F.coalesce(F.col("_modifier_unknown"), F.lit(False)), 1).otherwise(0)).alias(
+            "modifier_unknown_requests"
+        ),
         *(F.sum(F.when(unpriced, F.col(c))).alias(f"unpriced_{c}") for c in _UNPRICED),
         *(F.sum(F.when(F.col(c).isNull(), 1).otherwise(0)).alias(f"unknown_{c}") for c in SUBSET_TOKENS),
         F.sum(F.when(F.col("_priced"), 1).otherwise(0)).alias("_n_priced"),
@@ -347,8 +441,10 @@ def _groups(cells: DataFrame, rates: DataFrame, spec: RollupSpec) -> DataFrame:
 
     priced = _join_on_key(cells, rates, [*PRICE_KEY, "_tier"])
     has_price = F.col("_n_priced") > 0
-    terms = [F.sum(F.when(has_price, F.col(count).cast(_TOKENS) * F.col(rate).cast(_RATE))).alias(f"_t{rate}")
-             for rate, count in _TERMS.items()]
+    terms = [
+        F.sum(F.when(has_price, F.col(count).cast(_TOKENS) * F.col(rate).cast(_RATE))).alias(f"_t{rate}")
+        for rate, count in _TERMS.items()
+    ]
     return priced.groupBy("period", *spec.dims).agg(*(F.sum(c).alias(c) for c in _SUMMED), *terms)
 
 

@@ -41,7 +41,9 @@ def zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {tz!r}", hint="use an IANA name such as UTC or Europe/Berlin") from None
+        raise UsageError(
+            f"unknown time zone {tz!r}", hint="use an IANA name such as UTC or Europe/Berlin"
+        ) from None
 
 
 def period_start(day: date, period: str) -> date:
@@ -65,7 +67,11 @@ def periods_of_utc_day(day: date, spec: RollupSpec) -> set[date]:
     """The local periods that the instants of one UTC day fall into."""
     tz = zone(spec.tz)
     first = datetime.combine(day, time(0), UTC).astimezone(tz).date()
-    last = (datetime.combine(day + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1)).astimezone(tz).date()
+    last = (
+        (datetime.combine(day + timedelta(days=1), time(0), UTC) - timedelta(microseconds=1))
+        .astimezone(tz)
+        .date()
+    )
     return {period_start(first, spec.period), period_start(last, spec.period)}
 
 
@@ -73,7 +79,9 @@ def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
     """The UTC dates (inclusive) whose partitions can hold rows of the local period."""
     tz = zone(spec.tz)
     begin = datetime.combine(start, time(0), tz).astimezone(UTC).date()
-    end = (datetime.combine(period_end(start, spec.period), time(0), tz) - timedelta(microseconds=1)).astimezone(UTC)
+    end = (
+        datetime.combine(period_end(start, spec.period), time(0), tz) - timedelta(microseconds=1)
+    ).astimezone(UTC)
     return begin, end.date()
 
 
@@ -81,8 +89,11 @@ def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
 def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     """Add ``period``: the first local day (in ``spec.tz``) of the period each row falls in."""
     local = pl.col("timestamp").dt.convert_time_zone(spec.tz).dt.date()
-    start = {"day": local, "week": local - pl.duration(days=local.dt.weekday() - 1),
-             "month": local.dt.truncate("1mo")}[spec.period]
+    start = {
+        "day": local,
+        "week": local - pl.duration(days=local.dt.weekday() - 1),
+        "month": local.dt.truncate("1mo"),
+    }[spec.period]
     return lf.with_columns(period=start)
 
 
@@ -111,8 +122,13 @@ def rollup_frame(priced: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     )
 
 
-def rollup_rows(rows: pl.LazyFrame, spec: RollupSpec, overrides: PriceOverrides | None = None, *,
-                memo: PriceMemo | None = None) -> pl.LazyFrame:
+def rollup_rows(
+    rows: pl.LazyFrame,
+    spec: RollupSpec,
+    overrides: PriceOverrides | None = None,
+    *,
+    memo: PriceMemo | None = None,
+) -> pl.LazyFrame:
     """The rollup of usage rows, priced per group (``priced_groups``): equal to
     ``rollup_frame(price_rows(rows), spec)``, without pricing each row. ``memo``: see ``priced_groups``."""
     groups = priced_groups(with_period(rows, spec), ["period", *spec.dims], overrides, memo=memo)

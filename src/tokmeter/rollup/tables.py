@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 import polars as pl
@@ -74,19 +75,25 @@ class RollupTable:
 
     def is_fresh(self, overrides: PriceOverrides | None) -> bool:
         state = self.state()
-        return bool(state) and state.get("ledger_offset") == self.store.change_position() and \
-            state.get("price_data") == price_data(overrides) and state.get("cost_dtype") == COST_FORMAT and \
-            state.get("spec") == self._spec_doc()
+        return (
+            bool(state)
+            and state.get("ledger_offset") == self.store.change_position()
+            and state.get("price_data") == price_data(overrides)
+            and state.get("cost_dtype") == COST_FORMAT
+            and state.get("spec") == self._spec_doc()
+        )
 
     def scan(self) -> pl.LazyFrame | None:
         """The table's rows (None while it has none)."""
         if next(self.dir.glob("period=*/*.parquet"), None) is None:
             return None
-        return pl.scan_parquet(self.dir / "period=*/*.parquet", hive_partitioning=True,
-                               hive_schema={"period": pl.Date})
+        return pl.scan_parquet(
+            self.dir / "period=*/*.parquet", hive_partitioning=True, hive_schema={"period": pl.Date}
+        )
 
-    def update(self, overrides: PriceOverrides | None = None, *, full: bool = False,
-               engine: str = "polars") -> RollupResult:
+    def update(
+        self, overrides: PriceOverrides | None = None, *, full: bool = False, engine: str = "polars"
+    ) -> RollupResult:
         """Bring the table up to date; see the module docstring. ``engine``: ``polars`` (in this process)
         or ``spark`` (``spark_engine``: the same figures). Raises StoreBusyError (exit 75)."""
         if engine not in ENGINES:
@@ -100,8 +107,13 @@ class RollupTable:
             stray.unlink(missing_ok=True)
         state = self.state()
         prices = price_data(overrides)
-        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc() \
+        full = (
+            full
+            or not state
+            or state.get("price_data") != prices
+            or state.get("spec") != self._spec_doc()
             or state.get("cost_dtype") != COST_FORMAT
+        )
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
         with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
@@ -109,19 +121,32 @@ class RollupTable:
         if not full and state.get("ledger_offset") == size:
             return result
         with self.store.reading():
-            periods = self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
+            periods = (
+                self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
+            )
             if full:
                 result.full = True
                 self._drop_stale(periods)
             result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
             result.periods_rewritten += sorted(periods)
-        self._write_state({"ledger_offset": size, "price_data": prices, "spec": self._spec_doc(),
-                           "cost_dtype": COST_FORMAT, "last_success": datetime.now(UTC).isoformat()})
+        self._write_state(
+            {
+                "ledger_offset": size,
+                "price_data": prices,
+                "spec": self._spec_doc(),
+                "cost_dtype": COST_FORMAT,
+                "last_success": datetime.now(UTC).isoformat(),
+            }
+        )
         return result
 
     def _spec_doc(self) -> dict:
-        return {"period": self.spec.period, "dims": list(self.spec.dims), "tz": self.spec.tz,
-                "format": TABLE_FORMAT}
+        return {
+            "period": self.spec.period,
+            "dims": list(self.spec.dims),
+            "tz": self.spec.tz,
+            "format": TABLE_FORMAT,
+        }
 
     def _all_periods(self) -> set[date]:
         periods: set[date] = set()
@@ -135,7 +160,9 @@ class RollupTable:
             periods |= periods_of_utc_day(day, self.spec)
         return periods
 
-    def _rewrite(self, starts: list[date], overrides: PriceOverrides | None, prices: dict, engine: str) -> int:
+    def _rewrite(
+        self, starts: list[date], overrides: PriceOverrides | None, prices: dict, engine: str
+    ) -> int:
         """Recompute and replace the periods ``starts``; returns the rows written."""
         frames = self._spark_frames(starts, overrides) if engine == "spark" and starts else None
         memo = PriceMemo.load(overrides)  # one for all periods, written once at the end
@@ -145,7 +172,11 @@ class RollupTable:
                 frame = frames.filter(pl.col("period") == start)
             else:
                 rows = self.store.scan(days=utc_days_of_period(start, self.spec))
-                frame = rollup_rows(rows, self.spec, overrides, memo=memo).filter(pl.col("period") == start).collect()
+                frame = (
+                    rollup_rows(rows, self.spec, overrides, memo=memo)
+                    .filter(pl.col("period") == start)
+                    .collect()
+                )
             written += self._write_period(start, frame, prices)
         memo.save()
         return written
@@ -172,7 +203,9 @@ class RollupTable:
                 old.unlink()
             return 0
         metadata = {"tokmeter.price_data": orjson.dumps(prices).decode()}
-        replace_file(folder / "part.parquet", lambda temp: frame.drop("period").write_parquet(temp, metadata=metadata))
+        replace_file(
+            folder / "part.parquet", lambda temp: frame.drop("period").write_parquet(temp, metadata=metadata)
+        )
         return frame.height
 
     def _drop_stale(self, keep: Iterable[date]) -> None:
@@ -184,7 +217,9 @@ class RollupTable:
                 folder.rmdir()
 
     def _write_state(self, doc: dict) -> None:
-        replace_file(self.dir / STATE, lambda temp: temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2)))
+        replace_file(
+            self.dir / STATE, lambda temp: temp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        )
 
 
 def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
@@ -194,7 +229,9 @@ def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
     for state in sorted(base.glob(f"*/{STATE}")):
         doc = orjson.loads(state.read_bytes()).get("spec") or {}
         try:
-            spec = RollupSpec(doc.get("period", "day"), tuple(doc.get("dims", DEFAULT_DIMS)), doc.get("tz", "UTC"))
+            spec = RollupSpec(
+                doc.get("period", "day"), tuple(doc.get("dims", DEFAULT_DIMS)), doc.get("tz", "UTC")
+            )
         except UsageError:
             continue
         tables.append(RollupTable(store, spec, base))
@@ -215,8 +252,10 @@ class _exclusive:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise StoreBusyError(f"another tokmeter rollup is running on {self.path.parent}",
-                                 hint="this run did nothing; the next scheduled run will catch up") from None
+            raise StoreBusyError(
+                f"another tokmeter rollup is running on {self.path.parent}",
+                hint="this run did nothing; the next scheduled run will catch up",
+            ) from None
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
@@ -237,28 +276,53 @@ def _aligned(spec: RollupSpec, since: date | None, until: date | None) -> bool:
     if spec.period == "day":
         return True
     starts_ok = since is None or period_start(since, spec.period) == since
-    ends_ok = until is None or period_end(period_start(until, spec.period), spec.period) == until + timedelta(days=1)
+    ends_ok = until is None or period_end(period_start(until, spec.period), spec.period) == until + timedelta(
+        days=1
+    )
     return starts_ok and ends_ok
 
 
-def table_answers(spec: RollupSpec, dims: Sequence[str], filters: object) -> bool:
+class RowFilters(Protocol):
+    """What a rollup table needs of a report's filters (``report.Filters`` has it; report is above rollup)."""
+
+    since: date | None
+    until: date | None
+    models: Sequence[str]
+    users: Sequence[str]
+    providers: Sequence[str]
+
+
+def table_answers(spec: RollupSpec, dims: Sequence[str], filters: RowFilters) -> bool:
     """Whether this table holds exactly what a report with ``dims`` and ``filters`` needs."""
     needed = {"provider", "model"}  # the unpriced-models list is keyed by them
-    needed |= {d for d, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
-                                   ("provider", filters.providers)) if values}  # type: ignore[attr-defined]
-    return needed <= set(spec.dims) and dims_answerable(spec, dims) and \
-        _aligned(spec, filters.since, filters.until)  # type: ignore[attr-defined]
+    needed |= {
+        d
+        for d, values in (
+            ("model", filters.models),
+            ("user", filters.users),
+            ("provider", filters.providers),
+        )
+        if values
+    }
+    return (
+        needed <= set(spec.dims)
+        and dims_answerable(spec, dims)
+        and _aligned(spec, filters.since, filters.until)
+    )
 
 
-def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> tuple[pl.DataFrame, ...]:
+def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: RowFilters) -> tuple[pl.DataFrame, ...]:
     """(rows, totals, unpriced) computed from rollup rows, shaped like ``rollup.group_usage``'s."""
     lf = table
-    if filters.since is not None:  # type: ignore[attr-defined]
-        lf = lf.filter(pl.col("period") >= filters.since)  # type: ignore[attr-defined]
-    if filters.until is not None:  # type: ignore[attr-defined]
-        lf = lf.filter(pl.col("period") <= filters.until)  # type: ignore[attr-defined]
-    for column, values in (("model", filters.models), ("user", filters.users),  # type: ignore[attr-defined]
-                           ("provider", filters.providers)):  # type: ignore[attr-defined]
+    if filters.since is not None:
+        lf = lf.filter(pl.col("period") >= filters.since)
+    if filters.until is not None:
+        lf = lf.filter(pl.col("period") <= filters.until)
+    for column, values in (
+        ("model", filters.models),
+        ("user", filters.users),
+        ("provider", filters.providers),
+    ):
         if values:
             lf = lf.filter(pl.col(column).is_in(list(values)))
     labels = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
@@ -269,20 +333,29 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: object) -> t
         _cost_sum("cost_usd"),
         pl.col("unpriced_requests").sum(),
         # tables written before the column existed are recomputed (their price data differs); 0 until then
-        (pl.col("modifier_unknown_requests").sum() if "modifier_unknown_requests" in lf.collect_schema().names()
-         else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")),
+        (
+            pl.col("modifier_unknown_requests").sum()
+            if "modifier_unknown_requests" in lf.collect_schema().names()
+            else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")
+        ),
         pl.col("estimated_requests").sum(),
         *(pl.col(c).sum() for c in UNKNOWN_COUNTS),
     ]
-    rows = lf.group_by(list(dims)).agg(sums).sort(
-        ["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True
-    ) if dims else lf.select(sums)
+    rows = (
+        lf.group_by(list(dims))
+        .agg(sums)
+        .sort(["cost_usd", "requests", *dims], descending=[True, True, *[False] * len(dims)], nulls_last=True)
+        if dims
+        else lf.select(sums)
+    )
     unpriced = (
         lf.filter(pl.col("unpriced_requests") > 0)
         .group_by("provider", "model")
-        .agg(pl.col("unpriced_requests").sum().cast(pl.UInt32).alias("requests"),
-             pl.col("unpriced_input_tokens").sum().alias("input_tokens"),
-             pl.col("unpriced_output_tokens").sum().alias("output_tokens"))
+        .agg(
+            pl.col("unpriced_requests").sum().cast(pl.UInt32).alias("requests"),
+            pl.col("unpriced_input_tokens").sum().alias("input_tokens"),
+            pl.col("unpriced_output_tokens").sum().alias("output_tokens"),
+        )
         .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
     )
     return tuple(pl.collect_all([rows, lf.select(sums), unpriced]))

@@ -19,11 +19,28 @@ import polars as pl
 from ..pricing.groups import weighted
 from ..schema import SUBSET_TOKENS
 
-REPORT_TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-MEASURES = ("requests", *REPORT_TOKENS, "cost_usd", "unpriced_requests", "modifier_unknown_requests",
-            "estimated_requests")
-BREAKDOWN = ("cost_input_usd", "cost_cache_read_usd", "cost_cache_write_usd", "cost_output_usd",
-             "cost_modifier_usd")
+REPORT_TOKENS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+MEASURES = (
+    "requests",
+    *REPORT_TOKENS,
+    "cost_usd",
+    "unpriced_requests",
+    "modifier_unknown_requests",
+    "estimated_requests",
+)
+BREAKDOWN = (
+    "cost_input_usd",
+    "cost_cache_read_usd",
+    "cost_cache_write_usd",
+    "cost_output_usd",
+    "cost_modifier_usd",
+)
 # measures shown in tables only when some group has them (they flag a problem)
 WHEN_NONZERO = ("unpriced_requests", "modifier_unknown_requests")
 UNKNOWN_COUNTS = tuple(f"unknown_{c}" for c in SUBSET_TOKENS)  # rows lacking the count, beside the measures
@@ -38,7 +55,7 @@ def measures(breakdown: bool = False) -> tuple[str, ...]:
     """The measure columns of a rollup, in order (the cost breakdown right after ``cost_usd``)."""
     if not breakdown:
         return MEASURES
-    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, *MEASURES[len(REPORT_TOKENS) + 2:])
+    return ("requests", *REPORT_TOKENS, "cost_usd", *BREAKDOWN, *MEASURES[len(REPORT_TOKENS) + 2 :])
 
 
 def filter_rows(
@@ -109,7 +126,9 @@ def _measures(breakdown: bool) -> list[pl.Expr]:
     ]
 
 
-def group_usage(lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False, tz: str = "UTC") -> pl.LazyFrame:
+def group_usage(
+    lf: pl.LazyFrame, dims: Sequence[str], *, breakdown: bool = False, tz: str = "UTC"
+) -> pl.LazyFrame:
     """Totals per group of ``dims`` (none: one row), sorted by cost, then requests, descending. With
     ``breakdown`` the rows must carry the per-kind cost columns (``pricing.with_cost(breakdown=True)``).
     ``lf``: priced rows, or priced groups (``priced_groups``) that carry ``dims`` already."""
@@ -128,9 +147,13 @@ def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
     request time)."""
     when = [pl.col("_first_seen").min().alias("first_seen"), pl.col("_last_seen").max().alias("last_seen")]
     return (
-        weighted(lf).filter(pl.col("cost_usd").is_null())
+        weighted(lf)
+        .filter(pl.col("cost_usd").is_null())
         .group_by("provider", "model")
-        .agg(pl.col("_n").sum().cast(pl.UInt32).alias("requests"),
-             *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")), *(when if seen else ()))
+        .agg(
+            pl.col("_n").sum().cast(pl.UInt32).alias("requests"),
+            *(pl.col(c).sum() for c in ("input_tokens", "output_tokens")),
+            *(when if seen else ()),
+        )
         .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
     )

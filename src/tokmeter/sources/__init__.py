@@ -42,7 +42,15 @@ from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known
 from .token_log import read_token_log
 
 __all__ = [
-    "FORMATS", "BadCapture", "Capture", "Input", "as_input", "detect_format", "find_files", "find_inputs", "hint_of",
+    "FORMATS",
+    "BadCapture",
+    "Capture",
+    "Input",
+    "as_input",
+    "detect_format",
+    "find_files",
+    "find_inputs",
+    "hint_of",
     "read_captures",
 ]
 
@@ -51,7 +59,11 @@ STDIN_SOURCE = "<stdin>"  # the source of its rows
 META_SUFFIX = ".meta.json"
 COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
-    ".jsonl": "capture-log", ".ndjson": "capture-log", ".sse": "sse", ".json": "json", ".har": "har"
+    ".jsonl": "capture-log",
+    ".ndjson": "capture-log",
+    ".sse": "sse",
+    ".json": "json",
+    ".har": "har",
 }
 _JSON_LINES = (".jsonl", ".ndjson")
 _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long lines are skipped over)
@@ -74,7 +86,9 @@ def find_files(paths: Iterable[str | Path | Input]) -> list[Path]:
 
 def as_input(raw: str | Path | Input) -> Input:
     """A path given to read, as an ``Input`` with an absolute path."""
-    return Input(Path(raw.path).absolute(), raw.hint) if isinstance(raw, Input) else Input(Path(raw).absolute())
+    return (
+        Input(Path(raw.path).absolute(), raw.hint) if isinstance(raw, Input) else Input(Path(raw).absolute())
+    )
 
 
 def hint_of(path: Path, inputs: Iterable[Input]) -> str | None:
@@ -97,7 +111,9 @@ def find_inputs(paths: Iterable[str | Path | Input]) -> list[Input]:
                     dirnames[:] = []  # never read a tokmeter store (its ledger is JSONL) as captures
                     continue
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found += (Input(Path(dirpath) / name, hint) for name in sorted(filenames) if _is_capture_name(name))
+                found += (
+                    Input(Path(dirpath) / name, hint) for name in sorted(filenames) if _is_capture_name(name)
+                )
         elif path.exists():
             found.append(Input(path, hint))
         else:
@@ -172,8 +188,10 @@ class _Decompressed(io.RawIOBase):
             raise OSError(f"corrupt {self._kind} data ({str(exc).split(':')[0]})") from None
         self._produced += count
         if self._produced > self._limit:
-            raise OSError(f"expands to over {MAX_RATIO} times its size, a decompression bomb? "
-                          "(raise TOKMETER_MAX_DECOMPRESSION_RATIO to read it)")
+            raise OSError(
+                f"expands to over {MAX_RATIO} times its size, a decompression bomb? "
+                "(raise TOKMETER_MAX_DECOMPRESSION_RATIO to read it)"
+            )
         return count
 
     def close(self) -> None:
@@ -291,8 +309,10 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
         found = read_single_file(Path(STDIN_SOURCE), fmt, opener, META_SUFFIX)
         yield replace(found, file_time=now) if isinstance(found, Capture) else found
     else:
-        raise UsageError(f"--format {fmt} is read from files, not from standard input",
-                         hint="their paths name the session and project: pass the files or folders instead")
+        raise UsageError(
+            f"--format {fmt} is read from files, not from standard input",
+            hint="their paths name the session and project: pass the files or folders instead",
+        )
 
 
 def _file_time(path: Path) -> datetime | None:

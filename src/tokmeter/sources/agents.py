@@ -32,9 +32,11 @@ def claude_code_dirs(environ: Mapping[str, str] | None = None, home: Path | None
         where = " or ".join(map(str, candidates))
     found = _existing(candidates)
     if not found:
-        raise UsageError(f"--claude-code: no Claude Code transcripts in {where}",
-                         hint=f"set {CLAUDE_CONFIG_ENV} to Claude Code's config directory, or pass the folder "
-                              "holding the transcripts as a PATH")
+        raise UsageError(
+            f"--claude-code: no Claude Code transcripts in {where}",
+            hint=f"set {CLAUDE_CONFIG_ENV} to Claude Code's config directory, or pass the folder "
+            "holding the transcripts as a PATH",
+        )
     return found
 
 
@@ -49,9 +51,15 @@ def codex_dirs(environ: Mapping[str, str] | None = None, home: Path | None = Non
         candidates += inside or [root]
     found = _existing(candidates)
     if not found:
-        where = f"${CODEX_HOME_ENV} ({', '.join(map(str, roots))})" if environ.get(CODEX_HOME_ENV) else str(roots[0])
-        raise UsageError(f"--codex: no Codex sessions in {where}",
-                         hint=f"set {CODEX_HOME_ENV} to Codex's home directory, or pass the sessions folder as a PATH")
+        where = (
+            f"${CODEX_HOME_ENV} ({', '.join(map(str, roots))})"
+            if environ.get(CODEX_HOME_ENV)
+            else str(roots[0])
+        )
+        raise UsageError(
+            f"--codex: no Codex sessions in {where}",
+            hint=f"set {CODEX_HOME_ENV} to Codex's home directory, or pass the sessions folder as a PATH",
+        )
     return found
 
 

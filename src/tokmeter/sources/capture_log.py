@@ -46,8 +46,16 @@ def read_capture_log(
             digest, size, ended = _skip_rest_of_line(handle, raw)
             offset += size - len(raw)
             breaks += ended
-            yield BadCapture(source, here, f"line longer than {limit:,} bytes: set aside unread "
-                             "(raise TOKMETER_MAX_LINE_BYTES to read it)", number, FORMAT, digest, size)
+            yield BadCapture(
+                source,
+                here,
+                f"line longer than {limit:,} bytes: set aside unread "
+                "(raise TOKMETER_MAX_LINE_BYTES to read it)",
+                number,
+                FORMAT,
+                digest,
+                size,
+            )
             continue
         if here == 0 and raw.startswith(b"\xef\xbb\xbf"):  # a BOM only at the very start of the file
             raw = raw[3:]
@@ -77,10 +85,17 @@ def parse_record(
     except orjson.JSONDecodeError as exc:
         return _bad(raw, source, offset, line, f"not valid JSON ({_short(exc)})")
     if not isinstance(record, dict):
-        return _bad(raw, source, offset, line, f"a capture record must be a JSON object, got {type(record).__name__}")
+        return _bad(
+            raw, source, offset, line, f"a capture record must be a JSON object, got {type(record).__name__}"
+        )
     if not CAPTURE_FIELDS.intersection(record):
-        return _bad(raw, source, offset, line, f"not a capture record: none of the fields "
-                    f"{', '.join(sorted(CAPTURE_FIELDS))}")
+        return _bad(
+            raw,
+            source,
+            offset,
+            line,
+            f"not a capture record: none of the fields {', '.join(sorted(CAPTURE_FIELDS))}",
+        )
     body = record.pop("body", None)
     return Capture(source, offset, record, body, line, file_time, FORMAT, raw)
 

@@ -139,7 +139,9 @@ def _usage_lines(handle: IO[bytes], source: str, session: str) -> Iterator[_Line
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadCapture(source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT)
+            yield BadCapture(
+                source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT
+            )
             continue
         record = _usage_record(doc)
         if record is not None:
@@ -280,26 +282,42 @@ def _main_chain_ids(path: Path, _mtime: int, _size: int, opener: Opener) -> dict
     return {key: frozenset(value) for key, value in found.items()}
 
 
-def _captures(line: _Line, source: str, file_time: datetime | None, shared: dict[str, Any]) -> Iterator[Capture]:
+def _captures(
+    line: _Line, source: str, file_time: datetime | None, shared: dict[str, Any]
+) -> Iterator[Capture]:
     """The response's capture, then one per ``advisor_message`` iteration (another model's call, billed
     on its own, as ccusage counts it)."""
     record = line.record
-    meta = {**shared, "ts": record.get("timestamp"), "request_id": line.request_id, "session": line.session,
-            "request": {"model": record["message"].get("model"), "stream": True}}
+    meta = {
+        **shared,
+        "ts": record.get("timestamp"),
+        "request_id": line.request_id,
+        "session": line.session,
+        "request": {"model": record["message"].get("model"), "stream": True},
+    }
     yield Capture(source, line.offset, meta, record, line.number, file_time, FORMAT)
     for index, iteration in _advisor_iterations(record["message"]["usage"]):
         suffix = f":advisor:{index}"
-        message = {"id": line.message_id + suffix if line.message_id else None, "model": iteration["model"],
-                   "usage": {k: v for k, v in iteration.items() if k not in ("type", "model")}}
-        advisor_meta = {**meta, "request_id": line.request_id + suffix if line.request_id else None,
-                        "request": {"model": iteration["model"], "stream": True}}
-        yield Capture(source, line.offset, advisor_meta, {**record, "message": message}, line.number, file_time,
-                      FORMAT)
+        message = {
+            "id": line.message_id + suffix if line.message_id else None,
+            "model": iteration["model"],
+            "usage": {k: v for k, v in iteration.items() if k not in ("type", "model")},
+        }
+        advisor_meta = {
+            **meta,
+            "request_id": line.request_id + suffix if line.request_id else None,
+            "request": {"model": iteration["model"], "stream": True},
+        }
+        yield Capture(
+            source, line.offset, advisor_meta, {**record, "message": message}, line.number, file_time, FORMAT
+        )
 
 
 def _advisor_iterations(usage: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     iterations = usage.get("iterations")
     if not isinstance(iterations, list):
         return
-    advisors = (item for item in iterations if isinstance(item, dict) and item.get("type") == "advisor_message")
+    advisors = (
+        item for item in iterations if isinstance(item, dict) and item.get("type") == "advisor_message"
+    )
     yield from enumerate(item for item in advisors if isinstance(item.get("model"), str) and item["model"])

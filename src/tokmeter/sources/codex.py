@@ -37,7 +37,13 @@ from ..capture import BadCapture, Capture
 from .claude_code import Opener, os_user
 
 FORMAT = "codex"
-USAGE_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "total_tokens",
+)
 _INTERESTING = (b'"session_meta"', b'"turn_context"', b'"token_count"')
 # Copied history is written in one burst: its token_count events are this close (seconds) to the line before.
 REPLAY_GAP = 1.0
@@ -70,7 +76,9 @@ def read_codex(
         try:
             item = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadCapture(source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT)
+            yield BadCapture(
+                source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT
+            )
             continue
         if isinstance(item, dict) and isinstance(item.get("payload"), dict):
             capture = _apply(item, session, source, here, number, file_time)
@@ -98,9 +106,14 @@ def _apply(
         usage = _turn_usage(payload.get("info"), session)
         if usage is not None and not replayed:
             model = _text(payload.get("model")) or session.model
-            meta = {"ts": item.get("timestamp"), "request_id": f"codex:{session.id}:{offset}", "user": session.user,
-                    "provider": session.provider or "openai", "session": session.id,
-                    "request": {"model": model, "stream": True}}
+            meta = {
+                "ts": item.get("timestamp"),
+                "request_id": f"codex:{session.id}:{offset}",
+                "user": session.user,
+                "provider": session.provider or "openai",
+                "session": session.id,
+                "request": {"model": model, "stream": True},
+            }
             return Capture(source, offset, meta, {"usage": usage, "model": model}, line, file_time, FORMAT)
     return None
 
@@ -122,7 +135,9 @@ def _session_meta(payload: dict[str, Any], when: float | None, session: _Session
 def _is_fork(payload: dict[str, Any]) -> bool:
     source = payload.get("source")
     subagent = source.get("subagent") if isinstance(source, dict) else None
-    return bool(_text(payload.get("forked_from_id"))) or (isinstance(subagent, dict) and "thread_spawn" in subagent)
+    return bool(_text(payload.get("forked_from_id"))) or (
+        isinstance(subagent, dict) and "thread_spawn" in subagent
+    )
 
 
 def _replayed(when: float | None, session: _Session) -> bool:

@@ -26,15 +26,22 @@ class FileFilter:
     matching one; never those matching an ``exclude`` glob, sidecars, hidden files, or anything under
     ``ignore`` (the store)."""
 
-    def __init__(self, roots: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (),
-                 ignore: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        ignore: Sequence[Path] = (),
+    ) -> None:
         self.roots = [Path(r).absolute() for r in roots]
         self.include, self.exclude = tuple(include), tuple(exclude)
         self.ignore = [Path(p).absolute() for p in ignore]
 
     def accepts(self, path: Path) -> bool:
         name = path.name
-        if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *_compressed_suffixes()))):
+        if name.startswith(".") or name.endswith(
+            tuple(META_SUFFIX + c for c in ("", *_compressed_suffixes()))
+        ):
             return False
         if self.ignored(path):
             return False
@@ -80,8 +87,9 @@ class Selection:
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def select_inputs(paths: Iterable[str | Path], include: Sequence[str] = (), exclude: Sequence[str] = (),
-                  fmt: str = "auto") -> Selection:
+def select_inputs(
+    paths: Iterable[str | Path], include: Sequence[str] = (), exclude: Sequence[str] = (), fmt: str = "auto"
+) -> Selection:
     """What plain ``ingest`` reads under ``paths``: ``-`` (standard input), files given by name unless
     excluded, and in directories the capture files by name (rotated logs too), with ``include`` only the
     names or paths matching it, with a ``fmt`` other than auto every file (read as that format)."""
@@ -125,11 +133,12 @@ def _pattern(name: str) -> str:
     for suffix in _compressed_suffixes():
         plain = plain.removesuffix(suffix)
     suffix = Path(plain).suffix
-    return f"*{suffix}{name[len(plain):]}" if suffix else name
+    return f"*{suffix}{name[len(plain) :]}" if suffix else name
 
 
-def walk_all(top: Path, on_error: Callable[[OSError], object] | None = None, *,
-             skip_stores: bool = False) -> list[Path]:
+def walk_all(
+    top: Path, on_error: Callable[[OSError], object] | None = None, *, skip_stores: bool = False
+) -> list[Path]:
     """Every file under ``top``, hidden directories (and with ``skip_stores``, tokmeter stores) left out,
     in sorted order. ``on_error`` is given the error of each directory that cannot be listed (left out
     otherwise)."""

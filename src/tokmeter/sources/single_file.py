@@ -44,15 +44,30 @@ def read_single_file(
         try:
             meta = orjson.loads(sidecar.read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
-            return BadCapture(source, 0, f"sidecar {sidecar.name} is not valid JSON ({str(exc).split(':')[0][:60]})",
-                              format=fmt, digest=_sidecar_digest(sidecar))
+            return BadCapture(
+                source,
+                0,
+                f"sidecar {sidecar.name} is not valid JSON ({str(exc).split(':')[0][:60]})",
+                format=fmt,
+                digest=_sidecar_digest(sidecar),
+            )
         if not isinstance(meta, dict):
-            return BadCapture(source, 0, f"sidecar {sidecar.name} must hold a JSON object", format=fmt,
-                              digest=_sidecar_digest(sidecar))
+            return BadCapture(
+                source,
+                0,
+                f"sidecar {sidecar.name} must hold a JSON object",
+                format=fmt,
+                digest=_sidecar_digest(sidecar),
+            )
         meta.pop("body", None)
     with open_bytes(path) as handle:
         body = handle.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        return BadCapture(source, 0, f"response file larger than {MAX_BODY_BYTES:,} bytes: set aside unread "
-                          "(raise TOKMETER_MAX_LINE_BYTES to read it)", format=fmt)
+        return BadCapture(
+            source,
+            0,
+            f"response file larger than {MAX_BODY_BYTES:,} bytes: set aside unread "
+            "(raise TOKMETER_MAX_LINE_BYTES to read it)",
+            format=fmt,
+        )
     return Capture(source, 0, meta, body, None, file_time(path), fmt, body)

@@ -41,7 +41,9 @@ _CLAUDE = re.compile(
     rb'|"type"\s*:\s*"(?:summary|file-history-snapshot|queue-operation)"'
 )
 # Fields only Claude Code writes beside a top-level "message" (a line without parentUuid / isSidechain).
-CLAUDE_FIELDS = frozenset({"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"})
+CLAUDE_FIELDS = frozenset(
+    {"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"}
+)
 # A JSON string, or a bracket or colon outside one: enough to find the top-level keys of a line's head.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
 SHOWN_FIELDS = 6  # at most this many field names in the reason of a file of no known format
@@ -141,7 +143,11 @@ def no_known_format(fields: list[str]) -> str:
         return "no known capture format; records are empty objects"
     shown = [name[:40] for name in fields[:SHOWN_FIELDS]]
     more = len(fields) - len(shown)
-    return "no known capture format; records have fields " + ", ".join(shown) + (f" and {more} more" if more else "")
+    return (
+        "no known capture format; records have fields "
+        + ", ".join(shown)
+        + (f" and {more} more" if more else "")
+    )
 
 
 def flavour_from_path(path: PurePath) -> str | None:

@@ -37,18 +37,26 @@ def read_token_log(
             yield _parse(raw, source, here, number, file_time)
 
 
-def _parse(raw: bytes, source: str, offset: int, line: int, file_time: datetime | None) -> Capture | BadCapture:
+def _parse(
+    raw: bytes, source: str, offset: int, line: int, file_time: datetime | None
+) -> Capture | BadCapture:
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return BadCapture(source, offset, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", line, FORMAT)
     if not isinstance(record, dict):
-        return BadCapture(source, offset, f"a token-log record must be a JSON object, got {type(record).__name__}",
-                          line, FORMAT)
+        return BadCapture(
+            source,
+            offset,
+            f"a token-log record must be a JSON object, got {type(record).__name__}",
+            line,
+            FORMAT,
+        )
     schema = record.get("_schema")
     if not (isinstance(schema, str) and schema.startswith("token-usage/")):
-        return BadCapture(source, offset, f"not a token-usage record (_schema is {str(schema)[:40]!r})", line,
-                          FORMAT)
+        return BadCapture(
+            source, offset, f"not a token-usage record (_schema is {str(schema)[:40]!r})", line, FORMAT
+        )
     return Capture(source, offset, _meta(record), record, line, file_time, FORMAT)
 
 
@@ -69,7 +77,11 @@ def _meta(record: dict[str, Any]) -> dict[str, Any]:
 def _started(timestamp: Any, duration_ms: Any) -> Any:
     """The request time: the completion ``timestamp`` less ``duration_ms`` when both are usable; else
     the timestamp as it is (extraction reports an unusable one)."""
-    if not isinstance(timestamp, str) or isinstance(duration_ms, bool) or not isinstance(duration_ms, int | float):
+    if (
+        not isinstance(timestamp, str)
+        or isinstance(duration_ms, bool)
+        or not isinstance(duration_ms, int | float)
+    ):
         return timestamp
     try:
         done = datetime.fromisoformat(timestamp.strip())

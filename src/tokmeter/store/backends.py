@@ -32,13 +32,23 @@ def open_store(flag: str | Path | None, *, ingester: str | None = None, existing
 def _no_store(location: str, flag: str | Path | None) -> NoStoreError:
     default, env = platform_store(), os.environ.get(STORE_ENV)
     if env and (not flag or str(flag) == env):  # Typer fills --store from the variable too
-        return NoStoreError(f"${STORE_ENV} ({location}): no tokmeter store there", hint=(
-            f"check the path, or ingest captures into it first (tokmeter ingest PATH); unset ${STORE_ENV} to "
-            f"use the default store {default}"))
+        return NoStoreError(
+            f"${STORE_ENV} ({location}): no tokmeter store there",
+            hint=(
+                f"check the path, or ingest captures into it first (tokmeter ingest PATH); unset ${STORE_ENV} to "
+                f"use the default store {default}"
+            ),
+        )
     if flag:
-        return NoStoreError(f"--store {location}: no tokmeter store there", hint=(
-            f"check the path, or ingest captures into it first (tokmeter ingest PATH --store {location}); "
-            f"without --store, tokmeter uses ${STORE_ENV}, else the default store {default}"))
-    return NoStoreError(f"no store yet at {location}: nothing has been ingested",
-                        hint=f"ingest captures first (e.g. tokmeter ingest sample_logs/), or name a store with "
-                             f"--store DIR or ${STORE_ENV}")
+        return NoStoreError(
+            f"--store {location}: no tokmeter store there",
+            hint=(
+                f"check the path, or ingest captures into it first (tokmeter ingest PATH --store {location}); "
+                f"without --store, tokmeter uses ${STORE_ENV}, else the default store {default}"
+            ),
+        )
+    return NoStoreError(
+        f"no store yet at {location}: nothing has been ingested",
+        hint=f"ingest captures first (e.g. tokmeter ingest sample_logs/), or name a store with "
+        f"--store DIR or ${STORE_ENV}",
+    )

@@ -63,14 +63,20 @@ def best_nearby(lf: pl.LazyFrame) -> pl.LazyFrame:
     before = best.with_columns(pl.col("date").dt.offset_by("1d")).rename({"_best": "_before"})
     after = best.with_columns(pl.col("date").dt.offset_by("-1d")).rename({"_best": "_after"})
     kept = (
-        ranked.join(best, on=keys).join(before, on=keys, how="left").join(after, on=keys, how="left")
-        .filter((pl.col("_ord") == pl.col("_best")) & (pl.col("_before").is_null() | (pl.col("_ord") < pl.col("_before")))
-                & (pl.col("_after").is_null() | (pl.col("_ord") < pl.col("_after"))))
+        ranked.join(best, on=keys)
+        .join(before, on=keys, how="left")
+        .join(after, on=keys, how="left")
+        .filter(
+            (pl.col("_ord") == pl.col("_best"))
+            & (pl.col("_before").is_null() | (pl.col("_ord") < pl.col("_before")))
+            & (pl.col("_after").is_null() | (pl.col("_ord") < pl.col("_after")))
+        )
     )
     return kept.drop("_ord", "_best", "_before", "_after", *_HELPERS)
 
 
 def usage_signature() -> pl.Expr:
     """An expression that differs between two copies when their usage differs (null from 0 too)."""
-    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in (*TOKEN_COLUMNS, "usage_source")],
-                         separator="|")
+    return pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("") for c in (*TOKEN_COLUMNS, "usage_source")], separator="|"
+    )

@@ -78,8 +78,9 @@ def _canonical_values(frame: pl.DataFrame) -> pl.DataFrame:
 
 _DIGEST_SLICE = 20_000
 # Types whose values polars writes as orjson does (integers in decimal, true/false)
-_POLARS_WRITES = frozenset({pl.String, pl.Boolean, pl.Int8, pl.Int16, pl.Int32, pl.Int64,
-                            pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64})
+_POLARS_WRITES = frozenset(
+    {pl.String, pl.Boolean, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64}
+)
 
 
 def canonical_lines(rows: list[tuple]) -> bytes:
@@ -106,7 +107,12 @@ def _polars_lines(schema: pl.Schema) -> pl.Expr | None:
     values = []
     for name, dtype in schema.items():
         if dtype == pl.String:
-            value = pl.struct(pl.col(name).alias("")).struct.json_encode().str.strip_prefix('{"":').str.strip_suffix("}")
+            value = (
+                pl.struct(pl.col(name).alias(""))
+                .struct.json_encode()
+                .str.strip_prefix('{"":')
+                .str.strip_suffix("}")
+            )
         else:
             value = pl.col(name).cast(pl.String)
         values.append(value.fill_null("null"))
@@ -121,11 +127,18 @@ _ESCAPE_PROBE = ["".join(map(chr, range(128))), "é€\u2028\u2029\ufeff\uffff�
 def _polars_writes_as_orjson() -> bool:
     """Whether this polars writes the canonical rows byte for byte as ``canonical_lines`` does (checked
     once per process, so that another polars version can never change a digest: orjson is then used)."""
-    probe = pl.DataFrame({"text": _ESCAPE_PROBE, "number": [-(2**63), 2**63 - 1, 0, None, 7],
-                          "flag": [True, False, None, True, False]},
-                         schema={"text": pl.String, "number": pl.Int64, "flag": pl.Boolean})
+    probe = pl.DataFrame(
+        {
+            "text": _ESCAPE_PROBE,
+            "number": [-(2**63), 2**63 - 1, 0, None, 7],
+            "flag": [True, False, None, True, False],
+        },
+        schema={"text": pl.String, "number": pl.Int64, "flag": pl.Boolean},
+    )
     lines = _polars_lines(probe.schema)
-    return lines is not None and probe.select(lines.str.join("")).item().encode() == canonical_lines(probe.rows())
+    return lines is not None and probe.select(lines.str.join("")).item().encode() == canonical_lines(
+        probe.rows()
+    )
 
 
 def _entry_hash(entry: dict) -> str:
@@ -257,8 +270,9 @@ def verify_chains(chains: dict[str, list[dict]], present: dict[str, Path]) -> Ve
         result.parts_checked += 1
         try:
             held = pl.read_parquet_schema(present[rel])
-            actual = rows_digest(pl.read_parquet(present[rel], schema={k: v for k, v in polars_schema().items()
-                                                                       if k in held}))
+            actual = rows_digest(
+                pl.read_parquet(present[rel], schema={k: v for k, v in polars_schema().items() if k in held})
+            )
         except Exception as exc:  # noqa: BLE001 - an unreadable part is a modified part
             actual = f"unreadable: {type(exc).__name__}"
         if actual != expected:

@@ -165,8 +165,13 @@ class Store:
         return verify(self.root, self.part_files())
 
     # ---- writing -------------------------------------------------------------------------------
-    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
-               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
+    def commit(
+        self,
+        rows: pl.DataFrame,
+        extra_files: Mapping[str, bytes] | None = None,
+        quarantine: Sequence[BadCapture] = (),
+        drop_files: Sequence[str] = (),
+    ) -> CommitResult:
         """Add usage rows (deduplicated against each other and the store) in one transaction.
         ``extra_files`` (path relative to the store -> content) are replaced, ``drop_files`` (relative
         paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
@@ -193,7 +198,9 @@ class Store:
             winners = best_per_request(
                 combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
             ).collect()
-            _count_dropped(combined.lazy().drop("_file", "_new"), winners.drop("_file", "_new", "_keep_old"), result)
+            _count_dropped(
+                combined.lazy().drop("_file", "_new"), winners.drop("_file", "_new", "_keep_old"), result
+            )
             replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
             for file, ids in replaced.group_by("_file"):
                 self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
@@ -217,15 +224,18 @@ class Store:
         if not files:
             return pl.DataFrame()
         return (
-            pl.scan_parquet(files, schema=polars_schema(), include_file_paths="_file", missing_columns="insert")
+            pl.scan_parquet(
+                files, schema=polars_schema(), include_file_paths="_file", missing_columns="insert"
+            )
             .filter(pl.col("request_id").is_in(best["request_id"].implode()))
             .with_columns(_new=pl.lit(False))
             .collect()
         )
 
     def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
-        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert") \
-            .filter(~pl.col("request_id").is_in(list(drop_ids)))
+        kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert").filter(
+            ~pl.col("request_id").is_in(list(drop_ids))
+        )
         if kept.height:
             txn.stage_part(file.with_name(_part_name()), kept)
         txn.stage_remove(file)
@@ -289,8 +299,13 @@ def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
     schema = polars_schema()
     if not any_parts:
         return pl.LazyFrame(schema={**schema, "date": pl.Date})
-    return pl.scan_parquet(usage_dir / _PART_GLOB, hive_partitioning=True, hive_schema={"date": pl.Date},
-                           schema=schema, missing_columns="insert")  # older parts lack newer columns: null
+    return pl.scan_parquet(
+        usage_dir / _PART_GLOB,
+        hive_partitioning=True,
+        hive_schema={"date": pl.Date},
+        schema=schema,
+        missing_columns="insert",
+    )  # older parts lack newer columns: null
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
@@ -323,11 +338,15 @@ def _failed(root: Path, exc: BaseException, txn: _Transaction) -> StoreError:
 def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
     reason = _failure_reason(root, exc)
     if journal_written:
-        return StoreError(f"the store {root} could not finish a commit: {reason}",
-                          hint="fix the cause (space, permissions); the next tokmeter run finishes it")
-    return StoreError(f"cannot write to the store {root}: {reason}",
-                      hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
-                           "so the next run picks up exactly where this one stopped")
+        return StoreError(
+            f"the store {root} could not finish a commit: {reason}",
+            hint="fix the cause (space, permissions); the next tokmeter run finishes it",
+        )
+    return StoreError(
+        f"cannot write to the store {root}: {reason}",
+        hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
+        "so the next run picks up exactly where this one stopped",
+    )
 
 
 _LOW_SPACE = 1 << 20  # bytes: below this, a failed write is put down to a full disk
@@ -411,8 +430,14 @@ class _Transaction:
         os.chmod(temp, 0o600)  # usage rows are the owner's business
         _fsync_file(temp)
         self.adds.append((self._rel(temp), self._rel(final)))
-        self.ledger.append({"op": "add", "part": self._rel(final), "rows": frame.height,
-                            "sha256": digest or rows_digest(frame)})
+        self.ledger.append(
+            {
+                "op": "add",
+                "part": self._rel(final),
+                "rows": frame.height,
+                "sha256": digest or rows_digest(frame),
+            }
+        )
 
     def stage_bytes(self, rel: str, content: bytes) -> None:
         final = self.root / rel
@@ -433,8 +458,13 @@ class _Transaction:
     def commit(self) -> None:
         if not self.adds and not self.removes and not self.quarantine:
             return
-        plan = {"txn": uuid.uuid4().hex, "add": self.adds, "remove": self.removes, "ledger": self.ledger,
-                "quarantine": self.quarantine}
+        plan = {
+            "txn": uuid.uuid4().hex,
+            "add": self.adds,
+            "remove": self.removes,
+            "ledger": self.ledger,
+            "quarantine": self.quarantine,
+        }
         journal = self.root / JOURNAL
         temp = self.root / f".{JOURNAL}.tmp"
         self.temps.append(temp)

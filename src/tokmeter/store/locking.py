@@ -14,13 +14,17 @@ from ..errors import StoreBusyError, StoreError
 
 
 @contextmanager
-def store_lock(root: Path, *, exclusive: bool, wait: bool = True, timeout: float | None = None) -> Iterator[None]:
+def store_lock(
+    root: Path, *, exclusive: bool, wait: bool = True, timeout: float | None = None
+) -> Iterator[None]:
     try:
         root.mkdir(parents=True, exist_ok=True)
         fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise StoreError(f"cannot open the store's lock file in {root}: {exc.strerror}",
-                         hint="check that the store directory exists and is writable") from None
+        raise StoreError(
+            f"cannot open the store's lock file in {root}: {exc.strerror}",
+            hint="check that the store directory exists and is writable",
+        ) from None
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     try:
         _acquire(fd, mode, wait=wait, timeout=timeout, root=root)
@@ -56,8 +60,10 @@ def follower_lock(root: Path) -> Iterator[None]:
         root.mkdir(parents=True, exist_ok=True)
         fd = os.open(root / FOLLOWER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise StoreError(f"cannot open the follower's lock file in {root}: {exc.strerror}",
-                         hint="check that the store directory exists and is writable") from None
+        raise StoreError(
+            f"cannot open the follower's lock file in {root}: {exc.strerror}",
+            hint="check that the store directory exists and is writable",
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)  # followers never wait for one another: only status tries it
         yield

@@ -21,8 +21,15 @@ from typing import Any
 from ..errors import ConfigError, StoreError
 
 URL_PATTERN = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.+)$")
-_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
-             "abfss": "adlfs"}
+_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
 _EXTRAS = {"s3fs": "s3", "gcsfs": "gcs", "adlfs": "azure"}
 
 
@@ -56,7 +63,7 @@ class Bucket:
         return f"{self.prefix}/{key}"
 
     def _key(self, path: str) -> str:
-        return path[len(self.prefix) + 1:] if path.startswith(self.prefix + "/") else path
+        return path[len(self.prefix) + 1 :] if path.startswith(self.prefix + "/") else path
 
     def list(self, under: str) -> list[ObjectInfo]:
         """Every object below ``under`` (a key prefix ending in '/'), sorted by key."""
@@ -67,8 +74,14 @@ class Bucket:
             return []
         except Exception as exc:  # noqa: BLE001 - SDKs raise their own types (auth, network)
             raise _failed("list", self.url, under, exc) from None
-        return sorted((ObjectInfo(self._key(path), int(info.get("size") or 0), _modified(info))
-                       for path, info in found.items() if info.get("type", "file") == "file"), key=lambda o: o.key)
+        return sorted(
+            (
+                ObjectInfo(self._key(path), int(info.get("size") or 0), _modified(info))
+                for path, info in found.items()
+                if info.get("type", "file") == "file"
+            ),
+            key=lambda o: o.key,
+        )
 
     def get(self, key: str) -> bytes:
         """An object's bytes; ``FileNotFoundError`` when it is not there (deleted since it was listed)."""
@@ -123,24 +136,32 @@ def _modified(info: dict[str, Any]) -> datetime | None:
 def _filesystem(scheme: str, url: str) -> tuple[Any, str]:
     package = _PACKAGES.get(scheme)
     if package is None:
-        raise ConfigError(f"unsupported store URL scheme {scheme}://",
-                          hint="use a local directory, s3://, gs:// or az://")
+        raise ConfigError(
+            f"unsupported store URL scheme {scheme}://", hint="use a local directory, s3://, gs:// or az://"
+        )
     try:
         import fsspec
 
-        fs, path = fsspec.core.url_to_fs("s3://" + url.split("://", 1)[1] if scheme == "s3a" else url,
-                                         skip_instance_cache=True)
+        fs, path = fsspec.core.url_to_fs(
+            "s3://" + url.split("://", 1)[1] if scheme == "s3a" else url, skip_instance_cache=True
+        )
     except ImportError:
-        raise ConfigError(f"{scheme}:// stores need the {package} package",
-                          hint=f"pip install 'tokmeter[{_EXTRAS[package]}]'") from None
+        raise ConfigError(
+            f"{scheme}:// stores need the {package} package",
+            hint=f"pip install 'tokmeter[{_EXTRAS[package]}]'",
+        ) from None
     except Exception as exc:  # noqa: BLE001 - bad credentials config and the like
-        raise StoreError(f"cannot open {url}: {str(exc)[:200]}",
-                         hint="check the cloud SDK's credentials and endpoint settings") from None
+        raise StoreError(
+            f"cannot open {url}: {str(exc)[:200]}",
+            hint="check the cloud SDK's credentials and endpoint settings",
+        ) from None
     return fs, path
 
 
 def _failed(action: str, url: str, key: str, exc: BaseException) -> StoreError:
     reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return StoreError(f"cannot {action} {url}/{key}: {reason}",
-                      hint="check credentials, the bucket name and the endpoint (AWS_ENDPOINT_URL for "
-                           "S3-compatible servers); nothing was committed past the last checkpoint")
+    return StoreError(
+        f"cannot {action} {url}/{key}: {reason}",
+        hint="check credentials, the bucket name and the endpoint (AWS_ENDPOINT_URL for "
+        "S3-compatible servers); nothing was committed past the last checkpoint",
+    )

@@ -24,8 +24,19 @@ QUARANTINE = "quarantine.jsonl"
 
 def entries_for(bad: Iterable[BadCapture]) -> list[dict]:
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return [{"time": now, "source": b.source, "offset": b.offset, "line": b.line, "format": b.format,
-             "reason": b.reason, "sha256": b.digest, "bytes": b.size} for b in bad]
+    return [
+        {
+            "time": now,
+            "source": b.source,
+            "offset": b.offset,
+            "line": b.line,
+            "format": b.format,
+            "reason": b.reason,
+            "sha256": b.digest,
+            "bytes": b.size,
+        }
+        for b in bad
+    ]
 
 
 def append(root: Path, txn: str, entries: list[dict]) -> None:
@@ -54,5 +65,7 @@ def unique_entries(lines: Iterable[bytes]) -> list[dict]:
         if line.strip():
             entry = orjson.loads(line)
             entry.pop("txn", None)
-            unique[(entry.get("source"), entry.get("offset"), entry.get("sha256"), entry.get("reason"))] = entry
+            unique[(entry.get("source"), entry.get("offset"), entry.get("sha256"), entry.get("reason"))] = (
+                entry
+            )
     return list(unique.values())

@@ -65,7 +65,9 @@ def safe_name(name: str) -> str:
     """An ingester id usable in object keys."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:64]
     if not cleaned:
-        raise StoreError(f"ingester id {name!r} has no usable characters", hint="use letters, digits, '.', '_', '-'")
+        raise StoreError(
+            f"ingester id {name!r} has no usable characters", hint="use letters, digits, '.', '_', '-'"
+        )
     return cleaned
 
 
@@ -166,12 +168,19 @@ class RemoteStore(Store):
         bucket: download new ones, drop deleted ones."""
         prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
         for _attempt in range(5):
-            listed = [o for p in prefixes for o in self.bucket.list(p)
-                      if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))]
+            listed = [
+                o
+                for p in prefixes
+                for o in self.bucket.list(p)
+                if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))
+            ]
             self._modified.update({o.key: o.modified for o in listed})
             remote = {o.key: o.size for o in listed}
-            local = {p.relative_to(self.root).as_posix(): p for p in Store.part_files(self, days)
-                     if not own or self._owns(p.name)}
+            local = {
+                p.relative_to(self.root).as_posix(): p
+                for p in Store.part_files(self, days)
+                if not own or self._owns(p.name)
+            }
             for rel, path in local.items():
                 if rel not in remote:
                     path.unlink(missing_ok=True)
@@ -182,8 +191,10 @@ class RemoteStore(Store):
                 return
             except FileNotFoundError:
                 continue  # a compaction deleted a part after we listed it: its merge is there now
-        raise StoreError(f"the parts of {self.url} kept changing while being read",
-                         hint="retry; if it persists, check for a runaway compaction loop")
+        raise StoreError(
+            f"the parts of {self.url} kept changing while being read",
+            hint="retry; if it persists, check for a runaway compaction loop",
+        )
 
     def _download(self, key: str) -> None:
         replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
@@ -222,8 +233,13 @@ class RemoteStore(Store):
         return unique_entries(lines)
 
     # ---- writing ---------------------------------------------------------------------------------
-    def commit(self, rows: pl.DataFrame, extra_files: Mapping[str, bytes] | None = None,
-               quarantine: Sequence[BadCapture] = (), drop_files: Sequence[str] = ()) -> CommitResult:
+    def commit(
+        self,
+        rows: pl.DataFrame,
+        extra_files: Mapping[str, bytes] | None = None,
+        quarantine: Sequence[BadCapture] = (),
+        drop_files: Sequence[str] = (),
+    ) -> CommitResult:
         """Write the rows (one per request id within the batch), then the ledger entry, the quarantined
         captures and last the checkpoints (``extra_files``; ``drop_files`` deleted), each as whole objects."""
         result = CommitResult()
@@ -268,7 +284,9 @@ class RemoteStore(Store):
             return
         data = b"".join(orjson.dumps(entry) + b"\n" for entry in entries)
         # named by seq and txn: a PUT that landed though the client saw an error is never overwritten
-        self.bucket.put(f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}-{txn[:12]}.jsonl", data)
+        self.bucket.put(
+            f"ledger/{self.ingester}/{self.session}/{entries[0]['seq']:09d}-{txn[:12]}.jsonl", data
+        )
         self._last_entry = entries[-1]
 
     # ---- the ledger ------------------------------------------------------------------------------
@@ -276,13 +294,15 @@ class RemoteStore(Store):
         """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order."""
         chains: dict[str, list[str]] = {}
         for obj in self.bucket.list("ledger/"):
-            chain, _, name = obj.key[len("ledger/"):].rpartition("/")
+            chain, _, name = obj.key[len("ledger/") :].rpartition("/")
             if name.endswith(".jsonl") and chain:
                 chains.setdefault(chain, []).append(obj.key)
         return chains
 
     def _entries(self, keys: Sequence[str]) -> list[dict]:
-        return [orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()]
+        return [
+            orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()
+        ]
 
     def ledger_entries(self) -> list[dict]:
         chains = self._ledger_objects()
@@ -298,8 +318,12 @@ class RemoteStore(Store):
         parts it covers."""
         old = since if isinstance(since, dict) else {}
         new = until if isinstance(until, dict) else {}
-        keys = [key for chain, keys in self._ledger_objects().items() for key in keys
-                if old.get(chain, "") < key <= new.get(chain, "")]
+        keys = [
+            key
+            for chain, keys in self._ledger_objects().items()
+            for key in keys
+            if old.get(chain, "") < key <= new.get(chain, "")
+        ]
         days = days_of_entries(self._entries(keys))
         # a new copy on day d can change which copy is kept on d-1 or d+1 (``dedup.best_nearby``)
         return {day + timedelta(days=k) for day in days for k in (-1, 0, 1)}
@@ -326,10 +350,16 @@ class RemoteStore(Store):
         chains = {chain: self._entries(keys) for chain, keys in objects.items()}
         present = {path.relative_to(self.root).as_posix(): path for path in Store.part_files(self)}
         result = verify_chains(chains, present)
-        moving = {e["part"] for e in self._entries([k for keys in objects.values() for k in keys if k not in before])}
+        moving = {
+            e["part"]
+            for e in self._entries([k for keys in objects.values() for k in keys if k not in before])
+        }
         cutoff = datetime.now(UTC) - timedelta(minutes=IN_FLIGHT_MINUTES)
-        young = {rel for rel in result.unexpected if _PART_NAME.match(rel.rsplit("/", 1)[-1])
-                 and (self._modified.get(rel) or cutoff) > cutoff}  # by the bucket's clock, not the name
+        young = {
+            rel
+            for rel in result.unexpected
+            if _PART_NAME.match(rel.rsplit("/", 1)[-1]) and (self._modified.get(rel) or cutoff) > cutoff
+        }  # by the bucket's clock, not the name
         result.in_flight = sorted(moving & {*result.missing, *result.unexpected} | young)
         result.missing = [rel for rel in result.missing if rel not in result.in_flight]
         result.unexpected = [rel for rel in result.unexpected if rel not in result.in_flight]
