@@ -205,7 +205,11 @@ def day_frame(day: date, count: int, first_index: int, seed: int) -> pl.DataFram
         )
     )
     schema = polars_schema()
-    return frame.select(schema.names()).cast(dict(schema))
+    # columns the generator does not vary (service_tier, speed: standard-priced, as a response that does not say)
+    unset = [
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns
+    ]
+    return frame.with_columns(unset).select(schema.names()).cast(dict(schema))
 
 
 def write_store(root: Path, rows: int, days: int = 365, seed: int = 1, progress=None) -> dict:
