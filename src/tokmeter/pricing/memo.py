@@ -36,7 +36,7 @@ import orjson
 import polars as pl
 
 from ..config import cache_root
-from ..store.local import replace_file
+from ..store.atomic import replace_file
 from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
 from .resolve import build_price_table, is_priced_by_minute, price_data_version, price_frame

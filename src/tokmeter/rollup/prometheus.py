@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..store.local import replace_file
+from ..store.atomic import replace_file
 from .tables import RollupTable
 from .transforms import REPORT_TOKENS
 

@@ -35,7 +35,8 @@ from ..pricing.costs import COST_DTYPE
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
-from ..store.local import Store, replace_file
+from ..store.atomic import replace_file
+from ..store.local import Store
 from . import DEFAULT_DIMS, ENGINES, PERIODS
 from .spec import (
     RollupSpec,

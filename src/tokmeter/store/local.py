@@ -31,6 +31,7 @@ import polars as pl
 from ..capture import BadCapture
 from ..errors import StoreError
 from ..schema import polars_schema
+from .atomic import fsync_dir, replace_file, write_temp
 from .dedup import best_per_request, usage_signature
 from .ledger import LEDGER, LINE, Verification, lines_digest, rows_digest, with_canonical_lines
 from .ledger import append as append_to_ledger
@@ -409,11 +410,13 @@ class _Transaction:
         self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
         self.temps: list[Path] = []  # every temporary file begun, whole or not
 
-    def _temp_for(self, final: Path) -> Path:
+    def _stage(self, final: Path, write: Callable[[Path], object]) -> None:
+        """Write ``final``'s content under a temporary name (owner-only: usage rows are the owner's
+        business), fsynced; the journal renames it."""
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        temp = write_temp(final, write, mode=0o600)
         self.temps.append(temp)
-        return temp
+        self.adds.append((self._rel(temp), self._rel(final)))
 
     def discard(self) -> None:
         """Remove the temporary files of a transaction that failed before its journal was written."""
@@ -425,11 +428,7 @@ class _Transaction:
 
     def stage_part(self, final: Path, frame: pl.DataFrame, digest: str | None = None) -> None:
         """Write ``frame`` as the part ``final`` (``digest``: its ``rows_digest``, when known)."""
-        temp = self._temp_for(final)
-        frame.write_parquet(temp, compression="zstd", statistics=True)
-        os.chmod(temp, 0o600)  # usage rows are the owner's business
-        _fsync_file(temp)
-        self.adds.append((self._rel(temp), self._rel(final)))
+        self._stage(final, lambda temp: frame.write_parquet(temp, compression="zstd", statistics=True))
         self.ledger.append(
             {
                 "op": "add",
@@ -440,13 +439,7 @@ class _Transaction:
         )
 
     def stage_bytes(self, rel: str, content: bytes) -> None:
-        final = self.root / rel
-        temp = self._temp_for(final)
-        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.adds.append((self._rel(temp), rel))
+        self._stage(self.root / rel, lambda temp: temp.write_bytes(content))
 
     def stage_remove(self, path: Path) -> None:
         self.removes.append(self._rel(path))
@@ -465,15 +458,9 @@ class _Transaction:
             "ledger": self.ledger,
             "quarantine": self.quarantine,
         }
-        journal = self.root / JOURNAL
-        temp = self.root / f".{JOURNAL}.tmp"
-        self.temps.append(temp)
-        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(orjson.dumps(plan))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, journal)
-        _fsync_dir(self.root)
+        replace_file(
+            self.root / JOURNAL, lambda temp: temp.write_bytes(orjson.dumps(plan)), mode=0o600, sync_dir=True
+        )
         self.apply(self.root, plan)
 
     @staticmethod
@@ -481,52 +468,17 @@ class _Transaction:
         """Idempotent: safe to run again on a journal that was partly applied."""
         dirs: set[Path] = set()
         for temp, final in plan["add"]:
-            if (root / temp).exists():
+            if (root / temp).exists():  # written and fsynced by write_temp; renamed only now, all together
                 os.replace(root / temp, root / final)
             dirs.add((root / final).parent)
         for rel in plan["remove"]:
             (root / rel).unlink(missing_ok=True)
             dirs.add((root / rel).parent)
         for directory in dirs:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         if plan.get("ledger"):
             append_to_ledger(root, plan["txn"], plan["ledger"])
         if plan.get("quarantine"):
             append_to_quarantine(root, plan["txn"], plan["quarantine"])
         (root / JOURNAL).unlink(missing_ok=True)
-        _fsync_dir(root)
-
-
-def replace_file(final: Path, write: Callable[[Path], object], *, mode: int | None = None) -> None:
-    """Make ``final`` appear whole or not at all: ``write`` fills a temporary file beside it (named
-    ``.<name>.<random>.tmp``, which crash clean-ups look for), given ``mode`` if any, fsynced, then renamed
-    over ``final``. (A commit's own files go through the journal instead: ``_Transaction``.)"""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(temp)
-        if mode is not None:
-            os.chmod(temp, mode)
-        _fsync_file(temp)
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(root)

@@ -48,9 +48,10 @@ import polars as pl
 from ..capture import BadCapture
 from ..config import CACHE_ENV, cache_root
 from ..errors import StoreError
+from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import CommitResult, Store, best_of_batch, days_of_entries, replace_file, scan_parts
+from .local import CommitResult, Store, best_of_batch, days_of_entries, scan_parts
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
