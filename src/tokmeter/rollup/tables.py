@@ -19,8 +19,6 @@ shows a rollup half a commit; each period partition is replaced by one atomic re
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +35,7 @@ from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
 from ..store.atomic import replace_file
 from ..store.local import Store
+from ..store.locking import file_lock
 from . import DEFAULT_DIMS, ENGINES, PERIODS
 from .spec import (
     RollupSpec,
@@ -99,7 +98,11 @@ class RollupTable:
         or ``spark`` (``spark_engine``: the same figures). Raises StoreBusyError (exit 75)."""
         if engine not in ENGINES:
             raise UsageError(f"unknown engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
-        with _exclusive(self.store.root / ".rollup.lock"):
+        busy = StoreBusyError(
+            f"another tokmeter rollup is running on {self.store.root}",
+            hint="this run did nothing; the next scheduled run will catch up",
+        )
+        with file_lock(self.store.root / ".rollup.lock", exclusive=True, wait=False, busy=busy):
             return self._update(overrides, full, engine)
 
     def _update(self, overrides: PriceOverrides | None, full: bool, engine: str) -> RollupResult:
@@ -237,29 +240,6 @@ def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
             continue
         tables.append(RollupTable(store, spec, base))
     return tables
-
-
-class _exclusive:
-    """A non-blocking exclusive flock: a second holder fails at once with StoreBusyError (exit 75)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise StoreBusyError(
-                f"another tokmeter rollup is running on {self.path.parent}",
-                hint="this run did nothing; the next scheduled run will catch up",
-            ) from None
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
 
 
 def dims_answerable(spec: RollupSpec, dims: Sequence[str]) -> bool:
