@@ -16,7 +16,7 @@ from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
     from ..sources import Input
-    from ..store.local import Store
+    from ..store.protocol import StoreBackend
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
 AGENTS_PANEL = "Coding agents' local logs"
@@ -220,7 +220,7 @@ def ingest(
 def _ingest(
     paths: list[Path],
     agent_dirs: list[Path | Input],
-    target: Store,
+    target: StoreBackend,
     *,
     fmt: str,
     include: list[str],
@@ -250,7 +250,7 @@ def _ingest(
 
 def _follow(
     paths: list[Path | Input],
-    target: Store,
+    target: StoreBackend,
     *,
     fmt: str,
     follow: bool,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..pricing.overrides import PriceOverrides
     from ..report.queries import Filters
-    from ..store.local import Store
+    from ..store.protocol import StoreBackend
 
 
 class Choice(str, Enum):
@@ -222,7 +222,9 @@ def price_overrides(flag: Path | None) -> PriceOverrides | None:
     return load_overrides(settings.prices, settings.prices_from) if settings.prices else None
 
 
-def open_store(flag: str | Path | None, *, ingester: str | None = None, existing: bool = False) -> Store:
+def open_store(
+    flag: str | Path | None, *, ingester: str | None = None, existing: bool = False
+) -> StoreBackend:
     """``store.backends.open_store``, imported when a command runs (the store loads polars)."""
     from ..store.backends import open_store as open_backend  # start-up time: not on the --help path
 

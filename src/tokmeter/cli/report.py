@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..pricing.overrides import PriceOverrides
     from ..report.chart_data import Metric
     from ..report.queries import Filters, Report
-    from ..store.local import Store
+    from ..store.protocol import StoreBackend
 
 
 class ReportFormat(str, Enum):
@@ -213,7 +213,7 @@ def _check_chart_options(
 
 
 def _write_html(
-    store: Store,
+    store: StoreBackend,
     dims: list[str],
     the_filters: Filters,
     overrides: PriceOverrides | None,

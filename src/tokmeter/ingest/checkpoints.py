@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from ..errors import StoreError
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 
 CHECKPOINT_DIR = "checkpoints"
 UNREADABLE_DOCUMENT = "follow/unreadable.json"  # the files a follower cannot read (for status)
@@ -104,7 +104,7 @@ def usable_prefix(head: bytes) -> bytes | None:
     return head[: cut + 1] if cut >= 0 else None
 
 
-def load(store: Store) -> list[Checkpoint]:
+def load(store: StoreBackend) -> list[Checkpoint]:
     """Every checkpoint in the store. Hold ``store.writing()`` or ``store.reading()``."""
     return [Checkpoint.from_json(data, where) for where, data in store.documents(CHECKPOINT_DIR)]
 

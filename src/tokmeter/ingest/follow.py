@@ -32,8 +32,8 @@ import orjson
 
 from ..errors import StoreBusyError, UsageError
 from ..sources import BadCapture, Input, as_input
-from ..store.local import Store
 from ..store.locking import follower_lock
+from ..store.protocol import StoreBackend
 from . import checkpoints
 from .identity import PRUNE_AFTER_SECONDS
 from .pipeline import unpriced
@@ -187,7 +187,7 @@ class _Notice:
 
 def run_follow(
     paths: Iterable[str | Path | Input],
-    store: Store,
+    store: StoreBackend,
     options: FollowOptions | None = None,
     view: FollowView | None = None,
     stop: threading.Event | None = None,
@@ -201,7 +201,7 @@ class Follower:
     def __init__(
         self,
         paths: Iterable[str | Path | Input],
-        store: Store,
+        store: StoreBackend,
         options: FollowOptions,
         view: FollowView,
         stop: threading.Event | None = None,

@@ -26,7 +26,7 @@ import orjson
 
 from ..sources import open_bytes
 from ..sources.selection import compressed_name, log_base_name, rotated_log_name
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 from .checkpoints import (
     FINGERPRINT_BYTES,
     LIVE,
@@ -41,7 +41,7 @@ from .identity import head_matches
 NEW, GONE, UNREADABLE = "new", "gone", "unreadable"
 
 
-def source_status(store: Store, *, following: bool, now: float | None = None) -> list[SourceStatus]:
+def source_status(store: StoreBackend, *, following: bool, now: float | None = None) -> list[SourceStatus]:
     """Every checkpointed piece of content with where it is now, its size and lag, and the unread files
     beside them: live ones first. ``following``: whether a follower runs on the store
     (``locking.follower_running``); without one, nothing is live (``stopped``)."""
@@ -87,7 +87,7 @@ def _listing(directory: Path) -> list[tuple[Path, os.stat_result]]:
     return out
 
 
-def _unreadable(store: Store) -> dict[str, str]:
+def _unreadable(store: StoreBackend) -> dict[str, str]:
     for where, data in store.documents(Path(UNREADABLE_DOCUMENT).parent.name):
         if where.endswith(Path(UNREADABLE_DOCUMENT).name):
             return dict(orjson.loads(data).get("unreadable", {}))

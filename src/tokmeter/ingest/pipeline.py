@@ -12,7 +12,8 @@ from ..capture import BadCapture
 from ..pricing.resolve import is_priced
 from ..pricing.unpriced import price_problem
 from ..sources import STDIN, Input, detect_format, find_inputs, read_captures
-from ..store.local import CommitResult, Store
+from ..store.local import CommitResult
+from ..store.protocol import StoreBackend
 from . import parallel
 from .rows import Columns, IngestReport, columns_frame, empty_columns, row_of, to_columns, unreadable
 
@@ -31,7 +32,7 @@ ProgressFn = Callable[[Path, int], None]
 
 def run_ingest(
     paths: Iterable[str | Path | Input],
-    store: Store,
+    store: StoreBackend,
     *,
     fmt: str = "auto",
     batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -137,7 +138,7 @@ def _rows_of_file(
         report.bad.append(unreadable(path, fmt, exc))
 
 
-def _commit(store: Store, rows: pl.DataFrame | None, bad: list[BadCapture]) -> CommitResult:
+def _commit(store: StoreBackend, rows: pl.DataFrame | None, bad: list[BadCapture]) -> CommitResult:
     if rows is None and not bad:
         return CommitResult()
     return store.commit(rows if rows is not None else columns_frame(empty_columns()), quarantine=bad)

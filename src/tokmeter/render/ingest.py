@@ -8,12 +8,12 @@ from ..extract import Tally
 from ..extract.rule import MISSING_REASONS
 from ..ingest.rows import IngestReport
 from ..sources.selection import NOT_CAPTURE_NAME
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 
 SHOW_BAD = 20
 
 
-def render_ingest_report(report: IngestReport, store: Store, console: Console) -> None:
+def render_ingest_report(report: IngestReport, store: StoreBackend, console: Console) -> None:
     formats = ", ".join(f"{count:,} {name}" for name, count in sorted(report.by_format.items()))
     commit = report.commit
     console.print(f"Ingested into [bold]{store.location}[/]")

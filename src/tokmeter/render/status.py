@@ -8,7 +8,7 @@ import orjson
 from rich.table import Table
 
 from ..ingest.checkpoints import SourceStatus
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 
 
 def _when(epoch: float) -> str:
@@ -27,7 +27,7 @@ def follower_line(following: bool) -> str:
     )
 
 
-def status_table(store: Store, sources: list[SourceStatus], following: bool) -> Table:
+def status_table(store: StoreBackend, sources: list[SourceStatus], following: bool) -> Table:
     table = Table(
         title=f"sources checkpointed in {store.location}",
         title_justify="left",
@@ -54,14 +54,14 @@ def status_table(store: Store, sources: list[SourceStatus], following: bool) -> 
     return table
 
 
-def no_sources(store: Store) -> str:
+def no_sources(store: StoreBackend) -> str:
     return (
         f"No sources checkpointed in {store.location}: no checkpoints yet "
         "(tokmeter ingest PATH --follow, or --resume)."
     )
 
 
-def status_json(store: Store, sources: list[SourceStatus], following: bool) -> str:
+def status_json(store: StoreBackend, sources: list[SourceStatus], following: bool) -> str:
     doc = {
         "store": store.location,
         "follower_running": following,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..pricing.overrides import PriceOverrides
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 from .chart_data import Metric, span_period, split_dims
 from .queries import Filters, Report, build_report, check_dims
 
@@ -31,7 +31,7 @@ class Dashboard:
 
 
 def build_dashboard(
-    store: Store,
+    store: StoreBackend,
     dims: Sequence[str],
     filters: Filters,
     overrides: PriceOverrides | None = None,

@@ -25,7 +25,7 @@ from ..rollup.transforms import (
     unpriced_models,
     with_periods,
 )
-from ..store.local import Store
+from ..store.protocol import StoreBackend
 
 
 @dataclass(slots=True)
@@ -135,7 +135,7 @@ def sort_rows(rows: pl.DataFrame, dims: Sequence[str], sort: str) -> pl.DataFram
 
 
 def build_report(
-    store: Store,
+    store: StoreBackend,
     dims: Sequence[str],
     filters: Filters,
     overrides: PriceOverrides | None = None,
@@ -190,7 +190,7 @@ def report_from_rows(
 
 
 def report_from_rollups(
-    store: Store, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None
+    store: StoreBackend, dims: Sequence[str], filters: Filters, overrides: PriceOverrides | None
 ) -> tuple[pl.DataFrame, ...] | None:
     """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
     or None. Call under ``store.reading()``."""
@@ -205,7 +205,9 @@ def report_from_rollups(
     return None
 
 
-def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+def select_rows(
+    store: StoreBackend, filters: Filters, overrides: PriceOverrides | None = None
+) -> pl.DataFrame:
     """The stored rows themselves (one per request), priced, oldest first; ``unpriced_reason`` says why a
     row has no cost."""
     filters.check()
@@ -214,7 +216,9 @@ def select_rows(store: Store, filters: Filters, overrides: PriceOverrides | None
         return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
 
 
-def check_unpriced(store: Store, filters: Filters, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+def check_unpriced(
+    store: StoreBackend, filters: Filters, overrides: PriceOverrides | None = None
+) -> pl.DataFrame:
     """Every model in the store (within ``filters``) that has no price, with its volume, the first and
     last time it was seen and the reason; empty when everything is priced."""
     filters.check()

@@ -34,8 +34,9 @@ from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
 from ..store.atomic import replace_file
-from ..store.local import Store
+from ..store.local import ChangePosition
 from ..store.locking import file_lock
+from ..store.protocol import StoreBackend
 from . import DEFAULT_DIMS, ENGINES, PERIODS
 from .spec import (
     RollupSpec,
@@ -64,7 +65,7 @@ class RollupResult:
 
 # ---- the table on disk ------------------------------------------------------------------------------
 class RollupTable:
-    def __init__(self, store: Store, spec: RollupSpec, root: Path | None = None) -> None:
+    def __init__(self, store: StoreBackend, spec: RollupSpec, root: Path | None = None) -> None:
         self.store = store
         self.spec = spec
         self.dir = (root or store.root / "rollups") / spec.name
@@ -158,9 +159,9 @@ class RollupTable:
             periods |= periods_of_utc_day(date.fromisoformat(part.parent.name.split("=", 1)[1]), self.spec)
         return periods
 
-    def _touched_periods(self, since: object, until: object) -> set[date]:
+    def _touched_periods(self, since: ChangePosition, until: ChangePosition) -> set[date]:
         periods: set[date] = set()
-        for day in self.store.days_changed(since, until):  # type: ignore[arg-type]
+        for day in self.store.days_changed(since, until):
             periods |= periods_of_utc_day(day, self.spec)
         return periods
 
@@ -226,7 +227,7 @@ class RollupTable:
         )
 
 
-def find_tables(store: Store, root: Path | None = None) -> list[RollupTable]:
+def find_tables(store: StoreBackend, root: Path | None = None) -> list[RollupTable]:
     """Every rollup table under the store (or ``root``)."""
     base = root or store.root / "rollups"
     tables = []

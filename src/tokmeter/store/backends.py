@@ -9,17 +9,20 @@ from ..config import STORE_ENV, platform_store, resolve_store
 from ..errors import NoStoreError
 from .local import Store
 from .objects import is_url
+from .protocol import StoreBackend
 from .remote import RemoteStore
 
 
-def open_store(flag: str | Path | None, *, ingester: str | None = None, existing: bool = False) -> Store:
+def open_store(
+    flag: str | Path | None, *, ingester: str | None = None, existing: bool = False
+) -> StoreBackend:
     """The store named by ``--store`` (or ``$TOKMETER_STORE``, or the default directory): a local
     ``Store``, or a ``RemoteStore`` for an ``s3://`` / ``gs://`` / ``az://`` URL. ``ingester`` names this
     writer in a remote store (default: the host name); a local store has a single writer at a time.
     ``existing`` (every command that reads the store): a location that holds no store raises
     ``NoStoreError``, saying where the store came from and where the default one is."""
     location = str(flag) if flag else os.environ.get(STORE_ENV) or None
-    target: Store
+    target: StoreBackend
     if location and is_url(location):
         target = RemoteStore(location, ingester=ingester)
     else:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from .local import Store, merge_parts
+from .local import merge_parts
+from .protocol import StoreBackend
 
 
 @dataclass(slots=True)
@@ -27,7 +28,7 @@ class CompactResult:
     duplicates_dropped: int = 0
 
 
-def compact(store: Store, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
+def compact(store: StoreBackend, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
     """Rewrite every partition holding at least ``min_parts`` parts as a single part."""
     result = CompactResult()
     with store.compacting(wait=wait):

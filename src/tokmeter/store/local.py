@@ -41,6 +41,9 @@ from .quarantine import entries_for as quarantine_entries
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
+ChangePosition = (
+    int | dict[str, str]
+)  # how far a ledger goes: its size here, each chain's last object remotely
 _PART_GLOB = "date=*/*.parquet"
 
 
@@ -60,8 +63,8 @@ class CommitResult:
 
 
 class Store:
-    """A store in a local directory (see the module docstring). ``remote_store.RemoteStore`` is the same
-    interface over object storage."""
+    """A store in a local directory (see the module docstring). ``remote.RemoteStore`` is the same
+    interface (``protocol.StoreBackend``) over object storage."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()
@@ -143,16 +146,17 @@ class Store:
 
         return read_entries(self.root)
 
-    def change_position(self) -> int:
+    def change_position(self) -> ChangePosition:
         """A marker of how far the ledger goes (its size): equal markers, same store content."""
         path = self.root / LEDGER
         return path.stat().st_size if path.exists() else 0
 
-    def days_changed(self, since: int, until: int) -> set[date]:
+    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
         """The UTC dates of the parts added or removed between two ``change_position`` markers."""
+        start = since if isinstance(since, int) else 0  # not a local marker: read the whole ledger
         with open(self.root / LEDGER, "rb") as handle:
-            handle.seek(since)
-            tail = handle.read(until - since)
+            handle.seek(start)
+            tail = handle.read(until - start if isinstance(until, int) else -1)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
 
     def spark_source(self, *, local: bool) -> str:

@@ -51,7 +51,7 @@ from ..errors import StoreError
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import CommitResult, Store, best_of_batch, days_of_entries, scan_parts
+from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, scan_parts
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
@@ -86,7 +86,8 @@ def cache_dir(url: str) -> Path:
 
 
 class RemoteStore(Store):
-    """The store's interface (``store.Store``) over a bucket; ``root`` is the local mirror."""
+    """The store's interface (``protocol.StoreBackend``) over a bucket; ``root`` is the local mirror. It
+    reuses the local store's reading of the mirror's parts and its compaction."""
 
     def __init__(self, url: str, *, ingester: str | None = None, cache: Path | None = None) -> None:
         self.bucket = Bucket(url)
@@ -309,11 +310,11 @@ class RemoteStore(Store):
         chains = self._ledger_objects()
         return sorted((e for keys in chains.values() for e in self._entries(keys)), key=lambda e: e["time"])
 
-    def change_position(self) -> dict[str, str]:  # type: ignore[override]
+    def change_position(self) -> dict[str, str]:
         """The last ledger object of every chain: equal positions, same store content."""
         return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
 
-    def days_changed(self, since: object, until: object) -> set[date]:
+    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
         """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
         are written in order, and each after the parts it names, so a position never runs ahead of the
         parts it covers."""
