@@ -24,7 +24,8 @@ Columns added after a store was created read as null from its older parts (no mi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 if TYPE_CHECKING:
     import polars as pl
@@ -122,6 +123,45 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "source": ("String", "The file the capture came from."),
     "source_offset": ("Int64", "Byte offset of the capture in that file (0 for single-response files)."),
 }
+
+
+class TokenCounts(TypedDict):
+    """The token columns of a row (``TOKEN_COLUMNS``), as an extraction reads them."""
+
+    input_tokens: int
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cache_write_1h_tokens: int | None
+    output_tokens: int
+    reasoning_tokens: int | None
+
+
+class UsageRow(TypedDict):
+    """One usage row as Python values: what extraction returns and ingest commits. The same columns, in
+    the same order, as ``COLUMNS`` (String: str, Datetime: datetime, Boolean: bool, Int: int; ``| None``
+    where a column may be null); ``tests/test_schema_row.py`` checks that they agree."""
+
+    request_id: str
+    response_id: str | None
+    timestamp: datetime
+    user: str | None
+    provider: str | None
+    model: str | None
+    endpoint: str | None
+    stream: bool
+    status: int | None
+    input_tokens: int
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cache_write_1h_tokens: int | None
+    output_tokens: int
+    reasoning_tokens: int | None
+    usage_source: str
+    complete: bool
+    service_tier: str | None
+    speed: str | None
+    source: str
+    source_offset: int
 
 
 def polars_schema() -> pl.Schema:

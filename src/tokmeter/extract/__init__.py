@@ -1,4 +1,4 @@
-"""Extraction: one capture in, one usage row (a dict in the shape of ``schema.COLUMNS``) out.
+"""Extraction: one capture in, one usage row (``schema.UsageRow``, the shape of ``schema.COLUMNS``) out.
 
 Provider quirks live in one module per API family; this module reads the capture's metadata, decides
 which API produced the body, and assembles the row.
@@ -20,6 +20,7 @@ import orjson
 
 from ..capture import Capture
 from ..errors import BadCaptureError
+from ..schema import UsageRow
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
@@ -36,13 +37,13 @@ __all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
 
 
-def extract_row(capture: Capture) -> dict[str, Any]:
+def extract_row(capture: Capture) -> UsageRow:
     """The usage row for one capture. Raises ``BadCaptureError`` (with the reason) when the capture is
     no row (``rule.py`` says what is one)."""
     return read_capture(capture)[0]
 
 
-def read_capture(capture: Capture) -> tuple[dict[str, Any], RowNotes]:
+def read_capture(capture: Capture) -> tuple[UsageRow, RowNotes]:
     """The usage row for one capture, and what it adds to the ingest summary's counts."""
     meta = capture.meta
     request = as_mapping(meta.get("request")) or {}

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ..errors import BadCaptureError
+from ..schema import TokenCounts
 
 
 @dataclass(slots=True)
@@ -35,7 +36,7 @@ class Extracted:
     speed: str | None = None  # "fast" or "standard" (Anthropic ``usage.speed``); None: not said
     notes: list[str] = field(default_factory=list)
 
-    def tokens(self) -> dict[str, int | None]:
+    def tokens(self) -> TokenCounts:
         return {
             "input_tokens": self.input_tokens,
             "cache_read_tokens": self.cache_read_tokens,

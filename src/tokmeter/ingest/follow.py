@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..errors import StoreBusyError, UsageError
+from ..schema import UsageRow
 from ..sources import BadCapture, Input, as_input
 from ..store.locking import follower_lock
 from ..store.protocol import StoreBackend
@@ -73,7 +74,7 @@ class FollowOptions:
 class Batch:
     """What the reader hands the writer: the rows of one chunk and the checkpoint just past them."""
 
-    rows: list[dict[str, Any]]
+    rows: list[UsageRow]
     checkpoint: checkpoints.Checkpoint | None
     read_at: float
     nbytes: int
@@ -304,7 +305,7 @@ class Follower:
             )
 
     def _batch(self, chunk: Chunk) -> Batch:
-        rows: list[dict[str, Any]] = []
+        rows: list[UsageRow] = []
         if chunk.items:
             self._files.add(chunk.path)
         first_bad = len(self.report.bad)  # only this thread appends to it

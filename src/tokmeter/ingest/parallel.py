@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..extract import Tally
+from ..schema import UsageRow
 from ..sources import BadCapture, Input, detect_format, open_bytes, read_captures
 from ..sources.capture_log import read_capture_log
 from ..sources.single_file import file_time
@@ -105,7 +106,7 @@ def run_task(task: Task) -> TaskResult:
     """In a worker: read and extract one task. Never raises for bad input (it is reported instead)."""
     report = IngestReport()
     result = TaskResult(task)
-    rows: list[dict[str, Any]] = []
+    rows: list[UsageRow] = []
     try:
         for item in _items(task, result):
             row = row_of(item, report)

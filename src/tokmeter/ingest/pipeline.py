@@ -6,11 +6,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..capture import BadCapture
 from ..pricing.resolve import is_priced
 from ..pricing.unpriced import price_problem
+from ..schema import UsageRow
 from ..sources import STDIN, Input, detect_format, find_inputs, read_captures
 from ..store.local import CommitResult
 from ..store.protocol import StoreBackend
@@ -106,7 +107,7 @@ def _columns_by_file(
         str(found.path) == STDIN for found in files
     ):
         for path, hint in files:  # standard input is read here, once
-            chunk: list[dict[str, Any]] = []
+            chunk: list[UsageRow] = []
             for row in _rows_of_file(path, fmt, report, hint):
                 chunk.append(row)
                 if len(chunk) >= PACK_ROWS:
@@ -125,9 +126,7 @@ def _columns_by_file(
         yield (result.task.path if last else None), result.columns
 
 
-def _rows_of_file(
-    path: Path, fmt: str, report: IngestReport, hint: str | None = None
-) -> Iterable[dict[str, Any]]:
+def _rows_of_file(path: Path, fmt: str, report: IngestReport, hint: str | None = None) -> Iterable[UsageRow]:
     try:
         file_format = detect_format(path, hint) if fmt == "auto" else fmt
         for item in read_captures(path, file_format):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..capture import BadCapture, Capture, fingerprint
 from ..errors import BadCaptureError
 from ..extract import Tally, read_capture
-from ..schema import COLUMNS, polars_schema
+from ..schema import COLUMNS, UsageRow, polars_schema
 from ..store.local import CommitResult
 
 if TYPE_CHECKING:
@@ -45,11 +46,12 @@ def empty_columns() -> Columns:
     return {name: [] for name in COLUMNS}
 
 
-def to_columns(rows: list[dict[str, Any]]) -> Columns:
-    """Usage rows (dicts) by column: the form rows travel in between processes and wait in for a commit.
+def to_columns(rows: list[UsageRow]) -> Columns:
+    """Usage rows by column: the form rows travel in between processes and wait in for a commit.
     Timestamps become microseconds since the epoch (a datetime costs ten times an int to pickle and to
     turn into a polars value)."""
-    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    plain: Sequence[Mapping[str, object]] = rows  # a TypedDict is read by literal keys only
+    columns: Columns = {name: [row[name] for row in plain] for name in COLUMNS}
     columns["timestamp"] = [(ts - _EPOCH) // _MICROSECOND for ts in columns["timestamp"]]
     return columns
 
@@ -72,7 +74,7 @@ def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
     return BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)
 
 
-def row_of(item: Capture | BadCapture, report: IngestReport) -> dict[str, Any] | None:
+def row_of(item: Capture | BadCapture, report: IngestReport) -> UsageRow | None:
     """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
     it has none."""
     report.captures += 1
@@ -101,8 +103,8 @@ def _bad(capture: Capture, reason: str) -> BadCapture:
     )
 
 
-def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Usage rows (dicts) as a frame in the schema."""
+def rows_frame(rows: list[UsageRow]) -> pl.DataFrame:
+    """Usage rows as a frame in the schema."""
     import polars as pl
 
     return pl.DataFrame(rows, schema=polars_schema())
