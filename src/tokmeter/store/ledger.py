@@ -213,6 +213,8 @@ def append(root: Path, txn: str, changes: Iterable[dict]) -> None:
     lines = [orjson.dumps(entry) + b"\n" for entry in chained(changes, txn, entries[-1] if entries else None)]
     if not lines:
         return
+    # appended, not replaced (atomic.replace_file would rewrite the whole ledger): a torn last line is
+    # dropped by _repair_torn_tail and its transaction re-applied from the journal
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, b"".join(lines))

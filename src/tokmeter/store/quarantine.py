@@ -44,6 +44,7 @@ def append(root: Path, txn: str, entries: list[dict]) -> None:
     if not entries or any(e.get("txn") == txn for e in tail_entries(path)):
         return
     data = b"".join(orjson.dumps({**entry, "txn": txn}) + b"\n" for entry in entries)
+    # appended, not replaced (as the ledger): atomic.replace_file would rewrite the whole file each time
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, data)
