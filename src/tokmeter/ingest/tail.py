@@ -41,6 +41,7 @@ from ..sources import (
     META_SUFFIX,
     BadCapture,
     Input,
+    ReadOptions,
     as_input,
     detect_format,
     hint_of,
@@ -48,6 +49,7 @@ from ..sources import (
     read_captures,
 )
 from ..sources.capture_log import read_capture_log
+from ..sources.options import DEFAULT_READ
 from ..sources.selection import FileFilter, compressed_name, rotated_log_name, walk_all
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .identity import PRUNE_AFTER_SECONDS, Identities, extend_fingerprint, head_matches
@@ -103,11 +105,13 @@ class Tailer:
         settle: float = SETTLE_SECONDS,
         follow: bool = True,
         prune_after: float = PRUNE_AFTER_SECONDS,
+        read_options: ReadOptions = DEFAULT_READ,
     ) -> None:
         self.inputs = [as_input(r) for r in roots]  # with the format their location implies, if any
         self.roots = [found.path for found in self.inputs]
         self.filter = FileFilter(self.roots, include, exclude, ignore)
         self.fmt, self.settle, self.follow = fmt, settle, follow
+        self.read_options = read_options
         self.ids = Identities(known, settle=settle, follow=follow, prune_after=prune_after)
         self.known = self.ids.known
         self._logs: dict[str, _Log] = {}
@@ -524,7 +528,7 @@ class Tailer:
     # ---- single-response files -------------------------------------------------------------------
     def _read_single(self, path: Path, fmt: str) -> Iterator[Chunk]:
         try:
-            items = list(read_captures(path, fmt))
+            items = list(read_captures(path, fmt, options=self.read_options))
         except FileNotFoundError:
             return
         except (OSError, EOFError) as exc:
