@@ -151,3 +151,23 @@ def test_parallel_and_serial_print_the_same_summary(tmp_path: Path) -> None:
     assert summaries[1] == summaries[0]
     for label in ("estimated usage", "no usage", "fallback ids"):
         assert any(line.strip().startswith(label) for line in summaries[0]), (label, serial[0])
+
+
+def test_serial_parallel_and_resume_bill_the_same_claude_code_user(tmp_path: Path) -> None:
+    """The user travels with each read (worker tasks too), not through state a forked worker inherits."""
+    transcripts = Path(__file__).parent / "data" / "transcripts" / "claude"
+    modes = {
+        "serial": ([], {"TOKMETER_WORKERS": "1"}),
+        "parallel": ([], {"TOKMETER_WORKERS": "2", "TOKMETER_PARALLEL_MIN_BYTES": "0"}),
+        "resume": (["--resume"], {}),
+    }
+    users: dict[str, set[str]] = {}
+    for mode, (flags, env) in modes.items():
+        store = {"TOKMETER_STORE": str(tmp_path / mode)}
+        done = run_cli(
+            "ingest", str(transcripts), *flags, "--claude-code-user", "alice", env={**store, **env}
+        )
+        assert done.returncode == 0, done.stderr
+        listed = run_cli("rows", "--format", "jsonl", env=store).stdout.splitlines()
+        users[mode] = {json.loads(line)["user"] for line in listed}
+    assert users == {mode: {"alice"} for mode in modes}

@@ -15,7 +15,7 @@ from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, 
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
-    from ..sources import Input
+    from ..sources import Input, ReadOptions
     from ..store.protocol import StoreBackend
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
@@ -170,11 +170,12 @@ def ingest(
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
     from ..render.ingest import render_ingest_report, render_tally
+    from ..sources.options import ReadOptions
 
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
-    _agent_context(claude_code_user)
+    read_options = ReadOptions(claude_code_user=claude_code_user)  # the flag, else its env var (typer)
     if follow or resume:
         if any(str(p) == "-" for p in given):
             raise UsageError(
@@ -195,6 +196,7 @@ def ingest(
             batch_size=batch_size,
             wait=wait,
             quiet=quiet,
+            read_options=read_options,
         )
     else:
         report = _ingest(
@@ -206,6 +208,7 @@ def ingest(
             exclude=exclude or [],
             wait=wait,
             check_prices=not quiet,
+            read_options=read_options,
         )
     if not quiet:
         render_ingest_report(report, target, console())
@@ -227,6 +230,7 @@ def _ingest(
     exclude: list[str],
     wait: bool,
     check_prices: bool,
+    read_options: ReadOptions,
 ) -> IngestReport:
     """Plain ingest of ``paths`` (what was skipped in them is reported) and the agents' log folders (their
     files keep the format their folder implies: ``sources.Input`` hints)."""
@@ -243,7 +247,9 @@ def _ingest(
         *selection.files,
         *(Input(found, hint_of(found, agents)) for found in agent_files),
     ]
-    report = run_ingest(files, target, fmt=fmt, wait=wait, check_prices=check_prices)  # quiet: no list
+    report = run_ingest(
+        files, target, fmt=fmt, wait=wait, check_prices=check_prices, read_options=read_options
+    )  # quiet: no list
     report.skipped = selection.skipped
     return report
 
@@ -261,6 +267,7 @@ def _follow(
     batch_size: int,
     wait: bool,
     quiet: bool,
+    read_options: ReadOptions,
 ) -> IngestReport:
     from ..ingest.follow import FollowOptions, run_follow
     from ..render.follow import make_view
@@ -274,6 +281,7 @@ def _follow(
         batch_size=batch_size,
         follow=follow,
         wait=wait,
+        read=read_options,
     )
     return run_follow(paths, target, options, make_view(quiet=quiet or not follow))
 
@@ -295,10 +303,3 @@ def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> li
             hint="e.g. tokmeter ingest sample_logs/",
         )
     return found
-
-
-def _agent_context(claude_code_user: str | None) -> None:
-    """Bill Claude Code rows to ``claude_code_user``."""
-    from ..sources.claude_code import set_user
-
-    set_user(claude_code_user)

@@ -32,7 +32,8 @@ import orjson
 
 from ..errors import StoreBusyError, UsageError
 from ..schema import UsageRow
-from ..sources import BadCapture, Input, as_input
+from ..sources import BadCapture, Input, ReadOptions, as_input
+from ..sources.options import DEFAULT_READ
 from ..store.locking import follower_lock
 from ..store.protocol import StoreBackend
 from . import checkpoints
@@ -55,7 +56,7 @@ REFRESH_SECONDS = 0.1
 class FollowOptions:
     """How to follow. ``follow=False`` reads what is new since the checkpoints once and returns
     (``ingest --resume``). ``buffer_rows`` bounds the buffer between reading and writing (default:
-    twice ``batch_size``)."""
+    twice ``batch_size``). ``read``: what the files cannot tell (the Claude Code user)."""
 
     fmt: str = "auto"
     include: Sequence[str] = ()
@@ -68,6 +69,7 @@ class FollowOptions:
     follow: bool = True
     prune_after: float = PRUNE_AFTER_SECONDS
     wait: bool = True
+    read: ReadOptions = DEFAULT_READ
 
 
 @dataclass(slots=True)
@@ -244,6 +246,7 @@ class Follower:
             settle=opts.settle,
             follow=opts.follow,
             prune_after=opts.prune_after,
+            read_options=opts.read,
         )
         reader = threading.Thread(target=self._produce, name="tokmeter-reader", daemon=True)
         try:

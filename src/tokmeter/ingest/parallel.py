@@ -19,8 +19,9 @@ from typing import Any
 
 from ..extract import Tally
 from ..schema import UsageRow
-from ..sources import BadCapture, Input, detect_format, open_bytes, read_captures
+from ..sources import BadCapture, Input, ReadOptions, detect_format, open_bytes, read_captures
 from ..sources.capture_log import read_capture_log
+from ..sources.options import DEFAULT_READ
 from ..sources.single_file import file_time
 from .rows import IngestReport, row_of, to_columns, unreadable
 
@@ -41,6 +42,7 @@ class Task:
     start: int = 0
     end: int | None = None  # None: the whole file
     hint: str | None = None  # the format the file's location implies (sources.Input)
+    read: ReadOptions = DEFAULT_READ  # what the file cannot tell (the Claude Code user): sent with the task
 
 
 @dataclass(slots=True)
@@ -72,7 +74,7 @@ def size_of(path: Path) -> int:
         return 0
 
 
-def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
+def plan(files: Iterable[Path | Input], fmt: str, read: ReadOptions = DEFAULT_READ) -> list[Task]:
     tasks: list[Task] = []
     count = workers()
     for found in files:
@@ -80,9 +82,7 @@ def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
         size = size_of(path)
         chunk = chunk_bytes(size, count)
         if size <= chunk or path.name.endswith((".gz", ".zst")):
-            tasks.append(
-                Task(path, fmt, hint=hint)
-            )  # read whole: the worker tells its format (sniffing reads it)
+            tasks.append(Task(path, fmt, hint=hint, read=read))  # read whole: the worker tells its format
             continue
         try:
             file_format = detect_format(path, hint) if fmt == "auto" else fmt
@@ -90,10 +90,11 @@ def plan(files: Iterable[Path | Input], fmt: str) -> list[Task]:
             file_format = fmt
         if file_format == "capture-log":
             tasks += [
-                Task(path, file_format, start, min(start + chunk, size)) for start in range(0, size, chunk)
+                Task(path, file_format, start, min(start + chunk, size), read=read)
+                for start in range(0, size, chunk)
             ]
         else:
-            tasks.append(Task(path, file_format, hint=hint))
+            tasks.append(Task(path, file_format, hint=hint, read=read))
     return tasks
 
 
@@ -122,7 +123,7 @@ def run_task(task: Task) -> TaskResult:
 
 def _items(task: Task, result: TaskResult) -> Iterator[Any]:
     if task.end is None:
-        yield from read_captures(task.path, task.fmt, task.hint)
+        yield from read_captures(task.path, task.fmt, task.hint, task.read)
         return
     with open_bytes(task.path) as handle:
         start = task.start

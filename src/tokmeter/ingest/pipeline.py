@@ -12,7 +12,8 @@ from ..capture import BadCapture
 from ..pricing.resolve import is_priced
 from ..pricing.unpriced import price_problem
 from ..schema import UsageRow
-from ..sources import STDIN, Input, detect_format, find_inputs, read_captures
+from ..sources import STDIN, Input, ReadOptions, detect_format, find_inputs, read_captures
+from ..sources.options import DEFAULT_READ
 from ..store.local import CommitResult
 from ..store.protocol import StoreBackend
 from . import parallel
@@ -40,17 +41,19 @@ def run_ingest(
     wait: bool = True,
     on_file_done: ProgressFn | None = None,
     check_prices: bool = True,
+    read_options: ReadOptions = DEFAULT_READ,
 ) -> IngestReport:
     """Read every capture under ``paths`` into ``store``. Bad captures are counted and listed in the
     report, never raised; the good captures beside them are kept. ``check_prices`` lists the models
-    genai-prices has no price for (``unpriced_models``; loading the price data takes ~0.2 s)."""
+    genai-prices has no price for (``unpriced_models``; loading the price data takes ~0.2 s).
+    ``read_options``: what the files cannot tell (the Claude Code user), the same in every worker."""
     report = IngestReport()
     files = find_inputs(paths)
     pending = PendingRows()
     priced_check: Counter[tuple[str | None, str | None]] = Counter()
     recorded = 0  # bad captures already in the quarantine
     with store.writing(wait=wait):
-        for path, columns in _columns_by_file(files, fmt, report):
+        for path, columns in _columns_by_file(files, fmt, report, read_options):
             pending.add(columns)
             if check_prices:
                 priced_check.update(zip(columns["provider"], columns["model"], strict=True))
@@ -98,7 +101,7 @@ class PendingRows:
 
 
 def _columns_by_file(
-    files: list[Input], fmt: str, report: IngestReport
+    files: list[Input], fmt: str, report: IngestReport, read_options: ReadOptions
 ) -> Iterable[tuple[Path | None, Columns]]:
     """(file when finished, rows by column), read in this process or, for large inputs, by worker
     processes on every core (``parallel.py``); the rows and counts are the same either way."""
@@ -108,7 +111,7 @@ def _columns_by_file(
     ):
         for path, hint in files:  # standard input is read here, once
             chunk: list[UsageRow] = []
-            for row in _rows_of_file(path, fmt, report, hint):
+            for row in _rows_of_file(path, fmt, report, hint, read_options):
                 chunk.append(row)
                 if len(chunk) >= PACK_ROWS:
                     yield None, to_columns(chunk)
@@ -116,7 +119,9 @@ def _columns_by_file(
             yield path, to_columns(chunk)
         return
     lines_before: dict[Path, int] = {}
-    for result in parallel.run_tasks(parallel.plan(files, fmt)):  # in task order, as they finish
+    for result in parallel.run_tasks(
+        parallel.plan(files, fmt, read_options)
+    ):  # in task order, as they finish
         parallel.fix_line_numbers(result, lines_before)
         report.captures += result.captures
         report.by_format.update(result.by_format)
@@ -126,10 +131,12 @@ def _columns_by_file(
         yield (result.task.path if last else None), result.columns
 
 
-def _rows_of_file(path: Path, fmt: str, report: IngestReport, hint: str | None = None) -> Iterable[UsageRow]:
+def _rows_of_file(
+    path: Path, fmt: str, report: IngestReport, hint: str | None, read_options: ReadOptions
+) -> Iterable[UsageRow]:
     try:
         file_format = detect_format(path, hint) if fmt == "auto" else fmt
-        for item in read_captures(path, file_format):
+        for item in read_captures(path, file_format, options=read_options):
             row = row_of(item, report)
             if row is not None:
                 yield row

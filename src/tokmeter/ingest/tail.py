@@ -8,15 +8,20 @@
   the whole lines past it. The last line is held back until its newline arrives, never parsed
   half-written. A renamed file keeps its place (rename-and-create rotation: the old file is read to its
   end, the new one from its start); a file moved out of the watched set or deleted is read from the
-  open handle until it has been quiet for ``DETACHED_QUIET_SECONDS``, then finished. A file whose first
-  bytes changed (copytruncate: truncated, then written again) starts again from 0; one shorter than its
-  offset with the same first bytes (a copy still being written) waits until it grows past it. A new
+  open handle until it has been quiet for ``live_logs.DETACHED_QUIET_SECONDS``, then finished. A file
+  whose first bytes changed (copytruncate: truncated, then written again) starts again from 0; one
+  shorter than its offset with the same first bytes (a copy still being written) waits until it grows
+  past it. A new
   file whose first bytes match a known checkpoint (a ``.gz`` of a rotated log, a copy) waits until it
   has stopped growing, then starts where that checkpoint stands, so it is not read twice.
 * **Single-response files** (``.sse``, ``.json``, ``.har``) are read whole once complete: their sidecar
   ``NAME.meta.json`` is there (and is whole JSON), or the file has not changed for ``settle`` seconds.
   They are read again if they change. They have no checkpoint: a restart reads them again and the
   store's deduplication keeps one row per request.
+
+The plain capture logs being followed through an open handle are ``live_logs.LiveLogs``' (their
+offsets, rotations, truncation, detaching); this module finds the files, tells their kind, and reads the
+compressed logs and single-response files itself.
 
 Each pass yields ``Chunk`` s: records of one file and, for a capture log, a copy of its checkpoint
 just past them. The caller commits the records and the checkpoints together (``follow``).
@@ -41,6 +46,7 @@ from ..sources import (
     META_SUFFIX,
     BadCapture,
     Input,
+    ReadOptions,
     as_input,
     detect_format,
     hint_of,
@@ -48,40 +54,25 @@ from ..sources import (
     read_captures,
 )
 from ..sources.capture_log import read_capture_log
+from ..sources.options import DEFAULT_READ
 from ..sources.selection import FileFilter, compressed_name, rotated_log_name, walk_all
-from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
-from .identity import PRUNE_AFTER_SECONDS, Identities, extend_fingerprint, head_matches
+from .checkpoints import FINGERPRINT_BYTES, FINISHED, Checkpoint, new_name
+from .identity import PRUNE_AFTER_SECONDS, Identities
+from .live_logs import LiveLogs
 from .tail_io import (
     READ_BYTES,
     Chunk,
     WatchHandler,
-    complete_lines,
     ended_early,
     signature,
     skip,
-    whole_record,
 )
 
 SETTLE_SECONDS = 1.0
-DETACHED_QUIET_SECONDS = 5.0
-IDLE_CLOSE_SECONDS = 60.0
 RESCAN_SECONDS = 30.0
 COMPRESSED_SETTLE_SECONDS = 30.0  # a compressed file that ends early is being written until then
 POLL_SECONDS = 0.5
 CAPTURE_LOG = "capture-log"
-
-
-class _Log:
-    """A capture log being followed: its checkpoint (offset = bytes read so far) and open handle."""
-
-    __slots__ = ("behind_since", "cp", "fd", "first_read", "grew_at", "size")
-
-    def __init__(self, cp: Checkpoint, fd: int) -> None:
-        self.cp, self.fd = cp, fd
-        self.size = cp.offset
-        self.grew_at = time.monotonic()
-        self.behind_since: float | None = None
-        self.first_read = True
 
 
 class Tailer:
@@ -103,14 +94,22 @@ class Tailer:
         settle: float = SETTLE_SECONDS,
         follow: bool = True,
         prune_after: float = PRUNE_AFTER_SECONDS,
+        read_options: ReadOptions = DEFAULT_READ,
     ) -> None:
         self.inputs = [as_input(r) for r in roots]  # with the format their location implies, if any
         self.roots = [found.path for found in self.inputs]
         self.filter = FileFilter(self.roots, include, exclude, ignore)
         self.fmt, self.settle, self.follow = fmt, settle, follow
+        self.read_options = read_options
         self.ids = Identities(known, settle=settle, follow=follow, prune_after=prune_after)
         self.known = self.ids.known
-        self._logs: dict[str, _Log] = {}
+        self.logs = LiveLogs(
+            self.ids,
+            self.filter.accepts,
+            follow=follow,
+            on_unreadable=self._unreadable_at,
+            on_readable=self._readable,
+        )
         self._waiting: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, int, int, int]] = {}
         self._incomplete: dict[Path, tuple[int, int, int, int]] = {}
@@ -154,9 +153,7 @@ class Tailer:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
-        for log in self._logs.values():
-            os.close(log.fd)
-        self._logs.clear()
+        self.logs.close()
 
     def mark(self, *paths: str | Path) -> None:
         with self._dirty_lock:
@@ -220,26 +217,18 @@ class Tailer:
             dirty, self._dirty = sorted(self._dirty), set()
         for path in dirty:
             yield from self._visit(path)
-        for name in list(self._logs):
-            log = self._logs.get(name)
-            if log is not None:
-                yield from self._read_log(log)
+        yield from self.logs.read_all()
         for path in list(self._waiting):
             yield from self._visit(path)
         if self.ids.prune_due():
-            self.ids.prune(busy=self._logs)
+            self.ids.prune(busy=self.logs.handles)
         while self.ids.changed:
             cp = self.ids.changed.pop(0)
             yield Chunk(cp.path, [], cp.snapshot(), False, time.monotonic())
 
     def backlog(self) -> tuple[int, float]:
         """Bytes of followed logs not read yet, and for how long the oldest of them has waited."""
-        now, total, oldest = time.monotonic(), 0, 0.0
-        for log in list(self._logs.values()):
-            total += max(0, log.size - log.cp.offset)
-            if log.behind_since is not None:
-                oldest = max(oldest, now - log.behind_since)
-        return total, oldest
+        return self.logs.backlog()
 
     def _visit(self, path: Path) -> Iterator[Chunk]:
         try:
@@ -257,7 +246,7 @@ class Tailer:
             return
         if not stat.S_ISREG(st.st_mode):
             return
-        log = self._open_log(st)
+        log = self.logs.open_log(st)
         if log is not None:
             log.cp.path = str(path)  # renamed: same file, same place
             return
@@ -267,7 +256,7 @@ class Tailer:
         if kind is None:
             return
         if kind == CAPTURE_LOG and not compressed_name(path.name):
-            if self._attach(path, st):
+            if self.logs.attach(path, st):
                 self._waiting.pop(path, None)
             else:
                 self._waiting.setdefault(path, time.monotonic())
@@ -320,145 +309,7 @@ class Tailer:
         except (OSError, orjson.JSONDecodeError):
             return False
 
-    # ---- capture logs ----------------------------------------------------------------------------
-    def _open_log(self, st: os.stat_result) -> _Log | None:
-        """The log being followed through an open handle on this file (one per inode), if any."""
-        for log in self._logs.values():
-            if (log.cp.dev, log.cp.ino) == (st.st_dev, st.st_ino):
-                return log
-        return None
-
-    def _attach(self, path: Path, st: os.stat_result) -> bool:
-        """Start following a plain capture log: at its checkpoint if it has one (same inode and first
-        bytes), else where a checkpoint with the same first bytes stands, else at 0. False while it
-        cannot be placed yet (less than a line, or a copy still being written): looked at again."""
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except PermissionError as exc:
-            self._unreadable_at(path, exc)
-            return False
-        except OSError:
-            return True
-        self._readable(path)
-        st = os.fstat(fd)
-        head = os.pread(fd, FINGERPRINT_BYTES, 0)
-        cp = self.ids.own(st, head, path, compressed=False) or self.ids.new(
-            path, st, head, compressed=False, busy=self._logs, plain=True
-        )
-        if cp is None:
-            os.close(fd)
-            return False
-        if st.st_size <= cp.offset and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS and cp.state == LIVE:
-            os.close(fd)  # nothing to read and not being written: no handle kept (the next event reopens)
-            return True
-        cp.path, cp.state = str(path), LIVE
-        self._logs[cp.name] = _Log(cp, fd)
-        return True
-
-    def _read_log(self, log: _Log) -> Iterator[Chunk]:
-        cp = log.cp
-        try:
-            st = os.fstat(log.fd)
-        except OSError:
-            return
-        if not self._same_start(log):  # truncated (copytruncate) and written again, or rewritten
-            yield from self._restart(log, st)
-            return
-        if st.st_size < cp.offset:  # same first bytes: a copy still being written; nothing new yet
-            yield from self._maybe_finish(log, st)
-            return
-        end = st.st_size
-        if end != log.size:
-            log.size, log.grew_at = end, time.monotonic()
-        while cp.offset < end:
-            data = complete_lines(log.fd, cp.offset, end)
-            if data is None:
-                break
-            yield self._chunk(log, data, st)
-        if cp.offset >= end:
-            log.behind_since = None
-        elif log.behind_since is None:
-            log.behind_since = time.monotonic()
-        yield from self._maybe_finish(log, st)
-
-    def _maybe_finish(self, log: _Log, st: os.stat_result) -> Iterator[Chunk]:
-        """Finish a file moved out of the watched set or deleted once it has been quiet (its last line
-        then counts even without a newline); when reading once, take a last line that is already a whole
-        record; close the handles of idle files."""
-        cp = log.cp
-        attached = st.st_nlink > 0 and self._attached(log, st)
-        quiet = time.monotonic() - log.grew_at
-        if not attached and (quiet >= DETACHED_QUIET_SECONDS or not self.follow):
-            tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset) if cp.offset < st.st_size else b""
-            if tail and (self.follow or whole_record(tail)):
-                yield self._chunk(log, tail, st)
-            cp.state = FINISHED
-            yield Chunk(cp.path, [], cp.snapshot(), False, time.monotonic())
-            self._drop(log)
-        elif not self.follow and cp.offset < st.st_size:
-            tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset)
-            if whole_record(tail):
-                yield self._chunk(log, tail, st)
-        elif (
-            cp.offset >= st.st_size
-            and quiet >= IDLE_CLOSE_SECONDS
-            and time.time() - st.st_mtime > IDLE_CLOSE_SECONDS
-        ):
-            self._drop(log)
-
-    def _attached(self, log: _Log, st: os.stat_result) -> bool:
-        path = Path(log.cp.path)
-        try:
-            here = os.stat(path)
-        except OSError:
-            return False
-        return (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino) and self.filter.accepts(path)
-
-    def _same_start(self, log: _Log) -> bool:
-        """The file still begins with the bytes it was known by (extending a short fingerprint)."""
-        cp = log.cp
-        head = os.pread(log.fd, FINGERPRINT_BYTES, 0)
-        if not head_matches(cp, head):
-            return False
-        extend_fingerprint(cp, head)
-        return True
-
-    def _restart(self, log: _Log, st: os.stat_result) -> Iterator[Chunk]:
-        """Truncated or rewritten in place (copytruncate): finish the old content's checkpoint and read
-        the file again from 0 under a new one."""
-        old = log.cp
-        old.state = FINISHED
-        yield Chunk(old.path, [], old.snapshot(), False, time.monotonic())
-        head = os.pread(log.fd, FINGERPRINT_BYTES, 0)
-        prefix = usable_prefix(head) or b""
-        cp = Checkpoint(
-            new_name(old.path),
-            old.path,
-            st.st_dev,
-            st.st_ino,
-            fingerprint(prefix) if prefix else "",
-            len(prefix),
-        )
-        self.ids.add(cp)
-        del self._logs[old.name]
-        log.cp, log.size = cp, 0
-        self._logs[cp.name] = log
-        yield from self._read_log(log)
-
-    def _chunk(self, log: _Log, data: bytes, st: os.stat_result) -> Chunk:
-        cp = log.cp
-        when = datetime.fromtimestamp(st.st_mtime, UTC)
-        items = list(read_capture_log(io.BytesIO(data), cp.path, when, cp.offset, cp.line))
-        cp.offset += len(data)
-        cp.line += data.count(b"\n")  # an unterminated last line keeps its number for its newline
-        cp.size = st.st_size
-        first, log.first_read = log.first_read, False
-        return Chunk(cp.path, items, cp.snapshot(), first, time.monotonic(), len(data))
-
-    def _drop(self, log: _Log) -> None:
-        os.close(log.fd)
-        self._logs.pop(log.cp.name, None)
-
+    # ---- compressed capture logs (plain ones are LiveLogs') --------------------------------------
     def _read_compressed_log(self, path: Path, st: os.stat_result) -> Iterator[Chunk]:
         """A compressed capture log (``.gz``, ...) is complete: read it once, past its own checkpoint or
         past the checkpoint of the file it is a compressed copy of (found by fingerprint)."""
@@ -466,7 +317,7 @@ class Tailer:
             with open_bytes(path) as handle:
                 head = handle.read(FINGERPRINT_BYTES)
                 cp = self.ids.own(st, head, path, compressed=True) or self.ids.new(
-                    path, st, head, compressed=True, busy=self._logs
+                    path, st, head, compressed=True, busy=self.logs.handles
                 )
                 if cp is None:
                     cp = Checkpoint(new_name(path), str(path), st.st_dev, st.st_ino, "", 0, compressed=True)
@@ -524,7 +375,7 @@ class Tailer:
     # ---- single-response files -------------------------------------------------------------------
     def _read_single(self, path: Path, fmt: str) -> Iterator[Chunk]:
         try:
-            items = list(read_captures(path, fmt))
+            items = list(read_captures(path, fmt, options=self.read_options))
         except FileNotFoundError:
             return
         except (OSError, EOFError) as exc:

@@ -37,6 +37,7 @@ from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
 from .har import read_har
+from .options import DEFAULT_READ, ReadOptions
 from .single_file import file_time, read_single_file
 from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
 from .token_log import read_token_log
@@ -46,6 +47,7 @@ __all__ = [
     "BadCapture",
     "Capture",
     "Input",
+    "ReadOptions",
     "as_input",
     "detect_format",
     "find_files",
@@ -273,9 +275,12 @@ def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
             return
 
 
-def read_captures(path: Path, fmt: str = "auto", hint: str | None = None) -> Iterator[Capture | BadCapture]:
+def read_captures(
+    path: Path, fmt: str = "auto", hint: str | None = None, options: ReadOptions = DEFAULT_READ
+) -> Iterator[Capture | BadCapture]:
     """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``. ``hint``: the
-    format the file's location implies (see ``detect_format``)."""
+    format the file's location implies (see ``detect_format``); ``options``: what the file cannot tell
+    (the Claude Code user)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
     if str(path) == STDIN:
         yield from _read_stdin(fmt)
@@ -287,7 +292,7 @@ def read_captures(path: Path, fmt: str = "auto", hint: str | None = None) -> Ite
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
     elif fmt in _PATH_READERS:
         with open_bytes(path) as handle:
-            yield from _PATH_READERS[fmt](handle, path, _file_time(path), open_bytes)
+            yield from _PATH_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:

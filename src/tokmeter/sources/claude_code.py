@@ -20,17 +20,14 @@ Replays in a ``<session>/subagents/*.jsonl`` file are matched against ``<session
 directory. Copies in other files (a resumed session repeats earlier messages) become rows with the
 same request id, which the store deduplicates.
 
-The user is ``--claude-code-user``, else ``$TOKMETER_CLAUDE_CODE_USER``, else the OS user; the
-project is the directory under ``projects/``.
+The user is ``ReadOptions.claude_code_user`` (the CLI's ``--claude-code-user``, else
+``$TOKMETER_CLAUDE_CODE_USER``), else the OS user; the project is the directory under ``projects/``.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -40,39 +37,21 @@ from typing import IO, Any
 import orjson
 
 from ..capture import BadCapture, Capture
+from .options import ReadOptions
 
 FORMAT = "claude-code"
-USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SYNTHETIC_MODEL = "<synthetic>"
 _USAGE_MARK = b'"usage"'
 # What is kept of a line with usage (the rest, content included, is dropped as soon as it is read).
 _RECORD_KEYS = ("timestamp", "sessionId", "requestId", "isSidechain", "version", "cwd")
 _MESSAGE_KEYS = ("id", "model", "usage", "stop_reason")
-_USER: ContextVar[str | None] = ContextVar("tokmeter_claude_code_user", default=None)
-_PROCESS_USER: list[str | None] = [None]  # set_user's choice, seen by every thread (follow mode reads in one)
 
 Opener = Callable[[Path], IO[bytes]]
 
 
-@contextmanager
-def user_override(user: str | None) -> Iterator[None]:
-    """Within the block, Claude Code rows are billed to ``user`` (None: the default)."""
-    token = _USER.set(user)
-    try:
-        yield
-    finally:
-        _USER.reset(token)
-
-
-def set_user(user: str | None) -> None:
-    """From now on, in every thread of this process (a CLI run), bill Claude Code rows to ``user``
-    (None: the default)."""
-    _PROCESS_USER[0] = user
-
-
-def transcript_user() -> str | None:
-    """``--claude-code-user``, else ``$TOKMETER_CLAUDE_CODE_USER``, else the OS user."""
-    return _USER.get() or _PROCESS_USER[0] or os.environ.get(USER_ENV) or os_user()
+def transcript_user(options: ReadOptions) -> str | None:
+    """The user the options name, else the OS user."""
+    return options.claude_code_user or os_user()
 
 
 def os_user() -> str | None:
@@ -96,7 +75,7 @@ class _Line:
 
 
 def read_claude_code(
-    handle: IO[bytes], path: Path, file_time: datetime | None, opener: Opener
+    handle: IO[bytes], path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     """One capture per API response in the transcript (see the module doc), in file order."""
     source = str(path)
@@ -108,7 +87,7 @@ def read_claude_code(
             yield item
         elif not _is_replay(item, replays):
             fold.add(item)
-    meta = {"user": transcript_user(), "project": project_of(path)}
+    meta = {"user": transcript_user(options), "project": project_of(path)}
     for line in fold.lines:
         yield from _captures(line, source, file_time, meta)
 

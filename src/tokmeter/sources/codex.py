@@ -35,6 +35,7 @@ import orjson
 
 from ..capture import BadCapture, Capture
 from .claude_code import Opener, os_user
+from .options import ReadOptions
 
 FORMAT = "codex"
 USAGE_KEYS = (
@@ -61,10 +62,10 @@ class _Session:
 
 
 def read_codex(
-    handle: IO[bytes], path: Path, file_time: datetime | None, opener: Opener
+    handle: IO[bytes], path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     """One capture per token_count event that carries new usage, in file order."""
-    del opener  # a session file stands alone
+    del opener, options  # a session file stands alone, and names its own user
     source = str(path)
     session = _Session(_session_from_name(path))
     offset = 0

@@ -1,0 +1,21 @@
+"""``ReadOptions``: what the caller tells the readers that the files themselves cannot.
+
+It travels with every read as an argument (``read_captures(..., options=)``), down to the worker
+processes with each task (it is picklable), never through process-global state a forked worker could
+see changed or unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """``claude_code_user``: the user Claude Code rows are billed to (None: the OS user). The CLI
+    resolves it once, from ``--claude-code-user`` else ``$TOKMETER_CLAUDE_CODE_USER``."""
+
+    claude_code_user: str | None = None
+
+
+DEFAULT_READ = ReadOptions()
