@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from conftest import REPO, run_cli
-
+from tokmeter.config import ENV_VARS, env_table
 from tokmeter.schema import markdown_table
 
 README = (REPO / "README.md").read_text()
@@ -14,6 +14,17 @@ README = (REPO / "README.md").read_text()
 
 def test_schema_table_is_the_schema() -> None:
     assert markdown_table() in README
+
+
+def test_env_var_table_is_the_list() -> None:
+    assert env_table() in README
+
+
+def test_help_lists_every_env_var() -> None:
+    result = run_cli("--help", env={"COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    listed = set(re.findall(r"(TOKMETER_[A-Z_]+): ", result.stdout))
+    assert listed == {var.name for var in ENV_VARS}
 
 
 def test_every_command_is_documented() -> None:

@@ -368,15 +368,20 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("TOKMETER_CONFIG", raising=False)
     monkeypatch.delenv("TOKMETER_PRICES", raising=False)
-    assert Settings.resolve() == Settings(
-        config_dir / "team-prices.toml", f"config file {config_dir / 'config.toml'}"
+    assert prices_of(Settings.resolve()) == (
+        config_dir / "team-prices.toml",
+        f"config file {config_dir / 'config.toml'}",
     )
     monkeypatch.setenv("TOKMETER_PRICES", "/env/prices.toml")
-    assert Settings.resolve() == Settings(Path("/env/prices.toml"), "$TOKMETER_PRICES")
-    assert Settings.resolve(prices="/flag/prices.toml") == Settings(Path("/flag/prices.toml"), "--prices")
+    assert prices_of(Settings.resolve()) == (Path("/env/prices.toml"), "$TOKMETER_PRICES")
+    assert prices_of(Settings.resolve(prices="/flag/prices.toml")) == (Path("/flag/prices.toml"), "--prices")
     monkeypatch.delenv("TOKMETER_PRICES")
     (config_dir / "config.toml").unlink()
-    assert Settings.resolve() == Settings()
+    assert prices_of(Settings.resolve()) == (None, "default")
+
+
+def prices_of(settings: Settings) -> tuple[Path | None, str]:
+    return settings.prices, settings.prices_from
 
 
 @pytest.mark.parametrize(

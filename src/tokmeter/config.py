@@ -1,4 +1,7 @@
-"""Settings that several commands share, resolved in one place: flag > environment > config file > default.
+"""Settings, resolved in one place: flag > ``TOKMETER_*`` environment variable > config file > default.
+
+``ENV_VARS`` lists every environment variable tokmeter reads (``--help`` and the README show it); nothing
+reads one at import time: the stages ask ``settings()``, which reads them all at once.
 
 * Store: ``--store DIR|URL`` > ``$TOKMETER_STORE`` > the platform's user data directory. A URL
   (``s3://``, ``gs://``, ``az://``) opens a remote store
@@ -7,14 +10,16 @@
 * Config file: ``$TOKMETER_CONFIG`` (must exist), else ``config.toml`` in the platform's user config
   directory (used when present). A relative ``prices`` path in it is relative to the config file.
 
-A config file that cannot be read, or has an unknown key, raises ``ConfigError`` with file, key and hint.
+A config file that cannot be read, or has an unknown key, raises ``ConfigError`` with file, key and hint;
+so does an environment variable that is not the number it must be.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +30,152 @@ DEBUG_ENV = "TOKMETER_DEBUG"
 PRICES_ENV = "TOKMETER_PRICES"
 CONFIG_ENV = "TOKMETER_CONFIG"
 CACHE_ENV = "TOKMETER_CACHE"
+INGESTER_ID_ENV = "TOKMETER_INGESTER_ID"
+CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
+SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
 CONFIG_KEYS = ("prices",)
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """One environment variable tokmeter reads: its name, what it sets, its default (as shown)."""
+
+    name: str
+    meaning: str
+    default: str
+
+
+# Every environment variable tokmeter reads, in the order --help and the README show them.
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar(
+        STORE_ENV,
+        "the store (a directory or an s3://, gs://, az:// URL), when --store is not given",
+        "the user data directory",
+    ),
+    EnvVar(PRICES_ENV, "the price file, when --prices is not given", "the config file's prices key"),
+    EnvVar(CONFIG_ENV, "the config file (must exist)", "config.toml in the user config directory"),
+    EnvVar(
+        CACHE_ENV, "the cache directory (remote-store mirrors, the price memo)", "the user cache directory"
+    ),
+    EnvVar(
+        INGESTER_ID_ENV, "this writer's name in a store, when --ingester-id is not given", "the host name"
+    ),
+    EnvVar(
+        CLAUDE_CODE_USER_ENV,
+        "the user Claude Code usage is billed to, when --claude-code-user is not given",
+        "the OS user",
+    ),
+    EnvVar(DEBUG_ENV, "1 shows the traceback of an error besides its message", "0"),
+    EnvVar("TOKMETER_UMASK", "the umask of the files tokmeter creates (octal)", "077"),
+    EnvVar("TOKMETER_WORKERS", "worker processes of an ingest (1: none)", "the number of cores"),
+    EnvVar("TOKMETER_PARALLEL_MIN_BYTES", "input size (bytes) from which an ingest starts workers", "64 MiB"),
+    EnvVar("TOKMETER_CHUNK_BYTES", "largest share (bytes) of a capture log one worker task reads", "32 MiB"),
+    EnvVar(
+        "TOKMETER_MAX_LINE_BYTES",
+        "longest capture line or response file read, in bytes (longer ones are set aside)",
+        "64 MiB",
+    ),
+    EnvVar("TOKMETER_MAX_DECOMPRESSION_RATIO", "most a compressed file may expand (above 256 MiB)", "250"),
+    EnvVar("TOKMETER_PRICE_MEMO", "0 switches the price memo off", "1"),
+    EnvVar(SPARK_MASTER_ENV, "the Spark master of rollup --engine spark", "local[2]"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved settings: which price file applies (None: genai-prices alone) and why, and the values
+    of the environment variables of ``ENV_VARS`` (None: unset, the default applies)."""
+
+    prices: Path | None = None
+    prices_from: str = "default"  # "--prices", "$TOKMETER_PRICES", "config file <path>" or "default"
+    store: str | None = None  # a directory or a URL (s3://...), as given
+    cache: Path | None = None
+    debug: bool = False
+    umask: int = 0o077
+    workers: int | None = None  # None: one per core
+    parallel_min_bytes: int = 64 * MIB
+    chunk_bytes: int = 32 * MIB
+    max_line_bytes: int = 64 * MIB
+    max_decompression_ratio: int = 250
+    price_memo: bool = True
+    spark_master: str | None = None
+    _seen: tuple[str | None, ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The environment's settings (the price file not resolved: ``resolve`` does that)."""
+        env = os.environ if environ is None else environ
+        value = {var.name: env.get(var.name) or None for var in ENV_VARS}  # empty: unset
+
+        def number(name: str, default: int, base: int = 10) -> int:
+            raw = value[name]
+            try:
+                return default if raw is None else int(raw, base)
+            except ValueError:
+                kind = "an octal number, e.g. 022" if base == 8 else "a whole number"
+                raise ConfigError(f"${name}={raw}: not {kind}", hint=f"fix or unset ${name}") from None
+
+        def path(name: str) -> Path | None:
+            raw = value[name]
+            return None if raw is None else Path(raw).expanduser()
+
+        return cls(
+            store=value[STORE_ENV],
+            cache=path(CACHE_ENV),
+            debug=_on(value[DEBUG_ENV]),
+            umask=number("TOKMETER_UMASK", 0o077, 8),
+            workers=number("TOKMETER_WORKERS", 0) or None,
+            parallel_min_bytes=number("TOKMETER_PARALLEL_MIN_BYTES", 64 * MIB),
+            chunk_bytes=number("TOKMETER_CHUNK_BYTES", 32 * MIB),
+            max_line_bytes=number("TOKMETER_MAX_LINE_BYTES", 64 * MIB),
+            max_decompression_ratio=number("TOKMETER_MAX_DECOMPRESSION_RATIO", 250),
+            price_memo=value["TOKMETER_PRICE_MEMO"] != "0",
+            spark_master=value[SPARK_MASTER_ENV],
+            _seen=tuple(value.values()),
+        )
+
+    @classmethod
+    def resolve(
+        cls, *, prices: str | Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """The environment's settings with the price file: ``--prices`` > ``$TOKMETER_PRICES`` > config file."""
+        base = cls.from_env(environ)
+        if prices:
+            return replace(base, prices=Path(prices).expanduser(), prices_from="--prices")
+        env = os.environ if environ is None else environ
+        if env.get(PRICES_ENV):
+            return replace(base, prices=Path(env[PRICES_ENV]).expanduser(), prices_from=f"${PRICES_ENV}")
+        found = read_config_file()
+        if found is not None:
+            path, doc = found
+            if "prices" in doc:
+                return replace(
+                    base,
+                    prices=path.parent / Path(doc["prices"]).expanduser(),
+                    prices_from=f"config file {path}",
+                )
+        return base
+
+
+_current: list[Settings] = []  # the last settings read, reused while the environment stays the same
+
+
+def settings() -> Settings:
+    """The settings of the environment as it is now: read once, read again only when a variable changed
+    (tests change them per test)."""
+    seen = tuple(os.environ.get(var.name) or None for var in ENV_VARS)
+    if not _current or _current[0]._seen != seen:
+        _current[:] = [Settings.from_env()]
+    return _current[0]
 
 
 def cache_root() -> Path:
     """``$TOKMETER_CACHE``, else the platform's user cache directory for tokmeter (remote-store mirrors,
     the price memo): files that can always be rebuilt."""
-    base = os.environ.get(CACHE_ENV)
-    if base:
-        return Path(base).expanduser()
+    configured = settings().cache
+    if configured is not None:
+        return configured
     from platformdirs import user_cache_path
 
     return user_cache_path("tokmeter", appauthor=False)
@@ -41,10 +183,8 @@ def cache_root() -> Path:
 
 def default_store() -> Path:
     """``$TOKMETER_STORE``, else the platform's user data directory for tokmeter."""
-    configured = os.environ.get(STORE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return platform_store()
+    configured = settings().store
+    return Path(configured).expanduser() if configured else platform_store()
 
 
 def platform_store() -> Path:
@@ -59,29 +199,24 @@ def resolve_store(flag: str | Path | None) -> Path:
 
 
 def debug_enabled() -> bool:
-    return os.environ.get(DEBUG_ENV, "") not in ("", "0", "false", "no")
+    """``$TOKMETER_DEBUG``, read alone: the error path must work when another variable is the error."""
+    return _on(os.environ.get(DEBUG_ENV))
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """The resolved price settings: which price file applies (None: genai-prices alone) and why."""
+def _on(raw: str | None) -> bool:
+    return (raw or "0") not in ("0", "false", "no")
 
-    prices: Path | None = None
-    prices_from: str = "default"  # "--prices", "$TOKMETER_PRICES", "config file <path>" or "default"
 
-    @classmethod
-    def resolve(cls, *, prices: str | Path | None = None) -> Settings:
-        if prices:
-            return cls(Path(prices).expanduser(), "--prices")
-        env = os.environ.get(PRICES_ENV)
-        if env:
-            return cls(Path(env).expanduser(), f"${PRICES_ENV}")
-        found = read_config_file()
-        if found is not None:
-            path, doc = found
-            if "prices" in doc:
-                return cls(path.parent / Path(doc["prices"]).expanduser(), f"config file {path}")
-        return cls()
+def env_help() -> str:
+    """The environment variables, one line each, for ``--help``."""
+    heading = "Environment variables (a flag wins over its variable, a variable over the config file):"
+    return "\n".join([heading] + [f"{var.name}: {var.meaning} (default: {var.default})" for var in ENV_VARS])
+
+
+def env_table() -> str:
+    """The environment variables as the README's Markdown table (tests/test_docs.py checks it is there)."""
+    rows = [f"| `{var.name}` | {var.meaning} | {var.default} |" for var in ENV_VARS]
+    return "\n".join(["| variable | sets | default |", "|---|---|---|", *rows])
 
 
 def config_path() -> tuple[Path, bool]:

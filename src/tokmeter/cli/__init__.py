@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..config import debug_enabled
+from ..config import debug_enabled, settings
 from ..errors import TokmeterError
 from . import ingest, prices, quarantine, report, rollup, status, verify  # noqa: F401 - registers the commands
 from .app import app
@@ -19,8 +19,8 @@ def main() -> None:
     """The console script. Turns every ``TokmeterError`` into a message, a hint and its exit code."""
     # Files tokmeter creates are readable by their owner only, unless $TOKMETER_UMASK says otherwise
     # (the Prometheus textfile is the one exception: node_exporter must read it).
-    os.umask(int(os.environ.get("TOKMETER_UMASK", "077"), 8))
     try:
+        os.umask(settings().umask)
         app()
     except TokmeterError as exc:
         if debug_enabled():  # the traceback besides the message: the exit code stays the error's

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import DEBUG_ENV, STORE_ENV
+from ..config import DEBUG_ENV, STORE_ENV, env_help
 
 app = typer.Typer(
     name="tokmeter",
@@ -20,6 +20,7 @@ app = typer.Typer(
     f"Store: --store DIR or URL (s3://, gs://, az://), else ${STORE_ENV}, else the platform's user data "
     "directory. "
     f"Set {DEBUG_ENV}=1 to see tracebacks.",
+    epilog=env_help(),
 )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..capture import FORMATS
+from ..config import CLAUDE_CODE_USER_ENV
 from ..errors import BadCapturesFound, UsageError
 from .app import app
 from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 FOLLOW_PANEL = "Following (--follow, --resume)"
 AGENTS_PANEL = "Coding agents' local logs"
-CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 
 
 if TYPE_CHECKING:  # see options.choices

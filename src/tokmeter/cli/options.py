@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from ..config import CONFIG_ENV, PRICES_ENV, STORE_ENV
+from ..config import CONFIG_ENV, INGESTER_ID_ENV, PRICES_ENV, STORE_ENV
 from ..errors import UsageError
 from ..rollup import DIMENSIONS
 
@@ -55,7 +55,7 @@ IngesterOpt = Annotated[
     str | None,
     typer.Option(
         "--ingester-id",
-        envvar="TOKMETER_INGESTER_ID",
+        envvar=INGESTER_ID_ENV,
         show_envvar=True,
         metavar="NAME",
         help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import settings
 from ..extract import Tally
 from ..schema import UsageRow
 from ..sources import BadCapture, Input, ReadOptions, detect_format, open_bytes, read_captures
@@ -26,13 +27,11 @@ from ..sources.single_file import file_time
 from .rows import IngestReport, row_of, to_columns, unreadable
 
 # A task's largest share of a large capture log, and the input size below which one process is faster
-# than starting workers ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES; $TOKMETER_WORKERS=1
-# disables). Smaller logs are cut into at least TASKS_PER_WORKER shares per worker, so that no worker
-# is left finishing a big last share alone.
-CHUNK_BYTES = int(os.environ.get("TOKMETER_CHUNK_BYTES", 32 * 1024 * 1024))
+# than starting workers, are settings ($TOKMETER_CHUNK_BYTES, $TOKMETER_PARALLEL_MIN_BYTES;
+# $TOKMETER_WORKERS=1 disables). Smaller logs are cut into at least TASKS_PER_WORKER shares per worker,
+# so that no worker is left finishing a big last share alone; no share is smaller than MIN_CHUNK_BYTES.
 MIN_CHUNK_BYTES = 4 * 1024 * 1024
 TASKS_PER_WORKER = 8
-SMALL_INPUT = int(os.environ.get("TOKMETER_PARALLEL_MIN_BYTES", 64 * 1024 * 1024))
 
 
 @dataclass(slots=True)
@@ -57,14 +56,13 @@ class TaskResult:
 
 
 def worth_it(files: list[Path]) -> bool:
-    if (os.cpu_count() or 1) < 2 or os.environ.get("TOKMETER_WORKERS") == "1":
+    if (os.cpu_count() or 1) < 2 or settings().workers == 1:
         return False
-    return sum(size_of(p) for p in files) >= SMALL_INPUT
+    return sum(size_of(p) for p in files) >= settings().parallel_min_bytes
 
 
 def workers() -> int:
-    configured = os.environ.get("TOKMETER_WORKERS")
-    return int(configured) if configured else max(1, os.cpu_count() or 1)
+    return settings().workers or max(1, os.cpu_count() or 1)
 
 
 def size_of(path: Path) -> int:
@@ -100,7 +98,8 @@ def plan(files: Iterable[Path | Input], fmt: str, read: ReadOptions = DEFAULT_RE
 
 def chunk_bytes(size: int, count: int) -> int:
     share = size // (count * TASKS_PER_WORKER)
-    return min(CHUNK_BYTES, max(share, min(MIN_CHUNK_BYTES, CHUNK_BYTES)))
+    largest = settings().chunk_bytes
+    return min(largest, max(share, min(MIN_CHUNK_BYTES, largest)))
 
 
 def run_task(task: Task) -> TaskResult:

@@ -26,7 +26,6 @@ ignored (prices are then resolved without it), and ``TOKMETER_PRICE_MEMO=0`` swi
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -35,14 +34,13 @@ from typing import Any
 import orjson
 import polars as pl
 
-from ..config import cache_root
+from ..config import cache_root, settings
 from ..store.atomic import replace_file
 from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
 from .resolve import build_price_table, is_priced_by_minute, price_data_version, price_frame
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
-ENV = "TOKMETER_PRICE_MEMO"
 CODE = (
     "resolve.py",
     "costs.py",
@@ -79,7 +77,7 @@ class PriceMemo:
 
     @classmethod
     def load(cls, overrides: PriceOverrides | None) -> PriceMemo:
-        path = memo_path(overrides) if os.environ.get(ENV, "1") != "0" else None
+        path = memo_path(overrides) if settings().price_memo else None
         empty = price_frame([])
         if path is not None and path.exists():
             try:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ..config import SPARK_MASTER_ENV, settings
 from ..errors import UsageError
 from ..pricing.checks import RATE_BOUND
 from ..pricing.costs import COEFFICIENTS, COST_DTYPE, PRICE_KEY
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from ..pricing.overrides import PriceOverrides
     from .spec import RollupSpec
 
-MASTER_ENV = "TOKMETER_SPARK_MASTER"
 _DAY_US = 86_400_000_000
 _TOKENS = "decimal(13,0)"  # a token sum per cell; times _RATE it is exactly decimal(38,24)
 _RATE = "decimal(24,24)"  # a coefficient: |c| < 1 USD per token (or per request), as price_checks ensures
@@ -134,7 +134,7 @@ def local_session(master: str | None = None, conf: Mapping[str, str] | None = No
             "the Spark engine needs Java, and none was found",
             hint="install Java 17 or later and put it on PATH (or set JAVA_HOME)",
         )
-    master = master or os.environ.get(MASTER_ENV) or "local[2]"
+    master = master or settings().spark_master or "local[2]"
     builder = (
         sql.SparkSession.builder.master(master)
         .appName("tokmeter")
@@ -156,7 +156,7 @@ def local_session(master: str | None = None, conf: Mapping[str, str] | None = No
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise UsageError(
             f"cannot start Spark (master {master}): {reason}",
-            hint=f"Spark needs Java 17 or later; check ${MASTER_ENV}",
+            hint=f"Spark needs Java 17 or later; check ${SPARK_MASTER_ENV}",
         ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session

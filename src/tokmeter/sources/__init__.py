@@ -32,6 +32,7 @@ from typing import IO, Any, NamedTuple, cast
 import orjson
 
 from ..capture import FORMATS, BadCapture, Capture
+from ..config import settings
 from ..errors import UsageError
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
@@ -142,7 +143,6 @@ def _plain_name(name: str) -> str:
 
 # A compressed file may expand at most this many times its size (past a 256 MiB floor): a gzip bomb is
 # set aside as a bad file instead of filling memory or disk time. $TOKMETER_MAX_DECOMPRESSION_RATIO.
-MAX_RATIO = int(os.environ.get("TOKMETER_MAX_DECOMPRESSION_RATIO", 250))
 RATIO_FLOOR = 256 * 1024 * 1024
 
 
@@ -153,7 +153,7 @@ READ_BUFFER = 64 * 1024
 
 def open_bytes(path: Path) -> IO[bytes]:
     """Open a capture file for reading, decompressing ``.gz`` and ``.zst``. Corrupt compressed data, and a
-    file that expands past ``MAX_RATIO``, raise ``OSError`` (a bad file, never a crash)."""
+    file that expands past ``$TOKMETER_MAX_DECOMPRESSION_RATIO`` times its size, raise ``OSError`` (a bad file, never a crash)."""
     if path.name.endswith(".gz"):
         return io.BufferedReader(_Decompressed(path, "gzip"), READ_BUFFER)
     if path.name.endswith(".zst"):
@@ -168,7 +168,8 @@ class _Decompressed(io.RawIOBase):
         import zlib
 
         self._kind = kind
-        self._limit = max(RATIO_FLOOR, MAX_RATIO * path.stat().st_size)
+        self._ratio = settings().max_decompression_ratio
+        self._limit = max(RATIO_FLOOR, self._ratio * path.stat().st_size)
         self._produced = 0
         if kind == "gzip":
             self._inner: Any = gzip.open(path, "rb")  # noqa: SIM115 - this stream owns it: close() closes it
@@ -191,7 +192,7 @@ class _Decompressed(io.RawIOBase):
         self._produced += count
         if self._produced > self._limit:
             raise OSError(
-                f"expands to over {MAX_RATIO} times its size, a decompression bomb? "
+                f"expands to over {self._ratio} times its size, a decompression bomb? "
                 "(raise TOKMETER_MAX_DECOMPRESSION_RATIO to read it)"
             )
         return count

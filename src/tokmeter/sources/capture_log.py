@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Generator
 from datetime import datetime
 from typing import Protocol
@@ -11,11 +10,9 @@ from typing import Protocol
 import orjson
 
 from ..capture import BadCapture, Capture, fingerprint
+from ..config import settings
 
 FORMAT = "capture-log"
-# Longest capture record read (a line past it is set aside unread, so memory stays bounded);
-# $TOKMETER_MAX_LINE_BYTES changes it.
-MAX_LINE_BYTES = int(os.environ.get("TOKMETER_MAX_LINE_BYTES", 64 * 1024 * 1024))
 # A line is a capture record when it has at least one of these (unknown fields are ignored).
 CAPTURE_FIELDS = frozenset({"body", "request", "provider", "path", "url", "status", "response_headers"})
 
@@ -36,7 +33,7 @@ def read_capture_log(
     skipped.
     """
     offset, line_no, breaks = start_offset, start_line, 0
-    limit = MAX_LINE_BYTES
+    limit = settings().max_line_bytes  # longer lines are set aside unread: memory stays bounded
     while raw := handle.readline(limit + 1):
         here, number = offset, line_no
         offset += len(raw)

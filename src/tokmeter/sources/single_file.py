@@ -11,7 +11,7 @@ from typing import IO
 import orjson
 
 from ..capture import BadCapture, Capture, fingerprint
-from .capture_log import MAX_LINE_BYTES as MAX_BODY_BYTES
+from ..config import settings
 
 
 def file_time(path: Path) -> datetime | None:
@@ -60,13 +60,14 @@ def read_single_file(
                 digest=_sidecar_digest(sidecar),
             )
         meta.pop("body", None)
+    largest = settings().max_line_bytes
     with open_bytes(path) as handle:
-        body = handle.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
+        body = handle.read(largest + 1)
+    if len(body) > largest:
         return BadCapture(
             source,
             0,
-            f"response file larger than {MAX_BODY_BYTES:,} bytes: set aside unread "
+            f"response file larger than {largest:,} bytes: set aside unread "
             "(raise TOKMETER_MAX_LINE_BYTES to read it)",
             format=fmt,
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from ..config import STORE_ENV, platform_store, resolve_store
+from ..config import STORE_ENV, platform_store, resolve_store, settings
 from ..errors import NoStoreError
 from .local import Store
 from .objects import is_url
@@ -21,7 +20,7 @@ def open_store(
     writer in a remote store (default: the host name); a local store has a single writer at a time.
     ``existing`` (every command that reads the store): a location that holds no store raises
     ``NoStoreError``, saying where the store came from and where the default one is."""
-    location = str(flag) if flag else os.environ.get(STORE_ENV) or None
+    location = str(flag) if flag else settings().store or None
     target: StoreBackend
     if location and is_url(location):
         target = RemoteStore(location, ingester=ingester)
@@ -33,7 +32,7 @@ def open_store(
 
 
 def _no_store(location: str, flag: str | Path | None) -> NoStoreError:
-    default, env = platform_store(), os.environ.get(STORE_ENV)
+    default, env = platform_store(), settings().store
     if env and (not flag or str(flag) == env):  # Typer fills --store from the variable too
         return NoStoreError(
             f"${STORE_ENV} ({location}): no tokmeter store there",

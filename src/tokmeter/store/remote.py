@@ -46,7 +46,7 @@ import orjson
 import polars as pl
 
 from ..capture import BadCapture
-from ..config import CACHE_ENV, cache_root
+from ..config import cache_root, settings
 from ..errors import StoreError
 from .atomic import replace_file
 from .dedup import best_nearby
@@ -78,9 +78,8 @@ def default_ingester() -> str:
 
 def cache_dir(url: str) -> Path:
     """Where a remote store's local mirror lives."""
-    import os
 
-    root = cache_root() if os.environ.get(CACHE_ENV) else cache_root() / "stores"
+    root = cache_root() if settings().cache else cache_root() / "stores"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[:60]
     return root / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
 
