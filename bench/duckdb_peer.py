@@ -43,7 +43,7 @@ def price_table(store: Path, out: Path) -> int:
     and tier 1 and the tier threshold (null: the model has no tier). Returns its row count."""
     import polars as pl
 
-    from tokmeter.pricing.resolve import build_price_table
+    from tokmeter.pricing.table import build_price_table
     from tokmeter.store.local import Store
 
     keys = (

@@ -25,9 +25,9 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from tokmeter.capture import Capture  # noqa: E402
 from tokmeter.errors import TokmeterError  # noqa: E402
 from tokmeter.extract import extract_row  # noqa: E402
-from tokmeter.capture import Capture  # noqa: E402
 from tokmeter.sources.capture_log import parse_record  # noqa: E402
 
 NUMBERS = [b"0", b"-1", b"1e309", b"1.5", b"18446744073709551616", b"null", b"true", b'"12"', b"[]", b"{}"]

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-
 from tokmeter.ingest.pipeline import run_ingest
-from tokmeter.store.quarantine import read as read_quarantine
 from tokmeter.store.local import Store
+from tokmeter.store.quarantine import read as read_quarantine
 
 DATA = Path(__file__).parent / "data"
 MANIFEST = json.loads((DATA / "bad-manifest.json").read_text())

@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.report.chart_data import bars, period_labels, pivot, span_period
 from tokmeter.render.chart import report_chart
+from tokmeter.report.chart_data import bars, period_labels, pivot, span_period
 from tokmeter.report.queries import Filters, build_report
 from tokmeter.store.local import Store
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tokmeter.capture import Capture
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row, parse_timestamp
-from tokmeter.capture import Capture
 
 
 def sse(*events: tuple[str | None, object]) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REAL_CAPTURES, SAMPLE_LOGS
+from tokmeter.capture import BadCapture, Capture
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row, fastpath
 from tokmeter.sources import find_files, read_captures
-from tokmeter.capture import BadCapture, Capture
 from tokmeter.sources.capture_log import parse_record
 
 BAD_CORPUS = Path(__file__).parent / "data" / "bad"

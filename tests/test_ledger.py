@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLE_LOGS, run_cli
 from test_store import commit, usage_row
+from tokmeter.schema import polars_schema
 from tokmeter.store import ledger
 from tokmeter.store.ledger import LEDGER, canonical_lines, read_entries, rows_digest, verify
-from tokmeter.schema import polars_schema
 from tokmeter.store.local import Store
 
 T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)

@@ -18,14 +18,14 @@ import pytest
 
 from conftest import run_cli
 from test_pricing import _reference_cost
+from tokmeter.capture import Capture
 from tokmeter.errors import ConfigError
 from tokmeter.extract import extract_row
 from tokmeter.pricing.modifiers import BUILTIN, UNKNOWN
 from tokmeter.pricing.overrides import PriceOverrides, load_overrides
-from tokmeter.pricing.resolve import price_rows
+from tokmeter.pricing.table import price_rows
 from tokmeter.schema import polars_schema
 from tokmeter.sources import read_captures
-from tokmeter.capture import Capture
 
 
 def row(body: object, **meta: object) -> dict:

@@ -21,9 +21,10 @@ from genai_prices import types as T
 
 from conftest import REAL_CAPTURES, SAMPLE_LOGS, run_cli
 from tokmeter.ingest.pipeline import unpriced as unpriced_at_ingest
-from tokmeter.pricing.resolve import genai_usage, price_rows
-from tokmeter.schema import polars_schema
+from tokmeter.pricing.resolve import genai_usage
+from tokmeter.pricing.table import price_rows
 from tokmeter.pricing.unpriced import reason
+from tokmeter.schema import polars_schema
 
 TOLERANCE = Decimal("1e-12")
 

@@ -16,7 +16,8 @@ from test_pricing import _varied_frame
 from tokmeter.pricing.costs import PRICE_KEY
 from tokmeter.pricing.memo import PriceMemo, memo_path
 from tokmeter.pricing.overrides import PriceOverrides
-from tokmeter.pricing.resolve import DAY_KEY, build_price_table, price_keys, price_rows
+from tokmeter.pricing.resolve import DAY_KEY
+from tokmeter.pricing.table import build_price_table, price_keys, price_rows
 from tokmeter.report.queries import report_from_rows
 from tokmeter.rollup.transforms import group_usage, unpriced_models
 

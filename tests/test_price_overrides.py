@@ -17,7 +17,7 @@ from tokmeter.config import Settings
 from tokmeter.errors import ConfigError
 from tokmeter.pricing.overrides import Alias, CustomPrice, PriceOverrides, load_overrides
 from tokmeter.pricing.quote import quote
-from tokmeter.pricing.resolve import price_rows
+from tokmeter.pricing.table import price_rows
 from tokmeter.schema import polars_schema
 
 FULL = """

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from genai_prices import calc_price
 
-from tokmeter.pricing.resolve import genai_usage, price_data, price_data_version, price_rows
+from tokmeter.pricing.resolve import genai_usage, price_data, price_data_version
+from tokmeter.pricing.table import price_rows
 from tokmeter.schema import polars_schema
 
 # (provider as stored, model as reported): dated names, tiers, cache kinds, date- and time-of-day prices

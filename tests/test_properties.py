@@ -11,12 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_LOGS
-
+from tokmeter.capture import BadCapture, Capture
 from tokmeter.errors import TokmeterError
 from tokmeter.extract import extract_row
 from tokmeter.extract.sse import SSEStreamParser, parse_sse
 from tokmeter.sources import find_files, read_captures
-from tokmeter.capture import BadCapture, Capture
 from tokmeter.store.local import Store
 
 STREAMS = [

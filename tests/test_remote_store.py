@@ -185,8 +185,8 @@ def test_rollup_on_s3_answers_reports_like_the_rows(bucket: str, tmp_path: Path)
 
 
 def answered_from(url: str, dims: list[str]) -> str:
-    from tokmeter.store.backends import open_store
     from tokmeter.report.queries import Filters, build_report
+    from tokmeter.store.backends import open_store
 
     return build_report(open_store(url), dims, Filters()).source
 
@@ -327,8 +327,8 @@ def test_a_follower_compacts_only_its_own_parts(bucket: str, tmp_path: Path) -> 
 
     import polars as pl
 
-    from tokmeter.store.backends import open_store
     from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.store.backends import open_store
 
     day = date(2026, 11, 3)
     stores = {name: open_store(bucket, ingester=name) for name in ("a", "b")}

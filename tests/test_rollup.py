@@ -16,13 +16,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import REPO, SAMPLE_LOGS, run_cli
-
-from tokmeter.store.compact import compact
-from tokmeter.store.ledger import verify
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
 from tokmeter.rollup.spec import RollupSpec
 from tokmeter.rollup.tables import RollupTable
+from tokmeter.store.compact import compact
+from tokmeter.store.ledger import verify
 from tokmeter.store.local import Store
 
 

@@ -21,13 +21,13 @@ if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
     pytest.skip("Spark needs Java", allow_module_level=True)
 
 from test_price_overrides import FULL
-from tokmeter.store.dedup import best_nearby
 from tokmeter.errors import UsageError
 from tokmeter.pricing.overrides import PriceOverrides, load_overrides
-from tokmeter.pricing.resolve import price_rows
+from tokmeter.pricing.table import price_rows
+from tokmeter.rollup.spark_engine import _to_polars, local_session, spark_rollup
 from tokmeter.rollup.spec import RollupSpec, rollup_frame
 from tokmeter.schema import polars_schema
-from tokmeter.rollup.spark_engine import _to_polars, local_session, spark_rollup
+from tokmeter.store.dedup import best_nearby
 from tokmeter.store.local import Store
 
 MODELS = [

@@ -1,5 +1,5 @@
 """Cost as exact decimal polars expressions, from the coefficients a price table joins to each row or
-group (``resolve.build_price_table``): the price key, the coefficient columns and the cost columns."""
+group (``table.build_price_table``): the price key, the coefficient columns and the cost columns."""
 
 from __future__ import annotations
 

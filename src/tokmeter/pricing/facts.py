@@ -9,7 +9,8 @@ from functools import lru_cache
 from .checks import PriceProblem, price_data_errors
 from .modifiers import changes_between
 from .overrides import PriceOverrides
-from .resolve import _model_info, _thresholds, applicable
+from .resolve import _model_info, _thresholds
+from .table import applicable
 
 
 @lru_cache(maxsize=1)

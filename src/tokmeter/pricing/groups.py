@@ -25,7 +25,8 @@ from .costs import PRICE_HELPERS, PRICE_KEY, cost_columns, join_prices
 from .memo import PriceMemo
 from .modifiers import UNKNOWN
 from .overrides import PriceOverrides
-from .resolve import _capped_columns, _longest
+from .resolve import _capped_columns
+from .table import _longest
 
 UNKNOWN_WEIGHTS = tuple(f"_unknown_{c}" for c in SUBSET_TOKENS)  # rows whose count is null (unknown)
 WEIGHTS = (

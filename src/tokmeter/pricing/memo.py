@@ -38,7 +38,8 @@ from ..config import cache_root, settings
 from ..store.atomic import replace_file
 from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
-from .resolve import build_price_table, is_priced_by_minute, price_data_version, price_frame
+from .resolve import is_priced_by_minute, price_data_version
+from .table import build_price_table, price_frame
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
 CODE = (

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ingest.follow import FollowStats, QuietView
-from ..pricing.resolve import price_rows
+from ..pricing.table import price_rows
 
 LOG_EVERY_SECONDS = 5.0
 IDLE_LOG_EVERY_SECONDS = 60.0

@@ -14,7 +14,8 @@ import polars as pl
 from ..errors import UsageError
 from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
-from ..pricing.resolve import price_data, price_rows
+from ..pricing.resolve import price_data
+from ..pricing.table import price_rows
 from ..pricing.unpriced import with_reasons, with_row_reasons
 from ..rollup import DIMENSIONS, TIME_DIMENSIONS
 from ..rollup.tables import find_tables, table_answers, table_report

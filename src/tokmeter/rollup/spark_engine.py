@@ -38,7 +38,8 @@ from ..config import SPARK_MASTER_ENV, settings
 from ..errors import UsageError
 from ..pricing.checks import RATE_BOUND
 from ..pricing.costs import COEFFICIENTS, COST_DTYPE, PRICE_KEY
-from ..pricing.resolve import DAY_KEY, price_table_from_days
+from ..pricing.resolve import DAY_KEY
+from ..pricing.table import price_table_from_days
 from ..schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
 from .spec import rollup_frame
 from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS
