@@ -394,7 +394,7 @@ def test_ingest_lists_unpriced_model_names_as_written(tmp_path: Path) -> None:
 
 
 def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: Path) -> None:
-    """Tables written before costs were Decimal(38, 24) (no ``cost_dtype`` in their state) are not read by
+    """Tables written before costs were Decimal(38, 24) (no ``cost_dtype`` in their state's spec) are not read by
     reports, and the next rollup recomputes every period in the new type, with the issue's models priced."""
     from tokmeter.ingest.pipeline import run_ingest
     from tokmeter.report.queries import Filters, build_report
@@ -413,7 +413,7 @@ def test_a_rollup_table_written_with_the_old_cost_type_is_recomputed(tmp_path: P
     table = RollupTable(store, RollupSpec())
     table.update()
     state = json.loads((table.dir / STATE).read_text())
-    del state["cost_dtype"]  # as an older tokmeter wrote it, with Decimal(38, 18) partitions
+    del state["spec"]["cost_dtype"]  # as an older tokmeter wrote it, with Decimal(38, 18) partitions
     (table.dir / STATE).write_text(json.dumps(state))
     for part in table.dir.glob("period=*/part.parquet"):
         pl.read_parquet(part).with_columns(pl.col("cost_usd").cast(pl.Decimal(38, 18))).write_parquet(part)

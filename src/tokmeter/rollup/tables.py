@@ -10,7 +10,8 @@ a remote store the last ledger object of each writer); the next run reads only t
 maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
 rows (late data recomputes last week's period like any other). A run with nothing new reads one file
 size and stops. Changing the price data (genai-prices version or the price file), or the cost type
-tokmeter writes (``COST_FORMAT``), recomputes everything.
+tokmeter writes (``COST_FORMAT``) or the table's columns (``TABLE_FORMAT``), both in the state's
+``spec``, recomputes everything; reports read a table only while it is fresh (``is_fresh``).
 
 Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
 exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
@@ -49,7 +50,7 @@ from .spec import (
 from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum
 
 STATE = "_state.json"
-COST_FORMAT = str(COST_DTYPE)  # in the state: a table written with another cost type is recomputed
+COST_FORMAT = str(COST_DTYPE)  # in the state's spec: a table written with another cost type is recomputed
 # The columns' version, in the state's spec: a table written before the unknown_* counts existed is
 # recomputed in full by the next rollup, and not used by reports until then.
 TABLE_FORMAT = 2
@@ -80,7 +81,6 @@ class RollupTable:
             bool(state)
             and state.get("ledger_offset") == self.store.change_position()
             and state.get("price_data") == price_data(overrides)
-            and state.get("cost_dtype") == COST_FORMAT
             and state.get("spec") == self._spec_doc()
         )
 
@@ -112,13 +112,7 @@ class RollupTable:
             stray.unlink(missing_ok=True)
         state = self.state()
         prices = price_data(overrides)
-        full = (
-            full
-            or not state
-            or state.get("price_data") != prices
-            or state.get("spec") != self._spec_doc()
-            or state.get("cost_dtype") != COST_FORMAT
-        )
+        full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
         with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
@@ -139,7 +133,6 @@ class RollupTable:
                 "ledger_offset": size,
                 "price_data": prices,
                 "spec": self._spec_doc(),
-                "cost_dtype": COST_FORMAT,
                 "last_success": datetime.now(UTC).isoformat(),
             }
         )
@@ -151,6 +144,7 @@ class RollupTable:
             "dims": list(self.spec.dims),
             "tz": self.spec.tz,
             "format": TABLE_FORMAT,
+            "cost_dtype": COST_FORMAT,
         }
 
     def _all_periods(self) -> set[date]:
@@ -314,12 +308,7 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: RowFilters) 
         *(pl.col(c).sum() for c in REPORT_TOKENS),
         _cost_sum("cost_usd"),
         pl.col("unpriced_requests").sum(),
-        # tables written before the column existed are recomputed (their price data differs); 0 until then
-        (
-            pl.col("modifier_unknown_requests").sum()
-            if "modifier_unknown_requests" in lf.collect_schema().names()
-            else pl.lit(0, dtype=pl.Int64).alias("modifier_unknown_requests")
-        ),
+        pl.col("modifier_unknown_requests").sum(),
         pl.col("estimated_requests").sum(),
         *(pl.col(c).sum() for c in UNKNOWN_COUNTS),
     ]
