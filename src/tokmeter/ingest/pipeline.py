@@ -64,7 +64,7 @@ def run_ingest(
                 on_file_done(path, report.captures)
         report.commit += _commit(store, pending.take(), report.bad[recorded:])
     if check_prices:
-        report.unpriced_models = _unpriced(priced_check)
+        report.unpriced_models = unpriced(priced_check)
     return report
 
 
@@ -153,10 +153,7 @@ def _commit(store: StoreBackend, rows: pl.DataFrame | None, bad: list[BadCapture
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
     """(provider, model, rows) for the models seen that genai-prices has no price for, or a price that cannot
     be applied (``unpriced.price_problem``), most rows first."""
-    return _unpriced(seen)
 
-
-def _unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
     def priced(provider: str | None, model: str | None) -> bool:
         return is_priced(provider, model) and price_problem(provider, model or "") is None
 
