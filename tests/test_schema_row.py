@@ -6,17 +6,33 @@ from __future__ import annotations
 
 import types
 from datetime import datetime
-from typing import get_args, get_type_hints
+from typing import get_args, get_origin, get_type_hints
 
 from conftest import SAMPLE_LOGS
 from tokmeter.capture import Capture
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
 from tokmeter.ingest.rows import rows_frame
-from tokmeter.schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, TokenCounts, UsageRow, polars_schema
+from tokmeter.schema import (
+    COLUMNS,
+    SUBSET_TOKENS,
+    TOKEN_COLUMNS,
+    Tag,
+    TokenCounts,
+    UsageRow,
+    polars_schema,
+    tag_list,
+)
 from tokmeter.sources import find_files, read_captures
 
-PYTHON_TYPE = {"String": str, "Datetime[us, UTC]": datetime, "Boolean": bool, "Int32": int, "Int64": int}
+PYTHON_TYPE = {
+    "String": str,
+    "Datetime[us, UTC]": datetime,
+    "Boolean": bool,
+    "Int32": int,
+    "Int64": int,
+    "List[Struct[key: String, value: String]]": list,  # of schema.Tag
+}
 
 
 def hints(typed_dict: type) -> dict[str, tuple[type, bool]]:
@@ -26,7 +42,7 @@ def hints(typed_dict: type) -> dict[str, tuple[type, bool]]:
         args = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
         kinds = [a for a in args if a is not type(None)]
         assert len(kinds) == 1, f"{name}: {hint}"
-        out[name] = (kinds[0], type(None) in args)
+        out[name] = (get_origin(kinds[0]) or kinds[0], type(None) in args)
     return out
 
 
@@ -44,6 +60,15 @@ def test_usage_row_nullability_follows_the_column_meanings() -> None:
     assert never_null and all(not row[name][1] for name in never_null)
     assert all(row[name][1] for name in SUBSET_TOKENS)
     assert not row["request_id"][1]  # the deduplication key
+
+
+def test_tags_are_a_sorted_map_of_strings() -> None:
+    assert tag_list({"env": "prod", "app": "search"}) == [
+        {"key": "app", "value": "search"},
+        {"key": "env", "value": "prod"},
+    ]
+    assert tag_list({}) is None
+    assert list(hints(Tag)) == ["key", "value"]
 
 
 def test_token_counts_are_the_token_columns_of_a_row() -> None:

@@ -19,6 +19,9 @@ Unknown is not zero: input and output are always known, but a subset column is n
 cannot say it (``SUBSET_TOKENS``). Sums count a null as 0, pricing prices it as 0 (all output at the
 output rate, all input as uncached), and reports say how many rows lacked each column.
 
+Who spent it (attribution): ``user``, ``team``, ``project``, ``api_key`` (a fingerprint, never a key),
+``session`` and ``tags``; each null when nothing says it.
+
 Columns added after a store was created read as null from its older parts (no migration).
 """
 
@@ -64,6 +67,22 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "user": (
         "String",
         "The capture's user, else the request body's user / metadata.user_id; null when unknown.",
+    ),
+    "team": ("String", "The team that owns the request (attribution rules; null when none says)."),
+    "project": (
+        "String",
+        "The project: a coding agent's project directory, or attribution rules; null when unknown.",
+    ),
+    "api_key": (
+        "String",
+        "The API key's fingerprint, never the key: `sk-…Wq3x sha256:1f2e3d4c5b6a` (its last 4 "
+        "characters and the first 12 hex digits of its SHA-256); null when the capture has no key.",
+    ),
+    "session": ("String", "A session id: a coding agent's session, Helicone-Session-Id, x-session-id."),
+    "tags": (
+        "List[Struct[key: String, value: String]]",
+        "Tags, name -> value (names lowercased, sorted by name): Helicone-Property-*, Portkey and "
+        "Cloudflare metadata, LiteLLM tags, attribution rules; null when none.",
     ),
     "provider": (
         "String",
@@ -136,6 +155,20 @@ class TokenCounts(TypedDict):
     reasoning_tokens: int | None
 
 
+class Tag(TypedDict):
+    """One entry of a row's ``tags`` (a Parquet map's form: entries sorted by key, keys unique)."""
+
+    key: str
+    value: str
+
+
+def tag_list(tags: dict[str, str] | None) -> list[Tag] | None:
+    """A row's ``tags`` value from a mapping: entries sorted by name; None for no tags."""
+    if not tags:
+        return None
+    return [{"key": key, "value": tags[key]} for key in sorted(tags)]
+
+
 class UsageRow(TypedDict):
     """One usage row as Python values: what extraction returns and ingest commits. The same columns, in
     the same order, as ``COLUMNS`` (String: str, Datetime: datetime, Boolean: bool, Int: int; ``| None``
@@ -145,6 +178,11 @@ class UsageRow(TypedDict):
     response_id: str | None
     timestamp: datetime
     user: str | None
+    team: str | None
+    project: str | None
+    api_key: str | None
+    session: str | None
+    tags: list[Tag] | None
     provider: str | None
     model: str | None
     endpoint: str | None
@@ -174,6 +212,9 @@ def polars_schema() -> pl.Schema:
         "Boolean": pl.Boolean,
         "Int32": pl.Int32,
         "Int64": pl.Int64,
+        "List[Struct[key: String, value: String]]": pl.List(
+            pl.Struct({"key": pl.String, "value": pl.String})
+        ),
     }
     return pl.Schema({name: dtypes[dtype] for name, (dtype, _) in COLUMNS.items()})
 

@@ -20,7 +20,7 @@ import orjson
 
 from ..capture import Capture
 from ..errors import BadCaptureError
-from ..schema import UsageRow
+from ..schema import Tag, UsageRow, tag_list
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
@@ -61,6 +61,11 @@ def read_capture(capture: Capture) -> tuple[UsageRow, RowNotes]:
         "response_id": ex.response_id,
         "timestamp": _timestamp(meta, capture),
         "user": _user(meta, request),
+        "team": as_str(meta.get("team")),
+        "project": as_str(meta.get("project")),
+        "api_key": None,  # only ever a fingerprint (attribution), never a value read as is
+        "session": as_str(meta.get("session")),
+        "tags": _tags(meta.get("tags")),
         "provider": provider,
         "model": ex.model or as_str(request.get("model")) or _model_from_path(path),
         "endpoint": path,
@@ -308,6 +313,14 @@ def _user(meta: Mapping[str, Any], request: Mapping[str, Any]) -> str | None:
         metadata = as_mapping(request.get("metadata"))
         user = as_str(metadata.get("user_id")) if metadata else None
     return user
+
+
+def _tags(value: Any) -> list[Tag] | None:
+    """A capture's ``tags`` (a mapping of names to strings; names lowercased, other values ignored)."""
+    tags = as_mapping(value)
+    if not tags:
+        return None
+    return tag_list({str(k).lower(): v for k, v in tags.items() if isinstance(v, str)})
 
 
 def _timestamp(meta: Mapping[str, Any], capture: Capture) -> datetime:

@@ -130,12 +130,18 @@ def unpriced_table(report: Report) -> Table:
     return table
 
 
+def _json_value(name: str, value: Any) -> Any:
+    if isinstance(value, Decimal) or _is_cost(name):
+        return cost_number(value)
+    if isinstance(value, list) and value and isinstance(value[0], dict) and set(value[0]) == {"key", "value"}:
+        return _as_dict(value)  # a map column (tags) as a JSON object
+    return value
+
+
 def _jsonable(frame: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
     for row in frame.iter_rows(named=True):
-        out.append(
-            {k: cost_number(v) if isinstance(v, Decimal) or _is_cost(k) else v for k, v in row.items()}
-        )
+        out.append({k: _json_value(k, v) for k, v in row.items()})
     return out
 
 
@@ -156,6 +162,24 @@ def report_json(report: Report) -> bytes:
 def for_export(frame: pl.DataFrame) -> pl.DataFrame:
     """Decimal costs as exact text for CSV; kept as Decimal in Parquet."""
     return frame.with_columns(pl.col(pl.Decimal).round(9).cast(pl.Decimal(38, 9)))
+
+
+_MAP_DTYPE = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
+
+
+def _maps_as_json_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Map columns (``tags``) as a JSON object's text, the one form a CSV cell can hold without loss."""
+    maps = [name for name, dtype in frame.schema.items() if dtype == _MAP_DTYPE]
+    if not maps:
+        return frame
+    return frame.with_columns(
+        pl.Series(name, [None if v is None else orjson.dumps(_as_dict(v)).decode() for v in frame[name]])
+        for name in maps
+    )
+
+
+def _as_dict(entries: Any) -> dict[str, Any]:
+    return {entry["key"]: entry["value"] for entry in entries}
 
 
 def write_frame(
@@ -181,7 +205,7 @@ def write_frame(
         return
     frame = for_export(frame)
     if fmt == "csv":
-        data = frame.write_csv().encode()
+        data = _maps_as_json_text(frame).write_csv().encode()
     elif fmt == "json":
         doc = {"rows": _jsonable_rows(frame), "price_data": price_data}
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"

@@ -173,6 +173,9 @@ def _spark_schema(*, with_date: bool) -> Any:  # a pyspark StructType
         "Int32": T.IntegerType(),
         "Int64": T.LongType(),
         "Datetime[us, UTC]": T.TimestampType(),
+        "List[Struct[key: String, value: String]]": T.ArrayType(
+            T.StructType([T.StructField("key", T.StringType()), T.StructField("value", T.StringType())])
+        ),
     }
     fields = [T.StructField(name, spark_types[dtype]) for name, (dtype, _) in COLUMNS.items()]
     return T.StructType(fields + ([T.StructField("date", T.DateType())] if with_date else []))
