@@ -1,0 +1,223 @@
+"""tokmeter reconcile: bill exports of each provider (tests/data/bills, built from the documented schemas)
+against a store built to match them, with a day of no captures, a model only on the bill, a model only in
+the store, an estimated row, a price difference, usage tokmeter missed and a quarantined capture."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tokmeter.capture import BadCapture
+from tokmeter.reconcile.files import read_bills
+from tokmeter.reconcile.models import match_key
+from tokmeter.reconcile.result import reconcile
+from tokmeter.schema import polars_schema
+from tokmeter.store.local import Store
+
+BILLS = Path(__file__).parent / "data" / "bills"
+FILES = sorted(p for p in BILLS.iterdir() if p.name != "README.md")
+
+
+def usage_row(request_id: str, day: int, provider: str, model: str, **fields: object) -> dict:
+    base = {
+        "request_id": request_id,
+        "response_id": None,
+        "timestamp": datetime(2026, 11, day, 10, tzinfo=UTC),
+        "user": "u",
+        "provider": provider,
+        "model": model,
+        "endpoint": "/v1/x",
+        "stream": False,
+        "status": 200,
+        "input_tokens": 10,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "output_tokens": 5,
+        "reasoning_tokens": 0,
+        "usage_source": "reported",
+        "complete": True,
+        "service_tier": None,
+        "speed": None,
+        "source": "f",
+        "source_offset": 0,
+    }
+    return base | fields
+
+
+ROWS = [
+    # 2026-11-01: OpenAI gpt-4o exactly as billed
+    usage_row(
+        "o1", 1, "openai", "gpt-4o-2024-08-06", input_tokens=1000, cache_read_tokens=200, output_tokens=500
+    ),
+    usage_row("o2", 1, "openai", "gpt-4o-2024-08-06", input_tokens=3000, output_tokens=1500),
+    # 2026-11-02: no OpenAI capture at all (the bill has gpt-4o)
+    # 2026-11-03: gpt-5 at flex, one row estimated; billed 20% above tokmeter's flex price; gpt-4o-mini only billed
+    usage_row(
+        "o3", 3, "openai", "gpt-5-2025-08-07", input_tokens=2000, output_tokens=1000, service_tier="flex"
+    ),
+    usage_row(
+        "o4",
+        3,
+        "openai",
+        "gpt-5-2025-08-07",
+        input_tokens=1000,
+        output_tokens=400,
+        service_tier="flex",
+        usage_source="estimated",
+        cache_read_tokens=None,
+        cache_write_tokens=None,
+        cache_write_1h_tokens=None,
+        reasoning_tokens=None,
+    ),
+    # 2026-11-01: Anthropic sonnet 4 (the bill has more: usage tokmeter missed), haiku only metered
+    usage_row(
+        "a1",
+        1,
+        "anthropic",
+        "claude-sonnet-4-20250514",
+        input_tokens=5000,
+        cache_read_tokens=1000,
+        cache_write_tokens=500,
+        output_tokens=800,
+    ),
+    usage_row("a2", 1, "anthropic", "claude-sonnet-4-20250514", input_tokens=2000, output_tokens=300),
+    usage_row("a3", 1, "anthropic", "claude-3-5-haiku-20241022", input_tokens=1000, output_tokens=100),
+    # 2026-11-01: Bedrock, as billed in the CUR
+    usage_row(
+        "b1", 1, "bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0", input_tokens=4000, output_tokens=1000
+    ),
+]
+
+
+@pytest.fixture
+def store(isolated_store: Path) -> Store:
+    the_store = Store(isolated_store)
+    bad = BadCapture("capture.jsonl", 120, "not JSON", line=3, digest="0" * 64, size=12)
+    with the_store.writing():
+        the_store.commit(pl.DataFrame(ROWS, schema=polars_schema()), quarantine=[bad])
+    return the_store
+
+
+def _group(result, day: str, provider: str, model_part: str) -> dict:
+    rows = [
+        r
+        for r in result.rows.iter_rows(named=True)
+        if (r["day"], r["provider"]) == (day, provider) and model_part in r["model"]
+    ]
+    assert len(rows) == 1, (day, provider, model_part, rows)
+    return rows[0]
+
+
+def _file_amounts(name: str, model: str) -> Decimal:
+    """The billed USD of a model in an OpenAI costs file, added up here from the file itself."""
+    total = Decimal(0)
+    for line in (BILLS / name).read_text().splitlines():
+        for bucket in json.loads(line)["data"]:
+            for result in bucket["results"]:
+                if result["line_item"].startswith(model):
+                    total += Decimal(str(result["amount"]["value"]))
+    return total
+
+
+def test_every_export_is_recognised_and_bad_records_are_set_aside() -> None:
+    bill = read_bills(FILES)
+    assert {Path(source).name: names for source, names in bill.formats.items()} == {
+        "anthropic-cost-report.json": {"anthropic-cost"},
+        "anthropic-usage-report.json": {"anthropic-usage"},
+        "aws-cur2-bedrock.csv": {"aws-cur"},
+        "openai-costs.jsonl": {"openai-costs"},
+        "openai-usage-completions.json": {"openai-usage"},
+    }
+    skipped = {(Path(s.source).name, s.where): s for s in bill.skipped}
+    assert set(skipped) == {
+        ("aws-cur2-bedrock.csv", "row 4"),
+        ("openai-usage-completions.json", "bucket 3, result 3"),
+    }
+    assert all(s.reason and s.hint for s in bill.skipped)
+    assert not any(line["provider"] == "bedrock" and line.get("model") is None for line in bill.lines)  # EC2
+
+
+def test_a_file_that_is_no_bill_is_set_aside(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"object": "list", "data": [{"id": "x"}]}')
+    broken = tmp_path / "pages.jsonl"
+    broken.write_text((BILLS / "openai-costs.jsonl").read_text().splitlines()[0] + "\n{not json\n")
+    bill = read_bills([other, broken])
+    assert [(Path(s.source).name, s.where) for s in bill.skipped] == [
+        ("other.json", ""),
+        ("pages.jsonl", "line 2"),
+    ]
+    assert "not a known bill export" in bill.skipped[0].reason and "openai-usage" in bill.skipped[0].hint
+    assert bill.lines and all(line["provider"] == "openai" for line in bill.lines)
+
+
+@pytest.mark.parametrize(
+    ("store_name", "bill_name"),
+    [
+        ("gpt-4o-2024-08-06", "gpt-4o"),
+        ("claude-sonnet-4-20250514", "claude-sonnet-4-20250514"),
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude3.5Sonnet"),
+        ("us.anthropic.claude-sonnet-4-20250514-v1:0", "Claude4Sonnet"),
+    ],
+)
+def test_model_names_and_snapshots_meet(store_name: str, bill_name: str) -> None:
+    provider = "bedrock" if "." in store_name else "openai" if "gpt" in store_name else "anthropic"
+    assert match_key(provider, store_name) == match_key(provider, bill_name)
+    assert match_key("openai", "gpt-4o-mini") != match_key("openai", "gpt-4o")
+
+
+def test_each_gap_is_named(store: Store) -> None:
+    result = reconcile(store, FILES)
+    exact = _group(result, "2026-11-01", "openai", "gpt-4o")
+    assert exact["coverage_pct"] == 100 and exact["reasons"] == []
+    assert exact["billed_requests"] == exact["metered_requests"] == 2
+    assert _group(result, "2026-11-01", "bedrock", "claude-3-5-sonnet")["coverage_pct"] == 100
+
+    missing_day = _group(result, "2026-11-02", "openai", "gpt-4o")
+    assert missing_day["reasons"] == ["no captures of openai on 2026-11-02"]
+    assert missing_day["metered_cost_usd"] is None and missing_day["billed_requests"] == 3
+
+    assert _group(result, "2026-11-03", "openai", "gpt-4o-mini")["reasons"] == [
+        "gpt-4o-mini is on the bill, never in a capture"
+    ]
+    haiku = _group(result, "2026-11-01", "anthropic", "haiku")
+    assert haiku["billed_cost_usd"] is None and haiku["reasons"][0].endswith(
+        "was metered, it is not on the bill"
+    )
+
+    flex = _group(result, "2026-11-03", "openai", "gpt-5")
+    assert flex["estimated_requests"] == 1 and "1 estimated request(s)" in flex["reasons"]
+    billed = _file_amounts("openai-costs.jsonl", "gpt-5")
+    assert flex["billed_cost_usd"] == billed
+    # the same tokens on both sides: the whole gap is the price
+    assert flex["price_difference_usd"] == billed - flex["metered_cost_usd"] > 0
+    assert any(r.startswith("price difference") for r in flex["reasons"])
+
+    sonnet = _group(result, "2026-11-01", "anthropic", "sonnet-4")
+    assert sonnet["billed_input_tokens"] == 8500 + 1000 + 500  # uncached + cache read + cache write
+    assert sonnet["price_difference_usd"] == 0 and sonnet["reasons"][0].startswith("usage not captured")
+
+    assert result.summary.startswith(f"metered {result.coverage_pct:.1f}% of billed cost in November 2026; ")
+    for part in (
+        "on 2026-11-02 with no captures",
+        "price difference on gpt-5 (flex)",
+        "on gpt-4o-mini, never",
+    ):
+        assert part in result.summary
+    assert any("1 capture(s) set aside as bad" in note for note in result.notes)
+    assert result.coverage_pct == (
+        result.totals["metered_cost_usd"] * 100 / result.totals["billed_cost_usd"]
+    ).quantize(Decimal("0.01"))
+
+
+def test_by_a_column_both_sides_carry(store: Store) -> None:
+    result = reconcile(store, FILES, by=["service_tier"])
+    assert "service_tier" in result.rows.columns
+    flex = result.rows.filter(pl.col("service_tier") == "flex", pl.col("provider") == "openai")
+    assert flex["metered_requests"].to_list() == [2] and flex["billed_requests"].to_list() == [2]
