@@ -12,10 +12,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from conftest import run_cli
 from tokmeter.capture import BadCapture
+from tokmeter.errors import UsageError
+from tokmeter.reconcile import BY
 from tokmeter.reconcile.files import read_bills
 from tokmeter.reconcile.models import match_key
-from tokmeter.reconcile.result import reconcile
+from tokmeter.reconcile.result import check_by, reconcile
 from tokmeter.schema import polars_schema
 from tokmeter.store.local import Store
 
@@ -221,3 +224,63 @@ def test_by_a_column_both_sides_carry(store: Store) -> None:
     assert "service_tier" in result.rows.columns
     flex = result.rows.filter(pl.col("service_tier") == "flex", pl.col("provider") == "openai")
     assert flex["metered_requests"].to_list() == [2] and flex["billed_requests"].to_list() == [2]
+
+
+def test_a_column_the_store_lacks_is_refused_with_a_hint(store: Store) -> None:
+    with store.reading():
+        columns = store.scan().collect_schema().names()
+    missing = [c for c in BY if c not in columns]
+    if not missing:
+        pytest.skip("every --by column is in the usage row now")
+    with pytest.raises(UsageError, match=f"no {missing[0]} column") as raised:
+        check_by(store, [missing[0]])
+    assert raised.value.hint
+
+
+def test_cli_json_prometheus_and_fail_under(store: Store, tmp_path: Path) -> None:
+    prom = tmp_path / "bill.prom"
+    files = [str(f) for f in FILES]
+    result = run_cli("reconcile", *files, "--format", "json", "--fail-under", "99", "--prometheus", str(prom))
+    assert result.returncode == 8, result.stderr
+    assert "under --fail-under 99" in result.stderr and "Hint:" in result.stderr
+    doc = json.loads(result.stdout)  # written before the exit
+    totals = doc["totals"]
+    assert doc["coverage_of"] == "cost" and doc["period"] == "in November 2026"
+    assert doc["coverage_pct"] == pytest.approx(
+        100 * totals["metered_cost_usd"] / totals["billed_cost_usd"], abs=0.01
+    )
+    assert len(doc["rows"]) == 7 and len(doc["skipped"]) == 2
+    gauge = next(line for line in prom.read_text().splitlines() if 'provider="all"' in line)
+    assert float(gauge.split()[-1]) == pytest.approx(doc["coverage_pct"] / 100, abs=1e-4)
+
+    passing = run_cli("reconcile", *files, "--fail-under", "50", "--format", "csv")
+    assert passing.returncode == 0, passing.stderr
+    table = pl.read_csv(passing.stdout.encode())
+    assert table.height == 7 and "no captures of openai on 2026-11-02" in table["reasons"].to_list()
+
+
+def test_cli_table_names_the_gaps_and_what_was_set_aside(store: Store) -> None:
+    result = run_cli("reconcile", *(str(f) for f in FILES))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Metered " in out and "% of billed cost in November 2026; " in out
+    assert "no captures of openai on 2026-11-02" in out and "set aside: " in out and "row 4" in out
+    assert "1 capture(s) set aside as bad" in out
+
+
+def test_cli_mistyped_store_is_a_clean_error(tmp_path: Path) -> None:
+    typo = run_cli("reconcile", str(FILES[0]), "--store", str(tmp_path / "stroe"))
+    assert (
+        typo.returncode == 2 and "no tokmeter store there" in typo.stderr and "Traceback" not in typo.stderr
+    )
+    assert not (tmp_path / "stroe").exists()
+
+
+def test_no_bill_line_at_all_is_an_error_with_a_hint(store: Store, tmp_path: Path) -> None:
+    other = tmp_path / "models.json"
+    other.write_text('{"object": "list", "data": []}')
+    with pytest.raises(UsageError, match="no usage or cost line") as raised:
+        reconcile(store, [other])
+    assert "openai-usage" in (raised.value.hint or "") and "not a known bill export" in (
+        raised.value.hint or ""
+    )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import orjson
 import polars as pl
 
+from . import anthropic, aws_cur, openai  # noqa: F401 - registers the bill formats
 from .registry import FORMATS, BillLine, Skipped, detect
 
 NOT_A_BILL = (

@@ -26,10 +26,12 @@ _SUFFIXES = (
 def model_name(
     provider: str | None, model: str | None, overrides: PriceOverrides | None = None
 ) -> str | None:
-    """The name a group is shown by: genai-prices' id of the model, else the name as given."""
+    """The name a group is shown by: genai-prices' id of the model (``gpt-4o`` for
+    ``gpt-4o-2024-08-06``) or the name as given, whichever is shorter."""
     if not model:
         return None
-    return model_id(provider, model, overrides) or model
+    found = model_id(provider, model, overrides)
+    return found if found and len(found) <= len(model) else model
 
 
 @lru_cache(maxsize=4096)

@@ -17,12 +17,12 @@ from ..pricing.costs import COST_DTYPE
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
 from ..store.protocol import StoreBackend
+from . import BY
 from .explain import ZERO, Reason, at_metered_rates, group_reasons, summary
 from .files import read_bills
 from .match import TOKENS, bill_groups, joined, metered_groups, scope
 from .registry import FORMATS, Skipped
 
-BY = ("api_key", "project", "service_tier")  # what --by can add: columns a bill carries and a row may
 _SIDES = ("requests", *TOKENS, "cost_usd")
 COLUMNS = (
     "day",
