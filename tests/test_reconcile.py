@@ -16,6 +16,7 @@ from conftest import run_cli
 from tokmeter.capture import BadCapture
 from tokmeter.errors import UsageError
 from tokmeter.reconcile import BY
+from tokmeter.reconcile.aws_cur import usage_type
 from tokmeter.reconcile.files import read_bills
 from tokmeter.reconcile.models import match_key
 from tokmeter.reconcile.result import check_by, reconcile
@@ -91,6 +92,8 @@ ROWS = [
     ),
     usage_row("a2", 1, "anthropic", "claude-sonnet-4-20250514", input_tokens=2000, output_tokens=300),
     usage_row("a3", 1, "anthropic", "claude-3-5-haiku-20241022", input_tokens=1000, output_tokens=100),
+    # 2026-11-03: Anthropic again, a day its exports do not cover (left out, not "metered, not billed")
+    usage_row("a4", 3, "anthropic", "claude-3-5-haiku-20241022", input_tokens=1000, output_tokens=100),
     # 2026-11-01: Bedrock, as billed in the CUR
     usage_row(
         "b1", 1, "bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0", input_tokens=4000, output_tokens=1000
@@ -284,3 +287,62 @@ def test_no_bill_line_at_all_is_an_error_with_a_hint(store: Store, tmp_path: Pat
     assert "openai-usage" in (raised.value.hint or "") and "not a known bill export" in (
         raised.value.hint or ""
     )
+
+
+def test_days_a_provider_s_exports_do_not_cover_are_left_out(store: Store) -> None:
+    result = reconcile(store, FILES)
+    anthropic_days = result.rows.filter(pl.col("provider") == "anthropic")["day"].unique().to_list()
+    assert anthropic_days == ["2026-11-01"]
+
+
+def test_a_cost_of_no_model_is_named(store: Store, tmp_path: Path) -> None:
+    page = {
+        "object": "page",
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": 1793491200,
+                "end_time": 1793577600,
+                "results": [
+                    {"object": "organization.costs.result", "amount": {"value": 1.5, "currency": "usd"}}
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    ungrouped = tmp_path / "costs.json"
+    ungrouped.write_text(json.dumps(page))
+    result = reconcile(store, [ungrouped])
+    row = result.rows.filter(pl.col("model") == "(no model)").row(0, named=True)
+    assert row["billed_cost_usd"] == Decimal("1.5") and "names no model" in row["reasons"][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("USE1-Claude3.5Sonnet-input-tokens", ("Claude3.5Sonnet", "input", None)),
+        ("USW2-Claude4Sonnet-cache-read-input-token-count", ("Claude4Sonnet", "cache_read", None)),
+        ("EUC1-NovaLite-flex-output-tokens", ("NovaLite", "output", "flex")),
+        ("USE1-Claude3Haiku-batch-input-tokens", ("Claude3Haiku", "input", "batch")),
+        ("USE1-ModelUnits", None),
+    ],
+)
+def test_bedrock_usage_types(text: str, parsed: tuple | None) -> None:
+    assert usage_type(text) == parsed
+
+
+def test_cur_parquet_with_legacy_headers_reads_as_the_csv(tmp_path: Path) -> None:
+    csv = BILLS / "aws-cur2-bedrock.csv"
+    frame = pl.read_csv(csv, infer_schema=False).head(3)  # the good lines
+    legacy = {
+        "line_item_usage_type": "lineItem/UsageType",
+        "line_item_usage_start_date": "lineItem/UsageStartDate",
+    }
+    typed = frame.rename(legacy).with_columns(
+        pl.col("line_item_usage_amount").cast(pl.Float64),
+        pl.col("lineItem/UsageStartDate").str.to_datetime(time_zone="UTC"),
+    )
+    typed.write_parquet(tmp_path / "cur.parquet")
+    from_csv, from_parquet = read_bills([csv]), read_bills([tmp_path / "cur.parquet"])
+    assert from_parquet.lines == from_csv.lines and not from_parquet.skipped

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from .match import KINDS
+from .models import NO_MODEL
 
 ZERO = Decimal(0)
 SMALL = Decimal("0.001")  # a price or volume gap under 0.1% of the group's billed cost is not named
@@ -80,7 +81,10 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
     model, day = row["model"], row["day"]
     reasons: list[Reason] = []
     if row["on_bill"] and not row["in_store"]:
-        if captured_rows == 0:
+        if row["key"] == NO_MODEL:
+            text = "billed cost the export names no model for (export it grouped by model or line item)"
+            reasons.append(Reason("bill_only", text, gap, "costs of no model"))
+        elif captured_rows == 0:
             reasons.append(Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day))
         else:
             reasons.append(Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model))

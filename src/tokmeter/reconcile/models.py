@@ -13,6 +13,7 @@ from functools import lru_cache
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import model_id
 
+NO_MODEL = "(no model)"  # the key of a bill's cost that names no model (a tool's calls, ungrouped costs)
 _PREFIX = re.compile(r"^(?:[a-z]+\.)+")  # regional.anthropic., us.anthropic., openai.
 _SUFFIXES = (
     re.compile(r":(?:flex|priority|batch)$"),
@@ -46,4 +47,4 @@ def loose_key(name: str) -> str:
 def match_key(provider: str | None, model: str | None, overrides: PriceOverrides | None = None) -> str:
     """The key both sides are matched by (``(no model)`` for a cost the bill gives no model)."""
     name = model_name(provider, model, overrides)
-    return loose_key(name) if name else "(no model)"
+    return loose_key(name) if name else NO_MODEL

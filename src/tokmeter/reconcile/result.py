@@ -19,9 +19,9 @@ from ..pricing.resolve import price_data
 from ..store.protocol import StoreBackend
 from . import BY
 from .explain import ZERO, Reason, at_metered_rates, group_reasons, summary
-from .files import read_bills
+from .files import Bill, read_bills
 from .match import TOKENS, bill_groups, joined, metered_groups, scope
-from .registry import FORMATS, Skipped
+from .registry import FORMATS, BillLine, Skipped
 
 _SIDES = ("requests", *TOKENS, "cost_usd")
 COLUMNS = (
@@ -74,14 +74,7 @@ def reconcile(
     overrides: PriceOverrides | None = None,
 ) -> Reconciliation:
     by = check_by(store, by)
-    bill = read_bills(paths)
-    if not bill.lines:
-        raise UsageError(
-            "no usage or cost line could be read from " + ", ".join(map(str, paths)),
-            hint="known exports: " + ", ".join(FORMATS) + "; see the README's reconcile section for how to "
-            "download each"
-            + (f" ({bill.skipped[0].source}: {bill.skipped[0].reason})" if bill.skipped else ""),
-        )
+    bill = _read(paths)
     days = sorted({line["day"] for line in bill.lines})
     providers = sorted({line["provider"] for line in bill.lines})
     billed = bill_groups(bill.lines, by, overrides)
@@ -89,8 +82,12 @@ def reconcile(
         metered, per_day = metered_groups(store, scope(days, providers), by, overrides)
         quarantined = [e for e in store.quarantined() if str(e.get("time", "")) >= days[0].isoformat()]
     captured = {(p, d): n for p, d, n in per_day.iter_rows()}
+    spans = {p: (min(d), max(d)) for p, d in _days_by_provider(bill.lines).items()}
     rows, reasons = [], []
     for row in joined(billed, metered, by).iter_rows(named=True):
+        first, last = spans[row["provider"]]
+        if not row["on_bill"] and not first.isoformat() <= row["day"] <= last.isoformat():
+            continue  # a day this provider's exports do not cover
         found = group_reasons(row, captured.get((row["provider"], row["day"]), 0))
         reasons += found
         rows.append(_with_figures(row, found))
@@ -116,6 +113,25 @@ def reconcile(
         formats={source: sorted(names) for source, names in bill.formats.items()},
         price_data=price_data(overrides),
     )
+
+
+def _read(paths: Sequence[Path]) -> Bill:
+    bill = read_bills(paths)
+    if not bill.lines:
+        raise UsageError(
+            "no usage or cost line could be read from " + ", ".join(map(str, paths)),
+            hint="known exports: " + ", ".join(FORMATS) + "; see the README's reconcile section for how to "
+            "download each"
+            + (f" ({bill.skipped[0].source}: {bill.skipped[0].reason})" if bill.skipped else ""),
+        )
+    return bill
+
+
+def _days_by_provider(lines: Sequence[BillLine]) -> dict[str, list[date]]:
+    found: dict[str, list[date]] = {}
+    for line in lines:
+        found.setdefault(line["provider"], []).append(line["day"])
+    return found
 
 
 def _ratio(part: Any, whole: Any) -> Decimal | None:
