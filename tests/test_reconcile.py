@@ -20,6 +20,7 @@ from tokmeter.reconcile.aws_cur import usage_type
 from tokmeter.reconcile.files import read_bills
 from tokmeter.reconcile.models import match_key
 from tokmeter.reconcile.result import check_by, reconcile
+from tokmeter.render.reconcile import reconcile_doc
 from tokmeter.schema import polars_schema
 from tokmeter.store.local import Store
 
@@ -346,3 +347,18 @@ def test_cur_parquet_with_legacy_headers_reads_as_the_csv(tmp_path: Path) -> Non
     typed.write_parquet(tmp_path / "cur.parquet")
     from_csv, from_parquet = read_bills([csv]), read_bills([tmp_path / "cur.parquet"])
     assert from_parquet.lines == from_csv.lines and not from_parquet.skipped
+
+
+def test_html_report_has_the_bill_section(store: Store, tmp_path: Path) -> None:
+    page = tmp_path / "november.html"
+    files = [arg for f in FILES for arg in ("--bill", str(f))]
+    result = run_cli("report", "--by", "model", "--format", "html", *files, "--output", str(page))
+    assert result.returncode == 0, result.stderr
+    html = page.read_text()
+    assert (
+        'id="bill"' in html and "Against the bill" in html and "no captures of openai on 2026-11-02" in html
+    )
+    data = json.loads(html.split('id="report-data">')[1].split("</script>")[0])
+    assert data["bill"]["rows"] == reconcile_doc(reconcile(store, FILES))["rows"]
+    refused = run_cli("report", "--bill", str(FILES[0]))
+    assert refused.returncode == 2 and "--format html" in refused.stderr

@@ -137,3 +137,44 @@ def reconcile_metrics(result: Reconciliation) -> str:
             labels = _labels(provider=provider, of=result.coverage_of, period=period)
             lines.append(f"tokmeter_reconcile_coverage_ratio{labels} {float(ratio):.6f}")
     return "\n".join(lines) + "\n"
+
+
+def reconcile_section(result: Reconciliation) -> str:
+    """The HTML report's "Against the bill" section (``report --format html --bill FILE``): the summary,
+    per group the billed and metered cost, the coverage and the reasons, then the notes."""
+    from .svg import esc, tag
+
+    head = tag(
+        "tr",
+        {},
+        *(tag("th", {"class": "dim"}, esc(d)) for d in ["day", "provider", "model", *result.by]),
+        *(tag("th", {}, esc(h)) for h in ("billed", "metered", "coverage", "reasons")),
+    )
+    rows = [
+        tag(
+            "tr",
+            {"data-row": str(i)},
+            *(
+                tag("td", {"class": "dim"}, esc(row[d] or "(none)"))
+                for d in ["day", "provider", "model", *result.by]
+            ),
+            tag("td", {"data-measure": "billed_cost_usd"}, esc(_figure(row["billed_cost_usd"], True))),
+            tag("td", {"data-measure": "metered_cost_usd"}, esc(_figure(row["metered_cost_usd"], True))),
+            tag("td", {"data-measure": "coverage_pct"}, esc(_coverage(row["coverage_pct"]))),
+            tag("td", {"class": "dim"}, esc("; ".join(row["reasons"]))),
+        )
+        for i, row in enumerate(result.rows.iter_rows(named=True))
+    ]
+    notes = [tag("li", {}, esc(line)) for line in reconcile_lines(result)[1:]]
+    return tag(
+        "section",
+        {"id": "bill"},
+        tag("h2", {}, "Against the bill"),
+        tag("p", {"id": "bill-summary"}, esc(reconcile_lines(result)[0])),
+        tag(
+            "div",
+            {"class": "scroll"},
+            tag("table", {"id": "bill-table"}, tag("thead", {}, head), tag("tbody", {}, *rows)),
+        ),
+        tag("ul", {}, *notes) if notes else "",
+    )
