@@ -141,12 +141,11 @@ def _check_coverage(result: Reconciliation, fail_under: float | None) -> None:
 
     from ..errors import CoverageBelow
 
-    if fail_under is None or (
-        result.coverage_pct is not None and result.coverage_pct >= Decimal(str(fail_under))
-    ):
+    # nothing billed (no cost, no tokens): no share to fall below
+    if fail_under is None or result.coverage_pct is None or result.coverage_pct >= Decimal(str(fail_under)):
         return
     raise CoverageBelow(
-        f"metered {result.coverage_pct or 0:.1f}% of the billed {result.coverage_of} {result.period}, under "
+        f"metered {result.coverage_pct:.1f}% of the billed {result.coverage_of} {result.period}, under "
         f"--fail-under {fail_under:g}",
         hint="the reasons column names each gap: ingest the missing captures, fix the price file, or lower "
         "--fail-under",

@@ -88,18 +88,11 @@ def metered_groups(
     lf = filters.apply(store.scan())
     dims = list(dict.fromkeys(["day", "provider", "model", "service_tier", *by]))
     groups = priced_groups(with_periods(lf, ["day"]), ["day", *by], overrides, breakdown=True)
-    rows = group_usage(groups, dims, breakdown=True).collect()
-    per_day = (
-        with_periods(lf, ["day"])
-        .group_by("provider", "day")
-        .agg(pl.len().cast(pl.Int64).alias("rows"))
-        .collect()
-    )
-    uncached = pl.col("cost_input_usd")  # the breakdown's input: uncached input and per-request fees
-    rows = keyed(_tiers(rows, by), overrides).with_columns(cost_input_usd=uncached)
+    rows = group_usage(groups, dims, breakdown=True).collect().with_columns(pl.col("requests").cast(pl.Int64))
+    per_day = rows.group_by("provider", "day").agg(pl.col("requests").sum().alias("rows"))
     measures = [*MEASURES, "estimated_requests", "unpriced_requests"]
     return (
-        rows.with_columns(pl.col("requests").cast(pl.Int64))
+        keyed(_tiers(rows, by), overrides)
         .group_by("day", "provider", "key", *by)
         .agg(
             pl.col("model_name").drop_nulls().sort().first().alias("metered_model"),
@@ -109,7 +102,7 @@ def metered_groups(
             # the modifier's share (flex, batch, priority) of the metered cost, spread over the kinds
             pl.col("cost_modifier_usd").sum(),
         ),
-        per_day,
+        per_day.select("provider", "day", "rows"),
     )
 
 
