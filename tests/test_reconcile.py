@@ -362,3 +362,20 @@ def test_html_report_has_the_bill_section(store: Store, tmp_path: Path) -> None:
     assert data["bill"]["rows"] == reconcile_doc(reconcile(store, FILES))["rows"]
     refused = run_cli("report", "--bill", str(FILES[0]))
     assert refused.returncode == 2 and "--format html" in refused.stderr
+
+
+def test_a_usage_or_a_cost_export_alone_still_explains_what_it_can(store: Store) -> None:
+    tokens_only = reconcile(store, [BILLS / "anthropic-usage-report.json"])
+    assert tokens_only.coverage_of == "tokens"
+    sonnet = _group(tokens_only, "2026-11-01", "anthropic", "sonnet-4")
+    missed = (8500 + 1000 + 500 + 1700) - (7000 + 1100)
+    assert sonnet["reasons"] == [f"tokens not captured: {missed:,} of {8500 + 1000 + 500 + 1700:,} billed"]
+    assert tokens_only.summary.startswith(f"metered {tokens_only.coverage_pct:.1f}% of billed tokens")
+
+    cost_only = reconcile(store, [BILLS / "anthropic-cost-report.json"])
+    sonnet = _group(cost_only, "2026-11-01", "anthropic", "sonnet-4")
+    assert (
+        sonnet["reasons"][0].startswith("the export gives no tokens")
+        and sonnet["price_difference_usd"] is None
+    )
+    assert "billed without tokens" in cost_only.summary

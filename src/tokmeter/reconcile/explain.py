@@ -27,7 +27,7 @@ class Reason:
     """One reason for a group's gap: a code, a sentence, and the cost it accounts for (USD, billed minus
     metered; None when it cannot be put in money)."""
 
-    code: str  # no_captures, bill_only, metered_only, price, unmetered, estimated, unpriced
+    code: str  # no_captures, bill_only, metered_only, price, unmetered, unsplit, estimated, unpriced
     text: str
     amount: Decimal | None = None
     label: str = ""  # what the summary names it by: a day or a model
@@ -100,15 +100,37 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
                 "unpriced", f"{row['unpriced_requests']:,} request(s) tokmeter has no price for", None, model
             )
         )
-    if row["on_bill"] and row["in_store"] and billed:
-        reasons += _price_and_volume(row, billed, metered or ZERO, model)
+    if row["on_bill"] and row["in_store"]:
+        reasons += (
+            _price_and_volume(row, billed, metered or ZERO, model) if billed else _tokens_only(row, model)
+        )
     return reasons
+
+
+def _tokens_only(row: dict[str, Any], model: str) -> list[Reason]:
+    """Without a billed cost (a usage export alone): the input + output tokens tokmeter did not see."""
+    billed, metered = _tokens_by_kind(row, "billed"), _tokens_by_kind(row, "metered")
+    if billed is None or metered is None:
+        return []
+    seen, due = sum(metered.values()), sum(billed.values())
+    if abs(due - seen) <= due * SMALL:
+        return []
+    text = (
+        f"tokens not captured: {due - seen:,} of {due:,} billed"
+        if due > seen
+        else f"{seen - due:,} tokens more than billed"
+    )
+    return [Reason("unmetered", text, None, model)]
 
 
 def _price_and_volume(row: dict[str, Any], billed: Decimal, metered: Decimal, model: str) -> list[Reason]:
     expected = at_metered_rates(row)
     if expected is None:
-        return []
+        gap = billed - metered
+        if abs(gap) <= billed * SMALL:
+            return []
+        text = "the export gives no tokens to tell a price difference from usage not captured (add its usage export)"
+        return [Reason("unsplit", text, gap, model)]
     reasons = []
     price, volume = billed - expected, expected - metered
     if abs(price) > billed * SMALL:
@@ -116,7 +138,7 @@ def _price_and_volume(row: dict[str, Any], billed: Decimal, metered: Decimal, mo
         tier = f" ({tiers})" if tiers and tiers != "standard" else ""
         text = (
             f"price difference: billed {_money(billed)}, the billed tokens at tokmeter's prices "
-            f"{_money(expected)} ({_pct(price, expected)})"
+            f"{_money(expected)} ({price * 100 / expected if expected else 0:+.1f}%)"
         )
         reasons.append(Reason("price", text, price, f"{model}{tier}"))
     if abs(volume) > billed * SMALL:
@@ -136,6 +158,7 @@ SUMMARY = {
     "metered_only": "{pct} metered on {label}, not billed",
     "price": "{pct} price difference on {label}",
     "unmetered": "{pct} usage of {label} not captured",
+    "unsplit": "{pct} on {label}, billed without tokens",
 }
 
 
