@@ -236,7 +236,7 @@ def test_a_column_the_store_lacks_is_refused_with_a_hint(store: Store) -> None:
     missing = [c for c in BY if c not in columns]
     if not missing:
         pytest.skip("every --by column is in the usage row now")
-    with pytest.raises(UsageError, match=f"no {missing[0]} column") as raised:
+    with pytest.raises(UsageError, match=f"no {missing[0]} column") as raised, store.reading():
         check_by(store, [missing[0]])
     assert raised.value.hint
 

@@ -56,6 +56,8 @@ class Reconciliation:
 
 
 def check_by(store: StoreBackend, by: Sequence[str]) -> list[str]:
+    """``by`` without repeats, each a column bills carry (``BY``) and the store's rows have; call under
+    ``store.reading()``."""
     for column in by:
         if column not in BY:
             raise UsageError(f"unknown --by value {column!r}", hint=f"use any of: {', '.join(BY)}")
@@ -73,18 +75,17 @@ def reconcile(
     by: Sequence[str] = (),
     overrides: PriceOverrides | None = None,
 ) -> Reconciliation:
-    by = check_by(store, by)
     bill = _read(paths)
     days = sorted({line["day"] for line in bill.lines})
     providers = sorted({line["provider"] for line in bill.lines})
-    billed = bill_groups(bill.lines, by, overrides)
     with store.reading():
+        by = check_by(store, by)
         metered, per_day = metered_groups(store, scope(days, providers), by, overrides)
         quarantined = [e for e in store.quarantined() if str(e.get("time", "")) >= days[0].isoformat()]
     captured = {(p, d): n for p, d, n in per_day.iter_rows()}
     spans = {p: (min(d), max(d)) for p, d in _days_by_provider(bill.lines).items()}
     rows, reasons = [], []
-    for row in joined(billed, metered, by).iter_rows(named=True):
+    for row in joined(bill_groups(bill.lines, by, overrides), metered, by).iter_rows(named=True):
         first, last = spans[row["provider"]]
         if not row["on_bill"] and not first.isoformat() <= row["day"] <= last.isoformat():
             continue  # a day this provider's exports do not cover
