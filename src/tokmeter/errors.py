@@ -60,3 +60,9 @@ class VerificationFailed(TokmeterError):
     """``tokmeter verify`` found modified, missing or unexpected parts, or a broken ledger chain."""
 
     exit_code = 5
+
+
+class CoverageBelow(TokmeterError):
+    """``tokmeter reconcile --fail-under`` found metered coverage of the bill below the threshold."""
+
+    exit_code = 8

@@ -115,6 +115,17 @@ def report(
         ),
     ] = False,
     prices: PricesOpt = None,
+    bill: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--bill",
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="With --format html: add the section 'Against the bill', the store "
+            "reconciled with these provider exports (repeatable; as tokmeter reconcile FILE...).",
+        ),
+    ] = None,
     sort: Annotated[
         SortChoice | None,
         typer.Option(
@@ -142,13 +153,14 @@ def report(
     from ..report.queries import build_report
 
     _check_chart_options(format, chart, metric, sort)
+    _check_bill(format, bill)
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
     the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
     the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
-        _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output)
+        _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output, bill or [])
         return
     result = build_report(
         the_store, dims, the_filters, overrides, breakdown=cost_breakdown, sort=sort.value if sort else None
@@ -220,13 +232,26 @@ def _write_html(
     breakdown: bool,
     metric: Metric,
     output: Path | None,
+    bill: list[Path],
 ) -> None:
+    from ..reconcile.result import reconcile
     from ..render.html import render_html
     from ..render.tables import emit
     from ..report.dashboard import build_dashboard
 
     dash = build_dashboard(store, dims, the_filters, overrides, breakdown=breakdown, metric=metric)
-    emit(render_html(dash).encode(), output)
+    reconciled = reconcile(store, bill, (), overrides) if bill else None
+    emit(render_html(dash, reconciled).encode(), output)
+
+
+def _check_bill(format: ReportFormat, bill: list[Path] | None) -> None:
+    from ..errors import UsageError
+
+    if bill and format is not ReportFormat.html:
+        raise UsageError(
+            "--bill adds a section to the HTML report",
+            hint="add --format html, or compare with the bill in any format: tokmeter reconcile FILE...",
+        )
 
 
 @app.command()

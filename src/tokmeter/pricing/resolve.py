@@ -159,6 +159,14 @@ def is_priced(provider: str | None, model: str | None, overrides: PriceOverrides
     return _model_info(lookup_provider, lookup_model) is not None
 
 
+def model_id(provider: str | None, model: str, overrides: PriceOverrides | None = None) -> str | None:
+    """The genai-prices id of the model a stored (provider, model) is priced as (after aliases), e.g.
+    ``gpt-4o`` for a dated snapshot that genai-prices matches to it; None when genai-prices does not know
+    it. What ``reconcile`` matches a bill's model names by."""
+    found = _model_info(*overrides.alias(provider, model)) if overrides else _model_info(provider, model)
+    return None if found is None else str(found[1].id)
+
+
 def is_priced_by_minute(provider: str | None, model: str, overrides: PriceOverrides | None) -> bool:
     """Whether the genai-prices price of this (aliased) model depends on the time of day."""
     found = _model_info(*overrides.alias(provider, model)) if overrides else _model_info(provider, model)

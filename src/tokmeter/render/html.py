@@ -5,7 +5,8 @@ estimated and unpriced shares, the report table and the filters that produced it
 (``svg.py``), styles inline (``html_style.py``), no script runs; a Content-Security-Policy forbids any
 load, so the page cannot reach the network. The figures drawn are embedded as JSON in
 ``<script type="application/json" id="report-data">``: its ``report`` key is exactly what
-``report --format json`` gives for the same query. All text is escaped.
+``report --format json`` gives for the same query (and with ``--bill``, its ``bill`` key what
+``reconcile --format json`` gives). All text is escaped.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 
 import orjson
 
+from ..reconcile.result import Reconciliation
 from ..report.chart_data import METRIC_TITLES, Bars, Number, Series, bars, metric_text, metric_value, pivot
 from ..report.dashboard import STACKS, Dashboard
 from ..report.queries import Report
 from ..rollup.transforms import WHEN_NONZERO
 from .html_style import stylesheet
+from .reconcile import reconcile_doc, reconcile_section
 from .svg import esc, hbars, series_class, share_bar, share_rows, stacked_columns, tag
 from .tables import cost_number, cost_text, price_caption, report_doc, unknown_notes
 
@@ -46,8 +49,8 @@ TOTAL_CARDS = (
 )
 
 
-def render_html(dash: Dashboard) -> str:
-    """The whole page, as text."""
+def render_html(dash: Dashboard, bill: Reconciliation | None = None) -> str:
+    """The whole page, as text; with ``bill`` (``report --bill``) also the section "Against the bill"."""
     over_time = {s: pivot(dash.over_time[s].rows, dash.period, [s], dash.metric, STACK_TOP) for s in STACKS}
     tops = {
         "model": _top(bars(dash.by_model.rows, ["model"], dash.metric)),
@@ -61,6 +64,7 @@ def render_html(dash: Dashboard) -> str:
         _mix_section(dash),
         _shares_section(dash.report),
         _table_section(dash.report),
+        reconcile_section(bill) if bill is not None else "",
         tag(
             "footer",
             {},
@@ -69,7 +73,7 @@ def render_html(dash: Dashboard) -> str:
             esc(f"tokmeter {version('tokmeter')}"),
         ),
     ]
-    data = _json(page_data(dash, over_time, tops))
+    data = _json(page_data(dash, over_time, tops) | ({"bill": reconcile_doc(bill)} if bill else {}))
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
