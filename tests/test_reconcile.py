@@ -15,11 +15,10 @@ import pytest
 from conftest import run_cli
 from tokmeter.capture import BadCapture
 from tokmeter.errors import UsageError
-from tokmeter.reconcile import BY
 from tokmeter.reconcile.aws_cur import usage_type
 from tokmeter.reconcile.files import read_bills
 from tokmeter.reconcile.models import match_key
-from tokmeter.reconcile.result import check_by, reconcile
+from tokmeter.reconcile.result import reconcile
 from tokmeter.render.reconcile import reconcile_doc
 from tokmeter.schema import polars_schema
 from tokmeter.store.local import Store
@@ -230,15 +229,20 @@ def test_by_a_column_both_sides_carry(store: Store) -> None:
     assert flex["metered_requests"].to_list() == [2] and flex["billed_requests"].to_list() == [2]
 
 
-def test_a_column_the_store_lacks_is_refused_with_a_hint(store: Store) -> None:
-    with store.reading():
-        columns = store.scan().collect_schema().names()
-    missing = [c for c in BY if c not in columns]
-    if not missing:
-        pytest.skip("every --by column is in the usage row now")
-    with pytest.raises(UsageError, match=f"no {missing[0]} column") as raised, store.reading():
-        check_by(store, [missing[0]])
-    assert raised.value.hint
+def test_by_project_where_both_sides_carry_it(isolated_store: Path) -> None:
+    """The store's project (e.g. from an OpenAI-Project header rule) meets the bill's project_id; rows of
+    another project, or with none, are groups of their own, never dropped."""
+    rows = [r | {"project": "proj_abc" if r["request_id"] in ("o1", "o2") else None} for r in ROWS]
+    the_store = Store(isolated_store)
+    with the_store.writing():
+        the_store.commit(pl.DataFrame(rows, schema=polars_schema()))
+    result = reconcile(the_store, FILES, by=["project"])
+    assert "project" in result.rows.columns
+    day1 = result.rows.filter(
+        pl.col("day") == "2026-11-01", pl.col("provider") == "openai", pl.col("project") == "proj_abc"
+    )
+    assert day1["metered_requests"].sum() == 2 and day1["billed_requests"].sum() > 0
+    assert result.rows["metered_requests"].sum() == reconcile(the_store, FILES).rows["metered_requests"].sum()
 
 
 def test_cli_json_prometheus_and_fail_under(store: Store, tmp_path: Path) -> None:
