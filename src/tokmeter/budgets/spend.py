@@ -67,48 +67,68 @@ def where_filter(lf: pl.LazyFrame, where: Where, budget: str) -> pl.LazyFrame:
     return lf
 
 
-def fresh_day_table(
-    store: StoreBackend, where: Where, tz: str, overrides: PriceOverrides | None
-) -> RollupTable | None:
-    """A day table in ``tz`` that has every ``where`` key as a dimension and is up to date, or None."""
-    for table in find_tables(store):
-        spec = table.spec
-        if (
-            spec.period == "day"
-            and spec.tz == tz
-            and set(where) <= set(spec.dims)
-            and table.is_fresh(overrides)
-        ):
-            return table
-    return None
+class SpendReader:
+    """Reads the budgets' daily spend for one evaluation over ``span`` (the union of every budget's days):
+    the fresh day tables in ``tz`` are found once, and each table's rows of the span are read once and
+    shared by every budget it answers. Use under ``store.reading()``."""
 
+    def __init__(
+        self,
+        store: StoreBackend,
+        tz: str,
+        span: tuple[date, date],
+        overrides: PriceOverrides | None = None,
+        memo: PriceMemo | None = None,
+    ) -> None:
+        self.store, self.tz, self.span, self.overrides, self.memo = store, tz, span, overrides, memo
+        self.tables = [
+            t
+            for t in find_tables(store)
+            if t.spec.period == "day" and t.spec.tz == tz and t.is_fresh(overrides)
+        ]
+        self._rows: dict[str, pl.DataFrame] = {}
 
-def daily_spend(
-    store: StoreBackend,
-    where: Where,
-    span: tuple[date, date],
-    tz: str,
-    overrides: PriceOverrides | None = None,
-    *,
-    budget: str = "",
-    memo: PriceMemo | None = None,
-) -> DailySpend:
-    """The budget's spend per local day of ``span`` (inclusive). Call under ``store.reading()``."""
-    since, until = span
-    table = fresh_day_table(store, where, tz, overrides)
-    if table is not None:
-        rows = table.scan()
-        if rows is None:
-            return DailySpend(pl.DataFrame(schema=DAILY_SCHEMA), "rollups")
-        lf = where_filter(rows.filter(pl.col("period").is_between(since, until)), where, budget)
-        days = lf.group_by(pl.col("period").alias("day")).agg(
-            pl.col("cost_usd").sum(), pl.col("unpriced_requests").sum()
+    def table_for(self, where: Where) -> RollupTable | None:
+        """A fresh day table that has every ``where`` key as a dimension, or None."""
+        return next((t for t in self.tables if set(where) <= set(t.spec.dims)), None)
+
+    def _table_rows(self, table: RollupTable) -> pl.DataFrame:
+        key = str(table.dir)
+        if key not in self._rows:
+            scan = table.scan()
+            self._rows[key] = (
+                pl.DataFrame()
+                if scan is None
+                else scan.filter(pl.col("period").is_between(*self.span))
+                .select("period", *table.spec.dims, "cost_usd", "unpriced_requests")
+                .collect()
+            )
+        return self._rows[key]
+
+    def daily(self, where: Where, span: tuple[date, date], budget: str = "") -> DailySpend:
+        """The spend per local day of ``span`` (inclusive, within the reader's) of the rows ``where`` selects."""
+        since, until = span
+        table = self.table_for(where)
+        if table is not None:
+            rows = self._table_rows(table)
+            if rows.is_empty():
+                return DailySpend(pl.DataFrame(schema=DAILY_SCHEMA), "rollups")
+            lf = where_filter(rows.lazy().filter(pl.col("period").is_between(since, until)), where, budget)
+            days = lf.group_by(pl.col("period").alias("day")).agg(
+                pl.col("cost_usd").sum(), pl.col("unpriced_requests").sum()
+            )
+            return DailySpend(_shaped(days), "rollups")
+        scan = filter_rows(self.store.scan(), since=since, until=until, tz=self.tz)
+        groups = priced_groups(
+            with_periods(where_filter(scan, where, budget), ["day"], self.tz),
+            ["day"],
+            self.overrides,
+            memo=self.memo,
         )
-        return DailySpend(_shaped(days), "rollups")
-    rows = where_filter(filter_rows(store.scan(), since=since, until=until, tz=tz), where, budget)
-    groups = priced_groups(with_periods(rows, ["day"], tz), ["day"], overrides, memo=memo)
-    days = group_usage(groups, ["day"]).select(pl.col("day").str.to_date(), "cost_usd", "unpriced_requests")
-    return DailySpend(_shaped(days), "rows")
+        days = group_usage(groups, ["day"]).select(
+            pl.col("day").str.to_date(), "cost_usd", "unpriced_requests"
+        )
+        return DailySpend(_shaped(days), "rows")
 
 
 def _shaped(days: pl.LazyFrame) -> pl.DataFrame:

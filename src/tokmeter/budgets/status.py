@@ -26,7 +26,7 @@ from ..rollup.spec import period_end, period_start, zone
 from ..store.protocol import StoreBackend
 from . import EXIT_CODES, STATES
 from .definitions import Budget
-from .spend import daily_spend
+from .spend import SpendReader
 
 WINDOW_DAYS = 14
 FORECAST_METHOD = (
@@ -87,37 +87,30 @@ def evaluate(
     """Every budget's status at ``now`` (default: the current time), periods in ``tz``."""
     now = now or datetime.now(UTC)
     local = now.astimezone(zone(tz))
+    today = local.date()
+    first = min((period_start(today, b.period) for b in budgets), default=today)
+    span = (min(first, today - timedelta(days=WINDOW_DAYS)), today)
     memo = PriceMemo.load(overrides)
-    statuses = []
     with store.reading():
-        for budget in budgets:
-            statuses.append(_status(store, budget, local, tz, overrides, memo))
+        reader = SpendReader(store, tz, span, overrides, memo)
+        statuses = [_status(reader, budget, local) for budget in budgets]
     memo.save()
     return Evaluation(statuses, now, tz, sources={s.source for s in statuses})
 
 
-def _status(
-    store: StoreBackend,
-    budget: Budget,
-    local: datetime,
-    tz: str,
-    overrides: PriceOverrides | None,
-    memo: PriceMemo,
-) -> BudgetStatus:
+def _status(reader: SpendReader, budget: Budget, local: datetime) -> BudgetStatus:
     today = local.date()
     start = period_start(today, budget.period)
     end = period_end(start, budget.period) - timedelta(days=1)
     window = today - timedelta(days=WINDOW_DAYS)
-    spend = daily_spend(
-        store, budget.where, (min(start, window), today), tz, overrides, budget=budget.name, memo=memo
-    )
+    spend = reader.daily(budget.where, (min(start, window), today), budget.name)
     in_period = spend.days.filter(pl.col("day") >= start)
     spent = float(in_period["cost_usd"].sum())
     history = spend.days.filter(pl.col("day").is_between(window, today - timedelta(days=1)))
     forecast = spent + remaining_spend(history, local, end)
     return BudgetStatus(
         budget,
-        tz,
+        reader.tz,
         start,
         end,
         spent,
