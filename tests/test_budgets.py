@@ -329,3 +329,5 @@ def test_no_budgets_and_a_bad_budget_file_exit_2(isolated_store: Path, tmp_path:
     assert bad.returncode == 2 and "where.colour: not a dimension" in bad.stderr
     config.write_text('[[budget]]\nname = "x"\nlimit_usd = 1000\n')
     assert run_cli("budgets", env={"TOKMETER_CONFIG": str(config)}).returncode == 0
+    typo = run_cli("budgets", "--store", str(tmp_path / "stroe"), env={"TOKMETER_CONFIG": str(config)})
+    assert typo.returncode == 2 and "no tokmeter store there" in typo.stderr

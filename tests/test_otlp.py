@@ -179,6 +179,10 @@ def test_the_command_sends_and_a_down_collector_fails_cleanly(
     )
     bad = run_cli("export", "otlp", "--endpoint", "localhost:4318")
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
+    typo = run_cli(
+        "export", "otlp", "--endpoint", receiver.url, "--store", str(isolated_store.parent / "stroe")
+    )
+    assert typo.returncode == 2 and "no tokmeter store there" in typo.stderr and len(receiver.requests) == 1
 
 
 def test_metrics_url() -> None:
