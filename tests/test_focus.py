@@ -113,3 +113,11 @@ def test_the_command_writes_focus_csv_and_parquet(isolated_store: Path, tmp_path
     ).pl()
     assert by_day["cost"].sum() == frame["BilledCost"].sum() and by_day.height == 3
     assert run_cli("report", "--format", "focus", "--sort", "cost").returncode == 2
+
+
+def test_the_charge_period_is_the_finest_period_asked_for_and_tags_the_other_dimensions() -> None:
+    from tokmeter.report.focus import focus_dims
+
+    assert focus_dims([]) == ("day", ["user"])
+    assert focus_dims(["month", "week", "provider", "service_tier"]) == ("week", ["service_tier"])
+    assert focus_dims(["model"]) == ("day", [])

@@ -51,7 +51,8 @@ def focus_dims(dims: Sequence[str]) -> tuple[str, list[str]]:
     checked = check_dims(dims)
     periods = [d for d in checked if d in TIME_DIMENSIONS]
     tags = [d for d in checked if d not in TIME_DIMENSIONS and d not in ("provider", "model")]
-    return (periods[-1] if periods else "day"), (tags if dims else list(DEFAULT_TAGS))
+    finest = min(periods, key=TIME_DIMENSIONS.index, default="day")  # day, week, month: the finest asked for
+    return finest, (tags if dims else list(DEFAULT_TAGS))
 
 
 def build_focus(
