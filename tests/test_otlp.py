@@ -5,7 +5,13 @@ report's, and a second run sends the same cumulative totals with the same start 
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -188,3 +194,54 @@ def test_the_command_sends_and_a_down_collector_fails_cleanly(
 def test_metrics_url() -> None:
     assert metrics_url("http://c:4318") == "http://c:4318/v1/metrics"
     assert metrics_url("https://c/otlp/v1/metrics") == "https://c/otlp/v1/metrics"
+
+
+def capture_line(request_id: str, prompt: int) -> str:
+    body = {"id": f"c-{request_id}", "object": "chat.completion", "model": "gpt-4o-mini"}
+    body["usage"] = {"prompt_tokens": prompt, "completion_tokens": 7}  # type: ignore[assignment]
+    doc = {"ts": "2026-11-05T10:00:00Z", "request_id": request_id, "user": "erin", "provider": "openai"}
+    doc |= {"path": "/v1/chat/completions", "status": 200, "body": json.dumps(body)}
+    return json.dumps(doc) + "\n"
+
+
+def input_total(receiver: Receiver, index: int = -1) -> int:
+    points = receiver.points(index)["gen_ai.client.token.usage"]
+    return sum(int(p.sum) for p in points if attrs(p)["gen_ai.token.type"] == "input")
+
+
+def test_the_follower_sends_after_commits_and_when_it_stops(
+    isolated_store: Path, tmp_path: Path, receiver: Receiver
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "proxy.jsonl").write_text(capture_line("f-1", 100))
+    command = [sys.executable, "-m", "tokmeter", "ingest", str(logs), "--follow", "--flush-interval", "0.2"]
+    command += ["--otlp", receiver.url, "--otlp-interval", "0.2"]
+    err = tmp_path / "follow.err"
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while not (receiver.requests and input_total(receiver) == 100) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert receiver.requests and input_total(receiver) == 100, err.read_text()
+        with (logs / "proxy.jsonl").open("a") as log:
+            log.write(capture_line("f-2", 50))
+        while input_total(receiver) != 150 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert input_total(receiver) == 150, err.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, err.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert "Traceback" not in err.read_text()
+    with (logs / "proxy.jsonl").open("a") as log:
+        log.write(capture_line("f-3", 25))
+    sent = len(receiver.requests)
+    resumed = run_cli("ingest", "--resume", str(logs / "proxy.jsonl"), "--otlp", receiver.url, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr  # --resume sends once, when it is done
+    assert len(receiver.requests) == sent + 1 and input_total(receiver) == 175
+    plain = run_cli("ingest", str(logs), "--otlp", receiver.url)
+    assert plain.returncode == 2 and "--otlp sends metrics while following" in plain.stderr
