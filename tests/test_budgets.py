@@ -16,10 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.budgets.definitions import Budget, parse_budgets
+from tokmeter.budgets.definitions import Budget, load_budgets, parse_budgets
 from tokmeter.budgets.notify import STATE_FILE, notify
 from tokmeter.budgets.status import BudgetStatus, daily_rates, evaluate, remaining_spend
-from tokmeter.errors import ConfigError
+from tokmeter.errors import ConfigError, UsageError
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
 from tokmeter.rollup.spec import RollupSpec
@@ -314,20 +314,26 @@ def test_the_command_exits_by_state_notifies_and_writes_gauges(
     assert gauges[("tokmeter_budget_spent_usd", "all")] == pytest.approx(total, rel=1e-9)
     assert gauges[("tokmeter_budget_forecast_usd", "all")] >= gauges[("tokmeter_budget_spent_usd", "all")]
     assert gauges[("tokmeter_budget_state", "alice")] == 2
-    again = run_cli("budgets", "--budgets", str(file), "--quiet", "--notify", receiver.url)
-    assert again.returncode == 7 and receiver.documents[-1]["new_alerts"] == ["forecast", "exceeded"]
 
 
-def test_no_budgets_and_a_bad_budget_file_exit_2(isolated_store: Path, tmp_path: Path) -> None:
-    run_ingest([SAMPLE_LOGS], Store(isolated_store))
+def test_budgets_come_from_the_config_file_unless_a_file_is_named(
+    isolated_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "config.toml"
-    config.write_text("")
-    none = run_cli("budgets", env={"TOKMETER_CONFIG": str(config)})
-    assert none.returncode == 2 and "no budgets are defined" in none.stderr
+    monkeypatch.setenv("TOKMETER_CONFIG", str(config))
+    config.write_text('prices = "prices.toml"\n')
+    with pytest.raises(UsageError, match="no budgets are defined"):
+        load_budgets(None)
     config.write_text('[[budget]]\nname = "x"\nlimit_usd = 5\nwhere = { colour = "red" }\n')
-    bad = run_cli("budgets", env={"TOKMETER_CONFIG": str(config)})
-    assert bad.returncode == 2 and "where.colour: not a dimension" in bad.stderr
+    with pytest.raises(ConfigError, match=r"config file .*budget\[0\] \(x\)\.where\.colour: not a dimension"):
+        load_budgets(None)
     config.write_text('[[budget]]\nname = "x"\nlimit_usd = 1000\n')
-    assert run_cli("budgets", env={"TOKMETER_CONFIG": str(config)}).returncode == 0
-    typo = run_cli("budgets", "--store", str(tmp_path / "stroe"), env={"TOKMETER_CONFIG": str(config)})
+    assert [b.name for b in load_budgets(None)[0]] == ["x"]
+    other = tmp_path / "budgets.toml"
+    other.write_text('[[budget]]\nname = "y"\nlimit_usd = 1\n')
+    assert [b.name for b in load_budgets(other)[0]] == ["y"]
+    other.write_text('[budget]\nname = "y"\n')
+    with pytest.raises(ConfigError, match="expected \\[\\[budget\\]\\] tables"):
+        load_budgets(other)
+    typo = run_cli("budgets", "--store", str(tmp_path / "stroe"))  # a mistyped store: exit 2, as every reader
     assert typo.returncode == 2 and "no tokmeter store there" in typo.stderr

@@ -92,7 +92,7 @@ def test_a_week_in_another_zone_is_one_charge_period_of_seven_local_days(store: 
 
 def test_the_command_writes_focus_csv_and_parquet(isolated_store: Path, tmp_path: Path) -> None:
     run_ingest([SAMPLE_LOGS], Store(isolated_store))
-    total = Decimal(str(json.loads(run_cli("report", "--format", "json").stdout)["totals"]["cost_usd"]))
+    total = build_report(Store(isolated_store), [], Filters(), use_rollups=False).totals["cost_usd"].item()
     text = run_cli("report", "--format", "focus", "--by", "user")
     assert text.returncode == 0, text.stderr
     rows = list(csv.DictReader(io.StringIO(text.stdout)))
@@ -112,7 +112,6 @@ def test_the_command_writes_focus_csv_and_parquet(isolated_store: Path, tmp_path
         f"select ChargePeriodStart::date as day, sum(BilledCost) as cost from '{target}' group by all"
     ).pl()
     assert by_day["cost"].sum() == frame["BilledCost"].sum() and by_day.height == 3
-    assert run_cli("report", "--format", "focus", "--sort", "cost").returncode == 2
 
 
 def test_the_charge_period_is_the_finest_period_asked_for_and_tags_the_other_dimensions() -> None:
