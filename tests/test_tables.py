@@ -270,6 +270,8 @@ def test_each_format_name_means_one_thing(ingested: Path, tmp_path: Path) -> Non
                 assert pl.read_parquet(out).height >= 1
             elif fmt == "html":
                 assert text.lstrip().lower().startswith("<!doctype html")
+            elif fmt == "focus":  # FOCUS rows, CSV (tests/test_focus.py checks the columns)
+                assert "BilledCost" in next(csv.DictReader(io.StringIO(text)))
             else:
                 assert fmt == "table" and not text.lstrip().startswith(("{", "[")), (args, fmt)
-    assert seen == {"table", "json", "jsonl", "csv", "parquet", "html"}
+    assert seen == {"table", "json", "jsonl", "csv", "parquet", "html", "focus"}

@@ -33,7 +33,7 @@ CACHE_ENV = "TOKMETER_CACHE"
 INGESTER_ID_ENV = "TOKMETER_INGESTER_ID"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
-CONFIG_KEYS = ("prices",)
+CONFIG_KEYS = ("prices", "budget")  # budget: [[budget]] tables, checked by budgets/definitions.py
 MIB = 1024 * 1024
 
 
@@ -251,7 +251,7 @@ def read_config_file() -> tuple[Path, dict[str, Any]] | None:
             raise ConfigError(
                 f"{path}: {key}: unknown key", hint=f"the config file takes: {', '.join(CONFIG_KEYS)}"
             )
-        if not isinstance(value, str) or not value:
+        if key == "prices" and (not isinstance(value, str) or not value):
             raise ConfigError(
                 f"{path}: {key}: expected a file path string", hint='e.g. prices = "prices.toml"'
             )

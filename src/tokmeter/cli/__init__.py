@@ -8,7 +8,18 @@ import sys
 
 from ..config import debug_enabled, settings
 from ..errors import TokmeterError
-from . import ingest, prices, quarantine, reconcile, report, rollup, status, verify  # noqa: F401 - registers the commands
+from . import (  # noqa: F401 - registers the commands
+    budgets,
+    export,
+    ingest,
+    prices,
+    quarantine,
+    reconcile,
+    report,
+    rollup,
+    status,
+    verify,
+)
 from .app import app
 from .options import console
 

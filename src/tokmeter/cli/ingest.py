@@ -12,7 +12,7 @@ from ..capture import FORMATS
 from ..config import CLAUDE_CODE_USER_ENV
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
+from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store, price_overrides
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
@@ -127,6 +127,26 @@ def ingest(
             help="Commit as soon as this many rows are waiting.",
         ),
     ] = 5000,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            "--otlp",
+            metavar="URL",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Also send the usage as OTLP metrics to this collector (as tokmeter export otlp) after "
+            "commits, at most every --otlp-interval seconds, and when stopping.",
+        ),
+    ] = None,
+    otlp_interval: Annotated[
+        float,
+        typer.Option(
+            "--otlp-interval",
+            min=0.1,
+            metavar="SECONDS",
+            rich_help_panel=FOLLOW_PANEL,
+            help="Least time between two OTLP sends of --otlp.",
+        ),
+    ] = 60.0,
     claude_code: Annotated[
         bool,
         typer.Option(
@@ -176,6 +196,11 @@ def ingest(
     given = list(paths or [])
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
     read_options = ReadOptions(claude_code_user=claude_code_user)  # the flag, else its env var (typer)
+    if otlp is not None and not (follow or resume):
+        raise UsageError(
+            "--otlp sends metrics while following (--follow or --resume)",
+            hint=f"after a plain ingest run: tokmeter export otlp --endpoint {otlp}",
+        )
     if follow or resume:
         if any(str(p) == "-" for p in given):
             raise UsageError(
@@ -197,6 +222,7 @@ def ingest(
             wait=wait,
             quiet=quiet,
             read_options=read_options,
+            otlp=(otlp, otlp_interval) if otlp is not None else None,
         )
     else:
         report = _ingest(
@@ -268,6 +294,7 @@ def _follow(
     wait: bool,
     quiet: bool,
     read_options: ReadOptions,
+    otlp: tuple[str, float] | None = None,
 ) -> IngestReport:
     from ..ingest.follow import FollowOptions, run_follow
     from ..render.follow import make_view
@@ -283,7 +310,16 @@ def _follow(
         wait=wait,
         read=read_options,
     )
-    return run_follow(paths, target, options, make_view(quiet=quiet or not follow))
+    view = make_view(quiet=quiet or not follow)
+    if otlp is not None:
+        from ..export.follow import OtlpSending
+        from ..export.otlp import metrics_url
+
+        warn = (lambda text: console(stderr=True).print(text, markup=False)) if quiet or not follow else None
+        view = OtlpSending(
+            view, target, metrics_url(otlp[0]), price_overrides(None), every=otlp[1], warn=warn
+        )
+    return run_follow(paths, target, options, view)
 
 
 def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> list[Path | Input]:

@@ -168,6 +168,7 @@ FORMATS = {
     "csv": "CSV with a header line",
     "parquet": "a Parquet file (with --output)",
     "html": "one self-contained page with charts that opens offline",
+    "focus": "FinOps FOCUS 1.2 cost and usage rows, CSV (Parquet when --output ends in .parquet)",
 }
 
 

@@ -45,6 +45,7 @@ class ReportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"
     html = "html"
+    focus = "focus"
 
 
 class MetricChoice(str, Enum):
@@ -53,7 +54,7 @@ class MetricChoice(str, Enum):
     requests = "requests"
 
 
-_SUFFIX = {"table": "txt"}  # a file name for a hint, by format
+_SUFFIX = {"table": "txt", "focus": "csv"}  # a file name for a hint, by format
 
 
 class SortChoice(str, Enum):
@@ -162,6 +163,9 @@ def report(
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output, bill or [])
         return
+    if format is ReportFormat.focus:
+        _write_focus(the_store, dims, the_filters, overrides, output)
+        return
     result = build_report(
         the_store, dims, the_filters, overrides, breakdown=cost_breakdown, sort=sort.value if sort else None
     )
@@ -208,6 +212,11 @@ def _check_chart_options(
 ) -> None:
     from ..errors import UsageError
 
+    if sort is not None and format is ReportFormat.focus:
+        raise UsageError(
+            "--sort does not apply to --format focus",
+            hint="FOCUS rows are in charge-period order; drop --sort",
+        )
     if sort is not None and (chart or format is ReportFormat.html):
         raise UsageError(
             "--sort orders the rows of the table, JSON, CSV and Parquet; charts have their own order",
@@ -252,6 +261,25 @@ def _check_bill(format: ReportFormat, bill: list[Path] | None) -> None:
             "--bill adds a section to the HTML report",
             hint="add --format html, or compare with the bill in any format: tokmeter reconcile FILE...",
         )
+
+
+def _write_focus(
+    store: StoreBackend,
+    dims: list[str],
+    the_filters: Filters,
+    overrides: PriceOverrides | None,
+    output: Path | None,
+) -> None:
+    """FOCUS rows: CSV, or Parquet when ``output`` ends in .parquet (FOCUS types kept: Decimal, UTC times)."""
+    from ..pricing.resolve import price_data
+    from ..render.tables import write_frame
+    from ..report.focus import build_focus, focus_for_csv
+
+    frame = build_focus(store, dims, the_filters, overrides)
+    if output is not None and output.suffix.lower() == ".parquet":
+        write_frame(frame, "parquet", output, price_data(overrides))
+    else:
+        write_frame(focus_for_csv(frame), "csv", output)
 
 
 @app.command()
