@@ -117,9 +117,21 @@ def test_spend_equals_the_report_from_rows_and_from_a_fresh_rollup(
     assert speed.statuses[0].source == "rows"  # the table lacks the dimension: the rows answer
 
 
-def test_a_tag_key_on_a_store_without_tags_is_a_clear_error(sample_store: Store) -> None:
-    with pytest.raises(ConfigError, match=r"where\.tag:team: the store has no tags column"):
-        evaluate(sample_store, [Budget("t", 1.0, where={"tag:team": ("search",)})], now=NOV_4)
+def test_a_tag_key_selects_the_rows_with_that_tag(sample_store: Store, tmp_path: Path) -> None:
+    """``where = { "tag:team" = "search" }`` spends only what the rows tagged team=search cost."""
+    with sample_store.reading():
+        rows = sample_store.scan().collect()
+    tagged = rows.with_columns(
+        tags=pl.when(pl.col("user") == "alice")
+        .then(pl.lit([{"key": "team", "value": "search"}], dtype=rows.schema["tags"]))
+        .otherwise(None)
+    ).drop("date", strict=False)
+    store = Store(tmp_path / "tagged")
+    with store.writing():
+        store.commit(tagged)
+    found = evaluate(store, [Budget("t", 1.0, "month", where={"tag:team": ("search",)})], now=NOV_4)
+    assert found.statuses[0].spent_usd == pytest.approx(report_cost(store, users=("alice",)), abs=1e-12)
+    assert 0 < found.statuses[0].spent_usd < report_cost(store)
 
 
 def history(spend: dict[date, float]) -> pl.DataFrame:
