@@ -157,3 +157,21 @@ def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
         )
         .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
     )
+
+
+# What ``report --by session`` shows beside the measures of each group (ccusage's session view)
+SESSION_EXTRAS = ("first_activity", "last_activity", "models")
+
+
+def session_extras(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
+    """Per group of ``dims``: its first and last request time and the models it used (sorted, joined by
+    ``, ``: one text a table, CSV and JSON all hold). ``lf``: priced rows or priced groups."""
+    return (
+        weighted(lf)
+        .group_by(list(dims))
+        .agg(
+            pl.col("_first_seen").min().alias("first_activity"),
+            pl.col("_last_seen").max().alias("last_activity"),
+            pl.col("model").drop_nulls().unique().sort().str.join(", ").alias("models"),
+        )
+    )

@@ -1,0 +1,62 @@
+"""ccusage's views over the store: ``report --by session`` (with each session's first and last activity
+and its models) and ``--by project``, for Claude Code and Codex alike (tests/data/transcripts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from conftest import REPO, run_cli
+from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.report.queries import Filters, build_report, select_rows
+from tokmeter.store.local import Store
+
+DATA = REPO / "tests" / "data" / "transcripts"
+
+
+def agents_store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "store")
+    run_ingest([DATA / "claude", DATA / "codex"], store, check_prices=False)
+    return store
+
+
+def test_report_by_session_has_activity_and_models(tmp_path: Path) -> None:
+    store = agents_store(tmp_path)
+    rows = select_rows(store, Filters())
+    expected = (
+        rows.group_by("session")
+        .agg(
+            pl.len().alias("requests"),
+            pl.col("timestamp").min().alias("first_activity"),
+            pl.col("timestamp").max().alias("last_activity"),
+            pl.col("model").unique().sort().str.join(", ").alias("models"),
+        )
+        .sort("session")
+    )
+    assert expected.height == 3 and expected["session"].null_count() == 0  # two Claude Code, one Codex
+    report = build_report(store, ["session"], Filters())
+    got = report.rows.select(expected.columns).sort("session")
+    assert got.to_dicts() == expected.to_dicts()
+    assert report.extras == ("first_activity", "last_activity", "models")
+    assert build_report(store, ["model"], Filters()).extras == ()
+
+
+def test_report_by_project_covers_both_agents(tmp_path: Path) -> None:
+    store = agents_store(tmp_path)
+    rows = select_rows(store, Filters())
+    report = build_report(store, ["project"], Filters())
+    assert dict(report.rows.select("project", "requests").iter_rows()) == dict(
+        rows.group_by("project").len().iter_rows()
+    )
+    assert "/home/alice/work/cli" in report.rows["project"].to_list()  # Codex: its working directory
+
+
+def test_by_session_table_and_csv(isolated_store: Path) -> None:
+    assert run_cli("ingest", str(DATA / "codex"), "--quiet").returncode == 0
+    table = run_cli("report", "--by", "session")
+    assert table.returncode == 0, table.stderr
+    assert "first activity" in table.stdout and "gpt-5-codex, gpt-5.1-codex-mini" in table.stdout
+    csv = run_cli("report", "--by", "session", "--format", "csv")
+    assert csv.returncode == 0, csv.stderr
+    assert csv.stdout.splitlines()[0].endswith("first_activity,last_activity,models")
