@@ -8,7 +8,7 @@ import sys
 
 from ..config import debug_enabled, settings
 from ..errors import TokmeterError
-from . import blocks, ingest, prices, quarantine, report, rollup, status, verify  # noqa: F401 - registers the commands
+from . import blocks, ingest, prices, quarantine, report, rollup, status, statusline, verify  # noqa: F401 - registers the commands
 from .app import app
 from .options import console
 

@@ -39,6 +39,7 @@ from ..store.protocol import StoreBackend
 from . import checkpoints
 from .identity import PRUNE_AFTER_SECONDS
 from .pipeline import unpriced
+from .recent import refresh_summary
 from .rows import IngestReport, row_of, rows_frame
 from .tail import SETTLE_SECONDS, Tailer
 from .tail_io import Chunk
@@ -381,6 +382,7 @@ class Follower:
             self.report.commit += self.store.commit(
                 frame, extra_files=documents, quarantine=bad, drop_files=pruned
             )
+            refresh_summary(self.store, frame.height)  # what the status line reads
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)
