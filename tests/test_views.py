@@ -60,3 +60,29 @@ def test_by_session_table_and_csv(isolated_store: Path) -> None:
     csv = run_cli("report", "--by", "session", "--format", "csv")
     assert csv.returncode == 0, csv.stderr
     assert csv.stdout.splitlines()[0].endswith("first_activity,last_activity,models")
+
+
+def test_report_by_host_names_each_ingester(tmp_path: Path) -> None:
+    """Each ingester stamps the rows it stores; parts written before the column read null."""
+    root = tmp_path / "store"
+    run_ingest([DATA / "claude"], Store(root, ingester="laptop"), check_prices=False)
+    run_ingest([DATA / "codex"], Store(root, ingester="build-box"), check_prices=False)
+    store = Store(root)
+    rows = select_rows(store, Filters())
+    by_source = rows.with_columns(
+        pl.when(pl.col("source").str.contains("/codex/"))
+        .then(pl.lit("build-box"))
+        .otherwise(pl.lit("laptop"))
+    )
+    report = build_report(store, ["host"], Filters())
+    assert dict(report.rows.select("host", "requests").iter_rows()) == dict(
+        by_source.group_by("literal").len().iter_rows()
+    )
+    old = (
+        rows.head(1)
+        .drop("host", "cost_usd", "priced_as", "unpriced_reason")
+        .with_columns(request_id=pl.lit("older-part"))
+    )
+    old.write_parquet(root / "usage" / f"date={old['timestamp'][0].date()}" / "part-old.parquet")
+    hosts = build_report(store, ["host"], Filters()).rows
+    assert hosts.filter(pl.col("host").is_null())["requests"].to_list() == [1]

@@ -59,7 +59,8 @@ IngesterOpt = Annotated[
         show_envvar=True,
         metavar="NAME",
         help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
-        "names are its own (default: the host name). Give each host (each follower) its own.",
+        "names are its own (default: the host name). Give each host (each follower) its own. The rows "
+        "it stores carry it as their host (report --by host), in a local store too.",
     ),
 ]
 DATE_FORMATS = {
