@@ -3,13 +3,17 @@ and its models) and ``--by project``, for Claude Code and Codex alike (tests/dat
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from conftest import REPO, run_cli
 from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.report.chart_data import period_labels
 from tokmeter.report.queries import Filters, build_report, select_rows
+from tokmeter.rollup.spec import DEFAULT_DIMS, RollupSpec
+from tokmeter.rollup.tables import RollupTable
 from tokmeter.store.local import Store
 
 DATA = REPO / "tests" / "data" / "transcripts"
@@ -86,3 +90,28 @@ def test_report_by_host_names_each_ingester(tmp_path: Path) -> None:
     old.write_parquet(root / "usage" / f"date={old['timestamp'][0].date()}" / "part-old.parquet")
     hosts = build_report(store, ["host"], Filters()).rows
     assert hosts.filter(pl.col("host").is_null())["requests"].to_list() == [1]
+
+
+def test_weeks_start_on_the_day_asked_for(tmp_path: Path) -> None:
+    """--week-start sunday: weeks labelled by their Sunday, the same from the rows and from a rollup table
+    of Sunday weeks (which a Monday-week report does not use)."""
+    store = agents_store(tmp_path)
+    rows = select_rows(store, Filters())
+    expected: dict[str, int] = {}
+    for moment in rows["timestamp"]:
+        day = moment.date()
+        label = (day - timedelta(days=(day.weekday() + 1) % 7)).isoformat()
+        expected[label] = expected.get(label, 0) + 1
+    sunday = Filters(week_start="sunday")
+    from_rows = build_report(store, ["week"], sunday, use_rollups=False)
+    assert dict(from_rows.rows.select("week", "requests").iter_rows()) == expected
+    assert all(date.fromisoformat(w).weekday() == 6 for w in expected)
+    RollupTable(store, RollupSpec("week", DEFAULT_DIMS, "UTC", "sunday")).update(None)
+    from_table = build_report(store, ["week"], sunday)
+    assert from_table.source == "rollups"
+    assert from_table.rows.to_dicts() == from_rows.rows.select(from_table.rows.columns).to_dicts()
+    iso = build_report(store, ["week"], Filters())
+    assert iso.source == "rows" and all("-W" in w for w in iso.rows["week"])
+    first = min(expected)
+    filled = period_labels("week", [first, (date.fromisoformat(first) + timedelta(weeks=2)).isoformat()])
+    assert filled == [(date.fromisoformat(first) + timedelta(weeks=n)).isoformat() for n in range(3)]

@@ -39,6 +39,7 @@ class Filters:
     users: Sequence[str] = ()
     providers: Sequence[str] = ()
     tz: str = "UTC"
+    week_start: str = "monday"  # the first day of a --by week week (not a filter: it travels with tz)
 
     def check(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -162,7 +163,7 @@ def build_report(
             rows, totals, unpriced = from_rollups
         else:
             rows, totals, unpriced = report_from_rows(
-                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown
+                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown, filters.week_start
             )
     return Report(
         dims,
@@ -178,11 +179,17 @@ def build_report(
 
 
 def report_from_rows(
-    lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None, breakdown: bool
+    lf: pl.LazyFrame,
+    dims: Sequence[str],
+    tz: str,
+    overrides: PriceOverrides | None,
+    breakdown: bool,
+    week_start: str = "monday",
 ) -> tuple[pl.DataFrame, ...]:
     """(rows, totals, unpriced models) from usage rows: grouped by ``dims`` and price key first, each
     group priced once (``priced_groups``), then added up; equal to pricing each row."""
-    groups = priced_groups(with_periods(lf, dims, tz), dims, overrides, breakdown=breakdown).collect()
+    periods = with_periods(lf, dims, tz, week_start)
+    groups = priced_groups(periods, dims, overrides, breakdown=breakdown).collect()
     rows = group_usage(groups.lazy(), dims, breakdown=breakdown)
     if "session" in dims:  # when and with what each session ran
         rows = rows.join(session_extras(groups.lazy(), dims), on=list(dims), how="left", nulls_equal=True)
