@@ -93,7 +93,7 @@ class RemoteStore(Store):
         self.url = self.bucket.url
         self.ingester = safe_name(ingester) if ingester else default_ingester()
         self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        super().__init__(cache or cache_dir(self.url))
+        super().__init__(cache or cache_dir(self.url), ingester=self.ingester)
         self._last_entry: dict | None = None  # the end of this process's ledger chain
         self._locked = False
         self._synced = False
