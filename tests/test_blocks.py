@@ -110,7 +110,7 @@ def test_blocks_cli_json_and_limit_warning(isolated_store: Path, tmp_path: Path)
     times = [now - timedelta(minutes=40), now - timedelta(minutes=20), now - timedelta(minutes=1)]
     folder = tmp_path / "claude"
     write_transcript(folder, times)
-    assert run_cli("ingest", str(folder), "--quiet").returncode == 0
+    run_ingest([folder], Store(isolated_store), check_prices=False)  # in process: the CLI runs are below
     done = run_cli("blocks", "--format", "json", "--token-limit", "4000", "--cost-limit", "0.0001")
     assert done.returncode == 0, done.stderr
     (block,) = json.loads(done.stdout)["blocks"]

@@ -66,7 +66,7 @@ def test_no_summary_and_bad_input(tmp_path: Path) -> None:
 def test_ingest_writes_the_summary_and_the_cli_reads_it(isolated_store: Path, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     write_transcript(tmp_path / "claude", [now - timedelta(minutes=20), now - timedelta(minutes=5)])
-    assert run_cli("ingest", str(tmp_path / "claude"), "--quiet").returncode == 0
+    run_ingest([tmp_path / "claude"], Store(isolated_store), check_prices=False)
     summary = read_summary(isolated_store)
     assert summary is not None and set(summary["sessions"]) == {"s-1"}
     done = subprocess.run(

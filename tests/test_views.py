@@ -57,7 +57,7 @@ def test_report_by_project_covers_both_agents(tmp_path: Path) -> None:
 
 
 def test_by_session_table_and_csv(isolated_store: Path) -> None:
-    assert run_cli("ingest", str(DATA / "codex"), "--quiet").returncode == 0
+    run_ingest([DATA / "codex"], Store(isolated_store), check_prices=False)
     table = run_cli("report", "--by", "session")
     assert table.returncode == 0, table.stderr
     assert "first activity" in table.stdout and "gpt-5-codex, gpt-5.1-codex-mini" in table.stdout

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -169,8 +170,6 @@ def _within(start: int, filters: Filters) -> bool:
 
 
 def _local_date(us: int, tz: str) -> date:
-    from zoneinfo import ZoneInfo
-
     return datetime.fromtimestamp(us / 1_000_000, tz=ZoneInfo(tz)).date()
 
 
