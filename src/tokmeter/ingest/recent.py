@@ -84,6 +84,9 @@ def _latest_block(entries: pl.DataFrame) -> dict[str, Any] | None:
     }
 
 
+SUMMARY_EVERY = 30.0  # seconds: a follower rewrites the summary at most this often (it prices 2 days of rows)
+
+
 def refresh_summary(store: StoreBackend, rows_written: int) -> None:
     """Rewrite the store's summary after a commit that wrote rows (or when there is none yet), priced with
     the price file in force (``$TOKMETER_PRICES``, else the config file's). A summary that cannot be
