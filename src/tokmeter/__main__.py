@@ -27,10 +27,10 @@ def main() -> None:
     fast, store = _statusline_store(sys.argv[1:])
     if fast and "://" not in (store or ""):
         from .config import resolve_store
-        from .render.statusline import status_input, status_line
+        from .render.statusline import standard_input, status_input, status_line
 
         root = resolve_store(store)
-        sys.stdout.write(status_line(status_input(sys.stdin.buffer.read()), root) + "\n")
+        sys.stdout.write(status_line(status_input(standard_input()), root) + "\n")
         return
     from .cli import main as cli_main
 

@@ -22,7 +22,7 @@ def statusline(store: StoreOpt = None) -> None:
     [dim]In ~/.claude/settings.json: "statusLine": {"type": "command", "command": "tokmeter statusline"}[/]
     """
     from ..config import resolve_store
-    from ..render.statusline import status_input, status_line
+    from ..render.statusline import standard_input, status_input, status_line
 
     if store is not None and "://" in store:
         raise UsageError(
@@ -30,4 +30,4 @@ def statusline(store: StoreOpt = None) -> None:
             hint="run it on a host that ingests into a local store",
         )
     root = resolve_store(store)
-    sys.stdout.write(status_line(status_input(sys.stdin.buffer.read()), root) + "\n")
+    sys.stdout.write(status_line(status_input(standard_input()), root) + "\n")

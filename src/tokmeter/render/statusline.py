@@ -5,6 +5,7 @@ prompt, and it must answer in well under 100 ms."""
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,11 @@ from ..ingest.blocks import MINUTE_US, Window, burn_rate, is_active, time_left
 from ..ingest.summary import read_summary
 
 STALE_US = 120 * 1_000_000  # figures older than this say their age
+
+
+def standard_input() -> bytes:
+    """What Claude Code wrote on standard input; nothing when it is a terminal (run by hand)."""
+    return b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
 
 
 def status_input(data: bytes) -> dict[str, Any]:
