@@ -3,6 +3,7 @@ and its models) and ``--by project``, for Claude Code and Codex alike (tests/dat
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -112,6 +113,11 @@ def test_weeks_start_on_the_day_asked_for(tmp_path: Path) -> None:
     assert from_table.rows.to_dicts() == from_rows.rows.select(from_table.rows.columns).to_dicts()
     iso = build_report(store, ["week"], Filters())
     assert iso.source == "rows" and all("-W" in w for w in iso.rows["week"])
+    monday = RollupTable(store, RollupSpec("week", DEFAULT_DIMS, "UTC"))
+    monday.update(None)
+    state = json.loads((monday.dir / "_state.json").read_text())["spec"]
+    assert "week_start" not in state  # a Monday table's spec is as before: older tables stay fresh
+    assert build_report(store, ["week"], Filters()).source == "rollups"
     first = min(expected)
     filled = period_labels("week", [first, (date.fromisoformat(first) + timedelta(weeks=2)).isoformat()])
     assert filled == [(date.fromisoformat(first) + timedelta(weeks=n)).isoformat() for n in range(3)]

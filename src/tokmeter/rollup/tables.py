@@ -139,11 +139,13 @@ class RollupTable:
         return result
 
     def _spec_doc(self) -> dict:
+        # the week start only where it matters (weeks not starting on Monday): older tables stay fresh
+        other_start = self.spec.period == "week" and self.spec.week_start != "monday"
         return {
             "period": self.spec.period,
             "dims": list(self.spec.dims),
             "tz": self.spec.tz,
-            "week_start": self.spec.week_start,
+            **({"week_start": self.spec.week_start} if other_start else {}),
             "format": TABLE_FORMAT,
             "cost_dtype": COST_FORMAT,
         }
