@@ -16,7 +16,7 @@ A block's tokens are input (cache reads and writes included) + output: ccusage's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HOUR_US = 3_600_000_000
 MINUTE_US = 60_000_000
@@ -24,8 +24,7 @@ BLOCK_HOURS = 5.0  # Claude's usage window
 WARNING_SHARE = 0.8  # a projection above this share of a limit is a warning (ccusage's threshold)
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):  # NamedTuples, not dataclasses: 5 ms less start-up for the status line
     """A block's time span (epoch microseconds), or a gap between blocks."""
 
     start: int
@@ -54,14 +53,12 @@ def is_active(window: Window, last_request: int, now: int) -> bool:
     return not window.gap and now < window.end and now - last_request < window.end - window.start
 
 
-@dataclass(frozen=True, slots=True)
-class Burn:
+class Burn(NamedTuple):
     tokens_per_minute: float
     cost_per_hour: float | None  # None when no request of the block has a price
 
 
-@dataclass(frozen=True, slots=True)
-class Projection:
+class Projection(NamedTuple):
     tokens: int
     cost: float | None
     minutes_left: int

@@ -22,8 +22,6 @@ from typing import Any
 
 import orjson
 
-from ..store.atomic import replace_file
-
 SUMMARY = "summary.json"
 VERSION = 1
 RECENT_DAYS = 2
@@ -45,5 +43,7 @@ def read_summary(root: Path) -> dict[str, Any] | None:
 
 def write_summary(root: Path, doc: dict[str, Any]) -> None:
     """Replace the summary whole (a reader sees the old one or the new one, never half)."""
+    from ..store.atomic import replace_file  # start-up time: the status line only reads (uuid, platform)
+
     data = orjson.dumps({"version": VERSION, **doc})
     replace_file(summary_path(root), lambda temp: temp.write_bytes(data), mode=0o600)
