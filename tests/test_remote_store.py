@@ -144,6 +144,8 @@ def test_ingesting_twice_counts_once_and_verify_holds(bucket: str, tmp_path: Pat
     assert figures(report_json("--by", "model")) == figures(local_report(tmp_path, log))
     assert "ok: every part matches the ledger" in cli_ok("verify").stdout
     assert {k.split("/")[1] for k in objects(bucket, "ledger/")} == {"host-a", "host-b"}
+    hosts = report_json("--by", "host")["rows"]  # each row names the ingester whose copy was kept
+    assert {row["host"] for row in hosts} <= {"host-a", "host-b"} and sum(r["requests"] for r in hosts) == 300
 
 
 def test_verify_catches_a_modified_part(bucket: str, tmp_path: Path) -> None:

@@ -246,6 +246,13 @@ def test_spark_equals_polars(
     assert_frame_equal(got, polars_engine(store, spec, overrides), check_exact=True)
 
 
+def test_spark_equals_polars_on_weeks_that_start_on_sunday(store: Store, spark) -> None:
+    spec = RollupSpec("week", ("user",), "America/Los_Angeles", "sunday")
+    got = spark_rollup(store.usage_dir, spec, None, spark=spark)
+    assert_frame_equal(got, polars_engine(store, spec, None), check_exact=True)
+    assert {d.weekday() for d in got["period"].to_list()} == {6}
+
+
 def test_days_keep_only_those_partitions(store: Store, spark, prices: PriceOverrides) -> None:
     spec, days = RollupSpec("week", ("user", "model"), "Asia/Kolkata"), (date(2025, 9, 29), date(2025, 11, 3))
     expected = polars_engine(store, spec, prices, days)

@@ -123,6 +123,10 @@ def test_claude_code_one_row_per_api_response() -> None:
         and first["status"] is None
     )
     assert first["timestamp"] == datetime(2026, 11, 3, 9, 14, 8, 15000, tzinfo=UTC)
+    # the transcript's sessionId, and its project directory under projects/
+    assert {(r["session"], r["project"]) for r in rows.values()} == {
+        ("3f1c2a9e-7b4d-4e0a-9c51-2d8e6f0a1b23", "-home-alice-work-webapp")
+    }
     advisor = rows["req_011CVbDtW9dXz8Rq5VfCt0Kp:advisor:0"]
     assert (advisor["model"], advisor["input_tokens"], advisor["output_tokens"]) == (
         "claude-opus-4-5-20251101",
@@ -382,6 +386,10 @@ def test_codex_turns() -> None:
     assert {r["provider"] for r in rows} == {"openai"} and {r["user"] for r in rows} == {getpass.getuser()}
     assert all(r["request_id"].startswith("codex:0199a6c1-4f2e-7d30-b8e5-93c1d2f4a6b7:") for r in rows)
     assert rows[0]["timestamp"] == datetime(2026, 11, 3, 10, 13, 2, 102000, tzinfo=UTC)
+    # the session and its project (the working directory session_meta names)
+    assert {(r["session"], r["project"]) for r in rows} == {
+        ("0199a6c1-4f2e-7d30-b8e5-93c1d2f4a6b7", "/home/alice/work/cli")
+    }
 
 
 def test_codex_flag_and_codex_home(isolated_store: Path, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ so does an environment variable that is not the number it must be.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -240,6 +239,8 @@ def read_config_file() -> tuple[Path, dict[str, Any]] | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    import tomllib  # start-up time: only when there is a config file (statusline runs on every prompt)
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -141,6 +141,10 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     ),
     "source": ("String", "The file the capture came from."),
     "source_offset": ("Int64", "Byte offset of the capture in that file (0 for single-response files)."),
+    "host": (
+        "String",
+        "The ingester that stored the row (--ingester-id, else the host name); null in older parts.",
+    ),
 }
 
 
@@ -200,6 +204,7 @@ class UsageRow(TypedDict):
     speed: str | None
     source: str
     source_offset: int
+    host: str | None
 
 
 def polars_schema() -> pl.Schema:

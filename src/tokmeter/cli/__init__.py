@@ -9,6 +9,7 @@ import sys
 from ..config import debug_enabled, settings
 from ..errors import TokmeterError
 from . import (  # noqa: F401 - registers the commands
+    blocks,
     budgets,
     export,
     ingest,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401 - registers the commands
     report,
     rollup,
     status,
+    statusline,
     verify,
 )
 from .app import app

@@ -14,7 +14,7 @@ import typer
 
 from ..config import CONFIG_ENV, INGESTER_ID_ENV, PRICES_ENV, STORE_ENV
 from ..errors import UsageError
-from ..rollup import DIMENSIONS
+from ..rollup import DIMENSIONS, WEEK_STARTS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,8 +36,20 @@ def choices(name: str, values: Iterable[str]) -> type[Choice]:
 
 if TYPE_CHECKING:  # mypy sees the choice types as their base; at run time each is built from its registry
     Dimension = Choice
+    WeekStart = Choice
 else:
     Dimension = choices("Dimension", DIMENSIONS)
+    WeekStart = choices("WeekStart", WEEK_STARTS)
+
+WeekStartOpt = Annotated[
+    WeekStart | None,
+    typer.Option(
+        "--week-start",
+        show_default=False,
+        help="The first day of a week (--by week): monday (the default; weeks labelled as ISO weeks, "
+        "2026-W45) or another day (weeks labelled by their first day, 2026-11-01).",
+    ),
+]
 
 
 StoreOpt = Annotated[
@@ -59,7 +71,8 @@ IngesterOpt = Annotated[
         show_envvar=True,
         metavar="NAME",
         help="This writer's name in a shared s3:// / gs:// / az:// store: its checkpoints and part "
-        "names are its own (default: the host name). Give each host (each follower) its own.",
+        "names are its own (default: the host name). Give each host (each follower) its own. The rows "
+        "it stores carry it as their host (report --by host), in a local store too.",
     ),
 ]
 DATE_FORMATS = {
@@ -199,6 +212,7 @@ def filters(
     user: list[str] | None,
     provider: list[str] | None,
     tz: str = "UTC",
+    week_start: WeekStart | None = None,
 ) -> Filters:
     from ..report.queries import Filters
     from ..rollup.spec import zone
@@ -211,6 +225,7 @@ def filters(
         tuple(user or ()),
         tuple(provider or ()),
         tz,
+        week_start.value if week_start is not None else "monday",
     )
 
 

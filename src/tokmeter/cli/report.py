@@ -22,6 +22,7 @@ from .options import (
     TzOpt,
     UntilOpt,
     UserOpt,
+    WeekStartOpt,
     console,
     file_console,
     filters,
@@ -138,6 +139,7 @@ def report(
         ),
     ] = None,
     tz: TzOpt = "UTC",
+    week_start: WeekStartOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Tokens and cost per group, with a totals row; models without a price are listed, never counted as $0.
@@ -158,7 +160,8 @@ def report(
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
     dims = [d.value for d in by or ()]
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_filters, overrides = filters(since, until, model, user, provider, tz), price_overrides(prices)
+    the_filters = filters(since, until, model, user, provider, tz, week_start)
+    overrides = price_overrides(prices)
     the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
         _write_html(the_store, dims, the_filters, overrides, cost_breakdown, chosen, output, bill or [])

@@ -17,6 +17,7 @@ from .options import (
     PricesOpt,
     QuietOpt,
     StoreOpt,
+    WeekStartOpt,
     choices,
     console,
     open_store,
@@ -42,6 +43,7 @@ def rollup(
         typer.Option("--by", help="Dimensions (repeatable; default: user, model, provider)."),
     ] = None,
     tz: PeriodTzOpt = "UTC",
+    week_start: WeekStartOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -90,7 +92,8 @@ def rollup(
     from ..rollup.spec import DEFAULT_DIMS, RollupSpec
     from ..rollup.tables import RollupTable
 
-    spec = RollupSpec(period.value, tuple(d.value for d in by) if by else DEFAULT_DIMS, tz)
+    dims = tuple(d.value for d in by) if by else DEFAULT_DIMS
+    spec = RollupSpec(period.value, dims, tz, week_start.value if week_start is not None else "monday")
     overrides = price_overrides(prices)
     textfile = output_file(prometheus, "--prometheus", example="tokmeter.prom")
     target = open_store(store, existing=True)

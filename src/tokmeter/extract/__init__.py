@@ -78,6 +78,7 @@ def read_capture(capture: Capture) -> tuple[UsageRow, RowNotes]:
         "speed": ex.speed,
         "source": capture.source,
         "source_offset": capture.offset,
+        "host": None,  # the store's ingester, set when the row is committed
     }, notes
 
 

@@ -39,6 +39,7 @@ from ..store.protocol import StoreBackend
 from . import checkpoints
 from .identity import PRUNE_AFTER_SECONDS
 from .pipeline import unpriced
+from .recent import SUMMARY_EVERY, refresh_summary
 from .rows import IngestReport, row_of, rows_frame
 from .tail import SETTLE_SECONDS, Tailer
 from .tail_io import Chunk
@@ -225,6 +226,7 @@ class Follower:
         self.tailer: Tailer | None = None
         self._rates: deque[tuple[float, int]] = deque()
         self._models: Counter[tuple[str | None, str | None]] = Counter()
+        self._summary_due = 0.0  # monotonic time from which the status line's summary is rewritten again
         self._files: set[str] = set()
         self._refreshed = 0.0
 
@@ -381,6 +383,9 @@ class Follower:
             self.report.commit += self.store.commit(
                 frame, extra_files=documents, quarantine=bad, drop_files=pruned
             )
+            if frame.height and time.monotonic() >= self._summary_due:  # what the status line reads
+                refresh_summary(self.store, frame.height)
+                self._summary_due = time.monotonic() + SUMMARY_EVERY
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.monotonic() - began
         self._models.update((row["provider"], row["model"]) for row in rows)

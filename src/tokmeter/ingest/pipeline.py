@@ -17,6 +17,7 @@ from ..sources.options import DEFAULT_READ
 from ..store.local import CommitResult
 from ..store.protocol import StoreBackend
 from . import parallel
+from .recent import refresh_summary
 from .rows import Columns, IngestReport, columns_frame, empty_columns, row_of, to_columns, unreadable
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def run_ingest(
             if on_file_done is not None and path is not None:
                 on_file_done(path, report.captures)
         report.commit += _commit(store, pending.take(), report.bad[recorded:])
+        refresh_summary(store, report.rows_written)  # what the status line reads
     if check_prices:
         report.unpriced_models = unpriced(priced_check)
     return report

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
@@ -94,6 +96,8 @@ def report_table(report: Report) -> Table:
     shown = [m for m in report.measures if m not in WHEN_NONZERO or totals[m]]
     for index, dim in enumerate(report.dims):
         table.add_column(dim, footer="Total" if index == 0 else "")
+    for extra in report.extras:
+        table.add_column(extra.replace("_", " "))
     for measure in shown:
         table.add_column(_header(measure), footer=_cell(measure, totals[measure]), justify="right")
     if not report.dims:  # the totals are the one row (none without requests: the caller says so)
@@ -104,9 +108,17 @@ def report_table(report: Report) -> Table:
     for row in report.rows.iter_rows(named=True):
         table.add_row(
             *(UNKNOWN if row[d] is None else str(row[d]) for d in report.dims),
+            *(_extra_cell(row[e], report.filters.tz) for e in report.extras),
             *(_cell(m, row[m]) for m in shown),
         )
     return table
+
+
+def _extra_cell(value: Any, tz: str) -> str:
+    """A time in the report's zone to the minute; text as it is."""
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    return "-" if value is None or value == "" else str(value)
 
 
 def _cell(measure: str, value: Any) -> str:

@@ -55,9 +55,11 @@ def split_dims(dims: Sequence[str]) -> tuple[str | None, list[str]]:
 def _period_start(dim: str, label: str) -> date:
     if dim == "day":
         return date.fromisoformat(label)
-    if dim == "week":
+    if dim == "week" and "-W" in label:
         year, week = label.split("-W")
         return date.fromisocalendar(int(year), int(week), 1)
+    if dim == "week":  # a week that starts on another day than Monday: labelled by its first day
+        return date.fromisoformat(label)
     return date.fromisoformat(f"{label}-01")
 
 
@@ -69,8 +71,8 @@ def _next_period(dim: str, start: date) -> date:
     return date(start.year + start.month // 12, start.month % 12 + 1, 1)
 
 
-def _label(dim: str, start: date) -> str:
-    if dim == "day":
+def _label(dim: str, start: date, iso_weeks: bool = True) -> str:
+    if dim == "day" or (dim == "week" and not iso_weeks):
         return start.isoformat()
     if dim == "week":
         year, week, _ = start.isocalendar()
@@ -87,7 +89,7 @@ def period_labels(dim: str, present: Iterable[str | None]) -> list[str]:
     first, last = _period_start(dim, labels[0]), _period_start(dim, labels[-1])
     out, current = [], first
     while current <= last:
-        out.append(_label(dim, current))
+        out.append(_label(dim, current, iso_weeks="-W" in labels[0]))
         if len(out) > MAX_FILLED_PERIODS:
             return labels
         current = _next_period(dim, current)

@@ -20,9 +20,11 @@ from ..pricing.unpriced import with_reasons, with_row_reasons
 from ..rollup import DIMENSIONS, TIME_DIMENSIONS
 from ..rollup.tables import find_tables, table_answers, table_report
 from ..rollup.transforms import (
+    SESSION_EXTRAS,
     filter_rows,
     group_usage,
     measures,
+    session_extras,
     unpriced_models,
     with_periods,
 )
@@ -37,6 +39,7 @@ class Filters:
     users: Sequence[str] = ()
     providers: Sequence[str] = ()
     tz: str = "UTC"
+    week_start: str = "monday"  # the first day of a --by week week (not a filter: it travels with tz)
 
     def check(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -83,6 +86,7 @@ class Report:
     measures: tuple[str, ...] = measures()
     price_data: dict[str, str | None] = field(default_factory=price_data)
     source: str = "rows"  # or "rollups": where the figures were read from
+    extras: tuple[str, ...] = ()  # columns beside the dimensions (``SESSION_EXTRAS`` with --by session)
 
 
 def check_dims(dims: Sequence[str]) -> list[str]:
@@ -159,7 +163,7 @@ def build_report(
             rows, totals, unpriced = from_rollups
         else:
             rows, totals, unpriced = report_from_rows(
-                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown
+                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown, filters.week_start
             )
     return Report(
         dims,
@@ -170,19 +174,29 @@ def build_report(
         measures(breakdown),
         price_data(overrides),
         source="rollups" if from_rollups is not None else "rows",
+        extras=SESSION_EXTRAS if "session" in dims else (),
     )
 
 
 def report_from_rows(
-    lf: pl.LazyFrame, dims: Sequence[str], tz: str, overrides: PriceOverrides | None, breakdown: bool
+    lf: pl.LazyFrame,
+    dims: Sequence[str],
+    tz: str,
+    overrides: PriceOverrides | None,
+    breakdown: bool,
+    week_start: str = "monday",
 ) -> tuple[pl.DataFrame, ...]:
     """(rows, totals, unpriced models) from usage rows: grouped by ``dims`` and price key first, each
     group priced once (``priced_groups``), then added up; equal to pricing each row."""
-    groups = priced_groups(with_periods(lf, dims, tz), dims, overrides, breakdown=breakdown).collect()
+    periods = with_periods(lf, dims, tz, week_start)
+    groups = priced_groups(periods, dims, overrides, breakdown=breakdown).collect()
+    rows = group_usage(groups.lazy(), dims, breakdown=breakdown)
+    if "session" in dims:  # when and with what each session ran
+        rows = rows.join(session_extras(groups.lazy(), dims), on=list(dims), how="left", nulls_equal=True)
     return tuple(
         pl.collect_all(
             [
-                group_usage(groups.lazy(), dims, breakdown=breakdown),
+                rows,
                 group_usage(groups.lazy(), [], breakdown=breakdown),
                 unpriced_models(groups.lazy()),
             ]

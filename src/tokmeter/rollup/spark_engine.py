@@ -41,6 +41,7 @@ from ..pricing.costs import COEFFICIENTS, COST_DTYPE, PRICE_KEY
 from ..pricing.resolve import DAY_KEY
 from ..pricing.table import price_table_from_days
 from ..schema import COLUMNS, SUBSET_TOKENS, TOKEN_COLUMNS, polars_schema
+from . import WEEK_STARTS
 from .spec import rollup_frame
 from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS
 
@@ -404,7 +405,9 @@ def _with_tier_and_period(rows: DataFrame, thresholds: DataFrame, spec: RollupSp
     has_price = F.col("_thresholds").isNotNull()
     priced = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in _PRICED], has_price)
     day = _day_of(F.from_utc_timestamp(F.col("timestamp"), spec.tz))
-    start = {"day": day, "week": F.date_sub(day, F.weekday(day)), "month": F.trunc(day, "month")}[spec.period]
+    # weeks start on spec.week_start (F.weekday: Monday 0)
+    week = F.date_sub(day, F.pmod(F.weekday(day) - WEEK_STARTS.index(spec.week_start), F.lit(7)))
+    start = {"day": day, "week": week, "month": F.trunc(day, "month")}[spec.period]
     return rows.withColumns(
         {"_tier": F.when(has_price, below).otherwise(0), "_priced": priced, "period": start}
     ).drop("_thresholds")

@@ -14,8 +14,8 @@ from ..errors import UsageError
 from ..pricing.groups import priced_groups, weighted
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
-from . import DEFAULT_DIMS, PERIODS, ROLLUP_DIMS
-from .transforms import REPORT_TOKENS, _cost_sum, unknown_counts, unpriced
+from . import DEFAULT_DIMS, PERIODS, ROLLUP_DIMS, WEEK_STARTS
+from .transforms import REPORT_TOKENS, _cost_sum, unknown_counts, unpriced, week_offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class RollupSpec:
     period: str = "day"
     dims: tuple[str, ...] = DEFAULT_DIMS
     tz: str = "UTC"
+    week_start: str = "monday"
 
     def __post_init__(self) -> None:
         if self.period not in PERIODS:
@@ -31,10 +32,17 @@ class RollupSpec:
         if bad:
             raise UsageError(f"cannot roll up by {bad[0]!r}", hint=f"use any of: {', '.join(ROLLUP_DIMS)}")
         zone(self.tz)
+        check_week_start(self.week_start)
 
     @property
     def name(self) -> str:
-        return f"{self.period}.{self.tz.replace('/', '-')}.{'+'.join(self.dims) or 'all'}"
+        week = f".{self.week_start}" if self.period == "week" and self.week_start != "monday" else ""
+        return f"{self.period}{week}.{self.tz.replace('/', '-')}.{'+'.join(self.dims) or 'all'}"
+
+
+def check_week_start(week_start: str) -> None:
+    if week_start not in WEEK_STARTS:
+        raise UsageError(f"unknown week start {week_start!r}", hint=f"use one of: {', '.join(WEEK_STARTS)}")
 
 
 def zone(tz: str) -> ZoneInfo:
@@ -46,9 +54,9 @@ def zone(tz: str) -> ZoneInfo:
         ) from None
 
 
-def period_start(day: date, period: str) -> date:
+def period_start(day: date, period: str, week_start: str = "monday") -> date:
     if period == "week":
-        return day - timedelta(days=day.weekday())
+        return day - timedelta(days=(day.weekday() - WEEK_STARTS.index(week_start)) % 7)
     if period == "month":
         return day.replace(day=1)
     return day
@@ -72,7 +80,10 @@ def periods_of_utc_day(day: date, spec: RollupSpec) -> set[date]:
         .astimezone(tz)
         .date()
     )
-    return {period_start(first, spec.period), period_start(last, spec.period)}
+    return {
+        period_start(first, spec.period, spec.week_start),
+        period_start(last, spec.period, spec.week_start),
+    }
 
 
 def utc_days_of_period(start: date, spec: RollupSpec) -> tuple[date, date]:
@@ -91,7 +102,7 @@ def with_period(lf: pl.LazyFrame, spec: RollupSpec) -> pl.LazyFrame:
     local = pl.col("timestamp").dt.convert_time_zone(spec.tz).dt.date()
     start = {
         "day": local,
-        "week": local - pl.duration(days=local.dt.weekday() - 1),
+        "week": local - pl.duration(days=week_offset(local, spec.week_start)),
         "month": local.dt.truncate("1mo"),
     }[spec.period]
     return lf.with_columns(period=start)

@@ -47,7 +47,7 @@ from .spec import (
     rollup_rows,
     utc_days_of_period,
 )
-from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum
+from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, week_label
 
 STATE = "_state.json"
 COST_FORMAT = str(COST_DTYPE)  # in the state's spec: a table written with another cost type is recomputed
@@ -139,10 +139,13 @@ class RollupTable:
         return result
 
     def _spec_doc(self) -> dict:
+        # the week start only where it matters (weeks not starting on Monday): older tables stay fresh
+        other_start = self.spec.period == "week" and self.spec.week_start != "monday"
         return {
             "period": self.spec.period,
             "dims": list(self.spec.dims),
             "tz": self.spec.tz,
+            **({"week_start": self.spec.week_start} if other_start else {}),
             "format": TABLE_FORMAT,
             "cost_dtype": COST_FORMAT,
         }
@@ -229,7 +232,10 @@ def find_tables(store: StoreBackend, root: Path | None = None) -> list[RollupTab
         doc = orjson.loads(state.read_bytes()).get("spec") or {}
         try:
             spec = RollupSpec(
-                doc.get("period", "day"), tuple(doc.get("dims", DEFAULT_DIMS)), doc.get("tz", "UTC")
+                doc.get("period", "day"),
+                tuple(doc.get("dims", DEFAULT_DIMS)),
+                doc.get("tz", "UTC"),
+                doc.get("week_start", "monday"),
             )
         except UsageError:
             continue
@@ -251,10 +257,9 @@ def dims_answerable(spec: RollupSpec, dims: Sequence[str]) -> bool:
 def _aligned(spec: RollupSpec, since: date | None, until: date | None) -> bool:
     if spec.period == "day":
         return True
-    starts_ok = since is None or period_start(since, spec.period) == since
-    ends_ok = until is None or period_end(period_start(until, spec.period), spec.period) == until + timedelta(
-        days=1
-    )
+    start = period_start(until, spec.period, spec.week_start) if until is not None else None
+    starts_ok = since is None or period_start(since, spec.period, spec.week_start) == since
+    ends_ok = start is None or until is None or period_end(start, spec.period) == until + timedelta(days=1)
     return starts_ok and ends_ok
 
 
@@ -266,6 +271,7 @@ class RowFilters(Protocol):
     models: Sequence[str]
     users: Sequence[str]
     providers: Sequence[str]
+    week_start: str
 
 
 def table_answers(spec: RollupSpec, dims: Sequence[str], filters: RowFilters) -> bool:
@@ -283,6 +289,7 @@ def table_answers(spec: RollupSpec, dims: Sequence[str], filters: RowFilters) ->
     return (
         needed <= set(spec.dims)
         and dims_answerable(spec, dims)
+        and (spec.period != "week" or spec.week_start == filters.week_start)
         and _aligned(spec, filters.since, filters.until)
     )
 
@@ -301,8 +308,12 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: RowFilters) 
     ):
         if values:
             lf = lf.filter(pl.col(column).is_in(list(values)))
-    labels = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
-    lf = lf.with_columns(**{d: pl.col("period").dt.strftime(labels[d]) for d in dims if d in labels})
+    labels = {
+        "day": pl.col("period").dt.strftime("%Y-%m-%d"),
+        "week": week_label(pl.col("period"), filters.week_start),
+        "month": pl.col("period").dt.strftime("%Y-%m"),
+    }
+    lf = lf.with_columns(**{d: labels[d] for d in dims if d in labels})
     sums = [
         pl.col("requests").sum().cast(pl.UInt32),
         *(pl.col(c).sum() for c in REPORT_TOKENS),

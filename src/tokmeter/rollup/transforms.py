@@ -18,6 +18,7 @@ import polars as pl
 
 from ..pricing.groups import weighted
 from ..schema import SUBSET_TOKENS
+from . import WEEK_STARTS
 
 REPORT_TOKENS = (
     "input_tokens",
@@ -85,13 +86,29 @@ def filter_rows(
     return lf
 
 
-def with_periods(lf: pl.LazyFrame, dims: Sequence[str], tz: str = "UTC") -> pl.LazyFrame:
-    """Add the time dimensions asked for, as ISO labels: day ``2026-11-03``, week ``2026-W45``,
-    month ``2026-11``, with day boundaries in the time zone ``tz``."""
+def week_offset(day: pl.Expr, week_start: str = "monday") -> pl.Expr:
+    """Days from the start of its week (weeks starting on ``week_start``) to the date ``day``."""
+    return (day.dt.weekday() - 1 - WEEK_STARTS.index(week_start)) % 7
+
+
+def week_label(day: pl.Expr, week_start: str = "monday") -> pl.Expr:
+    """A week's label from a date in it: the ISO week ``2026-W45`` for weeks starting on Monday, else the
+    date its week starts on, ``2026-11-01`` (a Sunday with ``sunday``)."""
+    if week_start == "monday":
+        return day.dt.strftime("%G-W%V")
+    return (day - pl.duration(days=week_offset(day, week_start))).dt.strftime("%Y-%m-%d")
+
+
+def with_periods(
+    lf: pl.LazyFrame, dims: Sequence[str], tz: str = "UTC", week_start: str = "monday"
+) -> pl.LazyFrame:
+    """Add the time dimensions asked for, as ISO labels: day ``2026-11-03``, week ``2026-W45`` (or, for
+    weeks that start on another day, its first day: ``week_label``), month ``2026-11``, with day
+    boundaries in the time zone ``tz``."""
     ts = pl.col("timestamp").dt.convert_time_zone(tz)
     exprs = {
         "day": ts.dt.strftime("%Y-%m-%d"),
-        "week": ts.dt.strftime("%G-W%V"),
+        "week": week_label(ts.dt.date(), week_start),
         "month": ts.dt.strftime("%Y-%m"),
     }
     wanted = {dim: exprs[dim] for dim in dims if dim in exprs}
@@ -156,4 +173,22 @@ def unpriced_models(lf: pl.LazyFrame, *, seen: bool = False) -> pl.LazyFrame:
             *(when if seen else ()),
         )
         .sort(["requests", "provider", "model"], descending=[True, False, False], nulls_last=True)
+    )
+
+
+# What ``report --by session`` shows beside the measures of each group (ccusage's session view)
+SESSION_EXTRAS = ("first_activity", "last_activity", "models")
+
+
+def session_extras(lf: pl.LazyFrame, dims: Sequence[str]) -> pl.LazyFrame:
+    """Per group of ``dims``: its first and last request time and the models it used (sorted, joined by
+    ``, ``: one text a table, CSV and JSON all hold). ``lf``: priced rows or priced groups."""
+    return (
+        weighted(lf)
+        .group_by(list(dims))
+        .agg(
+            pl.col("_first_seen").min().alias("first_activity"),
+            pl.col("_last_seen").max().alias("last_activity"),
+            pl.col("model").drop_nulls().unique().sort().str.join(", ").alias("models"),
+        )
     )

@@ -1,8 +1,8 @@
 """Codex CLI sessions: ``~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl`` (and
 ``archived_sessions/``), one ``{"timestamp", "type", "payload"}`` item per line.
 
-* ``session_meta`` names the session (``payload.id``) and, in newer versions, the provider
-  (``payload.model_provider``);
+* ``session_meta`` names the session (``payload.id``), its project (the working directory,
+  ``payload.cwd``) and, in newer versions, the provider (``payload.model_provider``);
 * ``turn_context`` sets the model for the turns that follow (``payload.model``);
 * ``event_msg`` items whose ``payload.type`` is ``token_count`` carry usage: ``info.last_token_usage``
   (the last request) and ``info.total_token_usage`` (the session's running total). Codex repeats an
@@ -54,6 +54,7 @@ REPLAY_GAP = 1.0
 class _Session:
     id: str
     provider: str | None = None
+    project: str | None = None
     model: str | None = None
     previous_total: dict[str, int] | None = None
     user: str | None = field(default_factory=os_user)
@@ -113,6 +114,7 @@ def _apply(
                 "user": session.user,
                 "provider": session.provider or "openai",
                 "session": session.id,
+                "project": session.project,
                 "request": {"model": model, "stream": True},
             }
             return Capture(source, offset, meta, {"usage": usage, "model": model}, line, file_time, FORMAT)
@@ -127,6 +129,7 @@ def _session_meta(payload: dict[str, Any], when: float | None, session: _Session
         session.named = True
         session.id = own or session.id
         session.provider = _text(payload.get("model_provider")) or session.provider
+        session.project = _text(payload.get("cwd"))
         if _is_fork(payload):
             session.replay_since = when
     elif own is not None and own != session.id:

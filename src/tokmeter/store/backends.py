@@ -25,7 +25,7 @@ def open_store(
     if location and is_url(location):
         target = RemoteStore(location, ingester=ingester)
     else:
-        target = Store(resolve_store(flag))
+        target = Store(resolve_store(flag), ingester=ingester)
     if existing and not target.holds_store():
         raise _no_store(target.location, flag)
     return target

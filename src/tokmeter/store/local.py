@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,9 +67,10 @@ class Store:
     """A store in a local directory (see the module docstring). ``remote.RemoteStore`` is the same
     interface (``protocol.StoreBackend``) over object storage."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, ingester: str | None = None) -> None:
         self.root = Path(root).expanduser()
         self.usage_dir = self.root / "usage"
+        self.ingester = ingester or host_name()  # the rows' ``host``
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -186,7 +188,7 @@ class Store:
         txn.quarantine = quarantine_entries(quarantine)
         try:
             if rows.height:
-                self._stage_rows(rows, txn, result)
+                self._stage_rows(with_host(rows, self.ingester), txn, result)
             for rel, content in (extra_files or {}).items():
                 txn.stage_bytes(rel, content)
             txn.removes += drop_files  # documents, not parts: no ledger entry
@@ -486,3 +488,13 @@ class _Transaction:
             append_to_quarantine(root, plan["txn"], plan["quarantine"])
         (root / JOURNAL).unlink(missing_ok=True)
         fsync_dir(root)
+
+
+def host_name() -> str:
+    """This machine's name (a row's ``host`` when no ingester id is given)."""
+    return socket.gethostname() or "localhost"
+
+
+def with_host(rows: pl.DataFrame, ingester: str) -> pl.DataFrame:
+    """Rows whose ``host`` is null get the ingester's name (a capture may have named its own)."""
+    return rows.with_columns(pl.col("host").fill_null(ingester)) if "host" in rows.columns else rows

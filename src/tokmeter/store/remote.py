@@ -51,7 +51,7 @@ from ..errors import StoreError
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, scan_parts
+from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, scan_parts, with_host
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
@@ -93,7 +93,7 @@ class RemoteStore(Store):
         self.url = self.bucket.url
         self.ingester = safe_name(ingester) if ingester else default_ingester()
         self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        super().__init__(cache or cache_dir(self.url))
+        super().__init__(cache or cache_dir(self.url), ingester=self.ingester)
         self._last_entry: dict | None = None  # the end of this process's ledger chain
         self._locked = False
         self._synced = False
@@ -247,7 +247,7 @@ class RemoteStore(Store):
         txn = uuid.uuid4().hex
         changes: list[dict] = []
         if rows.height:
-            best = best_of_batch(rows, result)
+            best = best_of_batch(with_host(rows, self.ingester), result)
             for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
                 changes.append(self._put_part(day, part.drop("_day").sort("timestamp")))
             result.rows_written += best.height
