@@ -3,8 +3,9 @@
 First the tokmeter commands of the README's first set-up command (on sample_logs/), then every command
 line of the Commands section's bash blocks, run by bash as written (an 80-column terminal), with the
 README's paths mapped to local copies: /var/log/llm-proxy/ is a copy of sample_logs/, /srv/tokmeter the
-fresh store, ~ a home holding the agent-log fixtures and the README's own price file. Left out: the
---follow lines (they run until stopped; tests/test_follow.py runs them). Any traceback fails, so does
+fresh store, ~ a home holding the agent-log fixtures and the README's own price file, the clone the bill
+exports the README names (tests/data/bills) and its budgets file, and every http(s) URL a local server
+that answers 200. Left out: the --follow lines (they run until stopped; tests/test_follow.py runs them). Any traceback fails, so does
 an ellipsis in the output (a cut number or id), a failing exit, and an exit 0 that printed and wrote
 nothing (unless --quiet asked for silence).
 """
@@ -16,7 +17,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+
+import polars as pl
 
 import pytest
 
@@ -24,7 +30,10 @@ from conftest import REPO, SAMPLE_LOGS
 
 README = (REPO / "README.md").read_text()
 TRANSCRIPTS = REPO / "tests" / "data" / "transcripts"
-MAY_FAIL = {"prices check": 1}  # exits 1 when a model has no price: what cron alerts on
+BILLS = REPO / "tests" / "data" / "bills"
+# exits 1 when a model has no price, 8 when the metered share of a bill is under --fail-under: what cron
+# alerts on
+MAY_FAIL = {"prices check": 1, "reconcile": 8}
 
 
 def setup_commands() -> list[str]:
@@ -43,8 +52,46 @@ def price_file() -> str:
     return README.split("### Price file")[1].split("```toml\n")[1].split("```")[0]
 
 
+def budgets_file() -> str:
+    return README.split("### `tokmeter budgets`")[1].split("```toml\n")[1].split("```")[0]
+
+
+def bill_exports(folder: Path) -> None:
+    """The bill exports under the names the README gives them (one JSON page per line in .jsonl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BILLS / "openai-costs.jsonl", folder / "openai-costs.jsonl")
+    usage = (BILLS / "openai-usage-completions.json").read_text()
+    (folder / "openai-usage.jsonl").write_text(" ".join(usage.split()) + "\n")
+    for name in ("anthropic-usage-report.json", "anthropic-cost-report.json"):
+        shutil.copy(BILLS / name, folder / name)
+    pl.read_csv(BILLS / "aws-cur2-bedrock.csv", infer_schema=False).write_parquet(
+        folder / "cur-2026-11.parquet"
+    )
+
+
+class _Accept(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
 @pytest.fixture
-def newcomer(tmp_path: Path, isolated_store: Path) -> dict[str, Path]:
+def local_server() -> Iterator[str]:
+    """A local HTTP server answering every POST with 200: the README's webhooks and collectors."""
+    server = HTTPServer(("127.0.0.1", 0), _Accept)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def newcomer(tmp_path: Path, isolated_store: Path, local_server: str) -> dict[str, Path]:
     """A clone (with sample_logs/), a home (agent logs, a price file) and the stand-ins for README paths."""
     clone, home = tmp_path / "clone", tmp_path / "home"
     shutil.copytree(SAMPLE_LOGS, clone / "sample_logs")
@@ -59,7 +106,19 @@ def newcomer(tmp_path: Path, isolated_store: Path) -> dict[str, Path]:
     for where in (home / "finance" / "prices.toml", clone / "prices.toml"):
         where.write_text(price_file())
     (tmp_path / "textfile_collector").mkdir()
-    return {"clone": clone, "home": home, "proxy": proxy, "store": isolated_store, "tmp": tmp_path}
+    bill_exports(clone)
+    bill_exports(tmp_path / "bills" / "2026-11")
+    (clone / "team-budgets.toml").write_text(budgets_file())
+    (home / ".config" / "tokmeter").mkdir(parents=True)  # the budgets go in the config file, as it says
+    (home / ".config" / "tokmeter" / "config.toml").write_text(budgets_file())
+    return {
+        "clone": clone,
+        "home": home,
+        "proxy": proxy,
+        "store": isolated_store,
+        "tmp": tmp_path,
+        "server": Path(local_server),  # a URL, kept beside the paths
+    }
 
 
 def localize(line: str, paths: dict[str, Path]) -> str:
@@ -67,7 +126,14 @@ def localize(line: str, paths: dict[str, Path]) -> str:
         "/srv/tokmeter", str(paths["store"])
     )
     line = line.replace("/var/lib/node_exporter/textfile_collector/", f"{paths['tmp']}/textfile_collector/")
+    line = line.replace("/var/lib/node_exporter/", f"{paths['tmp']}/textfile_collector/")
+    line = line.replace("/srv/bills/", f"{paths['tmp']}/bills/")
+    line = re.sub(r"https?://(?!127\.0\.0\.1)[a-z0-9.-]+(:\d+)?", _server_url(paths), line)
     return re.sub(r" \| jq .*$", "", line)  # the README pipes into jq; the walkthrough checks tokmeter's part
+
+
+def _server_url(paths: dict[str, Path]) -> str:
+    return str(paths["server"]).replace("http:/", "http://", 1)
 
 
 def run_line(line: str, paths: dict[str, Path]) -> subprocess.CompletedProcess[str]:
@@ -76,7 +142,7 @@ def run_line(line: str, paths: dict[str, Path]) -> subprocess.CompletedProcess[s
         env["PYTHONPATH"] = os.pathsep.join(
             str(Path(p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep)
         )
-    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKMETER_CLAUDE_CODE_USER"):
+    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKMETER_CLAUDE_CODE_USER", "XDG_CONFIG_HOME"):
         env.pop(name, None)
     script = f'tokmeter() {{ "{sys.executable}" -m tokmeter "$@"; }}\n{line}'
     return subprocess.run(
