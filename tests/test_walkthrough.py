@@ -23,7 +23,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import polars as pl
-
 import pytest
 
 from conftest import REPO, SAMPLE_LOGS
