@@ -8,7 +8,16 @@ import sys
 
 from ..config import debug_enabled, settings
 from ..errors import TokmeterError
-from . import ingest, prices, quarantine, report, rollup, status, verify  # noqa: F401 - registers the commands
+from . import (  # noqa: F401 - registers the commands
+    fingerprint,
+    ingest,
+    prices,
+    quarantine,
+    report,
+    rollup,
+    status,
+    verify,
+)
 from .app import app
 from .options import console
 

@@ -10,8 +10,10 @@ From each entry: ``startedDateTime`` -> ``ts``; ``request.method`` / ``request.u
 ``response.content.text`` -> the body, as bytes when ``content.encoding`` is ``base64`` (Bedrock's
 binary event streams), empty when the recorder kept no content (mitmproxy's ``stream_large_bodies``, a
 browser's aborted request): the entry still records a response. The request body (``postData.text``) is read as JSON for ``model``, ``user``,
-``stream``, ``stream_options`` and ``metadata.user_id`` only. Request headers are never kept (they
-hold API keys and cookies), nor are credential or cookie response headers.
+``stream``, ``stream_options``, ``safety_identifier`` and ``metadata`` only. Request headers go to
+extraction as ``request_headers``, which derives attribution from them (``extract/attribution.py``: an API
+key's fingerprint, Helicone / Portkey / LiteLLM headers) and stores none of them; credential and cookie
+response headers are dropped here.
 
 HAR is one JSON document without lines, so a capture's ``offset`` is its index in ``log.entries``.
 """
@@ -34,7 +36,7 @@ FORMAT = "har"
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie"}
 )
-_REQUEST_FIELDS = ("model", "user", "stream", "stream_options")
+_REQUEST_FIELDS = ("model", "user", "stream", "stream_options", "safety_identifier")
 _SKIPPED_METHODS = ("OPTIONS", "HEAD", "CONNECT")
 
 
@@ -72,6 +74,7 @@ def _capture(entry: Any, index: int, source: str, file_time: datetime | None) ->
     if isinstance(started := entry.get("startedDateTime"), str):
         meta["ts"] = started
     meta["response_headers"] = _headers(response.get("headers"))
+    meta["request_headers"] = _headers(request.get("headers"), keep_secrets=True)  # read by extraction only
     if fields := _request_fields(_mapping(request.get("postData")).get("text")):
         meta["request"] = fields
     return Capture(source, index, meta, body, None, file_time, FORMAT)
@@ -99,7 +102,7 @@ def _status(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _headers(raw: Any) -> dict[str, str]:
+def _headers(raw: Any, *, keep_secrets: bool = False) -> dict[str, str]:
     headers: dict[str, str] = {}
     for item in raw if isinstance(raw, list) else ():
         if not isinstance(item, Mapping):
@@ -108,7 +111,7 @@ def _headers(raw: Any) -> dict[str, str]:
         if not isinstance(name, str) or not isinstance(value, str):
             continue
         name = name.lower()
-        if name in _SECRET_HEADERS:
+        if name in _SECRET_HEADERS and not keep_secrets:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
@@ -126,8 +129,8 @@ def _request_fields(text: Any) -> dict[str, Any]:
         return {}
     fields = {key: body[key] for key in _REQUEST_FIELDS if key in body}
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        fields["metadata"] = {"user_id": metadata["user_id"]}
+    if isinstance(metadata, dict):  # attribution: user_id, and what body: rules name
+        fields["metadata"] = metadata
     return fields
 
 
