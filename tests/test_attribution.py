@@ -368,11 +368,14 @@ def test_canary_keys_reach_no_file_and_no_output(tmp_path: Path, isolated_store:
         run_cli("rows", "--format", "jsonl", "--attribution", str(rules)),
         run_cli("report", "--by", "api_key", "--format", "json"),
         run_cli("quarantine", "--format", "jsonl"),
-        run_cli("rollup", "--by", "api_key", "--by", "model", "--by", "provider", "--prometheus", "-"),
+        run_cli("rollup", "--by", "user", "--by", "model", "--by", "api_key", "--prometheus", "-"),
     ]
     bad_rules = write_rules(tmp_path, '[[rule]]\ndimension = "team"\nfrom = "header:x-api-key"\n')
     outputs.append(run_cli("report", "--by", "team", "--attribution", str(bad_rules)))
     assert outputs[-1].returncode == 2 and "credential" in outputs[-1].stderr
+    assert (
+        'tokmeter_requests_total{user="u",model="gpt-4o-mini-2024-07-18",api_key="sk-…' in outputs[4].stdout
+    )
     rows = [json.loads(line) for line in outputs[1].stdout.splitlines()]
     assert sorted(r["api_key"] for r in rows) == sorted(
         fingerprint_key(k) for k in (*CANARY_KEYS, CANARY_KEYS[0])
@@ -416,3 +419,11 @@ def test_fingerprint_command_reads_stdin() -> None:
         timeout=60,
     )
     assert done.returncode == 0 and done.stdout.strip() == fingerprint_key(CANARY_KEY)
+
+
+def test_spark_refuses_the_new_dimensions(tmp_path: Path) -> None:
+    from tokmeter.errors import UsageError
+
+    table = RollupTable(Store(tmp_path / "store"), RollupSpec("day", ("team", "model", "provider")))
+    with pytest.raises(UsageError, match="Spark engine"):
+        table.update(engine="spark")
