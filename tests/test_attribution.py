@@ -234,6 +234,11 @@ def test_every_from_kind(mixed: tuple[Store, Path]) -> None:
     assert teams(store, rules, "project") == {"alpha": 2, "beta": 3}
     assert teams(store, rules, "user") == {"bob": 2, None: 3}
     assert teams(store, None) == {"gateway-team": 1, None: 4}  # without the rules: the captures' own
+    key = fingerprint_key(CANARY_KEY)
+    for given in (key, key.split(" ")[1]):  # a whole fingerprint, or its sha256: part
+        assert select_rows(store, Filters(api_keys=[given]))["request_id"].to_list() == ["req_attr_0001"]
+    chosen = build_report(store, ["team"], Filters(attribution=load_attribution(rules), teams=["cap-team"]))
+    assert chosen.totals["requests"].item() == 1
 
 
 def test_totals_equal_the_sum_of_groups(mixed: tuple[Store, Path]) -> None:

@@ -161,7 +161,8 @@ class RollupTable:
             "tz": self.spec.tz,
             "format": TABLE_FORMAT,
             "cost_dtype": COST_FORMAT,
-            "attribution": self.attribution.digest if self.attribution is not None else None,
+            # only with an attribution file: tables built without one stay as they were
+            **({"attribution": self.attribution.digest} if self.attribution is not None else {}),
         }
 
     def _all_periods(self) -> set[date]:
