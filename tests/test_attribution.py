@@ -315,6 +315,8 @@ def test_edited_map_changes_reports_and_rollups_without_ingest(tmp_path: Path, i
         return {r["team"]: r["requests"] for r in json.loads(result.stdout)["rows"]}
 
     assert by_team() == {"search": 2, "unassigned": 1}
+    chart = run_cli("report", "--by", "team", "--chart", "--metric", "requests", "--attribution", str(rules))
+    assert chart.returncode == 0 and "search" in chart.stdout and "unassigned" in chart.stdout, chart.stderr
     ledger = (isolated_store / "ledger.jsonl").read_bytes()
     (tmp_path / "keys.csv").write_text(
         f"api_key,team\n{fingerprint_key(key_a)},search\nsha256:{fingerprint_key(key_b).split('sha256:')[1]},billing\n"
