@@ -434,3 +434,36 @@ def test_spark_refuses_the_new_dimensions(tmp_path: Path) -> None:
     table = RollupTable(Store(tmp_path / "store"), RollupSpec("day", ("team", "model", "provider")))
     with pytest.raises(UsageError, match="Spark engine"):
         table.update(engine="spark")
+
+
+def test_rollup_tables_answer_owner_reports_as_the_rows_do(mixed: tuple[Store, Path]) -> None:
+    store, rules = mixed
+    attribution = load_attribution(rules)
+    dims = ("team", "project", "model", "provider", "tag:env")
+    RollupTable(store, RollupSpec("day", dims), None, attribution).update()
+    for by, filters in (
+        (["team"], Filters(attribution=attribution)),
+        (["tag:env", "project"], Filters(attribution=attribution, tags=[("env", "prod")])),
+        (["project"], Filters(attribution=attribution, teams=["hdr-team", "cap-team"])),
+    ):
+        from_table = build_report(store, by, filters)
+        from_rows = build_report(store, by, filters, use_rollups=False)
+        assert from_table.source == "rollups" and from_rows.source == "rows"
+        assert from_table.rows.sort(by).to_dicts() == from_rows.rows.sort(by).to_dicts()
+    assert (
+        build_report(store, ["team"], Filters()).source == "rows"
+    )  # built with rules: not for a reader without
+
+
+def test_attribution_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokmeter.config import ATTRIBUTION_ENV, attribution_path
+
+    config = tmp_path / "conf" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('attribution = "teams.toml"\n')
+    monkeypatch.setenv("TOKMETER_CONFIG", str(config))
+    monkeypatch.delenv(ATTRIBUTION_ENV, raising=False)
+    assert attribution_path(None) == tmp_path / "conf" / "teams.toml"  # relative to the config file
+    monkeypatch.setenv(ATTRIBUTION_ENV, str(tmp_path / "env.toml"))
+    assert attribution_path(None) == tmp_path / "env.toml"
+    assert attribution_path(tmp_path / "flag.toml") == tmp_path / "flag.toml"
