@@ -3,10 +3,12 @@ every ``from`` kind; maps applied at query time (an edited map changes the next 
 stores without the columns; totals per owner that add up; and canary keys that reach nothing written.
 
 Captures are capture-log records built on the first record of ``sample_logs/gateway-2026-11.jsonl`` (a
-real OpenAI chat completion body), with the request headers each gateway documents: Helicone
-(docs.helicone.ai: Helicone-User-Id, Helicone-Property-*, Helicone-Session-Id), LiteLLM
-(x-litellm-tags, x-litellm-end-user-id), Portkey (x-portkey-metadata, its ``_user``), Cloudflare AI
-Gateway (cf-aig-metadata).
+real OpenAI chat completion body), with request headers built from each gateway's documented schema:
+Helicone (Helicone-User-Id, Helicone-Property-NAME, Helicone-Session-Id: docs.helicone.ai), LiteLLM
+(x-litellm-tags "a,b": https://docs.litellm.ai/docs/proxy/request_headers; x-litellm-end-user-id),
+Portkey (x-portkey-metadata, a JSON object whose ``_user`` names the user:
+https://portkey.ai/docs/product/observability/metadata), Cloudflare AI Gateway (cf-aig-metadata, a JSON
+object of strings, numbers and booleans: https://developers.cloudflare.com/ai-gateway/observability/custom-metadata).
 """
 
 from __future__ import annotations
