@@ -469,3 +469,19 @@ def test_attribution_file_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(ATTRIBUTION_ENV, str(tmp_path / "env.toml"))
     assert attribution_path(None) == tmp_path / "env.toml"
     assert attribution_path(tmp_path / "flag.toml") == tmp_path / "flag.toml"
+
+
+def test_worker_processes_keep_what_the_rules_read(
+    mixed: tuple[Store, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules' Keep travels with each worker task (ReadOptions), as the Claude Code user does."""
+    store, rules = mixed
+    monkeypatch.setenv("TOKMETER_WORKERS", "2")
+    monkeypatch.setenv("TOKMETER_PARALLEL_MIN_BYTES", "0")
+    parallel = Store(tmp_path / "parallel")
+    keep = load_attribution(rules).keep()
+    run_ingest([tmp_path / "logs"], parallel, check_prices=False, read_options=ReadOptions(keep=keep))
+    assert teams(parallel, rules) == teams(store, rules)
+    assert (
+        select_rows(parallel, Filters())["tags"].to_list() == select_rows(store, Filters())["tags"].to_list()
+    )
