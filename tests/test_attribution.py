@@ -96,6 +96,7 @@ def test_tag_sources() -> None:
         tags={"Owner": "capture-says"},
     )
     assert tags_of(row) == {
+        "_user": "u",
         "feature": "search",
         "env": "prod",
         "n": "3",

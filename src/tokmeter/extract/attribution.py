@@ -140,6 +140,11 @@ def _api_key(meta: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
     given = as_str(meta.get("api_key"))
     if given is not None:  # a source that read a key (or its fingerprint) from a gateway's log
         return given if key_digest(given) == given or " sha256:" in given else fingerprint_key(given)
+    return header_key(headers)
+
+
+def header_key(headers: Mapping[str, str]) -> str | None:
+    """The fingerprint of the API key in request headers (lower-cased names), or None."""
     for name in KEY_HEADERS:
         value = (headers.get(name) or "").strip()
         if name == "authorization":
@@ -154,7 +159,7 @@ def _header_tags(headers: Mapping[str, str]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for name in JSON_TAG_HEADERS:
         for key, value in (_json_header(headers, name) or {}).items():
-            if (text := _scalar(value)) is not None and not str(key).startswith("_"):
+            if (text := _scalar(value)) is not None:
                 tags[str(key).lower()] = text
     for name in (headers.get(LIST_TAG_HEADER) or "").split(","):
         if name.strip():

@@ -11,9 +11,9 @@ From each entry: ``startedDateTime`` -> ``ts``; ``request.method`` / ``request.u
 binary event streams), empty when the recorder kept no content (mitmproxy's ``stream_large_bodies``, a
 browser's aborted request): the entry still records a response. The request body (``postData.text``) is read as JSON for ``model``, ``user``,
 ``stream``, ``stream_options``, ``safety_identifier`` and ``metadata`` only. Request headers go to
-extraction as ``request_headers``, which derives attribution from them (``extract/attribution.py``: an API
-key's fingerprint, Helicone / Portkey / LiteLLM headers) and stores none of them; credential and cookie
-response headers are dropped here.
+extraction as ``request_headers`` (it derives attribution from them: Helicone / Portkey / LiteLLM
+headers, those rules name) without the credential and cookie ones: an API key becomes its fingerprint
+(``api_key``) here, so no capture holds a key; credential and cookie response headers are dropped too.
 
 HAR is one JSON document without lines, so a capture's ``offset`` is its index in ``log.entries``.
 """
@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..capture import BadCapture, Capture
+from ..extract.attribution import header_key
 from ..extract.detect import api_from_path
 
 FORMAT = "har"
@@ -74,7 +75,10 @@ def _capture(entry: Any, index: int, source: str, file_time: datetime | None) ->
     if isinstance(started := entry.get("startedDateTime"), str):
         meta["ts"] = started
     meta["response_headers"] = _headers(response.get("headers"))
-    meta["request_headers"] = _headers(request.get("headers"), keep_secrets=True)  # read by extraction only
+    request_headers = _headers(request.get("headers"), keep_secrets=True)
+    if (key := header_key(request_headers)) is not None:
+        meta["api_key"] = key  # the fingerprint: the key itself goes no further
+    meta["request_headers"] = {k: v for k, v in request_headers.items() if k not in _SECRET_HEADERS}
     if fields := _request_fields(_mapping(request.get("postData")).get("text")):
         meta["request"] = fields
     return Capture(source, index, meta, body, None, file_time, FORMAT)
