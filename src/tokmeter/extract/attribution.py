@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -43,6 +43,7 @@ RULE_TAG_PREFIX: Final = "rule:"
 # A header (or body / capture field) with one of these in its name holds a credential: a rule may not
 # keep its value (``api_key`` rules read the fingerprint instead).
 SECRET_MARKERS: Final = ("auth", "key", "token", "secret", "cookie", "password", "credential", "signature")
+_USER_PATHS: Final = tuple(tuple(path.split(".")) for path in USER_BODY_PATHS)
 _SHORT_KEY: Final = 16  # keys shorter than this get no last-4 in their fingerprint
 _PREFIX = re.compile(r"^[A-Za-z]{1,4}-")
 
@@ -84,9 +85,8 @@ class Keep:
 KEEP_NOTHING = Keep()
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """What a capture says of who spent it."""
+class Owner(NamedTuple):
+    """What a capture says of who spent it (a tuple: one is made per capture, cheaply)."""
 
     user: str | None
     api_key: str | None
@@ -98,6 +98,13 @@ def owner(meta: Mapping[str, Any], request: Mapping[str, Any], keep: Keep = KEEP
     """The built-in attribution of one capture (its metadata and request body), with the raw values
     ``keep`` names as ``rule:`` tags."""
     headers = _lowered(meta.get("request_headers"))
+    if not headers and keep is KEEP_NOTHING:  # most captures: what the capture and its body say, quickly
+        return Owner(
+            user=_user(meta, headers, request),
+            api_key=_api_key(meta, headers) if "api_key" in meta else None,
+            session=as_str(meta.get("session")),
+            tags=_capture_tags(meta.get("tags")) if "tags" in meta else {},
+        )
     return Owner(
         user=_user(meta, headers, request),
         api_key=_api_key(meta, headers),
@@ -113,6 +120,8 @@ def owner(meta: Mapping[str, Any], request: Mapping[str, Any], keep: Keep = KEEP
 def _lowered(raw: Any) -> dict[str, str]:
     """Request headers by lower-cased name (a mapping, or a HAR-style list of name/value objects)."""
     headers: dict[str, str] = {}
+    if not raw:
+        return headers
     items: Iterable[tuple[Any, Any]] = raw.items() if isinstance(raw, Mapping) else ()
     if isinstance(raw, list):
         items = [(h.get("name"), h.get("value")) for h in raw if isinstance(h, Mapping)]
@@ -127,10 +136,13 @@ def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 
 
 def _user(meta: Mapping[str, Any], headers: Mapping[str, str], request: Mapping[str, Any]) -> str | None:
-    found = as_str(meta.get("user")) or _first(headers, USER_HEADERS)
-    for path in USER_BODY_PATHS:
+    found = as_str(meta.get("user"))
+    if found is not None:
+        return found
+    found = _first(headers, USER_HEADERS) if headers else None
+    for path in _USER_PATHS:
         found = found or _scalar(_at(request, path))
-    if found is None:
+    if found is None and headers:
         portkey = _json_header(headers, "x-portkey-metadata")
         found = _scalar(portkey.get("_user")) if portkey else None
     return found
@@ -179,7 +191,7 @@ def _kept(
     keep: Keep, meta: Mapping[str, Any], headers: Mapping[str, str], request: Mapping[str, Any]
 ) -> dict[str, str]:
     kept = {f"header:{name}": as_str(headers.get(name)) for name in keep.headers}
-    kept |= {f"body:{path}": _scalar(_at(request, path)) for path in keep.body_paths}
+    kept |= {f"body:{path}": _scalar(_at(request, tuple(path.split(".")))) for path in keep.body_paths}
     kept |= {f"capture:{name}": _scalar(meta.get(name)) for name in keep.capture_fields}
     return {RULE_TAG_PREFIX + key: value for key, value in kept.items() if value is not None}
 
@@ -194,17 +206,21 @@ def _json_header(headers: Mapping[str, str], name: str) -> Mapping[str, Any] | N
         return None  # a malformed header says nothing; the row stands
 
 
-def _at(doc: Mapping[str, Any], path: str) -> Any:
+def _at(doc: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = doc
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+    for part in path:
+        if type(value) is not dict and not isinstance(value, Mapping):  # the exact type first: cheaper
+            return None
+        value = value.get(part)
     return value
 
 
 def _scalar(value: Any) -> str | None:
     """A value as tag or owner text: strings, numbers and booleans; never an object or a list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return as_str(value.strip()) if isinstance(value, str) else None
+    return str(value) if isinstance(value, int | float) else None
