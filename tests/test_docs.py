@@ -114,8 +114,8 @@ def test_every_option_in_a_readme_command_line_exists() -> None:
 
 def test_every_command_that_reads_the_store_takes_store() -> None:
     without = {command for command, options in cli_commands().items() if "--store" not in options}
-    assert without == {"prices show"}, without  # reads price data only, and the README says so
-    assert "all but `prices show`" in README
+    assert without == {"prices show", "fingerprint"}, without  # read price data / a key only, as README says
+    assert "all but `prices show`" in README and "and `fingerprint`, which reads a key" in README
 
 
 def test_tz_applies_to_since_and_until_everywhere() -> None:

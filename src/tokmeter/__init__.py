@@ -11,9 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Filters", "Store", "TokmeterError", "__version__", "build_report", "run_ingest", "select_rows"]
+__all__ = [
+    "Filters",
+    "Store",
+    "TokmeterError",
+    "__version__",
+    "build_report",
+    "load_attribution",
+    "run_ingest",
+    "select_rows",
+]
 
 if TYPE_CHECKING:
+    from .attribution import load_attribution
     from .errors import TokmeterError
     from .ingest.pipeline import run_ingest
     from .report.queries import Filters, build_report, select_rows
@@ -26,6 +36,7 @@ _LAZY = {
     "select_rows": "report.queries",
     "Filters": "report.queries",
     "TokmeterError": "errors",
+    "load_attribution": "attribution",
 }
 
 

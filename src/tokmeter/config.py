@@ -7,6 +7,8 @@ reads one at import time: the stages ask ``settings()``, which reads them all at
   (``s3://``, ``gs://``, ``az://``) opens a remote store
   (``store.remote``; ``store.backends.open_store`` picks the backend).
 * Price file: ``--prices FILE`` > ``$TOKMETER_PRICES`` > the ``prices`` key of the config file > none.
+* Attribution file: ``--attribution FILE`` > ``$TOKMETER_ATTRIBUTION`` > the ``attribution`` key of the
+  config file > none (``attribution_path``).
 * Config file: ``$TOKMETER_CONFIG`` (must exist), else ``config.toml`` in the platform's user config
   directory (used when present). A relative ``prices`` path in it is relative to the config file.
 
@@ -32,7 +34,12 @@ CACHE_ENV = "TOKMETER_CACHE"
 INGESTER_ID_ENV = "TOKMETER_INGESTER_ID"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
-CONFIG_KEYS = ("prices", "budget")  # budget: [[budget]] tables, checked by budgets/definitions.py
+ATTRIBUTION_ENV = "TOKMETER_ATTRIBUTION"
+CONFIG_KEYS = (
+    "prices",
+    "budget",
+    "attribution",
+)  # budget: [[budget]] tables, checked by budgets/definitions.py
 MIB = 1024 * 1024
 
 
@@ -53,6 +60,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "the user data directory",
     ),
     EnvVar(PRICES_ENV, "the price file, when --prices is not given", "the config file's prices key"),
+    EnvVar(
+        ATTRIBUTION_ENV,
+        "the attribution rules file, when --attribution is not given",
+        "the config file's attribution key",
+    ),
     EnvVar(CONFIG_ENV, "the config file (must exist)", "config.toml in the user config directory"),
     EnvVar(
         CACHE_ENV, "the cache directory (remote-store mirrors, the price memo)", "the user cache directory"
@@ -155,6 +167,20 @@ class Settings:
                     prices_from=f"config file {path}",
                 )
         return base
+
+
+def attribution_path(flag: str | Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The attribution file in force: ``--attribution`` > ``$TOKMETER_ATTRIBUTION`` > the config file's
+    ``attribution`` key (relative to the config file) > None."""
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ if environ is None else environ
+    if env.get(ATTRIBUTION_ENV):
+        return Path(env[ATTRIBUTION_ENV]).expanduser()
+    found = read_config_file()
+    if found is not None and "attribution" in found[1]:
+        return found[0].parent / Path(found[1]["attribution"]).expanduser()
+    return None
 
 
 _current: list[Settings] = []  # the last settings read, reused while the environment stays the same

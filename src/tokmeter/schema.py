@@ -66,9 +66,15 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "timestamp": ("Datetime[us, UTC]", "When the request was made (the capture's ts), in UTC."),
     "user": (
         "String",
-        "The capture's user, else the request body's user / metadata.user_id; null when unknown.",
+        "The capture's user, else the Helicone-User-Id / x-litellm-end-user-id / x-user-id request "
+        "header, else the request body's user / metadata.user_id / safety_identifier, else the _user of "
+        "x-portkey-metadata; null when unknown (reports apply attribution rules on top).",
     ),
-    "team": ("String", "The team that owns the request (attribution rules; null when none says)."),
+    "team": (
+        "String",
+        "The team the capture names (a gateway's log); null when none says (reports apply attribution "
+        "rules on top).",
+    ),
     "project": (
         "String",
         "The project: a coding agent's project directory, or attribution rules; null when unknown.",
@@ -82,7 +88,8 @@ COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "tags": (
         "List[Struct[key: String, value: String]]",
         "Tags, name -> value (names lowercased, sorted by name): Helicone-Property-*, Portkey and "
-        "Cloudflare metadata, LiteLLM tags, attribution rules; null when none.",
+        "Cloudflare metadata, LiteLLM tags, the capture's tags; rule:KIND:NAME entries keep the raw values "
+        "attribution rules read (rule:header:x-team); null when none.",
     ),
     "provider": (
         "String",

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - registers the commands
     blocks,
     budgets,
     export,
+    fingerprint,
     ingest,
     prices,
     quarantine,

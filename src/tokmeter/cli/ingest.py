@@ -12,7 +12,18 @@ from ..capture import FORMATS
 from ..config import CLAUDE_CODE_USER_ENV
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store, price_overrides
+from .options import (
+    AttributionOpt,
+    Choice,
+    IngesterOpt,
+    QuietOpt,
+    StoreOpt,
+    choices,
+    console,
+    load_attribution_file,
+    open_store,
+    price_overrides,
+)
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
@@ -177,6 +188,7 @@ def ingest(
             help="Bill Claude Code usage to NAME (default: the OS user).",
         ),
     ] = None,
+    attribution: AttributionOpt = None,
 ) -> None:
     """Read captures into the store: one usage row per request, deduplicated by request id.
 
@@ -189,13 +201,17 @@ def ingest(
 
     [dim]Examples: tokmeter ingest sample_logs/; tokmeter ingest /var/log/llm-proxy/ --follow[/]
     """
+    from ..extract.attribution import KEEP_NOTHING
     from ..render.ingest import render_ingest_report, render_tally
     from ..sources.options import ReadOptions
 
+    rules = load_attribution_file(attribution)  # the raw values its rules read are kept with each row
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
-    read_options = ReadOptions(claude_code_user=claude_code_user)  # the flag, else its env var (typer)
+    read_options = ReadOptions(  # the --claude-code-user flag, else its env var (typer)
+        claude_code_user=claude_code_user, keep=rules.keep() if rules is not None else KEEP_NOTHING
+    )
     if otlp is not None and not (follow or resume):
         raise UsageError(
             "--otlp sends metrics while following (--follow or --resume)",

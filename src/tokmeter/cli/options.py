@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -12,13 +13,14 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from ..config import CONFIG_ENV, INGESTER_ID_ENV, PRICES_ENV, STORE_ENV
+from ..config import ATTRIBUTION_ENV, CONFIG_ENV, INGESTER_ID_ENV, PRICES_ENV, STORE_ENV
 from ..errors import UsageError
-from ..rollup import DIMENSIONS, WEEK_STARTS
+from ..rollup import DIMENSIONS, TAG_DIMENSION, WEEK_STARTS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..attribution import Attribution
     from ..pricing.overrides import PriceOverrides
     from ..report.queries import Filters
     from ..store.protocol import StoreBackend
@@ -35,10 +37,8 @@ def choices(name: str, values: Iterable[str]) -> type[Choice]:
 
 
 if TYPE_CHECKING:  # mypy sees the choice types as their base; at run time each is built from its registry
-    Dimension = Choice
     WeekStart = Choice
 else:
-    Dimension = choices("Dimension", DIMENSIONS)
     WeekStart = choices("WeekStart", WEEK_STARTS)
 
 WeekStartOpt = Annotated[
@@ -48,6 +48,16 @@ WeekStartOpt = Annotated[
         show_default=False,
         help="The first day of a week (--by week): monday (the default; weeks labelled as ISO weeks, "
         "2026-W45) or another day (weeks labelled by their first day, 2026-11-01).",
+    ),
+]
+
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        metavar="DIM",
+        help=f"Group by (repeatable, in order): {', '.join(DIMENSIONS)} or {TAG_DIMENSION} (the value of "
+        "tag NAME). Rows no one owns are shown as unknown, never dropped.",
     ),
 ]
 
@@ -124,6 +134,33 @@ ModelOpt = Annotated[list[str] | None, typer.Option("--model", help="Only these 
 UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
 ProviderOpt = Annotated[
     list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")
+]
+TeamOpt = Annotated[list[str] | None, typer.Option("--team", help="Only these teams (repeatable).")]
+ProjectOpt = Annotated[list[str] | None, typer.Option("--project", help="Only these projects (repeatable).")]
+ApiKeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--api-key",
+        metavar="FINGERPRINT",
+        help="Only these API keys, by fingerprint or its sha256:... part (repeatable; tokmeter "
+        "fingerprint prints one).",
+    ),
+]
+SessionOpt = Annotated[list[str] | None, typer.Option("--session", help="Only these sessions (repeatable).")]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="NAME=VALUE", help="Only rows whose tag NAME is VALUE (repeatable)."),
+]
+AttributionOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--attribution",
+        metavar="FILE",
+        show_default=False,
+        help="TOML attribution rules: who owns a row (team, project, user, session, tag:NAME) from its API "
+        "key, headers, body, capture fields or file path, with mapping tables applied at query time. "
+        f"Default: ${ATTRIBUTION_ENV}, else the 'attribution' key of the config file, else none.",
+    ),
 ]
 OutputOpt = Annotated[
     Path | None,
@@ -213,11 +250,14 @@ def filters(
     provider: list[str] | None,
     tz: str = "UTC",
     week_start: WeekStart | None = None,
+    *,
+    owners: Owners | None = None,
 ) -> Filters:
     from ..report.queries import Filters
     from ..rollup.spec import zone
 
     zone(tz)  # an unknown zone fails here, with a hint
+    owners = owners or Owners()
     return Filters(
         since.date() if since else None,
         until.date() if until else None,
@@ -226,7 +266,42 @@ def filters(
         tuple(provider or ()),
         tz,
         week_start.value if week_start is not None else "monday",
+        tuple(owners.team or ()),
+        tuple(owners.project or ()),
+        tuple(owners.api_key or ()),
+        tuple(owners.session or ()),
+        tuple(tag_filter(value) for value in owners.tag or ()),
+        load_attribution_file(owners.attribution),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """The attribution options of a command: its owner filters and its attribution file flag."""
+
+    team: list[str] | None = None
+    project: list[str] | None = None
+    api_key: list[str] | None = None
+    session: list[str] | None = None
+    tag: list[str] | None = None
+    attribution: Path | None = None
+
+
+def tag_filter(value: str) -> tuple[str, str]:
+    """``--tag NAME=VALUE`` as (name lower-cased, value)."""
+    name, sep, wanted = value.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--tag {value}: expected NAME=VALUE", hint="e.g. --tag env=prod")
+    return name.strip().lower(), wanted
+
+
+def load_attribution_file(flag: Path | None) -> Attribution | None:
+    """The attribution file in force (--attribution > $TOKMETER_ATTRIBUTION > config file), loaded."""
+    from ..attribution import load_attribution  # start-up time: polars, not on the --help path
+    from ..config import attribution_path
+
+    path = attribution_path(flag)
+    return load_attribution(path) if path is not None else None
 
 
 def price_overrides(flag: Path | None) -> PriceOverrides | None:

@@ -11,14 +11,21 @@ import typer
 from ..output_paths import output_file
 from .app import app
 from .options import (
-    Dimension,
+    ApiKeyOpt,
+    AttributionOpt,
+    ByOpt,
     FilterTzOpt,
     ModelOpt,
     OutputOpt,
+    Owners,
     PricesOpt,
+    ProjectOpt,
     ProviderOpt,
+    SessionOpt,
     SinceOpt,
     StoreOpt,
+    TagOpt,
+    TeamOpt,
     TzOpt,
     UntilOpt,
     UserOpt,
@@ -76,14 +83,17 @@ class RowsFormat(str, Enum):
 
 @app.command()
 def report(
-    by: Annotated[
-        list[Dimension] | None, typer.Option("--by", help="Group by (repeatable, in order).")
-    ] = None,
+    by: ByOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
+    team: TeamOpt = None,
+    project: ProjectOpt = None,
+    api_key: ApiKeyOpt = None,
+    session: SessionOpt = None,
+    tag: TagOpt = None,
     format: Annotated[ReportFormat, typer.Option("--format", help=format_help(ReportFormat))] = (
         ReportFormat.table
     ),
@@ -128,6 +138,7 @@ def report(
             "reconciled with these provider exports (repeatable; as tokmeter reconcile FILE...).",
         ),
     ] = None,
+    attribution: AttributionOpt = None,
     sort: Annotated[
         SortChoice | None,
         typer.Option(
@@ -149,18 +160,20 @@ def report(
 
     [dim]Examples: tokmeter report --by model;
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
-    tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html[/]
+    tokmeter report --by day --by model --chart; tokmeter report --by model --format html --output spend.html;
+    tokmeter report --by team --attribution teams.toml; tokmeter report --by tag:env --tag env=prod[/]
     """
     from ..render.fit import show_table
     from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
-    from ..report.queries import build_report
+    from ..report.queries import build_report, check_dims
 
     _check_chart_options(format, chart, metric, sort)
     _check_bill(format, bill)
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
-    dims = [d.value for d in by or ()]
+    dims = check_dims(by or ())
     chosen: Metric = (metric or MetricChoice.cost).value
-    the_filters = filters(since, until, model, user, provider, tz, week_start)
+    owners = Owners(team, project, api_key, session, tag, attribution)
+    the_filters = filters(since, until, model, user, provider, tz, week_start, owners=owners)
     overrides = price_overrides(prices)
     the_store = open_store(store, existing=True)  # after the arguments: their errors are the more specific
     if format is ReportFormat.html:
@@ -292,9 +305,15 @@ def rows(
     model: ModelOpt = None,
     user: UserOpt = None,
     provider: ProviderOpt = None,
+    team: TeamOpt = None,
+    project: ProjectOpt = None,
+    api_key: ApiKeyOpt = None,
+    session: SessionOpt = None,
+    tag: TagOpt = None,
     format: Annotated[RowsFormat, typer.Option("--format", help=format_help(RowsFormat))] = RowsFormat.table,
     output: OutputOpt = None,
     prices: PricesOpt = None,
+    attribution: AttributionOpt = None,
     tz: FilterTzOpt = "UTC",
     store: StoreOpt = None,
 ) -> None:
@@ -311,7 +330,11 @@ def rows(
     from ..report.queries import select_rows
 
     output = output_file(output, "--output", example=f"rows.{_SUFFIX.get(format.value, format.value)}")
-    overrides, the_filters = price_overrides(prices), filters(since, until, model, user, provider, tz)
+    owners = Owners(team, project, api_key, session, tag, attribution)
+    overrides, the_filters = (
+        price_overrides(prices),
+        filters(since, until, model, user, provider, tz, owners=owners),
+    )
     the_store = open_store(store, existing=True)
     frame = select_rows(the_store, the_filters, overrides)
     if format is RowsFormat.table:

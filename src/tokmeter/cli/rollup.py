@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..output_paths import output_file, output_folder
-from ..rollup import ENGINES, PERIODS, ROLLUP_DIMS
+from ..rollup import ENGINES, PERIODS, ROLLUP_DIMS, TAG_DIMENSION
 from .app import app
 from .options import (
+    AttributionOpt,
     Choice,
     IngesterOpt,
     PeriodTzOpt,
@@ -20,6 +21,7 @@ from .options import (
     WeekStartOpt,
     choices,
     console,
+    load_attribution_file,
     open_store,
     price_overrides,
 )
@@ -27,11 +29,9 @@ from .options import (
 if TYPE_CHECKING:  # see options.choices
     Period = Choice
     Engine = Choice
-    RollupDim = Choice
 else:
     Period = choices("Period", PERIODS)
     Engine = choices("Engine", ENGINES)
-    RollupDim = choices("RollupDim", ROLLUP_DIMS)
 DAY, POLARS = Period("day"), Engine("polars")  # the defaults
 
 
@@ -39,8 +39,13 @@ DAY, POLARS = Period("day"), Engine("polars")  # the defaults
 def rollup(
     period: Annotated[Period, typer.Option("--period", help="Length of a period.")] = DAY,
     by: Annotated[
-        list[RollupDim] | None,
-        typer.Option("--by", help="Dimensions (repeatable; default: user, model, provider)."),
+        list[str] | None,
+        typer.Option(
+            "--by",
+            metavar="DIM",
+            help=f"Dimensions (repeatable; default: user, model, provider): {', '.join(ROLLUP_DIMS)} or "
+            f"{TAG_DIMENSION}.",
+        ),
     ] = None,
     tz: PeriodTzOpt = "UTC",
     week_start: WeekStartOpt = None,
@@ -77,6 +82,7 @@ def rollup(
         ),
     ] = POLARS,
     prices: PricesOpt = None,
+    attribution: AttributionOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -87,19 +93,26 @@ def rollup(
     (late data included); a run with nothing new returns at once. Exits 75 at once when another rollup is
     running. Made for cron: no colour or progress off a terminal, messages on stderr.
 
+    A table records the attribution file it was built with (its digest, maps included): when the file or
+    a map changes, the next run recomputes every period, and reports read the table only meanwhile.
+
     [dim]Example: tokmeter rollup --period day --tz Europe/Berlin --prometheus /var/lib/node_exporter/tokmeter.prom[/]
     """
     from ..rollup.spec import DEFAULT_DIMS, RollupSpec
     from ..rollup.tables import RollupTable
 
-    dims = tuple(d.value for d in by) if by else DEFAULT_DIMS
-    spec = RollupSpec(period.value, dims, tz, week_start.value if week_start is not None else "monday")
-    overrides = price_overrides(prices)
+    dims = tuple(
+        dict.fromkeys(f"tag:{d[4:].strip().lower()}" if d.startswith("tag:") else d for d in by or ())
+    )
+    spec = RollupSpec(
+        period.value, dims or DEFAULT_DIMS, tz, week_start.value if week_start is not None else "monday"
+    )
+    overrides, rules = price_overrides(prices), load_attribution_file(attribution)
     textfile = output_file(prometheus, "--prometheus", example="tokmeter.prom")
     target = open_store(store, existing=True)
     if output is not None and output_folder(output, "--output") and not quiet:
         console(stderr=True).print(f"created the folder {output}", markup=False)
-    table = RollupTable(target, spec, output)
+    table = RollupTable(target, spec, output, rules)
     result = table.update(overrides, full=full, engine=engine.value)
     if prometheus is not None:
         from ..rollup.prometheus import metrics_text, write_textfile

@@ -20,8 +20,9 @@ import orjson
 
 from ..capture import Capture
 from ..errors import BadCaptureError
-from ..schema import Tag, UsageRow, tag_list
+from ..schema import UsageRow, tag_list
 from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
+from .attribution import KEEP_NOTHING, Keep, owner
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
@@ -31,7 +32,7 @@ from .rule import RowNotes, Tally
 from .sse import looks_like_sse
 from .wire import array_prefix, eventstream_bytes, is_cut_array
 
-__all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
+__all__ = ["KEEP_NOTHING", "Extracted", "Keep", "RowNotes", "Tally", "extract_row", "read_capture"]
 
 # The providers: importing a provider module registers its API families (registry.py).
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
@@ -43,8 +44,9 @@ def extract_row(capture: Capture) -> UsageRow:
     return read_capture(capture)[0]
 
 
-def read_capture(capture: Capture) -> tuple[UsageRow, RowNotes]:
-    """The usage row for one capture, and what it adds to the ingest summary's counts."""
+def read_capture(capture: Capture, keep: Keep = KEEP_NOTHING) -> tuple[UsageRow, RowNotes]:
+    """The usage row for one capture, and what it adds to the ingest summary's counts. ``keep``: the raw
+    values attribution rules need, kept as ``rule:`` tags (``attribution.py``)."""
     meta = capture.meta
     request = as_mapping(meta.get("request")) or {}
     status = _status(meta.get("status"))
@@ -56,16 +58,17 @@ def read_capture(capture: Capture) -> tuple[UsageRow, RowNotes]:
     request_id, notes.fallback_id = _request_id(meta, ex, capture)
     if ex.service_tier is None and api_family is not None and api_family.service_tier_header:
         ex.service_tier = service_tier(_header(meta.get("response_headers"), api_family.service_tier_header))
+    who = owner(meta, request, keep)  # request headers are read there, and only derived values kept
     return {
         "request_id": request_id,
         "response_id": ex.response_id,
         "timestamp": _timestamp(meta, capture),
-        "user": _user(meta, request),
+        "user": who.user,
         "team": as_str(meta.get("team")),
         "project": as_str(meta.get("project")),
-        "api_key": None,  # only ever a fingerprint (attribution), never a value read as is
-        "session": as_str(meta.get("session")),
-        "tags": _tags(meta.get("tags")),
+        "api_key": who.api_key,  # only ever a fingerprint, never a value read as is
+        "session": who.session,
+        "tags": tag_list(who.tags),
         "provider": provider,
         "model": ex.model or as_str(request.get("model")) or _model_from_path(path),
         "endpoint": path,
@@ -306,22 +309,6 @@ def _body_bytes(body: Any) -> bytes:
         return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # numbers beyond 64 bits and the like: a stable text form still identifies it
         return repr(body).encode()
-
-
-def _user(meta: Mapping[str, Any], request: Mapping[str, Any]) -> str | None:
-    user = as_str(meta.get("user")) or as_str(request.get("user"))
-    if user is None:
-        metadata = as_mapping(request.get("metadata"))
-        user = as_str(metadata.get("user_id")) if metadata else None
-    return user
-
-
-def _tags(value: Any) -> list[Tag] | None:
-    """A capture's ``tags`` (a mapping of names to strings; names lowercased, other values ignored)."""
-    tags = as_mapping(value)
-    if not tags:
-        return None
-    return tag_list({str(k).lower(): v for k, v in tags.items() if isinstance(v, str)})
 
 
 def _timestamp(meta: Mapping[str, Any], capture: Capture) -> datetime:

@@ -315,7 +315,7 @@ class Follower:
             self._files.add(chunk.path)
         first_bad = len(self.report.bad)  # only this thread appends to it
         for item in chunk.items:
-            row = row_of(item, self.report)
+            row = row_of(item, self.report, self.options.read.keep)
             if row is not None:
                 rows.append(row)
         return Batch(rows, chunk.checkpoint, chunk.read_at, chunk.nbytes, self.report.bad[first_bad:])

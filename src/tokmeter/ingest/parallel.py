@@ -109,7 +109,7 @@ def run_task(task: Task) -> TaskResult:
     rows: list[UsageRow] = []
     try:
         for item in _items(task, result):
-            row = row_of(item, report)
+            row = row_of(item, report, task.read.keep)
             if row is not None:
                 rows.append(row)
     except Exception as exc:  # noqa: BLE001 - unreadable or corrupt file: a bad file, as in one process

@@ -139,7 +139,7 @@ def _rows_of_file(
     try:
         file_format = detect_format(path, hint) if fmt == "auto" else fmt
         for item in read_captures(path, file_format, options=read_options):
-            row = row_of(item, report)
+            row = row_of(item, report, read_options.keep)
             if row is not None:
                 yield row
     except (OSError, EOFError, zlib.error) as exc:  # unreadable file, or a compressed file that is corrupt

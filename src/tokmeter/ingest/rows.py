@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture import BadCapture, Capture, fingerprint
 from ..errors import BadCaptureError
-from ..extract import Tally, read_capture
+from ..extract import KEEP_NOTHING, Keep, Tally, read_capture
 from ..schema import COLUMNS, UsageRow, polars_schema
 from ..store.local import CommitResult
 
@@ -74,16 +74,16 @@ def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:
     return BadCapture(str(path), 0, f"cannot read file: {reason}", None, fmt)
 
 
-def row_of(item: Capture | BadCapture, report: IngestReport) -> UsageRow | None:
+def row_of(item: Capture | BadCapture, report: IngestReport, keep: Keep = KEEP_NOTHING) -> UsageRow | None:
     """The usage row of one capture, counted in ``report`` (and its tally); None (and listed as bad) when
-    it has none."""
+    it has none. ``keep``: what attribution rules read (``ReadOptions.keep``)."""
     report.captures += 1
     report.by_format[item.format] += 1
     if isinstance(item, BadCapture):
         report.bad.append(item)
         return None
     try:
-        row, notes = read_capture(item)
+        row, notes = read_capture(item, keep)
     except BadCaptureError as exc:
         report.bad.append(_bad(item, exc.message))
         return None

@@ -112,6 +112,10 @@ def page_data(dash: Dashboard, over_time: dict[str, Series], tops: dict[str, Bar
             "models": list(filters.models),
             "users": list(filters.users),
             "providers": list(filters.providers),
+            "owners": {
+                k: list(v) for k, v in filters.selected().items() if k not in ("model", "user", "provider")
+            },
+            "attribution": filters.attribution.digest if filters.attribution is not None else None,
             "tz": filters.tz,
             "metric": dash.metric,
             "period": dash.period,
@@ -180,6 +184,15 @@ def _header(dash: Dashboard, series: Series) -> str:
         ("Models", ", ".join(filters.models) or "all"),
         ("Users", ", ".join(filters.users) or "all"),
         ("Providers", ", ".join(filters.providers) or "all"),
+        *(
+            (column, ", ".join(values))
+            for column, values in filters.selected().items()
+            if column not in ("model", "user", "provider")
+        ),
+        (
+            "Attribution",
+            str(filters.attribution.path) if filters.attribution is not None else "the captures' own",
+        ),
         ("Time zone", filters.tz),
         ("Charts show", METRIC_TITLES[dash.metric]),
         ("Prices", price_caption(report.price_data)[8:]),

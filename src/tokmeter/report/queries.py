@@ -11,19 +11,21 @@ from datetime import date
 
 import polars as pl
 
+from ..attribution import Attribution, attributed, tag_names
 from ..errors import UsageError
 from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
 from ..pricing.table import price_rows
 from ..pricing.unpriced import with_reasons, with_row_reasons
-from ..rollup import DIMENSIONS, TIME_DIMENSIONS
+from ..rollup import DIMENSIONS, TAG_DIMENSION, TIME_DIMENSIONS, is_dimension
 from ..rollup.tables import find_tables, table_answers, table_report
 from ..rollup.transforms import (
     SESSION_EXTRAS,
     filter_rows,
     group_usage,
     measures,
+    selection,
     session_extras,
     unpriced_models,
     with_periods,
@@ -40,6 +42,33 @@ class Filters:
     providers: Sequence[str] = ()
     tz: str = "UTC"
     week_start: str = "monday"  # the first day of a --by week week (not a filter: it travels with tz)
+    teams: Sequence[str] = ()
+    projects: Sequence[str] = ()
+    api_keys: Sequence[str] = ()
+    sessions: Sequence[str] = ()
+    tags: Sequence[tuple[str, str]] = ()  # (name, value): --tag name=value
+    attribution: Attribution | None = None  # the rules owners are read with (applied before filtering)
+
+    def selected(self) -> dict[str, Sequence[str]]:
+        """The columns filtered on (``tag:NAME`` for a tag) and the values each may take."""
+        chosen: dict[str, list[str]] = {}
+        for column, values in self._owner_values():
+            if values:
+                chosen[column] = list(values)
+        for name, value in self.tags:
+            chosen.setdefault(f"tag:{name}", []).append(value)
+        return dict(chosen)
+
+    def _owner_values(self) -> tuple[tuple[str, Sequence[str]], ...]:
+        return (
+            ("model", self.models),
+            ("user", self.users),
+            ("provider", self.providers),
+            ("team", self.teams),
+            ("project", self.projects),
+            ("api_key", self.api_keys),
+            ("session", self.sessions),
+        )
 
     def check(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -49,31 +78,31 @@ class Filters:
             )
 
     def active(self) -> bool:
-        return any((self.since, self.until, self.models, self.users, self.providers))
+        return bool(self.since or self.until or self.selected())
 
     def describe(self) -> str:
         """The filters as the options that set them, e.g. ``--since 2026-11-01 --user alice``."""
         parts = [f"--since {self.since}"] if self.since else []
         parts += [f"--until {self.until}"] if self.until else []
-        for flag, values in (
-            ("--model", self.models),
-            ("--user", self.users),
-            ("--provider", self.providers),
-        ):
-            parts += [f"{flag} {value}" for value in values]
+        for column, values in self._owner_values():
+            parts += [f"--{column.replace('_', '-')} {value}" for value in values]
+        parts += [f"--tag {name}={value}" for name, value in self.tags]
         zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
         return " ".join(parts + zone)
 
-    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        return filter_rows(
-            lf,
+    def apply(self, lf: pl.LazyFrame, dims: Sequence[str] = ()) -> pl.LazyFrame:
+        """Stored rows, attributed (the rules, and a ``tag:NAME`` column per tag in ``dims`` or the
+        filters), then filtered."""
+        selected = self.selected()
+        lf = filter_rows(
+            attributed(lf, self.attribution, tag_names([*dims, *selected])),
             since=self.since,
             until=self.until,
-            models=self.models,
-            users=self.users,
-            providers=self.providers,
             tz=self.tz,
         )
+        for column, values in selected.items():
+            lf = lf.filter(selection(column, values))
+        return lf
 
 
 @dataclass(slots=True)
@@ -90,9 +119,13 @@ class Report:
 
 
 def check_dims(dims: Sequence[str]) -> list[str]:
-    unknown = [d for d in dims if d not in DIMENSIONS]
+    """The dimensions asked for, once each, tag names lower-cased (``tag:Env`` is ``tag:env``)."""
+    dims = [f"tag:{d[4:].strip().lower()}" if d.startswith("tag:") else d for d in dims]
+    unknown = [d for d in dims if not is_dimension(d)]
     if unknown:
-        raise UsageError(f"unknown --by value {unknown[0]!r}", hint=f"use any of: {', '.join(DIMENSIONS)}")
+        raise UsageError(
+            f"unknown --by value {unknown[0]!r}", hint=f"use any of: {', '.join(DIMENSIONS)}, {TAG_DIMENSION}"
+        )
     return list(dict.fromkeys(dims))
 
 
@@ -163,7 +196,7 @@ def build_report(
             rows, totals, unpriced = from_rollups
         else:
             rows, totals, unpriced = report_from_rows(
-                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown, filters.week_start
+                filters.apply(store.scan(), dims), dims, filters.tz, overrides, breakdown, filters.week_start
             )
     return Report(
         dims,
@@ -209,7 +242,7 @@ def report_from_rollups(
 ) -> tuple[pl.DataFrame, ...] | None:
     """The report from a fresh rollup table that covers the dimensions, filters and time zone asked for,
     or None. Call under ``store.reading()``."""
-    for table in find_tables(store):
+    for table in find_tables(store, attribution=filters.attribution):
         if (
             table.spec.tz == filters.tz
             and table_answers(table.spec, dims, filters)
@@ -227,7 +260,7 @@ def select_rows(
     row has no cost."""
     filters.check()
     with store.reading():
-        lf = price_rows(filters.apply(store.scan()), overrides)
+        lf = price_rows(filters.apply(store.scan()).select(pl.exclude("^tag:.*$")), overrides)
         return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
 
 

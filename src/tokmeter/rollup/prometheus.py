@@ -1,9 +1,11 @@
-"""A node_exporter textfile (``--prometheus FILE``): token, request and cost counters by user and model,
-ingest lag and last-success timestamps. Written atomically (temp file + rename), as the textfile
+"""A node_exporter textfile (``--prometheus FILE``): token, request and cost counters by user and model
+(and by each owner dimension the table has besides: team, project, api_key, session, tag:NAME as label
+``tag_NAME``), ingest lag and last-success timestamps. Written atomically (temp file + rename), as the textfile
 collector requires."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from ..store.atomic import replace_file
+from . import OWNERS
 from .tables import RollupTable
 from .transforms import REPORT_TOKENS
 
@@ -26,25 +29,36 @@ def _labels(**labels: object) -> str:
     return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
 
 
+def _label_dims(dims: tuple[str, ...]) -> list[str]:
+    """user, model, then the table's other owner dimensions (a table without user and model has none)."""
+    extra = [d for d in dims if d != "user" and (d in OWNERS or d.startswith("tag:"))]
+    return ["user", "model", *extra] if {"user", "model"} <= set(dims) else []
+
+
+def _label_name(dim: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", dim)
+
+
 def metrics_text(table: RollupTable) -> str:
     """The textfile's content, from a rollup table (totals over all its periods) and the store."""
     lines: list[str] = []
     rows = table.scan()
+    dims = _label_dims(table.spec.dims)
     totals = (
         pl.DataFrame()
         if rows is None
         else (
-            rows.group_by("user", "model")
+            rows.group_by(dims)
             .agg(
                 pl.col("requests").sum(),
                 pl.col("failed_requests").sum(),
                 *(pl.col(c).sum() for c in REPORT_TOKENS),
                 pl.col("cost_usd").sum(),
             )
-            .sort("user", "model", nulls_last=True)
+            .sort(dims, nulls_last=True)
             .collect()
         )
-        if {"user", "model"} <= set(table.spec.dims)
+        if dims
         else pl.DataFrame()
     )
     lines += [
@@ -53,16 +67,13 @@ def metrics_text(table: RollupTable) -> str:
     ]
     for row in totals.iter_rows(named=True):
         for column, kind in KINDS.items():
-            lines.append(
-                f"tokmeter_tokens_total{_labels(user=row['user'], model=row['model'], kind=kind)} "
-                f"{row[column]}"
-            )
+            lines.append(f"tokmeter_tokens_total{_labels(**_owner(row, dims), kind=kind)} {row[column]}")
     lines += [
         "# HELP tokmeter_requests_total Requests by user and model.",
         "# TYPE tokmeter_requests_total counter",
     ]
     lines += [
-        f"tokmeter_requests_total{_labels(user=r['user'], model=r['model'])} {r['requests']}"
+        f"tokmeter_requests_total{_labels(**_owner(r, dims))} {r['requests']}"
         for r in totals.iter_rows(named=True)
     ]
     lines += [
@@ -70,7 +81,7 @@ def metrics_text(table: RollupTable) -> str:
         "# TYPE tokmeter_failed_requests_total counter",
     ]
     lines += [
-        f"tokmeter_failed_requests_total{_labels(user=r['user'], model=r['model'])} {r['failed_requests']}"
+        f"tokmeter_failed_requests_total{_labels(**_owner(r, dims))} {r['failed_requests']}"
         for r in totals.iter_rows(named=True)
     ]
     lines += [
@@ -78,11 +89,15 @@ def metrics_text(table: RollupTable) -> str:
         "# TYPE tokmeter_cost_usd_total counter",
     ]
     lines += [
-        f"tokmeter_cost_usd_total{_labels(user=r['user'], model=r['model'])} {r['cost_usd'] or 0:f}"
+        f"tokmeter_cost_usd_total{_labels(**_owner(r, dims))} {r['cost_usd'] or 0:f}"
         for r in totals.iter_rows(named=True)
     ]
     lines += _freshness(table)
     return "\n".join(lines) + "\n"
+
+
+def _owner(row: dict, dims: list[str]) -> dict[str, object]:
+    return {_label_name(d): row[d] for d in dims}
 
 
 def _freshness(table: RollupTable) -> list[str]:

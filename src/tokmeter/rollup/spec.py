@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..pricing.groups import priced_groups, weighted
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
-from . import DEFAULT_DIMS, PERIODS, ROLLUP_DIMS, WEEK_STARTS
+from . import DEFAULT_DIMS, PERIODS, ROLLUP_DIMS, TAG_DIMENSION, WEEK_STARTS, is_dimension
 from .transforms import REPORT_TOKENS, _cost_sum, unknown_counts, unpriced, week_offset
 
 
@@ -28,16 +28,19 @@ class RollupSpec:
     def __post_init__(self) -> None:
         if self.period not in PERIODS:
             raise UsageError(f"unknown period {self.period!r}", hint=f"use one of: {', '.join(PERIODS)}")
-        bad = [d for d in self.dims if d not in ROLLUP_DIMS]
+        bad = [d for d in self.dims if not is_dimension(d, ROLLUP_DIMS)]
         if bad:
-            raise UsageError(f"cannot roll up by {bad[0]!r}", hint=f"use any of: {', '.join(ROLLUP_DIMS)}")
+            raise UsageError(
+                f"cannot roll up by {bad[0]!r}", hint=f"use any of: {', '.join(ROLLUP_DIMS)}, {TAG_DIMENSION}"
+            )
         zone(self.tz)
         check_week_start(self.week_start)
 
     @property
     def name(self) -> str:
         week = f".{self.week_start}" if self.period == "week" and self.week_start != "monday" else ""
-        return f"{self.period}{week}.{self.tz.replace('/', '-')}.{'+'.join(self.dims) or 'all'}"
+        dims = "+".join(d.replace(":", "-") for d in self.dims)  # tag:env -> tag-env, a safe folder name
+        return f"{self.period}{week}.{self.tz.replace('/', '-')}.{dims or 'all'}"
 
 
 def check_week_start(week_start: str) -> None:

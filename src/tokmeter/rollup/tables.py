@@ -11,7 +11,9 @@ maps their UTC dates to the local periods they overlap, and recomputes exactly t
 rows (late data recomputes last week's period like any other). A run with nothing new reads one file
 size and stops. Changing the price data (genai-prices version or the price file), or the cost type
 tokmeter writes (``COST_FORMAT``) or the table's columns (``TABLE_FORMAT``), both in the state's
-``spec``, recomputes everything; reports read a table only while it is fresh (``is_fresh``).
+``spec``, recomputes everything; so does another attribution file (its digest, with its maps', is in the
+``spec`` too: an edited map moves rows between owners in every period); reports read a table only while
+it is fresh (``is_fresh``).
 
 Safe under concurrency: one rollup at a time per store (``STORE/.rollup.lock``, non-blocking: a second run
 exits 75 at once); rows are read under the store's shared lock, so a running ``ingest --follow`` never
@@ -29,6 +31,7 @@ from typing import Protocol
 import orjson
 import polars as pl
 
+from ..attribution import Attribution, attributed, tag_names
 from ..errors import StoreBusyError, UsageError
 from ..pricing.costs import COST_DTYPE
 from ..pricing.memo import PriceMemo
@@ -38,7 +41,7 @@ from ..store.atomic import replace_file
 from ..store.local import ChangePosition
 from ..store.locking import file_lock
 from ..store.protocol import StoreBackend
-from . import DEFAULT_DIMS, ENGINES, PERIODS
+from . import DEFAULT_DIMS, ENGINES, PERIODS, ROLLUP_DIMS
 from .spec import (
     RollupSpec,
     period_end,
@@ -47,7 +50,7 @@ from .spec import (
     rollup_rows,
     utc_days_of_period,
 )
-from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, week_label
+from .transforms import REPORT_TOKENS, UNKNOWN_COUNTS, _cost_sum, selection, week_label
 
 STATE = "_state.json"
 COST_FORMAT = str(COST_DTYPE)  # in the state's spec: a table written with another cost type is recomputed
@@ -66,10 +69,17 @@ class RollupResult:
 
 # ---- the table on disk ------------------------------------------------------------------------------
 class RollupTable:
-    def __init__(self, store: StoreBackend, spec: RollupSpec, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: StoreBackend,
+        spec: RollupSpec,
+        root: Path | None = None,
+        attribution: Attribution | None = None,
+    ) -> None:
         self.store = store
         self.spec = spec
         self.dir = (root or store.root / "rollups") / spec.name
+        self.attribution = attribution  # the rules the rows are attributed with (None: the captures' own)
 
     def state(self) -> dict:
         path = self.dir / STATE
@@ -99,6 +109,12 @@ class RollupTable:
         or ``spark`` (``spark_engine``: the same figures). Raises StoreBusyError (exit 75)."""
         if engine not in ENGINES:
             raise UsageError(f"unknown engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
+        if engine == "spark" and (self.attribution is not None or set(self.spec.dims) - set(ROLLUP_DIMS[:3])):
+            raise UsageError(
+                "the Spark engine rolls up by user, model and provider without an attribution file",
+                hint="use --engine polars (the default) for team, project, api_key, session, tag:NAME "
+                "or --attribution",
+            )
         busy = StoreBusyError(
             f"another tokmeter rollup is running on {self.store.root}",
             hint="this run did nothing; the next scheduled run will catch up",
@@ -148,6 +164,8 @@ class RollupTable:
             **({"week_start": self.spec.week_start} if other_start else {}),
             "format": TABLE_FORMAT,
             "cost_dtype": COST_FORMAT,
+            # only with an attribution file: tables built without one stay as they were
+            **({"attribution": self.attribution.digest} if self.attribution is not None else {}),
         }
 
     def _all_periods(self) -> set[date]:
@@ -173,7 +191,11 @@ class RollupTable:
             if frames is not None:
                 frame = frames.filter(pl.col("period") == start)
             else:
-                rows = self.store.scan(days=utc_days_of_period(start, self.spec))
+                rows = attributed(
+                    self.store.scan(days=utc_days_of_period(start, self.spec)),
+                    self.attribution,
+                    tag_names(self.spec.dims),
+                )
                 frame = (
                     rollup_rows(rows, self.spec, overrides, memo=memo)
                     .filter(pl.col("period") == start)
@@ -224,8 +246,11 @@ class RollupTable:
         )
 
 
-def find_tables(store: StoreBackend, root: Path | None = None) -> list[RollupTable]:
-    """Every rollup table under the store (or ``root``)."""
+def find_tables(
+    store: StoreBackend, root: Path | None = None, attribution: Attribution | None = None
+) -> list[RollupTable]:
+    """Every rollup table under the store (or ``root``), seen by a reader with ``attribution``: a table
+    built with other rules is not fresh for it."""
     base = root or store.root / "rollups"
     tables = []
     for state in sorted(base.glob(f"*/{STATE}")):
@@ -239,7 +264,7 @@ def find_tables(store: StoreBackend, root: Path | None = None) -> list[RollupTab
             )
         except UsageError:
             continue
-        tables.append(RollupTable(store, spec, base))
+        tables.append(RollupTable(store, spec, base, attribution))
     return tables
 
 
@@ -268,24 +293,17 @@ class RowFilters(Protocol):
 
     since: date | None
     until: date | None
-    models: Sequence[str]
-    users: Sequence[str]
-    providers: Sequence[str]
     week_start: str
+
+    def selected(self) -> dict[str, Sequence[str]]:
+        """The columns filtered on (``tag:NAME`` for a tag) and the values each may take."""
+        ...
 
 
 def table_answers(spec: RollupSpec, dims: Sequence[str], filters: RowFilters) -> bool:
     """Whether this table holds exactly what a report with ``dims`` and ``filters`` needs."""
     needed = {"provider", "model"}  # the unpriced-models list is keyed by them
-    needed |= {
-        d
-        for d, values in (
-            ("model", filters.models),
-            ("user", filters.users),
-            ("provider", filters.providers),
-        )
-        if values
-    }
+    needed |= set(filters.selected())
     return (
         needed <= set(spec.dims)
         and dims_answerable(spec, dims)
@@ -301,13 +319,8 @@ def table_report(table: pl.LazyFrame, dims: Sequence[str], filters: RowFilters) 
         lf = lf.filter(pl.col("period") >= filters.since)
     if filters.until is not None:
         lf = lf.filter(pl.col("period") <= filters.until)
-    for column, values in (
-        ("model", filters.models),
-        ("user", filters.users),
-        ("provider", filters.providers),
-    ):
-        if values:
-            lf = lf.filter(pl.col(column).is_in(list(values)))
+    for column, values in filters.selected().items():
+        lf = lf.filter(selection(column, values))
     labels = {
         "day": pl.col("period").dt.strftime("%Y-%m-%d"),
         "week": week_label(pl.col("period"), filters.week_start),

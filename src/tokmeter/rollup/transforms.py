@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from ..extract.attribution import key_digest
 from ..pricing.groups import weighted
 from ..schema import SUBSET_TOKENS
 from . import WEEK_STARTS
@@ -82,8 +83,17 @@ def filter_rows(
         lf = lf.filter(local_date <= until) if margin else lf
     for column, values in (("model", models), ("user", users), ("provider", providers)):
         if values:
-            lf = lf.filter(pl.col(column).is_in(list(values)))
+            lf = lf.filter(selection(column, values))
     return lf
+
+
+def selection(column: str, values: Sequence[str]) -> pl.Expr:
+    """Rows whose ``column`` is one of ``values``; an ``api_key`` matches by its fingerprint's digest (a
+    whole fingerprint or its ``sha256:...`` part select the same rows)."""
+    if column == "api_key":
+        digests = [key_digest(value) or value for value in values]
+        return pl.col(column).str.extract(r"(sha256:[0-9a-f]{12})", 1).is_in(digests)
+    return pl.col(column).is_in(list(values))
 
 
 def week_offset(day: pl.Expr, week_start: str = "monday") -> pl.Expr:

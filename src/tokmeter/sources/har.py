@@ -10,8 +10,10 @@ From each entry: ``startedDateTime`` -> ``ts``; ``request.method`` / ``request.u
 ``response.content.text`` -> the body, as bytes when ``content.encoding`` is ``base64`` (Bedrock's
 binary event streams), empty when the recorder kept no content (mitmproxy's ``stream_large_bodies``, a
 browser's aborted request): the entry still records a response. The request body (``postData.text``) is read as JSON for ``model``, ``user``,
-``stream``, ``stream_options`` and ``metadata.user_id`` only. Request headers are never kept (they
-hold API keys and cookies), nor are credential or cookie response headers.
+``stream``, ``stream_options``, ``safety_identifier`` and ``metadata`` only. Request headers go to
+extraction as ``request_headers`` (it derives attribution from them: Helicone / Portkey / LiteLLM
+headers, those rules name) without the credential and cookie ones: an API key becomes its fingerprint
+(``api_key``) here, so no capture holds a key; credential and cookie response headers are dropped too.
 
 HAR is one JSON document without lines, so a capture's ``offset`` is its index in ``log.entries``.
 """
@@ -28,13 +30,14 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..capture import BadCapture, Capture
+from ..extract.attribution import header_key
 from ..extract.detect import api_from_path
 
 FORMAT = "har"
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie"}
 )
-_REQUEST_FIELDS = ("model", "user", "stream", "stream_options")
+_REQUEST_FIELDS = ("model", "user", "stream", "stream_options", "safety_identifier")
 _SKIPPED_METHODS = ("OPTIONS", "HEAD", "CONNECT")
 
 
@@ -72,6 +75,10 @@ def _capture(entry: Any, index: int, source: str, file_time: datetime | None) ->
     if isinstance(started := entry.get("startedDateTime"), str):
         meta["ts"] = started
     meta["response_headers"] = _headers(response.get("headers"))
+    request_headers = _headers(request.get("headers"), keep_secrets=True)
+    if (key := header_key(request_headers)) is not None:
+        meta["api_key"] = key  # the fingerprint: the key itself goes no further
+    meta["request_headers"] = {k: v for k, v in request_headers.items() if k not in _SECRET_HEADERS}
     if fields := _request_fields(_mapping(request.get("postData")).get("text")):
         meta["request"] = fields
     return Capture(source, index, meta, body, None, file_time, FORMAT)
@@ -99,7 +106,7 @@ def _status(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _headers(raw: Any) -> dict[str, str]:
+def _headers(raw: Any, *, keep_secrets: bool = False) -> dict[str, str]:
     headers: dict[str, str] = {}
     for item in raw if isinstance(raw, list) else ():
         if not isinstance(item, Mapping):
@@ -108,7 +115,7 @@ def _headers(raw: Any) -> dict[str, str]:
         if not isinstance(name, str) or not isinstance(value, str):
             continue
         name = name.lower()
-        if name in _SECRET_HEADERS:
+        if name in _SECRET_HEADERS and not keep_secrets:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
@@ -126,8 +133,8 @@ def _request_fields(text: Any) -> dict[str, Any]:
         return {}
     fields = {key: body[key] for key in _REQUEST_FIELDS if key in body}
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        fields["metadata"] = {"user_id": metadata["user_id"]}
+    if isinstance(metadata, dict):  # attribution: user_id, and what body: rules name
+        fields["metadata"] = metadata
     return fields
 
 

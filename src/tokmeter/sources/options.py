@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..extract.attribution import KEEP_NOTHING, Keep
+
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
     """``claude_code_user``: the user Claude Code rows are billed to (None: the OS user). The CLI
-    resolves it once, from ``--claude-code-user`` else ``$TOKMETER_CLAUDE_CODE_USER``."""
+    resolves it once, from ``--claude-code-user`` else ``$TOKMETER_CLAUDE_CODE_USER``. ``keep``: the raw
+    values the attribution rules in force read (``--attribution``), kept with each row as ``rule:`` tags."""
 
     claude_code_user: str | None = None
+    keep: Keep = KEEP_NOTHING
 
 
 DEFAULT_READ = ReadOptions()
