@@ -10,7 +10,11 @@ from typing import Any
 # Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
 # ``--format`` and of ``Capture.format``. Light on purpose: the CLI builds its choices from it at start-up.
 AUTO = "auto"
-FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
+FORMATS = (
+    *(AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex"),
+    # logs other systems write (sources/batch.py and its siblings, issue #20)
+    *("openai-batch", "anthropic-batch"),
+)
 
 
 @dataclass(slots=True)

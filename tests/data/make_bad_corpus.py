@@ -322,6 +322,69 @@ def compressed_cases() -> None:
     file_case("not-gzip-at-all.jsonl.gz", b"this is not gzip data", rows=0, bad=1)
 
 
+def logged_case(fmt: str, good_lines: list[dict], bad_lines: list[bytes], rows: int) -> None:
+    """A logged-record file (issue #20): a good record, the bad lines (truncated, wrong-typed), a good
+    record; every bad line is one bad capture."""
+    first, *rest = [json.dumps(line).encode() for line in good_lines]
+    (OUT / f"{fmt}-bad-records.jsonl").write_bytes(b"\n".join([first, *bad_lines, *rest]) + b"\n")
+    MANIFEST[f"{fmt}-bad-records.jsonl"] = {"rows": rows, "bad": len(bad_lines)}
+
+
+def openai_batch_line(n: int, usage: object) -> dict:
+    body = {
+        "id": f"chatcmpl-b{n}",
+        "object": "chat.completion",
+        "created": 1762164000,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": CANARY}}],
+        "usage": usage,
+    }
+    response = {"status_code": 200, "request_id": f"req_b{n}", "body": body}
+    return {"id": f"batch_req_{n}", "custom_id": f"r-{n}", "response": response, "error": None}
+
+
+def anthropic_batch_line(n: int, usage: object) -> dict:
+    message = {
+        "id": f"msg_b{n}",
+        "type": "message",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": CANARY}],
+    }
+    return {"custom_id": f"r-{n}", "result": {"type": "succeeded", "message": {**message, "usage": usage}}}
+
+
+def batch_cases() -> None:
+    good = {"prompt_tokens": 10, "completion_tokens": 5}
+    cut = json.dumps(openai_batch_line(9, good)).encode()
+    logged_case(
+        "openai-batch",
+        [openai_batch_line(1, good), openai_batch_line(2, good)],
+        [
+            cut[: len(cut) // 2],  # truncated
+            json.dumps(openai_batch_line(3, {"prompt_tokens": "ten", "completion_tokens": 5})).encode(),
+            json.dumps({"id": "batch_req_4", "custom_id": "r-4", "response": "200 OK"}).encode(),
+            json.dumps(
+                {"id": "batch_req_5", "custom_id": "r-5", "response": {"status_code": 200, "body": [1]}}
+            ).encode(),
+        ],
+        rows=2,
+    )
+    good = {"input_tokens": 10, "output_tokens": 5}
+    cut = json.dumps(anthropic_batch_line(9, good)).encode()
+    logged_case(
+        "anthropic-batch",
+        [anthropic_batch_line(1, good), anthropic_batch_line(2, good)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(anthropic_batch_line(3, {"input_tokens": -1, "output_tokens": 5})).encode(),
+            json.dumps({"custom_id": "r-4", "result": {"type": "exploded"}}).encode(),
+            json.dumps({"custom_id": "r-5", "result": {"type": "succeeded", "message": "hi"}}).encode(),
+            json.dumps({"custom_id": "r-6", "result": []}).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -334,6 +397,7 @@ def main() -> None:
     line_ending_cases()
     single_file_cases()
     compressed_cases()
+    batch_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +13,7 @@ from ..capture import FORMATS
 from ..config import CLAUDE_CODE_USER_ENV
 from ..errors import BadCapturesFound, UsageError
 from .app import app
-from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, open_store
+from .options import Choice, IngesterOpt, QuietOpt, StoreOpt, choices, console, date_parser, open_store
 
 if TYPE_CHECKING:
     from ..ingest.rows import IngestReport
@@ -157,6 +158,16 @@ def ingest(
             help="Bill Claude Code usage to NAME (default: the OS user).",
         ),
     ] = None,
+    batch_time: Annotated[
+        datetime | None,
+        typer.Option(
+            "--batch-time",
+            parser=date_parser("--batch-time", with_time=True),
+            metavar="YYYY-MM-DDTHH:MM:SS",
+            help="Time (UTC) of batch results that carry none of their own (Anthropic's; "
+            "default: the file's modification time).",
+        ),
+    ] = None,
 ) -> None:
     """Read captures into the store: one usage row per request, deduplicated by request id.
 
@@ -175,7 +186,10 @@ def ingest(
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
-    read_options = ReadOptions(claude_code_user=claude_code_user)  # the flag, else its env var (typer)
+    read_options = ReadOptions(  # the flag, else its env var (typer)
+        claude_code_user=claude_code_user,
+        batch_time=batch_time.replace(tzinfo=UTC) if batch_time is not None else None,
+    )
     if follow or resume:
         if any(str(p) == "-" for p in given):
             raise UsageError(

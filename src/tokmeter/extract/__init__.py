@@ -21,7 +21,7 @@ import orjson
 from ..capture import Capture
 from ..errors import BadCaptureError
 from ..schema import Tag, UsageRow, tag_list
-from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
+from . import anthropic, bedrock, cohere, estimate, gemini, logs, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
@@ -93,6 +93,11 @@ def _reading(
         notes = RowNotes(missing=rule.NO_USAGE if read.extracted.usage_source == "missing" else None)
         provider = read.provider or infer_provider(meta, path, read.api)
         return read.api, read.extracted, read.stream, provider, notes
+    if capture.format in logs.FORMATS:  # batch results, invocation and gateway logs, OpenTelemetry
+        logged = logs.read(capture)
+        provider = logged.provider or infer_provider(meta, path, logged.api)
+        missing = logged.missing if logged.extracted.usage_source == "missing" else None
+        return logged.api, logged.extracted, logged.stream, provider, RowNotes(missing=missing)
     api, ex, is_stream, why_missing = _extract(meta, path, capture.body, status)
     provider = infer_provider(meta, path, api)
     notes = RowNotes()

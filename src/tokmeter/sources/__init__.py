@@ -34,13 +34,22 @@ import orjson
 from ..capture import FORMATS, BadCapture, Capture
 from ..config import settings
 from ..errors import UsageError
+from .batch import read_anthropic_batch, read_openai_batch
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
 from .har import read_har
 from .options import DEFAULT_READ, ReadOptions
 from .single_file import file_time, read_single_file
-from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
+from .sniff import (
+    HEAD_BYTES,
+    LOG_FLAVOURS,
+    SNIFF_LINES,
+    Sniffed,
+    flavour_from_path,
+    no_known_format,
+    sniff_lines,
+)
 from .token_log import read_token_log
 
 __all__ = [
@@ -73,6 +82,8 @@ _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long
 UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
+# logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
+_PATH_READERS |= {"openai-batch": read_openai_batch, "anthropic-batch": read_anthropic_batch}
 
 
 class Input(NamedTuple):
@@ -211,6 +222,8 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
+    if suffix == ".json" and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
+        return logged  # JSON Lines of logged records under .json (Bedrock's S3 objects, OTel exports)
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
     with open_bytes(path) as handle:

@@ -8,14 +8,18 @@ see changed or unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
     """``claude_code_user``: the user Claude Code rows are billed to (None: the OS user). The CLI
-    resolves it once, from ``--claude-code-user`` else ``$TOKMETER_CLAUDE_CODE_USER``."""
+    resolves it once, from ``--claude-code-user`` else ``$TOKMETER_CLAUDE_CODE_USER``.
+    ``batch_time``: the time of batch results that carry none of their own (``--batch-time``; None: the
+    file's modification time)."""
 
     claude_code_user: str | None = None
+    batch_time: datetime | None = None
 
 
 DEFAULT_READ = ReadOptions()

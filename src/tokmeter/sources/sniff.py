@@ -22,7 +22,7 @@ these kinds is of no known format (``Sniffed.fields`` names the first one's fiel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -94,6 +94,8 @@ def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
     if not head.lstrip().startswith(b"{"):
         return None
     keys = set(top_level_keys(head))
+    if (logged := log_flavour(keys, head)) is not None:
+        return logged
     if keys & CAPTURE_FIELDS:
         seen.capture = True
         return None
@@ -112,6 +114,22 @@ def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
     if isinstance(record, dict) and seen.fields is None:
         seen.fields = sorted(record)
     return None
+
+
+def log_flavour(keys: set[str], head: bytes) -> str | None:
+    """The format of a record other systems log, as its top-level keys tell (``LOG_FLAVOURS``)."""
+    for name, test in LOG_FLAVOURS.items():
+        if test(keys, head):
+            return name
+    return None
+
+
+# Logged records (issue #20), each told by its top-level keys; checked before the capture-record fields,
+# which some of them share (a gateway log's "request", a LiteLLM payload's "status").
+LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
+    "anthropic-batch": lambda keys, _head: {"custom_id", "result"} <= keys,
+    "openai-batch": lambda keys, _head: "custom_id" in keys and bool(keys & {"response", "error"}),
+}
 
 
 def top_level_keys(head: bytes) -> list[str]:

@@ -1,0 +1,104 @@
+"""Usage records that other systems logged: batch result files, cloud invocation logs, gateway logs and
+OpenTelemetry exports (their sources are ``sources/batch.py`` and its siblings). A source hands over the
+record as it was written, with the capture fields it could tell (time, request id, provider, status,
+attribution); its usage is read here.
+
+Where a record carries the provider's own response body, that body is read by the provider's reader, so
+the token conventions are exactly the provider's (``anthropic.py``, ``openai.py``, ``bedrock.py``):
+
+* **openai-batch**: ``response.body``: a chat completion, a Responses API response or an embeddings list
+  (input = ``usage.prompt_tokens``, no output). A line of the error file, or a non-2xx body, is a row
+  without usage (an error response).
+* **anthropic-batch**: ``result.message`` for ``succeeded`` results; ``errored`` results are error
+  responses, ``canceled`` and ``expired`` ones batch requests never run: rows without usage.
+
+Every batch row is ``service_tier = batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..capture import Capture
+from ..errors import BadCaptureError
+from . import anthropic, rule
+from .base import Extracted, as_mapping, as_str, token_count
+from .detect import api_from_body
+from .registry import family
+
+
+@dataclass(slots=True)
+class LogRead:
+    """What a logged record says: its API (None when it names none), usage, whether the call was
+    streamed, the provider when the record implies one, and why its usage is missing (``rule.py``)."""
+
+    api: str | None
+    extracted: Extracted
+    stream: bool = False
+    provider: str | None = None
+    missing: str | None = None
+
+
+def read(capture: Capture) -> LogRead:
+    """The reading of one logged record (``capture.body`` is the record as its source read it)."""
+    record = as_mapping(capture.body)
+    if record is None:
+        raise BadCaptureError(f"a {capture.format} record must be a JSON object")
+    found = READERS[capture.format](record)
+    if found.missing is None and found.extracted.usage_source == "missing":
+        found.missing = rule.NO_USAGE
+    return found
+
+
+def from_openai_batch(record: Mapping[str, Any]) -> LogRead:
+    response = as_mapping(record.get("response")) or {}
+    body = as_mapping(response.get("body")) or {}
+    status = response.get("status_code")
+    failed = not response or (isinstance(status, int) and not 200 <= status < 300) or rule.is_error_body(body)
+    if failed:
+        return _batch(LogRead(None, Extracted(), missing=rule.ERROR_RESPONSE))
+    if body.get("object") == "list":
+        return _batch(LogRead(None, _embeddings(body)))
+    return _batch(_provider_body(body, "response.body"))
+
+
+def from_anthropic_batch(record: Mapping[str, Any]) -> LogRead:
+    result = as_mapping(record.get("result")) or {}
+    kind = result.get("type")
+    if kind == "succeeded":
+        return _batch(_provider_body(as_mapping(result.get("message")) or {}, "result.message"))
+    missing = rule.ERROR_RESPONSE if kind == "errored" else rule.NOT_RUN
+    return _batch(LogRead(anthropic.API, Extracted(), missing=missing))
+
+
+def _provider_body(body: Mapping[str, Any], where: str) -> LogRead:
+    """A provider's JSON response body, read by that provider's reader."""
+    api = api_from_body(body, None)
+    api_family = family(api)
+    if api_family is None:
+        raise BadCaptureError(f"{where} is no response of a known API")
+    rule.check_usage_object(body)
+    return LogRead(api, api_family.from_json(body))
+
+
+def _embeddings(body: Mapping[str, Any]) -> Extracted:
+    usage = as_mapping(body.get("usage"))
+    ex = Extracted(model=as_str(body.get("model")))
+    if usage is not None:
+        ex.input_tokens = token_count(usage, "prompt_tokens")
+        ex.usage_source = "reported"
+    return ex
+
+
+def _batch(found: LogRead) -> LogRead:
+    found.extracted.service_tier = "batch"
+    return found
+
+
+READERS: dict[str, Callable[[Mapping[str, Any]], LogRead]] = {
+    "openai-batch": from_openai_batch,
+    "anthropic-batch": from_anthropic_batch,
+}
+FORMATS = frozenset(READERS)
