@@ -21,12 +21,14 @@ FILES = sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.name != "READM
 def test_every_logged_format_has_samples() -> None:
     folders = {p.parent.name for p in FILES}
     assert folders <= set(FORMATS)
-    assert {"openai-batch", "anthropic-batch"} <= folders
+    assert {"openai-batch", "anthropic-batch", "bedrock-invocation-log"} <= folders
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_each_sample_is_its_format(path: Path, tmp_path: Path) -> None:
     assert detect_format(path) == path.parent.name
+    if path.suffix == ".gz":
+        return
     packed = tmp_path / (path.name + ".gz")
     packed.write_bytes(gzip.compress(path.read_bytes()))
     os.utime(packed, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))  # the same file time

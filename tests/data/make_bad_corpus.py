@@ -385,6 +385,46 @@ def batch_cases() -> None:
     )
 
 
+def bedrock_record(n: int, **fields: object) -> dict:
+    return {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-03T10:00:00Z",
+        "accountId": "123456789012",
+        "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/App/s"},
+        "region": "us-east-1",
+        "requestId": f"bedrock-{n}",
+        "operation": "Converse",
+        "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+        "input": {
+            "inputBodyJson": {"messages": [{"role": "user", "content": [{"text": CANARY}]}]},
+            "inputTokenCount": 10,
+        },
+        "output": {
+            "outputBodyJson": {"usage": {"inputTokens": 10, "outputTokens": 5}},
+            "outputTokenCount": 5,
+        },
+        **fields,
+    }
+
+
+def bedrock_cases() -> None:
+    cut = json.dumps(bedrock_record(9)).encode()
+    logged_case(
+        "bedrock-invocation-log",
+        [bedrock_record(1), bedrock_record(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(bedrock_record(3, output={"outputTokenCount": "five"})).encode(),
+            json.dumps(bedrock_record(4, output={"outputBodyJson": {"usage": {"inputTokens": -3}}})).encode(),
+            json.dumps(bedrock_record(5, modelId=7)).encode(),
+            json.dumps(bedrock_record(6, schemaType="SomethingElse")).encode(),
+            json.dumps(bedrock_record(7, output={"outputBodyJson": {"usage": "lots"}})).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -398,6 +438,7 @@ def main() -> None:
     single_file_cases()
     compressed_cases()
     batch_cases()
+    bedrock_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

@@ -13,6 +13,17 @@ the token conventions are exactly the provider's (``anthropic.py``, ``openai.py`
   responses, ``canceled`` and ``expired`` ones batch requests never run: rows without usage.
 
 Every batch row is ``service_tier = batch``.
+
+* **bedrock-invocation-log**: the usage inside ``output.outputBodyJson`` when the body carries one (a
+  Converse body: ``bedrock.py``; an InvokeModel body of an Anthropic model: ``anthropic.py``), which wins
+  over the record's own counts because it is the response itself (it also splits cache writes by TTL);
+  else the counts Bedrock adds to every record (streams, whose bodies are lists of events, and models
+  whose bodies carry none): ``input.inputTokenCount`` (without the cache, as Converse counts it) +
+  ``input.cacheReadInputTokenCount`` + ``input.cacheWriteInputTokenCount``, and
+  ``output.outputTokenCount``. A record with an ``errorCode`` and no counts is an error response. The
+  model is ``modelId``; an ARN names the model by its last part (``…:inference-profile/us.anthropic.…``
+  is ``us.anthropic.…``, ``…:foundation-model/anthropic.…`` is ``anthropic.…``); an application
+  inference profile's or a provisioned model's ARN names no model and stays as it is (unpriced).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from typing import Any
 
 from ..capture import Capture
 from ..errors import BadCaptureError
-from . import anthropic, rule
+from . import anthropic, bedrock, rule
 from .base import Extracted, as_mapping, as_str, token_count
 from .detect import api_from_body
 from .registry import family
@@ -97,8 +108,57 @@ def _batch(found: LogRead) -> LogRead:
     return found
 
 
+def from_bedrock_log(record: Mapping[str, Any]) -> LogRead:
+    operation = as_str(record.get("operation")) or ""
+    api = bedrock.INVOKE if operation.startswith("InvokeModel") else bedrock.CONVERSE
+    given = as_mapping(record.get("input")) or {}
+    output = as_mapping(record.get("output")) or {}
+    body = as_mapping(output.get("outputBodyJson"))
+    missing = None
+    if body is not None:
+        rule.check_usage_object(body)
+    if body is not None and as_mapping(body.get("usage")) is not None:
+        ex = bedrock.invoke_from_json(body) if api == bedrock.INVOKE else bedrock.from_json(body)
+    elif "inputTokenCount" in given or "outputTokenCount" in output:
+        ex = _bedrock_counts(given, output)
+    else:
+        ex = Extracted()
+        missing = rule.ERROR_RESPONSE if record.get("errorCode") else None
+    ex.model = bedrock_model(as_str(record.get("modelId")))
+    return LogRead(api, ex, operation.endswith("Stream"), "bedrock", missing)
+
+
+def _bedrock_counts(given: Mapping[str, Any], output: Mapping[str, Any]) -> Extracted:
+    ex = Extracted()
+    read = token_count(given, "cacheReadInputTokenCount", "input")
+    write = token_count(given, "cacheWriteInputTokenCount", "input")
+    ex.cache_read_tokens, ex.cache_write_tokens = read, write
+    ex.cache_write_1h_tokens = None if write else 0  # the counts do not split writes by TTL
+    ex.input_tokens = token_count(given, "inputTokenCount", "input") + read + write
+    ex.output_tokens = token_count(output, "outputTokenCount", "output")
+    ex.reasoning_tokens = None if ex.output_tokens else 0  # nor say how much of the output was reasoning
+    ex.usage_source = "reported"
+    return ex
+
+
+_MODEL_ARN = ("inference-profile/", "foundation-model/")
+
+
+def bedrock_model(model_id: str | None) -> str | None:
+    """The model a ``modelId`` names: itself, or the model id at the end of an inference profile's or a
+    foundation model's ARN (other ARNs name no model: kept as they are)."""
+    if model_id is None or not model_id.startswith("arn:"):
+        return model_id
+    resource = model_id.split(":", 5)[-1]
+    for kind in _MODEL_ARN:
+        if resource.startswith(kind) and resource[len(kind) :]:
+            return resource[len(kind) :]
+    return model_id
+
+
 READERS: dict[str, Callable[[Mapping[str, Any]], LogRead]] = {
     "openai-batch": from_openai_batch,
     "anthropic-batch": from_anthropic_batch,
+    "bedrock-invocation-log": from_bedrock_log,
 }
 FORMATS = frozenset(READERS)

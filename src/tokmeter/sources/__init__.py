@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -35,6 +36,7 @@ from ..capture import FORMATS, BadCapture, Capture
 from ..config import settings
 from ..errors import UsageError
 from .batch import read_anthropic_batch, read_openai_batch
+from .bedrock_logs import read_bedrock_logs
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
@@ -42,6 +44,7 @@ from .har import read_har
 from .options import DEFAULT_READ, ReadOptions
 from .single_file import file_time, read_single_file
 from .sniff import (
+    EXPORT_TIME,
     HEAD_BYTES,
     LOG_FLAVOURS,
     SNIFF_LINES,
@@ -84,6 +87,8 @@ _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": 
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 # logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
 _PATH_READERS |= {"openai-batch": read_openai_batch, "anthropic-batch": read_anthropic_batch}
+_PATH_READERS |= {"bedrock-invocation-log": read_bedrock_logs}
+_CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
 
 
 class Input(NamedTuple):
@@ -142,6 +147,8 @@ def is_store(directory: Path) -> bool:
 def _is_capture_name(name: str) -> bool:
     if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *COMPRESSED))):
         return False
+    if _CLOUDWATCH_EXPORT.match(name):
+        return True
     return _plain_name(name).endswith(tuple(_BY_SUFFIX))
 
 
@@ -230,6 +237,8 @@ def detect_format(path: Path, hint: str | None = None) -> str:
         head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"data:", b"event:", b":")):
         return "sse"
+    if EXPORT_TIME.match(head) and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
+        return logged  # a CloudWatch Logs export: each line the event's time, then the logged record
     first_line = head.split(b"\n", 1)[0]
     if head.startswith(b"{"):
         seen = _sniff(path)

@@ -10,6 +10,7 @@ beside it are read on.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,14 +20,16 @@ from ..capture import BadCapture, Capture, fingerprint
 from ..config import settings
 from .capture_log import LineReader
 
+_LIMIT_ENV = "TOKMETER_MAX_LINE_BYTES"
 # (record, source, offset, line) -> the capture(s) of one record; ValueError: not a record of the format
 ToCaptures = Callable[[dict[str, Any], str, int, int], Iterator[Capture]]
 
 
 def read_records(
-    handle: LineReader, source: str, fmt: str, to_captures: ToCaptures
+    handle: LineReader, source: str, fmt: str, to_captures: ToCaptures, strip: re.Pattern[bytes] | None = None
 ) -> Iterator[Capture | BadCapture]:
-    """Every capture of a JSON Lines file of ``fmt`` records, in file order; bad lines as ``BadCapture``."""
+    """Every capture of a JSON Lines file of ``fmt`` records, in file order; bad lines as ``BadCapture``.
+    ``strip``: a prefix some lines carry before their JSON (a CloudWatch Logs export's event time)."""
     offset, number = 0, 0
     limit = settings().max_line_bytes
     while raw := handle.readline(limit + 1):
@@ -36,11 +39,13 @@ def read_records(
         if len(raw) > limit and not raw.endswith(b"\n"):
             digest, size = _skip(handle, raw)
             offset += size - len(raw)
-            reason = f"line longer than {limit:,} bytes: set aside unread (raise TOKMETER_MAX_LINE_BYTES to read it)"
+            reason = f"line longer than {limit:,} bytes: set aside unread (raise {_LIMIT_ENV} to read it)"
             yield BadCapture(source, here, reason, number, fmt, digest, size)
             continue
         if here == 0 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        if strip is not None and (found := strip.match(raw)) is not None:
+            raw = raw[found.end() :]
         if raw.strip():
             yield from _line(raw, source, here, number, fmt, to_captures)
 

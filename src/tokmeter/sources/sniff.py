@@ -46,6 +46,8 @@ CLAUDE_FIELDS = frozenset(
 )
 # A JSON string, or a bracket or colon outside one: enough to find the top-level keys of a line's head.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+# A CloudWatch Logs export's line: the event's time, a space, then the event (a logged record).
+EXPORT_TIME = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z (?=\{)")
 SHOWN_FIELDS = 6  # at most this many field names in the reason of a file of no known format
 
 
@@ -83,6 +85,8 @@ def sniff_lines(heads: Iterable[bytes]) -> Sniffed:
     for count, head in enumerate(heads):
         if count >= SNIFF_LINES:
             break
+        if (stamp := EXPORT_TIME.match(head)) is not None:
+            head = head[stamp.end() :]  # a CloudWatch Logs export's line: the event's time, then the event
         seen.flavour = sniff_line(head) or _sniff_fields(head, seen)
         if seen.flavour is not None:
             return seen
@@ -129,6 +133,7 @@ def log_flavour(keys: set[str], head: bytes) -> str | None:
 LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
     "anthropic-batch": lambda keys, _head: {"custom_id", "result"} <= keys,
     "openai-batch": lambda keys, _head: "custom_id" in keys and bool(keys & {"response", "error"}),
+    "bedrock-invocation-log": lambda keys, head: "schemaType" in keys and b'"ModelInvocationLog"' in head,
 }
 
 
