@@ -425,6 +425,47 @@ def bedrock_cases() -> None:
     )
 
 
+def litellm_payload(n: int, **fields: object) -> dict:
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    response = {
+        "id": f"chatcmpl-l{n}",
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [],
+        "usage": usage,
+    }
+    return {
+        "id": f"chatcmpl-l{n}",
+        "call_type": "acompletion",
+        "status": "success",
+        "custom_llm_provider": "openai",
+        "startTime": 1762164000.0,
+        "model": "gpt-4o",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "metadata": {"user_api_key_hash": "sk-CANARY-hash", "user_api_key_alias": "svc"},
+        "messages": [{"role": "user", "content": CANARY}],
+        "response": response,
+        **fields,
+    }
+
+
+def litellm_cases() -> None:
+    cut = json.dumps(litellm_payload(9)).encode()
+    logged_case(
+        "litellm",
+        [litellm_payload(1), litellm_payload(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(litellm_payload(3, response={"object": "chat.completion", "usage": "many"})).encode(),
+            json.dumps(litellm_payload(4, response=None, prompt_tokens="ten")).encode(),
+            json.dumps(litellm_payload(5, call_type=None)).encode(),
+            json.dumps(litellm_payload(6, startTime="yesterday")).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -439,6 +480,7 @@ def main() -> None:
     compressed_cases()
     batch_cases()
     bedrock_cases()
+    litellm_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

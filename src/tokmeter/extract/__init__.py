@@ -21,7 +21,7 @@ import orjson
 from ..capture import Capture
 from ..errors import BadCaptureError
 from ..schema import Tag, UsageRow, tag_list
-from . import anthropic, bedrock, cohere, estimate, gemini, logs, openai, rule, transcripts
+from . import anthropic, bedrock, cohere, estimate, gateways, gemini, logs, openai, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
@@ -35,6 +35,8 @@ __all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 
 # The providers: importing a provider module registers its API families (registry.py).
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
+# Logged records (batch results, invocation and gateway logs, OpenTelemetry): each format's reader.
+LOGGED = {**logs.READERS, **gateways.READERS}
 
 
 def extract_row(capture: Capture) -> UsageRow:
@@ -93,8 +95,8 @@ def _reading(
         notes = RowNotes(missing=rule.NO_USAGE if read.extracted.usage_source == "missing" else None)
         provider = read.provider or infer_provider(meta, path, read.api)
         return read.api, read.extracted, read.stream, provider, notes
-    if capture.format in logs.FORMATS:  # batch results, invocation and gateway logs, OpenTelemetry
-        logged = logs.read(capture)
+    if capture.format in LOGGED:
+        logged = logs.read(capture, LOGGED)
         provider = logged.provider or infer_provider(meta, path, logged.api)
         missing = logged.missing if logged.extracted.usage_source == "missing" else None
         return logged.api, logged.extracted, logged.stream, provider, RowNotes(missing=missing)

@@ -52,12 +52,16 @@ class LogRead:
     missing: str | None = None
 
 
-def read(capture: Capture) -> LogRead:
-    """The reading of one logged record (``capture.body`` is the record as its source read it)."""
+Reader = Callable[[Mapping[str, Any]], LogRead]
+
+
+def read(capture: Capture, readers: Mapping[str, Reader]) -> LogRead:
+    """The reading of one logged record (``capture.body`` is the record as its source read it), by the
+    reader of its format in ``readers``."""
     record = as_mapping(capture.body)
     if record is None:
         raise BadCaptureError(f"a {capture.format} record must be a JSON object")
-    found = READERS[capture.format](record)
+    found = readers[capture.format](record)
     if found.missing is None and found.extracted.usage_source == "missing":
         found.missing = rule.NO_USAGE
     return found
@@ -71,7 +75,7 @@ def from_openai_batch(record: Mapping[str, Any]) -> LogRead:
     if failed:
         return _batch(LogRead(None, Extracted(), missing=rule.ERROR_RESPONSE))
     if body.get("object") == "list":
-        return _batch(LogRead(None, _embeddings(body)))
+        return _batch(LogRead(None, embeddings_usage(body)))
     return _batch(_provider_body(body, "response.body"))
 
 
@@ -94,7 +98,8 @@ def _provider_body(body: Mapping[str, Any], where: str) -> LogRead:
     return LogRead(api, api_family.from_json(body))
 
 
-def _embeddings(body: Mapping[str, Any]) -> Extracted:
+def embeddings_usage(body: Mapping[str, Any]) -> Extracted:
+    """An OpenAI embeddings list: input is ``usage.prompt_tokens``, there is no output."""
     usage = as_mapping(body.get("usage"))
     ex = Extracted(model=as_str(body.get("model")))
     if usage is not None:
@@ -156,9 +161,8 @@ def bedrock_model(model_id: str | None) -> str | None:
     return model_id
 
 
-READERS: dict[str, Callable[[Mapping[str, Any]], LogRead]] = {
+READERS: dict[str, Reader] = {
     "openai-batch": from_openai_batch,
     "anthropic-batch": from_anthropic_batch,
     "bedrock-invocation-log": from_bedrock_log,
 }
-FORMATS = frozenset(READERS)

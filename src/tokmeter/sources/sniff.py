@@ -134,6 +134,9 @@ LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
     "anthropic-batch": lambda keys, _head: {"custom_id", "result"} <= keys,
     "openai-batch": lambda keys, _head: "custom_id" in keys and bool(keys & {"response", "error"}),
     "bedrock-invocation-log": lambda keys, head: "schemaType" in keys and b'"ModelInvocationLog"' in head,
+    "litellm": lambda keys, _head: (
+        "call_type" in keys and bool(keys & {"startTime", "response_cost", "status"})
+    ),
 }
 
 
