@@ -466,6 +466,44 @@ def litellm_cases() -> None:
     )
 
 
+def otel_request(n: int, usage: object = 10, **span_fields: object) -> dict:
+    attrs = [
+        {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+        {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+        {"key": "gen_ai.response.id", "value": {"stringValue": f"chatcmpl-o{n}"}},
+        {
+            "key": "gen_ai.usage.input_tokens",
+            "value": {"intValue": str(usage) if isinstance(usage, int) else usage},
+        },
+        {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "5"}},
+        {"key": "gen_ai.input.messages", "value": {"stringValue": CANARY}},
+    ]
+    span = {
+        "traceId": "ab" * 16,
+        "spanId": f"{n:016x}",
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": "1762164000000000000",
+    }
+    span = {**span, "attributes": attrs, **span_fields}
+    return {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]}
+
+
+def otel_cases() -> None:
+    cut = json.dumps(otel_request(9)).encode()
+    logged_case(
+        "otel",
+        [otel_request(1), otel_request(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(otel_request(3, usage=-4)).encode(),
+            json.dumps(otel_request(4, usage={"many": 1})).encode(),
+            json.dumps({"resourceSpans": {"not": "a list"}}).encode(),
+            json.dumps(otel_request(5, startTimeUnixNano="soon")).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -481,6 +519,7 @@ def main() -> None:
     batch_cases()
     bedrock_cases()
     litellm_cases()
+    otel_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

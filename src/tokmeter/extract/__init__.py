@@ -21,7 +21,7 @@ import orjson
 from ..capture import Capture
 from ..errors import BadCaptureError
 from ..schema import Tag, UsageRow, tag_list
-from . import anthropic, bedrock, cohere, estimate, gateways, gemini, logs, openai, rule, transcripts
+from . import anthropic, bedrock, cohere, estimate, gateways, gemini, logs, openai, otel, rule, transcripts
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
@@ -36,7 +36,7 @@ __all__ = ["Extracted", "RowNotes", "Tally", "extract_row", "read_capture"]
 # The providers: importing a provider module registers its API families (registry.py).
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
 # Logged records (batch results, invocation and gateway logs, OpenTelemetry): each format's reader.
-LOGGED = {**logs.READERS, **gateways.READERS}
+LOGGED = {**logs.READERS, **gateways.READERS, **otel.READERS}
 
 
 def extract_row(capture: Capture) -> UsageRow:

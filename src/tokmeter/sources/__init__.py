@@ -43,6 +43,7 @@ from .codex import read_codex
 from .har import read_har
 from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
+from .otel import read_otel
 from .single_file import file_time, read_single_file
 from .sniff import (
     EXPORT_TIME,
@@ -88,7 +89,7 @@ _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": 
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 # logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
 _PATH_READERS |= {"openai-batch": read_openai_batch, "anthropic-batch": read_anthropic_batch}
-_PATH_READERS |= {"bedrock-invocation-log": read_bedrock_logs, "litellm": read_litellm}
+_PATH_READERS |= {"bedrock-invocation-log": read_bedrock_logs, "litellm": read_litellm, "otel": read_otel}
 _CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
 
 

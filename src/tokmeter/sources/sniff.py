@@ -137,6 +137,7 @@ LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
     "litellm": lambda keys, _head: (
         "call_type" in keys and bool(keys & {"startTime", "response_cost", "status"})
     ),
+    "otel": lambda keys, _head: bool(keys & {"resourceSpans", "resourceLogs", "resourceMetrics"}),
 }
 
 
