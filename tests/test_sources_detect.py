@@ -21,7 +21,9 @@ FILES = sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.name != "READM
 def test_every_logged_format_has_samples() -> None:
     folders = {p.parent.name for p in FILES}
     assert folders <= set(FORMATS)
-    assert {"openai-batch", "anthropic-batch", "bedrock-invocation-log", "litellm", "otel"} <= folders
+    assert {"openai-batch", "anthropic-batch", "bedrock-invocation-log", "litellm", "otel", "kong"} | {
+        "cloudflare-ai-gateway"
+    } <= folders
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -13,7 +13,8 @@ AUTO = "auto"
 FORMATS = (
     *(AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex"),
     # logs other systems write (sources/batch.py and its siblings, issue #20)
-    *("openai-batch", "anthropic-batch", "bedrock-invocation-log", "litellm", "otel"),
+    *("openai-batch", "anthropic-batch", "bedrock-invocation-log", "litellm", "otel", "kong"),
+    "cloudflare-ai-gateway",
 )
 
 

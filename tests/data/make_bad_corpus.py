@@ -504,6 +504,72 @@ def otel_cases() -> None:
     )
 
 
+def kong_entry(n: int, usage: object = None, **fields: object) -> dict:
+    usage = usage if usage is not None else {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    meta = {"provider_name": "openai", "request_model": "gpt-4o", "response_model": "gpt-4o"}
+    return {
+        "request": {
+            "id": f"kong-{n}",
+            "uri": "/chat",
+            "method": "POST",
+            "headers": {"authorization": "REDACTED", "x-prompt": CANARY},
+        },
+        "response": {"status": 200, "headers": {}},
+        "latencies": {"kong": 1, "proxy": 100, "request": 101},
+        "started_at": 1762164000000,
+        "client_ip": "127.0.0.1",
+        "ai": {"proxy": {"meta": meta, "usage": usage, "payload": {"request": CANARY}}},
+        **fields,
+    }
+
+
+def cloudflare_record(n: int, **fields: object) -> dict:
+    record = {
+        "id": f"cf-{n}",
+        "created_at": "2025-11-03T10:20:01Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+    }
+    return {
+        **record,
+        "success": True,
+        "status_code": 200,
+        "cached": False,
+        "tokens_in": 10,
+        "tokens_out": 5,
+        **fields,
+    }
+
+
+def gateway_cases() -> None:
+    cut = json.dumps(kong_entry(9)).encode()
+    logged_case(
+        "kong",
+        [kong_entry(1), kong_entry(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(kong_entry(3, usage={"prompt_tokens": "10", "completion_tokens": 5})).encode(),
+            json.dumps(kong_entry(4, usage=[10, 5])).encode(),
+            json.dumps(kong_entry(5, ai="proxy")).encode(),
+            json.dumps(kong_entry(6, started_at="noon")).encode(),
+        ],
+        rows=2,
+    )
+    cut = json.dumps(cloudflare_record(9)).encode()
+    logged_case(
+        "cloudflare-ai-gateway",
+        [cloudflare_record(1), cloudflare_record(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(cloudflare_record(3, tokens_in=-1)).encode(),
+            json.dumps(cloudflare_record(4, tokens_out=2.5)).encode(),
+            json.dumps(cloudflare_record(5, created_at=[2025])).encode(),
+            json.dumps(cloudflare_record(6, status_code="teapot")).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -520,6 +586,7 @@ def main() -> None:
     bedrock_cases()
     litellm_cases()
     otel_cases()
+    gateway_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

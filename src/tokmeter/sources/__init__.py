@@ -40,6 +40,7 @@ from .bedrock_logs import read_bedrock_logs
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
+from .gateway_logs import read_cloudflare, read_kong
 from .har import read_har
 from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
@@ -90,6 +91,7 @@ _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 # logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
 _PATH_READERS |= {"openai-batch": read_openai_batch, "anthropic-batch": read_anthropic_batch}
 _PATH_READERS |= {"bedrock-invocation-log": read_bedrock_logs, "litellm": read_litellm, "otel": read_otel}
+_PATH_READERS |= {"kong": read_kong, "cloudflare-ai-gateway": read_cloudflare}
 _CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
 
 

@@ -138,6 +138,8 @@ LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
         "call_type" in keys and bool(keys & {"startTime", "response_cost", "status"})
     ),
     "otel": lambda keys, _head: bool(keys & {"resourceSpans", "resourceLogs", "resourceMetrics"}),
+    "kong": lambda keys, _head: {"started_at", "latencies"} <= keys or {"ai", "started_at"} <= keys,
+    "cloudflare-ai-gateway": lambda keys, _head: {"tokens_in", "tokens_out"} <= keys,
 }
 
 
