@@ -13,7 +13,9 @@ import pytest
 from sources_helpers import SAMPLES, priced, rows_of
 from test_pricing import _reference_cost
 from tokmeter.extract.logs import bedrock_model
+from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.sources.bedrock_logs import caller
+from tokmeter.store.local import Store
 
 FOLDER = SAMPLES / "bedrock-invocation-log"
 S3_OBJECT = FOLDER / "bedrock-2025-s3-object.json"
@@ -91,3 +93,31 @@ def test_model_ids_and_arns(model_id: str, model: str) -> None:
 def test_caller_is_the_role_session_or_the_user() -> None:
     assert caller("arn:aws:sts::123456789012:assumed-role/DataPipelineRole/etl-nightly") == "etl-nightly"
     assert caller("arn:aws:iam::123456789012:user/dheeraj") == "dheeraj"
+
+
+def test_a_request_logged_and_captured_is_one_row(tmp_path: Path) -> None:
+    """The capture proxy in front of Bedrock keys its row on the x-amzn-RequestId header, which is the
+    invocation log's requestId: ingesting both gives one row per request."""
+    rec = records(S3_OBJECT)[0]
+    body = rec["output"]["outputBodyJson"]
+    capture = {
+        "ts": rec["timestamp"],
+        "provider": "bedrock",
+        "method": "POST",
+        "path": f"/model/{rec['modelId']}/converse",
+        "status": 200,
+        "response_headers": {"x-amzn-RequestId": rec["requestId"], "content-type": "application/json"},
+        "body": json.dumps(body),
+    }
+    proxy = tmp_path / "proxy.jsonl"
+    proxy.write_text(json.dumps(capture) + "\n")
+    store = Store(tmp_path / "store")
+    report = run_ingest([proxy, S3_OBJECT], store)
+    assert not report.bad
+    stored = store.scan().collect()
+    assert stored.height == len(records(S3_OBJECT))
+    (row,) = stored.filter(stored["request_id"] == rec["requestId"]).to_dicts()
+    assert (row["input_tokens"], row["output_tokens"]) == (
+        body["usage"]["inputTokens"],
+        body["usage"]["outputTokens"],
+    )
