@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple, Protocol, cast
 
 import orjson
 
@@ -88,10 +88,36 @@ _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long
 UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
+
+
+class _LoggedReader(Protocol):
+    """A reader of logged records (issue #20's formats), from the start or from a checkpoint."""
+
+    def __call__(
+        self,
+        handle: IO[bytes],
+        path: Path,
+        file_time: datetime | None,
+        opener: Callable[[Path], IO[bytes]],
+        options: ReadOptions,
+        start_offset: int = 0,
+        start_line: int = 1,
+    ) -> Iterator[Capture | BadCapture]: ...
+
+
 # logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
-_PATH_READERS |= {"openai-batch": read_openai_batch, "anthropic-batch": read_anthropic_batch}
-_PATH_READERS |= {"bedrock-invocation-log": read_bedrock_logs, "litellm": read_litellm, "otel": read_otel}
-_PATH_READERS |= {"kong": read_kong, "cloudflare-ai-gateway": read_cloudflare}
+_LOGGED_READERS: dict[str, _LoggedReader] = {
+    "openai-batch": read_openai_batch,
+    "anthropic-batch": read_anthropic_batch,
+    "bedrock-invocation-log": read_bedrock_logs,
+    "litellm": read_litellm,
+    "otel": read_otel,
+    "kong": read_kong,
+    "cloudflare-ai-gateway": read_cloudflare,
+}
+_PATH_READERS |= _LOGGED_READERS
+# JSON Lines that ``ingest --follow`` reads on from a checkpoint as they grow, as it reads capture logs
+FOLLOWED_LOGS = frozenset(_LOGGED_READERS)
 _CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
 
 
@@ -324,6 +350,19 @@ def read_captures(
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+
+
+def read_lines(
+    fmt: str,
+    handle: IO[bytes],
+    source: str,
+    file_time: datetime | None,
+    start: tuple[int, int],
+    options: ReadOptions = DEFAULT_READ,
+) -> Iterator[Capture | BadCapture]:
+    """The records of whole lines of a followed file of a logged-record format (``FOLLOWED_LOGS``),
+    ``start`` the byte offset and line number of the handle's first byte in the file."""
+    yield from _LOGGED_READERS[fmt](handle, Path(source), file_time, open_bytes, options, *start)
 
 
 def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:

@@ -52,11 +52,13 @@ def read_openai_batch(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         yield Capture(source, offset, openai_meta(record, options), record, line, file_time, OPENAI)
 
-    return read_records(handle, str(path), OPENAI, to_captures)
+    return read_records(handle, str(path), OPENAI, to_captures, start=(start_offset, start_line))
 
 
 def openai_meta(record: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
@@ -87,6 +89,8 @@ def read_anthropic_batch(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     found = _BATCH_ID.search(path.name)
     batch = found.group() if found else path.name
@@ -96,7 +100,7 @@ def read_anthropic_batch(
             source, offset, anthropic_meta(record, batch, options), record, line, file_time, ANTHROPIC
         )
 
-    return read_records(handle, str(path), ANTHROPIC, to_captures)
+    return read_records(handle, str(path), ANTHROPIC, to_captures, start=(start_offset, start_line))
 
 
 def anthropic_meta(record: dict[str, Any], batch: str, options: ReadOptions) -> dict[str, Any]:

@@ -44,11 +44,15 @@ def read_bedrock_logs(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         yield Capture(source, offset, bedrock_meta(record), record, line, file_time, FORMAT)
 
-    return read_records(handle, str(path), FORMAT, to_captures, strip=EXPORT_TIME)
+    return read_records(
+        handle, str(path), FORMAT, to_captures, strip=EXPORT_TIME, start=(start_offset, start_line)
+    )
 
 
 def bedrock_meta(record: dict[str, Any]) -> dict[str, Any]:

@@ -51,12 +51,14 @@ def read_kong(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         for plugin, meta in kong_calls(record):
             yield Capture(source, offset, meta, {"plugin": plugin, "entry": record}, line, file_time, KONG)
 
-    return read_records(handle, str(path), KONG, to_captures)
+    return read_records(handle, str(path), KONG, to_captures, start=(start_offset, start_line))
 
 
 def kong_calls(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -114,11 +116,13 @@ def read_cloudflare(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         yield Capture(source, offset, cloudflare_meta(record), record, line, file_time, CLOUDFLARE)
 
-    return read_records(handle, str(path), CLOUDFLARE, to_captures)
+    return read_records(handle, str(path), CLOUDFLARE, to_captures, start=(start_offset, start_line))
 
 
 def cloudflare_meta(record: dict[str, Any]) -> dict[str, Any]:

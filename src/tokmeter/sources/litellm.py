@@ -49,11 +49,13 @@ def read_litellm(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         yield Capture(source, offset, litellm_meta(record), record, line, file_time, FORMAT)
 
-    return read_records(handle, str(path), FORMAT, to_captures)
+    return read_records(handle, str(path), FORMAT, to_captures, start=(start_offset, start_line))
 
 
 def litellm_meta(record: dict[str, Any]) -> dict[str, Any]:

@@ -55,12 +55,14 @@ def read_otel(
     file_time: datetime | None,
     opener: Callable[[Path], IO[bytes]],
     options: ReadOptions,
+    start_offset: int = 0,
+    start_line: int = 1,
 ) -> Iterator[Capture | BadCapture]:
     def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
         for body in model_calls(record):
             yield Capture(source, offset, otel_meta(body), body, line, file_time, FORMAT)
 
-    return read_records(handle, str(path), FORMAT, to_captures)
+    return read_records(handle, str(path), FORMAT, to_captures, start=(start_offset, start_line))
 
 
 def model_calls(request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,11 +26,18 @@ ToCaptures = Callable[[dict[str, Any], str, int, int], Iterator[Capture]]
 
 
 def read_records(
-    handle: LineReader, source: str, fmt: str, to_captures: ToCaptures, strip: re.Pattern[bytes] | None = None
+    handle: LineReader,
+    source: str,
+    fmt: str,
+    to_captures: ToCaptures,
+    strip: re.Pattern[bytes] | None = None,
+    start: tuple[int, int] = (0, 1),
 ) -> Iterator[Capture | BadCapture]:
     """Every capture of a JSON Lines file of ``fmt`` records, in file order; bad lines as ``BadCapture``.
-    ``strip``: a prefix some lines carry before their JSON (a CloudWatch Logs export's event time)."""
-    offset, number = 0, 0
+    ``strip``: a prefix some lines carry before their JSON (a CloudWatch Logs export's event time).
+    ``start``: the byte offset and line number of the handle's first byte (a followed file read on from
+    its checkpoint, like a capture log)."""
+    offset, number = start[0], start[1] - 1
     limit = settings().max_line_bytes
     while raw := handle.readline(limit + 1):
         here = offset
