@@ -4,16 +4,21 @@ the gateways' own usage sums, cache and reasoning unknown, attribution from cons
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sources_helpers import SAMPLES, priced, rows_of
 from test_pricing import _reference_cost
+from tokmeter.store.local import Store
 
 KONG = SAMPLES / "kong" / "file-log.json"
 CLOUDFLARE = SAMPLES / "cloudflare-ai-gateway" / "logpush-2025-11-03.jsonl"
 
 
-def records(path):  # noqa: ANN001, ANN201
+def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -78,3 +83,19 @@ def test_gateway_rows_are_priced_at_standard_rates() -> None:
     for row, got in zip(rows, priced(rows), strict=True):
         want = _reference_cost({**row, "cache_read_tokens": 0, "cache_write_tokens": 0})
         assert want is not None and want > 0 and got["cost_usd"] == want, row["model"]
+
+
+def test_a_gateway_log_piped_in_with_its_format(isolated_store: Path) -> None:
+    """``tail -f kong.log | tokmeter ingest - --format kong``: logged records are read from standard
+    input too (their format named, as standard input is a capture log unless told)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tokmeter", "ingest", "-", "--format", "kong"],
+        input=KONG.read_text(),
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    stored = Store(isolated_store).scan().collect()
+    assert sorted(stored["request_id"].to_list()) == sorted(r["request_id"] for r in rows_of(KONG))

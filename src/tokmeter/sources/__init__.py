@@ -336,7 +336,7 @@ def read_captures(
     (the Claude Code user)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
     if str(path) == STDIN:
-        yield from _read_stdin(fmt)
+        yield from _read_stdin(fmt, options)
         return
     if fmt == UNKNOWN:
         yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
@@ -365,9 +365,10 @@ def read_lines(
     yield from _LOGGED_READERS[fmt](handle, Path(source), file_time, open_bytes, options, *start)
 
 
-def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
-    """Captures from standard input: a capture log stream (or a token log, a HAR, one SSE stream or JSON
-    body). Its time is now: a record without its own ``ts`` is stamped with the time it was read."""
+def _read_stdin(fmt: str, options: ReadOptions) -> Iterator[Capture | BadCapture]:
+    """Captures from standard input: a capture log stream (or a token log, a HAR, logged records of the
+    ``--format`` given, one SSE stream or JSON body). Its time is now: a record without its own ``ts`` is
+    stamped with the time it was read."""
     from contextlib import nullcontext
     from dataclasses import replace
     from datetime import UTC, datetime
@@ -375,6 +376,8 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
     handle, now = sys.stdin.buffer, datetime.now(UTC)
     if fmt in _LINE_READERS:
         yield from _LINE_READERS[fmt](handle, STDIN_SOURCE, now)
+    elif fmt in _LOGGED_READERS:
+        yield from _LOGGED_READERS[fmt](handle, Path(STDIN_SOURCE), now, open_bytes, options)
     elif fmt in ("sse", "json"):
         opener = cast(Callable[[Path], IO[bytes]], lambda _path: nullcontext(handle))  # left open
         found = read_single_file(Path(STDIN_SOURCE), fmt, opener, META_SUFFIX)
