@@ -4,6 +4,7 @@ other, plain and gzipped (as S3 stores them), and one ingest of them all through
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -49,3 +50,12 @@ def test_the_whole_sample_tree_through_the_cli(isolated_store: Path) -> None:
     assert set(stored["source"].map_elements(lambda s: Path(s).parent.name, return_dtype=str)) == {
         p.parent.name for p in FILES
     }
+
+
+def test_a_capture_record_with_a_gateways_fields_stays_a_capture_log(tmp_path: Path) -> None:
+    """A proxy may log a gateway's fields beside the response (latencies, started_at): its ``body`` makes
+    it a capture record."""
+    line = {"ts": "2026-11-03T10:00:00Z", "started_at": 1, "latencies": {}, "status": 200, "body": "{}"}
+    path = tmp_path / "proxy.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    assert detect_format(path) == "capture-log"

@@ -121,7 +121,10 @@ def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
 
 
 def log_flavour(keys: set[str], head: bytes) -> str | None:
-    """The format of a record other systems log, as its top-level keys tell (``LOG_FLAVOURS``)."""
+    """The format of a record other systems log, as its top-level keys tell (``LOG_FLAVOURS``); a line
+    with a ``body`` is a capture record, whatever else it carries."""
+    if "body" in keys:
+        return None
     for name, test in LOG_FLAVOURS.items():
         if test(keys, head):
             return name
