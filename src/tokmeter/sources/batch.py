@@ -7,8 +7,8 @@ provider's. Every row is ``service_tier = batch`` (priced at batch rates, ``pric
 * **openai-batch**: ``{"id": "batch_req_…", "custom_id", "response": {"status_code", "request_id",
   "body"}, "error"}``. ``request_id`` is ``response.request_id`` (the ``x-request-id`` the API gave the
   request), else the line's ``id``; the status is ``response.status_code``; the endpoint is told by the
-  body (``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``). A line of the error file
-  (``"response": null``, ``"error": {"code", "message"}``) is a row without usage.
+  body (``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``, ``/v1/completions``). A line of
+  the error file (``"response": null``, ``"error": {"code", "message"}``) is a row without usage.
 * **anthropic-batch**: ``{"custom_id", "result": {"type": "succeeded", "message": {…}}}``; ``errored``,
   ``canceled`` and ``expired`` results are rows without usage. ``request_id`` is the message id
   (``msg_…``); a result without one is ``<batch>:<custom_id>``, the batch being the ``msgbatch_…`` id in
@@ -37,6 +37,7 @@ _OPENAI_PATHS = {
     "chat.completion": "/v1/chat/completions",
     "response": "/v1/responses",
     "list": "/v1/embeddings",
+    "text_completion": "/v1/completions",
 }
 ANTHROPIC_RESULTS = ("succeeded", "errored", "canceled", "expired")
 

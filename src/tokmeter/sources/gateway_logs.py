@@ -5,12 +5,12 @@ Logpush and the logs API give them). Both are JSON Lines of the gateway's own re
 **kong**: Kong's log serializer entry (``request``, ``response``, ``latencies``, ``started_at``,
 ``consumer``, ...). Its ``ai`` object holds one entry per AI plugin that called a model (``ai.proxy`` since
 Kong 3.8, ``ai.ai-proxy`` and other plugin names before), each with ``usage`` and ``meta``; each is one
-capture (an entry of a route without AI plugins is none). ``request_id`` of the proxied call: the upstream
-provider's id from the response headers (``x-request-id``, ``request-id``, ``x-amzn-requestid``: what a
-capture proxy between Kong and the provider keys on), else Kong's ``request.id``; another AI plugin's call
-(``ai-request-transformer``, ...) is ``<that id>:<plugin>``. ``ts``: ``started_at`` (epoch milliseconds). ``user``: the consumer's
-``username``, else its ``custom_id``, else its ``id``. ``tags``: ``service``, ``route`` (their names) and
-``workspace``.
+capture (an entry of a route without AI plugins is none). ``request_id`` of the proxied call: the
+upstream provider's id from the response headers (``x-request-id``, ``request-id``, ``x-amzn-requestid``:
+what a capture proxy between Kong and the provider keys on), else Kong's ``request.id``; another AI
+plugin's call (``ai-request-transformer``, ...) is ``<that id>:<plugin>``. ``ts``: ``started_at`` (epoch
+milliseconds). ``user``: the consumer's ``username``, else its ``custom_id``, else its ``id``. ``tags``:
+``service``, ``route`` (their names) and ``workspace``.
 
 **cloudflare-ai-gateway**: ``{"id", "created_at", "provider", "model", "tokens_in", "tokens_out",
 "cached", "success", "status_code", "metadata", ...}``. ``request_id``: ``id`` (the log id AI Gateway

@@ -15,11 +15,11 @@ values (``{"intValue": "12"}``, ``{"stringValue": …}``) turned into plain ones
 reads its usage. Its metadata: ``ts`` the span's start (``startTimeUnixNano``) or the record's time
 (``timeUnixNano``, else ``observedTimeUnixNano``); ``request_id`` ``gen_ai.response.id`` (the response id
 an instrumented client saw; a span and an inference event of the same call share it), else a
-``request_id`` attribute, else ``otel:<trace id>:<span id>`` for a span, ``claude-code:<session.id>:<event.sequence>``
-for a Claude Code event (its events carry no API request id: the same call read from a transcript too is
-a second row), else none (the capture's digest); ``user`` ``user.email`` / ``enduser.id`` / ``user.id``; ``session`` ``session.id`` or
-``gen_ai.conversation.id``; ``tags`` ``service`` (the resource's ``service.name``) and, for Claude Code,
-``organization_id``.
+``request_id`` attribute, else ``otel:<trace id>:<span id>`` for a span,
+``claude-code:<session.id>:<event.sequence>`` for a Claude Code event (its events carry no API request
+id: the same call read from a transcript too is a second row), else none (the capture's digest); ``user``
+``user.email`` / ``enduser.id`` / ``user.id``; ``session`` ``session.id`` or ``gen_ai.conversation.id``;
+``tags`` ``service`` (the resource's ``service.name``) and, for Claude Code, ``organization_id``.
 """
 
 from __future__ import annotations
