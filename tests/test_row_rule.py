@@ -75,6 +75,15 @@ ROWS = {
     "error response": capture("<html>502 Bad Gateway</html>", status=502),
     "body not recorded": capture(""),
     "JSON body cut": capture(json.dumps(CHAT_DOC)[:40]),
+    "batch request not run": Capture(
+        "msgbatch_1_results.jsonl",
+        0,
+        {"ts": TS},
+        {"custom_id": "a", "result": {"type": "expired"}},
+        1,
+        None,
+        "anthropic-batch",
+    ),
     "response without usage": capture(
         {"id": "resp_1", "object": "response", "status": "queued"}, path="/v1/responses"
     ),

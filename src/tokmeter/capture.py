@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+FORMATS: tuple[str, ...]  # the formats below, then the logs other systems write (``LOGGED_FORMATS``)
+
 # Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
 # ``--format`` and of ``Capture.format``. Light on purpose: the CLI builds its choices from it at start-up.
 AUTO = "auto"
@@ -59,3 +61,17 @@ class BadCapture:
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+# The logs other systems write (issue #20: sources/batch.py and its siblings), kept apart from the list
+# above so that each list of formats is added to on its own.
+LOGGED_FORMATS = (
+    "openai-batch",
+    "anthropic-batch",
+    "bedrock-invocation-log",
+    "litellm",
+    "otel",
+    "kong",
+    "cloudflare-ai-gateway",
+)
+FORMATS += LOGGED_FORMATS

@@ -322,6 +322,254 @@ def compressed_cases() -> None:
     file_case("not-gzip-at-all.jsonl.gz", b"this is not gzip data", rows=0, bad=1)
 
 
+def logged_case(fmt: str, good_lines: list[dict], bad_lines: list[bytes], rows: int) -> None:
+    """A logged-record file (issue #20): a good record, the bad lines (truncated, wrong-typed), a good
+    record; every bad line is one bad capture."""
+    first, *rest = [json.dumps(line).encode() for line in good_lines]
+    (OUT / f"{fmt}-bad-records.jsonl").write_bytes(b"\n".join([first, *bad_lines, *rest]) + b"\n")
+    MANIFEST[f"{fmt}-bad-records.jsonl"] = {"rows": rows, "bad": len(bad_lines)}
+
+
+def openai_batch_line(n: int, usage: object) -> dict:
+    body = {
+        "id": f"chatcmpl-b{n}",
+        "object": "chat.completion",
+        "created": 1762164000,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": CANARY}}],
+        "usage": usage,
+    }
+    response = {"status_code": 200, "request_id": f"req_b{n}", "body": body}
+    return {"id": f"batch_req_{n}", "custom_id": f"r-{n}", "response": response, "error": None}
+
+
+def anthropic_batch_line(n: int, usage: object) -> dict:
+    message = {
+        "id": f"msg_b{n}",
+        "type": "message",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": CANARY}],
+    }
+    return {"custom_id": f"r-{n}", "result": {"type": "succeeded", "message": {**message, "usage": usage}}}
+
+
+def batch_cases() -> None:
+    good = {"prompt_tokens": 10, "completion_tokens": 5}
+    cut = json.dumps(openai_batch_line(9, good)).encode()
+    logged_case(
+        "openai-batch",
+        [openai_batch_line(1, good), openai_batch_line(2, good)],
+        [
+            cut[: len(cut) // 2],  # truncated
+            json.dumps(openai_batch_line(3, {"prompt_tokens": "ten", "completion_tokens": 5})).encode(),
+            json.dumps({"id": "batch_req_4", "custom_id": "r-4", "response": "200 OK"}).encode(),
+            json.dumps(
+                {"id": "batch_req_5", "custom_id": "r-5", "response": {"status_code": 200, "body": [1]}}
+            ).encode(),
+        ],
+        rows=2,
+    )
+    good = {"input_tokens": 10, "output_tokens": 5}
+    cut = json.dumps(anthropic_batch_line(9, good)).encode()
+    logged_case(
+        "anthropic-batch",
+        [anthropic_batch_line(1, good), anthropic_batch_line(2, good)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(anthropic_batch_line(3, {"input_tokens": -1, "output_tokens": 5})).encode(),
+            json.dumps({"custom_id": "r-4", "result": {"type": "exploded"}}).encode(),
+            json.dumps({"custom_id": "r-5", "result": {"type": "succeeded", "message": "hi"}}).encode(),
+            json.dumps({"custom_id": "r-6", "result": []}).encode(),
+        ],
+        rows=2,
+    )
+
+
+def bedrock_record(n: int, **fields: object) -> dict:
+    return {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-03T10:00:00Z",
+        "accountId": "123456789012",
+        "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/App/s"},
+        "region": "us-east-1",
+        "requestId": f"bedrock-{n}",
+        "operation": "Converse",
+        "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+        "input": {
+            "inputBodyJson": {"messages": [{"role": "user", "content": [{"text": CANARY}]}]},
+            "inputTokenCount": 10,
+        },
+        "output": {
+            "outputBodyJson": {"usage": {"inputTokens": 10, "outputTokens": 5}},
+            "outputTokenCount": 5,
+        },
+        **fields,
+    }
+
+
+def bedrock_cases() -> None:
+    cut = json.dumps(bedrock_record(9)).encode()
+    logged_case(
+        "bedrock-invocation-log",
+        [bedrock_record(1), bedrock_record(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(bedrock_record(3, output={"outputTokenCount": "five"})).encode(),
+            json.dumps(bedrock_record(4, output={"outputBodyJson": {"usage": {"inputTokens": -3}}})).encode(),
+            json.dumps(bedrock_record(5, modelId=7)).encode(),
+            json.dumps(bedrock_record(6, schemaType="SomethingElse")).encode(),
+            json.dumps(bedrock_record(7, output={"outputBodyJson": {"usage": "lots"}})).encode(),
+        ],
+        rows=2,
+    )
+
+
+def litellm_payload(n: int, **fields: object) -> dict:
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    response = {
+        "id": f"chatcmpl-l{n}",
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [],
+        "usage": usage,
+    }
+    return {
+        "id": f"chatcmpl-l{n}",
+        "call_type": "acompletion",
+        "status": "success",
+        "custom_llm_provider": "openai",
+        "startTime": 1762164000.0,
+        "model": "gpt-4o",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "metadata": {"user_api_key_hash": "sk-CANARY-hash", "user_api_key_alias": "svc"},
+        "messages": [{"role": "user", "content": CANARY}],
+        "response": response,
+        **fields,
+    }
+
+
+def litellm_cases() -> None:
+    cut = json.dumps(litellm_payload(9)).encode()
+    logged_case(
+        "litellm",
+        [litellm_payload(1), litellm_payload(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(litellm_payload(3, response={"object": "chat.completion", "usage": "many"})).encode(),
+            json.dumps(litellm_payload(4, response=None, prompt_tokens="ten")).encode(),
+            json.dumps(litellm_payload(5, call_type=None)).encode(),
+            json.dumps(litellm_payload(6, startTime="yesterday")).encode(),
+        ],
+        rows=2,
+    )
+
+
+def otel_request(n: int, usage: object = 10, **span_fields: object) -> dict:
+    attrs = [
+        {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+        {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+        {"key": "gen_ai.response.id", "value": {"stringValue": f"chatcmpl-o{n}"}},
+        {
+            "key": "gen_ai.usage.input_tokens",
+            "value": {"intValue": str(usage) if isinstance(usage, int) else usage},
+        },
+        {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "5"}},
+        {"key": "gen_ai.input.messages", "value": {"stringValue": CANARY}},
+    ]
+    span = {
+        "traceId": "ab" * 16,
+        "spanId": f"{n:016x}",
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": "1762164000000000000",
+    }
+    span = {**span, "attributes": attrs, **span_fields}
+    return {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]}
+
+
+def otel_cases() -> None:
+    cut = json.dumps(otel_request(9)).encode()
+    logged_case(
+        "otel",
+        [otel_request(1), otel_request(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(otel_request(3, usage=-4)).encode(),
+            json.dumps(otel_request(4, usage={"many": 1})).encode(),
+            json.dumps({"resourceSpans": {"not": "a list"}}).encode(),
+            json.dumps(otel_request(5, startTimeUnixNano="soon")).encode(),
+        ],
+        rows=2,
+    )
+
+
+def kong_entry(n: int, usage: object = None, **fields: object) -> dict:
+    usage = usage if usage is not None else {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    meta = {"provider_name": "openai", "request_model": "gpt-4o", "response_model": "gpt-4o"}
+    return {
+        "request": {
+            "id": f"kong-{n}",
+            "uri": "/chat",
+            "method": "POST",
+            "headers": {"authorization": "REDACTED", "x-prompt": CANARY},
+        },
+        "response": {"status": 200, "headers": {}},
+        "latencies": {"kong": 1, "proxy": 100, "request": 101},
+        "started_at": 1762164000000,
+        "client_ip": "127.0.0.1",
+        "ai": {"proxy": {"meta": meta, "usage": usage, "payload": {"request": CANARY}}},
+        **fields,
+    }
+
+
+def cloudflare_record(n: int, **fields: object) -> dict:
+    record = {
+        "id": f"cf-{n}",
+        "created_at": "2025-11-03T10:20:01Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+    }
+    return {
+        **record,
+        "success": True,
+        "status_code": 200,
+        "cached": False,
+        "tokens_in": 10,
+        "tokens_out": 5,
+        **fields,
+    }
+
+
+def gateway_cases() -> None:
+    cut = json.dumps(kong_entry(9)).encode()
+    logged_case(
+        "kong",
+        [kong_entry(1), kong_entry(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(kong_entry(3, usage={"prompt_tokens": "10", "completion_tokens": 5})).encode(),
+            json.dumps(kong_entry(4, usage=[10, 5])).encode(),
+            json.dumps(kong_entry(5, ai="proxy")).encode(),
+            json.dumps(kong_entry(6, started_at="noon")).encode(),
+        ],
+        rows=2,
+    )
+    cut = json.dumps(cloudflare_record(9)).encode()
+    logged_case(
+        "cloudflare-ai-gateway",
+        [cloudflare_record(1), cloudflare_record(2)],
+        [
+            cut[: len(cut) // 2],
+            json.dumps(cloudflare_record(3, tokens_in=-1)).encode(),
+            json.dumps(cloudflare_record(4, tokens_out=2.5)).encode(),
+            json.dumps(cloudflare_record(5, created_at=[2025])).encode(),
+            json.dumps(cloudflare_record(6, status_code="teapot")).encode(),
+        ],
+        rows=2,
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
@@ -334,6 +582,11 @@ def main() -> None:
     line_ending_cases()
     single_file_cases()
     compressed_cases()
+    batch_cases()
+    bedrock_cases()
+    litellm_cases()
+    otel_cases()
+    gateway_cases()
     (OUT.parent / "bad-manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"{len(MANIFEST)} cases in {OUT}")
 

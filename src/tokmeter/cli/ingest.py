@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +21,7 @@ from .options import (
     StoreOpt,
     choices,
     console,
+    date_parser,
     load_attribution_file,
     open_store,
     price_overrides,
@@ -189,6 +191,16 @@ def ingest(
         ),
     ] = None,
     attribution: AttributionOpt = None,
+    batch_time: Annotated[
+        datetime | None,
+        typer.Option(
+            "--batch-time",
+            parser=date_parser("--batch-time", with_time=True),
+            metavar="YYYY-MM-DDTHH:MM:SS",
+            help="Time (UTC) of batch results that carry none of their own (Anthropic's; "
+            "default: the file's modification time).",
+        ),
+    ] = None,
 ) -> None:
     """Read captures into the store: one usage row per request, deduplicated by request id.
 
@@ -210,7 +222,9 @@ def ingest(
     given = list(paths or [])
     inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
     read_options = ReadOptions(  # the --claude-code-user flag, else its env var (typer)
-        claude_code_user=claude_code_user, keep=rules.keep() if rules is not None else KEEP_NOTHING
+        claude_code_user=claude_code_user,
+        keep=rules.keep() if rules is not None else KEEP_NOTHING,
+        batch_time=batch_time.replace(tzinfo=UTC) if batch_time is not None else None,
     )
     if otlp is not None and not (follow or resume):
         raise UsageError(

@@ -21,7 +21,7 @@ import orjson
 from ..capture import Capture
 from ..errors import BadCaptureError
 from ..schema import UsageRow, tag_list
-from . import anthropic, bedrock, cohere, estimate, gemini, openai, rule, transcripts
+from . import anthropic, bedrock, cohere, estimate, gateways, gemini, logs, openai, otel, rule, transcripts
 from .attribution import KEEP_NOTHING, Keep, owner
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
@@ -36,6 +36,8 @@ __all__ = ["KEEP_NOTHING", "Extracted", "Keep", "RowNotes", "Tally", "extract_ro
 
 # The providers: importing a provider module registers its API families (registry.py).
 PROVIDERS = (anthropic, bedrock, cohere, gemini, openai)
+# Logged records (batch results, invocation and gateway logs, OpenTelemetry): each format's reader.
+LOGGED = {**logs.READERS, **gateways.READERS, **otel.READERS}
 
 
 def extract_row(capture: Capture) -> UsageRow:
@@ -97,6 +99,11 @@ def _reading(
         notes = RowNotes(missing=rule.NO_USAGE if read.extracted.usage_source == "missing" else None)
         provider = read.provider or infer_provider(meta, path, read.api)
         return read.api, read.extracted, read.stream, provider, notes
+    if capture.format in LOGGED:
+        logged = logs.read(capture, LOGGED)
+        provider = logged.provider or infer_provider(meta, path, logged.api)
+        missing = logged.missing if logged.extracted.usage_source == "missing" else None
+        return logged.api, logged.extracted, logged.stream, provider, RowNotes(missing=missing)
     api, ex, is_stream, why_missing = _extract(meta, path, capture.body, status)
     provider = infer_provider(meta, path, api)
     notes = RowNotes()

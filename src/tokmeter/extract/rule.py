@@ -41,6 +41,7 @@ ERROR_RESPONSE = "error response"
 BODY_NOT_RECORDED = "body not recorded"
 BODY_CUT = "JSON body cut"
 NO_USAGE = "response without usage"
+NOT_RUN = "batch request not run"  # a canceled or expired batch request
 # each reason -> its plural, as the summary says it ("9 streams cut before usage, 3 error responses")
 MISSING_REASONS = {
     STREAM_CUT: "streams cut before usage",
@@ -49,6 +50,7 @@ MISSING_REASONS = {
     BODY_NOT_RECORDED: "bodies not recorded",
     BODY_CUT: "JSON bodies cut",
     NO_USAGE: "responses without usage",
+    NOT_RUN: "batch requests not run",
 }
 
 NO_BODY = "no body: the capture holds no response body (a 2xx, or no status)"

@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..sources import read_lines
 from ..sources.capture_log import read_capture_log
+from ..sources.options import DEFAULT_READ, ReadOptions
 from .checkpoints import FINGERPRINT_BYTES, FINISHED, LIVE, Checkpoint, fingerprint, new_name, usable_prefix
 from .identity import Identities, extend_fingerprint, head_matches
 from .tail_io import Chunk, complete_lines, whole_record
 
+CAPTURE_LOG = "capture-log"
 DETACHED_QUIET_SECONDS = 5.0
 IDLE_CLOSE_SECONDS = 60.0
 
@@ -25,10 +28,10 @@ IDLE_CLOSE_SECONDS = 60.0
 class _Log:
     """A capture log being followed: its checkpoint (offset = bytes read so far) and open handle."""
 
-    __slots__ = ("behind_since", "cp", "fd", "first_read", "grew_at", "size")
+    __slots__ = ("behind_since", "cp", "fd", "first_read", "fmt", "grew_at", "size")
 
-    def __init__(self, cp: Checkpoint, fd: int) -> None:
-        self.cp, self.fd = cp, fd
+    def __init__(self, cp: Checkpoint, fd: int, fmt: str = CAPTURE_LOG) -> None:
+        self.cp, self.fd, self.fmt = cp, fd, fmt  # fmt: capture-log, or a logged format (FOLLOWED_LOGS)
         self.size = cp.offset
         self.grew_at = time.monotonic()
         self.behind_since: float | None = None
@@ -49,8 +52,9 @@ class LiveLogs:
         follow: bool,
         on_unreadable: Callable[[Path, OSError], None],
         on_readable: Callable[[Path], None],
+        read_options: ReadOptions = DEFAULT_READ,
     ) -> None:
-        self.ids, self.follow = ids, follow
+        self.ids, self.follow, self.read_options = ids, follow, read_options
         self.handles: dict[str, _Log] = {}
         self._accepts = accepts
         self._on_unreadable, self._on_readable = on_unreadable, on_readable
@@ -83,7 +87,7 @@ class LiveLogs:
                 return log
         return None
 
-    def attach(self, path: Path, st: os.stat_result) -> bool:
+    def attach(self, path: Path, st: os.stat_result, fmt: str = CAPTURE_LOG) -> bool:
         """Start following a plain capture log: at its checkpoint if it has one (same inode and first
         bytes), else where a checkpoint with the same first bytes stands, else at 0. False while it
         cannot be placed yet (less than a line, or a copy still being written): looked at again."""
@@ -107,7 +111,7 @@ class LiveLogs:
             os.close(fd)  # nothing to read and not being written: no handle kept (the next event reopens)
             return True
         cp.path, cp.state = str(path), LIVE
-        self.handles[cp.name] = _Log(cp, fd)
+        self.handles[cp.name] = _Log(cp, fd, fmt)
         return True
 
     def read_log(self, log: _Log) -> Iterator[Chunk]:
@@ -203,7 +207,11 @@ class LiveLogs:
     def _chunk(self, log: _Log, data: bytes, st: os.stat_result) -> Chunk:
         cp = log.cp
         when = datetime.fromtimestamp(st.st_mtime, UTC)
-        items = list(read_capture_log(io.BytesIO(data), cp.path, when, cp.offset, cp.line))
+        if log.fmt == CAPTURE_LOG:
+            items = list(read_capture_log(io.BytesIO(data), cp.path, when, cp.offset, cp.line))
+        else:
+            start = (cp.offset, cp.line)
+            items = list(read_lines(log.fmt, io.BytesIO(data), cp.path, when, start, self.read_options))
         cp.offset += len(data)
         cp.line += data.count(b"\n")  # an unterminated last line keeps its number for its newline
         cp.size = st.st_size

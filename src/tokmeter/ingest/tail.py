@@ -43,6 +43,7 @@ import orjson
 
 from ..errors import UsageError
 from ..sources import (
+    FOLLOWED_LOGS,
     META_SUFFIX,
     BadCapture,
     Input,
@@ -109,6 +110,7 @@ class Tailer:
             follow=follow,
             on_unreadable=self._unreadable_at,
             on_readable=self._readable,
+            read_options=read_options,
         )
         self._waiting: dict[Path, float] = {}
         self._done: dict[Path, tuple[int, int, int, int]] = {}
@@ -255,8 +257,8 @@ class Tailer:
         kind = self._kind(path, st)
         if kind is None:
             return
-        if kind == CAPTURE_LOG and not compressed_name(path.name):
-            if self.logs.attach(path, st):
+        if kind in (CAPTURE_LOG, *FOLLOWED_LOGS) and not compressed_name(path.name):
+            if self.logs.attach(path, st, kind):
                 self._waiting.pop(path, None)
             else:
                 self._waiting.setdefault(path, time.monotonic())

@@ -23,24 +23,39 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple, Protocol, cast
 
 import orjson
 
 from ..capture import FORMATS, BadCapture, Capture
 from ..config import settings
 from ..errors import UsageError
+from .batch import read_anthropic_batch, read_openai_batch
+from .bedrock_logs import read_bedrock_logs
 from .capture_log import read_capture_log
 from .claude_code import read_claude_code
 from .codex import read_codex
+from .gateway_logs import read_cloudflare, read_kong
 from .har import read_har
+from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
+from .otel import read_otel
 from .single_file import file_time, read_single_file
-from .sniff import HEAD_BYTES, SNIFF_LINES, Sniffed, flavour_from_path, no_known_format, sniff_lines
+from .sniff import (
+    EXPORT_TIME,
+    HEAD_BYTES,
+    LOG_FLAVOURS,
+    SNIFF_LINES,
+    Sniffed,
+    flavour_from_path,
+    no_known_format,
+    sniff_lines,
+)
 from .token_log import read_token_log
 
 __all__ = [
@@ -73,6 +88,37 @@ _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long
 UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
 _PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
+
+
+class _LoggedReader(Protocol):
+    """A reader of logged records (issue #20's formats), from the start or from a checkpoint."""
+
+    def __call__(
+        self,
+        handle: IO[bytes],
+        path: Path,
+        file_time: datetime | None,
+        opener: Callable[[Path], IO[bytes]],
+        options: ReadOptions,
+        start_offset: int = 0,
+        start_line: int = 1,
+    ) -> Iterator[Capture | BadCapture]: ...
+
+
+# logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
+_LOGGED_READERS: dict[str, _LoggedReader] = {
+    "openai-batch": read_openai_batch,
+    "anthropic-batch": read_anthropic_batch,
+    "bedrock-invocation-log": read_bedrock_logs,
+    "litellm": read_litellm,
+    "otel": read_otel,
+    "kong": read_kong,
+    "cloudflare-ai-gateway": read_cloudflare,
+}
+_PATH_READERS |= _LOGGED_READERS
+# JSON Lines that ``ingest --follow`` reads on from a checkpoint as they grow, as it reads capture logs
+FOLLOWED_LOGS = frozenset(_LOGGED_READERS)
+_CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
 
 
 class Input(NamedTuple):
@@ -131,6 +177,8 @@ def is_store(directory: Path) -> bool:
 def _is_capture_name(name: str) -> bool:
     if name.startswith(".") or name.endswith(tuple(META_SUFFIX + c for c in ("", *COMPRESSED))):
         return False
+    if _CLOUDWATCH_EXPORT.match(name):
+        return True
     return _plain_name(name).endswith(tuple(_BY_SUFFIX))
 
 
@@ -211,12 +259,16 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
+    if suffix == ".json" and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
+        return logged  # JSON Lines of logged records under .json (Bedrock's S3 objects, OTel exports)
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
     with open_bytes(path) as handle:
         head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith((b"data:", b"event:", b":")):
         return "sse"
+    if EXPORT_TIME.match(head) and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
+        return logged  # a CloudWatch Logs export: each line the event's time, then the logged record
     first_line = head.split(b"\n", 1)[0]
     if head.startswith(b"{"):
         seen = _sniff(path)
@@ -284,7 +336,7 @@ def read_captures(
     (the Claude Code user)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
     if str(path) == STDIN:
-        yield from _read_stdin(fmt)
+        yield from _read_stdin(fmt, options)
         return
     if fmt == UNKNOWN:
         yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
@@ -300,9 +352,23 @@ def read_captures(
         raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
 
 
-def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
-    """Captures from standard input: a capture log stream (or a token log, a HAR, one SSE stream or JSON
-    body). Its time is now: a record without its own ``ts`` is stamped with the time it was read."""
+def read_lines(
+    fmt: str,
+    handle: IO[bytes],
+    source: str,
+    file_time: datetime | None,
+    start: tuple[int, int],
+    options: ReadOptions = DEFAULT_READ,
+) -> Iterator[Capture | BadCapture]:
+    """The records of whole lines of a followed file of a logged-record format (``FOLLOWED_LOGS``),
+    ``start`` the byte offset and line number of the handle's first byte in the file."""
+    yield from _LOGGED_READERS[fmt](handle, Path(source), file_time, open_bytes, options, *start)
+
+
+def _read_stdin(fmt: str, options: ReadOptions) -> Iterator[Capture | BadCapture]:
+    """Captures from standard input: a capture log stream (or a token log, a HAR, logged records of the
+    ``--format`` given, one SSE stream or JSON body). Its time is now: a record without its own ``ts`` is
+    stamped with the time it was read."""
     from contextlib import nullcontext
     from dataclasses import replace
     from datetime import UTC, datetime
@@ -310,6 +376,8 @@ def _read_stdin(fmt: str) -> Iterator[Capture | BadCapture]:
     handle, now = sys.stdin.buffer, datetime.now(UTC)
     if fmt in _LINE_READERS:
         yield from _LINE_READERS[fmt](handle, STDIN_SOURCE, now)
+    elif fmt in _LOGGED_READERS:
+        yield from _LOGGED_READERS[fmt](handle, Path(STDIN_SOURCE), now, open_bytes, options)
     elif fmt in ("sse", "json"):
         opener = cast(Callable[[Path], IO[bytes]], lambda _path: nullcontext(handle))  # left open
         found = read_single_file(Path(STDIN_SOURCE), fmt, opener, META_SUFFIX)

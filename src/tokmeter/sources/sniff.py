@@ -22,7 +22,7 @@ these kinds is of no known format (``Sniffed.fields`` names the first one's fiel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -46,6 +46,8 @@ CLAUDE_FIELDS = frozenset(
 )
 # A JSON string, or a bracket or colon outside one: enough to find the top-level keys of a line's head.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+# A CloudWatch Logs export's line: the event's time, a space, then the event (a logged record).
+EXPORT_TIME = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z (?=\{)")
 SHOWN_FIELDS = 6  # at most this many field names in the reason of a file of no known format
 
 
@@ -83,6 +85,8 @@ def sniff_lines(heads: Iterable[bytes]) -> Sniffed:
     for count, head in enumerate(heads):
         if count >= SNIFF_LINES:
             break
+        if (stamp := EXPORT_TIME.match(head)) is not None:
+            head = head[stamp.end() :]  # a CloudWatch Logs export's line: the event's time, then the event
         seen.flavour = sniff_line(head) or _sniff_fields(head, seen)
         if seen.flavour is not None:
             return seen
@@ -94,6 +98,8 @@ def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
     if not head.lstrip().startswith(b"{"):
         return None
     keys = set(top_level_keys(head))
+    if (logged := log_flavour(keys, head)) is not None:
+        return logged
     if keys & CAPTURE_FIELDS:
         seen.capture = True
         return None
@@ -112,6 +118,32 @@ def _sniff_fields(head: bytes, seen: Sniffed) -> str | None:
     if isinstance(record, dict) and seen.fields is None:
         seen.fields = sorted(record)
     return None
+
+
+def log_flavour(keys: set[str], head: bytes) -> str | None:
+    """The format of a record other systems log, as its top-level keys tell (``LOG_FLAVOURS``); a line
+    with a ``body`` is a capture record, whatever else it carries."""
+    if "body" in keys:
+        return None
+    for name, test in LOG_FLAVOURS.items():
+        if test(keys, head):
+            return name
+    return None
+
+
+# Logged records (issue #20), each told by its top-level keys; checked before the capture-record fields,
+# which some of them share (a gateway log's "request", a LiteLLM payload's "status").
+LOG_FLAVOURS: dict[str, Callable[[set[str], bytes], bool]] = {
+    "anthropic-batch": lambda keys, _head: {"custom_id", "result"} <= keys,
+    "openai-batch": lambda keys, _head: "custom_id" in keys and bool(keys & {"response", "error"}),
+    "bedrock-invocation-log": lambda keys, head: "schemaType" in keys and b'"ModelInvocationLog"' in head,
+    "litellm": lambda keys, _head: (
+        "call_type" in keys and bool(keys & {"startTime", "response_cost", "status"})
+    ),
+    "otel": lambda keys, _head: bool(keys & {"resourceSpans", "resourceLogs", "resourceMetrics"}),
+    "kong": lambda keys, _head: {"started_at", "latencies"} <= keys or {"ai", "started_at"} <= keys,
+    "cloudflare-ai-gateway": lambda keys, _head: {"tokens_in", "tokens_out"} <= keys,
+}
 
 
 def top_level_keys(head: bytes) -> list[str]:

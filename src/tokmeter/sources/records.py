@@ -1,0 +1,91 @@
+"""JSON Lines of someone else's records (batch results, cloud invocation logs, gateway logs, OpenTelemetry
+exports): the line loop they share. Each line is one JSON object; a format's ``to_capture`` turns it into
+a ``Capture`` (or raises ``ValueError`` with the reason it is not one of its records).
+
+A line that is not JSON, not an object, longer than ``$TOKMETER_MAX_LINE_BYTES`` or not a record of the
+format is a ``BadCapture`` naming the line (with the SHA-256 of its bytes, never the bytes); the lines
+beside it are read on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from ..capture import BadCapture, Capture, fingerprint
+from ..config import settings
+from .capture_log import LineReader
+
+_LIMIT_ENV = "TOKMETER_MAX_LINE_BYTES"
+# (record, source, offset, line) -> the capture(s) of one record; ValueError: not a record of the format
+ToCaptures = Callable[[dict[str, Any], str, int, int], Iterator[Capture]]
+
+
+def read_records(
+    handle: LineReader,
+    source: str,
+    fmt: str,
+    to_captures: ToCaptures,
+    strip: re.Pattern[bytes] | None = None,
+    start: tuple[int, int] = (0, 1),
+) -> Iterator[Capture | BadCapture]:
+    """Every capture of a JSON Lines file of ``fmt`` records, in file order; bad lines as ``BadCapture``.
+    ``strip``: a prefix some lines carry before their JSON (a CloudWatch Logs export's event time).
+    ``start``: the byte offset and line number of the handle's first byte (a followed file read on from
+    its checkpoint, like a capture log)."""
+    offset, number = start[0], start[1] - 1
+    limit = settings().max_line_bytes
+    while raw := handle.readline(limit + 1):
+        here = offset
+        offset += len(raw)
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            digest, size = _skip(handle, raw)
+            offset += size - len(raw)
+            reason = f"line longer than {limit:,} bytes: set aside unread (raise {_LIMIT_ENV} to read it)"
+            yield BadCapture(source, here, reason, number, fmt, digest, size)
+            continue
+        if here == 0 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if strip is not None and (found := strip.match(raw)) is not None:
+            raw = raw[found.end() :]
+        if raw.strip():
+            yield from _line(raw, source, here, number, fmt, to_captures)
+
+
+def _line(
+    raw: bytes, source: str, offset: int, number: int, fmt: str, to_captures: ToCaptures
+) -> Iterator[Capture | BadCapture]:
+    def bad(reason: str) -> BadCapture:
+        return BadCapture(source, offset, reason, number, fmt, fingerprint(raw), len(raw))
+
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        yield bad(f"not valid JSON ({str(exc).split(':', 1)[0][:80]})")
+        return
+    if not isinstance(record, dict):
+        yield bad(f"a {fmt} record must be a JSON object, got {type(record).__name__}")
+        return
+    try:
+        captures = list(to_captures(record, source, offset, number))
+    except ValueError as exc:
+        yield bad(str(exc))
+        return
+    for capture in captures:
+        capture.raw = raw
+        yield capture
+
+
+def _skip(handle: LineReader, head: bytes) -> tuple[str, int]:
+    digest, size = hashlib.sha256(head), len(head)
+    while chunk := handle.readline(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return digest.hexdigest(), size
