@@ -34,9 +34,8 @@ import orjson
 from ..capture import FORMATS, BadCapture, Capture
 from ..config import settings
 from ..errors import UsageError
+from .agents import AGENTS, sniff_agent
 from .capture_log import read_capture_log
-from .claude_code import read_claude_code
-from .codex import read_codex
 from .har import read_har
 from .options import DEFAULT_READ, ReadOptions
 from .single_file import file_time, read_single_file
@@ -69,10 +68,10 @@ _BY_SUFFIX = {
     ".har": "har",
 }
 _JSON_LINES = (".jsonl", ".ndjson")
+AGENT_HEAD = 4096  # bytes an agent's sniffer is shown of a file (an SQLite header, a session's first keys)
 _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long lines are skipped over)
 UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
-_PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 
 
 class Input(NamedTuple):
@@ -211,10 +210,14 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     suffix = Path(_plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
-    if suffix in _BY_SUFFIX:
+    if suffix in _BY_SUFFIX and suffix != ".json":
         return _BY_SUFFIX[suffix]
-    with open_bytes(path) as handle:
-        head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = _head(path)
+    agent = sniff_agent(path, head)
+    if agent is not None:
+        return agent
+    if suffix in _BY_SUFFIX:  # an agent's folder holds other JSON files too: its reader skips them
+        return hint if suffix == ".json" and hint in AGENTS else _BY_SUFFIX[suffix]
     if head.startswith((b"data:", b"event:", b":")):
         return "sse"
     first_line = head.split(b"\n", 1)[0]
@@ -231,11 +234,18 @@ def detect_format(path: Path, hint: str | None = None) -> str:
 
 
 def _json_lines_format(seen: Sniffed, path: Path, hint: str | None) -> str:
-    """What the first lines tell, else the location, else capture-log unless they fit no format."""
-    found = seen.flavour or hint or flavour_from_path(path)
+    """What the first lines tell (an agent's first bytes), else the location, else capture-log unless they
+    fit no format."""
+    found = seen.flavour or (None if seen.capture else sniff_agent(path, _head(path)))
+    found = found or hint or flavour_from_path(path)
     if found is not None:
         return found
     return UNKNOWN if seen.fits_nothing else "capture-log"
+
+
+def _head(path: Path) -> bytes:
+    with open_bytes(path) as handle:
+        return handle.read(AGENT_HEAD).lstrip(b"\xef\xbb\xbf \t\r\n")
 
 
 def _sniff(path: Path) -> Sniffed:
@@ -291,9 +301,8 @@ def read_captures(
     elif fmt in _LINE_READERS:
         with open_bytes(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
-    elif fmt in _PATH_READERS:
-        with open_bytes(path) as handle:
-            yield from _PATH_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
+    elif fmt in AGENTS:
+        yield from AGENTS[fmt].read(path, _file_time(path), open_bytes, options)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:
