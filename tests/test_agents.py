@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,40 @@ from tokmeter.sources.agents import AGENTS, agent_logs
 
 DATA = REPO / "tests" / "data" / "agents"
 
-# agent -> (its data directory in the fixture, relative to DATA/<agent>; what ccusage's outputTokens leaves out)
-FIXTURES: dict[str, tuple[str, str | None]] = {
-    "gemini": ("tmp", "reasoning_tokens"),  # ccusage counts thoughts in totalTokens only
+Counts = tuple[int, int, int, int, int]
+
+
+def ccusage_view(row: dict[str, Any]) -> Counts:
+    """A row as ccusage counts it: input without the cache, output without reasoning (ccusage counts the
+    agents' reasoning in totalTokens only), cache writes, cache reads, total."""
+    read, write = row["cache_read_tokens"] or 0, row["cache_write_tokens"] or 0
+    output = row["output_tokens"] - (row["reasoning_tokens"] or 0)
+    return row["input_tokens"] - read - write, output, write, read, row["input_tokens"] + row["output_tokens"]
+
+
+def qwen_view(row: dict[str, Any]) -> Counts:
+    """ccusage's Qwen reader counts cached prompt tokens twice (in inputTokens and cacheReadTokens), and
+    reasoning a second time in totalTokens (Qwen's OpenAI-compatible output already includes it)."""
+    read, reasoning = row["cache_read_tokens"] or 0, row["reasoning_tokens"] or 0
+    total = row["input_tokens"] + row["output_tokens"] + read + reasoning
+    return row["input_tokens"], row["output_tokens"], 0, read, total
+
+
+# agent -> (its data directory in the fixture, relative to DATA/<agent>; a row as ccusage counts it)
+FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
+    "gemini": ("tmp", ccusage_view),
+    "opencode": ("data", ccusage_view),
+    "qwen": ("home", qwen_view),
 }
 
 
-def rows_under(root: Path, hint: str) -> list[dict[str, Any]]:
-    """The rows of every file under ``root``, each request once (the store's deduplication)."""
+def rows_under(root: Path, agent: str) -> list[dict[str, Any]]:
+    """The rows of every file of the agent's logs in the data directory ``root``, each request once (the
+    store's deduplication)."""
     rows: dict[str, dict[str, Any]] = {}
-    for found in find_inputs([root]):
-        for item in read_captures(found.path, hint=hint):
+    places = agent_logs(agent, {AGENTS[agent].env: str(root)}, root / "no-home")
+    for found in find_inputs(places):
+        for item in read_captures(found.path, hint=agent):
             assert not isinstance(item, BadCapture), item
             row = extract_row(item)
             rows.setdefault(row["request_id"], row)
@@ -46,20 +70,12 @@ def test_registry_is_the_cli_choices() -> None:
 
 @pytest.mark.parametrize("agent", sorted(FIXTURES))
 def test_daily_totals_equal_ccusage(agent: str) -> None:
-    where, left_out = FIXTURES[agent]
+    where, view = FIXTURES[agent]
     rows = rows_under(DATA / agent / where, agent)
     ours: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for row in rows:
         day = ours[row["timestamp"].date().isoformat()]
-        cache = (row["cache_read_tokens"] or 0) + (row["cache_write_tokens"] or 0)
-        output = row["output_tokens"] - ((row[left_out] or 0) if left_out else 0)
-        counts = (
-            row["input_tokens"] - cache,
-            output,
-            row["cache_write_tokens"] or 0,
-            row["cache_read_tokens"] or 0,
-        )
-        for index, value in enumerate((*counts, row["input_tokens"] + row["output_tokens"])):
+        for index, value in enumerate(view(row)):
             day[index] += value
     theirs = {
         r["date"]: [
@@ -110,3 +126,37 @@ def test_agent_logs_follow_the_variable(tmp_path: Path) -> None:
     environ = {"GEMINI_DATA_DIR": f"{one}, {two},{tmp_path / 'none'}"}
     assert agent_logs("gemini", environ, tmp_path / "home") == [one, two]
     assert agent_logs("gemini", {}, tmp_path / "home") == []
+
+
+def test_opencode_rows() -> None:
+    root = DATA / "opencode" / "data"
+    rows = {r["request_id"]: r for r in rows_under(root, "opencode")}
+    assert sorted(rows) == [f"opencode:msg_{n}" for n in ("a1", "a2", "b1", "b2", "o1")]  # a1 once
+    a1, b1 = rows["opencode:msg_a1"], rows["opencode:msg_b1"]
+    assert (a1["input_tokens"], a1["cache_read_tokens"], a1["cache_write_tokens"]) == (23512, 21000, 2500)
+    assert (b1["output_tokens"], b1["reasoning_tokens"], b1["provider"]) == (1000, 400, "openai")
+    assert (a1["project"], a1["session"], a1["provider"]) == (
+        "/home/alice/work/api",
+        "ses_alpha",
+        "anthropic",
+    )
+    assert detect_format(root / "opencode.db") == "opencode"
+    assert detect_format(root / "storage" / "message" / "ses_old" / "msg_o1.json") == "opencode"
+
+
+def test_qwen_rows_and_branch_copies(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "qwen" / "home", tmp_path / "home")
+    chats = tmp_path / "home" / "projects" / "-home-alice-work-shop" / "chats"
+    (original,) = chats.glob("*.jsonl")
+    copied = [json.loads(line) for line in original.read_text().splitlines()[:2]]
+    for record in copied:  # /branch: the same records under a new session, their uuid kept
+        record["forkedFrom"] = {"sessionId": record["sessionId"], "messageUuid": record["uuid"]}
+        record["sessionId"] = "branch-1"
+    (chats / "branch-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in copied))
+    rows = {r["request_id"]: r for r in rows_under(tmp_path / "home", "qwen")}
+    assert sorted(rows) == ["qwen:a1", "qwen:a2", "qwen:a3", "qwen:a4"]  # the copied call once
+    a1 = rows["qwen:a1"]
+    assert (a1["input_tokens"], a1["cache_read_tokens"], a1["cache_write_tokens"]) == (14200, 11000, None)
+    assert (a1["output_tokens"], a1["reasoning_tokens"]) == (820, 300)  # reasoning already in the output
+    assert (a1["project"], a1["session"]) == ("/home/alice/work/shop", original.stem)
+    assert detect_format(original) == "qwen"  # not Claude Code, whose lines also carry parentUuid

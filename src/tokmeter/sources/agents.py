@@ -25,7 +25,7 @@ from pathlib import Path
 from ..capture import AGENTS as AGENT_NAMES
 from ..capture import BadCapture, Capture
 from ..errors import UsageError
-from . import agent_gemini
+from . import agent_gemini, agent_opencode, agent_qwen
 from .claude_code import Opener, read_claude_code
 from .codex import read_codex
 from .options import ReadOptions
@@ -92,6 +92,16 @@ _ALL = (
         agent_gemini.read,
         agent_gemini.sniff,
     ),
+    Agent(
+        "opencode",
+        "OpenCode",
+        "OPENCODE_DATA_DIR",
+        (".local/share/opencode",),
+        agent_opencode.logs,
+        agent_opencode.read,
+        agent_opencode.sniff,
+    ),
+    Agent("qwen", "Qwen Code", "QWEN_DATA_DIR", (".qwen",), agent_qwen.logs, agent_qwen.read),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
 assert tuple(AGENTS) == AGENT_NAMES, "capture.AGENTS must name the registry's agents, in order"

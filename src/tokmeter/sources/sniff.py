@@ -7,6 +7,7 @@ Code lines can be megabytes long, and their distinctive keys come first):
 * ``token-log``: a ``"_schema": "token-usage/v..."`` record (the api-proxy sidecar's usage log);
 * ``codex``: a ``{"timestamp": ..., "type": "session_meta" | "turn_context" | "event_msg" |
   "response_item", "payload": ...}`` rollout line;
+* ``qwen``: a Qwen Code chat record, ``{"uuid": ..., "parentUuid": ...}`` (its first two keys);
 * ``claude-code``: a line with ``parentUuid`` / ``isSidechain`` / ``leafUuid``, or a ``summary``,
   ``file-history-snapshot`` or ``queue-operation`` line; also, as older Claude Code versions (and
   ccusage's fixtures) write them without those, a line with a top-level ``message`` and one of Claude
@@ -40,6 +41,8 @@ _CLAUDE = re.compile(
     rb'"(?:parentUuid|isSidechain|leafUuid)"\s*:'
     rb'|"type"\s*:\s*"(?:summary|file-history-snapshot|queue-operation)"'
 )
+# Qwen Code chat records start {"uuid": ..., "parentUuid": ...} (Claude Code's lines start with parentUuid).
+_QWEN = re.compile(rb'^\s*\{"uuid"\s*:\s*"[^"]*"\s*,\s*"parentUuid"\s*:')
 # Fields only Claude Code writes beside a top-level "message" (a line without parentUuid / isSidechain).
 CLAUDE_FIELDS = frozenset(
     {"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"}
@@ -72,6 +75,8 @@ def sniff_line(head: bytes) -> str | None:
         return "token-log"
     if _CODEX.search(head) and _CODEX_PAYLOAD.search(head):
         return "codex"
+    if _QWEN.search(head):
+        return "qwen"
     if _CLAUDE.search(head):
         return "claude-code"
     return None
