@@ -42,11 +42,25 @@ def qwen_view(row: dict[str, Any]) -> Counts:
     return row["input_tokens"], row["output_tokens"], 0, read, total
 
 
+def copilot_view(row: dict[str, Any]) -> Counts:
+    """ccusage's Copilot reader takes cache writes as not part of the input (the GenAI conventions count
+    them in), so they count twice in its totals."""
+    read, write = row["cache_read_tokens"] or 0, row["cache_write_tokens"] or 0
+    return (
+        row["input_tokens"] - read,
+        row["output_tokens"],
+        write,
+        read,
+        row["input_tokens"] + row["output_tokens"] + write,
+    )
+
+
 # agent -> (its data directory in the fixture, relative to DATA/<agent>; a row as ccusage counts it)
 FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "gemini": ("tmp", ccusage_view),
     "opencode": ("data", ccusage_view),
     "qwen": ("home", qwen_view),
+    "copilot": ("home/otel/copilot-otel.jsonl", copilot_view),
 }
 
 
@@ -88,7 +102,8 @@ def test_daily_totals_equal_ccusage(agent: str) -> None:
         for r in json.loads((DATA / agent / "ccusage-daily.json").read_text())["daily"]
     }
     assert dict(ours) == theirs
-    assert all(row["project"] and row["session"] for row in rows)
+    assert all(row["session"] for row in rows)
+    assert agent == "copilot" or all(row["project"] for row in rows)  # Copilot records no project
 
 
 def test_gemini_rows() -> None:
@@ -110,11 +125,15 @@ def test_gemini_rows() -> None:
 def test_agents_flag_reads_what_is_found(isolated_store: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(DATA / "gemini" / "tmp", home / ".gemini" / "tmp")
+    shutil.copytree(DATA / "copilot" / "home", home / ".copilot")
     env = {"HOME": str(home), **{agent.env: "" for agent in AGENTS.values()}}
     done = run_cli("ingest", "--agents", env=env)
     assert done.returncode == 0, done.stderr
-    assert "agents found: gemini; not found: claude-code, codex" in done.stderr
-    assert "rows written       5" in done.stdout
+    assert "agents found: gemini, copilot; not found: claude-code, codex, opencode, qwen" in done.stderr
+    assert "rows written       9" in done.stdout and "(4 copilot, 5 gemini)" in done.stdout
+    by_session = run_cli("rows", "--format", "jsonl", env=env)
+    sessions = {json.loads(line)["session"] for line in by_session.stdout.splitlines()}
+    assert len(sessions) == 5 and None not in sessions
     missing = run_cli("ingest", "--agent", "codex", env=env)
     assert missing.returncode == 2 and "CODEX_HOME" in missing.stderr and "Hint:" in missing.stderr
 
@@ -160,3 +179,13 @@ def test_qwen_rows_and_branch_copies(tmp_path: Path) -> None:
     assert (a1["output_tokens"], a1["reasoning_tokens"]) == (820, 300)  # reasoning already in the output
     assert (a1["project"], a1["session"]) == ("/home/alice/work/shop", original.stem)
     assert detect_format(original) == "qwen"  # not Claude Code, whose lines also carry parentUuid
+
+
+def test_copilot_counts_each_call_once() -> None:
+    rows = rows_under(DATA / "copilot" / "home" / "otel" / "copilot-otel.jsonl", "copilot")
+    assert len(rows) == 4  # two chat spans (not their summary span nor log), a turn log, an inference log
+    turn = next(r for r in rows if r["model"] == "gpt-5")
+    assert (turn["output_tokens"], turn["reasoning_tokens"], turn["session"]) == (1200, 700, "s-77")
+    chat = next(r for r in rows if r["cache_write_tokens"])
+    assert (chat["input_tokens"], chat["cache_read_tokens"], chat["provider"]) == (22100, 18000, "anthropic")
+    assert chat["model"] == "claude-sonnet-4-5-20250929" and chat["project"] is None

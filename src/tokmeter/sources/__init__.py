@@ -236,7 +236,7 @@ def detect_format(path: Path, hint: str | None = None) -> str:
 def _json_lines_format(seen: Sniffed, path: Path, hint: str | None) -> str:
     """What the first lines tell (an agent's first bytes), else the location, else capture-log unless they
     fit no format."""
-    found = seen.flavour or (None if seen.capture else sniff_agent(path, _head(path)))
+    found = seen.flavour or sniff_agent(path, _head(path))
     found = found or hint or flavour_from_path(path)
     if found is not None:
         return found

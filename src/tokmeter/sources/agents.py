@@ -25,7 +25,7 @@ from pathlib import Path
 from ..capture import AGENTS as AGENT_NAMES
 from ..capture import BadCapture, Capture
 from ..errors import UsageError
-from . import agent_gemini, agent_opencode, agent_qwen
+from . import agent_copilot, agent_gemini, agent_opencode, agent_qwen
 from .claude_code import Opener, read_claude_code
 from .codex import read_codex
 from .options import ReadOptions
@@ -102,6 +102,15 @@ _ALL = (
         agent_opencode.sniff,
     ),
     Agent("qwen", "Qwen Code", "QWEN_DATA_DIR", (".qwen",), agent_qwen.logs, agent_qwen.read),
+    Agent(
+        "copilot",
+        "GitHub Copilot CLI",
+        "COPILOT_OTEL_FILE_EXPORTER_PATH",
+        (".copilot",),
+        agent_copilot.logs,
+        agent_copilot.read,
+        agent_copilot.sniff,
+    ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
 assert tuple(AGENTS) == AGENT_NAMES, "capture.AGENTS must name the registry's agents, in order"
