@@ -62,6 +62,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "qwen": ("home", qwen_view),
     "copilot": ("home/otel/copilot-otel.jsonl", copilot_view),
     "amp": ("data", ccusage_view),
+    "goose": ("share", ccusage_view),
 }
 
 
@@ -204,3 +205,17 @@ def test_amp_rows() -> None:
     ledger = rows["amp:T-8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:evt-2"]  # a ledger event, its message's cache
     assert (ledger["input_tokens"], ledger["cache_read_tokens"], ledger["output_tokens"]) == (5403, 5000, 120)
     assert len(rows) == 4
+
+
+def test_goose_sessions() -> None:
+    rows = {r["session"]: r for r in rows_under(DATA / "goose" / "share", "goose")}
+    assert sorted(rows) == ["20261108_1", "20261108_2", "20261109_1"]  # nothing counted, no model: no row
+    first = rows["20261108_1"]  # the accumulated totals, stamped with the session's start
+    assert (first["input_tokens"], first["output_tokens"], first["reasoning_tokens"]) == (45100, 2900, None)
+    assert (first["cache_read_tokens"], first["project"], first["provider"]) == (
+        None,
+        "/home/alice/work/infra",
+        "anthropic",
+    )
+    assert rows["20261108_2"]["reasoning_tokens"] == 400
+    assert first["timestamp"].isoformat().startswith("2026-11-08T09:15:00")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def read(
 def _read_database(path: Path, file_time: datetime | None) -> Iterator[Capture | BadCapture]:
     source = str(path)
     try:
-        with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT rowid, id, session_id, data FROM message ORDER BY rowid").fetchall()
     except sqlite3.Error as exc:
         yield BadCapture(source, 0, f"cannot read the message table ({exc})", None, FORMAT)

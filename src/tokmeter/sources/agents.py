@@ -25,7 +25,7 @@ from pathlib import Path
 from ..capture import AGENTS as AGENT_NAMES
 from ..capture import BadCapture, Capture
 from ..errors import UsageError
-from . import agent_amp, agent_copilot, agent_gemini, agent_opencode, agent_qwen
+from . import agent_amp, agent_copilot, agent_gemini, agent_goose, agent_opencode, agent_qwen
 from .claude_code import Opener, read_claude_code
 from .codex import read_codex
 from .options import ReadOptions
@@ -119,6 +119,15 @@ _ALL = (
         agent_amp.logs,
         agent_amp.read,
         agent_amp.sniff,
+    ),
+    Agent(
+        "goose",
+        "Goose",
+        "GOOSE_PATH_ROOT",
+        agent_goose.HOMES,
+        agent_goose.logs,
+        agent_goose.read,
+        agent_goose.sniff,
     ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
