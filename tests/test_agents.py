@@ -63,6 +63,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "copilot": ("home/otel/copilot-otel.jsonl", copilot_view),
     "amp": ("data", ccusage_view),
     "goose": ("share", ccusage_view),
+    "kimi": ("home", ccusage_view),
 }
 
 
@@ -219,3 +220,21 @@ def test_goose_sessions() -> None:
     )
     assert rows["20261108_2"]["reasoning_tokens"] == 400
     assert first["timestamp"].isoformat().startswith("2026-11-08T09:15:00")
+
+
+def test_kimi_rows() -> None:
+    rows = {r["request_id"]: r for r in rows_under(DATA / "kimi" / "home", "kimi")}
+    assert len(rows) == 4
+    first = rows["kimi:3d2c1b0a-9f8e-4d7c-b6a5-948372615abc:chatcmpl-a1"]
+    assert (first["input_tokens"], first["cache_read_tokens"], first["model"]) == (
+        11000,
+        9200,
+        "kimi-k2-turbo-preview",
+    )
+    assert (first["project"], first["provider"], first["reasoning_tokens"]) == (
+        "/home/alice/work/game",
+        "moonshot",
+        None,
+    )
+    third = rows["kimi:3d2c1b0a-9f8e-4d7c-b6a5-948372615abc:chatcmpl-a3"]  # total 210 beyond its parts
+    assert (third["output_tokens"], third["reasoning_tokens"]) == (300, 210)

@@ -8,7 +8,7 @@ assistant message it points to (``messages[].usage.cacheCreationInputTokens`` /
 (``model``, ``timestamp``, ``inputTokens``, ``outputTokens``, ``cacheCreationInputTokens``,
 ``cacheReadInputTokens``, ``totalTokens``) is one call. Amp's input counts exclude the cache (Anthropic's
 convention), so input = input + cache writes + cache reads; output as recorded, reasoning not recorded
-(null); what ``total`` counts beyond the parts is output (ccusage's rule). Amp's ``credits`` are not kept.
+(null), except what ``total`` counts beyond the parts (``agent_usage.beyond_parts``). Amp's ``credits`` are not kept.
 
 The session is the thread id; the project the thread's first workspace tree (``env.initial.trees[0].uri``,
 a ``file://`` URI), else null; the request id ``amp:<thread>:<event id>`` (ledger) or
@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import count, text, usage_capture
+from .agent_usage import beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -125,9 +125,7 @@ def _message_calls(messages: list[dict[str, Any]]) -> list[Call]:
 
 def _usage(given: Any, output: Any, write: Any, read: Any, total: Any) -> dict[str, int | None] | None:
     parts = [count(value) or 0 for value in (given, output, write, read)]
-    missing = (count(total) or 0) - sum(parts)
-    if missing > 0:
-        parts[1] += missing
+    parts[1], reasoning = beyond_parts(parts[1], sum(parts), total)
     if not any(parts):
         return None
     return {
@@ -135,7 +133,7 @@ def _usage(given: Any, output: Any, write: Any, read: Any, total: Any) -> dict[s
         "cache_read_tokens": parts[3],
         "cache_write_tokens": parts[2],
         "output_tokens": parts[1],
-        "reasoning_tokens": None,
+        "reasoning_tokens": reasoning,
     }
 
 

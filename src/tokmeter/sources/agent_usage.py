@@ -59,3 +59,13 @@ def count(value: Any) -> int | None:
 
 def text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def beyond_parts(output: int, parts: int, total: Any) -> tuple[int, int | None]:
+    """(output, reasoning) when a record's ``total`` counts more than its parts: the difference is output
+    when the record counts none (ccusage's rule), else reasoning the output count left out (ccusage counts
+    it in its totals only); reasoning is otherwise not recorded (None)."""
+    beyond = max((count(total) or 0) - parts, 0)
+    if not beyond:
+        return output, None
+    return (output + beyond, beyond) if output else (beyond, None)
