@@ -64,6 +64,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "amp": ("data", ccusage_view),
     "goose": ("share", ccusage_view),
     "kimi": ("home", ccusage_view),
+    "droid": ("factory", ccusage_view),
 }
 
 
@@ -238,3 +239,11 @@ def test_kimi_rows() -> None:
     )
     third = rows["kimi:3d2c1b0a-9f8e-4d7c-b6a5-948372615abc:chatcmpl-a3"]  # total 210 beyond its parts
     assert (third["output_tokens"], third["reasoning_tokens"]) == (300, 210)
+
+
+def test_droid_sessions() -> None:
+    rows = {r["session"]: r for r in rows_under(DATA / "droid" / "factory", "droid")}
+    first = rows["a7c1e2d3-4b5f-4a6e-9d8c-7b6a5f4e3d2c"]
+    assert (first["input_tokens"], first["output_tokens"], first["reasoning_tokens"]) == (504100, 6500, 1300)
+    assert (first["project"], first["provider"]) == ("-home-alice-work-api", "anthropic")
+    assert len(rows) == 2  # the transcript beside the settings counts nothing

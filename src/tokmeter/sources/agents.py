@@ -25,7 +25,16 @@ from pathlib import Path
 from ..capture import AGENTS as AGENT_NAMES
 from ..capture import BadCapture, Capture
 from ..errors import UsageError
-from . import agent_amp, agent_copilot, agent_gemini, agent_goose, agent_kimi, agent_opencode, agent_qwen
+from . import (
+    agent_amp,
+    agent_copilot,
+    agent_droid,
+    agent_gemini,
+    agent_goose,
+    agent_kimi,
+    agent_opencode,
+    agent_qwen,
+)
 from .claude_code import Opener, read_claude_code
 from .codex import read_codex
 from .options import ReadOptions
@@ -131,6 +140,15 @@ _ALL = (
     ),
     Agent(
         "kimi", "Kimi CLI", "KIMI_DATA_DIR", (".kimi",), agent_kimi.logs, agent_kimi.read, agent_kimi.sniff
+    ),
+    Agent(
+        "droid",
+        "Factory Droid",
+        "DROID_SESSIONS_DIR",
+        (".factory",),
+        agent_droid.logs,
+        agent_droid.read,
+        agent_droid.sniff,
     ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
