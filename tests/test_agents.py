@@ -65,6 +65,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "goose": ("share", ccusage_view),
     "kimi": ("home", ccusage_view),
     "droid": ("factory", ccusage_view),
+    "kilo": ("data", ccusage_view),
 }
 
 
@@ -247,3 +248,16 @@ def test_droid_sessions() -> None:
     assert (first["input_tokens"], first["output_tokens"], first["reasoning_tokens"]) == (504100, 6500, 1300)
     assert (first["project"], first["provider"]) == ("-home-alice-work-api", "anthropic")
     assert len(rows) == 2  # the transcript beside the settings counts nothing
+
+
+def test_kilo_rows() -> None:
+    rows = {r["request_id"]: r for r in rows_under(DATA / "kilo" / "data", "kilo")}
+    assert sorted(rows) == ["kilo:msg_k1", "kilo:msg_k2", "kilo:msg_k3"]
+    k2 = rows["kilo:msg_k2"]
+    assert (k2["input_tokens"], k2["output_tokens"], k2["reasoning_tokens"], k2["session"]) == (
+        25000,
+        750,
+        350,
+        "ses_k1",
+    )
+    assert detect_format(DATA / "kilo" / "data" / "kilo.db") == "kilo"

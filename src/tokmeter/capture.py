@@ -12,7 +12,19 @@ from typing import Any
 AUTO = "auto"
 # Every coding agent whose local logs tokmeter reads (``sources/agents.py``, ``ingest --agent NAME``); each
 # name is also the input format of its files.
-AGENTS = ("claude-code", "codex", "gemini", "opencode", "qwen", "copilot", "amp", "goose", "kimi", "droid")
+AGENTS = (
+    "claude-code",
+    "codex",
+    "gemini",
+    "opencode",
+    "qwen",
+    "copilot",
+    "amp",
+    "goose",
+    "kimi",
+    "droid",
+    "kilo",
+)
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 
 

@@ -13,6 +13,9 @@ not included. The model is ``modelID``, the provider ``providerID``; ``cost`` (O
 kept. The project is ``path.root`` (else ``path.cwd``), the session ``sessionID`` (the table's
 ``session_id``), the request id ``opencode:<message id>`` (the same in the database and a JSON file, so the
 store keeps one).
+
+Kilo CLI, an OpenCode fork, keeps the same ``message`` table in ``~/.local/share/kilo/kilo.db``: read the
+same way, as agent ``kilo`` (request id ``kilo:<message id>``).
 """
 
 from __future__ import annotations
@@ -50,42 +53,46 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(
-    path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
+    path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions, fmt: str = FORMAT
 ) -> Iterator[Capture | BadCapture]:
+    """One capture per assistant message with usage, of a database or a JSON message file; ``fmt``: the
+    agent (Kilo CLI, an OpenCode fork, stores the same table in ``kilo.db``)."""
     del options
     source = str(path)
     if path.suffix == ".db":
-        yield from _read_database(path, file_time)
+        yield from _read_database(path, file_time, fmt)
         return
     with opener(path) as handle:
         data = handle.read()
     try:
         message = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, fmt)
         return
     if isinstance(message, dict):
-        capture = _capture(message, None, None, source, 0, None, file_time)
+        capture = _capture(message, None, None, source, 0, None, file_time, fmt)
         if capture is not None:
             yield capture
 
 
-def _read_database(path: Path, file_time: datetime | None) -> Iterator[Capture | BadCapture]:
+def _read_database(path: Path, file_time: datetime | None, fmt: str) -> Iterator[Capture | BadCapture]:
     source = str(path)
     try:
         with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT rowid, id, session_id, data FROM message ORDER BY rowid").fetchall()
     except sqlite3.Error as exc:
-        yield BadCapture(source, 0, f"cannot read the message table ({exc})", None, FORMAT)
+        yield BadCapture(source, 0, f"cannot read the message table ({exc})", None, fmt)
         return
     for rowid, message_id, session_id, data in rows:
         try:
             message = orjson.loads(data)
         except (orjson.JSONDecodeError, TypeError):
-            yield BadCapture(source, rowid, "message.data is not valid JSON", rowid, FORMAT)
+            yield BadCapture(source, rowid, "message.data is not valid JSON", rowid, fmt)
             continue
         if isinstance(message, dict):
-            capture = _capture(message, text(message_id), text(session_id), source, rowid, rowid, file_time)
+            capture = _capture(
+                message, text(message_id), text(session_id), source, rowid, rowid, file_time, fmt
+            )
             if capture is not None:
                 yield capture
 
@@ -98,6 +105,7 @@ def _capture(
     offset: int,
     line: int | None,
     file_time: datetime | None,
+    fmt: str,
 ) -> Capture | None:
     tokens = message.get("tokens")
     message_id = message_id or text(message.get("id"))
@@ -107,10 +115,10 @@ def _capture(
     where = _object(message.get("path"))
     created = _object(message.get("time")).get("created")
     return usage_capture(
-        FORMAT,
+        fmt,
         source,
         offset,
-        request_id=f"opencode:{message_id}",
+        request_id=f"{fmt}:{message_id}",
         ts=created if isinstance(created, int | float) and not isinstance(created, bool) else None,
         provider=text(message.get("providerID")),
         model=text(message.get("modelID")),
@@ -146,3 +154,17 @@ def tokmeter_usage(tokens: dict[str, Any]) -> dict[str, int | None] | None:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def kilo_logs(root: Path) -> list[Path]:
+    return [root / "kilo.db"]
+
+
+def kilo_sniff(path: Path, head: bytes) -> bool:
+    return head.startswith(SQLITE_HEADER) and path.name == "kilo.db"
+
+
+def read_kilo(
+    path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
+) -> Iterator[Capture | BadCapture]:
+    return read(path, file_time, opener, options, "kilo")

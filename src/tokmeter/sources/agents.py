@@ -150,6 +150,15 @@ _ALL = (
         agent_droid.read,
         agent_droid.sniff,
     ),
+    Agent(
+        "kilo",
+        "Kilo CLI",
+        "KILO_DATA_DIR",
+        (".local/share/kilo",),
+        agent_opencode.kilo_logs,
+        agent_opencode.read_kilo,
+        agent_opencode.kilo_sniff,
+    ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
 assert tuple(AGENTS) == AGENT_NAMES, "capture.AGENTS must name the registry's agents, in order"
