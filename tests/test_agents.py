@@ -66,6 +66,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "kimi": ("home", ccusage_view),
     "droid": ("factory", ccusage_view),
     "kilo": ("data", ccusage_view),
+    "pi": ("sessions", ccusage_view),
 }
 
 
@@ -261,3 +262,21 @@ def test_kilo_rows() -> None:
         "ses_k1",
     )
     assert detect_format(DATA / "kilo" / "data" / "kilo.db") == "kilo"
+
+
+def test_pi_rows() -> None:
+    rows = {r["request_id"]: r for r in rows_under(DATA / "pi" / "sessions", "pi")}
+    session = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+    assert sorted(rows) == [f"pi:{session}:e{n}" for n in (2, 4, 5)]
+    e4 = rows[f"pi:{session}:e4"]
+    assert (e4["input_tokens"], e4["cache_read_tokens"], e4["cache_write_tokens"]) == (15105, 14200, 900)
+    assert (e4["project"], e4["provider"], e4["model"]) == (
+        "/home/alice/work/cli",
+        "anthropic",
+        "claude-opus-4-5",
+    )
+
+
+def test_pi_session_told_by_its_header() -> None:
+    """Its later lines look like bare Claude Code usage lines; the header comes first and tells."""
+    assert detect_format(next((DATA / "pi" / "sessions").rglob("*.jsonl"))) == "pi"

@@ -24,6 +24,7 @@ AGENTS = (
     "kimi",
     "droid",
     "kilo",
+    "pi",
 )
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 

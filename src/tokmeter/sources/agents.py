@@ -33,6 +33,7 @@ from . import (
     agent_goose,
     agent_kimi,
     agent_opencode,
+    agent_pi,
     agent_qwen,
 )
 from .claude_code import Opener, read_claude_code
@@ -159,6 +160,7 @@ _ALL = (
         agent_opencode.read_kilo,
         agent_opencode.kilo_sniff,
     ),
+    Agent("pi", "pi", "PI_AGENT_DIR", (".pi/agent/sessions",), agent_pi.logs, agent_pi.read, agent_pi.sniff),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
 assert tuple(AGENTS) == AGENT_NAMES, "capture.AGENTS must name the registry's agents, in order"

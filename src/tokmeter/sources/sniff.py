@@ -7,6 +7,7 @@ Code lines can be megabytes long, and their distinctive keys come first):
 * ``token-log``: a ``"_schema": "token-usage/v..."`` record (the api-proxy sidecar's usage log);
 * ``codex``: a ``{"timestamp": ..., "type": "session_meta" | "turn_context" | "event_msg" |
   "response_item", "payload": ...}`` rollout line;
+* ``pi``: a pi session header, ``{"type": "session", ..., "cwd": ...}``;
 * ``qwen``: a Qwen Code chat record, ``{"uuid": ..., "parentUuid": ...}`` (its first two keys);
 * ``claude-code``: a line with ``parentUuid`` / ``isSidechain`` / ``leafUuid``, or a ``summary``,
   ``file-history-snapshot`` or ``queue-operation`` line; also, as older Claude Code versions (and
@@ -43,6 +44,8 @@ _CLAUDE = re.compile(
 )
 # Qwen Code chat records start {"uuid": ..., "parentUuid": ...} (Claude Code's lines start with parentUuid).
 _QWEN = re.compile(rb'^\s*\{"uuid"\s*:\s*"[^"]*"\s*,\s*"parentUuid"\s*:')
+# pi sessions start with their header {"type":"session", ..., "cwd": ...} (later lines look like bare usage).
+_PI = re.compile(rb'^\s*\{"type"\s*:\s*"session"\s*,.*"cwd"\s*:')
 # Fields only Claude Code writes beside a top-level "message" (a line without parentUuid / isSidechain).
 CLAUDE_FIELDS = frozenset(
     {"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"}
@@ -77,6 +80,8 @@ def sniff_line(head: bytes) -> str | None:
         return "codex"
     if _QWEN.search(head):
         return "qwen"
+    if _PI.search(head):
+        return "pi"
     if _CLAUDE.search(head):
         return "claude-code"
     return None
