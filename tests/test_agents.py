@@ -67,6 +67,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "droid": ("factory", ccusage_view),
     "kilo": ("data", ccusage_view),
     "pi": ("sessions", ccusage_view),
+    "openclaw": ("home", ccusage_view),
 }
 
 
@@ -280,3 +281,12 @@ def test_pi_rows() -> None:
 def test_pi_session_told_by_its_header() -> None:
     """Its later lines look like bare Claude Code usage lines; the header comes first and tells."""
     assert detect_format(next((DATA / "pi" / "sessions").rglob("*.jsonl"))) == "pi"
+
+
+def test_openclaw_rows() -> None:
+    rows = {r["request_id"].rsplit(":", 1)[1]: r for r in rows_under(DATA / "openclaw" / "home", "openclaw")}
+    assert sorted(rows) == ["c2", "c4", "d1"]  # a deleted session's calls count too
+    assert (rows["c2"]["model"], rows["c2"]["provider"]) == ("claude-opus-4-5", "anthropic")  # model_change
+    assert (rows["c4"]["model"], rows["c4"]["provider"]) == ("gpt-5.1", "openai")  # model-snapshot
+    session = next((DATA / "openclaw" / "home").rglob("*.jsonl"))
+    assert detect_format(session) == "pi" and detect_format(session, "openclaw") == "openclaw"

@@ -25,6 +25,7 @@ AGENTS = (
     "droid",
     "kilo",
     "pi",
+    "openclaw",
 )
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 

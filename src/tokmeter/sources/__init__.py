@@ -213,7 +213,7 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     if suffix in _BY_SUFFIX and suffix != ".json":
         return _BY_SUFFIX[suffix]
     head = _head(path)
-    agent = sniff_agent(path, head)
+    agent = _same_format(sniff_agent(path, head), hint)
     if agent is not None:
         return agent
     if suffix in _BY_SUFFIX:  # an agent's folder holds other JSON files too: its reader skips them
@@ -237,10 +237,17 @@ def _json_lines_format(seen: Sniffed, path: Path, hint: str | None) -> str:
     """What the first lines tell (an agent's first bytes), else the location, else capture-log unless they
     fit no format."""
     found = seen.flavour or sniff_agent(path, _head(path))
-    found = found or hint or flavour_from_path(path)
+    found = _same_format(found, hint) or hint or flavour_from_path(path)
     if found is not None:
         return found
     return UNKNOWN if seen.fits_nothing else "capture-log"
+
+
+def _same_format(found: str | None, hint: str | None) -> str | None:
+    """The agent whose folder a file is in when its content names another agent writing the same format
+    (OpenClaw writes pi's sessions): the location tells them apart; else what the content said."""
+    agent = AGENTS.get(hint or "")
+    return hint if found is not None and agent is not None and agent.writes_as == found else found
 
 
 def _head(path: Path) -> bytes:

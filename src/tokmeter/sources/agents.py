@@ -56,9 +56,10 @@ class Agent:
     homes: tuple[str, ...]  # its default data directories, relative to the home directory
     logs: Callable[[Path], list[Path]]  # the folders and files holding its usage, under a data directory
     read: Reader  # one file's captures
-    sniff: Callable[[Path, bytes], bool] | None = (
-        None  # whether a file's head is this agent's (None: sniff.py)
-    )
+    # whether a file's head is this agent's (None: sniff.py tells its lines)
+    sniff: Callable[[Path, bytes], bool] | None = None
+    # another agent whose format its files are in (its folder tells them apart)
+    writes_as: str | None = None
 
 
 def _claude_logs(root: Path) -> list[Path]:
@@ -161,6 +162,15 @@ _ALL = (
         agent_opencode.kilo_sniff,
     ),
     Agent("pi", "pi", "PI_AGENT_DIR", (".pi/agent/sessions",), agent_pi.logs, agent_pi.read, agent_pi.sniff),
+    Agent(
+        "openclaw",
+        "OpenClaw",
+        "OPENCLAW_DIR",
+        (".openclaw", ".clawdbot", ".moltbot", ".moldbot"),
+        agent_pi.openclaw_logs,
+        agent_pi.read_openclaw,
+        writes_as="pi",
+    ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
 assert tuple(AGENTS) == AGENT_NAMES, "capture.AGENTS must name the registry's agents, in order"
