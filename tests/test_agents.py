@@ -68,6 +68,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "kilo": ("data", ccusage_view),
     "pi": ("sessions", ccusage_view),
     "openclaw": ("home", ccusage_view),
+    "hermes": ("home", ccusage_view),
 }
 
 
@@ -110,7 +111,7 @@ def test_daily_totals_equal_ccusage(agent: str) -> None:
     }
     assert dict(ours) == theirs
     assert all(row["session"] for row in rows)
-    assert agent == "copilot" or any(row["project"] for row in rows)  # Copilot records no project
+    assert agent in ("copilot", "hermes") or any(row["project"] for row in rows)  # they record none
 
 
 def test_gemini_rows() -> None:
@@ -290,3 +291,11 @@ def test_openclaw_rows() -> None:
     assert (rows["c4"]["model"], rows["c4"]["provider"]) == ("gpt-5.1", "openai")  # model-snapshot
     session = next((DATA / "openclaw" / "home").rglob("*.jsonl"))
     assert detect_format(session) == "pi" and detect_format(session, "openclaw") == "openclaw"
+
+
+def test_hermes_sessions() -> None:
+    rows = {r["session"]: r for r in rows_under(DATA / "hermes" / "home", "hermes")}
+    assert sorted(rows) == ["20261114_090000_ab12", "20261114_231500_cd34", "20261115_080000_ef56"]
+    gpt = rows["20261114_231500_cd34"]
+    assert (gpt["input_tokens"], gpt["output_tokens"], gpt["reasoning_tokens"]) == (45000, 2100, 1200)
+    assert (gpt["provider"], gpt["project"]) == ("openai", None)

@@ -26,6 +26,7 @@ AGENTS = (
     "kilo",
     "pi",
     "openclaw",
+    "hermes",
 )
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 

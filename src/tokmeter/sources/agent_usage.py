@@ -10,7 +10,10 @@ and the OS user (local logs are the user's own). Never any prompt or completion 
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..capture import Capture
@@ -69,3 +72,14 @@ def beyond_parts(output: int, parts: int, total: Any) -> tuple[int, int | None]:
     if not beyond:
         return output, None
     return (output + beyond, beyond) if output else (beyond, None)
+
+
+def table_rows(path: Path, table: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of an agent's SQLite table, opened read-only (the agent may be writing it), as dicts of
+    ``columns`` (those the table lacks read as None). Raises ``sqlite3.Error``."""
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        # the table and column names are ours, never the file's
+        chosen = ", ".join(name if name in present else f"NULL AS {name}" for name in columns)
+        found = db.execute(f"SELECT rowid, {chosen} FROM {table} ORDER BY rowid").fetchall()
+    return [{"rowid": rowid, **dict(zip(columns, values, strict=True))} for rowid, *values in found]

@@ -31,6 +31,7 @@ from . import (
     agent_droid,
     agent_gemini,
     agent_goose,
+    agent_hermes,
     agent_kimi,
     agent_opencode,
     agent_pi,
@@ -170,6 +171,15 @@ _ALL = (
         agent_pi.openclaw_logs,
         agent_pi.read_openclaw,
         writes_as="pi",
+    ),
+    Agent(
+        "hermes",
+        "Hermes Agent",
+        "HERMES_HOME",
+        (".hermes",),
+        agent_hermes.logs,
+        agent_hermes.read,
+        agent_hermes.sniff,
     ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
