@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, run_cli
 from tokmeter.capture import AGENTS as AGENT_NAMES
 from tokmeter.extract import extract_row
-from tokmeter.sources import BadCapture, detect_format, find_inputs, read_captures
+from tokmeter.sources import BadCapture, agent_codebuff, detect_format, find_inputs, read_captures
 from tokmeter.sources.agents import AGENTS, agent_logs
 
 DATA = REPO / "tests" / "data" / "agents"
@@ -69,6 +69,7 @@ FIXTURES: dict[str, tuple[str, Callable[[dict[str, Any]], Counts]]] = {
     "pi": ("sessions", ccusage_view),
     "openclaw": ("home", ccusage_view),
     "hermes": ("home", ccusage_view),
+    "codebuff": ("manicode", ccusage_view),
 }
 
 
@@ -299,3 +300,23 @@ def test_hermes_sessions() -> None:
     gpt = rows["20261114_231500_cd34"]
     assert (gpt["input_tokens"], gpt["output_tokens"], gpt["reasoning_tokens"]) == (45000, 2100, 1200)
     assert (gpt["provider"], gpt["project"]) == ("openai", None)
+
+
+def test_codebuff_rows() -> None:
+    rows = {
+        r["request_id"].rsplit(":", 1)[1]: r for r in rows_under(DATA / "codebuff" / "manicode", "codebuff")
+    }
+    assert sorted(rows) == ["4", "a-1", "a-2"]  # credits alone are no tokens; the id-less call by position
+    a2 = rows["a-2"]  # counts from metadata.usage, the missing ones from metadata.codebuff.usage
+    assert (a2["input_tokens"], a2["cache_read_tokens"], a2["output_tokens"]) == (46112, 45300, 300)
+    assert (a2["project"], a2["session"]) == ("webshop", "manicode/webshop/2026-11-15T10-30-00.000Z")
+
+
+def test_codebuff_openai_style_cache_is_inside_the_input() -> None:
+    usage = {
+        "prompt_tokens": 5000,
+        "completion_tokens": 200,
+        "prompt_tokens_details": {"cached_tokens": 4000},
+    }
+    counted = agent_codebuff.tokmeter_usage(usage, {})
+    assert counted is not None and (counted["input_tokens"], counted["cache_read_tokens"]) == (5000, 4000)

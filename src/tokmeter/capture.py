@@ -27,6 +27,7 @@ AGENTS = (
     "pi",
     "openclaw",
     "hermes",
+    "codebuff",
 )
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 

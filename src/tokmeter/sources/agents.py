@@ -27,6 +27,7 @@ from ..capture import BadCapture, Capture
 from ..errors import UsageError
 from . import (
     agent_amp,
+    agent_codebuff,
     agent_copilot,
     agent_droid,
     agent_gemini,
@@ -180,6 +181,15 @@ _ALL = (
         agent_hermes.logs,
         agent_hermes.read,
         agent_hermes.sniff,
+    ),
+    Agent(
+        "codebuff",
+        "Codebuff",
+        "CODEBUFF_DATA_DIR",
+        agent_codebuff.HOMES,
+        agent_codebuff.logs,
+        agent_codebuff.read,
+        agent_codebuff.sniff,
     ),
 )
 AGENTS: dict[str, Agent] = {agent.name: agent for agent in _ALL}
