@@ -320,3 +320,34 @@ def test_codebuff_openai_style_cache_is_inside_the_input() -> None:
     }
     counted = agent_codebuff.tokmeter_usage(usage, {})
     assert counted is not None and (counted["input_tokens"], counted["cache_read_tokens"]) == (5000, 4000)
+
+
+def test_bad_agent_files_are_set_aside(tmp_path: Path) -> None:
+    """A corrupt database or session file is one bad capture naming the file, never a crash."""
+    database = tmp_path / "opencode.db"
+    database.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    session = tmp_path / "chats" / "session-1.json"
+    session.parent.mkdir()
+    session.write_text('{"sessionId": "s", "projectHash": "h", "messages": [')
+    for path, agent in ((database, "opencode"), (session, "gemini")):
+        (bad,) = list(read_captures(path, agent))
+        assert isinstance(bad, BadCapture) and bad.source == str(path), bad
+
+
+@pytest.mark.parametrize(
+    ("agent", "pattern"),
+    [
+        ("copilot", "*.jsonl"),
+        ("amp", "T-*.json"),
+        ("droid", "*.settings.json"),
+        ("kimi", "wire.jsonl"),
+        ("codebuff", "chat-messages.json"),
+        ("hermes", "state.db"),
+        ("goose", "sessions.db"),
+        ("gemini", "session-*.json"),
+        ("opencode", "opencode.db"),
+    ],
+)
+def test_told_by_content_wherever_it_lies(agent: str, pattern: str) -> None:
+    found = next(path for path in (DATA / agent).rglob(pattern) if path.name != "ccusage-daily.json")
+    assert detect_format(found) == agent

@@ -30,6 +30,7 @@ from ..capture import BadCapture, Capture
 from .agent_usage import count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
+from .sniff import top_level_keys
 
 FORMAT = "copilot"
 CHAT, INFERENCE, TURN, SUMMARY = range(4)  # finest first: a coarser record counts only where none finer does
@@ -49,8 +50,11 @@ def logs(root: Path) -> list[Path]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
+    """An OpenTelemetry record: top-level ``attributes`` and a trace (``traceId``, ``spanContext``), with
+    GenAI attributes; a capture record never has those keys."""
     del path
-    return head.startswith(b"{") and b'"attributes"' in head and b'"gen_ai.' in head
+    keys = set(top_level_keys(head.split(b"\n", 1)[0]))
+    return "attributes" in keys and bool(keys & {"traceId", "spanContext"}) and b'"gen_ai.' in head
 
 
 @dataclass(slots=True)
