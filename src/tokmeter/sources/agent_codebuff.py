@@ -10,7 +10,8 @@ snake_case names; ``inputTokens`` / ``promptTokens``, ``outputTokens`` / ``compl
 inside it; input = input + the cache counts apart from it; reasoning null, except what ``totalTokens``
 counts beyond the parts (``agent_usage.beyond_parts``). The usage ccusage digs out of
 ``metadata.runState`` (the agent's message history) is not read, nor messages with credits and no
-tokens. Model ``metadata.model``; provider not recorded (null); project the project folder's name;
+tokens. Model ``metadata.model``; provider ``openrouter`` for its ``vendor/model`` ids (OpenRouter's ids: priced
+as OpenRouter's), else not recorded (null); project the project folder's name;
 session ``<channel>/<project>/<chat id>``; time the message's ``timestamp`` (else ``createdAt``, else the
 chat id, a time); request id ``codebuff:<session>:<message id>`` (else its position).
 """
@@ -90,7 +91,7 @@ def read(
             or message.get("createdAt")
             or metadata.get("timestamp")
             or _chat_time(chat),
-            provider=None,
+            provider="openrouter" if "/" in (text(metadata.get("model")) or "") else None,
             model=text(metadata.get("model")),
             project=project,
             session=session,

@@ -15,7 +15,8 @@ kept. The project is ``path.root`` (else ``path.cwd``), the session ``sessionID`
 store keeps one).
 
 Kilo CLI, an OpenCode fork, keeps the same ``message`` table in ``~/.local/share/kilo/kilo.db``: read the
-same way, as agent ``kilo`` (request id ``kilo:<message id>``).
+same way, as agent ``kilo`` (request id ``kilo:<message id>``). Its gateway's rows (``providerID: kilo``,
+OpenRouter's ``vendor/model`` ids) get provider ``openrouter``, whose prices it charges.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _capture(
         offset,
         request_id=f"{fmt}:{message_id}",
         ts=created if isinstance(created, int | float) and not isinstance(created, bool) else None,
-        provider=text(message.get("providerID")),
+        provider=_provider(text(message.get("providerID")), text(message.get("modelID"))),
         model=text(message.get("modelID")),
         project=text(where.get("root")) or text(where.get("cwd")),
         session=session_id or text(message.get("sessionID")),
@@ -168,3 +169,9 @@ def read_kilo(
     path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     return read(path, file_time, opener, options, "kilo")
+
+
+def _provider(provider: str | None, model: str | None) -> str | None:
+    """Kilo's gateway (``providerID: kilo``) serves OpenRouter's ``vendor/model`` ids at OpenRouter's prices:
+    those rows are priced as OpenRouter's."""
+    return "openrouter" if provider == "kilo" and model and "/" in model else provider
