@@ -1,8 +1,15 @@
-"""Per-day token totals of tokmeter and ccusage on the same Claude Code logs, side by side.
+"""Per-day token totals of tokmeter and ccusage on the same coding-agent logs, side by side.
 
     python bench/ccusage_compare.py                      # the test fixture (tests/data/transcripts/claude)
     python bench/ccusage_compare.py ~/.claude            # your own transcripts
     python bench/ccusage_compare.py DIR --ccusage PATH   # a given ccusage binary
+    python bench/ccusage_compare.py ~/.gemini/tmp --agent gemini   # another agent's data directory
+
+With --agent NAME, DIR is what that agent's variable names (``ingest --agent`` lists them in the README's
+agent table: $GEMINI_DATA_DIR, $OPENCODE_DATA_DIR, ...): both tools read it through that variable, ccusage
+as ``ccusage <agent> daily``. tokmeter's output is compared without the reasoning an agent counts apart
+from it (ccusage leaves it out of ``outputTokens``); the README's agent table lists the differences that
+remain on purpose.
 
 DIR is a Claude Code config directory (holding ``projects/``) or a ``projects/`` directory. ccusage is
 taken from --ccusage, else $TOKMETER_CCUSAGE, else ``ccusage`` on PATH if it is version 20.0.24, else
@@ -28,6 +35,7 @@ from pathlib import Path
 CCUSAGE_VERSION = "20.0.24"
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "transcripts" / "claude"
 FIELDS = ("input", "output", "cache_write", "cache_read")
+INSIDE = ("codex", "qwen", "copilot")  # agents whose output count includes reasoning, as ccusage reads it too
 
 
 def find_ccusage(explicit: str | None, scratch: Path) -> str | None:
@@ -70,13 +78,28 @@ def _version(binary: str) -> str | None:
     return words[-1].lstrip("v") if words else None
 
 
-def ccusage_daily(binary: str, claude_dir: Path, home: Path) -> dict[str, dict[str, int]]:
+def _environment(agent: str, data_dir: Path, home: Path) -> dict[str, str]:
+    """This environment without any agent's variable, with HOME empty and the agent's variable naming DIR."""
+    from tokmeter.sources.agents import AGENTS
+
+    others = {entry.env for entry in AGENTS.values()}
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("CLAUDE_", "CODEX_", "XDG_"))
+        key: value
+        for key, value in os.environ.items()
+        if key not in others and not key.startswith(("CLAUDE_", "CODEX_", "XDG_"))
     }
-    env.update(HOME=str(home), CLAUDE_CONFIG_DIR=str(claude_dir), NO_COLOR="1")
+    env.update(HOME=str(home), NO_COLOR="1")
+    env[AGENTS[agent].env] = str(data_dir)
+    return env
+
+
+def ccusage_daily(
+    binary: str, claude_dir: Path, home: Path, agent: str = "claude-code"
+) -> dict[str, dict[str, int]]:
+    env = _environment(agent, claude_dir, home)
+    command = ["daily"] if agent == "claude-code" else [agent, "daily"]
     done = subprocess.run(
-        [binary, "daily", "--json", "--offline", "--timezone", "UTC"],
+        [binary, *command, "--json", "--offline", "--timezone", "UTC"],
         capture_output=True,
         text=True,
         env=env,
@@ -84,7 +107,7 @@ def ccusage_daily(binary: str, claude_dir: Path, home: Path) -> dict[str, dict[s
         check=True,
     )
     return {
-        row["period"]: {
+        row.get("period") or row["date"]: {
             "input": row["inputTokens"],
             "output": row["outputTokens"],
             "cache_write": row["cacheCreationTokens"],
@@ -94,10 +117,17 @@ def ccusage_daily(binary: str, claude_dir: Path, home: Path) -> dict[str, dict[s
     }
 
 
-def tokmeter_daily(claude_dir: Path, store: Path) -> dict[str, dict[str, int]]:
+def tokmeter_daily(
+    claude_dir: Path, store: Path, agent: str = "claude-code", home: Path | None = None
+) -> dict[str, dict[str, int]]:
     command = [sys.executable, "-m", "tokmeter"]
+    env = _environment(agent, claude_dir, home or store.parent)
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
     subprocess.run(
-        [*command, "ingest", str(claude_dir), "--store", str(store), "--quiet"], check=True, timeout=600
+        [*command, "ingest", "--agent", agent, "--store", str(store), "--quiet"],
+        check=True,
+        timeout=600,
+        env=env,
     )
     done = subprocess.run(
         [*command, "report", "--by", "day", "--format", "json", "--store", str(store)],
@@ -109,7 +139,7 @@ def tokmeter_daily(claude_dir: Path, store: Path) -> dict[str, dict[str, int]]:
     return {
         row["day"]: {
             "input": row["input_tokens"] - row["cache_read_tokens"] - row["cache_write_tokens"],
-            "output": row["output_tokens"],
+            "output": row["output_tokens"] - (0 if agent in INSIDE else row.get("reasoning_tokens") or 0),
             "cache_write": row["cache_write_tokens"],
             "cache_read": row["cache_read_tokens"],
         }
@@ -132,6 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("claude_dir", nargs="?", type=Path, default=FIXTURE)
     parser.add_argument("--ccusage", help=f"path to a ccusage {CCUSAGE_VERSION} binary")
+    parser.add_argument("--agent", default="claude-code", help="the agent whose logs DIR holds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ccusage-compare-") as tmp:
         scratch = Path(tmp)
@@ -140,8 +171,8 @@ def main() -> int:
             print(f"no ccusage {CCUSAGE_VERSION}: install node and npm, or pass --ccusage", file=sys.stderr)
             return 2
         (scratch / "home").mkdir()
-        theirs = ccusage_daily(binary, args.claude_dir.absolute(), scratch / "home")
-        ours = tokmeter_daily(args.claude_dir.absolute(), scratch / "store")
+        theirs = ccusage_daily(binary, args.claude_dir.absolute(), scratch / "home", args.agent)
+        ours = tokmeter_daily(args.claude_dir.absolute(), scratch / "store", args.agent, scratch / "home")
     lines = compare(ours, theirs)
     print("day         tokmeter/ccusage per field (input excludes the cache)")
     print("\n".join(lines))

@@ -23,7 +23,8 @@ def test_every_variable_read_in_the_code_is_listed() -> None:
 
 # The Claude Code user is being turned into an explicit argument in sources/claude_code.py (issue #18).
 NOT_YET: set[str] = set()
-OTHER_PROGRAMS = ("JAVA_HOME", "COLUMNS", "CLAUDE_CONFIG_ENV", "CODEX_HOME_ENV")  # their variables, not ours
+# their variables, not ours (agent.env: each coding agent's own, sources/agents.py)
+OTHER_PROGRAMS = ("JAVA_HOME", "COLUMNS", "CLAUDE_CONFIG_ENV", "CODEX_HOME_ENV", "agent.env")
 
 
 def test_nothing_reads_a_tokmeter_variable_but_config() -> None:

@@ -12,7 +12,26 @@ FORMATS: tuple[str, ...]  # the formats below, then the logs other systems write
 # Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
 # ``--format`` and of ``Capture.format``. Light on purpose: the CLI builds its choices from it at start-up.
 AUTO = "auto"
-FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", "claude-code", "codex")
+# Every coding agent whose local logs tokmeter reads (``sources/agents.py``, ``ingest --agent NAME``); each
+# name is also the input format of its files.
+AGENTS = (
+    "claude-code",
+    "codex",
+    "gemini",
+    "opencode",
+    "qwen",
+    "copilot",
+    "amp",
+    "goose",
+    "kimi",
+    "droid",
+    "kilo",
+    "pi",
+    "openclaw",
+    "hermes",
+    "codebuff",
+)
+FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..capture import FORMATS
+from ..capture import AGENTS, FORMATS
 from ..config import CLAUDE_CODE_USER_ENV
 from ..errors import BadCapturesFound, UsageError
 from .app import app
@@ -38,8 +38,10 @@ AGENTS_PANEL = "Coding agents' local logs"
 
 if TYPE_CHECKING:  # see options.choices
     InputFormat = Choice
+    AgentName = Choice
 else:
     InputFormat = choices("InputFormat", FORMATS)
+    AgentName = choices("AgentName", AGENTS)
 AUTO = InputFormat("auto")  # the default
 
 
@@ -165,7 +167,7 @@ def ingest(
         typer.Option(
             "--claude-code",
             rich_help_panel=AGENTS_PANEL,
-            help="Also read Claude Code transcripts: each $CLAUDE_CONFIG_DIR "
+            help="Also read Claude Code transcripts (--agent claude-code): each $CLAUDE_CONFIG_DIR "
             "entry, else ~/.config/claude and ~/.claude (their projects/ "
             "folders).",
         ),
@@ -175,8 +177,26 @@ def ingest(
         typer.Option(
             "--codex",
             rich_help_panel=AGENTS_PANEL,
-            help="Also read Codex CLI sessions: sessions/ and archived_sessions/ of "
+            help="Also read Codex CLI sessions (--agent codex): sessions/ and archived_sessions/ of "
             "each $CODEX_HOME entry, else of ~/.codex.",
+        ),
+    ] = False,
+    agent: Annotated[
+        list[AgentName] | None,
+        typer.Option(
+            "--agent",
+            rich_help_panel=AGENTS_PANEL,
+            help="Also read this coding agent's local logs, from its environment variable's "
+            "folders else its default ones (repeatable; the README's agent table lists them).",
+            show_default=False,
+        ),
+    ] = None,
+    agents: Annotated[
+        bool,
+        typer.Option(
+            "--agents",
+            rich_help_panel=AGENTS_PANEL,
+            help="Also read the logs of every coding agent found on this machine (and say which were found).",
         ),
     ] = False,
     claude_code_user: Annotated[
@@ -220,7 +240,8 @@ def ingest(
     rules = load_attribution_file(attribution)  # the raw values its rules read are kept with each row
     target = open_store(store, ingester=ingester_id)
     given = list(paths or [])
-    inputs = _with_agent_logs(given, claude_code=claude_code, codex=codex)
+    named = [*(["claude-code"] if claude_code else []), *(["codex"] if codex else [])]
+    inputs = _with_agent_logs(given, [*named, *(a.value for a in agent or [])], every=agents, quiet=quiet)
     read_options = ReadOptions(  # the --claude-code-user flag, else its env var (typer)
         claude_code_user=claude_code_user,
         keep=rules.keep() if rules is not None else KEEP_NOTHING,
@@ -352,20 +373,32 @@ def _follow(
     return run_follow(paths, target, options, view)
 
 
-def _with_agent_logs(paths: list[Path], *, claude_code: bool, codex: bool) -> list[Path | Input]:
-    """The paths given, plus the default locations of Claude Code / Codex logs when asked for, with the format
-    their files are read as when their lines do not tell."""
+def _with_agent_logs(paths: list[Path], names: list[str], *, every: bool, quiet: bool) -> list[Path | Input]:
+    """The paths given, plus the logs of the agents named (each must have some) or, with ``every``, of every
+    agent found (which were and which not is said on standard error), each with its agent's name as the
+    format its files are read as when their content does not tell."""
     from ..sources import Input
-    from ..sources.agents import claude_code_dirs, codex_dirs
+    from ..sources.agents import AGENTS as REGISTRY
+    from ..sources.agents import agent_logs, require_logs
 
-    agents = [
-        *(Input(d, "claude-code") for d in (claude_code_dirs() if claude_code else ())),
-        *(Input(d, "codex") for d in (codex_dirs() if codex else ())),
+    chosen = {name: require_logs(name) for name in dict.fromkeys(names)}
+    if every:
+        found = {name: agent_logs(name) for name in REGISTRY if name not in chosen}
+        chosen |= {name: logs for name, logs in found.items() if logs}
+        if not quiet:
+            missing = [name for name, logs in found.items() if not logs]
+            console(stderr=True).print(
+                f"agents found: {', '.join(name for name in chosen) or 'none'}; "
+                f"not found: {', '.join(missing) or 'none'}",
+                markup=False,
+            )
+    inputs: list[Path | Input] = [
+        *paths,
+        *(Input(place, name) for name, places in chosen.items() for place in places),
     ]
-    found: list[Path | Input] = [*paths, *agents]
-    if not found:
+    if not inputs:
         raise UsageError(
-            "nothing to ingest: give a PATH, or --claude-code / --codex",
-            hint="e.g. tokmeter ingest sample_logs/",
+            "nothing to ingest: give a PATH, or --agent NAME / --agents",
+            hint="e.g. tokmeter ingest sample_logs/, or tokmeter ingest --agents",
         )
-    return found
+    return inputs

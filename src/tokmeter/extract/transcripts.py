@@ -18,6 +18,9 @@ numbers mean is decided here, in tokmeter's token convention (input includes the
 * **codex**: OpenAI usage of one turn: ``input_tokens`` includes ``cached_input_tokens``;
   ``output_tokens`` includes ``reasoning_output_tokens``. Codex writes every field of its usage struct
   (older versions a null for what the API did not report): the providers' convention, 0.
+* **the other coding agents** (``capture.AGENTS``): each agent's reader (``sources/agent_*.py``) has put
+  its usage in tokmeter's convention already (``sources/agent_usage.py``); a count it does not record is
+  None (unknown) and stays so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..capture import Capture
+from ..capture import AGENTS, Capture
 from ..errors import BadCaptureError
 from . import anthropic, openai
 from .base import Extracted, as_mapping, as_str, service_tier, speed, token_count
@@ -137,6 +140,27 @@ def from_codex(record: Mapping[str, Any]) -> TranscriptRead:
     return TranscriptRead(openai.RESPONSES, ex, True)
 
 
+def from_agent(record: Mapping[str, Any]) -> TranscriptRead:
+    """A coding agent's model call, already in tokmeter's convention by its reader
+    (``sources/agent_usage.py``): a count it does not record stays None (unknown)."""
+    usage = as_mapping(record.get("usage"))
+    if usage is None:
+        raise BadCaptureError("an agent record without usage")
+    where = "usage"
+    ex = Extracted(model=_model(record.get("model")))
+    ex.input_tokens = token_count(usage, "input_tokens", where)
+    ex.output_tokens = token_count(usage, "output_tokens", where)
+    ex.cache_read_tokens = _part(_carried(usage, "cache_read_tokens"), ex.input_tokens)
+    ex.cache_write_tokens = _part(_carried(usage, "cache_write_tokens"), ex.input_tokens)
+    ex.cache_write_1h_tokens = _part(None, ex.cache_write_tokens)
+    ex.reasoning_tokens = _part(_carried(usage, "reasoning_tokens"), ex.output_tokens)
+    cache = (ex.cache_read_tokens or 0) + (ex.cache_write_tokens or 0)
+    if cache > ex.input_tokens or (ex.reasoning_tokens or 0) > ex.output_tokens:
+        raise BadCaptureError("an agent record whose cache or reasoning counts exceed input or output")
+    ex.usage_source = "reported"
+    return TranscriptRead(None, ex, True)
+
+
 def _model(value: Any) -> str | None:
     model = as_str(value)
     return None if model is None or model.strip().lower() == "unknown" else model
@@ -152,5 +176,6 @@ READERS: dict[str, Callable[[Mapping[str, Any]], TranscriptRead]] = {
     "token-log": from_token_log,
     "claude-code": from_claude_code,
     "codex": from_codex,
+    **{name: from_agent for name in AGENTS if name not in ("claude-code", "codex")},
 }
 FORMATS = frozenset(READERS)

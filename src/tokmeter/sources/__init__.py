@@ -35,11 +35,10 @@ import orjson
 from ..capture import FORMATS, BadCapture, Capture
 from ..config import settings
 from ..errors import UsageError
+from .agents import AGENTS, sniff_agent
 from .batch import read_anthropic_batch, read_openai_batch
 from .bedrock_logs import read_bedrock_logs
 from .capture_log import read_capture_log
-from .claude_code import read_claude_code
-from .codex import read_codex
 from .gateway_logs import read_cloudflare, read_kong
 from .har import read_har
 from .litellm import read_litellm
@@ -84,10 +83,10 @@ _BY_SUFFIX = {
     ".har": "har",
 }
 _JSON_LINES = (".jsonl", ".ndjson")
+AGENT_HEAD = 4096  # bytes an agent's sniffer is shown of a file (an SQLite header, a session's first keys)
 _SNIFF_BUDGET = 4 << 20  # bytes read at most to tell a JSON Lines flavour (long lines are skipped over)
 UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (never a --format choice)
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
-_PATH_READERS = {"claude-code": read_claude_code, "codex": read_codex}
 
 
 class _LoggedReader(Protocol):
@@ -115,7 +114,6 @@ _LOGGED_READERS: dict[str, _LoggedReader] = {
     "kong": read_kong,
     "cloudflare-ai-gateway": read_cloudflare,
 }
-_PATH_READERS |= _LOGGED_READERS
 # JSON Lines that ``ingest --follow`` reads on from a checkpoint as they grow, as it reads capture logs
 FOLLOWED_LOGS = frozenset(_LOGGED_READERS)
 _CLOUDWATCH_EXPORT = re.compile(r"^\d{6}\.gz$")  # the objects of a CloudWatch Logs export task
@@ -261,10 +259,14 @@ def detect_format(path: Path, hint: str | None = None) -> str:
         return _json_lines_format(_sniff(path), path, hint)
     if suffix == ".json" and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
         return logged  # JSON Lines of logged records under .json (Bedrock's S3 objects, OTel exports)
-    if suffix in _BY_SUFFIX:
+    if suffix in _BY_SUFFIX and suffix != ".json":
         return _BY_SUFFIX[suffix]
-    with open_bytes(path) as handle:
-        head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = _head(path)
+    agent = _same_format(sniff_agent(path, head), hint)
+    if agent is not None:
+        return agent
+    if suffix in _BY_SUFFIX:  # an agent's folder holds other JSON files too: its reader skips them
+        return hint if suffix == ".json" and hint in AGENTS else _BY_SUFFIX[suffix]
     if head.startswith((b"data:", b"event:", b":")):
         return "sse"
     if EXPORT_TIME.match(head) and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
@@ -283,11 +285,25 @@ def detect_format(path: Path, hint: str | None = None) -> str:
 
 
 def _json_lines_format(seen: Sniffed, path: Path, hint: str | None) -> str:
-    """What the first lines tell, else the location, else capture-log unless they fit no format."""
-    found = seen.flavour or hint or flavour_from_path(path)
+    """What the first lines tell (an agent's first bytes), else the location, else capture-log unless they
+    fit no format."""
+    found = seen.flavour or sniff_agent(path, _head(path))
+    found = _same_format(found, hint) or hint or flavour_from_path(path)
     if found is not None:
         return found
     return UNKNOWN if seen.fits_nothing else "capture-log"
+
+
+def _same_format(found: str | None, hint: str | None) -> str | None:
+    """The agent whose folder a file is in when its content names another agent writing the same format
+    (OpenClaw writes pi's sessions): the location tells them apart; else what the content said."""
+    agent = AGENTS.get(hint or "")
+    return hint if found is not None and agent is not None and agent.writes_as == found else found
+
+
+def _head(path: Path) -> bytes:
+    with open_bytes(path) as handle:
+        return handle.read(AGENT_HEAD).lstrip(b"\xef\xbb\xbf \t\r\n")
 
 
 def _sniff(path: Path) -> Sniffed:
@@ -343,9 +359,11 @@ def read_captures(
     elif fmt in _LINE_READERS:
         with open_bytes(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
-    elif fmt in _PATH_READERS:
+    elif fmt in AGENTS:
+        yield from AGENTS[fmt].read(path, _file_time(path), open_bytes, options)
+    elif fmt in _LOGGED_READERS:
         with open_bytes(path) as handle:
-            yield from _PATH_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
+            yield from _LOGGED_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:

@@ -7,6 +7,8 @@ Code lines can be megabytes long, and their distinctive keys come first):
 * ``token-log``: a ``"_schema": "token-usage/v..."`` record (the api-proxy sidecar's usage log);
 * ``codex``: a ``{"timestamp": ..., "type": "session_meta" | "turn_context" | "event_msg" |
   "response_item", "payload": ...}`` rollout line;
+* ``pi``: a pi session header, ``{"type": "session", ..., "cwd": ...}``;
+* ``qwen``: a Qwen Code chat record, ``{"uuid": ..., "parentUuid": ...}`` (its first two keys);
 * ``claude-code``: a line with ``parentUuid`` / ``isSidechain`` / ``leafUuid``, or a ``summary``,
   ``file-history-snapshot`` or ``queue-operation`` line; also, as older Claude Code versions (and
   ccusage's fixtures) write them without those, a line with a top-level ``message`` and one of Claude
@@ -40,6 +42,10 @@ _CLAUDE = re.compile(
     rb'"(?:parentUuid|isSidechain|leafUuid)"\s*:'
     rb'|"type"\s*:\s*"(?:summary|file-history-snapshot|queue-operation)"'
 )
+# Qwen Code chat records start {"uuid": ..., "parentUuid": ...} (Claude Code's lines start with parentUuid).
+_QWEN = re.compile(rb'^\s*\{"uuid"\s*:\s*"[^"]*"\s*,\s*"parentUuid"\s*:')
+# pi sessions start with their header {"type":"session", ..., "cwd": ...} (later lines look like bare usage).
+_PI = re.compile(rb'^\s*\{"type"\s*:\s*"session"\s*,.*"cwd"\s*:')
 # Fields only Claude Code writes beside a top-level "message" (a line without parentUuid / isSidechain).
 CLAUDE_FIELDS = frozenset(
     {"sessionId", "requestId", "uuid", "userType", "costUSD", "isApiErrorMessage", "gitBranch"}
@@ -74,6 +80,10 @@ def sniff_line(head: bytes) -> str | None:
         return "token-log"
     if _CODEX.search(head) and _CODEX_PAYLOAD.search(head):
         return "codex"
+    if _QWEN.search(head):
+        return "qwen"
+    if _PI.search(head):
+        return "pi"
     if _CLAUDE.search(head):
         return "claude-code"
     return None

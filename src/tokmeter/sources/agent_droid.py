@@ -1,0 +1,83 @@
+"""Factory Droid: ``~/.factory/sessions/<project>/<session>.settings.json``, one file per session whose
+``tokenUsage`` (``inputTokens``, ``outputTokens``, ``cacheCreationTokens``, ``cacheReadTokens``,
+``thinkingTokens``, ``totalTokens``) is the session's running total. Learnt from ccusage's droid adapter.
+
+Each session is one row, stamped with ``providerLockTimestamp`` (else the file's time), as ccusage stamps
+it. Droid counts input without the cache and thinking apart from the output (ccusage adds it to the output
+it prices): input = input + cache writes + cache reads, output = output + thinking, reasoning = thinking;
+what ``totalTokens`` counts beyond the parts is reasoning too (``agent_usage.beyond_parts``). Model
+``model`` as recorded, provider ``providerLock``; project the folder holding the file; session the file's
+name; request id ``droid:<session>`` (a session read again after it grew replaces its row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from ..capture import BadCapture, Capture
+from .agent_usage import beyond_parts, count, text, usage_capture
+from .claude_code import Opener
+from .options import ReadOptions
+
+FORMAT = "droid"
+SUFFIX = ".settings.json"
+
+
+def logs(root: Path) -> list[Path]:
+    return [root / "sessions"]
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return head.startswith(b"{") and path.name.endswith(SUFFIX) and b'"tokenUsage"' in head
+
+
+def read(
+    path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
+) -> Iterator[Capture | BadCapture]:
+    del options
+    if not path.name.endswith(SUFFIX):
+        return  # the session's transcript beside it (<session>.jsonl) holds no usage
+    source = str(path)
+    with opener(path) as handle:
+        data = handle.read()
+    try:
+        settings = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        return
+    tokens = settings.get("tokenUsage") if isinstance(settings, dict) else None
+    if not isinstance(tokens, dict):
+        return
+    given, output = count(tokens.get("inputTokens")) or 0, count(tokens.get("outputTokens")) or 0
+    write, read_ = count(tokens.get("cacheCreationTokens")) or 0, count(tokens.get("cacheReadTokens")) or 0
+    thinking = count(tokens.get("thinkingTokens")) or 0
+    output, beyond = beyond_parts(
+        output, given + output + write + read_ + thinking, tokens.get("totalTokens")
+    )
+    reasoning = thinking + (beyond or 0)
+    if not (given or output or write or read_ or reasoning):
+        return
+    session = path.name[: -len(SUFFIX)]
+    yield usage_capture(
+        FORMAT,
+        source,
+        0,
+        request_id=f"droid:{session}",
+        ts=text(settings.get("providerLockTimestamp")),
+        provider=text(settings.get("providerLock")),
+        model=text(settings.get("model")),
+        project=path.parent.name if path.parent.name != "sessions" else None,
+        session=session,
+        usage={
+            "input_tokens": given + write + read_,
+            "cache_read_tokens": read_,
+            "cache_write_tokens": write,
+            "output_tokens": output + thinking,
+            "reasoning_tokens": reasoning,
+        },
+        file_time=file_time,
+    )
