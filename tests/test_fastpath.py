@@ -97,7 +97,8 @@ def test_chat_stream_variants(variant: str) -> None:
 
 
 # Pieces a mutation inserts: marker words in text, blocks that do or do not carry usage, comments, a
-# BOM, bare [DONE], keys in comments, usage that is not an object, finish reasons that are empty.
+# BOM, bare [DONE], keys in comments, usage that is not an object, finish reasons that are empty, Responses
+# events of other names that carry a response, and one whose key is spelled with an escape.
 INSERTS = [
     "message_",
     "message_delta",
@@ -124,6 +125,10 @@ INSERTS = [
     'data: {"id":"x","model":"m","choices":[{"finish_reason":""}],"usage":5}\n\n',
     'data: {"id":"","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n',
     'data: {"x_groq":{"usage":{"prompt_tokens":4,"completion_tokens":5}}}\n\n',
+    '"response"',
+    'event: response.queued\ndata: {"type":"response.queued","response":{"id":"q","model":"m2"}}\n\n',
+    'event: error\ndata: {"type":"error","response":{"id":"e","model":"m3"}}\n\n',
+    'event: response.completed\ndata: {"respons\\u0065":{"usage":{"input_tokens":3}}}\n\n',
 ]
 
 

@@ -34,6 +34,9 @@ RESPONSES = "openai_responses"
 # text deltas; skipping them is what keeps extraction fast. (A quote inside text is escaped as \",
 # so text cannot fake the unescaped key.)
 _CHAT_INTERESTING = re.compile(r'"(?:usage|finish_reason|x_groq)"\s*:\s*(?!null)')
+# The only events the Responses reader reads: those whose data names a "response" (one search through a
+# stream finds them all; a key spelled with escapes is not read, by either path).
+_RESPONSE_KEY = '"response"'
 _RESPONSES_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 _RESPONSES_TYPE = re.compile(
     r'"type"\s*:\s*"(response\.(?:created|in_progress|completed|incomplete|failed)|error)"'
@@ -156,6 +159,8 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
             kind = match.group(1) if match else None
         if kind is None or not ((kind.startswith("response.") and "." not in kind[9:]) or kind == "error"):
             continue
+        if _RESPONSE_KEY not in event.data:  # read only what carries a response, as the fast path finds it
+            continue
         doc = as_mapping(loads_or_none(event.data))
         if doc is None:
             continue
@@ -182,6 +187,6 @@ register(
         responses_from_json,
         responses_from_stream,
         stream_text=stream_text.openai_responses,
-        markers=("response.c", "response.in", "response.failed", '"error"'),
+        markers=(_RESPONSE_KEY,),
     )
 )
