@@ -28,8 +28,9 @@ from .sse import SSEEvent, _block_around, head_spans, last_span, parse_sse, sele
 # only ones that reader reads. A block picked needlessly costs a parse: readers skip what they do not use.
 
 _NOT_NULL = re.compile(r"\s*:\s*(?!null)")
-# For Chat Completions: the last block with each of these keys set to something other than null.
-_CHAT_KEYS = ('"usage"', '"x_groq"', '"finish_reason"')
+# For Chat Completions: the last block with each of these keys set to something other than null. (Groq's
+# usage under "x_groq" is written "usage" too; a chunk without usage decides nothing but its finish.)
+_CHAT_KEYS = ('"usage"', '"finish_reason"')
 
 
 ENABLED = True  # tests switch it off to compare with the straightforward path
@@ -67,11 +68,13 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     what all events give (the caller then parses everything).
 
     The reader decodes the first chunk that decodes, every chunk with a non-null usage or
-    finish_reason, and notes any ``[DONE]``; from these it keeps the first model and id, the last usage,
-    and whether anything ended the stream. Selected: the first three events, and the last block with each
-    key set (found from the end), and the last ``[DONE]``. That selection gives the same row when the first
-    chunk names its model and id, the last usage-bearing block does carry a usage, and the stream's end
-    is told by the last ``[DONE]`` (or, without one, by the last finish_reason); otherwise None.
+    finish_reason, and notes any ``[DONE]``; from these it keeps the first model and id, the last usage
+    and the service tier of the chunk carrying it, and whether anything ended the stream. Selected: the
+    first three events, and the last block with each key set (found from the end), and the last
+    ``[DONE]``. That selection gives the same row when the first chunk names its model and id, the last
+    usage-bearing block does carry a usage, and the stream's end is told by the last ``[DONE]`` (or,
+    without one, by the last finish_reason); otherwise None. The searches go from the end and stop at
+    the block they look for: a stream whose usage comes last is never searched through.
     """
     head = head_spans(text)
     if head is None:

@@ -92,7 +92,8 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
     ex = Extracted(complete=False)
     usage: Mapping[str, Any] | None = None
     first = True
-    tier = None  # the first chunk's service_tier, replaced by the one of the chunk carrying the usage
+    # the service tier is the one of the (last) chunk carrying the usage, else the first chunk's
+    first_tier = usage_tier = None
     for event in events:
         if event.is_done:
             ex.complete = True
@@ -103,19 +104,18 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         if chunk is None:
             continue
         if first:
-            tier = chunk.get("service_tier")
+            first_tier = chunk.get("service_tier")
         first = False
         ex.model = ex.model or as_str(chunk.get("model"))
         ex.response_id = ex.response_id or as_str(chunk.get("id"))
         found = chunk_usage(chunk)
         if found is not None:
-            usage = found
-            tier = chunk.get("service_tier") or tier
+            usage, usage_tier = found, chunk.get("service_tier")
         if chunk_finishes(chunk):
             ex.complete = True
     if usage is not None:
         chat_usage(usage, ex)
-    ex.service_tier = service_tier(tier)
+    ex.service_tier = service_tier(usage_tier or first_tier)
     return ex
 
 
