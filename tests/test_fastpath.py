@@ -13,6 +13,7 @@ from conftest import REAL_CAPTURES, SAMPLE_LOGS
 from tokmeter.capture import BadCapture, Capture
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row, fastpath
+from tokmeter.extract.base import service_tier
 from tokmeter.sources import find_files, read_captures
 from tokmeter.sources.capture_log import parse_record
 
@@ -96,8 +97,39 @@ def test_chat_stream_variants(variant: str) -> None:
     assert fast == slow and fast["output_tokens"] == 9
 
 
+@pytest.mark.parametrize("where", ["usage", "x_groq"])
+def test_chat_service_tier_is_the_one_of_the_chunk_carrying_the_usage(where: str) -> None:
+    """An earlier chunk's usage (or Groq's, under x_groq) is replaced by the last one, and so is its
+    service tier: what the last usage chunk does not say, the first chunk does."""
+
+    def chunk(**extra: object) -> str:
+        doc = {"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": [], **extra}
+        return f"data: {json.dumps(doc)}\n\n"
+
+    early = {"prompt_tokens": 5, "completion_tokens": 1}
+    body = (
+        chunk(service_tier="priority")
+        + chunk(usage=None)
+        + chunk(
+            **({"usage": early} if where == "usage" else {"x_groq": {"usage": early}}), service_tier="flex"
+        )
+        + chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        + chunk(usage={**early, "completion_tokens": 9})
+        + "data: [DONE]\n\n"
+    )
+    capture = Capture("v", 0, {"ts": "2026-11-03T10:00:00Z", "path": "/v1/chat/completions"}, body)
+    fast, slow = both_ways(capture)
+    assert fast == slow
+    assert isinstance(fast, dict) and (fast["output_tokens"], fast["service_tier"]) == (
+        9,
+        service_tier("priority"),
+    )
+
+
 # Pieces a mutation inserts: marker words in text, blocks that do or do not carry usage, comments, a
-# BOM, bare [DONE], keys in comments, usage that is not an object, finish reasons that are empty.
+# BOM, bare [DONE], keys in comments, usage that is not an object, finish reasons that are empty, chunks
+# with a service tier, Responses events of other names that carry a response, and one whose key is
+# spelled with an escape.
 INSERTS = [
     "message_",
     "message_delta",
@@ -124,6 +156,12 @@ INSERTS = [
     'data: {"id":"x","model":"m","choices":[{"finish_reason":""}],"usage":5}\n\n',
     'data: {"id":"","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n',
     'data: {"x_groq":{"usage":{"prompt_tokens":4,"completion_tokens":5}}}\n\n',
+    'data: {"id":"t","service_tier":"flex","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n',
+    'data: {"id":"g","x_groq":{"id":"req_1"},"service_tier":"on_demand","choices":[]}\n\n',
+    '"response"',
+    'event: response.queued\ndata: {"type":"response.queued","response":{"id":"q","model":"m2"}}\n\n',
+    'event: error\ndata: {"type":"error","response":{"id":"e","model":"m3"}}\n\n',
+    'event: response.completed\ndata: {"respons\\u0065":{"usage":{"input_tokens":3}}}\n\n',
 ]
 
 

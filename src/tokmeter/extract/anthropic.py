@@ -144,7 +144,7 @@ register(
         from_json,
         from_stream,
         stream_text=stream_text.anthropic_messages,
-        markers=("message_", '"error"'),
+        markers=("message_",),  # message_start, message_delta, message_stop: all the reader uses
         estimate_when_cut=True,
     )
 )

@@ -34,6 +34,9 @@ RESPONSES = "openai_responses"
 # text deltas; skipping them is what keeps extraction fast. (A quote inside text is escaped as \",
 # so text cannot fake the unescaped key.)
 _CHAT_INTERESTING = re.compile(r'"(?:usage|finish_reason|x_groq)"\s*:\s*(?!null)')
+# The only events the Responses reader reads: those whose data names a "response" (one search through a
+# stream finds them all; a key spelled with escapes is not read, by either path).
+_RESPONSE_KEY = '"response"'
 _RESPONSES_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 _RESPONSES_TYPE = re.compile(
     r'"type"\s*:\s*"(response\.(?:created|in_progress|completed|incomplete|failed)|error)"'
@@ -89,7 +92,8 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
     ex = Extracted(complete=False)
     usage: Mapping[str, Any] | None = None
     first = True
-    tier = None  # the first chunk's service_tier, replaced by the one of the chunk carrying the usage
+    # the service tier is the one of the (last) chunk carrying the usage, else the first chunk's
+    first_tier = usage_tier = None
     for event in events:
         if event.is_done:
             ex.complete = True
@@ -100,19 +104,18 @@ def chat_from_stream(events: Iterable[SSEEvent]) -> Extracted:
         if chunk is None:
             continue
         if first:
-            tier = chunk.get("service_tier")
+            first_tier = chunk.get("service_tier")
         first = False
         ex.model = ex.model or as_str(chunk.get("model"))
         ex.response_id = ex.response_id or as_str(chunk.get("id"))
         found = chunk_usage(chunk)
         if found is not None:
-            usage = found
-            tier = chunk.get("service_tier") or tier
+            usage, usage_tier = found, chunk.get("service_tier")
         if chunk_finishes(chunk):
             ex.complete = True
     if usage is not None:
         chat_usage(usage, ex)
-    ex.service_tier = service_tier(tier)
+    ex.service_tier = service_tier(usage_tier or first_tier)
     return ex
 
 
@@ -156,6 +159,8 @@ def responses_from_stream(events: Iterable[SSEEvent]) -> Extracted:
             kind = match.group(1) if match else None
         if kind is None or not ((kind.startswith("response.") and "." not in kind[9:]) or kind == "error"):
             continue
+        if _RESPONSE_KEY not in event.data:  # read only what carries a response, as the fast path finds it
+            continue
         doc = as_mapping(loads_or_none(event.data))
         if doc is None:
             continue
@@ -182,6 +187,6 @@ register(
         responses_from_json,
         responses_from_stream,
         stream_text=stream_text.openai_responses,
-        markers=("response.c", "response.in", "response.failed", '"error"'),
+        markers=(_RESPONSE_KEY,),
     )
 )

@@ -99,7 +99,10 @@ def select_events(text: str, markers: tuple[str, ...]) -> list[SSEEvent] | None:
 
 def last_span(text: str) -> tuple[int, int]:
     """The last block of ``text`` that holds more than line breaks (the first when none does)."""
-    return _block_around(text, max(len(text.rstrip("\n")) - 1, 0))
+    end = len(text)
+    while end and text[end - 1] == "\n":  # not rstrip: a copy of the whole stream
+        end -= 1
+    return _block_around(text, max(end - 1, 0))
 
 
 # API detection reads the first three events of a stream (detect.py), so every selection starts with them
