@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -26,6 +26,7 @@ from ..rollup.transforms import (
     unpriced_models,
     with_periods,
 )
+from ..store.local import DayRange
 from ..store.protocol import StoreBackend
 
 
@@ -60,6 +61,22 @@ class Filters:
             parts += [f"{flag} {value}" for value in values]
         zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
         return " ".join(parts + zone)
+
+    def utc_days(self) -> DayRange | None:
+        """The UTC dates (the store's partitions) that can hold rows within ``since``/``until`` in ``tz``
+        (a day wider on each side for other zones), or None when the filters do not bound the dates: what
+        a store reads (``StoreBackend.scan(days=...)``)."""
+        if self.since is None and self.until is None:
+            return None
+        margin = timedelta(days=0 if self.tz == "UTC" else 1)
+        return (
+            self.since - margin if self.since else None,
+            self.until + margin if self.until else None,
+        )
+
+    def rows(self, store: StoreBackend) -> pl.LazyFrame:
+        """The store's rows within the filters, reading only the date partitions they can be in."""
+        return self.apply(store.scan(days=self.utc_days()))
 
     def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         return filter_rows(
@@ -159,7 +176,7 @@ def build_report(
             rows, totals, unpriced = from_rollups
         else:
             rows, totals, unpriced = report_from_rows(
-                filters.apply(store.scan()), dims, filters.tz, overrides, breakdown
+                filters.rows(store), dims, filters.tz, overrides, breakdown
             )
     return Report(
         dims,
@@ -213,7 +230,7 @@ def select_rows(
     row has no cost."""
     filters.check()
     with store.reading():
-        lf = price_rows(filters.apply(store.scan()), overrides)
+        lf = price_rows(filters.rows(store), overrides)
         return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
 
 
@@ -224,5 +241,5 @@ def check_unpriced(
     last time it was seen and the reason; empty when everything is priced."""
     filters.check()
     with store.reading():
-        groups = priced_groups(filters.apply(store.scan()), [], overrides)
+        groups = priced_groups(filters.rows(store), [], overrides)
         return with_reasons(unpriced_models(groups, seen=True).collect(), overrides)

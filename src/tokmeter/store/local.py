@@ -44,6 +44,7 @@ DEDUP_WINDOW_DAYS = 1
 ChangePosition = (
     int | dict[str, str]
 )  # how far a ledger goes: its size here, each chain's last object remotely
+DayRange = tuple[date | None, date | None]  # UTC dates, first and last inclusive; None: open on that side
 _PART_GLOB = "date=*/*.parquet"
 
 
@@ -117,12 +118,17 @@ class Store:
             files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
         return files
 
-    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+    def stored_days(self, days: DayRange = (None, None)) -> set[date]:
+        """The UTC dates within ``days`` that hold parts."""
+        found = {date.fromisoformat(part.parent.name.split("=", 1)[1]) for part in self.part_files()}
+        return {day for day in found if within(day, days)}
+
+    def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
         """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC
-        dates ``days`` (first, last; inclusive) or all. Hold ``reading()`` while you collect it to see one
-        committed state."""
+        dates ``days`` (first, last; inclusive; either may be None) or all. Hold ``reading()`` while you
+        collect it to see one committed state."""
         lf = scan_parts(self.usage_dir, bool(self.part_files()))
-        return lf if days is None else lf.filter(pl.col("date").is_between(*days))
+        return lf if days is None else lf.filter(in_days(days))
 
     @contextmanager
     def reading_documents(self) -> Iterator[Store]:
@@ -311,6 +317,36 @@ def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
         schema=schema,
         missing_columns="insert",
     )  # older parts lack newer columns: null
+
+
+def scan_files(files: Sequence[Path]) -> pl.LazyFrame:
+    """Some parts (paths ending in ``date=YYYY-MM-DD/<part>``) as one LazyFrame, like ``scan_parts``."""
+    schema = polars_schema()
+    if not files:
+        return pl.LazyFrame(schema={**schema, "date": pl.Date})
+    return pl.scan_parquet(
+        list(files),
+        hive_partitioning=True,
+        hive_schema={"date": pl.Date},
+        schema=schema,
+        missing_columns="insert",
+    )
+
+
+def within(day: date, days: DayRange) -> bool:
+    """Whether ``day`` is within ``days`` (either end may be open)."""
+    return (days[0] is None or day >= days[0]) and (days[1] is None or day <= days[1])
+
+
+def in_days(days: DayRange, column: str = "date") -> pl.Expr:
+    """Whether a date column is within ``days`` (either end may be open)."""
+    first, last = days
+    keep = pl.lit(True)
+    if first is not None:
+        keep &= pl.col(column) >= first
+    if last is not None:
+        keep &= pl.col(column) <= last
+    return keep
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:
