@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
 from test_remote_store import bucket, record, s3_endpoint  # noqa: F401 - fixtures
 
 pytest.importorskip("moto.server")
