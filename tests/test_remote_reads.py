@@ -6,6 +6,7 @@ captures. The ledger's objects are folded without changing what it says. A real 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -112,3 +113,101 @@ def test_other_time_zones_and_open_ranges_give_the_rows_of_a_local_store(
         assert got.rows.equals(want.rows) and got.totals.equals(want.totals), filters.describe()
         if filters.since == date(2027, 1, 1):
             assert fresh.bucket.bytes_read == 0 and got.totals["requests"][0] == 0
+
+
+def test_folding_the_ledger_changes_nothing_it_says(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    """Folded ledger objects: the same chains, entries and change positions; verify holds; a rollup made
+    before the fold stays fresh, and one made after commits that follow it is still incremental."""
+    from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.report.queries import Filters, build_report
+    from tokmeter.rollup.spec import RollupSpec
+    from tokmeter.rollup.tables import RollupTable
+    from tokmeter.store.backends import open_store
+    from tokmeter.store.objects import Bucket
+    from tokmeter.store.remote_ledger import RemoteLedger
+
+    writers = {name: open_store(bucket, ingester=name) for name in ("a", "b", "c")}
+    folder = RemoteLedger(Bucket(bucket), tmp_path / "folder-cache")
+    folded = []
+    for k in range(2):
+        for n, (name, store) in enumerate(writers.items()):
+            run_ingest(
+                [spread_log(tmp_path / f"{name}{k}.jsonl", range(40 * k + n, 40 * k + 40, 3), days=3)], store
+            )
+        if k == 0:
+            folded.append(folder.fold(at=2, fanout=2))  # three loose objects -> one fold of tier 1
+    reader = open_store(bucket, ingester="reader")
+    table = RollupTable(reader, RollupSpec("day", ("model", "provider"), "UTC"))
+    table.update()
+    before = (reader.change_position(), reader.ledger_entries())
+    assert len(before[1]) >= 6 and len(Bucket(bucket).list("ledger/")) == 1 + 3
+
+    folded.append(folder.fold(at=2, fanout=2))  # three more -> a second tier-1 fold; both -> one of tier 2
+    assert folded == [3, 3 + 2]
+    assert [o.key.split("/")[2] for o in Bucket(bucket).list("ledger/")] == ["2"]
+    fresh = open_store(bucket, ingester="reader")  # another process: reads the folds from the bucket
+    assert (fresh.change_position(), fresh.ledger_entries()) == before
+    assert table.is_fresh(None) and build_report(fresh, ["model"], Filters()).source == "rollups"
+    with fresh.reading():
+        assert fresh.verify().ok
+
+    run_ingest([spread_log(tmp_path / "late.jsonl", range(2000, 2010))], writers["a"])
+    assert not table.is_fresh(None)
+    result = table.update()
+    assert not result.full and result.periods_rewritten  # only the days the late commit touched
+    assert build_report(fresh, ["model"], Filters()).source == "rollups"
+    by_rows = build_report(open_store(bucket, ingester="x"), ["model"], Filters(), use_rollups=False)
+    assert build_report(fresh, ["model"], Filters()).totals.equals(by_rows.totals)
+
+
+def test_folds_racing_with_readers_and_each_other_lose_nothing(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.store.backends import open_store
+    from tokmeter.store.objects import Bucket
+    from tokmeter.store.remote_ledger import RemoteLedger
+
+    writer = open_store(bucket, ingester="w")
+    for k in range(5):
+        run_ingest([spread_log(tmp_path / f"w{k}.jsonl", range(10 * k, 10 * k + 10), days=1)], writer)
+    expected = writer.ledger_entries()
+
+    def fold(n: int) -> int:
+        return RemoteLedger(Bucket(bucket), tmp_path / f"fold-{n}").fold(at=2, fanout=2)
+
+    def read(n: int) -> list[dict]:
+        return open_store(bucket, ingester=f"r{n}").ledger_entries()
+
+    with ThreadPoolExecutor(4) as pool:
+        folds = [pool.submit(fold, n) for n in range(2)]
+        reads = [pool.submit(read, n) for n in range(3)]
+        assert all(f.result() >= 0 for f in folds)
+        assert all(r.result() == expected for r in reads)
+    assert read(99) == expected
+    reader = open_store(bucket, ingester="v")
+    with reader.reading():
+        assert reader.verify().ok
+
+
+@pytest.mark.slow
+def test_compact_folds_the_ledger_past_its_threshold(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    from test_remote_store import cli_ok
+    from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.store.backends import open_store
+    from tokmeter.store.objects import Bucket
+    from tokmeter.store.remote_ledger import FOLD_AT, FOLDS
+
+    writer = open_store(bucket, ingester="w")
+    for k in range(FOLD_AT):
+        run_ingest([spread_log(tmp_path / f"w{k}.jsonl", range(k, k + 1))], writer)
+    expected = writer.ledger_entries()
+    done = cli_ok("compact", "--ingester-id", "cron")  # its merges add one ledger object: 65 folded
+    folded = re.search(r"(\d+) ledger object\(s\) folded", done.stderr)
+    assert folded and int(folded[1]) > FOLD_AT  # the ingests' objects and those of the merges
+    assert all(o.key.startswith(FOLDS) for o in Bucket(bucket).list("ledger/"))
+    after = open_store(bucket, ingester="r").ledger_entries()
+    assert all(entry in after for entry in expected) and len(after) > len(expected)
+    reader = open_store(bucket, ingester="v")
+    with reader.reading():
+        assert reader.verify().ok

@@ -165,6 +165,10 @@ class Store:
             tail = handle.read(until - start if isinstance(until, int) else -1)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
 
+    def fold_ledger(self) -> int:
+        """Nothing to fold: a local ledger is one file (a remote one folds its objects, ``remote_ledger``)."""
+        return 0
+
     def spark_source(self, *, local: bool) -> str:
         """Where Spark reads the parts (``spark_engine``): the ``usage`` directory."""
         return str(self.usage_dir)

@@ -68,6 +68,7 @@ from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
+from .remote_ledger import RemoteLedger
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
@@ -106,6 +107,7 @@ class RemoteStore(Store):
         self.ingester = safe_name(ingester) if ingester else default_ingester()
         self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         super().__init__(cache or cache_dir(self.url))
+        self.ledger = RemoteLedger(self.bucket, self.root)
         self._last_entry: dict | None = None  # the end of this process's ledger chain
         self._locked = False
         self._fresh: set[date] | None = None  # inside reading(): the days brought up to date (None: outside)
@@ -337,18 +339,15 @@ class RemoteStore(Store):
 
     # ---- the ledger ------------------------------------------------------------------------------
     def _ledger_objects(self) -> dict[str, list[str]]:
-        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order."""
-        chains: dict[str, list[str]] = {}
-        for obj in self.bucket.list("ledger/"):
-            chain, _, name = obj.key[len("ledger/") :].rpartition("/")
-            if name.endswith(".jsonl") and chain:
-                chains.setdefault(chain, []).append(obj.key)
-        return chains
+        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order (folded or not)."""
+        return self.ledger.objects()
 
     def _entries(self, keys: Sequence[str]) -> list[dict]:
-        return [
-            orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()
-        ]
+        return self.ledger.entries(keys)
+
+    def fold_ledger(self) -> int:
+        """Fold the ledger's small objects (``remote_ledger``): listing it stays cheap as it grows."""
+        return self.ledger.fold()
 
     def ledger_entries(self) -> list[dict]:
         chains = self._ledger_objects()
