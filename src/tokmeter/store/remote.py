@@ -124,7 +124,7 @@ class RemoteStore(Store):
 
     def holds_store(self) -> bool:
         """Whether a store is there: some ingester has recorded a commit or a checkpoint under the prefix."""
-        return bool(self.bucket.list("ledger/") or self.bucket.list("ingesters/"))
+        return bool({"ledger", "ingesters"} & set(self.bucket.folders("")))  # one listing, not the ledger
 
     # ---- the local mirror ------------------------------------------------------------------------
     @contextmanager
