@@ -26,8 +26,8 @@ from ..rollup.transforms import (
     unpriced_models,
     with_periods,
 )
-from ..store.local import DayRange
 from ..store.protocol import StoreBackend
+from ..store.scan import DayRange
 
 
 @dataclass(slots=True)

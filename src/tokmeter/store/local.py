@@ -38,14 +38,13 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
+from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
 ChangePosition = (
     int | dict[str, str]
 )  # how far a ledger goes: its size here, each chain's last object remotely
-DayRange = tuple[date | None, date | None]  # UTC dates, first and last inclusive; None: open on that side
-_PART_GLOB = "date=*/*.parquet"
 
 
 @dataclass(slots=True)
@@ -112,7 +111,7 @@ class Store:
     # ---- reading -------------------------------------------------------------------------------
     def part_files(self, days: set[date] | None = None) -> list[Path]:
         if days is None:
-            return sorted(self.usage_dir.glob(_PART_GLOB))
+            return sorted(self.usage_dir.glob(PART_GLOB))
         files: list[Path] = []
         for day in sorted(days):
             files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
@@ -307,50 +306,6 @@ class Store:
         for stray in self.root.rglob(".*.tmp"):
             if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
                 stray.unlink(missing_ok=True)
-
-
-def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
-    """The parts under a ``usage`` directory as one LazyFrame (empty, with the schema, when there are none)."""
-    schema = polars_schema()
-    if not any_parts:
-        return pl.LazyFrame(schema={**schema, "date": pl.Date})
-    return pl.scan_parquet(
-        usage_dir / _PART_GLOB,
-        hive_partitioning=True,
-        hive_schema={"date": pl.Date},
-        schema=schema,
-        missing_columns="insert",
-    )  # older parts lack newer columns: null
-
-
-def scan_files(files: Sequence[Path]) -> pl.LazyFrame:
-    """Some parts (paths ending in ``date=YYYY-MM-DD/<part>``) as one LazyFrame, like ``scan_parts``."""
-    schema = polars_schema()
-    if not files:
-        return pl.LazyFrame(schema={**schema, "date": pl.Date})
-    return pl.scan_parquet(
-        list(files),
-        hive_partitioning=True,
-        hive_schema={"date": pl.Date},
-        schema=schema,
-        missing_columns="insert",
-    )
-
-
-def within(day: date, days: DayRange) -> bool:
-    """Whether ``day`` is within ``days`` (either end may be open)."""
-    return (days[0] is None or day >= days[0]) and (days[1] is None or day <= days[1])
-
-
-def in_days(days: DayRange, column: str = "date") -> pl.Expr:
-    """Whether a date column is within ``days`` (either end may be open)."""
-    first, last = days
-    keep = pl.lit(True)
-    if first is not None:
-        keep &= pl.col(column) >= first
-    if last is not None:
-        keep &= pl.col(column) <= last
-    return keep
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:

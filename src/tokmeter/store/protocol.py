@@ -14,7 +14,8 @@ import polars as pl
 
 from ..capture import BadCapture
 from .ledger import Verification
-from .local import ChangePosition, CommitResult, DayRange
+from .local import ChangePosition, CommitResult
+from .scan import DayRange
 
 
 class StoreBackend(Protocol):

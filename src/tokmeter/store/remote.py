@@ -53,22 +53,13 @@ from ..errors import StoreError
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import (
-    ChangePosition,
-    CommitResult,
-    DayRange,
-    Store,
-    best_of_batch,
-    days_of_entries,
-    in_days,
-    scan_files,
-    within,
-)
+from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
 from .remote_ledger import RemoteLedger
+from .scan import DayRange, in_days, scan_files, within
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
