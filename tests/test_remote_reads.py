@@ -114,6 +114,24 @@ def test_other_time_zones_and_open_ranges_give_the_rows_of_a_local_store(
         if filters.since == date(2027, 1, 1):
             assert fresh.bucket.bytes_read == 0 and got.totals["requests"][0] == 0
 
+    # the Prometheus lag reads the newest request from the last dates only, and equals the whole store's
+    import time
+
+    import polars as pl
+
+    from tokmeter.rollup import DEFAULT_DIMS
+    from tokmeter.rollup.prometheus import metrics_text
+    from tokmeter.rollup.spec import RollupSpec
+    from tokmeter.rollup.tables import RollupTable
+
+    table = RollupTable(
+        RemoteStore(bucket, cache=tmp_path / "rollup-host"), RollupSpec("day", DEFAULT_DIMS, "UTC")
+    )
+    table.update()
+    lag = float(re.search(r"^tokmeter_ingest_lag_seconds (\S+)$", metrics_text(table), re.M)[1])
+    newest = local.scan().select(pl.col("timestamp").max()).collect().item()
+    assert abs(lag - (time.time() - newest.timestamp())) < 120
+
 
 def test_folding_the_ledger_changes_nothing_it_says(bucket: str, tmp_path: Path) -> None:  # noqa: F811
     """Folded ledger objects: the same chains, entries and change positions; verify holds; a rollup made
