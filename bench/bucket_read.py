@@ -58,6 +58,7 @@ except duckdb.IOException:  # not installed: the one of the duckdb-extension-htt
     import duckdb_extension_httpfs
     ext = next(pathlib.Path(duckdb_extension_httpfs.__file__).parent.rglob("httpfs.duckdb_extension"))
     c.execute(f"LOAD '{ext}'")
+c.execute("SET enable_progress_bar = false")
 c.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'bench', SECRET 'bench', ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')")
 globs = ", ".join(f"'s3://{bucket}/{prefix}/usage/date={d}/*.parquet'" for d in days.split(","))
 first, last = days.split(",")[1], days.split(",")[-2]
@@ -135,9 +136,17 @@ def _run(args: argparse.Namespace, endpoint: str, env: dict[str, str]) -> dict:
     last = first + timedelta(days=6)
     result["week"] = f"{first}..{last}"
     result |= _bytes(url, first, last)
+    print(
+        json.dumps(result), file=sys.stderr, flush=True
+    )  # each step as it is done: a later failure keeps them
     result |= _tokmeter(url, first, last, args.out, env)
+    print(json.dumps(result["tokmeter"]), file=sys.stderr, flush=True)
     if args.duckdb_python:
-        result["duckdb"] = _duckdb(args.duckdb_python, endpoint, bucket, first, last)
+        try:
+            result["duckdb"] = _duckdb(args.duckdb_python, endpoint, bucket, first, last)
+        except (AssertionError, ValueError, IndexError) as exc:
+            result["duckdb"] = {"error": str(exc)[-500:]}
+        print(json.dumps(result["duckdb"]), file=sys.stderr, flush=True)
     result |= _ledger(url, args.out)
     result["machine"] = measure.machine()
     return result
@@ -239,7 +248,8 @@ def _duckdb(python: str, endpoint: str, bucket: str, first: date, last: date) ->
         [python, "-c", DUCKDB_QUERY, endpoint.split("://", 1)[1], bucket, "tokmeter", days, view]
     )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
-    return {"seconds": round(run.seconds, 2), "peak_rss_mb": round(run.peak_rss_mb), **json.loads(run.stdout)}
+    last = run.stdout.decode().strip().splitlines()[-1]  # after anything DuckDB itself printed
+    return {"seconds": round(run.seconds, 2), "peak_rss_mb": round(run.peak_rss_mb), **json.loads(last)}
 
 
 def _ledger(url: str, out: Path) -> dict:
