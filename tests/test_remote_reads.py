@@ -125,7 +125,7 @@ def test_other_time_zones_and_open_ranges_give_the_rows_of_a_local_store(
     from tokmeter.rollup.tables import RollupTable
 
     table = RollupTable(
-        RemoteStore(bucket, cache=tmp_path / "rollup-host"), RollupSpec("day", DEFAULT_DIMS, "UTC")
+        RemoteStore(bucket, cache=tmp_path / "rollup-host"), RollupSpec("month", DEFAULT_DIMS, "UTC")
     )
     table.update()
     lag = float(re.search(r"^tokmeter_ingest_lag_seconds (\S+)$", metrics_text(table), re.M)[1])
@@ -178,6 +178,7 @@ def test_folding_the_ledger_changes_nothing_it_says(bucket: str, tmp_path: Path)
     assert build_report(fresh, ["model"], Filters()).totals.equals(by_rows.totals)
 
 
+@pytest.mark.slow  # threads against one moto server: ~8 s
 def test_folds_racing_with_readers_and_each_other_lose_nothing(bucket: str, tmp_path: Path) -> None:  # noqa: F811
     from concurrent.futures import ThreadPoolExecutor
 
