@@ -178,7 +178,6 @@ def test_folding_the_ledger_changes_nothing_it_says(bucket: str, tmp_path: Path)
     assert build_report(fresh, ["model"], Filters()).totals.equals(by_rows.totals)
 
 
-@pytest.mark.slow  # threads against one moto server: ~8 s
 def test_folds_racing_with_readers_and_each_other_lose_nothing(bucket: str, tmp_path: Path) -> None:  # noqa: F811
     from concurrent.futures import ThreadPoolExecutor
 
