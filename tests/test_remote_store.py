@@ -306,6 +306,7 @@ def test_duckdb_reads_the_store_through_the_documented_view(bucket: str, tmp_pat
         cli_ok("ingest", "-q", str(write_log(tmp_path / f"in{n}.jsonl", ids)), "--ingester-id", f"gw-{n}")
     store = open_store(bucket)
     with store.reading():
+        store.part_files()  # every part, brought into the mirror (a read fetches only what it needs)
         glob = str(store.usage_dir / "*" / "*.parquet")
     doc = (Path(__file__).parent.parent / "docs" / "store-layout.md").read_text()
     view = re.search(r"CREATE VIEW usage AS.*?;", doc, re.S).group(0)

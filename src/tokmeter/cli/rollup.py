@@ -151,6 +151,7 @@ def compact(
         console(stderr=True).print(
             f"compacted {len(result.partitions)} partition(s): {result.parts_before:,} "
             f"parts -> {result.parts_after:,}, {result.rows:,} rows, "
-            f"{result.duplicates_dropped:,} duplicate(s) dropped",
+            f"{result.duplicates_dropped:,} duplicate(s) dropped"
+            + (f", {result.ledger_folded:,} ledger object(s) folded" if result.ledger_folded else ""),
             markup=False,
         )

@@ -85,7 +85,7 @@ def metered_groups(
     overrides: PriceOverrides | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(the metered groups, the rows per provider and UTC day): call under ``store.reading()``."""
-    lf = filters.apply(store.scan())
+    lf = filters.rows(store, by)  # only the date partitions of the bill's days
     dims = list(dict.fromkeys(["day", "provider", "model", "service_tier", *by]))
     groups = priced_groups(with_periods(lf, ["day"]), ["day", *by], overrides, breakdown=True)
     rows = group_usage(groups, dims, breakdown=True).collect().with_columns(pl.col("requests").cast(pl.Int64))

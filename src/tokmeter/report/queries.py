@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -31,6 +31,7 @@ from ..rollup.transforms import (
     with_periods,
 )
 from ..store.protocol import StoreBackend
+from ..store.scan import DayRange
 
 
 @dataclass(slots=True)
@@ -89,6 +90,22 @@ class Filters:
         parts += [f"--tag {name}={value}" for name, value in self.tags]
         zone = [f"--tz {self.tz}"] if self.tz != "UTC" and (self.since or self.until) else []
         return " ".join(parts + zone)
+
+    def utc_days(self) -> DayRange | None:
+        """The UTC dates (the store's partitions) that can hold rows within ``since``/``until`` in ``tz``
+        (a day wider on each side for other zones), or None when the filters do not bound the dates: what
+        a store reads (``StoreBackend.scan(days=...)``)."""
+        if self.since is None and self.until is None:
+            return None
+        margin = timedelta(days=0 if self.tz == "UTC" else 1)
+        return (
+            self.since - margin if self.since else None,
+            self.until + margin if self.until else None,
+        )
+
+    def rows(self, store: StoreBackend, dims: Sequence[str] = ()) -> pl.LazyFrame:
+        """The store's rows within the filters (``apply``), reading only the date partitions they can be in."""
+        return self.apply(store.scan(days=self.utc_days()), dims)
 
     def apply(self, lf: pl.LazyFrame, dims: Sequence[str] = ()) -> pl.LazyFrame:
         """Stored rows, attributed (the rules, and a ``tag:NAME`` column per tag in ``dims`` or the
@@ -196,7 +213,7 @@ def build_report(
             rows, totals, unpriced = from_rollups
         else:
             rows, totals, unpriced = report_from_rows(
-                filters.apply(store.scan(), dims), dims, filters.tz, overrides, breakdown, filters.week_start
+                filters.rows(store, dims), dims, filters.tz, overrides, breakdown, filters.week_start
             )
     return Report(
         dims,
@@ -260,7 +277,7 @@ def select_rows(
     row has no cost."""
     filters.check()
     with store.reading():
-        lf = price_rows(filters.apply(store.scan()).select(pl.exclude("^tag:.*$")), overrides)
+        lf = price_rows(filters.rows(store).select(pl.exclude("^tag:.*$")), overrides)
         return with_row_reasons(lf.sort("timestamp", "request_id").drop("date").collect(), overrides)
 
 
@@ -271,5 +288,5 @@ def check_unpriced(
     last time it was seen and the reason; empty when everything is priced."""
     filters.check()
     with store.reading():
-        groups = priced_groups(filters.apply(store.scan()), [], overrides)
+        groups = priced_groups(filters.rows(store), [], overrides)
         return with_reasons(unpriced_models(groups, seen=True).collect(), overrides)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -100,10 +100,23 @@ def _owner(row: dict, dims: list[str]) -> dict[str, object]:
     return {_label_name(d): row[d] for d in dims}
 
 
+def _newest(table: RollupTable) -> datetime | None:
+    """The newest stored request's time. Its date is the last one holding a kept row, so the last two
+    dates answer it (a remote store fetches only those) unless deduplication left them empty."""
+    last = max(table.store.stored_days(), default=None)
+    if last is None:
+        return None
+    for days in ((last - timedelta(days=1), None), None):
+        newest = table.store.scan(days=days).select(pl.col("timestamp").max()).collect().item()
+        if newest is not None:
+            return newest
+    return None
+
+
 def _freshness(table: RollupTable) -> list[str]:
     entries = table.store.ledger_entries()
     last_ingest = max((_epoch(e["time"]) for e in entries), default=0.0)
-    newest = table.store.scan().select(pl.col("timestamp").max()).collect().item() if entries else None
+    newest = _newest(table) if entries else None
     lag = max(0.0, time.time() - newest.timestamp()) if newest is not None else 0.0
     state = table.state()
     return [

@@ -170,8 +170,8 @@ class RollupTable:
 
     def _all_periods(self) -> set[date]:
         periods: set[date] = set()
-        for part in self.store.part_files():
-            periods |= periods_of_utc_day(date.fromisoformat(part.parent.name.split("=", 1)[1]), self.spec)
+        for day in self.store.stored_days():
+            periods |= periods_of_utc_day(day, self.spec)
         return periods
 
     def _touched_periods(self, since: ChangePosition, until: ChangePosition) -> set[date]:

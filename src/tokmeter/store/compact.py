@@ -26,6 +26,7 @@ class CompactResult:
     parts_after: int = 0
     rows: int = 0
     duplicates_dropped: int = 0
+    ledger_folded: int = 0  # ledger objects folded away (a remote store's, see remote_ledger)
 
 
 def compact(store: StoreBackend, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
@@ -46,4 +47,5 @@ def compact(store: StoreBackend, *, min_parts: int = 2, wait: bool = True) -> Co
             result.parts_after += 1
             result.rows += merged.height
             result.duplicates_dropped += before - merged.height
+        result.ledger_folded = store.fold_ledger()
     return result

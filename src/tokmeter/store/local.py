@@ -39,13 +39,13 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
+from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
 ChangePosition = (
     int | dict[str, str]
 )  # how far a ledger goes: its size here, each chain's last object remotely
-_PART_GLOB = "date=*/*.parquet"
 
 
 @dataclass(slots=True)
@@ -113,18 +113,23 @@ class Store:
     # ---- reading -------------------------------------------------------------------------------
     def part_files(self, days: set[date] | None = None) -> list[Path]:
         if days is None:
-            return sorted(self.usage_dir.glob(_PART_GLOB))
+            return sorted(self.usage_dir.glob(PART_GLOB))
         files: list[Path] = []
         for day in sorted(days):
             files += sorted((self.usage_dir / f"date={day.isoformat()}").glob("*.parquet"))
         return files
 
-    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+    def stored_days(self, days: DayRange = (None, None)) -> set[date]:
+        """The UTC dates within ``days`` that hold parts."""
+        found = {date.fromisoformat(part.parent.name.split("=", 1)[1]) for part in self.part_files()}
+        return {day for day in found if within(day, days)}
+
+    def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
         """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC
-        dates ``days`` (first, last; inclusive) or all. Hold ``reading()`` while you collect it to see one
-        committed state."""
+        dates ``days`` (first, last; inclusive; either may be None) or all. Hold ``reading()`` while you
+        collect it to see one committed state."""
         lf = scan_parts(self.usage_dir, bool(self.part_files()))
-        return lf if days is None else lf.filter(pl.col("date").is_between(*days))
+        return lf if days is None else lf.filter(in_days(days))
 
     @contextmanager
     def reading_documents(self) -> Iterator[Store]:
@@ -160,6 +165,10 @@ class Store:
             handle.seek(start)
             tail = handle.read(until - start if isinstance(until, int) else -1)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
+
+    def fold_ledger(self) -> int:
+        """Nothing to fold: a local ledger is one file (a remote one folds its objects, ``remote_ledger``)."""
+        return 0
 
     def spark_source(self, *, local: bool) -> str:
         """Where Spark reads the parts (``spark_engine``): the ``usage`` directory."""
@@ -299,20 +308,6 @@ class Store:
         for stray in self.root.rglob(".*.tmp"):
             if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
                 stray.unlink(missing_ok=True)
-
-
-def scan_parts(usage_dir: Path, any_parts: bool) -> pl.LazyFrame:
-    """The parts under a ``usage`` directory as one LazyFrame (empty, with the schema, when there are none)."""
-    schema = polars_schema()
-    if not any_parts:
-        return pl.LazyFrame(schema={**schema, "date": pl.Date})
-    return pl.scan_parquet(
-        usage_dir / _PART_GLOB,
-        hive_partitioning=True,
-        hive_schema={"date": pl.Date},
-        schema=schema,
-        missing_columns="insert",
-    )  # older parts lack newer columns: null
 
 
 def merge_parts(files: Sequence[Path]) -> tuple[pl.DataFrame, int]:

@@ -12,7 +12,9 @@ object is ever modified in place. Listings are never cached (other hosts write t
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +57,8 @@ class Bucket:
         self.url = url.rstrip("/")
         self.fs, self.prefix = _filesystem(scheme, self.url)
         self.prefix = self.prefix.rstrip("/")
+        self.bytes_read = 0  # the bytes of the objects this Bucket has read (got or downloaded)
+        self._count_lock = threading.Lock()  # downloads run in threads
 
     def __repr__(self) -> str:
         return f"Bucket({self.url!r})"
@@ -83,14 +87,33 @@ class Bucket:
             key=lambda o: o.key,
         )
 
+    def folders(self, under: str) -> tuple[str, ...]:
+        """The names of the folders right below ``under`` (one listing, however many objects they hold)."""
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.ls(self._path(under.rstrip("/")), detail=True)
+        except FileNotFoundError:
+            return ()
+        except Exception as exc:  # noqa: BLE001 - SDKs raise their own types (auth, network)
+            raise _failed("list", self.url, under, exc) from None
+        return tuple(
+            sorted(
+                info["name"].rstrip("/").rsplit("/", 1)[-1]
+                for info in found
+                if info.get("type") == "directory"
+            )
+        )
+
     def get(self, key: str) -> bytes:
         """An object's bytes; ``FileNotFoundError`` when it is not there (deleted since it was listed)."""
         try:
-            return self.fs.cat_file(self._path(key))
+            data = self.fs.cat_file(self._path(key))
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _failed("read", self.url, key, exc) from None
+        self._count(len(data))
+        return data
 
     def download(self, key: str, local: str) -> None:
         try:
@@ -99,6 +122,11 @@ class Bucket:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _failed("read", self.url, key, exc) from None
+        self._count(os.path.getsize(local))
+
+    def _count(self, size: int) -> None:
+        with self._count_lock:
+            self.bytes_read += size
 
     def put(self, key: str, data: bytes) -> None:
         """Write one whole object (one PUT: readers see all of it or nothing)."""

@@ -23,10 +23,12 @@ How it stays correct without locks:
   listed; parts written meanwhile are untouched, and a reader that sees both the merge and its inputs
   deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
 
-Readers work on a local mirror of the parts (immutable objects, so a copy is valid for ever): each
-``reading()`` lists the bucket, downloads new parts and drops deleted ones, under a lock on the mirror
-(``$TOKMETER_CACHE`` or the platform's user cache directory). Rollup tables of a remote store live in
-that mirror unless ``--output`` says otherwise.
+Readers work on a local mirror of the parts they read (immutable objects, so a copy is valid for ever),
+under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory). A ``reading()``
+fetches nothing up front: ``scan(days=...)`` lists only the date folders of those days (and the day on
+either side, for deduplication), downloads the parts not yet mirrored and drops deleted ones; each day is
+brought up to date once per ``reading()``, so one reading sees one snapshot of it. Rollup tables of a
+remote store live in that mirror unless ``--output`` says otherwise.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ from ..errors import StoreError
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, scan_parts, with_host
+from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, with_host
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
+from .remote_ledger import RemoteLedger
+from .scan import DayRange, in_days, scan_files, within
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
@@ -94,9 +98,12 @@ class RemoteStore(Store):
         self.ingester = safe_name(ingester) if ingester else default_ingester()
         self.session = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         super().__init__(cache or cache_dir(self.url), ingester=self.ingester)
+        self.ledger = RemoteLedger(self.bucket, self.root)
         self._last_entry: dict | None = None  # the end of this process's ledger chain
         self._locked = False
-        self._synced = False
+        self._fresh: set[date] | None = None  # inside reading(): the days brought up to date (None: outside)
+        self._fresh_all = False  # inside reading(): every day brought up to date
+        self._days: list[date] | None = None  # inside reading(): the days the bucket holds, once listed
         self._modified: dict[str, datetime | None] = {}  # part key -> when the bucket says it was written
 
     def __repr__(self) -> str:
@@ -108,7 +115,7 @@ class RemoteStore(Store):
 
     def holds_store(self) -> bool:
         """Whether a store is there: some ingester has recorded a commit or a checkpoint under the prefix."""
-        return bool(self.bucket.list("ledger/") or self.bucket.list("ingesters/"))
+        return bool({"ledger", "ingesters"} & set(self.bucket.folders("")))  # one listing, not the ledger
 
     # ---- the local mirror ------------------------------------------------------------------------
     @contextmanager
@@ -137,21 +144,49 @@ class RemoteStore(Store):
 
     @contextmanager
     def reading(self) -> Iterator[RemoteStore]:
-        """Bring the mirror up to date with the bucket and hold it still while you read."""
+        """Hold the mirror still while you read. Nothing is fetched up front: each day a read needs
+        (``scan``, ``part_files``) is brought up to date with the bucket the first time it is read, and then
+        stays as it was until the end (a nested reading() keeps the outer one's snapshot)."""
         with self._mirror_lock():
-            if not self._synced:  # a nested reading() keeps the outer one's snapshot
-                self._sync(None)
-            synced, self._synced = self._synced, True
+            if self._fresh is not None:
+                yield self
+                return
+            self._fresh, self._fresh_all, self._days = set(), False, None
             try:
                 yield self
             finally:
-                self._synced = synced
+                self._fresh, self._fresh_all, self._days = None, False, None
 
     def part_files(self, days: set[date] | None = None) -> list[Path]:
-        if not self._synced:
+        """The mirror's copies of the parts of ``days`` (or all), fetched first if this reading has not."""
+        self._bring(days)
+        return super().part_files(days)
+
+    def _bring(self, days: set[date] | None) -> None:
+        """Bring ``days`` (None: all) of the mirror up to date, once per ``reading()``."""
+        if self._fresh is None:
             with self._mirror_lock():
                 self._sync(days)
-        return super().part_files(days)
+        elif days is None:
+            if not self._fresh_all:
+                self._sync(None)
+                self._fresh_all = True
+        elif not self._fresh_all and days - self._fresh:
+            self._sync(days - self._fresh)
+            self._fresh |= days
+
+    def stored_days(self, days: DayRange = (None, None)) -> set[date]:
+        """The UTC dates within ``days`` that the bucket holds parts of (one listing of the date folders)."""
+        if self._days is None or self._fresh is None:
+            listed = [
+                date.fromisoformat(name.split("=", 1)[1])
+                for name in self.bucket.folders("usage/")
+                if re.fullmatch(r"date=\d{4}-\d{2}-\d{2}", name)
+            ]
+            if self._fresh is None:
+                return {day for day in listed if within(day, days)}
+            self._days = listed
+        return {day for day in self._days if within(day, days)}
 
     def compactable_parts(self, day: date) -> list[Path]:
         """This ingester's own parts of the day: each follower merges only what it wrote, so followers
@@ -169,10 +204,12 @@ class RemoteStore(Store):
         bucket: download new ones, drop deleted ones."""
         prefixes = ["usage/"] if days is None else [f"usage/date={d.isoformat()}/" for d in sorted(days)]
         for _attempt in range(5):
+            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                listings = list(pool.map(self.bucket.list, prefixes))
             listed = [
                 o
-                for p in prefixes
-                for o in self.bucket.list(p)
+                for objs in listings
+                for o in objs
                 if o.key.endswith(".parquet") and (not own or self._owns(o.key.rsplit("/", 1)[-1]))
             ]
             self._modified.update({o.key: o.modified for o in listed})
@@ -201,15 +238,16 @@ class RemoteStore(Store):
         replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
 
     # ---- reading ---------------------------------------------------------------------------------
-    def scan(self, days: tuple[date, date] | None = None) -> pl.LazyFrame:
+    def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
         """One row per request id across every ingester's parts: the preferred copy among copies at most
-        a day apart (``dedup.best_nearby``), whether all days are read or only ``days``."""
-        lf = scan_parts(self.usage_dir, bool(Store.part_files(self)))
+        a day apart (``dedup.best_nearby``), whether all days are read or only ``days``. Only the parts of
+        ``days`` and the day on either side are fetched (the date partitions the query needs); the rest of
+        the bucket is not read."""
         if days is None:
-            return best_nearby(lf)
+            return best_nearby(scan_files(self.part_files()))
         first, last = days
-        wider = lf.filter(pl.col("date").is_between(first - timedelta(days=1), last + timedelta(days=1)))
-        return best_nearby(wider).filter(pl.col("date").is_between(first, last))
+        wider = (first - timedelta(days=1) if first else None, last + timedelta(days=1) if last else None)
+        return best_nearby(scan_files(self.part_files(self.stored_days(wider)))).filter(in_days(days))
 
     @contextmanager
     def reading_documents(self) -> Iterator[RemoteStore]:
@@ -292,18 +330,15 @@ class RemoteStore(Store):
 
     # ---- the ledger ------------------------------------------------------------------------------
     def _ledger_objects(self) -> dict[str, list[str]]:
-        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order."""
-        chains: dict[str, list[str]] = {}
-        for obj in self.bucket.list("ledger/"):
-            chain, _, name = obj.key[len("ledger/") :].rpartition("/")
-            if name.endswith(".jsonl") and chain:
-                chains.setdefault(chain, []).append(obj.key)
-        return chains
+        """chain name (``<ingester>/<session>``) -> its ledger objects' keys, in order (folded or not)."""
+        return self.ledger.objects()
 
     def _entries(self, keys: Sequence[str]) -> list[dict]:
-        return [
-            orjson.loads(line) for key in keys for line in self.bucket.get(key).splitlines() if line.strip()
-        ]
+        return self.ledger.entries(keys)
+
+    def fold_ledger(self) -> int:
+        """Fold the ledger's small objects (``remote_ledger``): listing it stays cheap as it grows."""
+        return self.ledger.fold()
 
     def ledger_entries(self) -> list[dict]:
         chains = self._ledger_objects()
@@ -333,6 +368,7 @@ class RemoteStore(Store):
         """Spark in local mode reads the mirror (brought up to date by ``reading()``); on a cluster the
         executors read the bucket itself (``s3a://`` for S3, with hadoop-aws on the cluster)."""
         if local:
+            self.part_files()  # every part, brought into the mirror
             return str(self.usage_dir)
         scheme, rest = self.url.split("://", 1)
         return f"{'s3a' if scheme in ('s3', 's3a') else scheme}://{rest}/usage"
