@@ -2,7 +2,7 @@
 and for the whole bill.
 
 Per group (a day, provider and model): no captures at all that day for the provider; a model only one side
-has; requests tokmeter estimated; requests it could not price; a price difference; usage it did not see.
+has (by api_key: a key id or fingerprint the attribution file's [[key]] tables do not map); requests tokmeter estimated; requests it could not price; a price difference; usage it did not see.
 The price difference is the billed cost minus the billed tokens priced at the rates tokmeter used for that
 group (its metered cost by token kind over its metered tokens of that kind, the service tier's share spread
 over the kinds): what the provider charged per token, against genai-prices. What remains of the gap
@@ -27,7 +27,7 @@ class Reason:
     """One reason for a group's gap: a code, a sentence, and the cost it accounts for (USD, billed minus
     metered; None when it cannot be put in money)."""
 
-    code: str  # no_captures, bill_only, metered_only, price, unmetered, unsplit, estimated, unpriced
+    code: str  # no_captures, bill_only, metered_only, unmapped_key, unsplit_by, price, unmetered, unsplit, estimated, unpriced
     text: str
     amount: Decimal | None = None
     label: str = ""  # what the summary names it by: a day or a model
@@ -86,10 +86,20 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
             reasons.append(Reason("bill_only", text, gap, "costs of no model"))
         elif captured_rows == 0:
             reasons.append(Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day))
+        elif row.get("unsplit_by"):
+            text = f"{model} billed without its {row['unsplit_by']} (the export does not group by it)"
+            reasons.append(Reason("unsplit_by", text, gap, f"{model} billed without {row['unsplit_by']}"))
+        elif row.get("key_mapped") is False:
+            text = f"{model} on the bill under key id {row['api_key_id']}, which no [[key]] maps to a fingerprint"
+            reasons.append(Reason("unmapped_key", text, gap, f"key {row['api_key_id']}"))
         else:
             reasons.append(Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model))
     if row["in_store"] and not row["on_bill"]:
-        reasons.append(Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model))
+        if row.get("key_mapped") is False:
+            text = f"{model} metered with key {row['api_key']}, which no [[key]] maps to a provider key id"
+            reasons.append(Reason("unmapped_key", text, gap, f"key {row['api_key']}"))
+        else:
+            reasons.append(Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model))
     if row.get("estimated_requests"):
         reasons.append(
             Reason("estimated", f"{row['estimated_requests']:,} estimated request(s)", None, model)
@@ -156,6 +166,8 @@ SUMMARY = {
     "no_captures": "{pct} on {label} with no captures",
     "bill_only": "{pct} on {label}, never captured",
     "metered_only": "{pct} metered on {label}, not billed",
+    "unmapped_key": "{pct} on {label}, not in the [[key]] table",
+    "unsplit_by": "{pct} on {label}",
     "price": "{pct} price difference on {label}",
     "unmetered": "{pct} usage of {label} not captured",
     "unsplit": "{pct} on {label}, billed without tokens",
