@@ -50,7 +50,7 @@ def reconcile(
             metavar="FILE...",
             help="Bill exports, told apart by content: OpenAI usage/completions and costs pages, Anthropic "
             "usage_report/messages and cost_report pages (JSON, an array of pages or one page per line), "
-            "AWS CUR 2.0 (CSV or Parquet).",
+            "AWS CUR 2.0 (CSV or Parquet), Google Cloud's billing export (CSV, JSON rows or Parquet).",
         ),
     ],
     by: Annotated[
