@@ -80,9 +80,9 @@ def test_key_ids_meet_fingerprints_through_the_key_table(keyed_store: Store, key
     # the costs exports cannot be grouped by key: their costs are a group without one, named so
     (costs,) = _rows(result, "2026-11-01", "openai", None)
     assert costs["billed_cost_usd"] and costs["reasons"] == [
-        "gpt-4o billed without its api_key (the export does not group by it)"
+        "gpt-4o billed with no api_key (the export is not grouped by it, or names none)"
     ]
-    assert "on gpt-4o billed without api_key" in result.summary
+    assert "on gpt-4o billed with no api_key" in result.summary
     unsplit = reconcile(keyed_store, FILES)
     assert result.totals["metered_requests"] == unsplit.totals["metered_requests"]
     assert result.totals["billed_cost_usd"] == unsplit.totals["billed_cost_usd"]

@@ -78,28 +78,8 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
     for its provider that day)."""
     billed, metered = row.get("billed_cost_usd"), row.get("metered_cost_usd")
     gap = (billed or ZERO) - (metered or ZERO)
-    model, day = row["model"], row["day"]
-    reasons: list[Reason] = []
-    if row["on_bill"] and not row["in_store"]:
-        if row["key"] == NO_MODEL:
-            text = "billed cost the export names no model for (export it grouped by model or line item)"
-            reasons.append(Reason("bill_only", text, gap, "costs of no model"))
-        elif captured_rows == 0:
-            reasons.append(Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day))
-        elif row.get("unsplit_by"):
-            text = f"{model} billed without its {row['unsplit_by']} (the export does not group by it)"
-            reasons.append(Reason("unsplit_by", text, gap, f"{model} billed without {row['unsplit_by']}"))
-        elif row.get("key_mapped") is False:
-            text = f"{model} on the bill under key id {row['api_key_id']}, which no [[key]] maps to a fingerprint"
-            reasons.append(Reason("unmapped_key", text, gap, f"key {row['api_key_id']}"))
-        else:
-            reasons.append(Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model))
-    if row["in_store"] and not row["on_bill"]:
-        if row.get("key_mapped") is False:
-            text = f"{model} metered with key {row['api_key']}, which no [[key]] maps to a provider key id"
-            reasons.append(Reason("unmapped_key", text, gap, f"key {row['api_key']}"))
-        else:
-            reasons.append(Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model))
+    model = row["model"]
+    reasons = _one_sided(row, captured_rows, gap)
     if row.get("estimated_requests"):
         reasons.append(
             Reason("estimated", f"{row['estimated_requests']:,} estimated request(s)", None, model)
@@ -115,6 +95,32 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
             _price_and_volume(row, billed, metered or ZERO, model) if billed else _tokens_only(row, model)
         )
     return reasons
+
+
+def _one_sided(row: dict[str, Any], captured_rows: int, gap: Decimal) -> list[Reason]:
+    """Why a group is on one side only: no captures that day, no model or no --by value on the bill, a
+    key no [[key]] maps, or a model only that side has."""
+    model, day = row["model"], row["day"]
+    if row["on_bill"] and not row["in_store"]:
+        if row["key"] == NO_MODEL:
+            text = "billed cost the export names no model for (export it grouped by model or line item)"
+            return [Reason("bill_only", text, gap, "costs of no model")]
+        if captured_rows == 0:
+            return [Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day)]
+        if row.get("unsplit_by"):
+            column = row["unsplit_by"]
+            text = f"{model} billed with no {column} (the export is not grouped by it, or names none)"
+            return [Reason("unsplit_by", text, gap, f"{model} billed with no {column}")]
+        if row.get("key_mapped") is False:
+            text = f"{model} on the bill under key id {row['api_key_id']}, which no [[key]] maps to a fingerprint"
+            return [Reason("unmapped_key", text, gap, f"key {row['api_key_id']}")]
+        return [Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model)]
+    if row["in_store"] and not row["on_bill"]:
+        if row.get("key_mapped") is False:
+            text = f"{model} metered with key {row['api_key']}, which no [[key]] maps to a provider key id"
+            return [Reason("unmapped_key", text, gap, f"key {row['api_key']}")]
+        return [Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model)]
+    return []
 
 
 def _tokens_only(row: dict[str, Any], model: str) -> list[Reason]:
