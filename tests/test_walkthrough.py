@@ -67,6 +67,16 @@ def bill_exports(folder: Path) -> None:
     pl.read_csv(BILLS / "aws-cur2-bedrock.csv", infer_schema=False).write_parquet(
         folder / "cur-2026-11.parquet"
     )
+    shutil.copy(BILLS / "gcp-billing-export.jsonl", folder / "gcp-2026-11.jsonl")
+
+
+def key_files() -> dict[str, str]:
+    """The README's [[key]] example (keys.toml, for reconcile --by api_key) and a key-ids.csv it names."""
+    block = README.split("**By API key.**")[1].split("```toml\n")[1].split("```")[0]
+    return {
+        "keys.toml": block,
+        "key-ids.csv": "provider_key_id,fingerprint\napikey_01x,sha256:9a8b7c6d5e4f\n",
+    }
 
 
 class _Accept(BaseHTTPRequestHandler):
@@ -117,6 +127,8 @@ def newcomer(tmp_path: Path, isolated_store: Path, local_server: str) -> dict[st
     (clone / "key.txt").write_text("sk-walkthrough-0123456789abcdef\n")  # for tokmeter fingerprint < key.txt
     (tmp_path / "textfile_collector").mkdir()
     bill_exports(clone)
+    for name, text in key_files().items():
+        (clone / name).write_text(text)
     bill_exports(tmp_path / "bills" / "2026-11")
     (clone / "team-budgets.toml").write_text(budgets_file())
     (home / ".config" / "tokmeter").mkdir(parents=True)  # the budgets go in the config file, as it says

@@ -13,6 +13,9 @@ default = "unassigned"    # optional: when the value is absent or not in the map
 (``transform.py``), so an edited map changes every report without re-reading captures; ``digest``
 (the file and its maps) tells rollup tables built with other rules apart.
 
+The same file may hold ``[[key]]`` tables (``keys.py``): provider key ids mapped to fingerprints, which
+``reconcile --by api_key`` matches a bill's key ids with.
+
 Every error names the file and the line of its ``[[rule]]`` (or the map file) with a hint, and never the
 content of an ``api_key`` map (it may hold keys pasted by mistake).
 """
@@ -30,6 +33,7 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..extract.attribution import Keep, fingerprint_key, is_secret_name, key_digest
+from .keys import KeyId, load_keys
 
 OWNER_DIMENSIONS = ("user", "team", "project", "session")
 TAG_PREFIX = "tag:"
@@ -57,6 +61,7 @@ class Attribution:
     path: Path
     rules: tuple[Rule, ...]
     digest: str
+    key_ids: tuple[KeyId, ...] = ()  # [[key]]: provider key ids -> fingerprints (keys.py, for reconcile)
 
     def keep(self) -> Keep:
         """The raw capture values ingest must keep for these rules."""
@@ -80,19 +85,21 @@ def load_attribution(path: Path) -> Attribution:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint=_EXAMPLE) from None
     tables = doc.get("rule", [])
-    extra = [key for key in doc if key != "rule"]
+    extra = [key for key in doc if key not in ("rule", "key")]
     if extra or not isinstance(tables, list):
         raise ConfigError(
-            f"{path}: {extra[0] if extra else 'rule'}: expected [[rule]] tables only", hint=_EXAMPLE
+            f"{path}: {extra[0] if extra else 'rule'}: expected [[rule]] and [[key]] tables only",
+            hint=_EXAMPLE,
         )
     lines = _rule_lines(data.decode("utf-8"))
     digest = hashlib.sha256(data)
+    key_ids = load_keys(doc.get("key", []), path, data.decode("utf-8"), digest)
     rules = []
     for index, table in enumerate(tables):
         where = f"{path}:{lines[index] if index < len(lines) else 1}"
         rule = _rule(table, where, path.parent, lines[index] if index < len(lines) else 0, digest)
         rules.append(rule)
-    return Attribution(path, tuple(rules), f"sha256:{digest.hexdigest()}")
+    return Attribution(path, tuple(rules), f"sha256:{digest.hexdigest()}", key_ids)
 
 
 def _rule_lines(text: str) -> list[int]:

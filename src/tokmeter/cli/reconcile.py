@@ -12,6 +12,7 @@ from ..output_paths import output_file
 from ..reconcile import BY
 from .app import app
 from .options import (
+    AttributionOpt,
     OutputOpt,
     PricesOpt,
     StoreOpt,
@@ -19,6 +20,7 @@ from .options import (
     console,
     file_console,
     format_help,
+    load_attribution_file,
     open_store,
     price_overrides,
 )
@@ -48,14 +50,15 @@ def reconcile(
             metavar="FILE...",
             help="Bill exports, told apart by content: OpenAI usage/completions and costs pages, Anthropic "
             "usage_report/messages and cost_report pages (JSON, an array of pages or one page per line), "
-            "AWS CUR 2.0 (CSV or Parquet).",
+            "AWS CUR 2.0 (CSV or Parquet), Google Cloud's billing export (CSV, JSON rows or Parquet).",
         ),
     ],
     by: Annotated[
         list[ReconcileBy] | None,
         typer.Option(
             "--by",
-            help="Also match by this column (repeatable) when both the bill and the store's rows carry it.",
+            help="Also match by this column (repeatable) when both the bill and the store's rows carry it; "
+            "api_key meets the bill's key ids through the attribution file's [[key]] tables.",
         ),
     ] = None,
     format: Annotated[ReconcileFormat, typer.Option("--format", help=format_help(ReconcileFormat))] = (
@@ -82,6 +85,7 @@ def reconcile(
         ),
     ] = None,
     prices: PricesOpt = None,
+    attribution: AttributionOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """How the metered tokens and cost compare with the provider's bill, per UTC day and model, and why
@@ -98,7 +102,8 @@ def reconcile(
     )
     textfile = output_file(prometheus, "--prometheus", example="reconcile.prom")
     overrides = price_overrides(prices)
-    result = run(open_store(store, existing=True), files, [b.value for b in by or ()], overrides)
+    rules = load_attribution_file(attribution)
+    result = run(open_store(store, existing=True), files, [b.value for b in by or ()], overrides, rules)
     _show(result, format, output)
     if textfile is not None or prometheus is not None:
         _write_metrics(result, textfile)

@@ -2,7 +2,7 @@
 and for the whole bill.
 
 Per group (a day, provider and model): no captures at all that day for the provider; a model only one side
-has; requests tokmeter estimated; requests it could not price; a price difference; usage it did not see.
+has (by api_key: a key id or fingerprint the attribution file's [[key]] tables do not map); requests tokmeter estimated; requests it could not price; a price difference; usage it did not see.
 The price difference is the billed cost minus the billed tokens priced at the rates tokmeter used for that
 group (its metered cost by token kind over its metered tokens of that kind, the service tier's share spread
 over the kinds): what the provider charged per token, against genai-prices. What remains of the gap
@@ -27,7 +27,7 @@ class Reason:
     """One reason for a group's gap: a code, a sentence, and the cost it accounts for (USD, billed minus
     metered; None when it cannot be put in money)."""
 
-    code: str  # no_captures, bill_only, metered_only, price, unmetered, unsplit, estimated, unpriced
+    code: str  # no_captures, bill_only, metered_only, unmapped_key, unsplit_by, price, unmetered, unsplit, estimated, unpriced
     text: str
     amount: Decimal | None = None
     label: str = ""  # what the summary names it by: a day or a model
@@ -78,18 +78,8 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
     for its provider that day)."""
     billed, metered = row.get("billed_cost_usd"), row.get("metered_cost_usd")
     gap = (billed or ZERO) - (metered or ZERO)
-    model, day = row["model"], row["day"]
-    reasons: list[Reason] = []
-    if row["on_bill"] and not row["in_store"]:
-        if row["key"] == NO_MODEL:
-            text = "billed cost the export names no model for (export it grouped by model or line item)"
-            reasons.append(Reason("bill_only", text, gap, "costs of no model"))
-        elif captured_rows == 0:
-            reasons.append(Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day))
-        else:
-            reasons.append(Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model))
-    if row["in_store"] and not row["on_bill"]:
-        reasons.append(Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model))
+    model = row["model"]
+    reasons = _one_sided(row, captured_rows, gap)
     if row.get("estimated_requests"):
         reasons.append(
             Reason("estimated", f"{row['estimated_requests']:,} estimated request(s)", None, model)
@@ -105,6 +95,32 @@ def group_reasons(row: dict[str, Any], captured_rows: int) -> list[Reason]:
             _price_and_volume(row, billed, metered or ZERO, model) if billed else _tokens_only(row, model)
         )
     return reasons
+
+
+def _one_sided(row: dict[str, Any], captured_rows: int, gap: Decimal) -> list[Reason]:
+    """Why a group is on one side only: no captures that day, no model or no --by value on the bill, a
+    key no [[key]] maps, or a model only that side has."""
+    model, day = row["model"], row["day"]
+    if row["on_bill"] and not row["in_store"]:
+        if row["key"] == NO_MODEL:
+            text = "billed cost the export names no model for (export it grouped by model or line item)"
+            return [Reason("bill_only", text, gap, "costs of no model")]
+        if captured_rows == 0:
+            return [Reason("no_captures", f"no captures of {row['provider']} on {day}", gap, day)]
+        if row.get("unsplit_by"):
+            column = row["unsplit_by"]
+            text = f"{model} billed with no {column} (the export is not grouped by it, or names none)"
+            return [Reason("unsplit_by", text, gap, f"{model} billed with no {column}")]
+        if row.get("key_mapped") is False:
+            text = f"{model} on the bill under key id {row['api_key_id']}, which no [[key]] maps to a fingerprint"
+            return [Reason("unmapped_key", text, gap, f"key {row['api_key_id']}")]
+        return [Reason("bill_only", f"{model} is on the bill, never in a capture", gap, model)]
+    if row["in_store"] and not row["on_bill"]:
+        if row.get("key_mapped") is False:
+            text = f"{model} metered with key {row['api_key']}, which no [[key]] maps to a provider key id"
+            return [Reason("unmapped_key", text, gap, f"key {row['api_key']}")]
+        return [Reason("metered_only", f"{model} was metered, it is not on the bill", gap, model)]
+    return []
 
 
 def _tokens_only(row: dict[str, Any], model: str) -> list[Reason]:
@@ -156,6 +172,8 @@ SUMMARY = {
     "no_captures": "{pct} on {label} with no captures",
     "bill_only": "{pct} on {label}, never captured",
     "metered_only": "{pct} metered on {label}, not billed",
+    "unmapped_key": "{pct} on {label}, not in the [[key]] table",
+    "unsplit_by": "{pct} on {label}",
     "price": "{pct} price difference on {label}",
     "unmetered": "{pct} usage of {label} not captured",
     "unsplit": "{pct} on {label}, billed without tokens",

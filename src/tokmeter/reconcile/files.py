@@ -13,12 +13,13 @@ from typing import Any, Literal
 import orjson
 import polars as pl
 
-from . import anthropic, aws_cur, openai  # noqa: F401 - registers the bill formats
+from . import anthropic, aws_cur, gcp_billing, openai  # noqa: F401 - registers the bill formats
 from .registry import FORMATS, BillLine, Skipped, detect
 
 NOT_A_BILL = (
     "save the API's response body unchanged (one page, an array of pages, or one page per line), "
-    "or the CUR 2.0 CSV / Parquet file; known exports: {}"
+    "the CUR 2.0 CSV / Parquet file, or Google Cloud's billing export (CSV, JSON rows, Parquet); known "
+    "exports: {}"
 )
 
 
@@ -53,7 +54,7 @@ def read_bills(paths: Iterable[Path]) -> Bill:
                 lines, skipped = fmt.read(probe, source)
                 bill.lines += lines
                 bill.skipped += [
-                    Skipped(s.source, f"{where}, {s.where}" if where else s.where, s.reason, s.hint)
+                    Skipped(s.source, ", ".join(p for p in (where, s.where) if p), s.reason, s.hint)
                     for s in skipped
                 ]
                 bill.formats.setdefault(source, set()).add(fmt.name)
@@ -78,11 +79,19 @@ def _empty_page(probe: Any) -> bool:
     )
 
 
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Struct columns (Google's ``service``, ``sku``, ``usage``) as ``service.description`` columns;
+    repeated fields (``labels``, ``credits``) left out: no reader compares them."""
+    while structs := [c for c, t in frame.schema.items() if isinstance(t, pl.Struct)]:
+        frame = frame.unnest(structs, separator=".")
+    return frame.drop(c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Array))
+
+
 def _documents(path: Path) -> Iterator[tuple[str, Literal["json", "table", "bad"], Any]]:
     """(where, "json" | "table" | "bad", page, frame or why not) for each document of a file."""
     name = path.name.lower()
     if name.endswith(".parquet"):
-        frame = pl.read_parquet(path)
+        frame = _flat(pl.read_parquet(path))
         yield "", "table", frame.rename(snake).select(pl.all().cast(pl.String))
         return
     if name.endswith((".csv", ".csv.gz")):

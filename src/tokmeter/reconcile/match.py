@@ -12,6 +12,8 @@ from datetime import date
 
 import polars as pl
 
+from ..attribution import Attribution
+from ..attribution.keys import KeyId
 from ..pricing.costs import COST_DTYPE
 from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
@@ -22,6 +24,7 @@ from .models import match_key, model_name
 from .registry import KINDS, BillLine
 
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+_DIGEST = r"(sha256:[0-9a-f]{12})"
 KIND_COSTS = tuple(f"cost_{kind}_usd" for kind in KINDS)  # cost_input_usd: uncached input (and fees)
 MEASURES = ("requests", *TOKENS, "cost_usd", *KIND_COSTS)
 _BILL_SCHEMA: dict[str, pl.DataType] = {
@@ -54,11 +57,22 @@ def keyed(frame: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame
 
 
 def bill_groups(
-    lines: Sequence[BillLine], by: Sequence[str], overrides: PriceOverrides | None
+    lines: Sequence[BillLine],
+    by: Sequence[str],
+    overrides: PriceOverrides | None,
+    key_ids: Sequence[KeyId] = (),
 ) -> pl.DataFrame:
     frame = pl.DataFrame(
         [{name: line.get(name) for name in _BILL_SCHEMA} for line in lines], schema=_BILL_SCHEMA
     )
+    if "api_key" in by:  # the provider's key id, and the fingerprint's digest it names (else the id)
+        ids, digests = [k.provider_key_id for k in key_ids], [k.digest for k in key_ids]
+        frame = frame.with_columns(
+            api_key_id=pl.col("api_key"),
+            api_key=pl.col("api_key").replace_strict(
+                ids, digests, default=pl.col("api_key"), return_dtype=pl.String
+            ),
+        )
     frame = keyed(_tiers(frame, by), overrides).with_columns(
         day=pl.col("day").dt.strftime("%Y-%m-%d"),
         **{f"cost_{k}_usd": pl.when(pl.col("cost_kind") == k).then(pl.col("cost_usd")) for k in KINDS},
@@ -66,6 +80,7 @@ def bill_groups(
     return frame.group_by("day", "provider", "key", *by).agg(
         pl.col("model_name").drop_nulls().sort().first().alias("billed_model"),
         *(_known_sum(c) for c in MEASURES),
+        *([pl.col("api_key_id").drop_nulls().unique().sort().str.join(", ")] if "api_key" in by else []),
     )
 
 
@@ -74,8 +89,8 @@ def _tiers(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     return frame.with_columns(pl.col("service_tier").fill_null("standard")) if "service_tier" in by else frame
 
 
-def scope(days: Sequence[date], providers: Sequence[str]) -> Filters:
-    return Filters(since=min(days), until=max(days), providers=tuple(providers))
+def scope(days: Sequence[date], providers: Sequence[str], attribution: Attribution | None = None) -> Filters:
+    return Filters(since=min(days), until=max(days), providers=tuple(providers), attribution=attribution)
 
 
 def metered_groups(
@@ -91,11 +106,17 @@ def metered_groups(
     rows = group_usage(groups, dims, breakdown=True).collect().with_columns(pl.col("requests").cast(pl.Int64))
     per_day = rows.group_by("provider", "day").agg(pl.col("requests").sum().alias("rows"))
     measures = [*MEASURES, "estimated_requests", "unpriced_requests"]
+    if "api_key" in by:  # matched on the fingerprint's digest (what [[key]] tables name)
+        digest = pl.col("api_key").str.extract(_DIGEST, 1)
+        rows = rows.with_columns(
+            fingerprint=pl.col("api_key"), api_key=pl.coalesce(digest, pl.col("api_key"))
+        )
     return (
         keyed(_tiers(rows, by), overrides)
         .group_by("day", "provider", "key", *by)
         .agg(
             pl.col("model_name").drop_nulls().sort().first().alias("metered_model"),
+            *([pl.col("fingerprint").drop_nulls().first()] if "api_key" in by else []),
             _tiers_seen(by),
             *(pl.col(c).sum() for c in measures if c != "cost_usd"),
             _known_sum("cost_usd"),
@@ -123,3 +144,28 @@ def joined(billed: pl.DataFrame, metered: pl.DataFrame, by: Sequence[str]) -> pl
         on_bill=pl.col("on_bill").fill_null(False),
         in_store=pl.col("in_store").fill_null(False),
     ).sort(keys, nulls_last=True)
+
+
+def key_columns(frame: pl.DataFrame, by: Sequence[str], key_ids: Sequence[KeyId]) -> pl.DataFrame:
+    """With ``--by api_key``: the key shown by its fingerprint (the store's, else the ``[[key]]`` table's,
+    else the bill's id when no table maps it), its provider key ids, and whether the table maps it."""
+    if "api_key" not in by:
+        return frame
+    digests = [k.digest for k in key_ids]
+    fingerprints = dict(zip(digests, (k.fingerprint for k in key_ids), strict=True))
+    ids: dict[str, list[str]] = {}
+    for k in key_ids:
+        ids.setdefault(k.digest, []).append(k.provider_key_id)
+    mapped = pl.col("api_key").is_in(digests)
+    return frame.with_columns(
+        api_key=pl.coalesce(
+            "fingerprint", pl.col("api_key").replace_strict(fingerprints, default=pl.col("api_key"))
+        ),
+        api_key_id=pl.coalesce(
+            pl.col("api_key_id").replace("", None),
+            pl.col("api_key").replace_strict(
+                {d: ", ".join(sorted(v)) for d, v in ids.items()}, default=None, return_dtype=pl.String
+            ),
+        ),
+        key_mapped=pl.when(pl.col("api_key").is_not_null()).then(mapped),
+    )

@@ -1,7 +1,9 @@
 """The registry of bill exports ``reconcile`` reads: one ``BillFormat`` per provider export, each
-registered by its own module (``openai.py``, ``anthropic.py``, ``aws_cur.py``) and told apart by content.
+registered by its own module (``openai.py``, ``anthropic.py``, ``aws_cur.py``, ``gcp_billing.py``) and
+told apart by content.
 
-A JSON export is read page by page (a page: the decoded body of one API response); a table export (CSV or
+A JSON export is read page by page (a page: the decoded body of one API response; for Google Cloud's
+billing export, one row); a table export (CSV or
 Parquet) as one frame whose column names were normalized (``columns.snake``). A reader returns the
 ``BillLine``s it understood and a ``Skipped`` for each record it could not, never raising for bad data.
 """

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ..attribution import Attribution
 from ..errors import UsageError
 from ..pricing.costs import COST_DTYPE
 from ..pricing.overrides import PriceOverrides
@@ -20,7 +21,7 @@ from ..store.protocol import StoreBackend
 from . import BY
 from .explain import ZERO, Reason, at_metered_rates, group_reasons, summary
 from .files import Bill, read_bills
-from .match import TOKENS, bill_groups, joined, metered_groups, scope
+from .match import TOKENS, bill_groups, joined, key_columns, metered_groups, scope
 from .registry import FORMATS, BillLine, Skipped
 
 _SIDES = ("requests", *TOKENS, "cost_usd")
@@ -54,6 +55,16 @@ class Reconciliation:
     formats: dict[str, list[str]] = field(default_factory=dict)
     price_data: dict[str, str | None] = field(default_factory=price_data)
 
+    @property
+    def dims(self) -> list[str]:
+        """The columns a row is named by: day, provider, model, the --by columns (and the provider's key
+        ids beside api_key)."""
+        return ["day", "provider", "model", *_with_key_ids(self.by)]
+
+
+def _with_key_ids(by: Sequence[str]) -> list[str]:
+    return [name for column in by for name in ((column, "api_key_id") if column == "api_key" else (column,))]
+
 
 def check_by(store: StoreBackend, by: Sequence[str]) -> list[str]:
     """``by`` without repeats, each a column bills carry (``BY``) and the store's rows have; call under
@@ -74,18 +85,23 @@ def reconcile(
     paths: Sequence[Path],
     by: Sequence[str] = (),
     overrides: PriceOverrides | None = None,
+    attribution: Attribution | None = None,
 ) -> Reconciliation:
+    """``attribution``: the rules owners (a project, ...) are read with, and its ``[[key]]`` tables, which
+    map the bill's key ids to the store's fingerprints for ``by=["api_key"]``."""
     bill = _read(paths)
+    key_ids = attribution.key_ids if attribution is not None else ()
     days = sorted({line["day"] for line in bill.lines})
     providers = sorted({line["provider"] for line in bill.lines})
     with store.reading():
         by = check_by(store, by)
-        metered, per_day = metered_groups(store, scope(days, providers), by, overrides)
+        metered, per_day = metered_groups(store, scope(days, providers, attribution), by, overrides)
         quarantined = [e for e in store.quarantined() if str(e.get("time", "")) >= days[0].isoformat()]
     captured = {(p, d): n for p, d, n in per_day.iter_rows()}
     spans = {p: (min(d), max(d)) for p, d in _days_by_provider(bill.lines).items()}
     rows, reasons = [], []
-    for row in joined(bill_groups(bill.lines, by, overrides), metered, by).iter_rows(named=True):
+    both = key_columns(joined(bill_groups(bill.lines, by, overrides, key_ids), metered, by), by, key_ids)
+    for row in _unsplit(both, by).iter_rows(named=True):
         first, last = spans[row["provider"]]
         if not row["on_bill"] and not first.isoformat() <= row["day"] <= last.isoformat():
             continue  # a day this provider's exports do not cover
@@ -94,7 +110,7 @@ def reconcile(
         rows.append(_with_figures(row, found))
     frame = (
         pl.DataFrame(rows, infer_schema_length=None)
-        .select(*COLUMNS[:3], *by, *COLUMNS[3:])
+        .select(*COLUMNS[:3], *_with_key_ids(by), *COLUMNS[3:])
         .with_columns(pl.col(c).cast(COST_DTYPE) for c in COLUMNS if c.endswith("_usd"))
     )
     totals = _totals(frame)
@@ -109,10 +125,19 @@ def reconcile(
         coverage_pct=coverage,
         coverage_of=coverage_of,
         period=period,
-        notes=_notes(quarantined, days[0], totals, reasons),
+        notes=_notes(quarantined, days[0], totals, reasons) + _key_notes(by, key_ids),
         skipped=bill.skipped,
         formats={source: sorted(names) for source, names in bill.formats.items()},
         price_data=price_data(overrides),
+    )
+
+
+def _unsplit(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """``unsplit_by``: the first --by column a bill-only group lacks (its export does not group by it)."""
+    missing = [pl.when(pl.col(c).is_null()).then(pl.lit(c)) for c in by]
+    bill_only = pl.col("on_bill") & ~pl.col("in_store")
+    return frame.with_columns(
+        unsplit_by=pl.when(bill_only).then(pl.coalesce(missing)) if by else pl.lit(None)
     )
 
 
@@ -192,3 +217,12 @@ def _notes(quarantined: list[dict], first: date, totals: dict[str, Any], reasons
     if any(r.code == "unpriced" for r in reasons):
         notes.append("some metered requests have no price: tokmeter prices check names them")
     return notes
+
+
+def _key_notes(by: Sequence[str], key_ids: Sequence[Any]) -> list[str]:
+    if "api_key" not in by or key_ids:
+        return []
+    return [
+        "--by api_key without a [[key]] table in the attribution file: the bill's key ids meet only stored "
+        "values equal to them, never a fingerprint (see the README's reconcile section)"
+    ]

@@ -45,7 +45,7 @@ def reconcile_table(result: Reconciliation) -> Table:
 
     table = Table(show_footer=True, header_style="bold", footer_style="bold", caption_justify="left")
     table.caption = price_caption(result.price_data)
-    for index, dim in enumerate(["day", "provider", "model", *result.by]):
+    for index, dim in enumerate(result.dims):
         table.add_column(dim, footer="Total" if index == 0 else "")
     for header, column in PAIRS:
         table.add_column(f"{header}\nbilled / metered", footer=_pair(result.totals, column), justify="right")
@@ -57,10 +57,7 @@ def reconcile_table(result: Reconciliation) -> Table:
     for row in result.rows.iter_rows(named=True):
         row_coverage = row["coverage_pct"] if result.coverage_of == "cost" else row["token_coverage_pct"]
         table.add_row(
-            *(
-                str(row[d]) if row[d] is not None else "(none)"
-                for d in ["day", "provider", "model", *result.by]
-            ),
+            *(str(row[d]) if row[d] is not None else "(none)" for d in result.dims),
             *(_pair(row, column) for _header, column in PAIRS),
             _coverage(row_coverage),
             "; ".join(row["reasons"]),
@@ -147,17 +144,14 @@ def reconcile_section(result: Reconciliation) -> str:
     head = tag(
         "tr",
         {},
-        *(tag("th", {"class": "dim"}, esc(d)) for d in ["day", "provider", "model", *result.by]),
+        *(tag("th", {"class": "dim"}, esc(d)) for d in result.dims),
         *(tag("th", {}, esc(h)) for h in ("billed", "metered", "coverage", "reasons")),
     )
     rows = [
         tag(
             "tr",
             {"data-row": str(i)},
-            *(
-                tag("td", {"class": "dim"}, esc(row[d] or "(none)"))
-                for d in ["day", "provider", "model", *result.by]
-            ),
+            *(tag("td", {"class": "dim"}, esc(row[d] or "(none)")) for d in result.dims),
             tag("td", {"data-measure": "billed_cost_usd"}, esc(_figure(row["billed_cost_usd"], True))),
             tag("td", {"data-measure": "metered_cost_usd"}, esc(_figure(row["metered_cost_usd"], True))),
             tag("td", {"data-measure": "coverage_pct"}, esc(_coverage(row["coverage_pct"]))),
