@@ -74,11 +74,11 @@ def size_of(path: Path) -> int:
 
 def plan(files: Iterable[Path | Input], fmt: str, read: ReadOptions = DEFAULT_READ) -> list[Task]:
     tasks: list[Task] = []
-    count = workers()
+    count, largest = workers(), settings().chunk_bytes  # once: settings() reads the environment
     for found in files:
         path, hint = found if isinstance(found, Input) else (found, None)
         size = size_of(path)
-        chunk = chunk_bytes(size, count)
+        chunk = chunk_bytes(size, count, largest)
         if size <= chunk or path.name.endswith((".gz", ".zst")):
             tasks.append(Task(path, fmt, hint=hint, read=read))  # read whole: the worker tells its format
             continue
@@ -96,9 +96,8 @@ def plan(files: Iterable[Path | Input], fmt: str, read: ReadOptions = DEFAULT_RE
     return tasks
 
 
-def chunk_bytes(size: int, count: int) -> int:
+def chunk_bytes(size: int, count: int, largest: int) -> int:
     share = size // (count * TASKS_PER_WORKER)
-    largest = settings().chunk_bytes
     return min(largest, max(share, min(MIN_CHUNK_BYTES, largest)))
 
 

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..errors import UsageError
 from ..output_paths import STDIO, is_stdio
@@ -36,6 +36,10 @@ class FileFilter:
         self.roots = [Path(r).absolute() for r in roots]
         self.include, self.exclude = tuple(include), tuple(exclude)
         self.ignore = [Path(p).absolute() for p in ignore]
+        # "under a root" as a prefix of the path's text: ``root in path.parents`` builds a Path per parent,
+        # 80 us a file (3,000 transcripts: 0.2 s of an ingest's start)
+        self._root_prefixes = [(root, _as_prefix(root)) for root in self.roots]
+        self._ignore_prefixes = [(ignored, _as_prefix(ignored)) for ignored in self.ignore]
 
     def accepts(self, path: Path) -> bool:
         name = path.name
@@ -58,19 +62,26 @@ class FileFilter:
 
     def ignored(self, path: Path) -> bool:
         """At or under a path never read (the store)."""
-        return any(path == i or i in path.parents for i in self.ignore)
+        text = str(path)
+        return any(path == i or text.startswith(prefix) for i, prefix in self._ignore_prefixes)
 
     def excluded(self, path: Path) -> bool:
         rel = self._relative(path) or path.name
         return any(fnmatch.fnmatch(path.name, g) or fnmatch.fnmatch(rel, g) for g in self.exclude)
 
     def _relative(self, path: Path) -> str | None:
-        for root in self.roots:
+        text = str(path)
+        for root, prefix in self._root_prefixes:
             if path == root:
                 return path.name
-            if root in path.parents:
-                return path.relative_to(root).as_posix()
+            if text.startswith(prefix):
+                return PurePath(text[len(prefix) :]).as_posix()
         return None
+
+
+def _as_prefix(folder: Path) -> str:
+    """The text every path under ``folder`` starts with (both absolute, as ``Path`` spells them)."""
+    return os.path.join(str(folder), "")
 
 
 NOT_CAPTURE_NAME = "not a capture file name"
