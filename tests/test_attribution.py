@@ -28,6 +28,7 @@ from tokmeter.errors import ConfigError
 from tokmeter.extract import read_capture
 from tokmeter.extract.attribution import Keep, fingerprint_key
 from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.report.focus import build_focus
 from tokmeter.report.queries import Filters, build_report, select_rows
 from tokmeter.rollup.spec import RollupSpec
 from tokmeter.rollup.tables import RollupTable
@@ -253,6 +254,17 @@ def test_totals_equal_the_sum_of_groups(mixed: tuple[Store, Path]) -> None:
             assert report.rows[column].sum() == report.totals[column].item(), (dims, column)
     tagged = build_report(store, ["tag:env"], Filters(tags=[("env", "prod")]), use_rollups=False)
     assert tagged.rows.to_dicts()[0]["tag:env"] == "prod" and tagged.totals["requests"].item() == 1
+
+
+def test_focus_export_tags_attribution_dimensions(mixed: tuple[Store, Path]) -> None:
+    """report --format focus --by tag:NAME / team (it used to fail: the tag column was never made)."""
+    store, rules = mixed
+    filters = Filters(attribution=load_attribution(rules))
+    frame = build_focus(store, ["tag:env", "team"], filters)
+    report = build_report(store, ["tag:env", "team"], filters, use_rollups=False)
+    assert frame["BilledCost"].sum() == report.totals["cost_usd"].item()
+    groups = {tuple(json.loads(t).values()) for t in frame["Tags"]}
+    assert groups == {(row["tag:env"], row["team"]) for row in report.rows.iter_rows(named=True)}
 
 
 def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:

@@ -90,6 +90,15 @@ def test_a_week_in_another_zone_is_one_charge_period_of_seven_local_days(store: 
     assert set(frame["Tags"]) == {"{}"}  # model is the SKU, not a tag
 
 
+def test_week_start_sets_the_charge_period(store: Store) -> None:
+    """--week-start applies to FOCUS weeks as to the report's (it used to be ignored: Monday weeks)."""
+    frame = build_focus(store, ["week"], Filters(week_start="sunday"))
+    validate(frame)
+    assert set(frame["ChargePeriodStart"].dt.weekday()) == {7}
+    report = build_report(store, ["week"], Filters(week_start="sunday"), use_rollups=False)
+    assert {str(d.date()) for d in frame["ChargePeriodStart"]} == set(report.rows["week"].cast(pl.String))
+
+
 def test_the_command_writes_focus_csv_and_parquet(isolated_store: Path, tmp_path: Path) -> None:
     run_ingest([SAMPLE_LOGS], Store(isolated_store))
     total = build_report(Store(isolated_store), [], Filters(), use_rollups=False).totals["cost_usd"].item()

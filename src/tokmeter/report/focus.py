@@ -63,7 +63,8 @@ def build_focus(
     filters.check()
     keys = ["period", "provider", "model", *tags]
     with store.reading():
-        rows = with_period(filters.apply(store.scan()), RollupSpec(period, (), filters.tz))
+        spec = RollupSpec(period, (), filters.tz, filters.week_start)
+        rows = with_period(filters.apply(store.scan(), tags), spec)
         groups = priced_groups(rows, keys, overrides, breakdown=True)
         usage = group_usage(groups, keys, breakdown=True).collect()
     return focus_frame(usage.lazy(), period, tags, filters.tz).collect()
