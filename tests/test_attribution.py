@@ -439,6 +439,20 @@ def test_fingerprint_command_reads_stdin() -> None:
     assert done.returncode == 0 and done.stdout.strip() == fingerprint_key(CANARY_KEY)
 
 
+def test_fingerprint_input_must_be_one_key() -> None:
+    """Several keys, binary bytes or text with spaces used to give a fingerprint of the first line or of
+    garbage; they are refused, and the message never shows the input."""
+    from tokmeter.errors import UsageError
+    from tokmeter.extract.attribution import key_from_input
+
+    assert key_from_input(f"\n  Bearer {CANARY_KEY}\r\n\n".encode()) == CANARY_KEY
+    for data in (b"", b" \n", f"{CANARY_KEY}\nsk-second-key-0000000000000\n".encode(), b"\xf6\x00\x9a",
+                 f"my key is {CANARY_KEY}".encode(), f"{CANARY_KEY}\x07".encode()):  # fmt: skip
+        with pytest.raises(UsageError) as caught:
+            key_from_input(data)
+        assert CANARY_KEY not in str(caught.value) and CANARY_KEY not in (caught.value.hint or "")
+
+
 def test_spark_refuses_the_new_dimensions(tmp_path: Path) -> None:
     from tokmeter.errors import UsageError
 

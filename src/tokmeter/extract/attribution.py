@@ -28,6 +28,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
+from ..errors import UsageError
 from .base import as_mapping, as_str
 
 USER_HEADERS: Final = ("helicone-user-id", "x-litellm-end-user-id", "x-user-id")
@@ -64,6 +65,26 @@ def fingerprint_key(key: str) -> str:
         return digest
     match = _PREFIX.match(key)
     return f"{match.group(0) if match else ''}…{key[-4:]} {digest}"
+
+
+def key_from_input(data: bytes) -> str:
+    """The one API key in ``data`` (what ``tokmeter fingerprint`` reads), a ``Bearer `` prefix dropped.
+    Raises ``UsageError`` (never showing the input: it is a credential) unless ``data`` is one line of
+    printable text without spaces: a file of several keys, or binary bytes, would give a fingerprint of
+    nothing anyone uses."""
+    hint = "e.g. tokmeter fingerprint < key.txt (one key, on one line)"
+    try:
+        lines = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise UsageError("standard input is not text: expected one API key", hint=hint) from None
+    if not lines:
+        raise UsageError("no key on standard input", hint=hint)
+    if len(lines) > 1:
+        raise UsageError(f"{len(lines)} lines on standard input: expected one API key", hint=hint)
+    key = lines[0][7:].strip() if lines[0].lower().startswith("bearer ") else lines[0]
+    if not key.isprintable() or any(c.isspace() for c in key):
+        raise UsageError("standard input is not an API key (spaces or control characters in it)", hint=hint)
+    return key
 
 
 def key_digest(fingerprint: str) -> str | None:
