@@ -241,6 +241,9 @@ def test_every_from_kind(mixed: tuple[Store, Path]) -> None:
     key = fingerprint_key(CANARY_KEY)
     for given in (key, key.split(" ")[1]):  # a whole fingerprint, or its sha256: part
         assert select_rows(store, Filters(api_keys=[given]))["request_id"].to_list() == ["req_attr_0001"]
+    by_key = Filters(api_keys=[CANARY_KEY])  # the key itself: fingerprinted, never shown
+    assert select_rows(store, by_key)["request_id"].to_list() == ["req_attr_0001"]
+    assert CANARY_KEY not in by_key.describe() and key in by_key.describe()
     chosen = build_report(store, ["team"], Filters(attribution=load_attribution(rules), teams=["cap-team"]))
     assert chosen.totals["requests"].item() == 1
 

@@ -142,7 +142,7 @@ ApiKeyOpt = Annotated[
     typer.Option(
         "--api-key",
         metavar="FINGERPRINT",
-        help="Only these API keys, by fingerprint or its sha256:... part (repeatable; tokmeter "
+        help="Only these API keys, by fingerprint or its sha256:... part (a key itself is fingerprinted first; repeatable; tokmeter "
         "fingerprint prints one).",
     ),
 ]
