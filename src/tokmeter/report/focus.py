@@ -73,7 +73,10 @@ def build_focus(
 def focus_frame(usage: pl.LazyFrame, period: str, tags: Sequence[str], tz: str) -> pl.LazyFrame:
     """Report rows with the cost breakdown, per ``period`` (a local Date) x provider x model x ``tags``
     -> FOCUS rows."""
-    usage = usage.with_columns(pl.col(c).fill_null(0) for c in ("cache_read_tokens", "cache_write_tokens"))
+    usage = usage.with_columns(
+        *(pl.col(c).fill_null(0) for c in ("cache_read_tokens", "cache_write_tokens")),
+        pl.col("provider", "model").fill_null("(unknown)"),  # a SKU of a row without a model is still one
+    )
     parts = [_kind_rows(usage, kind, quantity, cost) for kind, (quantity, cost) in KINDS.items()]
     parts.append(_modifier_rows(usage))
     return _common(pl.concat(parts, how="diagonal_relaxed"), period, tags, tz).select(FOCUS_COLUMNS)
