@@ -20,6 +20,7 @@ from tokmeter.budgets.definitions import Budget, load_budgets, parse_budgets
 from tokmeter.budgets.notify import STATE_FILE, notify
 from tokmeter.budgets.status import BudgetStatus, daily_rates, evaluate, remaining_spend
 from tokmeter.errors import ConfigError, UsageError
+from tokmeter.extract.attribution import fingerprint_key, key_digest
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
 from tokmeter.rollup.spec import RollupSpec
@@ -67,6 +68,8 @@ def test_budgets_parse_with_defaults_lists_and_tag_keys() -> None:
         ({"name": "x", "limit_usd": 5, "colour": "red"}, "budget[0] (x).colour: unknown key"),
         ({"limit_usd": 5}, "budget[0].name: expected a name"),
         ({"name": "x", "limit_usd": 0}, "limit_usd: expected a positive number"),
+        ({"name": "x", "limit_usd": float("nan")}, "limit_usd: expected a positive number"),
+        ({"name": "x", "limit_usd": float("inf")}, "limit_usd: expected a positive number"),
         ({"name": "x", "limit_usd": 5, "period": "year"}, "period: 'year'"),
         ({"name": "x", "limit_usd": 5, "where": {"team_name": "a"}}, "where.team_name: not a dimension"),
         ({"name": "x", "limit_usd": 5, "where": {"day": "a"}}, "where.day: not a dimension"),
@@ -132,6 +135,32 @@ def test_a_tag_key_selects_the_rows_with_that_tag(sample_store: Store, tmp_path:
     found = evaluate(store, [Budget("t", 1.0, "month", where={"tag:team": ("search",)})], now=NOV_4)
     assert found.statuses[0].spent_usd == pytest.approx(report_cost(store, users=("alice",)), abs=1e-12)
     assert 0 < found.statuses[0].spent_usd < report_cost(store)
+    RollupTable(
+        store, RollupSpec("day", ("tag:team",))
+    ).update()  # it used to stop the budget: no tags column
+    from_table = evaluate(store, [Budget("t", 1.0, "month", where={"tag:team": ("search",)})], now=NOV_4)
+    assert from_table.statuses[0].source == "rollups"
+    assert from_table.statuses[0].spent_usd == pytest.approx(found.statuses[0].spent_usd, abs=1e-12)
+
+
+def test_an_api_key_budget_matches_by_fingerprint_digest_or_key(sample_store: Store, tmp_path: Path) -> None:
+    """A digest-only value used to match nothing (spend $0, state ok); a key itself is fingerprinted and
+    never shown."""
+    key = "sk-proj-BUDGETCANARY00000000000000000000000Zz9q"
+    with sample_store.reading():
+        rows = sample_store.scan().collect()
+    keyed = rows.with_columns(
+        api_key=pl.when(pl.col("user") == "alice").then(pl.lit(fingerprint_key(key))).otherwise(None)
+    ).drop("date", strict=False)
+    store = Store(tmp_path / "keyed")
+    with store.writing():
+        store.commit(keyed)
+    alice = report_cost(store, users=("alice",))
+    for value in (fingerprint_key(key), key_digest(fingerprint_key(key)), key):
+        (budget,) = parse_budgets([{"name": "k", "limit_usd": 1, "where": {"api_key": value}}], "f")
+        assert key not in json.dumps(budget.where_doc())
+        found = evaluate(store, [budget], now=NOV_4)
+        assert found.statuses[0].spent_usd == pytest.approx(alice, abs=1e-12) and alice > 0
 
 
 def history(spend: dict[date, float]) -> pl.DataFrame:

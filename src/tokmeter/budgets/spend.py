@@ -19,7 +19,7 @@ from ..pricing.groups import priced_groups
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..rollup.tables import RollupTable, find_tables
-from ..rollup.transforms import filter_rows, group_usage, with_periods
+from ..rollup.transforms import filter_rows, group_usage, selection, with_periods
 from ..store.protocol import StoreBackend
 from .definitions import TAG_PREFIX
 
@@ -54,7 +54,8 @@ def where_filter(lf: pl.LazyFrame, where: Where, budget: str) -> pl.LazyFrame:
     """``lf`` restricted to the rows (or rollup rows) ``where`` selects."""
     schema = lf.collect_schema()
     for key, values in where.items():
-        column = "tags" if key.startswith(TAG_PREFIX) else key
+        # a rollup table by tag:NAME has the tag as a column of its own; stored rows keep it in tags
+        column = "tags" if key.startswith(TAG_PREFIX) and key not in schema else key
         if column not in schema:
             raise ConfigError(
                 f"budget {budget!r}: where.{key}: the store has no {column} column",
@@ -63,7 +64,7 @@ def where_filter(lf: pl.LazyFrame, where: Where, budget: str) -> pl.LazyFrame:
         if column == "tags":
             lf = lf.filter(tag_filter(key.removeprefix(TAG_PREFIX), values, schema["tags"]))
         else:
-            lf = lf.filter(pl.col(column).is_in(list(values)))
+            lf = lf.filter(selection(column, values))  # an api_key by its fingerprint's digest
     return lf
 
 
