@@ -38,7 +38,7 @@ def budgets(
         typer.Option(
             "--budgets",
             metavar="FILE",
-            help="TOML file of [[budget]] tables (default: the [[budget]] tables of the config file).",
+            help=r"TOML file of [\[budget]] tables (default: the [\[budget]] tables of the config file).",
         ),
     ] = None,
     format: Annotated[BudgetsFormat, typer.Option("--format", help=format_help(BudgetsFormat))] = TABLE,

@@ -38,7 +38,7 @@ def otlp(
     gen_ai.client.token.usage (a histogram per gen_ai.token.type, gen_ai.provider.name, gen_ai.request.model,
     gen_ai.operation.name and tokmeter's dimensions) and tokmeter.cost (USD). Cumulative totals over the
     whole store with a fixed start time: run it as often as you like, nothing is counted twice. Needs
-    tokmeter[otlp].
+    tokmeter\\[otlp].
 
     [dim]Example: tokmeter export otlp --endpoint http://otel-collector:4318[/]
     """
