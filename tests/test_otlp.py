@@ -23,7 +23,7 @@ pytest.importorskip("opentelemetry.sdk")
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.errors import UsageError
+from tokmeter.errors import TokmeterError, UsageError
 from tokmeter.export.otlp import export_otlp, metrics_url
 from tokmeter.export.series import BOUNDS
 from tokmeter.ingest.pipeline import run_ingest
@@ -195,6 +195,26 @@ def test_metrics_url() -> None:
     assert metrics_url("https://c/otlp/v1/metrics") == "https://c/otlp/v1/metrics"
     with pytest.raises(UsageError, match="not an http"):
         metrics_url("localhost:4318")
+
+
+def test_a_password_in_the_endpoint_is_never_shown_and_odd_timeouts_are_refused(
+    store: Store, receiver: Receiver
+) -> None:
+    """A user:password@ in --endpoint used to be printed in the error and the summary; a --timeout of 0,
+    NaN or 1e308 reached the exporter and failed as if the collector were down (exit 1)."""
+    secret = "CANARYPASS0123"
+    with pytest.raises(TokmeterError) as down:
+        export_otlp(store, f"http://alice:{secret}@127.0.0.1:9", timeout=0.5)
+    assert secret not in str(down.value) and "http://***@127.0.0.1:9/v1/metrics" in str(down.value)
+    with pytest.raises(UsageError) as typo:
+        metrics_url(f"ftp://alice:{secret}@c")
+    assert secret not in str(typo.value)
+    sent = export_otlp(store, receiver.url.replace("http://", f"http://alice:{secret}@"))
+    assert sent.data_points and secret not in sent.endpoint and len(receiver.requests) == 1
+    for timeout in (0.0, -1.0, float("nan"), 1e308):
+        with pytest.raises(UsageError, match="--timeout"):
+            export_otlp(store, receiver.url, timeout=timeout)
+    assert len(receiver.requests) == 1
 
 
 def capture_line(request_id: str, prompt: int) -> str:

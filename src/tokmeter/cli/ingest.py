@@ -250,7 +250,7 @@ def ingest(
     if otlp is not None and not (follow or resume):
         raise UsageError(
             "--otlp sends metrics while following (--follow or --resume)",
-            hint=f"after a plain ingest run: tokmeter export otlp --endpoint {otlp}",
+            hint="after a plain ingest run: tokmeter export otlp --endpoint URL (the same URL)",
         )
     if follow or resume:
         if any(str(p) == "-" for p in given):

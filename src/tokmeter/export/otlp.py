@@ -29,6 +29,7 @@ SCOPE = "tokmeter"
 TOKEN_METRIC = "gen_ai.client.token.usage"
 COST_METRIC = "tokmeter.cost"
 METRICS_PATH = "/v1/metrics"
+MAX_TIMEOUT = 3600.0  # --timeout: seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,22 @@ class ExportResult:
     endpoint: str
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: a user name and password in it (``https://user:pass@host``) are a
+    credential, replaced by ``***``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def metrics_url(endpoint: str) -> str:
     """The collector's metrics URL: ``endpoint`` as given when it has a path, else + ``/v1/metrics``."""
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(
-            f"--endpoint {endpoint}: not an http(s) URL", hint="e.g. --endpoint http://localhost:4318"
+            f"--endpoint {shown_url(endpoint)}: not an http(s) URL",
+            hint="e.g. --endpoint http://localhost:4318",
         )
     return endpoint if parts.path not in ("", "/") else endpoint.rstrip("/") + METRICS_PATH
 
@@ -125,12 +136,16 @@ def export_otlp(
 ) -> ExportResult:
     """Send the store's usage to an OTLP/HTTP collector. Raises TokmeterError when it does not take it."""
     url = metrics_url(endpoint)
+    if not 0 < timeout <= MAX_TIMEOUT:  # also NaN
+        raise UsageError(
+            f"--timeout {timeout}: not a number of seconds", hint=f"e.g. 10 (at most {MAX_TIMEOUT})"
+        )
     _sdk()
     with store.reading():
         start = start_time_ns(store)
         series = usage_series(store, overrides) if start is not None else None
     if series is None or start is None:
-        return ExportResult(0, url)
+        return ExportResult(0, shown_url(url))
     data = metrics_data(series, start, time.time_ns())
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
@@ -140,13 +155,13 @@ def export_otlp(
     exporter.shutdown()
     points = series.tokens.height + series.costs.height
     if result.name != "SUCCESS":
-        reason = messages[-1] if messages else "no reason given"
+        reason = messages[-1].replace(url, shown_url(url)) if messages else "no reason given"
         raise TokmeterError(
-            f"the OTLP collector at {url} did not take the metrics: {reason}",
+            f"the OTLP collector at {shown_url(url)} did not take the metrics: {reason}",
             hint="check --endpoint and that the collector is up; the next run sends the totals again "
             "(they are cumulative, nothing is lost)",
         )
-    return ExportResult(points, url)
+    return ExportResult(points, shown_url(url))
 
 
 @contextmanager
