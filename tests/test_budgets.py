@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import SAMPLE_LOGS, run_cli
+from tokmeter.attribution import load_attribution
 from tokmeter.budgets.definitions import Budget, load_budgets, parse_budgets
 from tokmeter.budgets.notify import STATE_FILE, notify
 from tokmeter.budgets.status import BudgetStatus, daily_rates, evaluate, remaining_spend
@@ -161,6 +162,23 @@ def test_an_api_key_budget_matches_by_fingerprint_digest_or_key(sample_store: St
         assert key not in json.dumps(budget.where_doc())
         found = evaluate(store, [budget], now=NOV_4)
         assert found.statuses[0].spent_usd == pytest.approx(alice, abs=1e-12) and alice > 0
+
+
+def test_owners_from_attribution_rules_are_budgeted(sample_store: Store, tmp_path: Path) -> None:
+    """A team only the attribution rules name used to spend $0 (state ok) in every budget."""
+    rules = tmp_path / "teams.toml"
+    rules.write_text('[[rule]]\ndimension = "team"\nfrom = "source:/(responses)/"\n')
+    attribution = load_attribution(rules)
+    budget = Budget("t", 1.0, "month", where={"team": ("responses",)})
+    team_cost = report_cost(sample_store, attribution=attribution, teams=("responses",))
+    assert 0 < team_cost < report_cost(sample_store)
+    found = evaluate(sample_store, [budget], now=NOV_4, attribution=attribution)
+    assert found.statuses[0].spent_usd == pytest.approx(team_cost, abs=1e-12)
+    assert evaluate(sample_store, [budget], now=NOV_4).statuses[0].spent_usd == 0  # the rows alone: no team
+    RollupTable(sample_store, RollupSpec("day", ("team",)), attribution=attribution).update()
+    from_table = evaluate(sample_store, [budget], now=NOV_4, attribution=attribution)
+    assert from_table.statuses[0].source == "rollups"
+    assert from_table.statuses[0].spent_usd == pytest.approx(team_cost, abs=1e-12)
 
 
 def history(spend: dict[date, float]) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from datetime import date
 
 import polars as pl
 
+from ..attribution import Attribution, attributed, tag_names
 from ..errors import ConfigError
 from ..pricing.groups import priced_groups
 from ..pricing.memo import PriceMemo
@@ -80,11 +81,13 @@ class SpendReader:
         span: tuple[date, date],
         overrides: PriceOverrides | None = None,
         memo: PriceMemo | None = None,
+        attribution: Attribution | None = None,
     ) -> None:
         self.store, self.tz, self.span, self.overrides, self.memo = store, tz, span, overrides, memo
+        self.attribution = attribution  # owners as its rules say, as report reads them
         self.tables = [
             t
-            for t in find_tables(store)
+            for t in find_tables(store, attribution=attribution)
             if t.spec.period == "day" and t.spec.tz == tz and t.is_fresh(overrides)
         ]
         self._rows: dict[str, pl.DataFrame] = {}
@@ -119,7 +122,12 @@ class SpendReader:
                 pl.col("cost_usd").sum(), pl.col("unpriced_requests").sum()
             )
             return DailySpend(_shaped(days), "rollups")
-        scan = filter_rows(self.store.scan(), since=since, until=until, tz=self.tz)
+        scan = filter_rows(
+            attributed(self.store.scan(), self.attribution, tag_names(where)),
+            since=since,
+            until=until,
+            tz=self.tz,
+        )
         groups = priced_groups(
             with_periods(where_filter(scan, where, budget), ["day"], self.tz),
             ["day"],

@@ -10,6 +10,7 @@ import typer
 from ..output_paths import output_file
 from .app import app
 from .options import (
+    AttributionOpt,
     Choice,
     PeriodTzOpt,
     PricesOpt,
@@ -18,6 +19,7 @@ from .options import (
     choices,
     console,
     format_help,
+    load_attribution_file,
     open_store,
     price_overrides,
 )
@@ -62,6 +64,7 @@ def budgets(
     ] = None,
     tz: PeriodTzOpt = "UTC",
     prices: PricesOpt = None,
+    attribution: AttributionOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -84,7 +87,7 @@ def budgets(
     textfile = output_file(prometheus, "--prometheus", example="budgets.prom")
     overrides = price_overrides(prices)
     the_store = open_store(store, existing=True)
-    evaluation = evaluate(the_store, defined, tz, overrides)
+    evaluation = evaluate(the_store, defined, tz, overrides, attribution=load_attribution_file(attribution))
     if notify is not None:
         _notify(the_store.root, evaluation, notify)
     if prometheus is not None:
