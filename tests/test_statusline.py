@@ -76,6 +76,8 @@ def test_input_and_summary_of_the_wrong_shape_are_no_input(tmp_path: Path) -> No
         {**good, "sessions": {"s-1": {"cost": "1.5"}}},
         {**good, "block": {"start_us": now, "cost": 1.0}},
     ]
+    write_summary(tmp_path, {**good, "unpriced_requests": 3})  # cost unknown, not $0: the line says so
+    assert status_line({}, tmp_path, now) == "💰 N/A session / $1.50 today / no active block | ⚠ 3 unpriced"
     for doc in damaged:
         write_summary(tmp_path, doc)
         assert read_summary(tmp_path) is None

@@ -52,6 +52,9 @@ def status_line(status: dict[str, Any], root: Path, now_us: int | None = None) -
     ]
     parts.append("💰 " + " / ".join(money[:3]))
     parts += money[3:]
+    unpriced = summary.get("unpriced_requests")
+    if isinstance(unpriced, int) and unpriced > 0:  # their cost is unknown, not $0: say so
+        parts.append(f"⚠ {unpriced} unpriced")
     age = now - summary["written_us"]
     if age > STALE_US:
         parts.append(f"⏳ as of {_age(age)} ago")
