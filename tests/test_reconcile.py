@@ -164,6 +164,16 @@ def test_a_file_that_is_no_bill_is_set_aside(tmp_path: Path) -> None:
     assert bill.lines and all(line["provider"] == "openai" for line in bill.lines)
 
 
+def test_a_binary_file_is_set_aside_once(tmp_path: Path) -> None:
+    """A binary file beside the exports used to be set aside once per "line" of its bytes."""
+    binary = tmp_path / "export.zip"
+    binary.write_bytes(bytes(range(256)) * 64 + b"\n" * 50 + bytes(range(256)))
+    bill = read_bills([binary, BILLS / "openai-costs.jsonl"])
+    assert [(Path(s.source).name, s.where) for s in bill.skipped] == [("export.zip", "")]
+    assert "binary" in bill.skipped[0].reason and bill.skipped[0].hint
+    assert bill.lines == read_bills([BILLS / "openai-costs.jsonl"]).lines
+
+
 def test_times_beyond_any_calendar_are_set_aside(tmp_path: Path) -> None:
     """A start_time of 1e300, NaN or year 1 east of UTC used to end the command in a traceback."""
     good = json.loads((BILLS / "openai-costs.jsonl").read_text().splitlines()[0])
