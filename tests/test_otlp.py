@@ -176,6 +176,10 @@ def test_new_usage_raises_the_totals_of_its_series_only(
 def test_the_command_sends_and_a_down_collector_fails_cleanly(
     isolated_store: Path, receiver: Receiver
 ) -> None:
+    (isolated_store.parent / "empty.jsonl").write_text("")
+    run_ingest([isolated_store.parent / "empty.jsonl"], Store(isolated_store))  # a store without rows
+    nothing = run_cli("export", "otlp", "--endpoint", "http://127.0.0.1:9")  # no rows: nothing to send
+    assert nothing.returncode == 0 and "nothing sent" in nothing.stderr and "sent 0" not in nothing.stderr
     run_ingest([SAMPLE_LOGS], Store(isolated_store))
     sent = run_cli("export", "otlp", "--endpoint", receiver.url + "/v1/metrics")
     assert sent.returncode == 0, sent.stderr

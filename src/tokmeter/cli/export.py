@@ -47,6 +47,9 @@ def otlp(
     overrides = price_overrides(prices)
     result = export_otlp(open_store(store, existing=True), endpoint, overrides, timeout=timeout)
     if not quiet:
-        console(stderr=True).print(
-            f"sent {result.data_points:,} data point(s) to {result.endpoint}", markup=False, highlight=False
+        said = (
+            f"sent {result.data_points:,} data point(s) to {result.endpoint}"
+            if result.data_points
+            else f"the store has no usage rows yet: nothing sent to {result.endpoint}"
         )
+        console(stderr=True).print(said, markup=False, highlight=False)
