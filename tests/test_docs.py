@@ -165,3 +165,22 @@ def test_help_loses_no_bracketed_text_to_rich_markup() -> None:
             except StyleSyntaxError:
                 eaten.append((where, tag))
     assert not eaten, f"rich markup would swallow these (escape them with \\[): {eaten}"
+
+
+def test_help_paragraphs_flow_with_the_terminal() -> None:
+    """Typer's rich mode kept each docstring line break, so --help broke lines mid-sentence wherever the
+    source did ("... cron and CI can act" / "on it."): every paragraph of a command's help is one line."""
+    from typer.main import get_command
+
+    from tokmeter.cli import app
+
+    def helps(group: Any, name: str) -> list[tuple[str, str]]:
+        found = [(name, group.help or "")]
+        for sub, command in getattr(group, "commands", {}).items():
+            found += helps(command, f"{name} {sub}")
+        return found
+
+    broken = [
+        name for name, text in helps(get_command(app), "tokmeter")[1:] if "\n" in text.replace("\n\n", "")
+    ]
+    assert not broken, broken
