@@ -278,6 +278,10 @@ def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
         'dimension = "team"\nfrom = "source:no-group"': "expected exactly one",
         'dimension = "team"\nfrom = "api_key"\nmap = "missing.csv"': "cannot read it",
         'dimension = "team"\nfrom = "header:Authorization"': "a credential is never kept",
+        'dimension = "tag:p"\nfrom = "body:prompt"': "prompt and completion text are never kept",
+        'dimension = "tag:s"\nfrom = "body:system"': "prompt and completion text are never kept",
+        'dimension = "tag:i"\nfrom = "body:Input"': "prompt and completion text are never kept",
+        'dimension = "tag:b"\nfrom = "capture:body"': "prompt and completion text are never kept",
     }
     for body, reason in cases.items():
         path = write_rules(tmp_path, f"# rules\n\n[[rule]]\n{body}\n")
@@ -292,6 +296,17 @@ def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"one\.csv:2: expected two columns"):
         load_attribution(one_column)
+
+
+def test_prompt_text_is_never_kept_by_a_rule(tmp_path: Path) -> None:
+    """body:prompt / body:system / body:input rules used to store the prompt in the row's tags; the rules
+    file refuses them, and a Keep built by hand keeps nothing from such a path."""
+    canary = "CANARY-PROMPT-TEXT"
+    request = {"model": "gpt-4o-mini", "prompt": canary, "system": canary, "input": canary, "user": "u1"}
+    keep = Keep(body_paths=("prompt", "system", "input", "user"), capture_fields=("body",))
+    row = row_of(request=request, keep=keep)
+    assert canary not in json.dumps(row, default=str)
+    assert tags_of(row) == {"rule:body:user": "u1"}
 
 
 def test_attribution_is_a_pure_lazy_transform(mixed: tuple[Store, Path]) -> None:

@@ -44,9 +44,22 @@ RULE_TAG_PREFIX: Final = "rule:"
 # A header (or body / capture field) with one of these in its name holds a credential: a rule may not
 # keep its value (``api_key`` rules read the fingerprint instead).
 SECRET_MARKERS: Final = ("auth", "key", "token", "secret", "cookie", "password", "credential", "signature")
+# A body or capture field with one of these names holds prompt or completion text in some API (chat
+# messages, a completion prompt, Responses input and instructions, Anthropic's system, Gemini's contents, a
+# capture's raw request or response): a rule may not keep its value, nor anything under it.
+TEXT_FIELDS: Final = frozenset(
+    ("messages", "prompt", "input", "inputs", "system", "instructions", "contents", "content", "text",
+     "suffix", "query", "documents", "tools", "functions", "examples", "context", "body", "request",
+     "response", "choices", "output", "completion", "system_instruction", "systeminstruction")
+)  # fmt: skip
 _USER_PATHS: Final = tuple(tuple(path.split(".")) for path in USER_BODY_PATHS)
 _SHORT_KEY: Final = 16  # keys shorter than this get no last-4 in their fingerprint
 _PREFIX = re.compile(r"^[A-Za-z]{1,4}-")
+
+
+def is_text_path(path: str) -> bool:
+    """Whether a dotted body or capture path reaches prompt or completion text (never kept)."""
+    return any(part.strip().lower() in TEXT_FIELDS for part in path.split("."))
 
 
 def is_secret_name(name: str) -> bool:
@@ -212,8 +225,10 @@ def _kept(
     keep: Keep, meta: Mapping[str, Any], headers: Mapping[str, str], request: Mapping[str, Any]
 ) -> dict[str, str]:
     kept = {f"header:{name}": as_str(headers.get(name)) for name in keep.headers}
-    kept |= {f"body:{path}": _scalar(_at(request, tuple(path.split(".")))) for path in keep.body_paths}
-    kept |= {f"capture:{name}": _scalar(meta.get(name)) for name in keep.capture_fields}
+    body_paths = [path for path in keep.body_paths if not is_text_path(path)]  # rules refuse them too
+    kept |= {f"body:{path}": _scalar(_at(request, tuple(path.split(".")))) for path in body_paths}
+    fields = [name for name in keep.capture_fields if not is_text_path(name)]
+    kept |= {f"capture:{name}": _scalar(meta.get(name)) for name in fields}
     return {RULE_TAG_PREFIX + key: value for key, value in kept.items() if value is not None}
 
 
