@@ -299,6 +299,10 @@ def test_a_server_that_fails_leaves_the_state_and_the_next_run_retries(
     assert notify(tmp_path, [status(60, 90)], receiver.url, now).sent == ["search"]
     assert receiver.documents[0]["new_alerts"] == ["warn_at:0.5"]
     assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == []
+    for damaged in (b'{"search":', b"[1, 2]", b'{"search": 5}'):  # used to end in a traceback
+        (tmp_path / STATE_FILE).write_bytes(damaged)
+        assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == ["search"]  # sent again
+        assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == []  # and recorded
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -358,12 +362,17 @@ def test_the_command_exits_by_state_notifies_and_writes_gauges(
         str(file),
         "--quiet",
         "--notify",
-        "http://127.0.0.1:9/",
+        "http://127.0.0.1:9/services/T0/B0/CANARYHOOKSECRET",  # a webhook's path is often its secret
         "--prometheus",
         str(prom),
     )
     assert exceeded.returncode == 7 and exceeded.stdout == ""
-    assert "could not notify" in exceeded.stderr and "the next run sends it again" in exceeded.stderr
+    assert (
+        "could not notify http://127.0.0.1:9/…" in exceeded.stderr and "the next run sends" in exceeded.stderr
+    )
+    assert "CANARYHOOKSECRET" not in exceeded.stderr
+    typo = run_cli("budgets", "--budgets", str(file), "--notify", "hooks.example.com/x")  # checked up front
+    assert typo.returncode == 2 and "--notify hooks.example.com/x: not an http(s) URL" in typo.stderr
     gauges = {
         (m.name, s.labels["budget"]): s.value
         for m in text_string_to_metric_families(prom.read_text())

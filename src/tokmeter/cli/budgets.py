@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..output_paths import output_file
+from ..output_paths import output_file, shown_url, web_url
 from .app import app
 from .options import (
     AttributionOpt,
@@ -85,6 +85,8 @@ def budgets(
     zone(tz)
     defined, _source = load_budgets(budgets_file)
     textfile = output_file(prometheus, "--prometheus", example="budgets.prom")
+    if notify is not None:
+        web_url(notify, "--notify", example="https://hooks.example.com/tokmeter")
     overrides = price_overrides(prices)
     the_store = open_store(store, existing=True)
     evaluation = evaluate(the_store, defined, tz, overrides, attribution=load_attribution_file(attribution))
@@ -114,7 +116,8 @@ def _notify(root: Path, evaluation: Evaluation, url: str) -> None:
     err = console(stderr=True)
     for name, reason in result.failed:
         err.print(
-            f"Warning: budget {name!r}: could not notify {url}: {reason}; the next run sends it again",
+            f"Warning: budget {name!r}: could not notify {shown_url(url, path=False)}: {reason}; the next run "
+            "sends it again",
             markup=False,
             highlight=False,
         )

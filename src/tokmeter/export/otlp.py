@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import TokmeterError, UsageError
+from ..output_paths import shown_url, web_url
 from ..pricing.overrides import PriceOverrides
 from ..store.protocol import StoreBackend
 from .series import BOUNDS, Series, attributes, bucket_counts, usage_series
@@ -38,23 +39,9 @@ class ExportResult:
     endpoint: str
 
 
-def shown_url(url: str) -> str:
-    """``url`` as messages show it: a user name and password in it (``https://user:pass@host``) are a
-    credential, replaced by ``***``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
 def metrics_url(endpoint: str) -> str:
     """The collector's metrics URL: ``endpoint`` as given when it has a path, else + ``/v1/metrics``."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(
-            f"--endpoint {shown_url(endpoint)}: not an http(s) URL",
-            hint="e.g. --endpoint http://localhost:4318",
-        )
+    parts = urlsplit(web_url(endpoint, "--endpoint", example="http://localhost:4318"))
     return endpoint if parts.path not in ("", "/") else endpoint.rstrip("/") + METRICS_PATH
 
 
