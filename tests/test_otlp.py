@@ -24,7 +24,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from conftest import SAMPLE_LOGS, run_cli
 from tokmeter.errors import TokmeterError, UsageError
+from tokmeter.export.follow import OtlpSending
 from tokmeter.export.otlp import export_otlp, metrics_url
+from tokmeter.ingest.follow import QuietView
 from tokmeter.export.series import BOUNDS
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
@@ -219,6 +221,9 @@ def test_a_password_in_the_endpoint_is_never_shown_and_odd_timeouts_are_refused(
         with pytest.raises(UsageError, match="--timeout"):
             export_otlp(store, receiver.url, timeout=timeout)
     assert len(receiver.requests) == 1
+    for every in (float("nan"), float("inf")):  # a follower that would never send
+        with pytest.raises(UsageError, match="--otlp-interval"):
+            OtlpSending(QuietView(), store, receiver.url, every=every)
 
 
 def capture_line(request_id: str, prompt: int) -> str:
