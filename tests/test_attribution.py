@@ -244,6 +244,10 @@ def test_every_from_kind(mixed: tuple[Store, Path]) -> None:
     by_key = Filters(api_keys=[CANARY_KEY])  # the key itself: fingerprinted, never shown
     assert select_rows(store, by_key)["request_id"].to_list() == ["req_attr_0001"]
     assert CANARY_KEY not in by_key.describe() and key in by_key.describe()
+    assert Filters(api_keys=["sha256:abc", "sk-…Wq3x"]).api_keys == (
+        "sha256:abc",
+        "sk-…Wq3x",
+    )  # parts: as given
     chosen = build_report(store, ["team"], Filters(attribution=load_attribution(rules), teams=["cap-team"]))
     assert chosen.totals["requests"].item() == 1
 

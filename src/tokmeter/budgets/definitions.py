@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import read_config_file
 from ..errors import ConfigError, UsageError
-from ..extract.attribution import fingerprint_key, key_digest
+from ..extract.attribution import as_fingerprint
 from ..rollup import DIMENSIONS, TIME_DIMENSIONS
 from . import BUDGET_PERIODS
 
@@ -125,9 +125,7 @@ def _where(where: Any, at: str) -> dict[str, tuple[str, ...]]:
                 hint=f'e.g. {key} = "x" or {key} = ["x", "y"]',
             )
         # an API key named instead of its fingerprint is fingerprinted: it matches, and is never shown
-        checked[key] = tuple(
-            fingerprint_key(v) if key == "api_key" and not key_digest(v) else v for v in values
-        )
+        checked[key] = tuple(as_fingerprint(v) if key == "api_key" else v for v in values)
     return checked
 
 

@@ -100,6 +100,13 @@ def key_from_input(data: bytes) -> str:
     return key
 
 
+def as_fingerprint(value: str) -> str:
+    """A value naming an API key (``--api-key``, a budget's ``where``) as a fingerprint: a fingerprint or a
+    part of one (``sha256:...``, ``sk-…Wq3x``) stays as given; anything else is a key, fingerprinted so it
+    matches its rows and is never shown."""
+    return value if "sha256:" in value or "…" in value else fingerprint_key(value)
+
+
 def key_digest(fingerprint: str) -> str | None:
     """The ``sha256:<12 hex>`` part of a fingerprint (what mapping tables match on)."""
     found = re.search(r"sha256:[0-9a-f]{12}", fingerprint)

@@ -13,7 +13,7 @@ import polars as pl
 
 from ..attribution import Attribution, attributed, tag_names
 from ..errors import UsageError
-from ..extract.attribution import fingerprint_key, key_digest
+from ..extract.attribution import as_fingerprint
 from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
@@ -53,7 +53,7 @@ class Filters:
     def __post_init__(self) -> None:
         # --api-key takes a fingerprint; a key given instead is fingerprinted here, so it selects its rows
         # and is never shown again (in a message, the HTML report's filters, ...)
-        self.api_keys = tuple(v if key_digest(v) else fingerprint_key(v) for v in self.api_keys)
+        self.api_keys = tuple(as_fingerprint(v) for v in self.api_keys)
 
     def selected(self) -> dict[str, Sequence[str]]:
         """The columns filtered on (``tag:NAME`` for a tag) and the values each may take."""
