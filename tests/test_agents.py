@@ -136,6 +136,10 @@ def test_agents_flag_reads_what_is_found(isolated_store: Path, tmp_path: Path) -
     shutil.copytree(DATA / "gemini" / "tmp", home / ".gemini" / "tmp")
     shutil.copytree(DATA / "copilot" / "home", home / ".copilot")
     env = {"HOME": str(home), **{agent.env: "" for agent in AGENTS.values()}}
+    none = run_cli("ingest", "--agents", env={**env, "HOME": str(tmp_path / "empty-home")})
+    # no agent's logs on the machine: said so (it used to say "give a PATH, or --agents"), with the variables
+    assert none.returncode == 2 and "--agents: no coding agent's logs were found" in none.stderr
+    assert "$GEMINI_DATA_DIR" in none.stderr and "Traceback" not in none.stderr
     done = run_cli("ingest", "--agents", env=env)
     assert done.returncode == 0, done.stderr
     assert "agents found: gemini, copilot; not found: claude-code, codex, opencode, qwen" in done.stderr

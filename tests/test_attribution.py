@@ -28,6 +28,7 @@ from tokmeter.errors import ConfigError
 from tokmeter.extract import read_capture
 from tokmeter.extract.attribution import Keep, fingerprint_key
 from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.report.focus import build_focus
 from tokmeter.report.queries import Filters, build_report, select_rows
 from tokmeter.rollup.spec import RollupSpec
 from tokmeter.rollup.tables import RollupTable
@@ -240,6 +241,13 @@ def test_every_from_kind(mixed: tuple[Store, Path]) -> None:
     key = fingerprint_key(CANARY_KEY)
     for given in (key, key.split(" ")[1]):  # a whole fingerprint, or its sha256: part
         assert select_rows(store, Filters(api_keys=[given]))["request_id"].to_list() == ["req_attr_0001"]
+    by_key = Filters(api_keys=[CANARY_KEY])  # the key itself: fingerprinted, never shown
+    assert select_rows(store, by_key)["request_id"].to_list() == ["req_attr_0001"]
+    assert CANARY_KEY not in by_key.describe() and key in by_key.describe()
+    assert Filters(api_keys=["sha256:abc", "sk-…Wq3x"]).api_keys == (
+        "sha256:abc",
+        "sk-…Wq3x",
+    )  # parts: as given
     chosen = build_report(store, ["team"], Filters(attribution=load_attribution(rules), teams=["cap-team"]))
     assert chosen.totals["requests"].item() == 1
 
@@ -255,6 +263,17 @@ def test_totals_equal_the_sum_of_groups(mixed: tuple[Store, Path]) -> None:
     assert tagged.rows.to_dicts()[0]["tag:env"] == "prod" and tagged.totals["requests"].item() == 1
 
 
+def test_focus_export_tags_attribution_dimensions(mixed: tuple[Store, Path]) -> None:
+    """report --format focus --by tag:NAME / team (it used to fail: the tag column was never made)."""
+    store, rules = mixed
+    filters = Filters(attribution=load_attribution(rules))
+    frame = build_focus(store, ["tag:env", "team"], filters)
+    report = build_report(store, ["tag:env", "team"], filters, use_rollups=False)
+    assert frame["BilledCost"].sum() == report.totals["cost_usd"].item()
+    groups = {tuple(json.loads(t).values()) for t in frame["Tags"]}
+    assert groups == {(row["tag:env"], row["team"]) for row in report.rows.iter_rows(named=True)}
+
+
 def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
     cases = {
         'dimension = "division"\nfrom = "api_key"': "unknown dimension",
@@ -263,6 +282,10 @@ def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
         'dimension = "team"\nfrom = "source:no-group"': "expected exactly one",
         'dimension = "team"\nfrom = "api_key"\nmap = "missing.csv"': "cannot read it",
         'dimension = "team"\nfrom = "header:Authorization"': "a credential is never kept",
+        'dimension = "tag:p"\nfrom = "body:prompt"': "prompt and completion text are never kept",
+        'dimension = "tag:s"\nfrom = "body:system"': "prompt and completion text are never kept",
+        'dimension = "tag:i"\nfrom = "body:Input"': "prompt and completion text are never kept",
+        'dimension = "tag:b"\nfrom = "capture:body"': "prompt and completion text are never kept",
     }
     for body, reason in cases.items():
         path = write_rules(tmp_path, f"# rules\n\n[[rule]]\n{body}\n")
@@ -277,6 +300,17 @@ def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"one\.csv:2: expected two columns"):
         load_attribution(one_column)
+
+
+def test_prompt_text_is_never_kept_by_a_rule(tmp_path: Path) -> None:
+    """body:prompt / body:system / body:input rules used to store the prompt in the row's tags; the rules
+    file refuses them, and a Keep built by hand keeps nothing from such a path."""
+    canary = "CANARY-PROMPT-TEXT"
+    request = {"model": "gpt-4o-mini", "prompt": canary, "system": canary, "input": canary, "user": "u1"}
+    keep = Keep(body_paths=("prompt", "system", "input", "user"), capture_fields=("body",))
+    row = row_of(request=request, keep=keep)
+    assert canary not in json.dumps(row, default=str)
+    assert tags_of(row) == {"rule:body:user": "u1"}
 
 
 def test_attribution_is_a_pure_lazy_transform(mixed: tuple[Store, Path]) -> None:
@@ -425,6 +459,20 @@ def test_fingerprint_command_reads_stdin() -> None:
         timeout=60,
     )
     assert done.returncode == 0 and done.stdout.strip() == fingerprint_key(CANARY_KEY)
+
+
+def test_fingerprint_input_must_be_one_key() -> None:
+    """Several keys, binary bytes or text with spaces used to give a fingerprint of the first line or of
+    garbage; they are refused, and the message never shows the input."""
+    from tokmeter.errors import UsageError
+    from tokmeter.extract.attribution import key_from_input
+
+    assert key_from_input(f"\n  Bearer {CANARY_KEY}\r\n\n".encode()) == CANARY_KEY
+    for data in (b"", b" \n", f"{CANARY_KEY}\nsk-second-key-0000000000000\n".encode(), b"\xf6\x00\x9a",
+                 f"my key is {CANARY_KEY}".encode(), f"{CANARY_KEY}\x07".encode()):  # fmt: skip
+        with pytest.raises(UsageError) as caught:
+            key_from_input(data)
+        assert CANARY_KEY not in str(caught.value) and CANARY_KEY not in (caught.value.hint or "")
 
 
 def test_spark_refuses_the_new_dimensions(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,19 @@ def test_active_block_from_the_store(tmp_path: Path) -> None:
     assert not any(b.active for b in later.blocks)  # over 5 h since its last request
     only_today = build_blocks(store, Filters(since=now.date()), now=now)
     assert [b.window.start for b in only_today.blocks] == [active.window.start]
+
+
+def test_odd_lengths_and_limits_are_refused(tmp_path: Path) -> None:
+    """NaN, infinity and absurd lengths used to end in a traceback (a float that is no integer)."""
+    store = Store(tmp_path / "store")
+    run_ingest([write_transcript(tmp_path / "claude", [datetime(2026, 11, 2, 8, 5, tzinfo=UTC)])], store)
+    for hours in (0.0, -1.0, float("nan"), float("inf"), 1e308):
+        with pytest.raises(UsageError, match="--session-length"):
+            build_blocks(store, Filters(), hours=hours)
+    for usd in ("NaN", "Infinity", "-1"):
+        with pytest.raises(UsageError, match="--cost-limit"):
+            build_blocks(store, Filters(), cost_limit=Decimal(usd))
+    assert len(build_blocks(store, Filters(), hours=24 * 366).blocks) == 1
 
 
 def test_blocks_cli_json_and_limit_warning(isolated_store: Path, tmp_path: Path) -> None:

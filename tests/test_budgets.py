@@ -16,10 +16,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import SAMPLE_LOGS, run_cli
+from tokmeter.attribution import load_attribution
 from tokmeter.budgets.definitions import Budget, load_budgets, parse_budgets
 from tokmeter.budgets.notify import STATE_FILE, notify
 from tokmeter.budgets.status import BudgetStatus, daily_rates, evaluate, remaining_spend
 from tokmeter.errors import ConfigError, UsageError
+from tokmeter.extract.attribution import fingerprint_key, key_digest
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
 from tokmeter.rollup.spec import RollupSpec
@@ -67,6 +69,8 @@ def test_budgets_parse_with_defaults_lists_and_tag_keys() -> None:
         ({"name": "x", "limit_usd": 5, "colour": "red"}, "budget[0] (x).colour: unknown key"),
         ({"limit_usd": 5}, "budget[0].name: expected a name"),
         ({"name": "x", "limit_usd": 0}, "limit_usd: expected a positive number"),
+        ({"name": "x", "limit_usd": float("nan")}, "limit_usd: expected a positive number"),
+        ({"name": "x", "limit_usd": float("inf")}, "limit_usd: expected a positive number"),
         ({"name": "x", "limit_usd": 5, "period": "year"}, "period: 'year'"),
         ({"name": "x", "limit_usd": 5, "where": {"team_name": "a"}}, "where.team_name: not a dimension"),
         ({"name": "x", "limit_usd": 5, "where": {"day": "a"}}, "where.day: not a dimension"),
@@ -132,6 +136,49 @@ def test_a_tag_key_selects_the_rows_with_that_tag(sample_store: Store, tmp_path:
     found = evaluate(store, [Budget("t", 1.0, "month", where={"tag:team": ("search",)})], now=NOV_4)
     assert found.statuses[0].spent_usd == pytest.approx(report_cost(store, users=("alice",)), abs=1e-12)
     assert 0 < found.statuses[0].spent_usd < report_cost(store)
+    RollupTable(
+        store, RollupSpec("day", ("tag:team",))
+    ).update()  # it used to stop the budget: no tags column
+    from_table = evaluate(store, [Budget("t", 1.0, "month", where={"tag:team": ("search",)})], now=NOV_4)
+    assert from_table.statuses[0].source == "rollups"
+    assert from_table.statuses[0].spent_usd == pytest.approx(found.statuses[0].spent_usd, abs=1e-12)
+
+
+def test_an_api_key_budget_matches_by_fingerprint_digest_or_key(sample_store: Store, tmp_path: Path) -> None:
+    """A digest-only value used to match nothing (spend $0, state ok); a key itself is fingerprinted and
+    never shown."""
+    key = "sk-proj-BUDGETCANARY00000000000000000000000Zz9q"
+    with sample_store.reading():
+        rows = sample_store.scan().collect()
+    keyed = rows.with_columns(
+        api_key=pl.when(pl.col("user") == "alice").then(pl.lit(fingerprint_key(key))).otherwise(None)
+    ).drop("date", strict=False)
+    store = Store(tmp_path / "keyed")
+    with store.writing():
+        store.commit(keyed)
+    alice = report_cost(store, users=("alice",))
+    for value in (fingerprint_key(key), key_digest(fingerprint_key(key)), key):
+        (budget,) = parse_budgets([{"name": "k", "limit_usd": 1, "where": {"api_key": value}}], "f")
+        assert key not in json.dumps(budget.where_doc())
+        found = evaluate(store, [budget], now=NOV_4)
+        assert found.statuses[0].spent_usd == pytest.approx(alice, abs=1e-12) and alice > 0
+
+
+def test_owners_from_attribution_rules_are_budgeted(sample_store: Store, tmp_path: Path) -> None:
+    """A team only the attribution rules name used to spend $0 (state ok) in every budget."""
+    rules = tmp_path / "teams.toml"
+    rules.write_text('[[rule]]\ndimension = "team"\nfrom = "source:/(responses)/"\n')
+    attribution = load_attribution(rules)
+    budget = Budget("t", 1.0, "month", where={"team": ("responses",)})
+    team_cost = report_cost(sample_store, attribution=attribution, teams=("responses",))
+    assert 0 < team_cost < report_cost(sample_store)
+    found = evaluate(sample_store, [budget], now=NOV_4, attribution=attribution)
+    assert found.statuses[0].spent_usd == pytest.approx(team_cost, abs=1e-12)
+    assert evaluate(sample_store, [budget], now=NOV_4).statuses[0].spent_usd == 0  # the rows alone: no team
+    RollupTable(sample_store, RollupSpec("day", ("team",)), attribution=attribution).update()
+    from_table = evaluate(sample_store, [budget], now=NOV_4, attribution=attribution)
+    assert from_table.statuses[0].source == "rollups"
+    assert from_table.statuses[0].spent_usd == pytest.approx(team_cost, abs=1e-12)
 
 
 def history(spend: dict[date, float]) -> pl.DataFrame:
@@ -252,6 +299,10 @@ def test_a_server_that_fails_leaves_the_state_and_the_next_run_retries(
     assert notify(tmp_path, [status(60, 90)], receiver.url, now).sent == ["search"]
     assert receiver.documents[0]["new_alerts"] == ["warn_at:0.5"]
     assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == []
+    for damaged in (b'{"search":', b"[1, 2]", b'{"search": 5}'):  # used to end in a traceback
+        (tmp_path / STATE_FILE).write_bytes(damaged)
+        assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == ["search"]  # sent again
+        assert notify(tmp_path, [status(61, 90)], receiver.url, now).sent == []  # and recorded
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -311,12 +362,17 @@ def test_the_command_exits_by_state_notifies_and_writes_gauges(
         str(file),
         "--quiet",
         "--notify",
-        "http://127.0.0.1:9/",
+        "http://127.0.0.1:9/services/T0/B0/CANARYHOOKSECRET",  # a webhook's path is often its secret
         "--prometheus",
         str(prom),
     )
     assert exceeded.returncode == 7 and exceeded.stdout == ""
-    assert "could not notify" in exceeded.stderr and "the next run sends it again" in exceeded.stderr
+    assert (
+        "could not notify http://127.0.0.1:9/…" in exceeded.stderr and "the next run sends" in exceeded.stderr
+    )
+    assert "CANARYHOOKSECRET" not in exceeded.stderr
+    typo = run_cli("budgets", "--budgets", str(file), "--notify", "hooks.example.com/x")  # checked up front
+    assert typo.returncode == 2 and "--notify hooks.example.com/x: not an http(s) URL" in typo.stderr
     gauges = {
         (m.name, s.labels["budget"]): s.value
         for m in text_string_to_metric_families(prom.read_text())

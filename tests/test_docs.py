@@ -134,3 +134,53 @@ def test_help_lists_every_option_introspected() -> None:
     for command, options in cli_commands().items():
         shown = set(OPTION.findall(run_cli(*command.split(), "--help", env={"COLUMNS": "300"}).stdout))
         assert options <= shown, (command, options - shown)
+
+
+def test_help_loses_no_bracketed_text_to_rich_markup() -> None:
+    """Typer's rich markup takes ``[word]`` for a style: ``[[budget]]`` and ``tokmeter[otlp]`` vanished
+    from --help. Every bracketed run in a command's or an option's help is a real style or is escaped."""
+    from rich.errors import StyleSyntaxError
+    from rich.markup import RE_TAGS
+    from rich.style import Style
+    from typer.main import get_command
+
+    from tokmeter.cli import app
+
+    def texts(group: Any, name: str) -> list[tuple[str, str]]:
+        found = [(name, group.help or "")]
+        for param in getattr(group, "params", []):
+            found.append((f"{name} {param.name}", getattr(param, "help", None) or ""))
+        for sub, command in getattr(group, "commands", {}).items():
+            found += texts(command, f"{name} {sub}")
+        return found
+
+    eaten = []
+    for where, text in texts(get_command(app), "tokmeter"):
+        for match in RE_TAGS.finditer(text):
+            escapes, tag = match.group(2), match.group(3)
+            if len(escapes) % 2 or tag.startswith("/"):
+                continue  # escaped, or a closing tag
+            try:
+                Style.parse(tag)
+            except StyleSyntaxError:
+                eaten.append((where, tag))
+    assert not eaten, f"rich markup would swallow these (escape them with \\[): {eaten}"
+
+
+def test_help_paragraphs_flow_with_the_terminal() -> None:
+    """Typer's rich mode kept each docstring line break, so --help broke lines mid-sentence wherever the
+    source did ("... cron and CI can act" / "on it."): every paragraph of a command's help is one line."""
+    from typer.main import get_command
+
+    from tokmeter.cli import app
+
+    def helps(group: Any, name: str) -> list[tuple[str, str]]:
+        found = [(name, group.help or "")]
+        for sub, command in getattr(group, "commands", {}).items():
+            found += helps(command, f"{name} {sub}")
+        return found
+
+    broken = [
+        name for name, text in helps(get_command(app), "tokmeter")[1:] if "\n" in text.replace("\n\n", "")
+    ]
+    assert not broken, broken

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,6 +89,24 @@ def test_a_week_in_another_zone_is_one_charge_period_of_seven_local_days(store: 
     assert set(starts.dt.weekday()) == {1} and set(starts.dt.hour()) == {0}  # Mondays, local midnight
     assert set(frame["ChargePeriodEnd"] - frame["ChargePeriodStart"]) == {timedelta(days=7)}
     assert set(frame["Tags"]) == {"{}"}  # model is the SKU, not a tag
+
+
+def test_rows_without_provider_or_model_keep_the_spec(tmp_path: Path) -> None:
+    """A row whose provider or model is unknown (the old store's Copilot row) used to get a null SkuId
+    and SkuPriceId, which FOCUS forbids for usage charges."""
+    shutil.copytree(REPO / "tests" / "data" / "old-store", tmp_path / "store")
+    frame = build_focus(Store(tmp_path / "store"), [], Filters())
+    validate(frame)
+    assert "copilot/(unknown)/input" in set(frame["SkuId"])
+
+
+def test_week_start_sets_the_charge_period(store: Store) -> None:
+    """--week-start applies to FOCUS weeks as to the report's (it used to be ignored: Monday weeks)."""
+    frame = build_focus(store, ["week"], Filters(week_start="sunday"))
+    validate(frame)
+    assert set(frame["ChargePeriodStart"].dt.weekday()) == {7}
+    report = build_report(store, ["week"], Filters(week_start="sunday"), use_rollups=False)
+    assert {str(d.date()) for d in frame["ChargePeriodStart"]} == set(report.rows["week"].cast(pl.String))
 
 
 def test_the_command_writes_focus_csv_and_parquet(isolated_store: Path, tmp_path: Path) -> None:

@@ -23,8 +23,10 @@ pytest.importorskip("opentelemetry.sdk")
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from conftest import SAMPLE_LOGS, run_cli
-from tokmeter.errors import UsageError
+from tokmeter.errors import TokmeterError, UsageError
+from tokmeter.export.follow import OtlpSending
 from tokmeter.export.otlp import export_otlp, metrics_url
+from tokmeter.ingest.follow import QuietView
 from tokmeter.export.series import BOUNDS
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.report.queries import Filters, build_report
@@ -176,6 +178,10 @@ def test_new_usage_raises_the_totals_of_its_series_only(
 def test_the_command_sends_and_a_down_collector_fails_cleanly(
     isolated_store: Path, receiver: Receiver
 ) -> None:
+    (isolated_store.parent / "empty.jsonl").write_text("")
+    run_ingest([isolated_store.parent / "empty.jsonl"], Store(isolated_store))  # a store without rows
+    nothing = run_cli("export", "otlp", "--endpoint", "http://127.0.0.1:9")  # no rows: nothing to send
+    assert nothing.returncode == 0 and "nothing sent" in nothing.stderr and "sent 0" not in nothing.stderr
     run_ingest([SAMPLE_LOGS], Store(isolated_store))
     sent = run_cli("export", "otlp", "--endpoint", receiver.url + "/v1/metrics")
     assert sent.returncode == 0, sent.stderr
@@ -195,6 +201,29 @@ def test_metrics_url() -> None:
     assert metrics_url("https://c/otlp/v1/metrics") == "https://c/otlp/v1/metrics"
     with pytest.raises(UsageError, match="not an http"):
         metrics_url("localhost:4318")
+
+
+def test_a_password_in_the_endpoint_is_never_shown_and_odd_timeouts_are_refused(
+    store: Store, receiver: Receiver
+) -> None:
+    """A user:password@ in --endpoint used to be printed in the error and the summary; a --timeout of 0,
+    NaN or 1e308 reached the exporter and failed as if the collector were down (exit 1)."""
+    secret = "CANARYPASS0123"
+    with pytest.raises(TokmeterError) as down:
+        export_otlp(store, f"http://alice:{secret}@127.0.0.1:9", timeout=0.5)
+    assert secret not in str(down.value) and "http://***@127.0.0.1:9/v1/metrics" in str(down.value)
+    with pytest.raises(UsageError) as typo:
+        metrics_url(f"ftp://alice:{secret}@c")
+    assert secret not in str(typo.value)
+    sent = export_otlp(store, receiver.url.replace("http://", f"http://alice:{secret}@"))
+    assert sent.data_points and secret not in sent.endpoint and len(receiver.requests) == 1
+    for timeout in (0.0, -1.0, float("nan"), 1e308):
+        with pytest.raises(UsageError, match="--timeout"):
+            export_otlp(store, receiver.url, timeout=timeout)
+    assert len(receiver.requests) == 1
+    for every in (float("nan"), float("inf")):  # a follower that would never send
+        with pytest.raises(UsageError, match="--otlp-interval"):
+            OtlpSending(QuietView(), store, receiver.url, every=every)
 
 
 def capture_line(request_id: str, prompt: int) -> str:

@@ -18,6 +18,7 @@ from tokmeter.errors import UsageError
 from tokmeter.reconcile.aws_cur import usage_type
 from tokmeter.reconcile.files import read_bills
 from tokmeter.reconcile.models import match_key
+from tokmeter.reconcile.pages import BadValue, rfc3339_day
 from tokmeter.reconcile.result import reconcile
 from tokmeter.render.reconcile import reconcile_doc
 from tokmeter.schema import polars_schema
@@ -162,6 +163,34 @@ def test_a_file_that_is_no_bill_is_set_aside(tmp_path: Path) -> None:
     ]
     assert "not a known bill export" in bill.skipped[0].reason and "openai-usage" in bill.skipped[0].hint
     assert bill.lines and all(line["provider"] == "openai" for line in bill.lines)
+
+
+def test_a_binary_file_is_set_aside_once(tmp_path: Path) -> None:
+    """A binary file beside the exports used to be set aside once per "line" of its bytes."""
+    binary = tmp_path / "export.zip"
+    binary.write_bytes(bytes(range(256)) * 64 + b"\n" * 50 + bytes(range(256)))
+    bill = read_bills([binary, BILLS / "openai-costs.jsonl"])
+    assert [(Path(s.source).name, s.where) for s in bill.skipped] == [("export.zip", "")]
+    assert "binary" in bill.skipped[0].reason and bill.skipped[0].hint
+    assert bill.lines == read_bills([BILLS / "openai-costs.jsonl"]).lines
+
+
+def test_times_beyond_any_calendar_are_set_aside(tmp_path: Path) -> None:
+    """A start_time of 1e300, NaN or year 1 east of UTC used to end the command in a traceback."""
+    good = json.loads((BILLS / "openai-costs.jsonl").read_text().splitlines()[0])
+    pages = [good]
+    for start in (1e300, -1e20):
+        pages.append({**good, "data": [{**good["data"][0], "start_time": start}]})
+    odd = tmp_path / "pages.jsonl"
+    odd.write_text("\n".join(json.dumps(page) for page in pages) + "\n")
+    bill = read_bills([odd])
+    results = len(good["data"][0]["results"])
+    assert sorted({s.where.split(", bucket")[0] for s in bill.skipped}) == ["line 2", "line 3"]
+    assert len(bill.skipped) == 2 * results
+    assert all("not a Unix time" in s.reason for s in bill.skipped)
+    assert bill.lines == read_bills([BILLS / "openai-costs.jsonl"]).lines[: len(bill.lines)] and bill.lines
+    with pytest.raises(BadValue, match="not an RFC 3339 time"):
+        rfc3339_day("0001-01-01T00:00:00+01:00", "starting_at")
 
 
 @pytest.mark.parametrize(

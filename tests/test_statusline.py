@@ -63,6 +63,27 @@ def test_no_summary_and_bad_input(tmp_path: Path) -> None:
     assert "no figures yet" in status_line({}, tmp_path)
 
 
+def test_input_and_summary_of_the_wrong_shape_are_no_input(tmp_path: Path) -> None:
+    """Wrong types on standard input, or a summary edited or damaged by hand, never fail the line."""
+    now = micro(datetime(2026, 11, 3, 11, 30, tzinfo=UTC))
+    good = {"written_us": now, "quarters": [[now, 1.5]], "sessions": {"s-1": {"cost": 1.5}}, "block": None}
+    write_summary(tmp_path, good)
+    odd = {"session_id": ["s-1"], "model": {"display_name": {"a": 1}}}
+    assert status_line(odd, tmp_path, now) == "💰 N/A session / $1.50 today / no active block"
+    damaged = [
+        {"cost_quarters": "x", "sessions": 5},
+        {**good, "quarters": [[now]]},
+        {**good, "sessions": {"s-1": {"cost": "1.5"}}},
+        {**good, "block": {"start_us": now, "cost": 1.0}},
+    ]
+    write_summary(tmp_path, {**good, "unpriced_requests": 3})  # cost unknown, not $0: the line says so
+    assert status_line({}, tmp_path, now) == "💰 N/A session / $1.50 today / no active block | ⚠ 3 unpriced"
+    for doc in damaged:
+        write_summary(tmp_path, doc)
+        assert read_summary(tmp_path) is None
+        assert "no figures yet" in status_line(STATUS, tmp_path, now)
+
+
 def test_ingest_writes_the_summary_and_the_cli_reads_it(isolated_store: Path, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     write_transcript(tmp_path / "claude", [now - timedelta(minutes=20), now - timedelta(minutes=5)])

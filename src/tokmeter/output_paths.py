@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import UsageError
 
@@ -78,3 +79,24 @@ def _check_folder(folder: Path, option: str, given: Path) -> None:
             f"{option} {given}: cannot write in the folder {folder} (permissions)",
             hint="write somewhere else, or run as a user who may write there",
         )
+
+
+def web_url(url: str, option: str, *, example: str) -> str:
+    """``url`` (an http(s) URL ``option`` names), checked before any work; the message never shows a
+    password in it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{option} {shown_url(url)}: not an http(s) URL", hint=f"e.g. {option} {example}")
+    return url
+
+
+def shown_url(url: str, *, path: bool = True) -> str:
+    """``url`` as messages show it: a ``user:password@`` in it is a credential, shown as ``***@``; without
+    ``path`` the path and query are left out too (a webhook's path often is its secret)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc if "@" not in parts.netloc else "***@" + parts.netloc.rsplit("@", 1)[1]
+    if path:
+        return parts._replace(netloc=netloc).geturl()
+    return parts._replace(
+        netloc=netloc, path="/…" if parts.path not in ("", "/") else parts.path, query="", fragment=""
+    ).geturl()

@@ -32,7 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import ConfigError
-from ..extract.attribution import Keep, fingerprint_key, is_secret_name, key_digest
+from ..extract.attribution import Keep, fingerprint_key, is_secret_name, is_text_path, key_digest
 from .keys import KeyId, load_keys
 
 OWNER_DIMENSIONS = ("user", "team", "project", "session")
@@ -150,6 +150,11 @@ def _source(value: str | None, where: str) -> tuple[str, str]:
         raise ConfigError(
             f"{where}: from {kind}:{arg}: a credential is never kept",
             hint='use from = "api_key": tokmeter keeps the key\'s fingerprint (tokmeter fingerprint prints one)',
+        )
+    if kind in ("body", "capture") and is_text_path(arg):
+        raise ConfigError(
+            f"{where}: from {kind}:{arg}: prompt and completion text are never kept",
+            hint="read an owner from a field that names one, e.g. from = 'body:metadata.team' or 'body:user'",
         )
     return kind, arg
 

@@ -7,6 +7,7 @@ keys; a value is a string or a list of strings (any of them matches). An empty `
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..config import read_config_file
 from ..errors import ConfigError, UsageError
+from ..extract.attribution import as_fingerprint
 from ..rollup import DIMENSIONS, TIME_DIMENSIONS
 from . import BUDGET_PERIODS
 
@@ -48,7 +50,10 @@ def load_budgets(path: Path | None) -> tuple[list[Budget], str]:
         except FileNotFoundError:
             raise UsageError(f"--budgets {path}: no such file", hint="check the path") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the budget file: {exc}") from None
+            raise ConfigError(
+                f"{path}: cannot read the budget file: {exc.strerror if isinstance(exc, OSError) else exc}",
+                hint="--budgets names a TOML file of [[budget]] tables",
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}", hint=f"e.g.\n{EXAMPLE}") from None
         unknown = [key for key in doc if key != "budget"]
@@ -92,7 +97,7 @@ def _budget(entry: Any, at: str) -> Budget:
         if key not in KEYS:
             raise ConfigError(f"{at}.{key}: unknown key", hint=f"a budget takes {', '.join(KEYS)}")
     limit = entry.get("limit_usd")
-    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit < math.inf:  # nan, inf
         raise ConfigError(
             f"{at}.limit_usd: expected a positive number of dollars", hint="e.g. limit_usd = 500"
         )
@@ -119,7 +124,8 @@ def _where(where: Any, at: str) -> dict[str, tuple[str, ...]]:
                 f"{at}.where.{key}: expected a string or a list of strings",
                 hint=f'e.g. {key} = "x" or {key} = ["x", "y"]',
             )
-        checked[key] = tuple(values)
+        # an API key named instead of its fingerprint is fingerprinted: it matches, and is never shown
+        checked[key] = tuple(as_fingerprint(v) if key == "api_key" else v for v in values)
     return checked
 
 

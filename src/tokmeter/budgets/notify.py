@@ -91,7 +91,7 @@ def notify(root: Path, statuses: Sequence[BudgetStatus], url: str, now: datetime
     path = root / STATE_FILE
     result = NotifyResult()
     with file_lock(path.with_name(".notify.lock"), exclusive=True):  # two runs never send the same twice
-        records = orjson.loads(path.read_bytes()) if path.exists() else {}
+        records = _records(path)
         for status in statuses:
             record = records.get(status.budget.name, {})
             found = due(status, record)
@@ -108,6 +108,16 @@ def notify(root: Path, statuses: Sequence[BudgetStatus], url: str, now: datetime
                 path, lambda temp: temp.write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
             )
     return result
+
+
+def _records(path: Path) -> dict[str, dict]:
+    """What was sent, per budget; a file damaged or edited by hand is read for what it still says (a lost
+    record means that alert is sent again: better twice than never)."""
+    try:
+        doc = orjson.loads(path.read_bytes()) if path.exists() else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(v, dict)} if isinstance(doc, dict) else {}
 
 
 def _record(status: BudgetStatus, record: dict) -> dict:

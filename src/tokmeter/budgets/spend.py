@@ -14,12 +14,13 @@ from datetime import date
 
 import polars as pl
 
+from ..attribution import Attribution, attributed, tag_names
 from ..errors import ConfigError
 from ..pricing.groups import priced_groups
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..rollup.tables import RollupTable, find_tables
-from ..rollup.transforms import filter_rows, group_usage, with_periods
+from ..rollup.transforms import filter_rows, group_usage, selection, with_periods
 from ..store.protocol import StoreBackend
 from .definitions import TAG_PREFIX
 
@@ -54,7 +55,8 @@ def where_filter(lf: pl.LazyFrame, where: Where, budget: str) -> pl.LazyFrame:
     """``lf`` restricted to the rows (or rollup rows) ``where`` selects."""
     schema = lf.collect_schema()
     for key, values in where.items():
-        column = "tags" if key.startswith(TAG_PREFIX) else key
+        # a rollup table by tag:NAME has the tag as a column of its own; stored rows keep it in tags
+        column = "tags" if key.startswith(TAG_PREFIX) and key not in schema else key
         if column not in schema:
             raise ConfigError(
                 f"budget {budget!r}: where.{key}: the store has no {column} column",
@@ -63,7 +65,7 @@ def where_filter(lf: pl.LazyFrame, where: Where, budget: str) -> pl.LazyFrame:
         if column == "tags":
             lf = lf.filter(tag_filter(key.removeprefix(TAG_PREFIX), values, schema["tags"]))
         else:
-            lf = lf.filter(pl.col(column).is_in(list(values)))
+            lf = lf.filter(selection(column, values))  # an api_key by its fingerprint's digest
     return lf
 
 
@@ -79,11 +81,13 @@ class SpendReader:
         span: tuple[date, date],
         overrides: PriceOverrides | None = None,
         memo: PriceMemo | None = None,
+        attribution: Attribution | None = None,
     ) -> None:
         self.store, self.tz, self.span, self.overrides, self.memo = store, tz, span, overrides, memo
+        self.attribution = attribution  # owners as its rules say, as report reads them
         self.tables = [
             t
-            for t in find_tables(store)
+            for t in find_tables(store, attribution=attribution)
             if t.spec.period == "day" and t.spec.tz == tz and t.is_fresh(overrides)
         ]
         self._rows: dict[str, pl.DataFrame] = {}
@@ -118,7 +122,12 @@ class SpendReader:
                 pl.col("cost_usd").sum(), pl.col("unpriced_requests").sum()
             )
             return DailySpend(_shaped(days), "rollups")
-        scan = filter_rows(self.store.scan(), since=since, until=until, tz=self.tz)
+        scan = filter_rows(
+            attributed(self.store.scan(), self.attribution, tag_names(where)),
+            since=since,
+            until=until,
+            tz=self.tz,
+        )
         groups = priced_groups(
             with_periods(where_filter(scan, where, budget), ["day"], self.tz),
             ["day"],

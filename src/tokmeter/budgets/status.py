@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
+from ..attribution import Attribution
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..rollup.spec import period_end, period_start, zone
@@ -83,8 +84,10 @@ def evaluate(
     overrides: PriceOverrides | None = None,
     *,
     now: datetime | None = None,
+    attribution: Attribution | None = None,
 ) -> Evaluation:
-    """Every budget's status at ``now`` (default: the current time), periods in ``tz``."""
+    """Every budget's status at ``now`` (default: the current time), periods in ``tz``; owners (``team``,
+    ``project``, ``tag:NAME``, ...) as ``attribution``'s rules say."""
     now = now or datetime.now(UTC)
     local = now.astimezone(zone(tz))
     today = local.date()
@@ -92,7 +95,7 @@ def evaluate(
     span = (min(first, today - timedelta(days=WINDOW_DAYS)), today)
     memo = PriceMemo.load(overrides)
     with store.reading():
-        reader = SpendReader(store, tz, span, overrides, memo)
+        reader = SpendReader(store, tz, span, overrides, memo, attribution)
         statuses = [_status(reader, budget, local) for budget in budgets]
     memo.save()
     return Evaluation(statuses, now, tz, sources={s.source for s in statuses})

@@ -23,10 +23,12 @@ from . import (  # noqa: F401 - registers the commands
     statusline,
     verify,
 )
-from .app import app
+from .app import app, unwrap_help
 from .options import console
 
 __all__ = ["app", "main"]
+
+unwrap_help(app)
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Annotated
 
 import typer
@@ -51,3 +53,14 @@ def _options(
     ] = False,
 ) -> None:
     pass
+
+
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Give every command the help of its docstring with the lines of each paragraph joined: Typer's rich
+    mode keeps a docstring's line breaks, so --help showed them wherever the terminal's width fell."""
+    groups = [typer_app, *(group.typer_instance for group in typer_app.registered_groups)]
+    for group in groups:
+        for info in group.registered_commands if group is not None else ():
+            if info.help is None and info.callback is not None:
+                doc = inspect.getdoc(info.callback) or ""
+                info.help = "\n\n".join(re.sub(r"\s*\n\s*", " ", part) for part in doc.split("\n\n"))

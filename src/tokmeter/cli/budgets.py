@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..output_paths import output_file
+from ..output_paths import output_file, shown_url, web_url
 from .app import app
 from .options import (
+    AttributionOpt,
     Choice,
     PeriodTzOpt,
     PricesOpt,
@@ -18,6 +19,7 @@ from .options import (
     choices,
     console,
     format_help,
+    load_attribution_file,
     open_store,
     price_overrides,
 )
@@ -38,7 +40,7 @@ def budgets(
         typer.Option(
             "--budgets",
             metavar="FILE",
-            help="TOML file of [[budget]] tables (default: the [[budget]] tables of the config file).",
+            help=r"TOML file of [\[budget]] tables (default: the [\[budget]] tables of the config file).",
         ),
     ] = None,
     format: Annotated[BudgetsFormat, typer.Option("--format", help=format_help(BudgetsFormat))] = TABLE,
@@ -62,6 +64,7 @@ def budgets(
     ] = None,
     tz: PeriodTzOpt = "UTC",
     prices: PricesOpt = None,
+    attribution: AttributionOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -82,9 +85,11 @@ def budgets(
     zone(tz)
     defined, _source = load_budgets(budgets_file)
     textfile = output_file(prometheus, "--prometheus", example="budgets.prom")
+    if notify is not None:
+        web_url(notify, "--notify", example="https://hooks.example.com/tokmeter")
     overrides = price_overrides(prices)
     the_store = open_store(store, existing=True)
-    evaluation = evaluate(the_store, defined, tz, overrides)
+    evaluation = evaluate(the_store, defined, tz, overrides, attribution=load_attribution_file(attribution))
     if notify is not None:
         _notify(the_store.root, evaluation, notify)
     if prometheus is not None:
@@ -111,7 +116,8 @@ def _notify(root: Path, evaluation: Evaluation, url: str) -> None:
     err = console(stderr=True)
     for name, reason in result.failed:
         err.print(
-            f"Warning: budget {name!r}: could not notify {url}: {reason}; the next run sends it again",
+            f"Warning: budget {name!r}: could not notify {shown_url(url, path=False)}: {reason}; the next run "
+            "sends it again",
             markup=False,
             highlight=False,
         )

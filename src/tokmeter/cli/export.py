@@ -38,7 +38,7 @@ def otlp(
     gen_ai.client.token.usage (a histogram per gen_ai.token.type, gen_ai.provider.name, gen_ai.request.model,
     gen_ai.operation.name and tokmeter's dimensions) and tokmeter.cost (USD). Cumulative totals over the
     whole store with a fixed start time: run it as often as you like, nothing is counted twice. Needs
-    tokmeter[otlp].
+    tokmeter\\[otlp].
 
     [dim]Example: tokmeter export otlp --endpoint http://otel-collector:4318[/]
     """
@@ -47,6 +47,9 @@ def otlp(
     overrides = price_overrides(prices)
     result = export_otlp(open_store(store, existing=True), endpoint, overrides, timeout=timeout)
     if not quiet:
-        console(stderr=True).print(
-            f"sent {result.data_points:,} data point(s) to {result.endpoint}", markup=False, highlight=False
+        said = (
+            f"sent {result.data_points:,} data point(s) to {result.endpoint}"
+            if result.data_points
+            else f"the store has no usage rows yet: nothing sent to {result.endpoint}"
         )
+        console(stderr=True).print(said, markup=False, highlight=False)

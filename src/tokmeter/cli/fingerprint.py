@@ -6,9 +6,10 @@ import sys
 
 import typer
 
-from ..errors import UsageError
-from ..extract.attribution import fingerprint_key
+from ..extract.attribution import fingerprint_key, key_from_input
 from .app import app
+
+MAX_INPUT = 64 * 1024  # a key is far shorter; a file piped by mistake is not read whole
 
 
 @app.command()
@@ -21,11 +22,4 @@ def fingerprint() -> None:
 
     [dim]Example: tokmeter fingerprint < key.txt; pbpaste | tokmeter fingerprint[/]
     """
-    key = sys.stdin.readline().strip()
-    if key.lower().startswith("bearer "):
-        key = key[7:].strip()
-    if not key:
-        raise UsageError(
-            "no key on standard input", hint="e.g. tokmeter fingerprint < key.txt (one key, on one line)"
-        )
-    typer.echo(fingerprint_key(key))
+    typer.echo(fingerprint_key(key_from_input(sys.stdin.buffer.read(MAX_INPUT))))

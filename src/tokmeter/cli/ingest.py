@@ -250,7 +250,7 @@ def ingest(
     if otlp is not None and not (follow or resume):
         raise UsageError(
             "--otlp sends metrics while following (--follow or --resume)",
-            hint=f"after a plain ingest run: tokmeter export otlp --endpoint {otlp}",
+            hint="after a plain ingest run: tokmeter export otlp --endpoint URL (the same URL)",
         )
     if follow or resume:
         if any(str(p) == "-" for p in given):
@@ -396,6 +396,12 @@ def _with_agent_logs(paths: list[Path], names: list[str], *, every: bool, quiet:
         *paths,
         *(Input(place, name) for name, places in chosen.items() for place in places),
     ]
+    if not inputs and every:  # --agents alone, and no agent's logs on this machine
+        variables = ", ".join(f"${agent.env}" for agent in REGISTRY.values() if agent.env)
+        raise UsageError(
+            "--agents: no coding agent's logs were found in their default folders or variables",
+            hint=f"point an agent's variable at its data directory ({variables}), or pass the folder as a PATH",
+        )
     if not inputs:
         raise UsageError(
             "nothing to ingest: give a PATH, or --agent NAME / --agents",

@@ -142,8 +142,8 @@ ApiKeyOpt = Annotated[
     typer.Option(
         "--api-key",
         metavar="FINGERPRINT",
-        help="Only these API keys, by fingerprint or its sha256:... part (repeatable; tokmeter "
-        "fingerprint prints one).",
+        help="Only these API keys, by fingerprint or its sha256:... part (a key itself is fingerprinted "
+        "first; repeatable; tokmeter fingerprint prints one).",
     ),
 ]
 SessionOpt = Annotated[list[str] | None, typer.Option("--session", help="Only these sessions (repeatable).")]

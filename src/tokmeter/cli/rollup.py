@@ -78,7 +78,7 @@ def rollup(
             "--engine",
             help="polars (in this process) or spark (Apache Spark: "
             "local[2], $TOKMETER_SPARK_MASTER, or the session of spark-submit; "
-            "needs tokmeter[spark]). Same figures either way.",
+            r"needs tokmeter\[spark]). Same figures either way.",
         ),
     ] = POLARS,
     prices: PricesOpt = None,

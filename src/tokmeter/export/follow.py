@@ -9,12 +9,13 @@ are cumulative, so nothing is lost.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import TokmeterError
+from ..errors import TokmeterError, UsageError
 from ..ingest.follow import FollowStats, FollowView
 from ..pricing.overrides import PriceOverrides
 from ..store.protocol import StoreBackend
@@ -33,6 +34,10 @@ class OtlpSending:
         timeout: float = 10.0,
         warn: Callable[[str], None] | None = None,
     ) -> None:
+        if not 0 < every < math.inf:  # NaN would never send: the follower would look fine and send nothing
+            raise UsageError(
+                f"--otlp-interval {every}: not a number of seconds", hint="e.g. --otlp-interval 60"
+            )
         self.inner, self.store, self.endpoint, self.overrides = inner, store, endpoint, overrides
         self.every, self.timeout = every, timeout
         self.warn = warn or inner.event  # where a failed send is said (the view shows nothing when quiet)

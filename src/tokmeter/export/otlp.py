@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import TokmeterError, UsageError
+from ..output_paths import shown_url, web_url
 from ..pricing.overrides import PriceOverrides
 from ..store.protocol import StoreBackend
 from .series import BOUNDS, Series, attributes, bucket_counts, usage_series
@@ -29,6 +30,7 @@ SCOPE = "tokmeter"
 TOKEN_METRIC = "gen_ai.client.token.usage"
 COST_METRIC = "tokmeter.cost"
 METRICS_PATH = "/v1/metrics"
+MAX_TIMEOUT = 3600.0  # --timeout: seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +41,7 @@ class ExportResult:
 
 def metrics_url(endpoint: str) -> str:
     """The collector's metrics URL: ``endpoint`` as given when it has a path, else + ``/v1/metrics``."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(
-            f"--endpoint {endpoint}: not an http(s) URL", hint="e.g. --endpoint http://localhost:4318"
-        )
+    parts = urlsplit(web_url(endpoint, "--endpoint", example="http://localhost:4318"))
     return endpoint if parts.path not in ("", "/") else endpoint.rstrip("/") + METRICS_PATH
 
 
@@ -125,12 +123,16 @@ def export_otlp(
 ) -> ExportResult:
     """Send the store's usage to an OTLP/HTTP collector. Raises TokmeterError when it does not take it."""
     url = metrics_url(endpoint)
+    if not 0 < timeout <= MAX_TIMEOUT:  # also NaN
+        raise UsageError(
+            f"--timeout {timeout}: not a number of seconds", hint=f"e.g. 10 (at most {MAX_TIMEOUT})"
+        )
     _sdk()
     with store.reading():
         start = start_time_ns(store)
         series = usage_series(store, overrides) if start is not None else None
     if series is None or start is None:
-        return ExportResult(0, url)
+        return ExportResult(0, shown_url(url))
     data = metrics_data(series, start, time.time_ns())
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
@@ -140,13 +142,13 @@ def export_otlp(
     exporter.shutdown()
     points = series.tokens.height + series.costs.height
     if result.name != "SUCCESS":
-        reason = messages[-1] if messages else "no reason given"
+        reason = messages[-1].replace(url, shown_url(url)) if messages else "no reason given"
         raise TokmeterError(
-            f"the OTLP collector at {url} did not take the metrics: {reason}",
+            f"the OTLP collector at {shown_url(url)} did not take the metrics: {reason}",
             hint="check --endpoint and that the collector is up; the next run sends the totals again "
             "(they are cumulative, nothing is lost)",
         )
-    return ExportResult(points, url)
+    return ExportResult(points, shown_url(url))
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
+from ..errors import UsageError
 from .base import as_mapping, as_str
 
 USER_HEADERS: Final = ("helicone-user-id", "x-litellm-end-user-id", "x-user-id")
@@ -43,9 +44,22 @@ RULE_TAG_PREFIX: Final = "rule:"
 # A header (or body / capture field) with one of these in its name holds a credential: a rule may not
 # keep its value (``api_key`` rules read the fingerprint instead).
 SECRET_MARKERS: Final = ("auth", "key", "token", "secret", "cookie", "password", "credential", "signature")
+# A body or capture field with one of these names holds prompt or completion text in some API (chat
+# messages, a completion prompt, Responses input and instructions, Anthropic's system, Gemini's contents, a
+# capture's raw request or response): a rule may not keep its value, nor anything under it.
+TEXT_FIELDS: Final = frozenset(
+    ("messages", "prompt", "input", "inputs", "system", "instructions", "contents", "content", "text",
+     "suffix", "query", "documents", "tools", "functions", "examples", "context", "body", "request",
+     "response", "choices", "output", "completion", "system_instruction", "systeminstruction")
+)  # fmt: skip
 _USER_PATHS: Final = tuple(tuple(path.split(".")) for path in USER_BODY_PATHS)
 _SHORT_KEY: Final = 16  # keys shorter than this get no last-4 in their fingerprint
 _PREFIX = re.compile(r"^[A-Za-z]{1,4}-")
+
+
+def is_text_path(path: str) -> bool:
+    """Whether a dotted body or capture path reaches prompt or completion text (never kept)."""
+    return any(part.strip().lower() in TEXT_FIELDS for part in path.split("."))
 
 
 def is_secret_name(name: str) -> bool:
@@ -64,6 +78,33 @@ def fingerprint_key(key: str) -> str:
         return digest
     match = _PREFIX.match(key)
     return f"{match.group(0) if match else ''}…{key[-4:]} {digest}"
+
+
+def key_from_input(data: bytes) -> str:
+    """The one API key in ``data`` (what ``tokmeter fingerprint`` reads), a ``Bearer `` prefix dropped.
+    Raises ``UsageError`` (never showing the input: it is a credential) unless ``data`` is one line of
+    printable text without spaces: a file of several keys, or binary bytes, would give a fingerprint of
+    nothing anyone uses."""
+    hint = "e.g. tokmeter fingerprint < key.txt (one key, on one line)"
+    try:
+        lines = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise UsageError("standard input is not text: expected one API key", hint=hint) from None
+    if not lines:
+        raise UsageError("no key on standard input", hint=hint)
+    if len(lines) > 1:
+        raise UsageError(f"{len(lines)} lines on standard input: expected one API key", hint=hint)
+    key = lines[0][7:].strip() if lines[0].lower().startswith("bearer ") else lines[0]
+    if not key.isprintable() or any(c.isspace() for c in key):
+        raise UsageError("standard input is not an API key (spaces or control characters in it)", hint=hint)
+    return key
+
+
+def as_fingerprint(value: str) -> str:
+    """A value naming an API key (``--api-key``, a budget's ``where``) as a fingerprint: a fingerprint or a
+    part of one (``sha256:...``, ``sk-…Wq3x``) stays as given; anything else is a key, fingerprinted so it
+    matches its rows and is never shown."""
+    return value if "sha256:" in value or "…" in value else fingerprint_key(value)
 
 
 def key_digest(fingerprint: str) -> str | None:
@@ -191,8 +232,10 @@ def _kept(
     keep: Keep, meta: Mapping[str, Any], headers: Mapping[str, str], request: Mapping[str, Any]
 ) -> dict[str, str]:
     kept = {f"header:{name}": as_str(headers.get(name)) for name in keep.headers}
-    kept |= {f"body:{path}": _scalar(_at(request, tuple(path.split(".")))) for path in keep.body_paths}
-    kept |= {f"capture:{name}": _scalar(meta.get(name)) for name in keep.capture_fields}
+    body_paths = [path for path in keep.body_paths if not is_text_path(path)]  # rules refuse them too
+    kept |= {f"body:{path}": _scalar(_at(request, tuple(path.split(".")))) for path in body_paths}
+    fields = [name for name in keep.capture_fields if not is_text_path(name)]
+    kept |= {f"capture:{name}": _scalar(meta.get(name)) for name in fields}
     return {RULE_TAG_PREFIX + key: value for key, value in kept.items() if value is not None}
 
 

@@ -38,7 +38,39 @@ def read_summary(root: Path) -> dict[str, Any] | None:
         doc = orjson.loads(summary_path(root).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    return doc if isinstance(doc, dict) and doc.get("version") == VERSION else None
+    return doc if isinstance(doc, dict) and doc.get("version") == VERSION and _well_formed(doc) else None
+
+
+def _well_formed(doc: dict[str, Any]) -> bool:
+    """Whether ``doc`` has the shape ``write_summary`` writes (a file edited or damaged by hand is no
+    summary: the status line must not fail on it)."""
+    number = (int, float)
+    quarters = doc.get("quarters")
+    sessions = doc.get("sessions")
+    block = doc.get("block")
+    return (
+        isinstance(doc.get("written_us"), int)
+        and isinstance(quarters, list)
+        and all(
+            isinstance(q, list)
+            and len(q) == 2
+            and isinstance(q[0], int)
+            and isinstance(q[1], (*number, type(None)))
+            for q in quarters
+        )
+        and isinstance(sessions, dict)
+        and all(isinstance(s, dict) and isinstance(s.get("cost"), number) for s in sessions.values())
+        and (block is None or _well_formed_block(block))
+    )
+
+
+def _well_formed_block(block: Any) -> bool:
+    ints = ("start_us", "end_us", "first_us", "last_us", "tokens")
+    return (
+        isinstance(block, dict)
+        and all(isinstance(block.get(key), int) for key in ints)
+        and isinstance(block.get("cost"), (int, float))
+    )
 
 
 def write_summary(root: Path, doc: dict[str, Any]) -> None:

@@ -101,6 +101,9 @@ def _documents(path: Path) -> Iterator[tuple[str, Literal["json", "table", "bad"
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
+        if b"\0" in data or not _utf8(data):  # binary (a zip, an image): one note, not one per "line"
+            yield "", "bad", "the file is binary, not text"
+            return
         for number, line in enumerate(data.splitlines(), 1):
             if line.strip():
                 try:
@@ -111,3 +114,11 @@ def _documents(path: Path) -> Iterator[tuple[str, Literal["json", "table", "bad"
     pages = doc if isinstance(doc, list) else [doc]
     for number, page in enumerate(pages, 1):
         yield (f"page {number}" if isinstance(doc, list) else ""), "json", page
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

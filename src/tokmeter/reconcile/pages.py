@@ -70,13 +70,16 @@ def amount(value: Any, field: str) -> Decimal:
 def unix_day(value: Any, field: str) -> date:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadValue(f"{field} is {value!r}, not a Unix time")
-    return datetime.fromtimestamp(value, UTC).date()
+    try:
+        return datetime.fromtimestamp(value, UTC).date()
+    except (OverflowError, OSError, ValueError):  # NaN, or beyond any calendar
+        raise BadValue(f"{field} is {value!r}, not a Unix time") from None
 
 
 def rfc3339_day(value: Any, field: str) -> date:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC).date()
-    except ValueError:
+    except (OverflowError, ValueError):  # also year 1 east of UTC
         raise BadValue(f"{field} is {value!r}, not an RFC 3339 time") from None
 
 

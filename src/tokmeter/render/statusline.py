@@ -43,7 +43,8 @@ def status_line(status: dict[str, Any], root: Path, now_us: int | None = None) -
     parts = [f"🤖 {name}"] if isinstance(name, str) and name else []
     if summary is None:
         return " | ".join([*parts, "💰 no figures yet (run tokmeter ingest --claude-code)"])
-    session = summary["sessions"].get(status.get("session_id")) if status.get("session_id") else None
+    session_id = status.get("session_id")
+    session = summary["sessions"].get(session_id) if isinstance(session_id, str) else None
     money = [
         f"{_usd(session['cost']) if session else 'N/A'} session",
         f"{_usd(_today(summary, now))} today",
@@ -51,6 +52,9 @@ def status_line(status: dict[str, Any], root: Path, now_us: int | None = None) -
     ]
     parts.append("💰 " + " / ".join(money[:3]))
     parts += money[3:]
+    unpriced = summary.get("unpriced_requests")
+    if isinstance(unpriced, int) and unpriced > 0:  # their cost is unknown, not $0: say so
+        parts.append(f"⚠ {unpriced} unpriced")
     age = now - summary["written_us"]
     if age > STALE_US:
         parts.append(f"⏳ as of {_age(age)} ago")

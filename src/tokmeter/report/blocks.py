@@ -35,6 +35,7 @@ from ..pricing.table import price_rows
 from ..store.protocol import StoreBackend
 from .queries import Filters
 
+MAX_HOURS = 24 * 366  # --session-length: a block of at most a year
 TOKEN_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
@@ -105,8 +106,13 @@ def build_blocks(
 ) -> BlocksResult:
     """The blocks of the rows ``filters`` select (the model, user and provider filters choose the rows;
     --since and --until the blocks, by their start's date in ``filters.tz``), oldest first."""
-    if hours <= 0:
-        raise UsageError(f"--session-length {hours} is not a positive number of hours", hint="e.g. 5")
+    if not 0 < hours <= MAX_HOURS:  # also NaN and infinity, which no clock can step through
+        raise UsageError(
+            f"--session-length {hours} is not a positive number of hours",
+            hint=f"e.g. 5 (at most {MAX_HOURS})",
+        )
+    if cost_limit is not None and not (cost_limit.is_finite() and cost_limit >= 0):
+        raise UsageError(f"--cost-limit {cost_limit} is not an amount of USD", hint="e.g. --cost-limit 20")
     filters.check()
     moment = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
     rows_filter = replace(filters, since=None, until=None)

@@ -63,7 +63,8 @@ def build_focus(
     filters.check()
     keys = ["period", "provider", "model", *tags]
     with store.reading():
-        rows = with_period(filters.rows(store, tags), RollupSpec(period, (), filters.tz))
+        spec = RollupSpec(period, (), filters.tz, filters.week_start)
+        rows = with_period(filters.rows(store, tags), spec)
         groups = priced_groups(rows, keys, overrides, breakdown=True)
         usage = group_usage(groups, keys, breakdown=True).collect()
     return focus_frame(usage.lazy(), period, tags, filters.tz).collect()
@@ -72,7 +73,10 @@ def build_focus(
 def focus_frame(usage: pl.LazyFrame, period: str, tags: Sequence[str], tz: str) -> pl.LazyFrame:
     """Report rows with the cost breakdown, per ``period`` (a local Date) x provider x model x ``tags``
     -> FOCUS rows."""
-    usage = usage.with_columns(pl.col(c).fill_null(0) for c in ("cache_read_tokens", "cache_write_tokens"))
+    usage = usage.with_columns(
+        *(pl.col(c).fill_null(0) for c in ("cache_read_tokens", "cache_write_tokens")),
+        pl.col("provider", "model").fill_null("(unknown)"),  # a SKU of a row without a model is still one
+    )
     parts = [_kind_rows(usage, kind, quantity, cost) for kind, (quantity, cost) in KINDS.items()]
     parts.append(_modifier_rows(usage))
     return _common(pl.concat(parts, how="diagonal_relaxed"), period, tags, tz).select(FOCUS_COLUMNS)

@@ -13,6 +13,7 @@ import polars as pl
 
 from ..attribution import Attribution, attributed, tag_names
 from ..errors import UsageError
+from ..extract.attribution import as_fingerprint
 from ..pricing.groups import priced_groups
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
@@ -49,6 +50,11 @@ class Filters:
     sessions: Sequence[str] = ()
     tags: Sequence[tuple[str, str]] = ()  # (name, value): --tag name=value
     attribution: Attribution | None = None  # the rules owners are read with (applied before filtering)
+
+    def __post_init__(self) -> None:
+        # --api-key takes a fingerprint; a key given instead is fingerprinted here, so it selects its rows
+        # and is never shown again (in a message, the HTML report's filters, ...)
+        self.api_keys = tuple(as_fingerprint(v) for v in self.api_keys)
 
     def selected(self) -> dict[str, Sequence[str]]:
         """The columns filtered on (``tag:NAME`` for a tag) and the values each may take."""
