@@ -58,7 +58,7 @@ def reconcile(
         typer.Option(
             "--by",
             help="Also match by this column (repeatable) when both the bill and the store's rows carry it; "
-            "api_key meets the bill's key ids through the attribution file's [[key]] tables.",
+            "api_key meets the bill's key ids through the attribution file's \\[\\[key]] tables.",
         ),
     ] = None,
     format: Annotated[ReconcileFormat, typer.Option("--format", help=format_help(ReconcileFormat))] = (
