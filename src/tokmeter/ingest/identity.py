@@ -134,6 +134,8 @@ class Identities:
         best: Checkpoint | None = None
         digests: dict[int, str] = {}
         for cp in self.known.values():
+            if cp.fingerprint_bytes < FINGERPRINT_BYTES and not cp.compressed:
+                lengthen_from_its_file(cp)  # in whatever order a pass meets the two files
             n = cp.fingerprint_bytes
             if n == 0 or n > len(head) or (cp.dev, cp.ino) == (exclude.dev, exclude.ino):
                 continue
@@ -174,6 +176,19 @@ def extend_fingerprint(cp: Checkpoint, head: bytes) -> None:
         prefix = usable_prefix(head)
         if prefix is not None and len(prefix) > cp.fingerprint_bytes:
             cp.fingerprint, cp.fingerprint_bytes = fingerprint(prefix), len(prefix)
+
+
+def lengthen_from_its_file(cp: Checkpoint) -> None:
+    """Lengthen a short fingerprint from the bytes its own file holds now (when that file is still its
+    content), so a copy met before the file itself in a pass is still known for one."""
+    try:
+        with open(cp.path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            head = handle.read(FINGERPRINT_BYTES)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) == (cp.dev, cp.ino) and head_matches(cp, head):
+        extend_fingerprint(cp, head)
 
 
 def still_there(cp: Checkpoint) -> bool:
