@@ -118,6 +118,18 @@ def test_budgets_from_the_rows_fetch_only_the_days_they_price(bucket: str, tmp_p
         assert mirrored and max(mirrored) <= f"date={last}", sorted(mirrored)
 
 
+def test_reconcile_by_a_column_fetches_only_the_bill_s_days(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    from tokmeter.reconcile.result import reconcile
+    from tokmeter.store.remote import RemoteStore
+
+    ingest(bucket, "gw-0", spread_log(tmp_path / "in.jsonl", range(0, 280)))  # 2026-11-01 .. 2026-11-28
+    bill = Path(__file__).parent / "data" / "bills" / "openai-usage-completions.json"  # 2026-11-01 .. 03
+    fresh = RemoteStore(bucket, cache=tmp_path / "fresh")
+    assert reconcile(fresh, [bill], by=["project"]).rows.height > 0
+    mirrored = {p.parent.name for p in fresh.root.glob("usage/*/*.parquet")}
+    assert mirrored == {f"date=2026-11-0{d}" for d in range(1, 5)}  # the bill's days and the day after
+
+
 def test_other_time_zones_and_open_ranges_give_the_rows_of_a_local_store(
     bucket: str,  # noqa: F811
     tmp_path: Path,
