@@ -47,6 +47,15 @@ def test_a_mistyped_store_is_an_error_for_every_reading_command(
     assert not typo.exists()  # nothing was created there
 
 
+def test_compact_on_no_store_merges_nothing_and_creates_nothing(ingested: Path, tmp_path: Path) -> None:
+    typo = tmp_path / "stroe"
+    compacted = run_cli("compact", "--store", str(typo))
+    assert compacted.returncode == 0, compacted.stderr
+    assert "compacted 0 partition(s)" in compacted.stderr
+    assert not typo.exists()  # else the next report there would take it for an (empty) store
+    assert run_cli("report", "--store", str(typo)).returncode == 2
+
+
 def test_a_store_variable_naming_no_store_says_so(tmp_path: Path) -> None:
     folder = tmp_path / "not-a-store"
     folder.mkdir()

@@ -88,6 +88,48 @@ def test_a_week_from_a_fresh_host_fetches_only_that_week(bucket: str, tmp_path: 
     assert fresh.bucket.bytes_read == again
 
 
+def test_budgets_from_the_rows_fetch_only_the_days_they_price(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    """README: nothing but what needs every row downloads the whole store; a budget needs its period and
+    the forecast's 14 days (and, in another zone, a day each side)."""
+    from datetime import UTC, datetime
+
+    from tokmeter.budgets.definitions import Budget
+    from tokmeter.budgets.status import evaluate
+    from tokmeter.ingest.pipeline import run_ingest
+    from tokmeter.store.local import Store
+    from tokmeter.store.remote import RemoteStore
+
+    log = spread_log(tmp_path / "in.jsonl", range(0, 840))
+    ingest(bucket, "gw-0", log)
+    local = Store(tmp_path / "local")
+    run_ingest([log], local)
+    budgets = [Budget("week", 1.0, period="week"), Budget("alice", 1.0, where={"user": ("alice",)})]
+    now = datetime(2026, 11, 12, 12, tzinfo=UTC)  # span: 2026-10-29 (14 days back) .. 2026-11-12
+    for tz in ("UTC", "Europe/Berlin"):
+        fresh = RemoteStore(bucket, cache=tmp_path / f"fresh-{tz.replace('/', '-')}")
+        got = evaluate(fresh, budgets, tz, now=now)
+        expected = evaluate(local, budgets, tz, now=now)
+        assert [(s.spent_usd, s.forecast_usd, s.source) for s in got.statuses] == [
+            (s.spent_usd, s.forecast_usd, s.source) for s in expected.statuses
+        ]
+        assert got.statuses[0].spent_usd > 0
+        mirrored = {p.parent.name for p in fresh.root.glob("usage/*/*.parquet")}
+        last = date(2026, 11, 13 if tz == "UTC" else 14)  # and the day after, which deduplication compares
+        assert mirrored and max(mirrored) <= f"date={last}", sorted(mirrored)
+
+
+def test_reconcile_by_a_column_fetches_only_the_bill_s_days(bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    from tokmeter.reconcile.result import reconcile
+    from tokmeter.store.remote import RemoteStore
+
+    ingest(bucket, "gw-0", spread_log(tmp_path / "in.jsonl", range(0, 280)))  # 2026-11-01 .. 2026-11-28
+    bill = Path(__file__).parent / "data" / "bills" / "openai-usage-completions.json"  # 2026-11-01 .. 03
+    fresh = RemoteStore(bucket, cache=tmp_path / "fresh")
+    assert reconcile(fresh, [bill], by=["project"]).rows.height > 0
+    mirrored = {p.parent.name for p in fresh.root.glob("usage/*/*.parquet")}
+    assert mirrored == {f"date=2026-11-0{d}" for d in range(1, 5)}  # the bill's days and the day after
+
+
 def test_other_time_zones_and_open_ranges_give_the_rows_of_a_local_store(
     bucket: str,  # noqa: F811
     tmp_path: Path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -122,8 +122,10 @@ class SpendReader:
                 pl.col("cost_usd").sum(), pl.col("unpriced_requests").sum()
             )
             return DailySpend(_shaped(days), "rollups")
+        margin = timedelta(days=0 if self.tz == "UTC" else 1)  # the UTC partitions local days can reach
+        stored = self.store.scan(days=(since - margin, until + margin))  # a remote store fetches these only
         scan = filter_rows(
-            attributed(self.store.scan(), self.attribution, tag_names(where)),
+            attributed(stored, self.attribution, tag_names(where)),
             since=since,
             until=until,
             tz=self.tz,

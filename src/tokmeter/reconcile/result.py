@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..pricing.costs import COST_DTYPE
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
+from ..schema import polars_schema
 from ..store.protocol import StoreBackend
 from . import BY
 from .explain import ZERO, Reason, at_metered_rates, group_reasons, summary
@@ -72,7 +73,7 @@ def check_by(store: StoreBackend, by: Sequence[str]) -> list[str]:
     for column in by:
         if column not in BY:
             raise UsageError(f"unknown --by value {column!r}", hint=f"use any of: {', '.join(BY)}")
-        if column not in store.scan().collect_schema().names():
+        if column not in polars_schema().names():  # the rows' columns (a bucket's parts are not fetched)
             raise UsageError(
                 f"the store's rows have no {column} column, so they cannot be matched by it",
                 hint="reconcile per day and model (without --by), or ingest with a tokmeter that records it",

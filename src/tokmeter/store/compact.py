@@ -32,6 +32,8 @@ class CompactResult:
 def compact(store: StoreBackend, *, min_parts: int = 2, wait: bool = True) -> CompactResult:
     """Rewrite every partition holding at least ``min_parts`` parts as a single part."""
     result = CompactResult()
+    if not store.holds_store():  # nothing ingested yet, or a mistyped --store: create nothing there,
+        return result  # so a report on that location still says it holds no store
     with store.compacting(wait=wait):
         by_day: dict[str, list] = {}
         for part in store.part_files():
