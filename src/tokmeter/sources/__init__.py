@@ -44,7 +44,7 @@ from .har import read_har
 from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
 from .otel import read_otel
-from .single_file import file_time, read_single_file
+from .single_file import COMPRESSED, file_time, plain_name, read_single_file
 from .sniff import (
     EXPORT_TIME,
     HEAD_BYTES,
@@ -74,7 +74,6 @@ __all__ = [
 STDIN = "-"  # as a path: standard input (output_paths.STDIO)
 STDIN_SOURCE = "<stdin>"  # the source of its rows
 META_SUFFIX = ".meta.json"
-COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
     ".jsonl": "capture-log",
     ".ndjson": "capture-log",
@@ -177,14 +176,7 @@ def _is_capture_name(name: str) -> bool:
         return False
     if _CLOUDWATCH_EXPORT.match(name):
         return True
-    return _plain_name(name).endswith(tuple(_BY_SUFFIX))
-
-
-def _plain_name(name: str) -> str:
-    for suffix in COMPRESSED:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return plain_name(name).endswith(tuple(_BY_SUFFIX))
 
 
 # A compressed file may expand at most this many times its size (past a 256 MiB floor): a gzip bomb is
@@ -254,7 +246,7 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     When a JSON Lines file's lines do not tell, ``hint`` (the format its location implies) does."""
     if str(path) == STDIN:  # standard input is a capture log: it is read once, so nothing is sniffed
         return "capture-log"
-    suffix = Path(_plain_name(path.name)).suffix
+    suffix = Path(plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
     if suffix == ".json" and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
