@@ -3,15 +3,18 @@ files and their sidecars, following, dedup across sources, bad records (hardenin
 
 from __future__ import annotations
 
+import re
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import zstandard
 
-from conftest import SAMPLE_LOGS
+from conftest import REPO, SAMPLE_LOGS
 from tokmeter.extract import extract_row
-from tokmeter.sources import Capture, read_captures
+from tokmeter.sources import BadCapture, Capture, read_captures
 
 RESPONSES = SAMPLE_LOGS / "responses"
 
@@ -33,3 +36,72 @@ def test_a_zst_response_file_keeps_its_sidecar(name: str, tmp_path: Path) -> Non
     packed.write_bytes(zstandard.ZstdCompressor().compress((RESPONSES / name).read_bytes()))
     shutil.copystat(RESPONSES / name, packed)
     assert _rows(packed) == _rows(RESPONSES / name) != []
+
+
+AGENT_DATA = REPO / "tests" / "data" / "agents"
+# agent -> (a file of its fixture, the key of a token count in it[, which of them: the first by default])
+AGENT_COUNTS: dict[str, tuple] = {
+    "kimi": ("kimi/home/sessions/*/*/wire.jsonl", "input_other"),
+    "qwen": ("qwen/home/projects/*/chats/*.jsonl", "promptTokenCount"),
+    "copilot": ("copilot/home/otel/copilot-otel.jsonl", "gen_ai.usage.input_tokens", 1),  # a chat span's
+    "codebuff": ("codebuff/manicode/projects/*/chats/*/chat-messages.json", "inputTokens"),
+    "droid": ("droid/factory/sessions/*/a7c1*.settings.json", "inputTokens"),
+    "amp": ("amp/data/threads/T-3f9c*.json", "inputTokens"),
+    "pi": ("pi/sessions/*/*.jsonl", "input"),
+    "gemini": ("gemini/tmp/webapp/chats/*.jsonl", "input"),
+    "opencode": ("opencode/data/storage/message/ses_alpha/msg_a1.json", "input"),
+}
+
+
+def _read(path: Path, agent: str) -> tuple[list[dict], list[BadCapture]]:
+    rows, bad = [], []
+    for item in read_captures(path, hint=agent):
+        if isinstance(item, BadCapture):
+            bad.append(item)
+        else:
+            rows.append(extract_row(item))
+    return rows, bad
+
+
+@pytest.mark.parametrize("value", ["-5", '"twelve"', "1.5", "true"])
+@pytest.mark.parametrize("agent", sorted(AGENT_COUNTS))
+def test_an_agents_bad_token_count_sets_its_record_aside(agent: str, value: str, tmp_path: Path) -> None:
+    """A negative, fractional or non-numeric token count in an agent's log was read as 0 tokens: a call
+    counted as (nearly) free. Its record is now a bad capture naming the file and line; the rest is read."""
+    pattern, key, *which = AGENT_COUNTS[agent]
+    original = next(AGENT_DATA.glob(pattern))
+    copy = tmp_path / original.relative_to(AGENT_DATA)
+    copy.parent.mkdir(parents=True)
+    text = original.read_text()
+    found = list(re.finditer(rf'"{re.escape(key)}": ?(\d+)', text))[which[0] if which else 0]
+    assert int(found.group(1)) > 0
+    copy.write_text(text[: found.start(1)] + value + text[found.end(1) :])
+    shutil.copystat(original, copy)
+    before, _ = _read(original, agent)
+    after, bad = _read(copy, agent)
+    assert len(bad) == 1 and "non-negative whole numbers" in bad[0].reason, [b.reason for b in bad]
+    assert bad[0].source == str(copy) and (bad[0].line is not None) == copy.name.endswith(".jsonl")
+    assert len(after) == len(before) - 1
+    assert {r["request_id"] for r in after} < {r["request_id"] for r in before}
+
+
+@pytest.mark.parametrize(
+    ("agent", "database", "column"),
+    [
+        ("goose", "goose/share/sessions/sessions.db", "accumulated_input_tokens"),
+        ("hermes", "hermes/home/state.db", "input_tokens"),
+    ],
+)
+def test_a_session_databases_bad_count_sets_its_session_aside(
+    agent: str, database: str, column: str, tmp_path: Path
+) -> None:
+    copy = tmp_path / database
+    copy.parent.mkdir(parents=True)
+    shutil.copy2(AGENT_DATA / database, copy)
+    with closing(sqlite3.connect(copy)) as db, db:
+        first = db.execute(f"SELECT min(rowid) FROM sessions WHERE {column} > 0").fetchone()[0]
+        db.execute(f"UPDATE sessions SET {column} = -5 WHERE rowid = ?", (first,))
+    before, _ = _read(AGENT_DATA / database, agent)
+    after, bad = _read(copy, agent)
+    assert [(b.line, "non-negative whole numbers" in b.reason) for b in bad] == [(first, True)]
+    assert len(after) == len(before) - 1

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -77,9 +77,13 @@ def read(
         ):
             continue
         metadata = _object(message.get("metadata"))
-        usage = tokmeter_usage(
-            _object(metadata.get("usage")), _object(_object(metadata.get("codebuff")).get("usage"))
-        )
+        try:
+            usage = tokmeter_usage(
+                _object(metadata.get("usage")), _object(_object(metadata.get("codebuff")).get("usage"))
+            )
+        except BadCount as exc:
+            yield BadCapture(source, ordinal, str(exc), None, FORMAT)
+            continue
         if usage is None:
             continue
         yield usage_capture(
