@@ -3,6 +3,7 @@ files and their sidecars, following, dedup across sources, bad records (hardenin
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -13,6 +14,7 @@ import pytest
 import zstandard
 
 from conftest import REPO, SAMPLE_LOGS
+from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
 from tokmeter.sources import BadCapture, Capture, read_captures
 
@@ -105,3 +107,33 @@ def test_a_session_databases_bad_count_sets_its_session_aside(
     after, bad = _read(copy, agent)
     assert [(b.line, "non-negative whole numbers" in b.reason) for b in bad] == [(first, True)]
     assert len(after) == len(before) - 1
+
+
+def _capture_line(path: str, body: dict) -> str:
+    record = {"ts": "2026-11-03T10:00:00Z", "status": 200, "path": path, "request_id": path, "body": body}
+    return json.dumps({**record, "body": json.dumps(body)})
+
+
+def test_a_usage_of_another_shape_is_no_free_request(tmp_path: Path) -> None:
+    """A usage object with none of its API's token fields read as 0 tokens, reported and complete: a
+    free request. Forcing ``--format claude-code`` on a pi session (whose usage says ``input`` /
+    ``output``) stored every call at $0 that way. Both are now bad captures."""
+    foreign = {"input": 3, "output": 640, "cacheRead": 0}
+    log = tmp_path / "capture.jsonl"
+    bodies = [
+        ("/v1/messages", {"type": "message", "id": "msg_1", "model": "claude-sonnet-4-5", "usage": foreign}),
+        (
+            "/v1/chat/completions",
+            {"object": "chat.completion", "model": "gpt-4o", "choices": [], "usage": foreign},
+        ),
+        ("/v1/responses", {"object": "response", "id": "resp_1", "model": "gpt-4o", "usage": foreign}),
+    ]
+    log.write_text("".join(_capture_line(path, body) + "\n" for path, body in bodies))
+    pi_session = next((AGENT_DATA / "pi").rglob("*.jsonl"))
+    for path, fmt in ((log, "capture-log"), (pi_session, "claude-code")):
+        items = list(read_captures(path, fmt))
+        assert items
+        for item in items:
+            assert isinstance(item, Capture)
+            with pytest.raises(BadCaptureError, match=r"none of .*not this API's usage object"):
+                extract_row(item)
