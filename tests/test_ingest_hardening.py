@@ -16,9 +16,12 @@ import zstandard
 from conftest import REPO, SAMPLE_LOGS
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
+from tokmeter.ingest.follow import FollowOptions, run_follow
 from tokmeter.sources import BadCapture, Capture, read_captures
+from tokmeter.store.local import Store
 
 RESPONSES = SAMPLE_LOGS / "responses"
+RESUME = FollowOptions(follow=False, settle=0.0)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -137,3 +140,36 @@ def test_a_usage_of_another_shape_is_no_free_request(tmp_path: Path) -> None:
             assert isinstance(item, Capture)
             with pytest.raises(BadCaptureError, match=r"none of .*not this API's usage object"):
                 extract_row(item)
+
+
+TRANSCRIPTS = REPO / "tests" / "data" / "transcripts"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        TRANSCRIPTS / "token-usage.jsonl",
+        next((AGENT_DATA / "kimi").rglob("wire.jsonl")),
+        next((AGENT_DATA / "copilot").rglob("*.jsonl")),
+        next((TRANSCRIPTS / "codex").rglob("*.jsonl")),
+    ],
+    ids=["token-log", "kimi", "copilot", "codex"],
+)
+def test_resume_leaves_a_half_written_line_of_a_whole_read_file(sample: Path, tmp_path: Path) -> None:
+    """Agent sessions and token logs are read whole by ``--follow`` / ``--resume``: a last line still being
+    written was a bad capture (quarantined, counted) before its newline came. It is now left for the
+    read after the file changed, and the rows end up those of the whole file."""
+    copy = tmp_path / "logs" / sample.relative_to(REPO)
+    copy.parent.mkdir(parents=True)
+    data = sample.read_bytes()
+    cut = len(data.rstrip(b"\n")) - 1  # the last line but its closing brace
+    copy.write_bytes(data[:cut])
+    store = Store(tmp_path / "store")
+    first = run_follow([tmp_path / "logs"], store, RESUME)
+    with copy.open("ab") as handle:
+        handle.write(data[cut:])
+    again = run_follow([tmp_path / "logs"], store, RESUME)
+    assert first.bad == [] and again.bad == []
+    whole = Store(tmp_path / "whole")
+    run_follow([tmp_path / "logs"], whole, RESUME)
+    assert sorted(store.scan().collect()["request_id"]) == sorted(whole.scan().collect()["request_id"])

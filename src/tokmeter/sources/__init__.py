@@ -199,6 +199,60 @@ def open_bytes(path: Path) -> IO[bytes]:
     return open(path, "rb", buffering=READ_BUFFER)
 
 
+def open_whole_lines(path: Path) -> IO[bytes]:
+    """``open_bytes`` of a JSON Lines file, ending at its last newline when what follows is no whole JSON
+    value: a line still being written, left for the read after the file changed (``ingest --follow`` /
+    ``--resume`` read an agent's session or a token log whole, and set a half line aside as bad)."""
+    if path.name.endswith(COMPRESSED) or not path.name.endswith(_JSON_LINES):
+        return open_bytes(path)  # compressed files are written whole; other files are no lines
+    handle = open(path, "rb", buffering=0)  # noqa: SIM115 - the returned reader owns and closes it
+    size = _whole_lines_size(handle, os.fstat(handle.fileno()).st_size)
+    handle.seek(0)
+    return io.BufferedReader(_Prefix(handle, size), READ_BUFFER)
+
+
+def _whole_lines_size(handle: IO[bytes], size: int) -> int:
+    """The bytes of the file up to its last newline, and the line after it if that is whole JSON."""
+    end = pos = size
+    while pos > 0:
+        pos = max(0, pos - READ_BUFFER)
+        handle.seek(pos)
+        cut = handle.read(end - pos).rfind(b"\n")
+        if cut >= 0:
+            pos += cut + 1
+            break
+        end = pos
+    if pos == size:
+        return size
+    handle.seek(pos)
+    try:
+        orjson.loads(handle.read(size - pos))
+    except orjson.JSONDecodeError:
+        return pos
+    return size
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``size`` bytes of an open file."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self._handle, self._left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # a writable buffer, as io.RawIOBase defines it
+        view = memoryview(buffer)[: self._left]
+        count = self._handle.readinto(view) or 0  # type: ignore[attr-defined]
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
+
+
 class _Decompressed(io.RawIOBase):
     """A compressed file as a raw byte stream, with decoder errors as ``OSError`` and a ratio cap."""
 
@@ -337,11 +391,16 @@ def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
 
 
 def read_captures(
-    path: Path, fmt: str = "auto", hint: str | None = None, options: ReadOptions = DEFAULT_READ
+    path: Path,
+    fmt: str = "auto",
+    hint: str | None = None,
+    options: ReadOptions = DEFAULT_READ,
+    opener: Callable[[Path], IO[bytes]] = open_bytes,
 ) -> Iterator[Capture | BadCapture]:
     """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``. ``hint``: the
     format the file's location implies (see ``detect_format``); ``options``: what the file cannot tell
-    (the Claude Code user)."""
+    (the Claude Code user); ``opener``: how its bytes are read (``open_whole_lines`` for a file that may
+    be being written)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
     if str(path) == STDIN:
         yield from _read_stdin(fmt, options)
@@ -349,13 +408,13 @@ def read_captures(
     if fmt == UNKNOWN:
         yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
     elif fmt in _LINE_READERS:
-        with open_bytes(path) as handle:
+        with opener(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
     elif fmt in AGENTS:
-        yield from AGENTS[fmt].read(path, _file_time(path), open_bytes, options)
+        yield from AGENTS[fmt].read(path, _file_time(path), opener, options)
     elif fmt in _LOGGED_READERS:
-        with open_bytes(path) as handle:
-            yield from _LOGGED_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
+        with opener(path) as handle:
+            yield from _LOGGED_READERS[fmt](handle, path, _file_time(path), opener, options)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:
