@@ -3,6 +3,7 @@ files and their sidecars, following, dedup across sources, bad records (hardenin
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ from conftest import REPO, SAMPLE_LOGS
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
 from tokmeter.ingest.follow import FollowOptions, run_follow
-from tokmeter.sources import BadCapture, Capture, read_captures
+from tokmeter.sources import BadCapture, Capture, detect_format, read_captures
 from tokmeter.store.local import Store
 
 RESPONSES = SAMPLE_LOGS / "responses"
@@ -173,3 +174,40 @@ def test_resume_leaves_a_half_written_line_of_a_whole_read_file(sample: Path, tm
     whole = Store(tmp_path / "whole")
     run_follow([tmp_path / "logs"], whole, RESUME)
     assert sorted(store.scan().collect()["request_id"]) == sorted(whole.scan().collect()["request_id"])
+
+
+AGENT_FILES = sorted(
+    p
+    for p in AGENT_DATA.rglob("*")
+    if p.is_file() and p.suffix in (".json", ".jsonl") and p.name != "ccusage-daily.json"
+)
+
+
+@pytest.mark.parametrize("packer", ["gz", "zst"])
+def test_a_compressed_agent_file_is_read_as_the_plain_one(packer: str, tmp_path: Path) -> None:
+    """A Droid ``<session>.settings.json.gz`` or a Codebuff ``chat-messages.json.zst`` was told by its
+    compressed name: read as a response body (``json``), its session a bad capture. Every agent's file,
+    compressed, is now its agent's and gives the plain file's rows."""
+    pack = gzip.compress if packer == "gz" else zstandard.ZstdCompressor().compress
+    shutil.copytree(AGENT_DATA, tmp_path / "agents")  # with the files beside them (.project_root, ...)
+    for original in AGENT_FILES:
+        plain = tmp_path / "agents" / original.relative_to(AGENT_DATA)
+        packed = plain.with_name(f"{plain.name}.{packer}")
+        packed.write_bytes(pack(plain.read_bytes()))
+        shutil.copystat(plain, packed)
+        assert detect_format(packed) == detect_format(plain), original
+        assert _outcomes(packed) == _outcomes(plain), original
+
+
+def _outcomes(path: Path) -> list[object]:
+    """Each capture's row (without its source), or why it is none."""
+    found: list[object] = []
+    for item in read_captures(path):
+        if isinstance(item, BadCapture):
+            found.append(item.reason)
+            continue
+        try:
+            found.append({k: v for k, v in extract_row(item).items() if k != "source"})
+        except BadCaptureError as exc:
+            found.append(str(exc))
+    return found

@@ -29,6 +29,7 @@ from ..capture import BadCapture, Capture
 from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
+from .single_file import plain_name
 
 FORMAT = "codebuff"
 NAME = "chat-messages.json"
@@ -47,14 +48,14 @@ def logs(root: Path) -> list[Path]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return path.name == NAME and head.startswith(b"[")
+    return plain_name(path.name) == NAME and head.startswith(b"[")
 
 
 def read(
     path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     del options
-    if path.name != NAME:
+    if plain_name(path.name) != NAME:
         return  # the chat's other files (run state, ...) hold no usage of their own
     source = str(path)
     with opener(path) as handle:

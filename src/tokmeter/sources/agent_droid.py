@@ -24,6 +24,7 @@ from ..capture import BadCapture, Capture
 from .agent_usage import beyond_parts, checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
+from .single_file import plain_name
 
 FORMAT = "droid"
 SUFFIX = ".settings.json"
@@ -34,14 +35,14 @@ def logs(root: Path) -> list[Path]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return head.startswith(b"{") and path.name.endswith(SUFFIX) and b'"tokenUsage"' in head
+    return head.startswith(b"{") and plain_name(path.name).endswith(SUFFIX) and b'"tokenUsage"' in head
 
 
 def read(
     path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     del options
-    if not path.name.endswith(SUFFIX):
+    if not plain_name(path.name).endswith(SUFFIX):
         return  # the session's transcript beside it (<session>.jsonl) holds no usage
     source = str(path)
     with opener(path) as handle:
@@ -69,7 +70,7 @@ def _capture(settings: Any, path: Path, file_time: datetime | None) -> Capture |
     reasoning = thinking + (beyond or 0)
     if not (given or output or write or read_ or reasoning):
         return None
-    session = path.name[: -len(SUFFIX)]
+    session = plain_name(path.name)[: -len(SUFFIX)]
     return usage_capture(
         FORMAT,
         str(path),
