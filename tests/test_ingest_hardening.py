@@ -8,6 +8,8 @@ import json
 import re
 import shutil
 import sqlite3
+import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 import zstandard
 
 from conftest import REPO, SAMPLE_LOGS
+from sources_helpers import SAMPLES, rows_of
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
 from tokmeter.ingest.follow import FollowOptions, run_follow
@@ -211,3 +214,26 @@ def _outcomes(path: Path) -> list[object]:
         except BadCaptureError as exc:
             found.append(str(exc))
     return found
+
+
+def test_follow_reads_a_logged_object_written_without_a_final_newline(tmp_path: Path) -> None:
+    """LiteLLM's S3 / GCS loggers write one ``json.dumps`` payload per object, no newline after it. A
+    followed folder the bucket is synced into held that line back for its newline, forever: the object
+    was never read (``--resume`` and a plain ingest read it). A whole record that stays unterminated past
+    the settle time is now read; the newline, if it comes, adds nothing."""
+    sample = next((SAMPLES / "litellm").glob("time-*.json"))
+    folder = tmp_path / "bucket"
+    folder.mkdir()
+    store, stop = Store(tmp_path / "store"), threading.Event()
+    options = FollowOptions(poll=True, settle=0.2, flush_interval=0.1)
+    follower = threading.Thread(target=run_follow, args=([folder], store, options), kwargs={"stop": stop})
+    follower.start()
+    try:
+        (folder / sample.name).write_bytes(sample.read_bytes().rstrip(b"\n"))
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and not store.scan().collect().height:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        follower.join(10)
+    assert store.scan().collect()["request_id"].to_list() == [r["request_id"] for r in rows_of(sample)]
