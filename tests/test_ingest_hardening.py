@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from conftest import REPO, SAMPLE_LOGS
+from conftest import REPO, SAMPLE_LOGS, run_cli
 from sources_helpers import SAMPLES, rows_of
 from tokmeter.errors import BadCaptureError
 from tokmeter.extract import extract_row
@@ -237,3 +237,17 @@ def test_follow_reads_a_logged_object_written_without_a_final_newline(tmp_path: 
         stop.set()
         follower.join(10)
     assert store.scan().collect()["request_id"].to_list() == [r["request_id"] for r in rows_of(sample)]
+
+
+def test_droids_session_transcripts_are_no_bad_captures(isolated_store: Path, tmp_path: Path) -> None:
+    """``ingest ~/.factory/sessions`` set every session's transcript (``<session>.jsonl``, no usage in it:
+    the totals are in ``<session>.settings.json``) aside as a file of no known format, and ``--strict``
+    failed. Their location now tells them Droid's; only the totals give rows."""
+    sessions = tmp_path / ".factory" / "sessions"
+    shutil.copytree(AGENT_DATA / "droid" / "factory" / "sessions", sessions)
+    done = run_cli("ingest", "--strict", str(sessions))
+    assert done.returncode == 0, done.stdout + done.stderr
+    stored = Store(isolated_store).scan().collect()
+    assert sorted(stored["request_id"]) == sorted(
+        row["request_id"] for path in sessions.rglob("*.settings.json") for row in _rows(path)
+    )
