@@ -21,7 +21,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import stream_text
-from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, speed, token_count
+from .base import (
+    Extracted,
+    as_mapping,
+    as_str,
+    loads_or_none,
+    require_counts,
+    service_tier,
+    speed,
+    token_count,
+)
 from .registry import ApiFamily, register
 from .sse import SSEEvent
 
@@ -76,6 +85,7 @@ def from_json(doc: Mapping[str, Any]) -> Extracted:
     )
     usage = as_mapping(doc.get("usage"))
     if usage is not None:
+        require_counts(usage, _RAW_KEYS)
         counts = _raw_counts(usage, "usage")
         _add_compaction(usage, counts)
         _apply(counts, ex)

@@ -113,6 +113,13 @@ def token_count(container: Mapping[str, Any] | None, key: str, where: str = "usa
     return value
 
 
+def require_counts(usage: Mapping[str, Any], keys: tuple[str, ...], where: str = "usage") -> None:
+    """A usage object must carry one of its API's token counts: one that carries none (another API's or
+    tool's field names, such as pi's ``input`` / ``output``) would read as 0 tokens, a free request."""
+    if usage and not any(key in usage for key in keys):
+        raise BadCaptureError(f"{where} has none of {', '.join(keys)}: not this API's usage object")
+
+
 def _show(value: Any) -> str:
     """A bad value, described without echoing text (a hostile capture may put a prompt anywhere)."""
     if isinstance(value, str):

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import stream_text
-from .base import Extracted, as_mapping, as_str, loads_or_none, service_tier, token_count
+from .base import Extracted, as_mapping, as_str, loads_or_none, require_counts, service_tier, token_count
 from .registry import ApiFamily, register
 from .sse import SSEEvent
 
@@ -44,6 +44,7 @@ _RESPONSES_TYPE = re.compile(
 
 
 def chat_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage") -> None:
+    require_counts(usage, ("prompt_tokens", "completion_tokens", "total_tokens"), where)
     prompt_details = as_mapping(usage.get("prompt_tokens_details"))
     completion_details = as_mapping(usage.get("completion_tokens_details"))
     ex.input_tokens = token_count(usage, "prompt_tokens", where)
@@ -66,6 +67,7 @@ def chat_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage") ->
 
 
 def responses_usage(usage: Mapping[str, Any], ex: Extracted, where: str = "usage") -> None:
+    require_counts(usage, ("input_tokens", "output_tokens", "total_tokens"), where)
     input_details = as_mapping(usage.get("input_tokens_details"))
     output_details = as_mapping(usage.get("output_tokens_details"))
     ex.input_tokens = token_count(usage, "input_tokens", where)

@@ -14,7 +14,7 @@ response:
   kept no content). Its usage is ``missing`` (or estimated) and ``complete`` is false.
 
 Everything else is a bad capture with a reason: no body, a body that is no known API's response, a usage
-that is no object, token counts that are negative, fractional, non-finite or over 10^9
+that is no object or has none of its API's token fields (``base.require_counts``), token counts that are negative, fractional, non-finite or over 10^9
 (``base.token_count``). A bad capture is
 quarantined, never a row with 0 tokens.
 

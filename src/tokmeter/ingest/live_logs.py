@@ -142,8 +142,8 @@ class LiveLogs:
 
     def _maybe_finish(self, log: _Log, st: os.stat_result) -> Iterator[Chunk]:
         """Finish a file moved out of the watched set or deleted once it has been quiet (its last line
-        then counts even without a newline); when reading once, take a last line that is already a whole
-        record; close the handles of idle files."""
+        then counts even without a newline); take a last line that is already a whole record when reading
+        once, or once it has been quiet for the settle time; close the handles of idle files."""
         cp = log.cp
         attached = st.st_nlink > 0 and self._attached(log, st)
         quiet = time.monotonic() - log.grew_at
@@ -154,7 +154,8 @@ class LiveLogs:
             cp.state = FINISHED
             yield Chunk(cp.path, [], cp.snapshot(), False, time.monotonic())
             self._drop(log)
-        elif not self.follow and cp.offset < st.st_size:
+        elif cp.offset < st.st_size and (not self.follow or quiet >= self.ids.settle):
+            # a whole record left unterminated (an object LiteLLM's bucket loggers write, no newline)
             tail = os.pread(log.fd, st.st_size - cp.offset, cp.offset)
             if whole_record(tail):
                 yield self._chunk(log, tail, st)

@@ -52,6 +52,7 @@ from ..sources import (
     detect_format,
     hint_of,
     open_bytes,
+    open_whole_lines,
     read_captures,
 )
 from ..sources.capture_log import read_capture_log
@@ -377,7 +378,7 @@ class Tailer:
     # ---- single-response files -------------------------------------------------------------------
     def _read_single(self, path: Path, fmt: str) -> Iterator[Chunk]:
         try:
-            items = list(read_captures(path, fmt, options=self.read_options))
+            items = list(read_captures(path, fmt, options=self.read_options, opener=open_whole_lines))
         except FileNotFoundError:
             return
         except (OSError, EOFError) as exc:

@@ -44,7 +44,7 @@ from .har import read_har
 from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
 from .otel import read_otel
-from .single_file import file_time, read_single_file
+from .single_file import COMPRESSED, file_time, plain_name, read_single_file
 from .sniff import (
     EXPORT_TIME,
     HEAD_BYTES,
@@ -74,7 +74,6 @@ __all__ = [
 STDIN = "-"  # as a path: standard input (output_paths.STDIO)
 STDIN_SOURCE = "<stdin>"  # the source of its rows
 META_SUFFIX = ".meta.json"
-COMPRESSED = (".gz", ".zst")
 _BY_SUFFIX = {
     ".jsonl": "capture-log",
     ".ndjson": "capture-log",
@@ -177,14 +176,7 @@ def _is_capture_name(name: str) -> bool:
         return False
     if _CLOUDWATCH_EXPORT.match(name):
         return True
-    return _plain_name(name).endswith(tuple(_BY_SUFFIX))
-
-
-def _plain_name(name: str) -> str:
-    for suffix in COMPRESSED:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return plain_name(name).endswith(tuple(_BY_SUFFIX))
 
 
 # A compressed file may expand at most this many times its size (past a 256 MiB floor): a gzip bomb is
@@ -205,6 +197,60 @@ def open_bytes(path: Path) -> IO[bytes]:
     if path.name.endswith(".zst"):
         return io.BufferedReader(_Decompressed(path, "zstd"), READ_BUFFER)
     return open(path, "rb", buffering=READ_BUFFER)
+
+
+def open_whole_lines(path: Path) -> IO[bytes]:
+    """``open_bytes`` of a JSON Lines file, ending at its last newline when what follows is no whole JSON
+    value: a line still being written, left for the read after the file changed (``ingest --follow`` /
+    ``--resume`` read an agent's session or a token log whole, and set a half line aside as bad)."""
+    if path.name.endswith(COMPRESSED) or not path.name.endswith(_JSON_LINES):
+        return open_bytes(path)  # compressed files are written whole; other files are no lines
+    handle = open(path, "rb", buffering=0)  # noqa: SIM115 - the returned reader owns and closes it
+    size = _whole_lines_size(handle, os.fstat(handle.fileno()).st_size)
+    handle.seek(0)
+    return io.BufferedReader(_Prefix(handle, size), READ_BUFFER)
+
+
+def _whole_lines_size(handle: IO[bytes], size: int) -> int:
+    """The bytes of the file up to its last newline, and the line after it if that is whole JSON."""
+    end = pos = size
+    while pos > 0:
+        pos = max(0, pos - READ_BUFFER)
+        handle.seek(pos)
+        cut = handle.read(end - pos).rfind(b"\n")
+        if cut >= 0:
+            pos += cut + 1
+            break
+        end = pos
+    if pos == size:
+        return size
+    handle.seek(pos)
+    try:
+        orjson.loads(handle.read(size - pos))
+    except orjson.JSONDecodeError:
+        return pos
+    return size
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``size`` bytes of an open file."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self._handle, self._left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # a writable buffer, as io.RawIOBase defines it
+        view = memoryview(buffer)[: self._left]
+        count = self._handle.readinto(view) or 0  # type: ignore[attr-defined]
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
 
 
 class _Decompressed(io.RawIOBase):
@@ -254,7 +300,7 @@ def detect_format(path: Path, hint: str | None = None) -> str:
     When a JSON Lines file's lines do not tell, ``hint`` (the format its location implies) does."""
     if str(path) == STDIN:  # standard input is a capture log: it is read once, so nothing is sniffed
         return "capture-log"
-    suffix = Path(_plain_name(path.name)).suffix
+    suffix = Path(plain_name(path.name)).suffix
     if suffix in _JSON_LINES:
         return _json_lines_format(_sniff(path), path, hint)
     if suffix == ".json" and (logged := _sniff(path).flavour) in LOG_FLAVOURS:
@@ -345,11 +391,16 @@ def _line_heads(handle: IO[bytes]) -> Iterator[bytes]:
 
 
 def read_captures(
-    path: Path, fmt: str = "auto", hint: str | None = None, options: ReadOptions = DEFAULT_READ
+    path: Path,
+    fmt: str = "auto",
+    hint: str | None = None,
+    options: ReadOptions = DEFAULT_READ,
+    opener: Callable[[Path], IO[bytes]] = open_bytes,
 ) -> Iterator[Capture | BadCapture]:
     """Every capture in one file, in file order; unreadable ones come out as ``BadCapture``. ``hint``: the
     format the file's location implies (see ``detect_format``); ``options``: what the file cannot tell
-    (the Claude Code user)."""
+    (the Claude Code user); ``opener``: how its bytes are read (``open_whole_lines`` for a file that may
+    be being written)."""
     fmt = detect_format(path, hint) if fmt == "auto" else fmt
     if str(path) == STDIN:
         yield from _read_stdin(fmt, options)
@@ -357,13 +408,13 @@ def read_captures(
     if fmt == UNKNOWN:
         yield BadCapture(str(path), 0, no_known_format(_sniff(path).fields or []), None, UNKNOWN)
     elif fmt in _LINE_READERS:
-        with open_bytes(path) as handle:
+        with opener(path) as handle:
             yield from _LINE_READERS[fmt](handle, str(path), _file_time(path))
     elif fmt in AGENTS:
-        yield from AGENTS[fmt].read(path, _file_time(path), open_bytes, options)
+        yield from AGENTS[fmt].read(path, _file_time(path), opener, options)
     elif fmt in _LOGGED_READERS:
-        with open_bytes(path) as handle:
-            yield from _LOGGED_READERS[fmt](handle, path, _file_time(path), open_bytes, options)
+        with opener(path) as handle:
+            yield from _LOGGED_READERS[fmt](handle, path, _file_time(path), opener, options)
     elif fmt in ("sse", "json"):
         yield read_single_file(path, fmt, open_bytes, META_SUFFIX)
     else:

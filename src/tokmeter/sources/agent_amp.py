@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -66,7 +66,14 @@ def read(
     events = ledger.get("events") if isinstance(ledger, dict) else None
     calls = _ledger_calls(events, messages) if isinstance(events, list) else _message_calls(messages)
     project = _project(thread)
-    for key, when, model, usage in calls:
+    for key, when, model, counts in calls:
+        try:
+            usage = _usage(*counts)
+        except BadCount as exc:
+            yield BadCapture(source, 0, str(exc), None, FORMAT)
+            continue
+        if usage is None:
+            continue
         yield usage_capture(
             FORMAT,
             source,
@@ -82,7 +89,7 @@ def read(
         )
 
 
-Call = tuple[str, str | None, str | None, dict[str, int | None]]
+Call = tuple[str, str | None, str | None, tuple[Any, ...]]  # key, time, model, the counts as written
 
 
 def _ledger_calls(events: list[Any], messages: list[dict[str, Any]]) -> list[Call]:
@@ -92,16 +99,15 @@ def _ledger_calls(events: list[Any], messages: list[dict[str, Any]]) -> list[Cal
         if not isinstance(event, dict) or not text(event.get("model")) or not text(event.get("timestamp")):
             continue
         tokens, cache = _object(event.get("tokens")), caches.get(_id(event.get("toMessageId")), {})
-        usage = _usage(
+        counts = (
             tokens.get("input"),
             tokens.get("output"),
             cache.get("cacheCreationInputTokens"),
             cache.get("cacheReadInputTokens"),
             tokens.get("total"),
         )
-        if usage is not None:
-            key = _id(event.get("id")) or f"event-{number}"
-            calls.append((key, text(event.get("timestamp")), text(event.get("model")), usage))
+        key = _id(event.get("id")) or f"event-{number}"
+        calls.append((key, text(event.get("timestamp")), text(event.get("model")), counts))
     return calls
 
 
@@ -111,15 +117,15 @@ def _message_calls(messages: list[dict[str, Any]]) -> list[Call]:
         usage_record = _object(message.get("usage"))
         when = text(usage_record.get("timestamp")) or text(message.get("timestamp"))
         model = text(usage_record.get("model")) or text(message.get("model"))
-        usage = _usage(
+        counts = (
             usage_record.get("inputTokens"),
             usage_record.get("outputTokens"),
             usage_record.get("cacheCreationInputTokens"),
             usage_record.get("cacheReadInputTokens"),
             usage_record.get("totalTokens"),
         )
-        if usage is not None and when and model:
-            calls.append((_id(message.get("messageId")) or f"message-{number}", when, model, usage))
+        if when and model:
+            calls.append((_id(message.get("messageId")) or f"message-{number}", when, model, counts))
     return calls
 
 

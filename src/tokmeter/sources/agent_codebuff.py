@@ -26,9 +26,10 @@ from typing import Any
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
+from .single_file import plain_name
 
 FORMAT = "codebuff"
 NAME = "chat-messages.json"
@@ -47,14 +48,14 @@ def logs(root: Path) -> list[Path]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return path.name == NAME and head.startswith(b"[")
+    return plain_name(path.name) == NAME and head.startswith(b"[")
 
 
 def read(
     path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     del options
-    if path.name != NAME:
+    if plain_name(path.name) != NAME:
         return  # the chat's other files (run state, ...) hold no usage of their own
     source = str(path)
     with opener(path) as handle:
@@ -77,9 +78,13 @@ def read(
         ):
             continue
         metadata = _object(message.get("metadata"))
-        usage = tokmeter_usage(
-            _object(metadata.get("usage")), _object(_object(metadata.get("codebuff")).get("usage"))
-        )
+        try:
+            usage = tokmeter_usage(
+                _object(metadata.get("usage")), _object(_object(metadata.get("codebuff")).get("usage"))
+            )
+        except BadCount as exc:
+            yield BadCapture(source, ordinal, str(exc), None, FORMAT)
+            continue
         if usage is None:
             continue
         yield usage_capture(

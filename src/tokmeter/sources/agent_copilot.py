@@ -21,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import count, text, usage_capture
+from .agent_usage import checked, count, text, usage_capture, whole
 from .claude_code import Opener
 from .options import ReadOptions
 from .sniff import top_level_keys
@@ -99,7 +100,9 @@ def read(
     for call in calls:
         finer = set().union(*(covered[kind] for kind in range(call.kind)))
         if call.kind == CHAT or not ({call.trace, call.response} - {None}) & finer:
-            capture = _capture(call, traces.get(call.trace, {}), source, file_time)
+            trace = traces.get(call.trace, {})
+            make = partial(_capture, call, trace, source, file_time)
+            capture = checked(FORMAT, source, call.offset, call.line, make)
             if capture is not None:
                 yield capture
 
@@ -192,10 +195,10 @@ def _time(record: dict[str, Any]) -> Any:
     """The record's end (else start) time: ``[seconds, nanoseconds]`` or a number (s, ms, µs or ns)."""
     for key in ("endTime", "startTime", "hrTime", "_hrTime", "time"):
         value = record.get(key)
-        if isinstance(value, list) and len(value) == 2 and all(count(part) is not None for part in value):
+        if isinstance(value, list) and len(value) == 2 and all(whole(part) is not None for part in value):
             return value[0] + value[1] / 1e9
     for key in ("timestamp", "observedTimestamp", "timeUnixNano"):
-        raw = count(record.get(key))
+        raw = whole(record.get(key))
         if raw:
             return raw / 1e9 if raw >= 1e17 else raw / 1e6 if raw >= 1e14 else raw
     return None

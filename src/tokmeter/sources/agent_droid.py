@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import beyond_parts, checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
+from .single_file import plain_name
 
 FORMAT = "droid"
 SUFFIX = ".settings.json"
@@ -32,14 +35,14 @@ def logs(root: Path) -> list[Path]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return head.startswith(b"{") and path.name.endswith(SUFFIX) and b'"tokenUsage"' in head
+    return head.startswith(b"{") and plain_name(path.name).endswith(SUFFIX) and b'"tokenUsage"' in head
 
 
 def read(
     path: Path, file_time: datetime | None, opener: Opener, options: ReadOptions
 ) -> Iterator[Capture | BadCapture]:
     del options
-    if not path.name.endswith(SUFFIX):
+    if not plain_name(path.name).endswith(SUFFIX):
         return  # the session's transcript beside it (<session>.jsonl) holds no usage
     source = str(path)
     with opener(path) as handle:
@@ -49,9 +52,15 @@ def read(
     except orjson.JSONDecodeError as exc:
         yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
         return
+    found = checked(FORMAT, source, 0, None, partial(_capture, settings, path, file_time))
+    if found is not None:
+        yield found
+
+
+def _capture(settings: Any, path: Path, file_time: datetime | None) -> Capture | None:
     tokens = settings.get("tokenUsage") if isinstance(settings, dict) else None
     if not isinstance(tokens, dict):
-        return
+        return None
     given, output = count(tokens.get("inputTokens")) or 0, count(tokens.get("outputTokens")) or 0
     write, read_ = count(tokens.get("cacheCreationTokens")) or 0, count(tokens.get("cacheReadTokens")) or 0
     thinking = count(tokens.get("thinkingTokens")) or 0
@@ -60,11 +69,11 @@ def read(
     )
     reasoning = thinking + (beyond or 0)
     if not (given or output or write or read_ or reasoning):
-        return
-    session = path.name[: -len(SUFFIX)]
-    yield usage_capture(
+        return None
+    session = plain_name(path.name)[: -len(SUFFIX)]
+    return usage_capture(
         FORMAT,
-        source,
+        str(path),
         0,
         request_id=f"droid:{session}",
         ts=text(settings.get("providerLockTimestamp")),

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import count, text, usage_capture
+from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -65,7 +66,8 @@ def read(
                 key = text(message.get("id")) or f"#{number}:{len(messages)}"
                 messages[key] = (number, message)  # a later copy of a message replaces it
     for key, (number, message) in messages.items():
-        capture = _capture(message, key, session, source, number, file_time)
+        make = partial(_capture, message, key, session, source, number, file_time)
+        capture = checked(FORMAT, source, number, number, make)
         if capture is not None:
             yield capture
 

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import orjson
 
 from ..capture import BadCapture, Capture
 from .agent_opencode import SQLITE_HEADER
-from .agent_usage import count, text, usage_capture
+from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -73,7 +74,8 @@ def read(
         yield BadCapture(source, 0, f"cannot read the sessions table ({exc})", None, FORMAT)
         return
     for rowid, *values in rows:
-        capture = _capture(dict(zip(_COLUMNS, values, strict=True)), source, rowid, file_time)
+        make = partial(_capture, dict(zip(_COLUMNS, values, strict=True)), source, rowid, file_time)
+        capture = checked(FORMAT, source, rowid, rowid, make)
         if capture is not None:
             yield capture
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..capture import BadCapture, Capture
 from .agent_opencode import SQLITE_HEADER
-from .agent_usage import count, table_rows, text, usage_capture
+from .agent_usage import BadCount, count, table_rows, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -59,9 +59,13 @@ def read(
         return
     for row in rows:
         session, model = text(row["id"]), text(row["model"])
-        given, output = count(row["input_tokens"]) or 0, count(row["output_tokens"]) or 0
-        read_, write = count(row["cache_read_tokens"]) or 0, count(row["cache_write_tokens"]) or 0
-        reasoning = count(row["reasoning_tokens"]) or 0
+        try:
+            given, output = count(row["input_tokens"]) or 0, count(row["output_tokens"]) or 0
+            read_, write = count(row["cache_read_tokens"]) or 0, count(row["cache_write_tokens"]) or 0
+            reasoning = count(row["reasoning_tokens"]) or 0
+        except BadCount as exc:
+            yield BadCapture(source, row["rowid"], str(exc), row["rowid"], FORMAT)
+            continue
         started = row["started_at"]
         if session is None or model is None or not (given or output or read_ or write or reasoning):
             continue

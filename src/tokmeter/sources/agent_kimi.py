@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -63,7 +63,11 @@ def read(
             if not isinstance(message, dict) or message.get("type") != "StatusUpdate":
                 continue
             payload: dict[str, Any] = message["payload"] if isinstance(message.get("payload"), dict) else {}
-            usage = tokmeter_usage(payload.get("token_usage"))
+            try:
+                usage = tokmeter_usage(payload.get("token_usage"))
+            except BadCount as exc:
+                yield BadCapture(source, here, str(exc), number, FORMAT)
+                continue
             if usage is None:
                 continue
             key = text(payload.get("message_id")) or str(here)

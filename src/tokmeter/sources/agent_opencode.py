@@ -25,13 +25,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import count, text, usage_capture
+from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -71,7 +72,8 @@ def read(
         yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, fmt)
         return
     if isinstance(message, dict):
-        capture = _capture(message, None, None, source, 0, None, file_time, fmt)
+        make = partial(_capture, message, None, None, source, 0, None, file_time, fmt)
+        capture = checked(fmt, source, 0, None, make)
         if capture is not None:
             yield capture
 
@@ -91,9 +93,10 @@ def _read_database(path: Path, file_time: datetime | None, fmt: str) -> Iterator
             yield BadCapture(source, rowid, "message.data is not valid JSON", rowid, fmt)
             continue
         if isinstance(message, dict):
-            capture = _capture(
-                message, text(message_id), text(session_id), source, rowid, rowid, file_time, fmt
+            make = partial(
+                _capture, message, text(message_id), text(session_id), source, rowid, rowid, file_time, fmt
             )
+            capture = checked(fmt, source, rowid, rowid, make)
             if capture is not None:
                 yield capture
 

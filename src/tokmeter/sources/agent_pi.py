@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import beyond_parts, count, text, usage_capture
+from .agent_usage import beyond_parts, checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -73,7 +74,8 @@ def read(
                 continue
             if _model_change(entry, model):
                 continue
-            capture = _capture(entry, (fmt, session, project), model, source, here, number, file_time)
+            make = partial(_capture, entry, (fmt, session, project), model, source, here, number, file_time)
+            capture = checked(fmt, source, here, number, make)
             if capture is not None:
                 yield capture
 

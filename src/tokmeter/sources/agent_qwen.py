@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..capture import BadCapture, Capture
-from .agent_usage import count, text, usage_capture
+from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -55,7 +56,8 @@ def read(
                 yield BadCapture(source, here, reason, number, FORMAT)
                 continue
             if isinstance(record, dict) and record.get("type") == "assistant":
-                capture = _capture(record, folder, source, here, number, file_time)
+                make = partial(_capture, record, folder, source, here, number, file_time)
+                capture = checked(FORMAT, source, here, number, make)
                 if capture is not None:
                     yield capture
 

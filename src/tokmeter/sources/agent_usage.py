@@ -10,13 +10,15 @@ and the OS user (local logs are the user's own). Never any prompt or completion 
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..capture import Capture
+from ..capture import BadCapture, Capture
 from .claude_code import os_user
 
 USAGE_KEYS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
@@ -51,13 +53,54 @@ def usage_capture(
     return Capture(source, offset, meta, body, line, file_time, fmt)
 
 
+class BadCount(ValueError):
+    """A token count an agent wrote that is no count (negative, fractional, text, ...): its record is set
+    aside as a bad capture, never counted as 0 tokens."""
+
+
 def count(value: Any) -> int | None:
-    """A token count an agent wrote: a non-negative whole number (None when absent or not one)."""
+    """A token count an agent wrote: a non-negative whole number (an integral float, or a string of digits
+    as OpenTelemetry writes int64 values, is one); None when absent. Raises ``BadCount`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadCount(f"a token count is {_kind(value)}: {NOT_A_COUNT}")
+    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
+        raise BadCount(f"a token count is {value!r}: {NOT_A_COUNT}")
+    if value < 0:
+        raise BadCount(f"a token count is {int(value)}: {NOT_A_COUNT}")
+    return int(value)
+
+
+NOT_A_COUNT = "token counts must be non-negative whole numbers"
+
+
+def _kind(value: Any) -> str:
+    """A bad value described without echoing text (a hostile log may put a prompt anywhere)."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} character(s)"
+    return "true or false" if isinstance(value, bool) else f"a JSON {type(value).__name__}"
+
+
+def whole(value: Any) -> int | None:
+    """A number that is not a token count (a time): a non-negative whole number, else None."""
+    try:
+        return count(value)
+    except BadCount:
         return None
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return max(int(value), 0)
+
+
+def checked(
+    fmt: str, source: str, offset: int, line: int | None, make: Callable[[], Capture | None]
+) -> Capture | BadCapture | None:
+    """``make()``'s capture of one record, or the record set aside (file, line, reason) when one of its
+    token counts is no count."""
+    try:
+        return make()
+    except BadCount as exc:
+        return BadCapture(source, offset, str(exc), line, fmt)
 
 
 def text(value: Any) -> str | None:

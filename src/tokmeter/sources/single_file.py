@@ -21,9 +21,20 @@ def file_time(path: Path) -> datetime | None:
         return None
 
 
+COMPRESSED = (".gz", ".zst")  # the suffixes of compressed files, read transparently
+
+
+def plain_name(name: str) -> str:
+    """A file name without its compression suffix."""
+    for suffix in COMPRESSED:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def sidecar_path(path: Path, suffix: str) -> Path:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    stem = name.rsplit(".", 1)[0]
+    """``NAME.meta.json`` beside ``NAME.sse``, ``NAME.sse.gz`` or ``NAME.sse.zst``."""
+    stem = plain_name(path.name).rsplit(".", 1)[0]
     return path.with_name(stem + suffix)
 
 

@@ -202,6 +202,8 @@ def flavour_from_path(path: PurePath) -> str | None:
             return "claude-code"
         if part in ("sessions", "archived_sessions") and index and parts[index - 1] == ".codex":
             return "codex"
+        if part == "sessions" and index and parts[index - 1] == ".factory":
+            return "droid"  # its session transcripts (<session>.jsonl) beside the totals: no usage in them
     if path.name.startswith("rollout-") and ".jsonl" in path.name:
         return "codex"
     return None
