@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol, cast
+from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
@@ -44,6 +44,7 @@ from .har import read_har
 from .litellm import read_litellm
 from .options import DEFAULT_READ, ReadOptions
 from .otel import read_otel
+from .records import LoggedReader
 from .single_file import COMPRESSED, file_time, plain_name, read_single_file
 from .sniff import (
     EXPORT_TIME,
@@ -88,23 +89,8 @@ UNKNOWN = "unknown"  # what detect_format says of JSON Lines of no known kind (n
 _LINE_READERS = {"capture-log": read_capture_log, "har": read_har, "token-log": read_token_log}
 
 
-class _LoggedReader(Protocol):
-    """A reader of logged records (issue #20's formats), from the start or from a checkpoint."""
-
-    def __call__(
-        self,
-        handle: IO[bytes],
-        path: Path,
-        file_time: datetime | None,
-        opener: Callable[[Path], IO[bytes]],
-        options: ReadOptions,
-        start_offset: int = 0,
-        start_line: int = 1,
-    ) -> Iterator[Capture | BadCapture]: ...
-
-
 # logs other systems write: JSON Lines, also under .json (an S3 object of invocation logs)
-_LOGGED_READERS: dict[str, _LoggedReader] = {
+_LOGGED_READERS: dict[str, LoggedReader] = {
     "openai-batch": read_openai_batch,
     "anthropic-batch": read_anthropic_batch,
     "bedrock-invocation-log": read_bedrock_logs,

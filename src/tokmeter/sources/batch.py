@@ -20,15 +20,12 @@ Time: the response's own (``created`` / ``created_at`` of an OpenAI body); else 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from ..capture import BadCapture, Capture
 from .options import ReadOptions
-from .records import read_records
+from .records import logged_reader
 
 OPENAI = "openai-batch"
 ANTHROPIC = "anthropic-batch"
@@ -47,19 +44,9 @@ def batch_time(options: ReadOptions) -> str | None:
     return options.batch_time.isoformat() if options.batch_time is not None else None
 
 
-def read_openai_batch(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        yield Capture(source, offset, openai_meta(record, options), record, line, file_time, OPENAI)
-
-    return read_records(handle, str(path), OPENAI, to_captures, start=(start_offset, start_line))
+read_openai_batch = logged_reader(
+    OPENAI, lambda record, _path, options: [(openai_meta(record, options), record)]
+)
 
 
 def openai_meta(record: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
@@ -84,24 +71,16 @@ def openai_meta(record: dict[str, Any], options: ReadOptions) -> dict[str, Any]:
     }
 
 
-def read_anthropic_batch(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    found = _BATCH_ID.search(path.name)
-    batch = found.group() if found else path.name
+@functools.lru_cache(maxsize=64)
+def batch_of(name: str) -> str:
+    """The batch id a results file's name carries (``msgbatch_...``), else the name."""
+    found = _BATCH_ID.search(name)
+    return found.group() if found else name
 
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        yield Capture(
-            source, offset, anthropic_meta(record, batch, options), record, line, file_time, ANTHROPIC
-        )
 
-    return read_records(handle, str(path), ANTHROPIC, to_captures, start=(start_offset, start_line))
+read_anthropic_batch = logged_reader(
+    ANTHROPIC, lambda record, path, options: [(anthropic_meta(record, batch_of(path.name), options), record)]
+)
 
 
 def anthropic_meta(record: dict[str, Any], batch: str, options: ReadOptions) -> dict[str, Any]:

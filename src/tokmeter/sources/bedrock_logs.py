@@ -17,15 +17,10 @@ metadata says:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
-from ..capture import BadCapture, Capture
-from .options import ReadOptions
-from .records import read_records
+from .records import logged_reader
 from .sniff import EXPORT_TIME
 
 FORMAT = "bedrock-invocation-log"
@@ -38,21 +33,9 @@ _OPERATIONS = {
 }
 
 
-def read_bedrock_logs(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        yield Capture(source, offset, bedrock_meta(record), record, line, file_time, FORMAT)
-
-    return read_records(
-        handle, str(path), FORMAT, to_captures, strip=EXPORT_TIME, start=(start_offset, start_line)
-    )
+read_bedrock_logs = logged_reader(
+    FORMAT, lambda record, _path, _options: [(bedrock_meta(record), record)], strip=EXPORT_TIME
+)
 
 
 def bedrock_meta(record: dict[str, Any]) -> dict[str, Any]:

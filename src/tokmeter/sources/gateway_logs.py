@@ -21,17 +21,12 @@ its ``team`` / ``project`` those columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from ..capture import BadCapture, Capture
-from .options import ReadOptions
-from .records import read_records
+from .records import logged_reader
 
 KONG = "kong"
 CLOUDFLARE = "cloudflare-ai-gateway"
@@ -45,20 +40,12 @@ _CLOUDFLARE_PROVIDERS = {
 }
 
 
-def read_kong(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        for plugin, meta in kong_calls(record):
-            yield Capture(source, offset, meta, {"plugin": plugin, "entry": record}, line, file_time, KONG)
-
-    return read_records(handle, str(path), KONG, to_captures, start=(start_offset, start_line))
+read_kong = logged_reader(
+    KONG,
+    lambda record, _path, _options: [
+        (meta, {"plugin": plugin, "entry": record}) for plugin, meta in kong_calls(record)
+    ],
+)
 
 
 def kong_calls(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -110,19 +97,9 @@ def kong_calls(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def read_cloudflare(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        yield Capture(source, offset, cloudflare_meta(record), record, line, file_time, CLOUDFLARE)
-
-    return read_records(handle, str(path), CLOUDFLARE, to_captures, start=(start_offset, start_line))
+read_cloudflare = logged_reader(
+    CLOUDFLARE, lambda record, _path, _options: [(cloudflare_meta(record), record)]
+)
 
 
 def cloudflare_meta(record: dict[str, Any]) -> dict[str, Any]:

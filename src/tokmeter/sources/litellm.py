@@ -19,14 +19,9 @@ The capture's body is the payload (its usage is read by ``extract/gateways.py``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from ..capture import BadCapture, Capture
-from .options import ReadOptions
-from .records import read_records
+from .records import logged_reader
 
 FORMAT = "litellm"
 _PATHS = {
@@ -43,19 +38,7 @@ _PROVIDERS = {
 }
 
 
-def read_litellm(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        yield Capture(source, offset, litellm_meta(record), record, line, file_time, FORMAT)
-
-    return read_records(handle, str(path), FORMAT, to_captures, start=(start_offset, start_line))
+read_litellm = logged_reader(FORMAT, lambda record, _path, _options: [(litellm_meta(record), record)])
 
 
 def litellm_meta(record: dict[str, Any]) -> dict[str, Any]:

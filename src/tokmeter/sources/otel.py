@@ -24,14 +24,10 @@ id: the same call read from a transcript too is a second row), else none (the ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from ..capture import BadCapture, Capture
-from .options import ReadOptions
-from .records import read_records
+from .records import logged_reader
 
 FORMAT = "otel"
 NOT_MODEL_CALLS = frozenset({"invoke_agent", "create_agent", "execute_tool"})
@@ -49,20 +45,9 @@ _SIGNALS = (
 )
 
 
-def read_otel(
-    handle: IO[bytes],
-    path: Path,
-    file_time: datetime | None,
-    opener: Callable[[Path], IO[bytes]],
-    options: ReadOptions,
-    start_offset: int = 0,
-    start_line: int = 1,
-) -> Iterator[Capture | BadCapture]:
-    def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
-        for body in model_calls(record):
-            yield Capture(source, offset, otel_meta(body), body, line, file_time, FORMAT)
-
-    return read_records(handle, str(path), FORMAT, to_captures, start=(start_offset, start_line))
+read_otel = logged_reader(
+    FORMAT, lambda record, _path, _options: [(otel_meta(body), body) for body in model_calls(record)]
+)
 
 
 def model_calls(request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """JSON Lines of someone else's records (batch results, cloud invocation logs, gateway logs, OpenTelemetry
-exports): the line loop they share. Each line is one JSON object; a format's ``to_capture`` turns it into
-a ``Capture`` (or raises ``ValueError`` with the reason it is not one of its records).
+exports): the line loop they share, and ``logged_reader``, which makes each format's reader from what it
+reads in one record: the captures of its model calls (or ``ValueError`` with the reason it is not one of
+the format's records).
 
 A line that is not JSON, not an object, longer than ``$TOKMETER_MAX_LINE_BYTES`` or not a record of the
 format is a ``BadCapture`` naming the line (with the SHA-256 of its bytes, never the bytes); the lines
@@ -11,18 +12,63 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import orjson
 
 from ..capture import BadCapture, Capture, fingerprint
 from ..config import settings
 from .capture_log import LineReader
+from .options import ReadOptions
 
 _LIMIT_ENV = "TOKMETER_MAX_LINE_BYTES"
 # (record, source, offset, line) -> the capture(s) of one record; ValueError: not a record of the format
 ToCaptures = Callable[[dict[str, Any], str, int, int], Iterator[Capture]]
+# (record, the file's path, read options) -> (capture fields, body) of each model call the record holds;
+# ValueError: it is not a record of the format
+Calls = Callable[[dict[str, Any], Path, ReadOptions], Iterable[tuple[dict[str, Any], Any]]]
+
+
+class LoggedReader(Protocol):
+    """A reader of a logged-record format's file, from its start or from a checkpoint."""
+
+    def __call__(
+        self,
+        handle: IO[bytes],
+        path: Path,
+        file_time: datetime | None,
+        opener: Callable[[Path], IO[bytes]],
+        options: ReadOptions,
+        start_offset: int = 0,
+        start_line: int = 1,
+    ) -> Iterator[Capture | BadCapture]: ...
+
+
+def logged_reader(fmt: str, calls: Calls, strip: re.Pattern[bytes] | None = None) -> LoggedReader:
+    """The reader of ``fmt``'s JSON Lines: ``read_records``' line loop, each record's captures from
+    ``calls`` (``strip``: as ``read_records``)."""
+
+    def read(
+        handle: IO[bytes],
+        path: Path,
+        file_time: datetime | None,
+        opener: Callable[[Path], IO[bytes]],
+        options: ReadOptions,
+        start_offset: int = 0,
+        start_line: int = 1,
+    ) -> Iterator[Capture | BadCapture]:
+        def to_captures(record: dict[str, Any], source: str, offset: int, line: int) -> Iterator[Capture]:
+            for meta, body in calls(record, path, options):
+                yield Capture(source, offset, meta, body, line, file_time, fmt)
+
+        return read_records(
+            handle, str(path), fmt, to_captures, strip=strip, start=(start_offset, start_line)
+        )
+
+    return read
 
 
 def read_records(
