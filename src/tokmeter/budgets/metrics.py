@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..rollup.prometheus import metric_header, metric_labels
 from . import STATES
 from .status import BudgetStatus
 
@@ -16,14 +17,10 @@ GAUGES = (
 )
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 def budgets_text(statuses: Sequence[BudgetStatus]) -> str:
     lines: list[str] = []
     for name, meaning in GAUGES:
-        lines += [f"# HELP {name} {meaning}", f"# TYPE {name} gauge"]
+        lines += metric_header(name, meaning, "gauge")
         for status in statuses:
             value = {
                 "tokmeter_budget_limit_usd": status.budget.limit_usd,
@@ -31,6 +28,7 @@ def budgets_text(statuses: Sequence[BudgetStatus]) -> str:
                 "tokmeter_budget_forecast_usd": status.forecast_usd,
                 "tokmeter_budget_state": float(STATES.index(status.state)),
             }[name]
-            labels = f'budget="{_escape(status.budget.name)}",period="{status.budget.period}"'
-            lines.append(f"{name}{{{labels}}} {value:.9f}")
+            lines.append(
+                f"{name}{metric_labels(budget=status.budget.name, period=status.budget.period)} {value:.9f}"
+            )
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ import orjson
 import polars as pl
 
 from ..reconcile.result import Reconciliation
+from ..rollup.prometheus import metric_header, metric_labels
 from .tables import _jsonable, cost_number, price_caption
 
 if TYPE_CHECKING:
@@ -102,11 +103,6 @@ def reconcile_frame(result: Reconciliation) -> pl.DataFrame:
     return result.rows.with_columns(pl.col("reasons").list.join("; "))
 
 
-def _labels(**labels: str) -> str:
-    escaped = {k: v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') for k, v in labels.items()}
-    return "{" + ",".join(f'{k}="{v}"' for k, v in escaped.items()) + "}"
-
-
 def _io(side: str) -> pl.Expr:
     return pl.col(f"{side}_input_tokens").fill_null(0) + pl.col(f"{side}_output_tokens").fill_null(0)
 
@@ -123,16 +119,16 @@ def reconcile_metrics(result: Reconciliation) -> str:
     groups = [("all", sum(sums["_b"].to_list(), Decimal(0)), sum(sums["_m"].to_list(), Decimal(0)))]
     groups += [(p, b, m) for p, b, m in sums.iter_rows()]
     period = result.period.removeprefix("in ").removeprefix("from ")
-    lines = [
-        "# HELP tokmeter_reconcile_coverage_ratio What tokmeter metered over what the provider billed "
-        "(cost, or tokens when the exports carry no cost).",
-        "# TYPE tokmeter_reconcile_coverage_ratio gauge",
-    ]
+    lines = metric_header(
+        "tokmeter_reconcile_coverage_ratio",
+        "What tokmeter metered over what the provider billed (cost, or tokens when the exports carry no cost).",
+        "gauge",
+    )
     for provider, b, m in groups:
         if b:
             ratio = Decimal(m) / Decimal(b)
-            labels = _labels(provider=provider, of=result.coverage_of, period=period)
-            lines.append(f"tokmeter_reconcile_coverage_ratio{labels} {float(ratio):.6f}")
+            sample = metric_labels(provider=provider, of=result.coverage_of, period=period)
+            lines.append(f"tokmeter_reconcile_coverage_ratio{sample} {float(ratio):.6f}")
     return "\n".join(lines) + "\n"
 
 

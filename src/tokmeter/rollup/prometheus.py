@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -25,8 +27,15 @@ def _escape(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(**labels: object) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+def metric_labels(**values: object) -> str:
+    """A sample's labels in the text exposition format, ``{name="value",...}`` (values escaped; None is
+    ``(unknown)``): every textfile tokmeter writes (rollup, budgets, reconcile) labels through this."""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in values.items()) + "}"
+
+
+def metric_header(name: str, meaning: str, kind: str) -> list[str]:
+    """A metric family's ``# HELP`` and ``# TYPE`` lines."""
+    return [f"# HELP {name} {meaning}", f"# TYPE {name} {kind}"]
 
 
 def _label_dims(dims: tuple[str, ...]) -> list[str]:
@@ -61,39 +70,38 @@ def metrics_text(table: RollupTable) -> str:
         if dims
         else pl.DataFrame()
     )
-    lines += [
-        "# HELP tokmeter_tokens_total Tokens by user, model and kind (input includes cache reads/writes).",
-        "# TYPE tokmeter_tokens_total counter",
-    ]
-    for row in totals.iter_rows(named=True):
+    groups = list(totals.iter_rows(named=True))
+    lines += metric_header(
+        "tokmeter_tokens_total",
+        "Tokens by user, model and kind (input includes cache reads/writes).",
+        "counter",
+    )
+    for row in groups:
         for column, kind in KINDS.items():
-            lines.append(f"tokmeter_tokens_total{_labels(**_owner(row, dims), kind=kind)} {row[column]}")
-    lines += [
-        "# HELP tokmeter_requests_total Requests by user and model.",
-        "# TYPE tokmeter_requests_total counter",
-    ]
-    lines += [
-        f"tokmeter_requests_total{_labels(**_owner(r, dims))} {r['requests']}"
-        for r in totals.iter_rows(named=True)
-    ]
-    lines += [
-        "# HELP tokmeter_failed_requests_total Requests with a non-2xx status, by user and model.",
-        "# TYPE tokmeter_failed_requests_total counter",
-    ]
-    lines += [
-        f"tokmeter_failed_requests_total{_labels(**_owner(r, dims))} {r['failed_requests']}"
-        for r in totals.iter_rows(named=True)
-    ]
-    lines += [
-        "# HELP tokmeter_cost_usd_total Cost in USD by user and model (priced rows only).",
-        "# TYPE tokmeter_cost_usd_total counter",
-    ]
-    lines += [
-        f"tokmeter_cost_usd_total{_labels(**_owner(r, dims))} {r['cost_usd'] or 0:f}"
-        for r in totals.iter_rows(named=True)
-    ]
+            lines.append(
+                f"tokmeter_tokens_total{metric_labels(**_owner(row, dims), kind=kind)} {row[column]}"
+            )
+    for name, meaning, value in _COUNTERS:
+        lines += metric_header(name, meaning, "counter")
+        lines += [f"{name}{metric_labels(**_owner(row, dims))} {value(row)}" for row in groups]
     lines += _freshness(table)
     return "\n".join(lines) + "\n"
+
+
+# the counters of one value per group: (name, meaning, the sample's value)
+_COUNTERS: tuple[tuple[str, str, Callable[[dict[str, Any]], object]], ...] = (
+    ("tokmeter_requests_total", "Requests by user and model.", lambda row: row["requests"]),
+    (
+        "tokmeter_failed_requests_total",
+        "Requests with a non-2xx status, by user and model.",
+        lambda row: row["failed_requests"],
+    ),
+    (
+        "tokmeter_cost_usd_total",
+        "Cost in USD by user and model (priced rows only).",
+        lambda row: f"{row['cost_usd'] or 0:f}",
+    ),
+)
 
 
 def _owner(row: dict, dims: list[str]) -> dict[str, object]:
@@ -119,17 +127,18 @@ def _freshness(table: RollupTable) -> list[str]:
     newest = _newest(table) if entries else None
     lag = max(0.0, time.time() - newest.timestamp()) if newest is not None else 0.0
     state = table.state()
+    success = _epoch(state["last_success"]) if state.get("last_success") else 0.0
     return [
-        "# HELP tokmeter_last_ingest_timestamp_seconds When the store last committed new rows.",
-        "# TYPE tokmeter_last_ingest_timestamp_seconds gauge",
+        *metric_header(
+            "tokmeter_last_ingest_timestamp_seconds", "When the store last committed new rows.", "gauge"
+        ),
         f"tokmeter_last_ingest_timestamp_seconds {last_ingest:.3f}",
-        "# HELP tokmeter_ingest_lag_seconds Age of the newest stored request.",
-        "# TYPE tokmeter_ingest_lag_seconds gauge",
+        *metric_header("tokmeter_ingest_lag_seconds", "Age of the newest stored request.", "gauge"),
         f"tokmeter_ingest_lag_seconds {lag:.3f}",
-        "# HELP tokmeter_rollup_last_success_timestamp_seconds When this rollup last completed.",
-        "# TYPE tokmeter_rollup_last_success_timestamp_seconds gauge",
-        f"tokmeter_rollup_last_success_timestamp_seconds{_labels(table=table.spec.name)} "
-        f"{_epoch(state['last_success']) if state.get('last_success') else 0.0:.3f}",
+        *metric_header(
+            "tokmeter_rollup_last_success_timestamp_seconds", "When this rollup last completed.", "gauge"
+        ),
+        f"tokmeter_rollup_last_success_timestamp_seconds{metric_labels(table=table.spec.name)} {success:.3f}",
     ]
 
 
