@@ -17,8 +17,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .pages import BadValue, amount, count, first_result, rfc3339_day, tier, walk
-from .registry import BillFormat, BillLine, Read, Skipped, register
+from .pages import BadValue, amount, count, first_result, read_results, rfc3339_day, tier
+from .registry import BillFormat, BillLine, Read, register
 
 REFERENCE = "https://platform.claude.com/docs/en/api/admin/usage_report, .../cost_report"
 TOKEN_TYPES = {
@@ -48,68 +48,50 @@ def _is_cost(page: Any) -> bool:
 
 
 def read_usage(page: Any, source: str) -> Read:
-    lines: list[BillLine] = []
-    skipped: list[Skipped] = []
-    for item in walk(page, source):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            continue
-        where, bucket, result = item
-        try:
-            creation = result.get("cache_creation") or {}
-            if not isinstance(creation, dict):
-                raise BadValue(f"cache_creation is {creation!r}, not an object")
-            writes = [count(creation, k) for k in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
-            cache_write = sum(w or 0 for w in writes)
-            cache_read = count(result, "cache_read_input_tokens") or 0
-            uncached = count(result, "uncached_input_tokens", required=True) or 0
-            lines.append(
-                BillLine(
-                    day=rfc3339_day(bucket.get("starting_at"), "starting_at"),
-                    provider="anthropic",
-                    model=result.get("model"),
-                    service_tier=tier(result.get("service_tier")),
-                    api_key=result.get("api_key_id"),
-                    project=result.get("workspace_id"),
-                    input_tokens=uncached + cache_read + cache_write,
-                    cache_read_tokens=cache_read,
-                    cache_write_tokens=cache_write,
-                    output_tokens=count(result, "output_tokens", required=True),
-                )
-            )
-        except BadValue as exc:
-            skipped.append(Skipped(source, where, str(exc), HINT.format("usage_report/messages")))
-    return lines, skipped
+    return read_results(page, source, HINT.format("usage_report/messages"), _usage_line)
+
+
+def _usage_line(bucket: dict, result: dict) -> BillLine:
+    creation = result.get("cache_creation") or {}
+    if not isinstance(creation, dict):
+        raise BadValue(f"cache_creation is {creation!r}, not an object")
+    writes = [count(creation, k) for k in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
+    cache_write = sum(w or 0 for w in writes)
+    cache_read = count(result, "cache_read_input_tokens") or 0
+    uncached = count(result, "uncached_input_tokens", required=True) or 0
+    return BillLine(
+        day=rfc3339_day(bucket.get("starting_at"), "starting_at"),
+        provider="anthropic",
+        model=result.get("model"),
+        service_tier=tier(result.get("service_tier")),
+        api_key=result.get("api_key_id"),
+        project=result.get("workspace_id"),
+        input_tokens=uncached + cache_read + cache_write,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        output_tokens=count(result, "output_tokens", required=True),
+    )
 
 
 def read_cost(page: Any, source: str) -> Read:
-    lines: list[BillLine] = []
-    skipped: list[Skipped] = []
-    for item in walk(page, source):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            continue
-        where, bucket, result = item
-        try:
-            if str(result.get("currency", "USD")).upper() != "USD":
-                raise BadValue(f"currency is {result.get('currency')!r}; tokmeter compares USD")
-            cost_type = result.get("cost_type")
-            kind = TOKEN_TYPES.get(result.get("token_type") or "") if cost_type in (None, "tokens") else None
-            lines.append(
-                BillLine(
-                    day=rfc3339_day(bucket.get("starting_at"), "starting_at"),
-                    provider="anthropic",
-                    model=result.get("model"),
-                    service_tier=tier(result.get("service_tier")),
-                    api_key=result.get("api_key_id"),
-                    project=result.get("workspace_id"),
-                    cost_usd=amount(result.get("amount"), "amount") / Decimal(100),  # cents
-                    cost_kind=kind,
-                )
-            )
-        except BadValue as exc:
-            skipped.append(Skipped(source, where, str(exc), HINT.format("cost_report")))
-    return lines, skipped
+    return read_results(page, source, HINT.format("cost_report"), _cost_line)
+
+
+def _cost_line(bucket: dict, result: dict) -> BillLine:
+    if str(result.get("currency", "USD")).upper() != "USD":
+        raise BadValue(f"currency is {result.get('currency')!r}; tokmeter compares USD")
+    cost_type = result.get("cost_type")
+    kind = TOKEN_TYPES.get(result.get("token_type") or "") if cost_type in (None, "tokens") else None
+    return BillLine(
+        day=rfc3339_day(bucket.get("starting_at"), "starting_at"),
+        provider="anthropic",
+        model=result.get("model"),
+        service_tier=tier(result.get("service_tier")),
+        api_key=result.get("api_key_id"),
+        project=result.get("workspace_id"),
+        cost_usd=amount(result.get("amount"), "amount") / Decimal(100),  # cents
+        cost_kind=kind,
+    )
 
 
 register(BillFormat("anthropic-usage", "anthropic", "json", _is_usage, read_usage, REFERENCE))

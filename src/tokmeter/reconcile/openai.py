@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pages import BadValue, amount, count, first_result, tier, unix_day, walk
-from .registry import BillFormat, BillLine, Read, Skipped, register
+from .pages import BadValue, amount, count, first_result, read_results, tier, unix_day
+from .registry import BillFormat, BillLine, Read, register
 
 USAGE = "organization.usage.completions.result"
 COSTS = "organization.costs.result"
@@ -43,33 +43,24 @@ def _is(kind: str) -> Any:
 
 
 def read_usage(page: Any, source: str) -> Read:
-    lines: list[BillLine] = []
-    skipped: list[Skipped] = []
-    for item in walk(page, source):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            continue
-        where, bucket, result = item
-        try:
-            tier_name = "batch" if result.get("batch") is True else tier(result.get("service_tier"))
-            lines.append(
-                BillLine(
-                    day=unix_day(bucket.get("start_time"), "start_time"),
-                    provider="openai",
-                    model=result.get("model"),
-                    service_tier=tier_name,
-                    api_key=result.get("api_key_id"),
-                    project=result.get("project_id"),
-                    requests=count(result, "num_model_requests", required=True),
-                    input_tokens=count(result, "input_tokens", required=True),
-                    cache_read_tokens=count(result, "input_cached_tokens"),
-                    cache_write_tokens=count(result, "input_cache_write_tokens"),
-                    output_tokens=count(result, "output_tokens", required=True),
-                )
-            )
-        except BadValue as exc:
-            skipped.append(Skipped(source, where, str(exc), HINT.format("usage/completions")))
-    return lines, skipped
+    return read_results(page, source, HINT.format("usage/completions"), _usage_line)
+
+
+def _usage_line(bucket: dict, result: dict) -> BillLine:
+    tier_name = "batch" if result.get("batch") is True else tier(result.get("service_tier"))
+    return BillLine(
+        day=unix_day(bucket.get("start_time"), "start_time"),
+        provider="openai",
+        model=result.get("model"),
+        service_tier=tier_name,
+        api_key=result.get("api_key_id"),
+        project=result.get("project_id"),
+        requests=count(result, "num_model_requests", required=True),
+        input_tokens=count(result, "input_tokens", required=True),
+        cache_read_tokens=count(result, "input_cached_tokens"),
+        cache_write_tokens=count(result, "input_cache_write_tokens"),
+        output_tokens=count(result, "output_tokens", required=True),
+    )
 
 
 def line_item(text: Any) -> tuple[str | None, str | None]:
@@ -84,34 +75,25 @@ def line_item(text: Any) -> tuple[str | None, str | None]:
 
 
 def read_costs(page: Any, source: str) -> Read:
-    lines: list[BillLine] = []
-    skipped: list[Skipped] = []
-    for item in walk(page, source):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            continue
-        where, bucket, result = item
-        try:
-            money = result.get("amount")
-            if not isinstance(money, dict):
-                raise BadValue(f"amount is {money!r}, not an object with value and currency")
-            if str(money.get("currency", "usd")).lower() != "usd":
-                raise BadValue(f"amount.currency is {money.get('currency')!r}; tokmeter compares USD")
-            model, kind = line_item(result.get("line_item"))
-            lines.append(
-                BillLine(
-                    day=unix_day(bucket.get("start_time"), "start_time"),
-                    provider="openai",
-                    model=model,
-                    api_key=result.get("api_key_id"),
-                    project=result.get("project_id"),
-                    cost_usd=amount(money.get("value"), "amount.value"),
-                    cost_kind=kind,
-                )
-            )
-        except BadValue as exc:
-            skipped.append(Skipped(source, where, str(exc), HINT.format("costs")))
-    return lines, skipped
+    return read_results(page, source, HINT.format("costs"), _costs_line)
+
+
+def _costs_line(bucket: dict, result: dict) -> BillLine:
+    money = result.get("amount")
+    if not isinstance(money, dict):
+        raise BadValue(f"amount is {money!r}, not an object with value and currency")
+    if str(money.get("currency", "usd")).lower() != "usd":
+        raise BadValue(f"amount.currency is {money.get('currency')!r}; tokmeter compares USD")
+    model, kind = line_item(result.get("line_item"))
+    return BillLine(
+        day=unix_day(bucket.get("start_time"), "start_time"),
+        provider="openai",
+        model=model,
+        api_key=result.get("api_key_id"),
+        project=result.get("project_id"),
+        cost_usd=amount(money.get("value"), "amount.value"),
+        cost_kind=kind,
+    )
 
 
 register(BillFormat("openai-usage", "openai", "json", _is(USAGE), read_usage, REFERENCE))

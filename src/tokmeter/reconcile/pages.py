@@ -3,12 +3,12 @@ value must pass before it counts (a count is a non-negative integer, an amount a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .registry import Skipped
+from .registry import BillLine, Read, Skipped
 
 
 class BadValue(ValueError):
@@ -43,6 +43,23 @@ def walk(page: Any, source: str) -> Iterator[tuple[str, dict, dict] | Skipped]:
                 yield Skipped(
                     source, where, "not a JSON object", "export the page unchanged, as the API sent it"
                 )
+
+
+def read_results(page: Any, source: str, hint: str, line_of: Callable[[dict, dict], BillLine]) -> Read:
+    """Each result of a page as a bill line, ``line_of(bucket, result)``; a result that is no object, or
+    that ``line_of`` refuses with ``BadValue``, is set aside with its place, the reason and ``hint``."""
+    lines: list[BillLine] = []
+    skipped: list[Skipped] = []
+    for item in walk(page, source):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        where, bucket, result = item
+        try:
+            lines.append(line_of(bucket, result))
+        except BadValue as exc:
+            skipped.append(Skipped(source, where, str(exc), hint))
+    return lines, skipped
 
 
 def count(result: dict, key: str, *, required: bool = False) -> int | None:
