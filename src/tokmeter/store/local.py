@@ -10,7 +10,8 @@ hold the store's lock exclusively, readers shared, so readers always see a commi
 Deduplication happens at commit: a new row is compared with the stored copies of its request id in
 its own UTC day and the days either side of it (so a retry that straddles midnight is still one row);
 the preferred copy (see ``dedup``) is kept and the other removed. The work is bounded by the new rows
-and the partitions they touch, never the whole store.
+and the partitions they touch, never the whole store. A per-session running total first takes the time of
+its first stored copy (``sessions``), so it meets that copy whatever day it is read again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
+from .scan import PART_GLOB, DayRange, in_days, scan_files, scan_parts, within
+from .sessions import TIMES, pinned_sessions, read_times
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
@@ -193,6 +195,8 @@ class Store:
         paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
         ``writing()``."""
         result = CommitResult()
+        rows, times = pinned_sessions(self, rows)
+        extra_files = {**(extra_files or {}), **times}
         txn = _Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
         try:
@@ -205,6 +209,15 @@ class Store:
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _failed(self.root, exc, txn) from None
         return result
+
+    def session_times(self) -> dict[str, datetime] | None:
+        """The first stored time of each per-session total (``sessions``), None before the store kept them."""
+        where = self.root / TIMES
+        return read_times(where.read_bytes()) if where.exists() else None
+
+    def stored_rows(self) -> pl.LazyFrame:
+        """Every stored copy, undeduplicated: where the first stored times are first read from."""
+        return scan_files(self.part_files())
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
         best = best_of_batch(rows, result)
