@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from tokmeter.capture import SESSION_TOTAL_AGENTS, session_total_id
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.sources.agents import AGENTS
@@ -31,6 +32,7 @@ START = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)  # when the session began, as i
 FIRST_READ = START + timedelta(hours=5)  # the file's time at the first read
 LATER = START + timedelta(days=6)  # the file's time after the session grew
 SESSION = "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
+DOUBLE_COUNTED = REPO / "tests" / "data" / "agents" / "droid" / "double-counted-store"
 
 
 def _set_time(files: list[Path], when: datetime) -> None:
@@ -214,3 +216,20 @@ def test_session_total_agents_are_agents() -> None:
     assert set(SESSION_TOTAL_AGENTS) <= set(AGENTS)
     with pytest.raises(ValueError, match="per-session totals"):
         session_total_id("claude-code", SESSION)
+
+
+def test_a_store_that_counted_sessions_twice_is_settled(tmp_path: Path, isolated_store: Path) -> None:
+    """A store written before (``tests/data/agents/droid/double-counted-store``, see its README) holds two
+    sessions twice, 6 days apart. The first ingest of a session row settles both: one row each, its
+    largest total, at its first stored time; the re-read session with its grown total; the ledger holds."""
+    shutil.copytree(DOUBLE_COUNTED, isolated_store)
+    before = json.loads(run_cli("report", "--by", "day", "--format", "json").stdout)["totals"]
+    files = _droid(tmp_path / "droid", 12000, False, True)
+    _set_time(files, LATER + timedelta(days=30))
+    done = run_cli("ingest", "-q", "--format", "droid", str(files[0]))
+    assert done.returncode == 0, done.stderr
+    rows = _stored(Store(isolated_store)).sort("input_tokens")
+    assert before["requests"] == 4 and rows.height == 2
+    assert rows["input_tokens"].to_list() == [5000 * 5, 12000 * 5]  # the other's larger copy; the re-read
+    assert set(rows["timestamp"].dt.date().to_list()) == {datetime(2026, 11, 3).date()}
+    assert run_cli("verify").returncode == 0

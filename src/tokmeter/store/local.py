@@ -40,8 +40,8 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from .scan import PART_GLOB, DayRange, in_days, scan_files, scan_parts, within
-from .sessions import TIMES, pinned_sessions, read_times
+from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
+from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies, settled
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
@@ -215,9 +215,33 @@ class Store:
         where = self.root / TIMES
         return read_times(where.read_bytes()) if where.exists() else None
 
-    def stored_rows(self) -> pl.LazyFrame:
-        """Every stored copy, undeduplicated: where the first stored times are first read from."""
-        return scan_files(self.part_files())
+    def first_session_times(self) -> dict[str, datetime]:
+        """The first stored times read from the session rows held (``sessions``), once; a session held more
+        than once (more than a day apart, before they were kept) is first settled to its preferred copy."""
+        files = self.part_files()
+        if not files:
+            return {}
+        copies = session_copies(
+            pl.scan_parquet(
+                files, schema=polars_schema(), missing_columns="insert", include_file_paths="_file"
+            )
+        )
+        best = settled(copies)
+        if best.height:
+            self._settle(copies.join(best, on="request_id", how="semi"), best.drop("_file"))
+        return first_times(copies)
+
+    def _settle(self, stale: pl.DataFrame, best: pl.DataFrame) -> None:
+        """Replace the ``stale`` copies (with their ``_file``) by ``best``, in one transaction."""
+        txn = _Transaction(self.root)
+        try:
+            for (file,), ids in stale.group_by("_file"):
+                self._stage_rewrite(Path(str(file)), set(ids["request_id"]), txn)
+            for (day,), part in best.group_by(pl.col("timestamp").dt.date()):
+                txn.stage_part(self._new_part_path(day), part.sort("timestamp"))
+            txn.commit()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _failed(self.root, exc, txn) from None
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
         best = best_of_batch(rows, result)

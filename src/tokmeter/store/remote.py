@@ -60,7 +60,7 @@ from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
 from .remote_ledger import RemoteLedger
 from .scan import DayRange, in_days, scan_files, within
-from .sessions import TIMES, pinned_sessions, read_times
+from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
@@ -311,12 +311,14 @@ class RemoteStore(Store):
         except FileNotFoundError:
             return None
 
-    def stored_rows(self) -> pl.LazyFrame:
-        """Every copy in this ingester's own parts (what its first stored times are first read from: never
-        the whole bucket)."""
+    def first_session_times(self) -> dict[str, datetime]:
+        """The first stored times read from this ingester's own parts (never the whole bucket), once. Copies
+        of a session other ingesters hold, or held more than a day apart, are left as they are (reads keep
+        copies at most a day apart as one)."""
         with self._mirror_lock():
             self._sync(None, own=True)
-        return scan_files([p for p in Store.part_files(self) if self._owns(p.name)])
+        own = [p for p in Store.part_files(self) if self._owns(p.name)]
+        return first_times(session_copies(scan_files(own))) if own else {}
 
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
         """Write the merge, record it (adds and removes together), then delete the parts it replaces."""

@@ -11,7 +11,9 @@ So the store keeps, for each such request id, the time of its first stored copy 
 ``session_times.json``, an object-storage store's per ingester) and gives every later copy that time: the
 copy lands on the day of the copy it replaces, however late the re-read, and spend already reported never
 moves between days. A store written before that document existed gets it built once, from the session rows
-it holds. The work of a commit grows with its session rows, never with the store.
+it holds; a local store then also settles the sessions it already held more than once (a re-read kept beside
+its first copy before): only the preferred copy stays, at the first time. The work of a commit grows with
+its session rows, never with the store.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ import orjson
 import polars as pl
 
 from ..capture import session_total_prefixes
+from .dedup import best_per_request
 
 TIMES = "session_times.json"  # where the first stored times are kept (relative to the store, or ingester)
 
 
 class Keeper(Protocol):
-    """What a store offers: the times it keeps (None before it kept any) and every copy it holds."""
+    """What a store offers: the times it keeps (None before it kept any), and the first stored times read
+    from the session rows it holds (once, before it kept any)."""
 
     def session_times(self) -> dict[str, datetime] | None: ...
 
-    def stored_rows(self) -> pl.LazyFrame: ...
+    def first_session_times(self) -> dict[str, datetime]: ...
 
 
 def pinned_sessions(store: Keeper, rows: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, bytes]]:
@@ -43,7 +47,7 @@ def pinned_sessions(store: Keeper, rows: pl.DataFrame) -> tuple[pl.DataFrame, di
     if not has_session_totals(rows):
         return rows, {}
     kept = store.session_times()
-    known = kept if kept is not None else first_times(store.stored_rows())
+    known = kept if kept is not None else store.first_session_times()
     rows, added = pin_times(rows, known)
     if kept is not None and not added:
         return rows, {}
@@ -73,11 +77,26 @@ def pin_times(rows: pl.DataFrame, pinned: Mapping[str, datetime]) -> tuple[pl.Da
     return rows.with_columns(timestamp=pl.coalesce(at, pl.col("timestamp"))), added
 
 
-def first_times(stored: pl.LazyFrame) -> dict[str, datetime]:
-    """The earliest stored time of each per-session total among ``stored`` rows (building ``TIMES`` for a
+def session_copies(stored: pl.LazyFrame) -> pl.DataFrame:
+    """The stored copies of per-session totals among ``stored`` (every copy: no deduplication)."""
+    return stored.filter(is_session_total()).collect()
+
+
+def first_times(copies: pl.DataFrame) -> dict[str, datetime]:
+    """The earliest stored time of each per-session total among its ``copies`` (building ``TIMES`` for a
     store written before it existed)."""
-    found = stored.select("request_id", "timestamp").filter(is_session_total())
-    return dict(found.group_by("request_id").agg(pl.col("timestamp").min()).collect().iter_rows())
+    return dict(copies.group_by("request_id").agg(pl.col("timestamp").min()).iter_rows())
+
+
+def settled(copies: pl.DataFrame) -> pl.DataFrame:
+    """For each session stored more than once among ``copies`` (copies of a request id more than a day
+    apart: a local store keeps one per id otherwise), its preferred copy at its first stored time: what
+    replaces all of them. Empty when every session is stored once."""
+    several = copies.filter(pl.len().over("request_id") > 1)
+    if not several.height:
+        return several
+    first = pl.col("timestamp").min().over("request_id")
+    return best_per_request(several.lazy().with_columns(timestamp=first)).collect()
 
 
 def read_times(content: bytes) -> dict[str, datetime]:
