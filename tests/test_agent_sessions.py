@@ -233,3 +233,21 @@ def test_a_store_that_counted_sessions_twice_is_settled(tmp_path: Path, isolated
     assert rows["input_tokens"].to_list() == [5000 * 5, 12000 * 5]  # the other's larger copy; the re-read
     assert set(rows["timestamp"].dt.date().to_list()) == {datetime(2026, 11, 3).date()}
     assert run_cli("verify").returncode == 0
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b'{"times": []}', b'{"times": {"goose:x": "yesterday"}}'])
+def test_damaged_session_times_are_built_again(damage: bytes, tmp_path: Path) -> None:
+    """A session_times.json edited or damaged by hand is read again from the stored rows, never a crash."""
+    store = Store(tmp_path / "store")
+    files = _goose(tmp_path / "goose", 4000, False, False)
+    _set_time(files, FIRST_READ)
+    _ingest("goose", files, store)
+    (store.root / TIMES).write_bytes(damage)
+    files = _goose(tmp_path / "goose", 9000, False, False)
+    _set_time(files, LATER)
+    _ingest("goose", files, store)
+    rows = _stored(store)
+    assert rows.height == 1 and _input(rows) == 9000 and rows["timestamp"][0] == FIRST_READ
+    assert json.loads((store.root / TIMES).read_bytes())["times"] == {
+        session_total_id("goose", SESSION): FIRST_READ.isoformat()
+    }

@@ -195,11 +195,11 @@ class Store:
         paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
         ``writing()``."""
         result = CommitResult()
-        rows, times = pinned_sessions(self, rows)
-        extra_files = {**(extra_files or {}), **times}
         txn = _Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
         try:
+            rows, times = pinned_sessions(self, rows)
+            extra_files = {**(extra_files or {}), **times}
             if rows.height:
                 self._stage_rows(with_host(rows, self.ingester), txn, result)
             for rel, content in (extra_files or {}).items():

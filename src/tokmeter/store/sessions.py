@@ -99,9 +99,20 @@ def settled(copies: pl.DataFrame) -> pl.DataFrame:
     return best_per_request(several.lazy().with_columns(timestamp=first)).collect()
 
 
-def read_times(content: bytes) -> dict[str, datetime]:
-    """``TIMES``' content: request id -> first stored time."""
-    return {rid: datetime.fromisoformat(when) for rid, when in orjson.loads(content)["times"].items()}
+def read_times(content: bytes) -> dict[str, datetime] | None:
+    """``TIMES``' content: request id -> first stored time; None when it is damaged (it is then built
+    again from the stored rows, as for a store that never had it)."""
+    try:
+        return {rid: _utc(when) for rid, when in orjson.loads(content)["times"].items()}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _utc(when: str) -> datetime:
+    parsed = datetime.fromisoformat(when)
+    if parsed.tzinfo is None:
+        raise ValueError("a first stored time without its UTC offset")
+    return parsed
 
 
 def times_document(times: Mapping[str, datetime]) -> bytes:
