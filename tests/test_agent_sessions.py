@@ -10,6 +10,7 @@ ingests again."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -23,7 +24,9 @@ import pytest
 
 from conftest import REPO, run_cli
 from tokmeter.capture import SESSION_TOTAL_AGENTS, session_total_id
+from tokmeter.extract import extract_row
 from tokmeter.ingest.pipeline import run_ingest
+from tokmeter.sources import BadCapture, read_captures
 from tokmeter.sources.agents import AGENTS
 from tokmeter.store.local import Store
 from tokmeter.store.sessions import TIMES
@@ -251,3 +254,23 @@ def test_damaged_session_times_are_built_again(damage: bytes, tmp_path: Path) ->
     assert json.loads((store.root / TIMES).read_bytes())["times"] == {
         session_total_id("goose", SESSION): FIRST_READ.isoformat()
     }
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_droid_time_from_its_transcript(compressed: bool, tmp_path: Path) -> None:
+    """Without ``providerLockTimestamp``, the first ``message`` line that carries a time: lines cut short,
+    of another type or with no usable time before it are passed over; a gzipped settings file finds its
+    plain transcript beside it."""
+    settings, transcript = _droid(tmp_path, 4000, False, True)
+    lines = transcript.read_text().splitlines()
+    odd = ['{"type": "message", "id": "m', '{"type": "todo", "timestamp": "2026-01-01T00:00:00Z"}']
+    odd.append('{"type": "message", "id": "mx", "timestamp": "soon"}')
+    transcript.write_text("\n".join([lines[0], *odd, *lines[1:]]) + "\n")
+    if compressed:
+        zipped = settings.with_name(settings.name + ".gz")
+        zipped.write_bytes(gzip.compress(settings.read_bytes()))
+        settings.unlink()
+        settings = zipped
+    (capture,) = read_captures(settings, "droid")
+    assert not isinstance(capture, BadCapture)
+    assert extract_row(capture)["timestamp"] == START

@@ -101,18 +101,20 @@ def _capture(settings: Any, path: Path, file_time: datetime | None, opener: Open
 
 def transcript_start(settings: Path, session: str, opener: Opener) -> str | None:
     """The ``timestamp`` of the first stamped ``message`` line of the session's transcript beside its
-    settings (``<session>.jsonl``, compressed as the settings are), within its first lines; None when there
-    is no transcript or no stamped message in it."""
+    settings (``<session>.jsonl``, or compressed as the settings are), within its first lines; None when
+    there is no transcript or no stamped message in it."""
     suffix = settings.name[len(plain_name(settings.name)) :]
-    transcript = settings.with_name(f"{session}.jsonl{suffix}")
-    try:
-        with opener(transcript) as handle:
-            for _, line in zip(range(TRANSCRIPT_LINES), handle, strict=False):
-                stamp = _message_time(line)
-                if stamp is not None:
-                    return stamp
-    except (OSError, EOFError, ValueError, TokmeterError):  # no transcript, or one cut short or unreadable
-        return None
+    for name in dict.fromkeys((f"{session}.jsonl{suffix}", f"{session}.jsonl")):
+        try:
+            with opener(settings.with_name(name)) as handle:
+                stamps = (
+                    _message_time(line) for _, line in zip(range(TRANSCRIPT_LINES), handle, strict=False)
+                )
+                found = next((stamp for stamp in stamps if stamp is not None), None)
+        except (OSError, EOFError, ValueError, TokmeterError):  # none there, or cut short or unreadable
+            continue
+        if found is not None:
+            return found
     return None
 
 
