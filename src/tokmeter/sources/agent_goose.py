@@ -9,10 +9,10 @@ plain ``input_tokens`` / ``output_tokens`` / ``total_tokens`` of older versions)
 session's ``created_at`` as ccusage stamps it (Goose fills it when it creates the session); without one,
 with its earliest message's ``created_timestamp`` (ccusage passes such a session over), and with neither,
 the file's time (the store keeps the row at the time of its first stored copy: ``store/sessions.py``).
-Input as recorded (it includes any cache; the split is not
-recorded: cache columns null), output as recorded plus what the total counts beyond input and output:
-that is reasoning (as ccusage reads it: a Gemini-style API counts thinking apart from the output), and
-where there is none, reasoning is unknown (null: an OpenAI-style output includes it uncounted). Model
+Input as recorded (it includes any cache; the split is not recorded: cache columns null), output as
+recorded plus what the total counts beyond input and output: that is reasoning (as ccusage reads it: a
+Gemini-style API counts thinking apart from the output), and where there is none, reasoning is unknown
+(null: an OpenAI-style output includes it uncounted). Model
 ``model_config_json.model_name``, provider ``provider_name``; project the session's ``working_dir``;
 session its ``id``; request id ``goose:<session id>`` (``session_total_id``): a session read again after
 it grew replaces its row, whatever day it was stored on (the store keeps the copy with the larger total).

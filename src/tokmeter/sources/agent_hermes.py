@@ -9,9 +9,9 @@ the row at the time of its first stored copy: ``store/sessions.py``). Its input 
 reasoning is counted apart from the output (ccusage adds it to its totals): input = input_tokens +
 cache_read_tokens + cache_write_tokens, output = output_tokens + reasoning_tokens, reasoning =
 reasoning_tokens. Model ``model``, provider ``billing_provider``; Hermes' own cost columns are not kept. The
-project is the session's ``cwd`` when the
-table has one (else null), the session its ``id``, the request id ``hermes:<id>`` (``session_total_id``: a
-session read again after it grew replaces its row, whatever day it was stored on).
+project is the session's ``cwd`` when the table has one (else null), the session its ``id``, the request id
+``hermes:<id>`` (``session_total_id``: a session read again after it grew replaces its row, whatever day it
+was stored on).
 """
 
 from __future__ import annotations
