@@ -11,11 +11,14 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import SAMPLE_LOGS, run_cli
+from test_agent_sessions import FIRST_READ, LATER, _hermes, _set_time
+from tokmeter.store.objects import Bucket
 
 moto_server = pytest.importorskip("moto.server")
 pytest.importorskip("s3fs")
@@ -401,3 +404,22 @@ def test_a_prefix_without_a_store_is_an_error_until_an_ingester_writes(bucket: s
     assert "Traceback" not in done.stderr and "ok:" not in done.stdout
     cli_ok("ingest", "-q", str(write_log(tmp_path / "a.jsonl", range(3))))
     assert report_json()["totals"]["requests"] == 3
+
+
+def test_a_grown_agent_session_counts_once_on_s3(bucket: str, tmp_path: Path) -> None:
+    """A Hermes session without a start time (its time: the file's), read, grown and read again a week later,
+    then again after its ingester's session_times.json is gone (as in a bucket written before it existed):
+    one row, the final total, on the day of the first read (``store/sessions.py``)."""
+    home = tmp_path / "hermes"
+    _set_time(_hermes(home, 4000, False, False), FIRST_READ)
+    cli_ok("ingest", "-q", "--format", "hermes", "--ingester-id", "laptop", str(home / "state.db"))
+    _set_time(_hermes(home, 6000, False, False), LATER)
+    cli_ok("ingest", "-q", "--format", "hermes", "--ingester-id", "laptop", str(home / "state.db"))
+    Bucket(bucket).delete(["ingesters/laptop/session_times.json"])
+    _set_time(_hermes(home, 9000, False, False), LATER + timedelta(days=3))
+    cli_ok("ingest", "-q", "--format", "hermes", "--ingester-id", "laptop", str(home / "state.db"))
+    days = report_json("--by", "day")["rows"]
+    assert [(day["day"], day["requests"], day["input_tokens"]) for day in days] == [
+        (FIRST_READ.date().isoformat(), 1, 9000 + 36000)
+    ]
+    assert "ingesters/laptop/session_times.json" in objects(bucket, "ingesters/")

@@ -32,6 +32,24 @@ AGENTS = (
     "codebuff",
 )
 FORMATS = (AUTO, "capture-log", "sse", "json", "har", "token-log", *AGENTS)
+# The agents that record no per-call usage, only each session's running total: a session is one row, its
+# request id ``session_total_id(agent, session)``, which a read after the session grew replaces. Declared
+# here, where the store reads it: it keeps such a row at the time of its first stored copy
+# (``store/sessions.py``), so a re-read on any later day replaces the row instead of counting it again.
+SESSION_TOTAL_AGENTS = ("droid", "goose", "hermes")
+
+
+def session_total_id(agent: str, session: str) -> str:
+    """The request id of one session's running total (``<agent>:<session>``), for an agent of
+    ``SESSION_TOTAL_AGENTS``."""
+    if agent not in SESSION_TOTAL_AGENTS:
+        raise ValueError(f"{agent!r} does not record per-session totals (capture.SESSION_TOTAL_AGENTS)")
+    return f"{agent}:{session}"
+
+
+def session_total_prefixes() -> tuple[str, ...]:
+    """What the request ids of ``session_total_id`` begin with, one per agent."""
+    return tuple(f"{agent}:" for agent in SESSION_TOTAL_AGENTS)
 
 
 @dataclass(slots=True)

@@ -6,13 +6,16 @@ columns of rows whose ``model_config_json`` is set.
 Goose keeps no per-call usage: each session is one row with its running totals
 (``accumulated_input_tokens`` / ``accumulated_output_tokens`` / ``accumulated_total_tokens``, else the
 plain ``input_tokens`` / ``output_tokens`` / ``total_tokens`` of older versions), stamped with the
-session's ``created_at`` as ccusage stamps it. Input as recorded (it includes any cache; the split is not
-recorded: cache columns null), output as recorded plus what the total counts beyond input and output:
-that is reasoning (as ccusage reads it: a Gemini-style API counts thinking apart from the output), and
-where there is none, reasoning is unknown (null: an OpenAI-style output includes it uncounted). Model
+session's ``created_at`` as ccusage stamps it (Goose fills it when it creates the session); without one,
+with its earliest message's ``created_timestamp`` (ccusage passes such a session over), and with neither,
+the file's time (the store keeps the row at the time of its first stored copy: ``store/sessions.py``).
+Input as recorded (it includes any cache; the split is not recorded: cache columns null), output as
+recorded plus what the total counts beyond input and output: that is reasoning (as ccusage reads it: a
+Gemini-style API counts thinking apart from the output), and where there is none, reasoning is unknown
+(null: an OpenAI-style output includes it uncounted). Model
 ``model_config_json.model_name``, provider ``provider_name``; project the session's ``working_dir``;
-session its ``id``; request id ``goose:<session id>``: a session read again after it grew replaces its
-row (the store keeps the copy with the larger total).
+session its ``id``; request id ``goose:<session id>`` (``session_total_id``): a session read again after
+it grew replaces its row, whatever day it was stored on (the store keeps the copy with the larger total).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, session_total_id
 from .agent_opencode import SQLITE_HEADER
-from .agent_usage import checked, count, text, usage_capture
+from .agent_usage import checked, count, earliest_times, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -70,11 +73,14 @@ def read(
             # the column names are ours (those the table lacks read as NULL), never the file's
             chosen = ", ".join(name if name in present else f"NULL AS {name}" for name in _COLUMNS)
             rows = db.execute(f"SELECT rowid, {chosen} FROM sessions ORDER BY rowid").fetchall()
+        started = _message_starts(path, [dict(zip(_COLUMNS, values, strict=True)) for _, *values in rows])
     except sqlite3.Error as exc:
         yield BadCapture(source, 0, f"cannot read the sessions table ({exc})", None, FORMAT)
         return
     for rowid, *values in rows:
-        make = partial(_capture, dict(zip(_COLUMNS, values, strict=True)), source, rowid, file_time)
+        row = dict(zip(_COLUMNS, values, strict=True))
+        row["created_at"] = _created(row["created_at"]) or started.get(row["id"])
+        make = partial(_capture, row, source, rowid, file_time)
         capture = checked(FORMAT, source, rowid, rowid, make)
         if capture is not None:
             yield capture
@@ -89,13 +95,12 @@ def _capture(row: dict[str, Any], source: str, rowid: int, file_time: datetime |
     output += beyond
     if session is None or model is None or not (given or output):
         return None
-    created = row["created_at"]
     return usage_capture(
         FORMAT,
         source,
         rowid,
-        request_id=f"goose:{session}",
-        ts=created.replace(" ", "T") if isinstance(created, str) else created,
+        request_id=session_total_id(FORMAT, session),
+        ts=row["created_at"],
         provider=text(row["provider_name"]),
         model=model,
         project=text(row["working_dir"]),
@@ -118,3 +123,18 @@ def _model(config: Any) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return text(parsed.get("model_name")) if isinstance(parsed, dict) else None
+
+
+def _created(value: Any) -> Any:
+    """A session's ``created_at`` as a time tokmeter reads (Goose writes ``YYYY-MM-DD HH:MM:SS``, UTC);
+    None when it is empty."""
+    if isinstance(value, str):
+        return value.strip().replace(" ", "T") or None
+    return value
+
+
+def _message_starts(path: Path, rows: list[dict[str, Any]]) -> dict[Any, float]:
+    """Each session's earliest message time, read only when some session lacks its ``created_at``."""
+    if all(_created(row["created_at"]) is not None for row in rows):
+        return {}
+    return earliest_times(path, "messages", "session_id", "created_timestamp")

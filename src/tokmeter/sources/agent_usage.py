@@ -126,3 +126,19 @@ def table_rows(path: Path, table: str, columns: tuple[str, ...]) -> list[dict[st
         chosen = ", ".join(name if name in present else f"NULL AS {name}" for name in columns)
         found = db.execute(f"SELECT rowid, {chosen} FROM {table} ORDER BY rowid").fetchall()
     return [{"rowid": rowid, **dict(zip(columns, values, strict=True))} for rowid, *values in found]
+
+
+def earliest_times(path: Path, table: str, key: str, column: str) -> dict[Any, float]:
+    """The earliest time (epoch seconds or milliseconds, as stored) in ``column`` of each ``key`` of an
+    agent's SQLite ``table``: where its messages say when a session began, for a session whose own start
+    time is missing. Empty when the table lacks either column. Raises ``sqlite3.Error``."""
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if not {key, column} <= present:
+            return {}
+        # the table and column names are ours, never the file's; text and nonsense times are passed over
+        found = db.execute(
+            f"SELECT {key}, MIN({column}) FROM {table} WHERE typeof({column}) IN ('integer', 'real') "
+            f"AND {column} > 0 GROUP BY {key}"
+        ).fetchall()
+    return {session: first for session, first in found if session is not None}

@@ -10,7 +10,8 @@ hold the store's lock exclusively, readers shared, so readers always see a commi
 Deduplication happens at commit: a new row is compared with the stored copies of its request id in
 its own UTC day and the days either side of it (so a retry that straddles midnight is still one row);
 the preferred copy (see ``dedup``) is kept and the other removed. The work is bounded by the new rows
-and the partitions they touch, never the whole store.
+and the partitions they touch, never the whole store. A per-session running total first takes the time of
+its first stored copy (``sessions``), so it meets that copy whatever day it is read again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
 from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
+from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies, settled
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
@@ -196,6 +198,8 @@ class Store:
         txn = _Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
         try:
+            rows, times = pinned_sessions(self, rows)
+            extra_files = {**(extra_files or {}), **times}
             if rows.height:
                 self._stage_rows(with_host(rows, self.ingester), txn, result)
             for rel, content in (extra_files or {}).items():
@@ -205,6 +209,39 @@ class Store:
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _failed(self.root, exc, txn) from None
         return result
+
+    def session_times(self) -> dict[str, datetime] | None:
+        """The first stored time of each per-session total (``sessions``), None before the store kept them."""
+        where = self.root / TIMES
+        return read_times(where.read_bytes()) if where.exists() else None
+
+    def first_session_times(self) -> dict[str, datetime]:
+        """The first stored times read from the session rows held (``sessions``), once; a session held more
+        than once (more than a day apart, before they were kept) is first settled to its preferred copy."""
+        files = self.part_files()
+        if not files:
+            return {}
+        copies = session_copies(
+            pl.scan_parquet(
+                files, schema=polars_schema(), missing_columns="insert", include_file_paths="_file"
+            )
+        )
+        best = settled(copies)
+        if best.height:
+            self._settle(copies.join(best, on="request_id", how="semi"), best.drop("_file"))
+        return first_times(copies)
+
+    def _settle(self, stale: pl.DataFrame, best: pl.DataFrame) -> None:
+        """Replace the ``stale`` copies (with their ``_file``) by ``best``, in one transaction."""
+        txn = _Transaction(self.root)
+        try:
+            for (file,), ids in stale.group_by("_file"):
+                self._stage_rewrite(Path(str(file)), set(ids["request_id"]), txn)
+            for (day,), part in best.group_by(pl.col("timestamp").dt.date()):
+                txn.stage_part(self._new_part_path(day), part.sort("timestamp"))
+            txn.commit()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _failed(self.root, exc, txn) from None
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
         best = best_of_batch(rows, result)

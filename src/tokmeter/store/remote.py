@@ -60,6 +60,7 @@ from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
 from .remote_ledger import RemoteLedger
 from .scan import DayRange, in_days, scan_files, within
+from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
@@ -282,6 +283,8 @@ class RemoteStore(Store):
         """Write the rows (one per request id within the batch), then the ledger entry, the quarantined
         captures and last the checkpoints (``extra_files``; ``drop_files`` deleted), each as whole objects."""
         result = CommitResult()
+        rows, times = pinned_sessions(self, rows)
+        extra_files = {**(extra_files or {}), **times}
         txn = uuid.uuid4().hex
         changes: list[dict] = []
         if rows.height:
@@ -299,6 +302,23 @@ class RemoteStore(Store):
         if drop_files:
             self.bucket.delete([f"ingesters/{self.ingester}/{rel}" for rel in drop_files])
         return result
+
+    def session_times(self) -> dict[str, datetime] | None:
+        """This ingester's first stored times of per-session totals (``sessions``; each host reads its own
+        agents' files), None before it kept them."""
+        try:
+            return read_times(self.bucket.get(f"ingesters/{self.ingester}/{TIMES}"))
+        except FileNotFoundError:
+            return None
+
+    def first_session_times(self) -> dict[str, datetime]:
+        """The first stored times read from this ingester's own parts (never the whole bucket), once. Copies
+        of a session other ingesters hold, or held more than a day apart, are left as they are (reads keep
+        copies at most a day apart as one)."""
+        with self._mirror_lock():
+            self._sync(None, own=True)
+        own = [p for p in Store.part_files(self) if self._owns(p.name)]
+        return first_times(session_copies(scan_files(own))) if own else {}
 
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
         """Write the merge, record it (adds and removes together), then delete the parts it replaces."""
