@@ -24,7 +24,9 @@ How it stays correct without locks:
   deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
 
 Readers work on a local mirror of the parts they read (immutable objects, so a copy is valid for ever),
-under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory). A ``reading()``
+under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory), kept under a size
+cap: when a hold of the mirror that fetched parts ends, the least recently used parts it did not use are
+evicted (``cache``). A ``reading()``
 fetches nothing up front: ``scan(days=...)`` lists only the date folders of those days (and the day on
 either side, for deduplication), downloads the parts not yet mirrored and drops deleted ones; each day is
 brought up to date once per ``reading()``, so one reading sees one snapshot of it. Rollup tables of a
@@ -48,8 +50,9 @@ import orjson
 import polars as pl
 
 from ..capture import BadCapture
-from ..config import cache_root, settings
+from ..config import cache_max_bytes, cache_root, settings
 from ..errors import StoreError
+from . import cache
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
@@ -105,6 +108,8 @@ class RemoteStore(Store):
         self._fresh_all = False  # inside reading(): every day brought up to date
         self._days: list[date] | None = None  # inside reading(): the days the bucket holds, once listed
         self._modified: dict[str, datetime | None] = {}  # part key -> when the bucket says it was written
+        self._used: set[Path] = set()  # the mirror's parts the current hold of the mirror reads
+        self.fetched: list[str] = []  # the keys of the parts this store has downloaded, in order
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.url!r}, ingester={self.ingester!r})"
@@ -119,16 +124,22 @@ class RemoteStore(Store):
 
     # ---- the local mirror ------------------------------------------------------------------------
     @contextmanager
-    def _mirror_lock(self, wait: bool = True) -> Iterator[None]:
+    def _mirror_lock(self, wait: bool = True, *, spare: bool = False) -> Iterator[None]:
+        """Hold the mirror to this process. When the outermost hold ends having fetched parts, the cache
+        is brought under its cap (``cache.evict``); ``spare``: the caller reads the parts it brought after
+        the hold ends (``part_files`` outside ``reading()``), so they are not evicted."""
         if self._locked:
             yield
             return
         with store_lock(self.root, exclusive=True, wait=wait):
-            self._locked = True
+            self._locked, self._used, fetched = True, set(), len(self.fetched)
             try:
                 yield
             finally:
                 self._locked = False
+                if len(self.fetched) > fetched:  # this hold added to the cache: keep it under its cap
+                    cache.evict(self.usage_dir, cache_max_bytes(), keep=self._used if spare else ())
+                self._used = set()
 
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[RemoteStore]:
@@ -165,7 +176,7 @@ class RemoteStore(Store):
     def _bring(self, days: set[date] | None) -> None:
         """Bring ``days`` (None: all) of the mirror up to date, once per ``reading()``."""
         if self._fresh is None:
-            with self._mirror_lock():
+            with self._mirror_lock(spare=True):
                 self._sync(days)
         elif days is None:
             if not self._fresh_all:
@@ -191,7 +202,7 @@ class RemoteStore(Store):
     def compactable_parts(self, day: date) -> list[Path]:
         """This ingester's own parts of the day: each follower merges only what it wrote, so followers
         on many hosts never race over the same parts (``tokmeter compact`` merges across ingesters)."""
-        with self._mirror_lock():
+        with self._mirror_lock(spare=True):
             self._sync({day}, own=True)
         return [p for p in Store.part_files(self, {day}) if self._owns(p.name)]
 
@@ -226,6 +237,9 @@ class RemoteStore(Store):
             try:
                 with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
                     list(pool.map(self._download, wanted))
+                used = [self.root / key for key in remote]
+                cache.mark_used(used)  # the cache's LRU clock; spared by this hold's eviction
+                self._used.update(used)
                 return
             except FileNotFoundError:
                 continue  # a compaction deleted a part after we listed it: its merge is there now
@@ -236,6 +250,7 @@ class RemoteStore(Store):
 
     def _download(self, key: str) -> None:
         replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
+        self.fetched.append(key)  # list.append is atomic under the GIL (downloads run in threads)
 
     # ---- reading ---------------------------------------------------------------------------------
     def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
