@@ -43,9 +43,8 @@ from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
-ChangePosition = (
-    int | dict[str, str]
-)  # how far a ledger goes: its size here, each chain's last object remotely
+# how far a ledger goes: its size here, each chain's last object remotely
+ChangePosition = int | dict[str, str]
 
 
 @dataclass(slots=True)
@@ -165,6 +164,9 @@ class Store:
             handle.seek(start)
             tail = handle.read(until - start if isinstance(until, int) else -1)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
+
+    def added_part_files(self, since: ChangePosition, until: ChangePosition) -> list[Path] | None:
+        return None  # commits rewrite parts here (deduplication): rollups recompute ``days_changed``
 
     def fold_ledger(self) -> int:
         """Nothing to fold: a local ledger is one file (a remote one folds its objects, ``remote_ledger``)."""

@@ -61,7 +61,7 @@ from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
-from .remote_ledger import RemoteLedger
+from .remote_ledger import RemoteLedger, added_parts
 from .scan import DayRange, in_days, scan_files, within
 
 IN_FLIGHT_MINUTES = 15
@@ -363,19 +363,36 @@ class RemoteStore(Store):
         """The last ledger object of every chain: equal positions, same store content."""
         return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
 
-    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
-        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
-        are written in order, and each after the parts it names, so a position never runs ahead of the
-        parts it covers."""
+    def added_part_files(self, since: ChangePosition, until: ChangePosition) -> list[Path]:
+        """The mirror's copies (fetched if missing) of the parts recorded after position ``since`` up to
+        ``until`` that may hold rows the store did not hold at ``since`` (``remote_ledger.added_parts``:
+        merges of older parts are left out); FileNotFoundError when one has left the bucket since (merged).
+        Commits here only add parts, so a rollup can fold these in alone (``rollup.incremental``)."""
+        keys = added_parts(self._entries(self._keys_between(since, until))) if since != until else []
+        with self._mirror_lock():
+            wanted = [key for key in keys if not (self.root / key).exists()]
+            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                list(pool.map(self._download, wanted))
+            paths = [self.root / key for key in keys]
+            cache.mark_used(paths)
+            self._used.update(paths)
+            return paths
+
+    def _keys_between(self, since: ChangePosition, until: ChangePosition) -> list[str]:
         old = since if isinstance(since, dict) else {}
         new = until if isinstance(until, dict) else {}
-        keys = [
+        return [
             key
             for chain, keys in self._ledger_objects().items()
             for key in keys
             if old.get(chain, "") < key <= new.get(chain, "")
         ]
-        days = days_of_entries(self._entries(keys))
+
+    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
+        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
+        are written in order, and each after the parts it names, so a position never runs ahead of the
+        parts it covers."""
+        days = days_of_entries(self._entries(self._keys_between(since, until)))
         # a new copy on day d can change which copy is kept on d-1 or d+1 (``dedup.best_nearby``)
         return {day + timedelta(days=k) for day in days for k in (-1, 0, 1)}
 
