@@ -72,6 +72,11 @@ def hold_ids_of(table: Path, files: Sequence[Path]) -> None:
         add_ids(table, id_hashes(scan_files(chunk)).collect())
 
 
+def holds_ids(table: Path) -> bool:
+    """Whether the table holds any ids (one whose ``_ids`` was deleted cannot fold rows in)."""
+    return next((table / IDS).glob("date=*/*.parquet"), None) is not None
+
+
 def drop_ids(table: Path) -> None:
     """Forget every id held (a full rebuild starts again)."""
     for path in (table / IDS).glob("date=*/*.parquet"):

@@ -143,7 +143,8 @@ class RollupTable:
         with self.store.reading():
             # Spark reads the parts itself (a cluster: from the bucket), so its tables keep no ids
             added, indexed = self._added(since, size, full) if engine == "polars" else (None, False)
-            full = full or (indexed and state.get("ids") != incremental.ID_HASH)  # no ids held yet
+            held = state.get("ids") == incremental.ID_HASH and incremental.holds_ids(self.dir)
+            full = full or (indexed and not held)  # no ids held yet
             folded = self._fold(added, overrides, prices) if added is not None and not full else None
             if folded is None:
                 periods = sorted(self._all_periods() if full else self._touched_periods(since, size))

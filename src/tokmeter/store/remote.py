@@ -25,8 +25,8 @@ How it stays correct without locks:
 
 Readers work on a local mirror of the parts they read (immutable objects, so a copy is valid for ever),
 under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory), kept under a size
-cap: when a hold of the mirror that fetched parts ends, the least recently used parts it did not use are
-evicted (``cache``). A ``reading()``
+cap: when a hold of the mirror that fetched parts ends, the least recently used parts are evicted
+(``cache``). A ``reading()``
 fetches nothing up front: ``scan(days=...)`` lists only the date folders of those days (and the day on
 either side, for deduplication), downloads the parts not yet mirrored and drops deleted ones; each day is
 brought up to date once per ``reading()``, so one reading sees one snapshot of it. Rollup tables of a
