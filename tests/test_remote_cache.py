@@ -11,11 +11,16 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from test_remote_reads import ingest, spread_log
 from test_remote_store import bucket, s3_endpoint  # noqa: F401 - fixtures
+
+if TYPE_CHECKING:
+    from tokmeter.report.queries import Report
+    from tokmeter.store.protocol import StoreBackend
 
 pytest.importorskip("moto.server")
 pytest.importorskip("s3fs")
@@ -42,7 +47,7 @@ def cached_days(root: Path) -> set[str]:
     return {p.parent.name.split("=", 1)[1] for p in root.glob("usage/date=*/*.parquet")}
 
 
-def week_report(store, week: tuple[date, date]):  # noqa: ANN001, ANN201
+def week_report(store: StoreBackend, week: tuple[date, date]) -> Report:
     from tokmeter.report.queries import Filters, build_report
 
     return build_report(store, ["model", "day"], Filters(since=week[0], until=week[1]), use_rollups=False)
@@ -88,6 +93,8 @@ def test_the_cap_holds_the_newest_parts_stay_and_evicted_ones_are_fetched_again(
     empty = RemoteStore(bucket, cache=tmp_path / "no-cache")
     assert week_report(empty, SECOND).rows.equals(second.rows)
     assert cache.usage(empty.usage_dir).parts == 0 and len(empty.fetched) > 0
+    outside = empty.part_files({SECOND[0]})  # read by the caller after the mirror is let go: spared
+    assert outside and all(path.exists() for path in outside)
 
 
 def test_two_processes_sharing_a_small_cache_both_read_right(

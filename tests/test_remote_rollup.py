@@ -7,6 +7,7 @@ recompute the periods, and a compaction (a merge of parts already read) changes 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -14,6 +15,9 @@ from polars.testing import assert_frame_equal
 
 from test_remote_reads import ingest, spread_log
 from test_remote_store import bucket, s3_endpoint  # noqa: F401 - fixtures
+
+if TYPE_CHECKING:
+    from tokmeter.rollup.tables import RollupTable
 
 pytest.importorskip("moto.server")
 pytest.importorskip("s3fs")
@@ -27,7 +31,7 @@ def part_keys(url: str) -> set[str]:
     return {o.key for o in Bucket(url).list("usage/")}
 
 
-def table_rows(table) -> pl.DataFrame:  # noqa: ANN001 - a RollupTable
+def table_rows(table: RollupTable) -> pl.DataFrame:
     frame = table.scan().collect()
     return frame.sort(frame.columns, nulls_last=True)
 
@@ -88,3 +92,24 @@ def test_a_second_rollup_fetches_only_the_new_parts_and_equals_a_local_store(
 
     last = add("gw-3", range(166, 168))
     assert all(fetched == last for fetched, _result in roll())
+
+
+def test_the_parts_a_rollup_folds_in_leave_out_merges_of_parts_it_has_read() -> None:
+    from tokmeter.store.remote_ledger import added_parts
+
+    def entry(txn: str, op: str, part: str) -> dict:
+        return {"txn": txn, "op": op, "part": part}
+
+    entries = [
+        entry("t1", "add", "a"),
+        entry("t2", "add", "b"),
+        entry("t3", "remove", "old-1"),  # a merge of parts recorded before: nothing new
+        entry("t3", "remove", "old-2"),
+        entry("t3", "add", "merge-old"),
+        entry("t4", "remove", "old-3"),  # a merge of an older part and a new one: its rows are new
+        entry("t4", "remove", "a"),
+        entry("t4", "add", "merge-mixed"),
+        entry("t5", "add", "c"),
+    ]
+    assert added_parts(entries) == ["b", "merge-mixed", "c"]  # 'a' is in its merge now
+    assert added_parts([]) == []
