@@ -168,3 +168,24 @@ def test_the_cap_comes_from_the_variable_then_the_config_file(
     config.write_text('cache_max_bytes = "2GB"\n')
     with pytest.raises(ConfigError, match="cache_max_bytes: expected a whole number of bytes"):
         cache_max_bytes()
+
+
+def test_compact_fetches_only_the_days_it_merges(
+    bucket: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a cache that keeps nothing, a compaction run from cron must not fetch the whole store each
+    time: the parts are counted from a listing, and only days with parts to merge are fetched."""
+    from tokmeter.store.compact import compact
+    from tokmeter.store.remote import RemoteStore
+
+    monkeypatch.setenv("TOKMETER_CACHE_MAX_BYTES", "0")
+    ingest(bucket, "gw-0", spread_log(tmp_path / "a.jsonl", range(0, 280)))  # one part a day, 28 days
+    host = RemoteStore(bucket, cache=tmp_path / "cron-host")
+    assert compact(host).partitions == [] and host.fetched == []
+    ingest(bucket, "gw-1", spread_log(tmp_path / "b.jsonl", range(280, 283)))  # three more parts
+    merged = compact(host)
+    assert merged.partitions == [date(2026, 11, 1) + timedelta(days=k) for k in range(3)]
+    assert sorted({key[11:21] for key in host.fetched}) == [str(d) for d in merged.partitions]
+    assert len(host.fetched) == 6

@@ -39,12 +39,11 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
+from .scan import PART_GLOB, DayRange, in_days, parts_per_day, scan_parts, within
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
-# how far a ledger goes: its size here, each chain's last object remotely
-ChangePosition = int | dict[str, str]
+ChangePosition = int | dict[str, str]  # how far a ledger goes: its size; remotely each chain's last object
 
 
 @dataclass(slots=True)
@@ -122,6 +121,9 @@ class Store:
         """The UTC dates within ``days`` that hold parts."""
         found = {date.fromisoformat(part.parent.name.split("=", 1)[1]) for part in self.part_files()}
         return {day for day in found if within(day, days)}
+
+    def parts_per_day(self) -> dict[date, int]:
+        return parts_per_day(self.part_files())
 
     def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
         """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC

@@ -62,7 +62,7 @@ from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
 from .remote_ledger import RemoteLedger, added_parts
-from .scan import DayRange, in_days, scan_files, within
+from .scan import DayRange, in_days, parts_per_day, scan_files, within
 
 IN_FLIGHT_MINUTES = 15
 _PART_NAME = re.compile(r"^part-\d{8}T\d{12}-[A-Za-z0-9._-]+-[0-9a-f]{12}\.parquet$")
@@ -198,6 +198,10 @@ class RemoteStore(Store):
                 return {day for day in listed if within(day, days)}
             self._days = listed
         return {day for day in self._days if within(day, days)}
+
+    def parts_per_day(self) -> dict[date, int]:
+        """How many parts each UTC date holds in the bucket (one listing; nothing fetched)."""
+        return parts_per_day(Path(o.key) for o in self.bucket.list("usage/") if o.key.endswith(".parquet"))
 
     def compactable_parts(self, day: date) -> list[Path]:
         """This ingester's own parts of the day: each follower merges only what it wrote, so followers
