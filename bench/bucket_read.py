@@ -25,6 +25,16 @@ Measured, each as a subprocess through ``measure.py`` (wall time from start to e
   test environment; ``pip install duckdb==1.5.5 duckdb-extension-httpfs==1.5.5`` in a venv works).
   Its bytes: what EXPLAIN ANALYZE reports as received over HTTP.
 * Listing the ledger (``change_position``) before and after ``compact``'s fold, in this process.
+* The cache cap: the same cold report with ``$TOKMETER_CACHE_MAX_BYTES`` at half of what it fetches (what
+  the cache holds afterwards), then the report again (it fetches the evicted parts again).
+* Rollups (``--period day`` and ``month``, tables in ``--output``): a full build, then one more commit
+  (one ingester's part of the last day), then the incremental run from an empty cache (a host whose cache
+  kept nothing): bytes fetched = the parts the cache holds afterwards; then a commit of copies of those
+  rows by another ingester, and the incremental run again (it must recompute the periods). With ``--old-src DIR`` (another
+  tokmeter's ``src``, e.g. ``git archive <commit> src | tar -x -C DIR``) the same runs of that tokmeter
+  alternate with this one's, and their tables are compared.
+* Column shares: the bytes of each column in the week's parts (Parquet footers), and the share of the
+  columns a ``--by user --by model`` report reads (what fetching only those columns would save).
 """
 
 from __future__ import annotations
@@ -97,6 +107,8 @@ def main() -> None:
         help="commit through RemoteStore.commit (ledger digests, verify holds; several times slower)",
     )
     parser.add_argument("--out", type=Path, default=HERE / "out" / "bucket")
+    parser.add_argument("--old-src", type=Path, default=None, help="another tokmeter's src, run beside")
+    parser.add_argument("--skip-ledger", action="store_true", help="no ledger listing and fold")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     port = _free_port()
@@ -147,7 +159,14 @@ def _run(args: argparse.Namespace, endpoint: str, env: dict[str, str]) -> dict:
         except (AssertionError, ValueError, IndexError) as exc:
             result["duckdb"] = {"error": str(exc)[-500:]}
         print(json.dumps(result["duckdb"]), file=sys.stderr, flush=True)
-    result |= _ledger(url, args.out)
+    result["capped"] = _capped(url, first, last, args.out, env, result["tokmeter"]["fetched_bytes"])
+    print(json.dumps(result["capped"]), file=sys.stderr, flush=True)
+    result["columns"] = _columns(url, first, last)
+    print(json.dumps(result["columns"]), file=sys.stderr, flush=True)
+    result["rollups"] = _rollups(url, args, env)
+    print(json.dumps(result["rollups"]), file=sys.stderr, flush=True)
+    if not args.skip_ledger:
+        result |= _ledger(url, args.out)
     result["machine"] = measure.machine()
     return result
 
@@ -250,6 +269,121 @@ def _duckdb(python: str, endpoint: str, bucket: str, first: date, last: date) ->
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     last = run.stdout.decode().strip().splitlines()[-1]  # after anything DuckDB itself printed
     return {"seconds": round(run.seconds, 2), "peak_rss_mb": round(run.peak_rss_mb), **json.loads(last)}
+
+
+def _report_cmd(url: str, first: date, last: date) -> list[str]:
+    cmd = [sys.executable, "-m", "tokmeter", "report", "--store", url, "--by", "user", "--by", "model"]
+    return [*cmd, "--since", str(first), "--until", str(last), "--format", "json"]
+
+
+def _cached_bytes(cache: Path) -> int:
+    return sum(p.stat().st_size for p in cache.rglob("usage/date=*/*.parquet"))
+
+
+def _capped(url: str, first: date, last: date, out: Path, env: dict[str, str], fetched: int) -> dict:
+    """The cold report with a cache cap of half what it fetches, then again: the cap holds after each."""
+    cache = out / f"capped-{uuid.uuid4().hex[:6]}"
+    cap = fetched // 2
+    run_env = {**os.environ, **env, "TOKMETER_CACHE": str(cache), "TOKMETER_CACHE_MAX_BYTES": str(cap)}
+    run_env["PYTHONPATH"] = str(HERE.parent / "src")
+    runs = {}
+    for name in ("cold", "again"):
+        done = measure.run(_report_cmd(url, first, last), env=run_env)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        runs[name] = {
+            "seconds": round(done.seconds, 2),
+            "cpu_seconds": round(done.cpu_seconds, 2),
+            "cached_bytes_after": _cached_bytes(cache),
+            "requests": json.loads(done.stdout)["totals"]["requests"],
+        }
+    return {"cap_bytes": cap, **runs}
+
+
+# the columns a report by user and model reads: deduplication's (request id, its ranking and tie-breaks),
+# pricing's and the groups'; the rest of a part (response_id, endpoint, stream, host, the owner columns
+# a report by user does not group by) is fetched for nothing
+REPORT_COLUMNS = (
+    "request_id", "timestamp", "user", "provider", "model", "input_tokens", "cache_read_tokens",
+    "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "usage_source",
+    "complete", "service_tier", "speed", "status", "source", "source_offset",
+)  # fmt: skip
+
+
+def _columns(url: str, first: date, last: date) -> dict:
+    """Each column's compressed bytes in the week's parts, read from their footers only."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    from tokmeter.store.objects import Bucket
+
+    bucket = Bucket(url)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    week = [o for o in bucket.list("usage/") if first.isoformat() <= o.key[11:21] <= last.isoformat()]
+    sizes: dict[str, int] = {}
+    for obj in week:
+        with fs.open(f"{bucket.prefix}/{obj.key}", "rb", block_size=64 * 1024) as handle:
+            meta = pq.ParquetFile(handle).metadata
+        for rg in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                column = meta.row_group(rg).column(c)
+                name = column.path_in_schema.split(".", 1)[0]
+                sizes[name] = sizes.get(name, 0) + column.total_compressed_size
+    total = sum(o.size for o in week)
+    read = sum(size for name, size in sizes.items() if name in REPORT_COLUMNS)
+    return {
+        "week_bytes": total,
+        "column_bytes": sum(sizes.values()),
+        "report_columns_bytes": read,
+        "report_share": round(read / total, 3),
+        "by_column": dict(sorted(sizes.items(), key=lambda kv: -kv[1])),
+    }
+
+
+def _rollups(url: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
+    """Full, then incremental after one more commit from an empty cache; this tokmeter and --old-src."""
+    from gen_store import LAST_DAY, day_frame
+
+    from tokmeter.store.remote import RemoteStore
+
+    trees = {"new": HERE.parent / "src", **({"old": args.old_src} if args.old_src else {})}
+    out: dict = {}
+    for period in ("day", "month"):
+        tables = {name: args.out / f"rollup-{name}-{period}-{uuid.uuid4().hex[:6]}" for name in trees}
+
+        def rollup(name: str, step: str, period: str = period, tables: dict = tables) -> None:
+            cache = args.out / f"rcache-{name}-{uuid.uuid4().hex[:6]}"
+            run_env = {**os.environ, **env, "TOKMETER_CACHE": str(cache), "PYTHONPATH": str(trees[name])}
+            cmd = [sys.executable, "-m", "tokmeter", "rollup", "--store", url, "--period", period]
+            done = measure.run([*cmd, "--output", str(tables[name]), "-q"], env=run_env)
+            assert done.returncode == 0, done.stderr.decode()[-2000:]
+            out.setdefault(f"{period} {step}", {})[name] = {
+                "seconds": round(done.seconds, 2),
+                "cpu_seconds": round(done.cpu_seconds, 2),
+                "fetched_bytes": _cached_bytes(cache),
+                "fetched_parts": len(list(cache.rglob("usage/date=*/*.parquet"))),
+            }
+
+        for name in trees:
+            rollup(name, "full")
+        frame = day_frame(LAST_DAY, 5_000, 10**9 * (2 if period == "day" else 3), seed=2)  # new ids
+        RemoteStore(url, ingester=f"gw-late-{period}", cache=args.out / "writer").commit(frame)
+        for name in trees:
+            rollup(name, "after one commit")
+        # the same rows from another ingester (two gateways saw them): copies, so the periods are recomputed
+        RemoteStore(url, ingester=f"gw-again-{period}", cache=args.out / "writer").commit(frame)
+        for name in trees:
+            rollup(name, "after a commit of copies")
+        if len(tables) == 2:
+            out[f"{period} tables equal"] = _same_tables(*tables.values())
+    return out
+
+
+def _same_tables(one: Path, two: Path) -> bool:
+    import polars as pl
+
+    frames = [pl.read_parquet(t / "*" / "period=*" / "*.parquet", hive_partitioning=True) for t in (one, two)]
+    frames = [f.sort(f.columns, nulls_last=True) for f in frames]
+    return frames[0].equals(frames[1])
 
 
 def _ledger(url: str, out: Path) -> dict:

@@ -9,6 +9,8 @@ reads one at import time: the stages ask ``settings()``, which reads them all at
 * Price file: ``--prices FILE`` > ``$TOKMETER_PRICES`` > the ``prices`` key of the config file > none.
 * Attribution file: ``--attribution FILE`` > ``$TOKMETER_ATTRIBUTION`` > the ``attribution`` key of the
   config file > none (``attribution_path``).
+* Cache size: ``$TOKMETER_CACHE_MAX_BYTES`` > the ``cache_max_bytes`` key of the config file > 2 GiB
+  (``cache_max_bytes``: how many bytes of parts each remote store's local cache keeps).
 * Config file: ``$TOKMETER_CONFIG`` (must exist), else ``config.toml`` in the platform's user config
   directory (used when present). A relative ``prices`` path in it is relative to the config file.
 
@@ -31,6 +33,7 @@ DEBUG_ENV = "TOKMETER_DEBUG"
 PRICES_ENV = "TOKMETER_PRICES"
 CONFIG_ENV = "TOKMETER_CONFIG"
 CACHE_ENV = "TOKMETER_CACHE"
+CACHE_MAX_ENV = "TOKMETER_CACHE_MAX_BYTES"
 INGESTER_ID_ENV = "TOKMETER_INGESTER_ID"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
@@ -39,8 +42,10 @@ CONFIG_KEYS = (
     "prices",
     "budget",
     "attribution",
+    "cache_max_bytes",
 )  # budget: [[budget]] tables, checked by budgets/definitions.py
 MIB = 1024 * 1024
+DEFAULT_CACHE_MAX_BYTES = 2048 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(CONFIG_ENV, "the config file (must exist)", "config.toml in the user config directory"),
     EnvVar(
         CACHE_ENV, "the cache directory (remote-store mirrors, the price memo)", "the user cache directory"
+    ),
+    EnvVar(
+        CACHE_MAX_ENV,
+        "bytes of parts each remote store's local cache keeps (least recently used evicted first)",
+        "the config file's cache_max_bytes key, else 2 GiB",
     ),
     EnvVar(
         INGESTER_ID_ENV, "this writer's name in a store, when --ingester-id is not given", "the host name"
@@ -102,6 +112,7 @@ class Settings:
     prices_from: str = "default"  # "--prices", "$TOKMETER_PRICES", "config file <path>" or "default"
     store: str | None = None  # a directory or a URL (s3://...), as given
     cache: Path | None = None
+    cache_max_bytes: int | None = None  # None: the config file's key, else DEFAULT_CACHE_MAX_BYTES
     debug: bool = False
     umask: int = 0o077
     workers: int | None = None  # None: one per core
@@ -127,6 +138,11 @@ class Settings:
                 kind = "an octal number, e.g. 022" if base == 8 else "a whole number"
                 raise ConfigError(f"${name}={raw}: not {kind}", hint=f"fix or unset ${name}") from None
 
+        def size(name: str) -> int:
+            if number(name, 0) < 0:
+                raise ConfigError(f"${name}={value[name]}: not 0 or more bytes", hint=f"fix or unset ${name}")
+            return number(name, 0)
+
         def path(name: str) -> Path | None:
             raw = value[name]
             return None if raw is None else Path(raw).expanduser()
@@ -134,6 +150,7 @@ class Settings:
         return cls(
             store=value[STORE_ENV],
             cache=path(CACHE_ENV),
+            cache_max_bytes=None if value[CACHE_MAX_ENV] is None else size(CACHE_MAX_ENV),
             debug=_on(value[DEBUG_ENV]),
             umask=number("TOKMETER_UMASK", 0o077, 8),
             workers=number("TOKMETER_WORKERS", 0) or None,
@@ -204,6 +221,18 @@ def cache_root() -> Path:
     from platformdirs import user_cache_path
 
     return user_cache_path("tokmeter", appauthor=False)
+
+
+def cache_max_bytes() -> int:
+    """How many bytes of parts a remote store's local cache keeps: ``$TOKMETER_CACHE_MAX_BYTES`` > the
+    config file's ``cache_max_bytes`` > ``DEFAULT_CACHE_MAX_BYTES`` (``store.cache`` evicts past it)."""
+    configured = settings().cache_max_bytes
+    if configured is not None:
+        return configured
+    found = read_config_file()
+    if found is not None and "cache_max_bytes" in found[1]:
+        return int(found[1]["cache_max_bytes"])
+    return DEFAULT_CACHE_MAX_BYTES
 
 
 def default_store() -> Path:
@@ -277,6 +306,11 @@ def read_config_file() -> tuple[Path, dict[str, Any]] | None:
         if key not in CONFIG_KEYS:
             raise ConfigError(
                 f"{path}: {key}: unknown key", hint=f"the config file takes: {', '.join(CONFIG_KEYS)}"
+            )
+        if key == "cache_max_bytes" and (type(value) is not int or value < 0):
+            raise ConfigError(
+                f"{path}: {key}: expected a whole number of bytes (0 or more)",
+                hint="e.g. cache_max_bytes = 5_000_000_000",
             )
         if key == "prices" and (not isinstance(value, str) or not value):
             raise ConfigError(

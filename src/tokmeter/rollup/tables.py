@@ -8,8 +8,10 @@ Incremental: the store's ledger lists every part a commit added or removed, so t
 ledger's position at the last run (``Store.change_position``: the byte length of ``ledger.jsonl``, or for
 a remote store the last ledger object of each writer); the next run reads only the entries after it,
 maps their UTC dates to the local periods they overlap, and recomputes exactly those periods from the
-rows (late data recomputes last week's period like any other). A run with nothing new reads one file
-size and stops. Changing the price data (genai-prices version or the price file), or the cost type
+rows (late data recomputes last week's period like any other). On a remote store, whose commits only add
+parts, the run instead folds the rows of the parts added since into their periods (``incremental``),
+fetching no other part, unless a new row may be a copy of one the table holds. A run with nothing new
+reads one file size and stops. Changing the price data (genai-prices version or the price file), or the cost type
 tokmeter writes (``COST_FORMAT``) or the table's columns (``TABLE_FORMAT``), both in the state's
 ``spec``, recomputes everything; so does another attribution file (its digest, with its maps', is in the
 ``spec`` too: an edited map moves rows between owners in every period); reports read a table only while
@@ -38,10 +40,12 @@ from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
 from ..pricing.resolve import price_data
 from ..store.atomic import replace_file
+from ..store.dedup import best_nearby
 from ..store.local import ChangePosition
 from ..store.locking import file_lock
 from ..store.protocol import StoreBackend
-from . import DEFAULT_DIMS, ENGINES, PERIODS, ROLLUP_DIMS
+from ..store.scan import scan_files
+from . import DEFAULT_DIMS, ENGINES, PERIODS, ROLLUP_DIMS, incremental
 from .spec import (
     RollupSpec,
     period_end,
@@ -135,24 +139,99 @@ class RollupTable:
             size = self.store.change_position()
         if not full and state.get("ledger_offset") == size:
             return result
+        since = state.get("ledger_offset", 0)
         with self.store.reading():
-            periods = (
-                self._all_periods() if full else self._touched_periods(state.get("ledger_offset", 0), size)
-            )
-            if full:
-                result.full = True
-                self._drop_stale(periods)
-            result.rows += self._rewrite(sorted(periods), overrides, prices, engine)
-            result.periods_rewritten += sorted(periods)
+            # Spark reads the parts itself (a cluster: from the bucket), so its tables keep no ids
+            added, indexed = self._added(since, size, full) if engine == "polars" else (None, False)
+            held = state.get("ids") == incremental.ID_HASH and incremental.holds_ids(self.dir)
+            full = full or (indexed and not held)  # no ids held yet
+            folded = self._fold(added, overrides, prices) if added is not None and not full else None
+            if folded is None:
+                periods = sorted(self._all_periods() if full else self._touched_periods(since, size))
+                folded = periods, self._recompute(periods, full, overrides, prices, engine, indexed)
+                result.full = full
+            result.periods_rewritten, result.rows = folded
         self._write_state(
             {
                 "ledger_offset": size,
                 "price_data": prices,
                 "spec": self._spec_doc(),
                 "last_success": datetime.now(UTC).isoformat(),
+                **({"ids": incremental.ID_HASH} if indexed else {}),
             }
         )
         return result
+
+    def _recompute(
+        self,
+        periods: list[date],
+        full: bool,
+        overrides: PriceOverrides | None,
+        prices: dict,
+        engine: str,
+        indexed: bool,
+    ) -> int:
+        """Recompute ``periods`` from all their rows (``full``: the whole table); returns the rows written.
+        ``indexed``: hold the ids of the rows read (``incremental``; a full run: of every part)."""
+        if full:
+            self._drop_stale(periods)
+            incremental.drop_ids(self.dir)
+        written = self._rewrite(periods, overrides, prices, engine)
+        if indexed:
+            incremental.hold_ids_of(
+                self.dir, self.store.part_files(None if full else self._days_read(periods))
+            )
+        return written
+
+    def _added(
+        self, since: ChangePosition, until: ChangePosition, full: bool
+    ) -> tuple[list[Path] | None, bool]:
+        """(the parts added since the last run, fetched, or None when the run must recompute the periods
+        they touched; whether the table holds the ids of its rows, ``incremental``): a store on object
+        storage holds them, a local store (whose commits rewrite parts) does not."""
+        try:
+            files = self.store.added_part_files(until if full else since, until)
+        except FileNotFoundError:  # merged since it was recorded: recompute the periods instead
+            return None, True
+        return files, files is not None
+
+    def _fold(
+        self, files: list[Path], overrides: PriceOverrides | None, prices: dict
+    ) -> tuple[list[date], int] | None:
+        """Fold the rows of new parts into the periods they fall in (``incremental``): (the periods
+        rewritten, the rows written), or None when a new row may be a copy of one the table holds."""
+        if not files:  # nothing but merges of parts already read: no row changes
+            return [], 0
+        raw = scan_files(files)
+        hashes = incremental.id_hashes(raw).collect()
+        if incremental.holds_copies(self.dir, hashes):
+            return None
+        rows = attributed(best_nearby(raw), self.attribution, tag_names(self.spec.dims))
+        memo = PriceMemo.load(overrides)
+        new = rollup_rows(rows, self.spec, overrides, memo=memo).collect()
+        memo.save()
+        incremental.add_ids(self.dir, hashes)  # first: a run stopped after it recomputes these periods
+        starts, written = [], 0
+        for (start,), frame in sorted(new.group_by("period"), key=lambda group: group[0]):
+            old = self._period_rows(start)
+            both = incremental.merged(old, frame, self.spec.dims) if old is not None else frame
+            written += self._write_period(start, both, prices)
+            starts.append(start)
+        return starts, written
+
+    def _period_rows(self, start: date) -> pl.DataFrame | None:
+        path = self.dir / f"period={start.isoformat()}" / "part.parquet"
+        if not path.exists():
+            return None
+        return pl.read_parquet(path, hive_partitioning=False).with_columns(period=pl.lit(start, pl.Date))
+
+    def _days_read(self, periods: Iterable[date]) -> set[date]:
+        """The UTC days a recompute of ``periods`` reads (theirs and the day on either side)."""
+        days: set[date] = set()
+        for start in periods:
+            first, last = utc_days_of_period(start, self.spec)
+            days |= {first + timedelta(days=k) for k in range(-1, (last - first).days + 2)}
+        return days
 
     def _spec_doc(self) -> dict:
         # the week start only where it matters (weeks not starting on Monday): older tables stay fresh

@@ -35,13 +35,11 @@ def compact(store: StoreBackend, *, min_parts: int = 2, wait: bool = True) -> Co
     if not store.holds_store():  # nothing ingested yet, or a mistyped --store: create nothing there,
         return result  # so a report on that location still says it holds no store
     with store.compacting(wait=wait):
-        by_day: dict[str, list] = {}
-        for part in store.part_files():
-            by_day.setdefault(part.parent.name, []).append(part)
-        for name, parts in sorted(by_day.items()):
+        # counted first (on a bucket: one listing), so only the days to merge are fetched
+        for day, count in sorted(store.parts_per_day().items()):
+            parts = store.part_files({day}) if count >= min_parts else []
             if len(parts) < min_parts:
                 continue
-            day = date.fromisoformat(name.split("=", 1)[1])
             merged, before = merge_parts(parts)
             store.replace_parts(day, merged, parts)
             result.partitions.append(day)

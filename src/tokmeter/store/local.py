@@ -40,14 +40,12 @@ from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
-from .scan import PART_GLOB, DayRange, in_days, scan_parts, within
+from .scan import PART_GLOB, DayRange, in_days, parts_per_day, scan_parts, within
 from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies, settled
 
 JOURNAL = "_txn.json"
 DEDUP_WINDOW_DAYS = 1
-ChangePosition = (
-    int | dict[str, str]
-)  # how far a ledger goes: its size here, each chain's last object remotely
+ChangePosition = int | dict[str, str]  # how far a ledger goes: its size; remotely each chain's last object
 
 
 @dataclass(slots=True)
@@ -126,6 +124,9 @@ class Store:
         found = {date.fromisoformat(part.parent.name.split("=", 1)[1]) for part in self.part_files()}
         return {day for day in found if within(day, days)}
 
+    def parts_per_day(self) -> dict[date, int]:
+        return parts_per_day(self.part_files())
+
     def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
         """The stored usage rows, one per request id (schema columns plus the hive ``date``), of the UTC
         dates ``days`` (first, last; inclusive; either may be None) or all. Hold ``reading()`` while you
@@ -167,6 +168,9 @@ class Store:
             handle.seek(start)
             tail = handle.read(until - start if isinstance(until, int) else -1)
         return days_of_entries(orjson.loads(line) for line in tail.splitlines() if line.strip())
+
+    def added_part_files(self, since: ChangePosition, until: ChangePosition) -> list[Path] | None:
+        return None  # commits rewrite parts here (deduplication): rollups recompute ``days_changed``
 
     def fold_ledger(self) -> int:
         """Nothing to fold: a local ledger is one file (a remote one folds its objects, ``remote_ledger``)."""

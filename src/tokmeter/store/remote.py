@@ -24,7 +24,9 @@ How it stays correct without locks:
   deduplicates them. Two compactions at once only make duplicate copies, which reads drop.
 
 Readers work on a local mirror of the parts they read (immutable objects, so a copy is valid for ever),
-under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory). A ``reading()``
+under a lock on the mirror (``$TOKMETER_CACHE`` or the platform's user cache directory), kept under a size
+cap: when a hold of the mirror that fetched parts ends, the least recently used parts are evicted
+(``cache``). A ``reading()``
 fetches nothing up front: ``scan(days=...)`` lists only the date folders of those days (and the day on
 either side, for deduplication), downloads the parts not yet mirrored and drops deleted ones; each day is
 brought up to date once per ``reading()``, so one reading sees one snapshot of it. Rollup tables of a
@@ -48,8 +50,9 @@ import orjson
 import polars as pl
 
 from ..capture import BadCapture
-from ..config import cache_root, settings
+from ..config import cache_max_bytes, cache_root, settings
 from ..errors import StoreError
+from . import cache
 from .atomic import replace_file
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
@@ -58,8 +61,8 @@ from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
 from .quarantine import unique_entries
-from .remote_ledger import RemoteLedger
-from .scan import DayRange, in_days, scan_files, within
+from .remote_ledger import RemoteLedger, added_parts
+from .scan import DayRange, in_days, parts_per_day, scan_files, within
 from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies
 
 IN_FLIGHT_MINUTES = 15
@@ -106,6 +109,8 @@ class RemoteStore(Store):
         self._fresh_all = False  # inside reading(): every day brought up to date
         self._days: list[date] | None = None  # inside reading(): the days the bucket holds, once listed
         self._modified: dict[str, datetime | None] = {}  # part key -> when the bucket says it was written
+        self._used: set[Path] = set()  # the mirror's parts the current hold of the mirror reads
+        self.fetched: list[str] = []  # the keys of the parts this store has downloaded, in order
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.url!r}, ingester={self.ingester!r})"
@@ -120,16 +125,22 @@ class RemoteStore(Store):
 
     # ---- the local mirror ------------------------------------------------------------------------
     @contextmanager
-    def _mirror_lock(self, wait: bool = True) -> Iterator[None]:
+    def _mirror_lock(self, wait: bool = True, *, spare: bool = False) -> Iterator[None]:
+        """Hold the mirror to this process. When the outermost hold ends having fetched parts, the cache
+        is brought under its cap (``cache.evict``); ``spare``: the caller reads the parts it brought after
+        the hold ends (``part_files`` outside ``reading()``), so they are not evicted."""
         if self._locked:
             yield
             return
         with store_lock(self.root, exclusive=True, wait=wait):
-            self._locked = True
+            self._locked, self._used, fetched = True, set(), len(self.fetched)
             try:
                 yield
             finally:
                 self._locked = False
+                if len(self.fetched) > fetched:  # this hold added to the cache: keep it under its cap
+                    cache.evict(self.usage_dir, cache_max_bytes(), keep=self._used if spare else ())
+                self._used = set()
 
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[RemoteStore]:
@@ -166,7 +177,7 @@ class RemoteStore(Store):
     def _bring(self, days: set[date] | None) -> None:
         """Bring ``days`` (None: all) of the mirror up to date, once per ``reading()``."""
         if self._fresh is None:
-            with self._mirror_lock():
+            with self._mirror_lock(spare=True):
                 self._sync(days)
         elif days is None:
             if not self._fresh_all:
@@ -189,10 +200,14 @@ class RemoteStore(Store):
             self._days = listed
         return {day for day in self._days if within(day, days)}
 
+    def parts_per_day(self) -> dict[date, int]:
+        """How many parts each UTC date holds in the bucket (one listing; nothing fetched)."""
+        return parts_per_day(Path(o.key) for o in self.bucket.list("usage/") if o.key.endswith(".parquet"))
+
     def compactable_parts(self, day: date) -> list[Path]:
         """This ingester's own parts of the day: each follower merges only what it wrote, so followers
         on many hosts never race over the same parts (``tokmeter compact`` merges across ingesters)."""
-        with self._mirror_lock():
+        with self._mirror_lock(spare=True):
             self._sync({day}, own=True)
         return [p for p in Store.part_files(self, {day}) if self._owns(p.name)]
 
@@ -227,6 +242,9 @@ class RemoteStore(Store):
             try:
                 with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
                     list(pool.map(self._download, wanted))
+                used = [self.root / key for key in remote]
+                cache.mark_used(used)  # the cache's LRU clock; spared by this hold's eviction
+                self._used.update(used)
                 return
             except FileNotFoundError:
                 continue  # a compaction deleted a part after we listed it: its merge is there now
@@ -237,6 +255,7 @@ class RemoteStore(Store):
 
     def _download(self, key: str) -> None:
         replace_file(self.root / key, lambda temp: self.bucket.download(key, str(temp)))
+        self.fetched.append(key)  # list.append is atomic under the GIL (downloads run in threads)
 
     # ---- reading ---------------------------------------------------------------------------------
     def scan(self, days: DayRange | None = None) -> pl.LazyFrame:
@@ -368,19 +387,36 @@ class RemoteStore(Store):
         """The last ledger object of every chain: equal positions, same store content."""
         return {chain: keys[-1] for chain, keys in sorted(self._ledger_objects().items())}
 
-    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
-        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
-        are written in order, and each after the parts it names, so a position never runs ahead of the
-        parts it covers."""
+    def added_part_files(self, since: ChangePosition, until: ChangePosition) -> list[Path]:
+        """The mirror's copies (fetched if missing) of the parts recorded after position ``since`` up to
+        ``until`` that may hold rows the store did not hold at ``since`` (``remote_ledger.added_parts``:
+        merges of older parts are left out); FileNotFoundError when one has left the bucket since (merged).
+        Commits here only add parts, so a rollup can fold these in alone (``rollup.incremental``)."""
+        keys = added_parts(self._entries(self._keys_between(since, until))) if since != until else []
+        with self._mirror_lock():
+            wanted = [key for key in keys if not (self.root / key).exists()]
+            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                list(pool.map(self._download, wanted))
+            paths = [self.root / key for key in keys]
+            cache.mark_used(paths)
+            self._used.update(paths)
+            return paths
+
+    def _keys_between(self, since: ChangePosition, until: ChangePosition) -> list[str]:
         old = since if isinstance(since, dict) else {}
         new = until if isinstance(until, dict) else {}
-        keys = [
+        return [
             key
             for chain, keys in self._ledger_objects().items()
             for key in keys
             if old.get(chain, "") < key <= new.get(chain, "")
         ]
-        days = days_of_entries(self._entries(keys))
+
+    def days_changed(self, since: ChangePosition, until: ChangePosition) -> set[date]:
+        """The UTC dates of the parts recorded after position ``since`` up to ``until``. A chain's objects
+        are written in order, and each after the parts it names, so a position never runs ahead of the
+        parts it covers."""
+        days = days_of_entries(self._entries(self._keys_between(since, until)))
         # a new copy on day d can change which copy is kept on d-1 or d+1 (``dedup.best_nearby``)
         return {day + timedelta(days=k) for day in days for k in (-1, 0, 1)}
 

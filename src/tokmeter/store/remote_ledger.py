@@ -162,6 +162,24 @@ class RemoteLedger:
         return key
 
 
+def added_parts(entries: Iterable[dict]) -> list[str]:
+    """The parts that ``entries`` (the ledger after a position, in order) add and that may hold rows no
+    part recorded before that position held, in order: every part added, except the merge of a
+    transaction that removes only parts recorded before (``RemoteStore.replace_parts``: the merge holds
+    their rows, deduplicated, and nothing else) and parts removed again after being added (a later merge
+    holds their rows)."""
+    entries = list(entries)
+    added = [e["part"] for e in entries if e.get("op") == "add"]
+    removed_by: dict[str, set[str]] = {}
+    for e in entries:
+        if e.get("op") == "remove":
+            removed_by.setdefault(e.get("txn", ""), set()).add(e["part"])
+    new, gone = set(added), set().union(*removed_by.values())
+    old_merges = {txn for txn, parts in removed_by.items() if not parts & new}
+    merged_old = {e["part"] for e in entries if e.get("op") == "add" and e.get("txn") in old_merges}
+    return [part for part in added if part not in merged_old and part not in gone]
+
+
 def chain_of(key: str) -> str:
     """``ledger/<ingester>/<session>/<name>`` -> ``<ingester>/<session>``."""
     return key[len("ledger/") :].rpartition("/")[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +40,15 @@ def scan_files(files: Sequence[Path]) -> pl.LazyFrame:
         schema=schema,
         missing_columns="insert",
     )
+
+
+def parts_per_day(files: Iterable[Path]) -> dict[date, int]:
+    """How many parts (paths ending in ``date=YYYY-MM-DD/<part>``) each UTC date holds."""
+    counts: dict[date, int] = {}
+    for path in files:
+        day = date.fromisoformat(path.parent.name.split("=", 1)[1])
+        counts[day] = counts.get(day, 0) + 1
+    return counts
 
 
 def within(day: date, days: DayRange) -> bool:
