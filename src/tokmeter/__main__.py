@@ -34,6 +34,9 @@ def main() -> None:
         root = resolve_store(store)
         sys.stdout.write(status_line(status_input(standard_input()), root) + "\n")
         return
+    if sys.argv[1:2] != ["report"]:  # the only command whose results are kept
+        _command_line()
+        return
     from .report.kept import prepare
     from .report.replay import answer
 

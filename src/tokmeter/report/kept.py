@@ -6,9 +6,9 @@ back, before Typer, Rich, polars or genai-prices are imported (0.2 CPU-s of star
 otherwise pays). A stale bill is worse than a slow one, so the key is a SHA-256 of everything the output may
 depend on, and when one of those cannot be keyed cheaply and surely nothing is kept or replayed:
 
-* the key's format, tokmeter's version and every file of the tokmeter package (path, size, mtime, ctime,
-  inode); the Python executable, version and flags, and each ``sys.path`` folder's stat (installing,
-  upgrading or removing any package, genai-prices and its price data included, changes its folder);
+* the key's format, tokmeter's version and every file of the tokmeter and genai-prices packages (path,
+  size, mtime, ctime, inode); the Python executable, version and flags, and each ``sys.path`` folder's
+  stat (installing, upgrading or removing any package changes its folder);
 * the arguments as given and the working directory; the environment, every variable but a shell's
   bookkeeping (``_``, ``OLDPWD``); whether standard input, output and error are terminals, and their size;
 * the config, price and attribution files in force, found as the command finds them (``config.py``): the
@@ -196,6 +196,11 @@ def _code(key: _Key, inputs: Inputs) -> None:
     for entry in inputs.python[3:]:
         place = os.path.abspath(entry or inputs.cwd)
         key.stat(f"path:{entry}", None if place == inputs.cwd else stat_of(place))  # the cwd is keyed whole
+    import importlib.util  # start-up time: finds genai-prices without importing it
+
+    spec = importlib.util.find_spec("genai_prices")  # its price data, even in an editable install
+    for folder in (spec and spec.submodule_search_locations) or ():
+        key.tree("genai-prices:", Path(folder), lambda _rel, name: name == "__pycache__")
 
 
 def _files(key: _Key, files: Sequence[Path]) -> None:
