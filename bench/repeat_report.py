@@ -56,6 +56,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     parser.add_argument("--ccusage", default=shutil.which("ccusage"))
     args = parser.parse_args()
+    if not args.ccusage:
+        parser.error("no ccusage on PATH: pass --ccusage PATH (version 20.0.24)")
     tree, totals = inputs.claude_tree(args.out, args.files, args.big, args.big_mb, 1)
     compileall.compile_dir(SRC / "tokmeter", quiet=1)
     with tempfile.TemporaryDirectory() as scratch:

@@ -313,7 +313,9 @@ def prepare(args: Sequence[str], environ: Mapping[str, str] | None = None) -> Pl
         return _plan(read_inputs(args, env), given, env, debug)
     except (Unkeyable, OSError, ValueError, TokmeterError) as exc:
         note(debug, f"no kept result: {exc}")
-        return None
+    except Exception as exc:  # noqa: BLE001 - an optimisation: whatever fails here, the report runs as always
+        note(debug, f"no kept result: {type(exc).__name__}: {exc}")
+    return None
 
 
 def _plan(inputs: Inputs, given: Mapping[str, list[str]], env: Mapping[str, str], debug: bool) -> Plan:

@@ -58,10 +58,14 @@ def replay(plan: Plan) -> int | None:
         return None
     code, chunks = kept
     streams = {1: sys.stdout, 2: sys.stderr}
-    for stream, chunk in chunks:
-        streams[stream].flush()
-        streams[stream].buffer.write(chunk)
-        streams[stream].buffer.flush()
+    try:
+        for stream, chunk in chunks:
+            streams[stream].flush()
+            streams[stream].buffer.write(chunk)
+            streams[stream].buffer.flush()
+    except BrokenPipeError:  # the reader went away (| head): exit 1 quietly, as the report itself does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     with contextlib.suppress(OSError):
         os.utime(plan.path)  # the most recently used, last to be pruned
     note(plan.debug, f"replayed the kept result {plan.path}")
