@@ -78,7 +78,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "the user Claude Code usage is billed to, when --claude-code-user is not given",
         "the OS user",
     ),
-    EnvVar(DEBUG_ENV, "1 shows the traceback of an error besides its message", "0"),
+    EnvVar(
+        DEBUG_ENV,
+        "1 shows the traceback of an error besides its message, and whether a report's result was kept or replayed",
+        "0",
+    ),
     EnvVar("TOKMETER_UMASK", "the umask of the files tokmeter creates (octal)", "077"),
     EnvVar("TOKMETER_WORKERS", "worker processes of an ingest (1: none)", "the number of cores"),
     EnvVar("TOKMETER_PARALLEL_MIN_BYTES", "input size (bytes) from which an ingest starts workers", "64 MiB"),
