@@ -81,9 +81,9 @@ def main() -> int:
         time.sleep(2.2)  # a store written in the last 2 s is not kept (report/kept.py RACY_NS)
         timed(report, env)  # kept
         (kept,) = (store / ".cache" / "results").iterdir()
+        ccusage = [args.ccusage, "daily", "--json", "--offline", "--timezone", "UTC"]
         commands = {
-            "ccusage daily --json --offline --timezone UTC": [args.ccusage, "daily", "--json", "--offline"]
-            + ["--timezone", "UTC"],
+            "ccusage daily --json --offline --timezone UTC": ccusage,
             "tokmeter report again (replayed)": report,
             "tokmeter report again --no-cache": [*report, "--no-cache"],
         }
