@@ -1,8 +1,10 @@
 """``python -m tokmeter`` and the ``tokmeter`` console script.
 
 ``tokmeter statusline`` (with at most ``--store``) is answered here without the command line's imports
-(Typer, Rich, polars: 0.2 s), because Claude Code runs it on every prompt; any other arguments, its
-``--help`` included, go to the full command line (``tokmeter.cli``), which runs the same code."""
+(Typer, Rich, polars: 0.2 s), because Claude Code runs it on every prompt; so is a repeated ``tokmeter
+report``, from the result the same report kept beside the store (``report/kept.py``, ``replay.py``).
+Any other arguments, ``--help`` included, go to the full command line (``tokmeter.cli``), which runs the
+same code."""
 
 from __future__ import annotations
 
@@ -32,6 +34,20 @@ def main() -> None:
         root = resolve_store(store)
         sys.stdout.write(status_line(status_input(standard_input()), root) + "\n")
         return
+    if sys.argv[1:2] != ["report"]:  # the only command whose results are kept
+        _command_line()
+        return
+    from .report.kept import prepare
+    from .report.replay import answer
+
+    plan = prepare(sys.argv[1:])
+    if plan is None:
+        _command_line()
+    else:
+        answer(plan, _command_line)  # the kept result of the same report, else the report, kept
+
+
+def _command_line() -> None:
     from .cli import main as cli_main
 
     cli_main()

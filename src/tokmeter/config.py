@@ -38,6 +38,7 @@ INGESTER_ID_ENV = "TOKMETER_INGESTER_ID"
 CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
 ATTRIBUTION_ENV = "TOKMETER_ATTRIBUTION"
+RESULT_CACHE_ENV = "TOKMETER_RESULT_CACHE"
 CONFIG_KEYS = (
     "prices",
     "budget",
@@ -87,7 +88,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "the user Claude Code usage is billed to, when --claude-code-user is not given",
         "the OS user",
     ),
-    EnvVar(DEBUG_ENV, "1 shows the traceback of an error besides its message", "0"),
+    EnvVar(
+        DEBUG_ENV,
+        "1 shows the traceback of an error besides its message, and whether a report's result was kept or replayed",
+        "0",
+    ),
     EnvVar("TOKMETER_UMASK", "the umask of the files tokmeter creates (octal)", "077"),
     EnvVar("TOKMETER_WORKERS", "worker processes of an ingest (1: none)", "the number of cores"),
     EnvVar("TOKMETER_PARALLEL_MIN_BYTES", "input size (bytes) from which an ingest starts workers", "64 MiB"),
@@ -99,6 +104,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     ),
     EnvVar("TOKMETER_MAX_DECOMPRESSION_RATIO", "most a compressed file may expand (above 256 MiB)", "250"),
     EnvVar("TOKMETER_PRICE_MEMO", "0 switches the price memo off", "1"),
+    EnvVar(
+        RESULT_CACHE_ENV,
+        "0: a report neither replays a kept result nor keeps its own (as --no-cache)",
+        "1",
+    ),
     EnvVar(SPARK_MASTER_ENV, "the Spark master of rollup --engine spark", "local[2]"),
 )
 
@@ -255,6 +265,13 @@ def resolve_store(flag: str | Path | None) -> Path:
 def debug_enabled() -> bool:
     """``$TOKMETER_DEBUG``, read alone: the error path must work when another variable is the error."""
     return _on(os.environ.get(DEBUG_ENV))
+
+
+def results_kept(environ: Mapping[str, str] | None = None) -> bool:
+    """``$TOKMETER_RESULT_CACHE``: reports keep and replay their results (``report/kept.py``) unless it
+    is 0 (or false, no)."""
+    env = os.environ if environ is None else environ
+    return _on(env.get(RESULT_CACHE_ENV) or "1")
 
 
 def _on(raw: str | None) -> bool:

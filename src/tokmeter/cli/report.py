@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..config import RESULT_CACHE_ENV
 from ..output_paths import output_file
 from .app import app
 from .options import (
@@ -152,11 +153,25 @@ def report(
     tz: TzOpt = "UTC",
     week_start: WeekStartOpt = None,
     store: StoreOpt = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help=f"Compute the report afresh: neither answer from a kept result nor keep this one (as "
+            f"${RESULT_CACHE_ENV}=0).",
+        ),
+    ] = False,
 ) -> None:
     """Tokens and cost per group, with a totals row; models without a price are listed, never counted as $0.
 
     Columns: requests, input / cache read / cache write / output / reasoning tokens, cost in USD. The price
     data used (genai-prices version, price file and its sha256) is recorded with the report.
+
+    A report on a local store keeps what it printed beside the store (STORE/.cache/results), keyed by
+    everything it depends on (its arguments, the environment, the config, price and attribution files, the
+    store's files, tokmeter and its packages, the date); the same report run again is answered from it
+    without loading the data libraries, and any change to one of those computes it afresh. --no-cache
+    turns this off.
 
     [dim]Examples: tokmeter report --by model;
     tokmeter report --by user --by model --since 2026-11-01 --until 2026-11-07 --format json;
@@ -167,6 +182,7 @@ def report(
     from ..render.tables import emit, no_rows, report_json, report_table, unpriced_table, write_frame
     from ..report.queries import build_report, check_dims
 
+    del no_cache  # honoured before the command line loads, by __main__ (report/kept.py)
     _check_chart_options(format, chart, metric, sort)
     _check_bill(format, bill)
     output = output_file(output, "--output", example=f"report.{_SUFFIX.get(format.value, format.value)}")
