@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from tokmeter.ingest.rows import REPEATING
 from tokmeter.schema import TOKEN_COLUMNS, polars_schema
 from tokmeter.store.dedup import best_per_request, best_rows
 from tokmeter.store.local import Store
@@ -79,19 +80,24 @@ def test_best_rows_is_none_when_no_request_repeats() -> None:
 @given(
     first=st.lists(copies, min_size=1, max_size=12),
     second=st.lists(copies, min_size=1, max_size=12),
+    compact=st.booleans(),
 )
 def test_two_commits_keep_the_best_of_all_copies(
-    tmp_path_factory, first: list[dict], second: list[dict]
+    tmp_path_factory, first: list[dict], second: list[dict], compact: bool
 ) -> None:
     """The batch is ranked alone, then against the stored copies of its ids (the days either side
-    included: T0 is two minutes before midnight)."""
+    included: T0 is two minutes before midnight). ``compact``: the batch's repeating text is Categorical,
+    as rows wait during an ingest; the store holds String all the same."""
     first = [row for row in first if row["request_id"] is not None]
     second = [row for row in second if row["request_id"] is not None]
     store = Store(tmp_path_factory.mktemp("store"))
     results = []
     for batch in (first, second):
         with store.writing():
-            results.append(store.commit(as_frame(batch)))
+            frame = as_frame(batch)
+            if compact:
+                frame = frame.with_columns(pl.col(REPEATING).cast(pl.Categorical))
+            results.append(store.commit(frame))
     both = pl.concat(
         [as_frame(first).with_columns(_old=pl.lit(True)), as_frame(second).with_columns(_old=pl.lit(False))]
     )
@@ -100,6 +106,8 @@ def test_two_commits_keep_the_best_of_all_copies(
         held = store.scan().collect().drop("date", "host")
     assert_frame_equal(in_order(held), in_order(expected.drop("_old", "host")))
     assert sum(r.duplicates_dropped for r in results) == both.height - held.height
+    assert store.verify().ok
+    assert all(pl.read_parquet_schema(part)["source"] == pl.String for part in store.part_files())
     # estimated copies not written: the first batch's losers, then the second's (a stored copy that a new
     # one replaces is not counted)
     kept_first = best_per_request(as_frame(first).lazy()).collect()

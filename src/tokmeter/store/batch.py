@@ -31,8 +31,11 @@ class CommitResult:
 
 def kept_of_batch(rows: pl.DataFrame, result: CommitResult) -> tuple[pl.DataFrame, pl.Series | None]:
     """A commit's rows in the schema, and which of them are the preferred copy of their request id
-    (``dedup.best_rows``: None, all of them); the copies dropped are counted in ``result``."""
-    batch = rows.select(polars_schema().names()).cast(polars_schema())
+        (``dedup.best_rows``: None, all of them); the copies dropped are counted in ``result``. Text columns may
+    be Categorical (the compact form rows wait in); they stay so until ``day_parts``."""
+    batch = rows.select(polars_schema().names()).cast(
+        {name: dtype for name, dtype in polars_schema().items() if rows.schema[name] != pl.Categorical}
+    )
     keep = best_rows(batch)
     if keep is not None:
         copies = batch["request_id"].is_duplicated()  # a request read once is kept and agrees with itself
@@ -53,7 +56,13 @@ def day_parts(batch: pl.DataFrame, keep: pl.Series | None) -> Iterator[tuple[dat
         order = order.filter(keep)
     order = order.sort("_day", "_at", maintain_order=True)
     for (day,), rows in order.group_by("_day", maintain_order=True):
-        yield day, batch[rows["_row"]]
+        yield day, stored(batch[rows["_row"]])
+
+
+def stored(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows as the store holds them: text columns that waited as Categorical (``ingest.rows.REPEATING``)
+    as String again."""
+    return rows.with_columns(pl.col(pl.Categorical).cast(pl.String))
 
 
 def estimated(rows: pl.DataFrame) -> int:

@@ -60,7 +60,12 @@ def best_rows(frame: pl.DataFrame, *, prefer: str | None = None) -> pl.Series | 
     repeats = frame.get_column("request_id").is_duplicated()
     if not repeats.any():
         return None
-    copies = frame.lazy().with_row_index("_row").filter(repeats)
+    copies = (
+        frame.lazy()
+        .with_row_index("_row")
+        .filter(repeats)
+        .with_columns(pl.col(pl.Categorical).cast(pl.String))
+    )
     ranked = sort_best_first(copies, prefer=prefer, maintain_order=True)
     best = ranked.unique(subset="request_id", keep="first").select("_row").collect().to_series()
     return (~repeats).scatter(best, True)

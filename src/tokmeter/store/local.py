@@ -32,7 +32,7 @@ from ..capture import BadCapture
 from ..errors import StoreError
 from ..schema import polars_schema
 from .atomic import fsync_dir, replace_file, write_temp
-from .batch import CommitResult, count_dropped, day_parts, estimated, kept_of_batch
+from .batch import CommitResult, count_dropped, day_parts, estimated, kept_of_batch, stored
 from .dedup import best_per_request
 from .ledger import LEDGER, Verification, rows_digest
 from .ledger import append as append_to_ledger
@@ -214,10 +214,8 @@ class Store:
         Returns the mask of the batch's rows still kept."""
         stored_ids = existing["request_id"].implode()
         kept = pl.lit(True) if keep is None else pl.lit(keep)
-        met = batch.lazy().with_row_index("_row").filter(kept & pl.col("request_id").is_in(stored_ids))
-        combined = pl.concat(
-            [existing, met.with_columns(_new=pl.lit(True)).collect()], how="diagonal_relaxed"
-        )
+        met = stored(batch.with_row_index("_row").filter(kept & pl.col("request_id").is_in(stored_ids)))
+        combined = pl.concat([existing, met.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
         winners = best_per_request(
             combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
         ).collect()
