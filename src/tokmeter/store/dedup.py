@@ -1,4 +1,5 @@
-"""Which copy of a request to keep. Pure LazyFrame functions, used by the store on every commit.
+"""Which copy of a request to keep. Pure LazyFrame functions, and ``best_rows``: the same choice as a
+mask over the frame a commit holds (the store's edge, where it is collected), used on every commit.
 
 Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
 unknown) status over others, the copy that knows more token columns (fewer nulls: a token log's copy
