@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     import polars as pl
 
 # Rows per commit. Rows wait by column (about 1 KB a row as Python objects) and are packed into a polars
-# frame (about 0.2 KB a row) every PACK_ROWS. Fewer, larger commits save the deduplication lookup each
-# commit makes against the parts written before it; smaller ones overlap with reading and keep memory
-# down (5 GB of captures, 225k rows: 100k-row commits took 15.8 s and 375 MB, one 225k-row commit 20.0 s
-# and 510 MB).
+# frame (about 0.2 KB a row, repeating text as Categorical: ``rows.REPEATING``) every PACK_ROWS. Fewer,
+# larger commits save the deduplication lookup each commit makes against the parts written before it;
+# smaller ones overlap with reading and keep memory down (5 GB of captures, 225k rows: 100k-row commits
+# took 15.8 s and 375 MB, one 225k-row commit 20.0 s and 510 MB). Packing every 10k rows rather than 50k
+# keeps fewer rows as Python objects at once (the 786 MB Claude Code tree: parent peak 150-165 MB
+# against 155-170 MB).
 DEFAULT_BATCH_ROWS = 100_000
-PACK_ROWS = 50_000
+PACK_ROWS = 10_000
 ProgressFn = Callable[[Path, int], None]
 
 
@@ -98,7 +100,7 @@ class PendingRows:
 
     def _pack(self) -> None:
         if self._unpacked:
-            self._frames.append(columns_frame(self._columns))
+            self._frames.append(columns_frame(self._columns, compact=True))
             self._columns, self._unpacked = empty_columns(), 0
 
 

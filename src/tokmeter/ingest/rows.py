@@ -60,13 +60,38 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def columns_frame(columns: Columns) -> pl.DataFrame:
-    """Rows by column (``to_columns``) as a frame in the schema."""
+def columns_frame(columns: Columns, *, compact: bool = False) -> pl.DataFrame:
+    """Rows by column (``to_columns``) as a frame in the schema; ``compact``: the text columns whose values
+    repeat from row to row (``REPEATING``) as Categorical, the form rows wait in for a commit (the store
+    writes them as String, ``store.batch.stored``)."""
     import polars as pl
 
-    schema = polars_schema()
-    frame = pl.DataFrame(columns, schema={**schema, "timestamp": pl.Int64})
-    return frame.with_columns(pl.col("timestamp").cast(schema["timestamp"]))
+    dtypes = polars_schema()
+    timestamp, dtypes["timestamp"] = dtypes["timestamp"], pl.Int64()
+    if compact:
+        dtypes.update(dict.fromkeys(REPEATING, pl.Categorical()))
+    frame = pl.DataFrame(columns, schema=dtypes)
+    return frame.with_columns(pl.col("timestamp").cast(timestamp))
+
+
+# Text columns with few distinct values in a batch (a file's path, its session, the model, ...): a
+# String column holds 16 bytes a row plus each longer value again, a Categorical 4 bytes a row. Not the
+# ids, which differ on every row.
+REPEATING = (
+    "user",
+    "team",
+    "project",
+    "api_key",
+    "session",
+    "provider",
+    "model",
+    "endpoint",
+    "usage_source",
+    "service_tier",
+    "speed",
+    "source",
+    "host",
+)
 
 
 def unreadable(path: Path, fmt: str, exc: BaseException) -> BadCapture:

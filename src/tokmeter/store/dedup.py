@@ -1,4 +1,5 @@
-"""Which copy of a request to keep. Pure LazyFrame functions, used by the store on every commit.
+"""Which copy of a request to keep. Pure LazyFrame functions, and ``best_rows``: the same choice as a
+mask over the frame a commit holds (the store's edge, where it is collected), used on every commit.
 
 Preference, in order: complete over incomplete, reported usage over estimated over missing, 2xx (or
 unknown) status over others, the copy that knows more token columns (fewer nulls: a token log's copy
@@ -30,7 +31,9 @@ def rank_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def sort_best_first(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
+def sort_best_first(
+    lf: pl.LazyFrame, *, prefer: str | None = None, maintain_order: bool = False
+) -> pl.LazyFrame:
     """Sort so the preferred copy of each request comes first. ``prefer`` names a boolean column that
     wins full ties (used to keep the stored copy when an identical one is ingested again)."""
     keys = [*RANK_KEYS, "source", "source_offset"]
@@ -38,7 +41,7 @@ def sort_best_first(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFr
     if prefer is not None:
         keys.append(prefer)
         descending.append(True)
-    return rank_columns(lf).sort(keys, descending=descending, nulls_last=True)
+    return rank_columns(lf).sort(keys, descending=descending, nulls_last=True, maintain_order=maintain_order)
 
 
 def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyFrame:
@@ -48,6 +51,25 @@ def best_per_request(lf: pl.LazyFrame, *, prefer: str | None = None) -> pl.LazyF
         .unique(subset="request_id", keep="first", maintain_order=True)
         .drop(_HELPERS)
     )
+
+
+def best_rows(frame: pl.DataFrame, *, prefer: str | None = None) -> pl.Series | None:
+    """Which rows of ``frame`` ``best_per_request`` keeps, as a mask (None: every row, no request id
+    repeats). Only the rows whose request id repeats are ranked, and the frame is neither sorted nor
+    copied: sorting a commit's every column to drop a few copies doubled an ingest's memory. Of copies
+    that tie on every rank key, the first in ``frame`` is kept."""
+    repeats = frame.get_column("request_id").is_duplicated()
+    if not repeats.any():
+        return None
+    copies = (
+        frame.lazy()
+        .with_row_index("_row")
+        .filter(repeats)
+        .with_columns(pl.col(pl.Categorical).cast(pl.String))
+    )
+    ranked = sort_best_first(copies, prefer=prefer, maintain_order=True)
+    best = ranked.unique(subset="request_id", keep="first").select("_row").collect().to_series()
+    return (~repeats).scatter(best, True)
 
 
 def best_nearby(lf: pl.LazyFrame) -> pl.LazyFrame:

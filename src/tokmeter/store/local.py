@@ -23,7 +23,6 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -34,8 +33,9 @@ from ..capture import BadCapture
 from ..errors import StoreError
 from ..schema import polars_schema
 from .atomic import fsync_dir, replace_file, write_temp
-from .dedup import best_per_request, usage_signature
-from .ledger import LEDGER, LINE, Verification, lines_digest, rows_digest, with_canonical_lines
+from .batch import CommitResult, count_dropped, day_parts, estimated, kept_of_batch, stored
+from .dedup import best_per_request
+from .ledger import LEDGER, Verification, rows_digest
 from .ledger import append as append_to_ledger
 from .locking import store_lock
 from .quarantine import append as append_to_quarantine
@@ -44,23 +44,9 @@ from .scan import PART_GLOB, DayRange, in_days, parts_per_day, scan_parts, withi
 from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies, settled
 
 JOURNAL = "_txn.json"
+_ID_TIME = ("request_id", "timestamp")  # what the lookup of stored copies reads of new rows
 DEDUP_WINDOW_DAYS = 1
 ChangePosition = int | dict[str, str]  # how far a ledger goes: its size; remotely each chain's last object
-
-
-@dataclass(slots=True)
-class CommitResult:
-    rows_written: int = 0
-    duplicates_dropped: int = 0
-    duplicates_disagreeing: int = 0
-    estimated_dropped: int = 0  # copies with estimated usage among the duplicates dropped (not written)
-
-    def __iadd__(self, other: CommitResult) -> CommitResult:
-        self.rows_written += other.rows_written
-        self.duplicates_dropped += other.duplicates_dropped
-        self.duplicates_disagreeing += other.duplicates_disagreeing
-        self.estimated_dropped += other.estimated_dropped
-        return self
 
 
 class Store:
@@ -248,30 +234,44 @@ class Store:
             raise _failed(self.root, exc, txn) from None
 
     def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
-        best = best_of_batch(rows, result)
-        existing = self._stored_copies(best)
+        batch, keep = kept_of_batch(rows, result)
+        existing = self._stored_copies(batch if keep is None else batch.select(_ID_TIME).filter(keep))
         if existing.height:
-            combined = pl.concat([existing, best.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
-            winners = best_per_request(
-                combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
-            ).collect()
-            _count_dropped(
-                combined.lazy().drop("_file", "_new"), winners.drop("_file", "_new", "_keep_old"), result
-            )
-            replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
-            for file, ids in replaced.group_by("_file"):
-                self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
-            kept = winners.filter("_new").select(polars_schema().names())
-            result.estimated_dropped += _estimated(best) - _estimated(kept)
-            best = kept
-        lined = with_canonical_lines(best)  # the ledger's digests, for all parts at once
-        for (day,), part in (best if lined is None else lined).group_by(pl.col("timestamp").dt.date()):
-            part = part.sort("timestamp")
-            if lined is None:
-                txn.stage_part(self._new_part_path(day), part)
-            else:
-                txn.stage_part(self._new_part_path(day), part.drop(LINE), lines_digest(part[LINE]))
-        result.rows_written += best.height
+            keep = self._against_stored(batch, keep, existing, txn, result)
+        for day, part in day_parts(batch, keep):  # one part at a time: the batch is never copied whole
+            txn.stage_part(self._new_part_path(day), part)
+        result.rows_written += batch.height if keep is None else int(keep.sum())
+
+    def _against_stored(
+        self,
+        batch: pl.DataFrame,
+        keep: pl.Series | None,
+        existing: pl.DataFrame,
+        txn: _Transaction,
+        result: CommitResult,
+    ) -> pl.Series:
+        """Compare the kept rows whose request ids are stored with their stored copies: the stored part
+        losing a copy is rewritten without it (in ``txn``), a new row losing to a stored copy is dropped.
+        Returns the mask of the batch's rows still kept."""
+        stored_ids = existing["request_id"].implode()
+        kept = pl.lit(True) if keep is None else pl.lit(keep)
+        met = stored(batch.with_row_index("_row").filter(kept & pl.col("request_id").is_in(stored_ids)))
+        combined = pl.concat([existing, met.with_columns(_new=pl.lit(True))], how="diagonal_relaxed")
+        winners = best_per_request(
+            combined.lazy().with_columns(_keep_old=~pl.col("_new")), prefer="_keep_old"
+        ).collect()
+        count_dropped(
+            combined.lazy().drop("_file", "_new", "_row"),
+            winners.drop("_file", "_new", "_keep_old", "_row"),
+            result,
+        )
+        replaced = existing.join(winners.filter("_new").select("request_id"), on="request_id", how="semi")
+        for file, ids in replaced.group_by("_file"):
+            self._stage_rewrite(Path(str(file[0])), set(ids["request_id"]), txn)
+        lost = combined.filter("_new").join(winners.filter("_new").select("_row"), on="_row", how="anti")
+        result.estimated_dropped += estimated(lost)
+        mask = pl.repeat(True, batch.height, eager=True) if keep is None else keep.clone()
+        return mask.scatter(lost["_row"], False)
 
     def _stored_copies(self, best: pl.DataFrame) -> pl.DataFrame:
         days: set[date] = set()
@@ -408,32 +408,6 @@ def _failure_reason(root: Path, exc: BaseException) -> str:
     except OSError:
         low = False
     return f"No space left on device (the writer said: {reason})" if low else reason
-
-
-def best_of_batch(rows: pl.DataFrame, result: CommitResult) -> pl.DataFrame:
-    """A commit's rows in the schema, one per request id (the preferred copy); the copies dropped are
-    counted in ``result``."""
-    batch = rows.lazy().select(polars_schema().names()).cast(polars_schema())
-    best = best_per_request(batch).collect()
-    _count_dropped(batch, best, result)
-    result.estimated_dropped += _estimated(rows) - _estimated(best)
-    return best
-
-
-def _estimated(rows: pl.DataFrame) -> int:
-    return int((rows["usage_source"] == "estimated").sum())
-
-
-def _count_dropped(all_rows: pl.LazyFrame, kept: pl.DataFrame, result: CommitResult) -> None:
-    kept_sig = kept.lazy().select("request_id", _kept=usage_signature())
-    counts = (
-        all_rows.with_columns(_sig=usage_signature())
-        .join(kept_sig, on="request_id")
-        .select(n=pl.len(), differ=(pl.col("_sig") != pl.col("_kept")).sum())
-        .collect()
-    )
-    result.duplicates_dropped += counts["n"][0] - kept.height
-    result.duplicates_disagreeing += counts["differ"][0]
 
 
 def _part_name() -> str:

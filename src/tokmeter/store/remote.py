@@ -54,9 +54,10 @@ from ..config import cache_max_bytes, cache_root, settings
 from ..errors import StoreError
 from . import cache
 from .atomic import replace_file
+from .batch import CommitResult, day_parts, kept_of_batch
 from .dedup import best_nearby
 from .ledger import Verification, chained, rows_digest, verify_chains
-from .local import ChangePosition, CommitResult, Store, best_of_batch, days_of_entries, with_host
+from .local import ChangePosition, Store, days_of_entries, with_host
 from .locking import store_lock
 from .objects import Bucket
 from .quarantine import entries_for as quarantine_entries
@@ -307,10 +308,10 @@ class RemoteStore(Store):
         txn = uuid.uuid4().hex
         changes: list[dict] = []
         if rows.height:
-            best = best_of_batch(with_host(rows, self.ingester), result)
-            for (day,), part in best.with_columns(_day=pl.col("timestamp").dt.date()).group_by("_day"):
-                changes.append(self._put_part(day, part.drop("_day").sort("timestamp")))
-            result.rows_written += best.height
+            batch, keep = kept_of_batch(with_host(rows, self.ingester), result)
+            for day, part in day_parts(batch, keep):  # one part at a time: the batch is never copied whole
+                changes.append(self._put_part(day, part))
+            result.rows_written += batch.height if keep is None else int(keep.sum())
         self._record(txn, changes)
         entries = quarantine_entries(quarantine)
         if entries:
