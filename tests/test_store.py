@@ -14,7 +14,8 @@ import pytest
 from tokmeter.errors import StoreBusyError, StoreError
 from tokmeter.ingest.pipeline import run_ingest
 from tokmeter.schema import polars_schema
-from tokmeter.store.local import JOURNAL, Store, _Transaction
+from tokmeter.store.local import Store
+from tokmeter.store.transaction import JOURNAL, Transaction
 
 T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
 
@@ -186,7 +187,7 @@ def test_unfinished_transaction_is_finished_by_the_next_writer(tmp_path: Path) -
     commit(store, usage_row("a"))
     old_part = store.part_files()[0]
     # A writer that crashed right after writing its journal: new part staged, old part still there.
-    txn = _Transaction(store.root)
+    txn = Transaction(store.root)
     txn.stage_part(
         old_part.with_name("part-new.parquet"),
         pl.DataFrame([usage_row("a", output_tokens=99)], schema=polars_schema()),

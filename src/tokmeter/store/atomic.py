@@ -1,7 +1,7 @@
 """Atomic writes: a file appears whole or not at all. It is written under a temporary name beside its
 target (``.<name>.<random>.tmp``, which crash clean-ups look for), given its mode, fsynced, then renamed
 over the target. ``write_temp`` stops before the rename, for a commit whose journal does the renames
-(``local._Transaction``); ``replace_file`` does all of it."""
+(``transaction.Transaction``); ``replace_file`` does all of it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The store: a Parquet dataset ``usage/date=YYYY-MM-DD/part-*.parquet`` (hive-partitioned by UTC date)
 holding one row per request id.
 
-Every change is one transaction: new parts are written under temporary names and fsynced, a journal
+Every change is one transaction (``transaction``): new parts are written under temporary names and fsynced, a journal
 (``_txn.json``) naming the parts to add and to remove is written atomically, then applied (renames and
 deletes) and removed. A crash leaves either no journal (nothing happened; stray temporaries are
 cleared by the next writer) or a whole journal (the next writer, or reader, finishes it). Writers
@@ -16,14 +16,10 @@ its first stored copy (``sessions``), so it meets that copy whatever day it is r
 
 from __future__ import annotations
 
-import errno
-import os
-import shutil
 import socket
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -32,18 +28,15 @@ import polars as pl
 from ..capture import BadCapture
 from ..errors import StoreError
 from ..schema import polars_schema
-from .atomic import fsync_dir, replace_file, write_temp
 from .batch import CommitResult, count_dropped, day_parts, estimated, kept_of_batch, stored
 from .dedup import best_per_request
-from .ledger import LEDGER, Verification, rows_digest
-from .ledger import append as append_to_ledger
+from .ledger import LEDGER, Verification
 from .locking import store_lock
-from .quarantine import append as append_to_quarantine
 from .quarantine import entries_for as quarantine_entries
 from .scan import PART_GLOB, DayRange, in_days, parts_per_day, scan_parts, within
 from .sessions import TIMES, first_times, pinned_sessions, read_times, session_copies, settled
+from .transaction import JOURNAL, Transaction, failed, part_name, write_failed
 
-JOURNAL = "_txn.json"
 _ID_TIME = ("request_id", "timestamp")  # what the lookup of stored copies reads of new rows
 DEDUP_WINDOW_DAYS = 1
 ChangePosition = int | dict[str, str]  # how far a ledger goes: its size; remotely each chain's last object
@@ -79,7 +72,7 @@ class Store:
             try:
                 self._recover()
             except OSError as exc:
-                raise _write_failed(self.root, exc, journal_written=True) from None
+                raise write_failed(self.root, exc, journal_written=True) from None
             yield self
 
     @contextmanager
@@ -185,7 +178,7 @@ class Store:
         paths) deleted, and the ``quarantine``d captures recorded, in the same transaction. Call inside
         ``writing()``."""
         result = CommitResult()
-        txn = _Transaction(self.root)
+        txn = Transaction(self.root)
         txn.quarantine = quarantine_entries(quarantine)
         try:
             rows, times = pinned_sessions(self, rows)
@@ -197,7 +190,7 @@ class Store:
             txn.removes += drop_files  # documents, not parts: no ledger entry
             txn.commit()
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise _failed(self.root, exc, txn) from None
+            raise failed(self.root, exc, txn) from None
         return result
 
     def session_times(self) -> dict[str, datetime] | None:
@@ -223,7 +216,7 @@ class Store:
 
     def _settle(self, stale: pl.DataFrame, best: pl.DataFrame) -> None:
         """Replace the ``stale`` copies (with their ``_file``) by ``best``, in one transaction."""
-        txn = _Transaction(self.root)
+        txn = Transaction(self.root)
         try:
             for (file,), ids in stale.group_by("_file"):
                 self._stage_rewrite(Path(str(file)), set(ids["request_id"]), txn)
@@ -231,9 +224,9 @@ class Store:
                 txn.stage_part(self._new_part_path(day), part.sort("timestamp"))
             txn.commit()
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise _failed(self.root, exc, txn) from None
+            raise failed(self.root, exc, txn) from None
 
-    def _stage_rows(self, rows: pl.DataFrame, txn: _Transaction, result: CommitResult) -> None:
+    def _stage_rows(self, rows: pl.DataFrame, txn: Transaction, result: CommitResult) -> None:
         batch, keep = kept_of_batch(rows, result)
         existing = self._stored_copies(batch if keep is None else batch.select(_ID_TIME).filter(keep))
         if existing.height:
@@ -247,7 +240,7 @@ class Store:
         batch: pl.DataFrame,
         keep: pl.Series | None,
         existing: pl.DataFrame,
-        txn: _Transaction,
+        txn: Transaction,
         result: CommitResult,
     ) -> pl.Series:
         """Compare the kept rows whose request ids are stored with their stored copies: the stored part
@@ -289,16 +282,16 @@ class Store:
             .collect()
         )
 
-    def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: _Transaction) -> None:
+    def _stage_rewrite(self, file: Path, drop_ids: set[str], txn: Transaction) -> None:
         kept = pl.read_parquet(file, schema=polars_schema(), missing_columns="insert").filter(
             ~pl.col("request_id").is_in(list(drop_ids))
         )
         if kept.height:
-            txn.stage_part(file.with_name(_part_name()), kept)
+            txn.stage_part(file.with_name(part_name()), kept)
         txn.stage_remove(file)
 
     def _new_part_path(self, day: date) -> Path:
-        return self.usage_dir / f"date={day.isoformat()}" / _part_name()
+        return self.usage_dir / f"date={day.isoformat()}" / part_name()
 
     def compact(self, day: date, *, fanout: int = 8) -> int:
         """Merge the parts of one UTC day whose sizes are of the same order (base ``fanout``) as soon as
@@ -333,19 +326,19 @@ class Store:
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
         """Replace the parts ``old`` of one UTC day by one part holding ``frame``, in one transaction
         (the ledger records both). Call inside ``writing()``."""
-        txn = _Transaction(self.root)
+        txn = Transaction(self.root)
         txn.stage_part(self._new_part_path(day), frame)
         for file in old:
             txn.stage_remove(file)
         try:
             txn.commit()
         except OSError as exc:
-            raise _failed(self.root, exc, txn) from None
+            raise failed(self.root, exc, txn) from None
 
     def _recover(self) -> None:
         journal = self.root / JOURNAL
         if journal.exists():
-            _Transaction.apply(self.root, orjson.loads(journal.read_bytes()))
+            Transaction.apply(self.root, orjson.loads(journal.read_bytes()))
         for stray in self.root.rglob(".*.tmp"):
             if "rollups" not in stray.relative_to(self.root).parts[:1]:  # rollups clean their own
                 stray.unlink(missing_ok=True)
@@ -366,138 +359,6 @@ def days_of_entries(entries: Iterable[dict]) -> set[date]:
         if "date=" in part:
             days.add(date.fromisoformat(part.split("date=", 1)[1].split("/", 1)[0]))
     return days
-
-
-def _failed(root: Path, exc: BaseException, txn: _Transaction) -> StoreError:
-    """The error of a failed transaction; its temporary files are removed unless its journal was written
-    (the next writer finishes it). The reason is read first: it looks at the free space they take."""
-    journal_written = (root / JOURNAL).exists()
-    error = _write_failed(root, exc, journal_written=journal_written)
-    if not journal_written:
-        txn.discard()
-    return error
-
-
-def _write_failed(root: Path, exc: BaseException, *, journal_written: bool) -> StoreError:
-    reason = _failure_reason(root, exc)
-    if journal_written:
-        return StoreError(
-            f"the store {root} could not finish a commit: {reason}",
-            hint="fix the cause (space, permissions); the next tokmeter run finishes it",
-        )
-    return StoreError(
-        f"cannot write to the store {root}: {reason}",
-        hint="free space or fix permissions; nothing was committed and no checkpoint moved, "
-        "so the next run picks up exactly where this one stopped",
-    )
-
-
-_LOW_SPACE = 1 << 20  # bytes: below this, a failed write is put down to a full disk
-
-
-def _failure_reason(root: Path, exc: BaseException) -> str:
-    """Why a write failed, in the terms of the cause: the OS error, else the writer's message; a Parquet
-    writer that hits a full disk may report only a damaged file ("File out of specification: Invalid
-    thrift"), so when the disk is (nearly) full that is said first."""
-    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
-    if "No space left" in reason or getattr(exc, "errno", None) == errno.ENOSPC:
-        return reason
-    where = next((p for p in (root, *root.parents) if p.exists()), None)
-    try:
-        low = where is not None and shutil.disk_usage(where).free < _LOW_SPACE
-    except OSError:
-        low = False
-    return f"No space left on device (the writer said: {reason})" if low else reason
-
-
-def _part_name() -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
-
-
-class _Transaction:
-    """Files staged under temporary names, then made visible together through a journal."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.adds: list[tuple[str, str]] = []
-        self.removes: list[str] = []
-        self.ledger: list[dict] = []  # tamper-evidence entries for the usage parts (see ledger.py)
-        self.quarantine: list[dict] = []  # bad captures read beside these rows (see quarantine.py)
-        self.temps: list[Path] = []  # every temporary file begun, whole or not
-
-    def _stage(self, final: Path, write: Callable[[Path], object]) -> None:
-        """Write ``final``'s content under a temporary name (owner-only: usage rows are the owner's
-        business), fsynced; the journal renames it."""
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = write_temp(final, write, mode=0o600)
-        self.temps.append(temp)
-        self.adds.append((self._rel(temp), self._rel(final)))
-
-    def discard(self) -> None:
-        """Remove the temporary files of a transaction that failed before its journal was written."""
-        for temp in self.temps:
-            try:
-                temp.unlink(missing_ok=True)
-            except OSError:
-                continue  # the next writer's clean-up removes it
-
-    def stage_part(self, final: Path, frame: pl.DataFrame, digest: str | None = None) -> None:
-        """Write ``frame`` as the part ``final`` (``digest``: its ``rows_digest``, when known)."""
-        self._stage(final, lambda temp: frame.write_parquet(temp, compression="zstd", statistics=True))
-        self.ledger.append(
-            {
-                "op": "add",
-                "part": self._rel(final),
-                "rows": frame.height,
-                "sha256": digest or rows_digest(frame),
-            }
-        )
-
-    def stage_bytes(self, rel: str, content: bytes) -> None:
-        self._stage(self.root / rel, lambda temp: temp.write_bytes(content))
-
-    def stage_remove(self, path: Path) -> None:
-        self.removes.append(self._rel(path))
-        self.ledger.insert(0, {"op": "remove", "part": self._rel(path)})
-
-    def _rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def commit(self) -> None:
-        if not self.adds and not self.removes and not self.quarantine:
-            return
-        plan = {
-            "txn": uuid.uuid4().hex,
-            "add": self.adds,
-            "remove": self.removes,
-            "ledger": self.ledger,
-            "quarantine": self.quarantine,
-        }
-        replace_file(
-            self.root / JOURNAL, lambda temp: temp.write_bytes(orjson.dumps(plan)), mode=0o600, sync_dir=True
-        )
-        self.apply(self.root, plan)
-
-    @staticmethod
-    def apply(root: Path, plan: dict) -> None:
-        """Idempotent: safe to run again on a journal that was partly applied."""
-        dirs: set[Path] = set()
-        for temp, final in plan["add"]:
-            if (root / temp).exists():  # written and fsynced by write_temp; renamed only now, all together
-                os.replace(root / temp, root / final)
-            dirs.add((root / final).parent)
-        for rel in plan["remove"]:
-            (root / rel).unlink(missing_ok=True)
-            dirs.add((root / rel).parent)
-        for directory in dirs:
-            fsync_dir(directory)
-        if plan.get("ledger"):
-            append_to_ledger(root, plan["txn"], plan["ledger"])
-        if plan.get("quarantine"):
-            append_to_quarantine(root, plan["txn"], plan["quarantine"])
-        (root / JOURNAL).unlink(missing_ok=True)
-        fsync_dir(root)
 
 
 def host_name() -> str:
