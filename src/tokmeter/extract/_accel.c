@@ -600,14 +600,154 @@ static void sort_unique(Spans *spans)
     spans->count = kept;
 }
 
-/* The decoded text of t[start:end] (whole tokens: spans start and end at boundaries) */
-static PyObject *text_of(const Text *x, Py_ssize_t start, Py_ssize_t end)
+/* sse.SSEEvent, given by accel.py (set_event_type), and the names of its fields */
+static PyObject *EVENT_TYPE = NULL, *FIELDS[4] = {NULL, NULL, NULL, NULL};
+
+static PyObject *set_event_type(PyObject *self, PyObject *type)
 {
-    if (end <= start)
-        return PyUnicode_FromStringAndSize("", 0);
-    char *buffer = PyMem_Malloc((size_t)(end - start)), *o = buffer;
-    if (buffer == NULL)
-        return PyErr_NoMemory();
+    (void)self;
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "expected sse.SSEEvent");
+        return NULL;
+    }
+    static const char *const names[4] = {"event", "data", "id", "terminated"};
+    for (int k = 0; k < 4; k++)
+        if (FIELDS[k] == NULL && (FIELDS[k] = PyUnicode_InternFromString(names[k])) == NULL)
+            return NULL;
+    Py_INCREF(type);
+    Py_XSETREF(EVENT_TYPE, type);
+    Py_RETURN_NONE;
+}
+
+static int ready(void)
+{
+    if (EVENT_TYPE != NULL)
+        return 1;
+    PyErr_SetString(PyExc_RuntimeError, "_accel.set_event_type(sse.SSEEvent) was not called");
+    return 0;
+}
+
+/* SSEEvent(event, data, id, terminated) made as its frozen dataclass __init__ makes it: object.__new__
+ * and object.__setattr__ of each field */
+static PyObject *new_event(PyObject *event, PyObject *data, PyObject *id, int terminated)
+{
+    PyTypeObject *type = (PyTypeObject *)EVENT_TYPE;
+    PyObject *made = type->tp_alloc(type, 0);
+    if (made == NULL)
+        return NULL;
+    PyObject *values[4] = {event ? event : Py_None, data, id ? id : Py_None, terminated ? Py_True : Py_False};
+    for (int k = 0; k < 4; k++)
+        if (PyObject_GenericSetAttr(made, FIELDS[k], values[k]) < 0) {
+            Py_DECREF(made);
+            return NULL;
+        }
+    return made;
+}
+
+static PyObject *utf8(const char *start, Py_ssize_t size)
+{
+    return PyUnicode_DecodeUTF8(start, size, "strict");
+}
+
+/* sse.parse_sse of a decoded run with no CR (its events appended to out; only the first when first_only):
+ * lines split at LF; a blank line dispatches the event with data (its type reset, its id kept); ':'
+ * starts a comment; "name: value" with one optional space after the colon; the data lines of an event
+ * joined with LF; an id with a NUL is ignored; the last event is dispatched unterminated. */
+static int parse_sse(const char *text, Py_ssize_t n, int bom, PyObject *out, int first_only)
+{
+    const char *p = text, *end = text + n;
+    if (bom && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    PyObject *event = NULL, *id = NULL;
+    char *data = PyMem_Malloc((size_t)n + 1);
+    Py_ssize_t data_len = 0;
+    int has_data = 0, failed = 0;
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (;;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        Py_ssize_t len = line_end - p;
+        if (len == 0) {
+            if (eol == NULL)
+                break; /* the text ended with a line break (or is empty): nothing pending on this "line" */
+            if (has_data) {
+                PyObject *value = utf8(data, data_len), *made = NULL;
+                if (value != NULL)
+                    made = new_event(event, value, id, 1);
+                Py_XDECREF(value);
+                if (made == NULL || PyList_Append(out, made) < 0) {
+                    Py_XDECREF(made);
+                    failed = 1;
+                    break;
+                }
+                Py_DECREF(made);
+                if (first_only)
+                    break;
+            }
+            Py_CLEAR(event);
+            has_data = 0;
+            data_len = 0;
+        }
+        else if (p[0] != ':') {
+            const char *colon = memchr(p, ':', (size_t)len);
+            Py_ssize_t name_len = colon ? colon - p : len;
+            const char *value = colon ? colon + 1 : line_end;
+            if (colon && value < line_end && *value == ' ')
+                value++;
+            Py_ssize_t value_len = line_end - value;
+            if (name_len == 4 && memcmp(p, "data", 4) == 0) {
+                if (has_data)
+                    data[data_len++] = '\n';
+                memcpy(data + data_len, value, (size_t)value_len);
+                data_len += value_len;
+                has_data = 1;
+            }
+            else if (name_len == 5 && memcmp(p, "event", 5) == 0) {
+                Py_XSETREF(event, utf8(value, value_len));
+                if (event == NULL) {
+                    failed = 1;
+                    break;
+                }
+            }
+            else if (name_len == 2 && memcmp(p, "id", 2) == 0 && !memchr(value, '\0', (size_t)value_len)) {
+                Py_XSETREF(id, utf8(value, value_len));
+                if (id == NULL) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+    }
+    /* the text's last event, without its blank line */
+    if (!failed && has_data && !(first_only && PyList_GET_SIZE(out) > 0)) {
+        PyObject *value = utf8(data, data_len), *made = NULL;
+        if (value != NULL)
+            made = new_event(event, value, id, 0);
+        Py_XDECREF(value);
+        if (made == NULL || PyList_Append(out, made) < 0)
+            failed = 1;
+        Py_XDECREF(made);
+    }
+    PyMem_Free(data);
+    Py_XDECREF(event);
+    Py_XDECREF(id);
+    return failed ? -1 : 0;
+}
+
+/* The decoded text of t[start:end] into a new buffer (whole tokens); *size its length */
+static char *decoded(const Text *x, Py_ssize_t start, Py_ssize_t end, Py_ssize_t *size)
+{
+    char *buffer = PyMem_Malloc((size_t)(end > start ? end - start : 0) + 1), *o = buffer;
+    if (buffer == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     int flags = 0;
     Py_ssize_t i = start;
     while (i < end)
@@ -618,49 +758,56 @@ static PyObject *text_of(const Text *x, Py_ssize_t start, Py_ssize_t end)
             PyErr_SetString(PyExc_ValueError, "invalid body text");
             return NULL;
         }
-    PyObject *text = PyUnicode_DecodeUTF8(buffer, o - buffer, "strict");
-    PyMem_Free(buffer);
-    return text;
+    *size = o - buffer;
+    return buffer;
 }
 
-static int append_run(PyObject *runs, const Text *x, Py_ssize_t start, Py_ssize_t end)
+/* The decoded text of t[start:end] (whole tokens: spans start and end at boundaries) */
+static PyObject *text_of(const Text *x, Py_ssize_t start, Py_ssize_t end)
 {
-    PyObject *text = text_of(x, start, end);
+    Py_ssize_t size;
+    char *text = decoded(x, start, end, &size);
+    if (text == NULL)
+        return NULL;
+    PyObject *made = utf8(text, size);
+    PyMem_Free(text);
+    return made;
+}
+
+/* the events of t[start:end] (appended to out; the first only when first_only) */
+static int parse_span(const Text *x, Py_ssize_t start, Py_ssize_t end, PyObject *out, int first_only)
+{
+    Py_ssize_t size;
+    char *text = decoded(x, start, end, &size);
     if (text == NULL)
         return -1;
-    int failed = PyList_Append(runs, text);
-    Py_DECREF(text);
+    int failed = parse_sse(text, size, start == 0, out, first_only);
+    PyMem_Free(text);
     return failed;
 }
 
-/* sse.parse_spans without the parse: the runs it would parse, in order */
-static PyObject *runs_of(const Text *x, Spans *spans)
+/* sse.parse_spans: the events of the spans, adjacent ones parsed together */
+static PyObject *events_of(const Text *x, Spans *spans)
 {
-    PyObject *runs = PyList_New(0);
-    if (runs == NULL)
+    PyObject *events = PyList_New(0);
+    if (events == NULL)
         return NULL;
     Py_ssize_t run_start = -1, run_end = -1;
-    int first_at_zero = 0, any = 0;
     for (Py_ssize_t k = 0; k <= spans->count; k++) {
         if (k < spans->count && spans->items[k].start == run_end) {
             run_end = spans->items[k].end;
             continue;
         }
-        if (run_end > run_start) {
-            if (!any)
-                first_at_zero = run_start == 0;
-            any = 1;
-            if (append_run(runs, x, run_start, run_end) < 0) {
-                Py_DECREF(runs);
-                return NULL;
-            }
+        if (run_end > run_start && parse_span(x, run_start, run_end, events, 0) < 0) {
+            Py_DECREF(events);
+            return NULL;
         }
         if (k < spans->count) {
             run_start = spans->items[k].start;
             run_end = spans->items[k].end;
         }
     }
-    return Py_BuildValue("ON", first_at_zero ? Py_True : Py_False, runs);
+    return events;
 }
 
 /* (line, start, end): the body's content, which read_body said sse of */
@@ -733,7 +880,7 @@ static PyObject *select_runs(PyObject *self, PyObject *args)
     (void)self;
     Text x;
     PyObject *markers;
-    if (text_args(args, &x, &markers) < 0)
+    if (!ready() || text_args(args, &x, &markers) < 0)
         return NULL;
     Spans spans = {NULL, 0, 0};
     PyObject *result = NULL;
@@ -766,7 +913,7 @@ static PyObject *select_runs(PyObject *self, PyObject *args)
     if (spans_add(&spans, last_span(&x)) < 0)
         goto done;
     sort_unique(&spans);
-    result = runs_of(&x, &spans);
+    result = events_of(&x, &spans);
 done:
     PyMem_Free(spans.items);
     return result;
@@ -829,9 +976,10 @@ static PyObject *span_value(Span span)
     return Py_BuildValue("(nn)", span.start, span.end);
 }
 
-static int add_text(PyObject *texts, const Text *x, Span span)
+/* texts[span] = the first event of the block, None when it has none (next(parse_sse(...), None)) */
+static int add_event(PyObject *texts, const Text *x, Span span)
 {
-    PyObject *key = span_value(span), *text = NULL;
+    PyObject *key = span_value(span), *events = NULL;
     int failed = -1;
     if (key == NULL)
         return -1;
@@ -840,12 +988,13 @@ static int add_text(PyObject *texts, const Text *x, Span span)
         failed = has < 0 ? -1 : 0;
         goto done;
     }
-    text = text_of(x, span.start, span.end);
-    if (text != NULL)
-        failed = PyDict_SetItem(texts, key, text);
+    events = PyList_New(0);
+    if (events == NULL || parse_span(x, span.start, span.end, events, 1) < 0)
+        goto done;
+    failed = PyDict_SetItem(texts, key, PyList_GET_SIZE(events) ? PyList_GET_ITEM(events, 0) : Py_None);
 done:
     Py_DECREF(key);
-    Py_XDECREF(text);
+    Py_XDECREF(events);
     return failed;
 }
 
@@ -870,7 +1019,7 @@ static PyObject *chat_spans(PyObject *self, PyObject *args)
 {
     (void)self;
     Text x;
-    if (text_args(args, &x, NULL) < 0)
+    if (!ready() || text_args(args, &x, NULL) < 0)
         return NULL;
     Spans head = {NULL, 0, 0};
     PyObject *texts = NULL, *head_list = NULL, *result = NULL, *found[3] = {NULL, NULL, NULL};
@@ -892,7 +1041,7 @@ static PyObject *chat_spans(PyObject *self, PyObject *args)
             goto done;
         }
         Py_DECREF(value);
-        if (add_text(texts, &x, head.items[k]) < 0)
+        if (add_event(texts, &x, head.items[k]) < 0)
             goto done;
     }
     const Needle keys[2] = {NEEDLE("\\\"usage\\\""), NEEDLE("\\\"finish_reason\\\"")};
@@ -904,17 +1053,17 @@ static PyObject *chat_spans(PyObject *self, PyObject *args)
             Py_INCREF(result);
             goto done;
         }
-        if (set && ((found[k] = span_value(span)) == NULL || add_text(texts, &x, span) < 0))
+        if (set && ((found[k] = span_value(span)) == NULL || add_event(texts, &x, span) < 0))
             goto done;
     }
     Py_ssize_t done_at = rfind(&x, NEEDLE("[DONE]"), x.n);
     if (done_at >= 0) {
         Span span = block_around(&x, done_at);
-        if ((found[2] = span_value(span)) == NULL || add_text(texts, &x, span) < 0)
+        if ((found[2] = span_value(span)) == NULL || add_event(texts, &x, span) < 0)
             goto done;
     }
     Span final = last_span(&x);
-    if (add_text(texts, &x, final) < 0)
+    if (add_event(texts, &x, final) < 0)
         goto done;
     result = Py_BuildValue("(OOOO(nn)O)", head_list, found[0] ? found[0] : Py_None,
                            found[1] ? found[1] : Py_None, found[2] ? found[2] : Py_None, final.start, final.end,
@@ -931,10 +1080,11 @@ done:
 /* ------------------------------------------------------------------------------------------------ */
 
 static PyMethodDef METHODS[] = {
+    {"set_event_type", set_event_type, METH_O, "The class of the events select and chat_spans make."},
     {"read_body", read_body, METH_O, "A capture record's body: (start, end, sse) or None."},
     {"head", head, METH_VARARGS, "The first characters of a body, decoded."},
-    {"select", select_runs, METH_VARARGS, "sse.select_events' runs of a body, or None."},
-    {"chat_spans", chat_spans, METH_VARARGS, "fastpath._chat_spans of a body with its texts, or None."},
+    {"select", select_runs, METH_VARARGS, "sse.select_events of a body, or None."},
+    {"chat_spans", chat_spans, METH_VARARGS, "fastpath._chat_spans of a body with its blocks' events, or None."},
     {NULL, NULL, 0, NULL},
 };
 

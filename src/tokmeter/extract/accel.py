@@ -11,8 +11,8 @@ certain, so the Python code decides:
   (the rest of the record is decoded by orjson with the body cut out), and whether it is an SSE stream
   the functions below can read as it is, escaped (``capture.EscapedBody``);
 * ``select_events``: ``sse.select_events`` on the escaped body: only the few blocks that can carry usage
-  are decoded and parsed;
-* ``chat_spans``: the blocks ``fastpath._chat_events`` reads, with their decoded text;
+  are decoded and parsed (by a native ``sse.parse_sse`` for text without CR, making ``SSEEvent``s);
+* ``chat_spans``: the blocks ``fastpath._chat_events`` reads, with their first events;
 * ``head``: the body's first characters (API detection reads 400).
 """
 
@@ -22,16 +22,17 @@ import importlib
 from typing import Any
 
 from ..capture import EscapedBody
-from .sse import SSEEvent, parse_sse
+from .sse import SSEEvent
 
 try:
     # by name: a compiled module (its interface in _accel.pyi) that imports nothing
     _accel: Any = importlib.import_module(f"{__package__}._accel")
+    _accel.set_event_type(SSEEvent)  # the events it parses are made of this class
 except ImportError:  # not built (no compiler at install): the pure-Python path
     _accel = None
 
 Span = tuple[int, int]
-ChatSpans = tuple[list[Span], Span | None, Span | None, Span | None, Span, dict[Span, str]]
+ChatSpans = tuple[list[Span], Span | None, Span | None, Span | None, Span, dict[Span, SSEEvent | None]]
 
 BUILT = _accel is not None
 
@@ -62,22 +63,17 @@ def head(body: EscapedBody, count: int) -> str:
 
 
 def select_events(body: EscapedBody, markers: tuple[str, ...]) -> list[SSEEvent] | None:
-    """``sse.select_events(body.text(), markers)``."""
-    picked: tuple[bool, list[str]] | None = (
-        None if _accel is None else _accel.select(body.line, body.start, body.end, markers)
-    )
-    if picked is None:
+    """``sse.select_events(body.text(), markers)``: the blocks chosen, decoded and parsed (as
+    ``sse.parse_sse``, which the native parser follows for text without CR)."""
+    if _accel is None:
         return None
-    at_start, runs = picked
-    events: list[SSEEvent] = []
-    for index, run in enumerate(runs):
-        events += parse_sse(run, bom=at_start and index == 0)
+    events: list[SSEEvent] | None = _accel.select(body.line, body.start, body.end, markers)
     return events
 
 
 def chat_spans(body: EscapedBody) -> ChatSpans | None:
-    """``fastpath._chat_spans(body.text())`` (in other offsets, in the same order) and the text of each
-    block it names."""
+    """``fastpath._chat_spans(body.text())`` (in other offsets, in the same order) and the first event of
+    each block it names (None for a block without one)."""
     if _accel is None:
         return None
     picked: ChatSpans | None = _accel.chat_spans(body.line, body.start, body.end)

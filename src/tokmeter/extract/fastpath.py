@@ -82,8 +82,8 @@ def accelerated_events(body: EscapedBody, path_api: str | None) -> list[SSEEvent
     if markers:
         return accel.select_events(body, markers)
     if api == openai.CHAT and (picked := accel.chat_spans(body)) is not None:
-        head, usage, finish, done, final, texts = picked
-        return _chat_selection(ChatSpans(head, usage, finish, done, final), texts.__getitem__)
+        head, usage, finish, done, final, first_events = picked
+        return _chat_selection(ChatSpans(head, usage, finish, done, final), first_events.__getitem__)
     return None
 
 
@@ -112,7 +112,12 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     the block they look for: a stream whose usage comes last is never searched through.
     """
     spans = _chat_spans(text)
-    return None if spans is None else _chat_selection(spans, lambda span: text[span[0] : span[1]])
+    if spans is None:
+        return None
+    # one event at most per block (no CR): parsed one by one, so the checks know which is which
+    return _chat_selection(
+        spans, lambda span: next(parse_sse(text[span[0] : span[1]], bom=span[0] == 0), None)
+    )
 
 
 def _chat_spans(text: str) -> ChatSpans | None:
@@ -132,17 +137,16 @@ def _chat_spans(text: str) -> ChatSpans | None:
     return ChatSpans(head, last.get(_CHAT_KEYS[0]), last.get(_CHAT_KEYS[1]), done_span, last_span(text))
 
 
-def _chat_selection(spans: ChatSpans, block: Callable[[Span], str]) -> list[SSEEvent] | None:
-    """The events of the blocks ``spans`` names (``block``: a block's text), or None when they do not
-    settle what all events would."""
+def _chat_selection(
+    spans: ChatSpans, first_event: Callable[[Span], SSEEvent | None]
+) -> list[SSEEvent] | None:
+    """The events of the blocks ``spans`` names (``first_event``: a block's first event), or None when
+    they do not settle what all events would."""
     keyed = [span for span in (spans.usage, spans.finish) if span is not None]
     every = {*spans.head, spans.final, *keyed}
     if spans.done is not None:
         every.add(spans.done)
-    # one event at most per block (no CR): parsed one by one, so the checks know which is which
-    events: dict[Span | None, SSEEvent | None] = {
-        span: next(parse_sse(block(span), bom=span[0] == 0), None) for span in sorted(every)
-    }
+    events: dict[Span | None, SSEEvent | None] = {span: first_event(span) for span in sorted(every)}
     if any(events[span] is None for span in keyed):
         return None  # a key in a comment or a field other than data: no chunk says it
     if not _selection_tells_all(
