@@ -29,7 +29,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
+/* SSE2 (every x86-64) for the scans; elsewhere, or built with -DTOKMETER_NO_SIMD, the same byte by byte */
+#if defined(__SSE2__) && !defined(TOKMETER_NO_SIMD)
+#define USE_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -229,7 +231,7 @@ static inline int token(cbytes s, Py_ssize_t *i, Py_ssize_t n, char **o, int *fl
     return 1;
 }
 
-#ifdef __SSE2__
+#ifdef USE_SSE2
 #define BLOCK 64
 #define ODD_BITS 0xAAAAAAAAAAAAAAAAULL
 
@@ -294,7 +296,7 @@ static int scan_block(cbytes s, Py_ssize_t *i, Py_ssize_t n, int *flags)
  * when orjson would refuse it (or it is unterminated). */
 static Py_ssize_t scan_string(cbytes s, Py_ssize_t i, Py_ssize_t n, int *flags)
 {
-#ifdef __SSE2__
+#ifdef USE_SSE2
     while (i + BLOCK <= n) {
         int more = scan_block(s, &i, n, flags);
         if (more < 0)
@@ -433,7 +435,7 @@ static Py_ssize_t find_in(const Text *x, Needle needle, Py_ssize_t start, Py_ssi
 {
     Py_ssize_t last = stop - needle.m, i = start < 0 ? 0 : start; /* the last place one can start */
     const unsigned char ca = needle.bytes[needle.a], cb = needle.bytes[needle.b];
-#ifdef __SSE2__
+#ifdef USE_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vb = _mm_set1_epi8((char)cb);
     for (; i + 15 <= last; i += 16) {
         __m128i ha = _mm_loadu_si128((const __m128i *)(x->t + i + needle.a));
@@ -465,7 +467,7 @@ static Py_ssize_t rfind(const Text *x, Needle needle, Py_ssize_t end)
         end = x->n;
     Py_ssize_t i = end - needle.m; /* the last place one can start */
     const unsigned char ca = needle.bytes[needle.a], cb = needle.bytes[needle.b];
-#ifdef __SSE2__
+#ifdef USE_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vb = _mm_set1_epi8((char)cb);
     for (; i - 15 >= 0; i -= 16) {
         Py_ssize_t low = i - 15;
@@ -753,7 +755,7 @@ static char *decoded(const Text *x, Py_ssize_t start, Py_ssize_t end, Py_ssize_t
     int flags = 0;
     Py_ssize_t i = start;
     while (i < end) {
-#ifdef __SSE2__
+#ifdef USE_SSE2
         if (i + 16 <= end) {
             __m128i v = _mm_loadu_si128((const __m128i *)(t + i));
             unsigned mask = (unsigned)_mm_movemask_epi8(

@@ -4,7 +4,7 @@ Python.
 ``_accel.c`` is compiled when tokmeter is installed where a C compiler and Python's headers are found
 (``hatch_build.py``); without it, or with ``$TOKMETER_NO_ACCEL=1``, everything runs in Python, which stays
 the reference. Each native function is the exact counterpart of Python code (``tests/test_accel.py``
-compares both on every capture we have and thousands of mutated ones) and answers None when it is not
+compares both on every capture we have and 1,500 mutated ones) and answers None when it is not
 certain, so the Python code decides:
 
 * ``read_body``: where a record line's top-level ``body`` string lies, checked to be what orjson accepts
