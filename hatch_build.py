@@ -80,8 +80,14 @@ class AcceleratorHook(BuildHookInterface):  # type: ignore[type-arg]
                 build_data["pure_python"] = False
                 build_data["infer_tag"] = True
             return
-        target = Path(self.directory) / "accel-build" / extension_name()
+        self._scratch = tempfile.mkdtemp(prefix="tokmeter-accel-")  # removed in finalize
+        target = Path(self._scratch) / extension_name()
         if compile_extension(root, target):
             build_data["force_include"][str(target)] = f"{PACKAGE_DIR}/{extension_name()}"
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        scratch = getattr(self, "_scratch", None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
