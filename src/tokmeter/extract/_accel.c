@@ -10,9 +10,10 @@
  *                                    functions below can read it. None: not an object, no or two "body"
  *                                    keys, an escaped key, a body that is no (valid) string.
  *   head(line, start, end, count)    the first count characters of the body, decoded.
- *   select(line, start, end, markers)  sse.select_events: the merged runs of blocks it parses, decoded, as
- *                                    (whether the first run starts the body, [run, ...]).
- *   chat_spans(line, start, end)     fastpath._chat_spans, with the decoded text of each block.
+ *   select(line, start, end, markers)  sse.select_events: the events of the blocks it chooses (decoded,
+ *                                    then parsed as sse.parse_sse parses text without CR).
+ *   chat_spans(line, start, end)     fastpath._chat_spans, with the first event of each block it names.
+ *   set_event_type(SSEEvent)         the class the events are made of (accel.py, at import).
  *
  * The text functions read the body as it is in the line, escaped, and decode only the blocks they return.
  * They need every character that matters to them spelled one way: so read_body says sse only when the
@@ -89,7 +90,7 @@ static Py_ssize_t skip_value(cbytes s, Py_ssize_t i, Py_ssize_t n)
         return -1;
     }
     Py_ssize_t start = i;
-    while (i < n && !strchr(",}] \t\n\r", s[i]))
+    while (i < n && !memchr(",}] \t\n\r", s[i], 7))
         i++;
     return i > start ? i : -1;
 }
@@ -840,7 +841,7 @@ static PyObject *events_of(const Text *x, Spans *spans)
     return events;
 }
 
-/* (line, start, end): the body's content, which read_body said sse of */
+/* (line, start, end): the body's content, which read_body said sse of (the text functions assume it) */
 static int text_args(PyObject *args, Text *x, PyObject **extra)
 {
     PyObject *line;
