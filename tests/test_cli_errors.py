@@ -89,9 +89,16 @@ def test_an_ingest_that_found_nothing_still_makes_a_store(isolated_store: Path, 
 def test_version() -> None:
     from importlib.metadata import version
 
+    from tokmeter.config import settings
+    from tokmeter.extract import accel
+
     result = run_cli("--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"tokmeter {version('tokmeter')} (genai-prices {version('genai-prices')})"
+    expected = f"tokmeter {version('tokmeter')} (genai-prices {version('genai-prices')}; {accel.status(settings().no_accel)})"
+    assert result.stdout.strip() == expected
+    forced_off = run_cli("--version", env={"TOKMETER_NO_ACCEL": "1"})
+    says = "accelerator not built" if not accel.BUILT else "accelerator off ($TOKMETER_NO_ACCEL)"
+    assert forced_off.stdout.strip().endswith(f"; {says})")
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 FORMATS: tuple[str, ...]  # the formats below, then the logs other systems write (``LOGGED_FORMATS``)
 
 # Every input format a source can read (``sources``: one reader module each), and ``auto``: the names of
@@ -59,7 +61,7 @@ class Capture:
     ``meta`` holds the capture-record fields (``ts``, ``request_id``, ``user``, ``provider``,
     ``method``, ``path`` / ``url``, ``host``, ``status``, ``request``, ``request_headers``,
     ``response_headers``); ``body`` is the response body as text (an SSE stream or a JSON document),
-    or an already-decoded JSON value.
+    or an already-decoded JSON value, or (capture logs read with the accelerator) an ``EscapedBody``.
     """
 
     source: str
@@ -76,6 +78,22 @@ class Capture:
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+@dataclass(frozen=True, slots=True)
+class EscapedBody:
+    """A capture log's SSE body left as it is in its record's line: ``line[start:end]`` is the content of
+    the record's ``body`` string, still escaped, which the accelerator checked to be valid JSON string
+    content (``extract/accel.py``). Extraction decodes only the few events it reads; ``text`` decodes the
+    whole of it when something needs it, exactly as decoding the record would."""
+
+    line: bytes
+    start: int
+    end: int
+
+    def text(self) -> str:
+        text: str = orjson.loads(self.line[self.start - 1 : self.end + 1])  # the string with its quotes
+        return text
 
 
 def fingerprint(data: bytes | None) -> str | None:

@@ -39,6 +39,7 @@ CLAUDE_CODE_USER_ENV = "TOKMETER_CLAUDE_CODE_USER"
 SPARK_MASTER_ENV = "TOKMETER_SPARK_MASTER"
 ATTRIBUTION_ENV = "TOKMETER_ATTRIBUTION"
 RESULT_CACHE_ENV = "TOKMETER_RESULT_CACHE"
+NO_ACCEL_ENV = "TOKMETER_NO_ACCEL"
 CONFIG_KEYS = (
     "prices",
     "budget",
@@ -109,6 +110,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "0: a report neither replays a kept result nor keeps its own (as --no-cache)",
         "1",
     ),
+    EnvVar(NO_ACCEL_ENV, "1 reads capture logs without the compiled accelerator (the pure-Python path)", "0"),
     EnvVar(SPARK_MASTER_ENV, "the Spark master of rollup --engine spark", "local[2]"),
 )
 
@@ -131,6 +133,7 @@ class Settings:
     max_line_bytes: int = 64 * MIB
     max_decompression_ratio: int = 250
     price_memo: bool = True
+    no_accel: bool = False  # $TOKMETER_NO_ACCEL: capture logs read by the pure-Python path only
     spark_master: str | None = None
     _seen: tuple[str | None, ...] = field(default=(), repr=False, compare=False)
 
@@ -169,6 +172,7 @@ class Settings:
             max_line_bytes=number("TOKMETER_MAX_LINE_BYTES", 64 * MIB),
             max_decompression_ratio=number("TOKMETER_MAX_DECOMPRESSION_RATIO", 250),
             price_memo=value["TOKMETER_PRICE_MEMO"] != "0",
+            no_accel=_on(value[NO_ACCEL_ENV]),
             spark_master=value[SPARK_MASTER_ENV],
             _seen=tuple(value.values()),
         )

@@ -31,12 +31,14 @@ def _show_version(value: bool) -> None:
         from importlib.metadata import PackageNotFoundError, version
 
         from .. import __version__
+        from ..config import settings
+        from ..extract import accel
 
         try:
             prices = f"genai-prices {version('genai-prices')}"
         except PackageNotFoundError:  # pragma: no cover - a dependency; only a broken install lacks it
             prices = "genai-prices not installed"
-        typer.echo(f"tokmeter {__version__} ({prices})")
+        typer.echo(f"tokmeter {__version__} ({prices}; {accel.status(settings().no_accel)})")
         raise typer.Exit()
 
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from ..capture import Capture
+from ..capture import Capture, EscapedBody
 from ..errors import BadCaptureError
 from ..schema import UsageRow, tag_list
 from . import anthropic, bedrock, cohere, estimate, gateways, gemini, logs, openai, otel, rule, transcripts
@@ -26,7 +26,7 @@ from .attribution import KEEP_NOTHING, Keep, owner
 from .base import Extracted, as_mapping, as_str, service_tier
 from .detect import api_from_body, api_from_path, detect_api, infer_provider
 from .eventstream import iter_messages
-from .fastpath import guess_api, stream_events
+from .fastpath import accelerated_events, guess_api, stream_events
 from .registry import family
 from .rule import RowNotes, Tally
 from .sse import looks_like_sse
@@ -109,7 +109,8 @@ def _reading(
     notes = RowNotes()
     if is_stream and api is not None and estimate.needed(api, ex, status):
         content_type = _header(meta.get("response_headers"), "content-type")
-        notes.estimate = estimate.fill(ex, api, capture.body, content_type, request, provider)
+        body = capture.body.text() if isinstance(capture.body, EscapedBody) else capture.body
+        notes.estimate = estimate.fill(ex, api, body, content_type, request, provider)
     notes.missing = why_missing if ex.usage_source == "missing" else None
     return api, ex, is_stream, provider, notes
 
@@ -127,13 +128,17 @@ def _extract(
             True,
             rule.missing_reason(status, True, ex.complete, error_body=False, empty=False),
         )
-    body_text, body_doc = _body(body)
-    is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
-    events = (
-        stream_events(body_text, guess_api(body_text, api_from_path(path)))
-        if is_stream and body_text is not None
-        else None
-    )
+    events = accelerated_events(body, api_from_path(path)) if isinstance(body, EscapedBody) else None
+    if events is not None:  # an SSE body (the accelerator checked), its few events decoded alone
+        body_text, body_doc, is_stream = None, None, True
+    else:
+        body_text, body_doc = _body(body.text() if isinstance(body, EscapedBody) else body)
+        is_stream = body_doc is None and body_text is not None and looks_like_sse(body_text)
+        events = (
+            stream_events(body_text, guess_api(body_text, api_from_path(path)))
+            if is_stream and body_text is not None
+            else None
+        )
     api = detect_api(meta, path, body_doc, events)
     ex = _read(api, body_doc, events, body_text, status)
     is_array = _reads_chunks(api) and (isinstance(body_doc, list) or is_cut_array(body_doc, body_text))
@@ -310,6 +315,8 @@ def _fallback_id(meta: Mapping[str, Any], capture: Capture) -> str:
 def _body_bytes(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
+    if isinstance(body, EscapedBody):
+        body = body.text()
     if isinstance(body, str):
         return body.encode("utf-8", "surrogatepass")
     try:

@@ -14,12 +14,17 @@ on every recorded capture and on thousands of mutated streams.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
-from . import anthropic, openai
+from ..capture import EscapedBody
+from . import accel, anthropic, openai
 from .base import as_str
 from .openai import chunk_finishes, chunk_usage, stream_chunk
 from .registry import family
 from .sse import SSEEvent, _block_around, head_spans, last_span, parse_sse, select_events
+
+Span = tuple[int, int]
 
 # An API family's fast-path markers (``ApiFamily.markers``, set in its provider module): substrings of every
 # event its stream reader uses, as few as find them all, since each is one search through the whole stream
@@ -36,11 +41,14 @@ _CHAT_KEYS = ('"usage"', '"finish_reason"')
 ENABLED = True  # tests switch it off to compare with the straightforward path
 
 
+_GUESS_CHARS = 400
+
+
 def guess_api(text: str, path_api: str | None) -> str | None:
     """The API of a stream, from its path, else from its first event."""
     if path_api is not None:
         return path_api
-    head = text[:400]
+    head = text[:_GUESS_CHARS]
     if "message_start" in head:
         return anthropic.API
     if "response.created" in head or "response.in_progress" in head:
@@ -63,6 +71,33 @@ def stream_events(text: str, api: str | None) -> list[SSEEvent]:
     return list(parse_sse(text))
 
 
+def accelerated_events(body: EscapedBody, path_api: str | None) -> list[SSEEvent] | None:
+    """``stream_events`` for an SSE body the accelerator left escaped (``accel.py``), decoding only the
+    blocks it reads; None when there is no fast path for it (the caller then decodes it whole and calls
+    ``stream_events``)."""
+    if not ENABLED:
+        return None
+    api = path_api if path_api is not None else guess_api(accel.head(body, _GUESS_CHARS), None)
+    markers = api_family.markers if (api_family := family(api)) is not None else ()
+    if markers:
+        return accel.select_events(body, markers)
+    if api == openai.CHAT and (picked := accel.chat_spans(body)) is not None:
+        head, usage, finish, done, final, first_events = picked
+        return _chat_selection(ChatSpans(head, usage, finish, done, final), first_events.__getitem__)
+    return None
+
+
+class ChatSpans(NamedTuple):
+    """The blocks ``_chat_events`` reads: the first three events', the last with a non-null usage and
+    finish reason, the last ``[DONE]``'s and the stream's last."""
+
+    head: list[Span]
+    usage: Span | None
+    finish: Span | None
+    done: Span | None
+    final: Span
+
+
 def _chat_events(text: str) -> list[SSEEvent] | None:
     """The events the Chat Completions reader needs, or None when the selection cannot be shown to give
     what all events give (the caller then parses everything).
@@ -76,10 +111,20 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
     without one, by the last finish_reason); otherwise None. The searches go from the end and stop at
     the block they look for: a stream whose usage comes last is never searched through.
     """
+    spans = _chat_spans(text)
+    if spans is None:
+        return None
+    # one event at most per block (no CR): parsed one by one, so the checks know which is which
+    return _chat_selection(
+        spans, lambda span: next(parse_sse(text[span[0] : span[1]], bom=span[0] == 0), None)
+    )
+
+
+def _chat_spans(text: str) -> ChatSpans | None:
     head = head_spans(text)
     if head is None:
         return None
-    last: dict[str, tuple[int, int]] = {}
+    last: dict[str, Span] = {}
     for key in _CHAT_KEYS:
         end = len(text)
         while (pos := text.rfind(key, 0, end)) >= 0:
@@ -89,21 +134,27 @@ def _chat_events(text: str) -> list[SSEEvent] | None:
             end = pos
     done = text.rfind("[DONE]")
     done_span = _block_around(text, done) if done >= 0 else None
-    spans = {*head, last_span(text), *last.values()}
-    if done_span is not None:
-        spans.add(done_span)
-    # one event at most per block (no CR): parsed one by one, so the checks know which is which
-    events: dict[tuple[int, int] | None, SSEEvent | None] = {
-        span: next(parse_sse(text[span[0] : span[1]], bom=span[0] == 0), None) for span in sorted(spans)
-    }
-    if any(events[span] is None for span in last.values()):
+    return ChatSpans(head, last.get(_CHAT_KEYS[0]), last.get(_CHAT_KEYS[1]), done_span, last_span(text))
+
+
+def _chat_selection(
+    spans: ChatSpans, first_event: Callable[[Span], SSEEvent | None]
+) -> list[SSEEvent] | None:
+    """The events of the blocks ``spans`` names (``first_event``: a block's first event), or None when
+    they do not settle what all events would."""
+    keyed = [span for span in (spans.usage, spans.finish) if span is not None]
+    every = {*spans.head, spans.final, *keyed}
+    if spans.done is not None:
+        every.add(spans.done)
+    events: dict[Span | None, SSEEvent | None] = {span: first_event(span) for span in sorted(every)}
+    if any(events[span] is None for span in keyed):
         return None  # a key in a comment or a field other than data: no chunk says it
     if not _selection_tells_all(
-        [events[span] for span in head],
-        events.get(last.get('"usage"')),
-        events.get(last.get('"finish_reason"')),
-        events.get(done_span),
-        done_span,
+        [events[span] for span in spans.head],
+        events.get(spans.usage),
+        events.get(spans.finish),
+        events.get(spans.done),
+        spans.done,
     ):
         return None
     return [event for event in events.values() if event is not None]
