@@ -9,6 +9,7 @@ the 2 s before the report started, so the stores are made once for the module an
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -222,6 +223,26 @@ def test_an_edit_to_tokmeter_itself_is_not_replayed(stores: dict[str, Path]) -> 
     init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9'))
     after = report(stores["shared"], "--by", "user", env=env)
     assert REPLAYED not in said(after) and after.stdout == before
+
+
+def test_a_file_given_as_a_pipe_is_left_for_the_report(stores: dict[str, Path], tmp_path: Path) -> None:
+    """``--prices <(...)`` (a pipe: it can be read once): the report reads the price file, not the key (the
+    key read it first and the report priced without its discounts), and nothing is kept."""
+    prices = tmp_path / "p.toml"
+    prices.write_text("[discounts]\nproviders = { openai = 50, anthropic = 12 }\n")
+    asked = ["--by", "provider", "--format", "json"]
+    plain = report(stores["shared"], *asked, "--prices", str(prices), "--no-cache")
+    script = '"$0" -m tokmeter report --store "$1" --by provider --format json --prices <(cat "$2")'
+    piped = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(stores["shared"]), str(prices)],
+        capture_output=True,
+        env={**os.environ, "TOKMETER_DEBUG": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, said(piped)
+    assert json.loads(piped.stdout)["rows"] == json.loads(plain.stdout)["rows"]  # the prices name the file
+    assert KEPT not in said(piped)
 
 
 def test_a_failed_report_is_not_kept(stores: dict[str, Path]) -> None:
