@@ -134,6 +134,28 @@ def test_a_repeated_report_is_replayed_byte_for_byte_from_the_kept_file_alone(
     assert "was not whole" in said(torn) and KEPT in said(torn) and torn.stdout == first.stdout
 
 
+def test_a_kept_file_others_may_write_or_too_large_is_not_replayed(stores: dict[str, Path]) -> None:
+    """Only a file of this user that no one else may write, and no larger than a kept result can be, is
+    replayed (a shared store's .cache could hold another's forged result)."""
+    store, asked = stores["shared"], ["--by", "day", "--format", "csv"]
+    first = report(store, *asked)
+    path = kept_path(first)
+    forged = replay.encode(0, [(1, b"forged\n")])
+    for change in ("writable", "owner", "size"):
+        if change == "owner" and os.getuid() != 0:
+            continue  # only root can give a file away
+        large = replay.encode(0, [(1, b"x" * (2 * kept.MAX_BYTES + 1))])  # whole, larger than any kept
+        path.write_bytes(large if change == "size" else forged)
+        path.chmod(0o666 if change == "writable" else 0o600)
+        if change == "owner":
+            os.chown(path, 65534, 65534)
+        again = report(store, *asked)
+        assert REPLAYED not in said(again) and "is ignored" in said(again), (change, said(again))
+        assert again.stdout == first.stdout
+        path.unlink()
+        report(store, *asked)  # kept again, as this user's
+
+
 def test_an_edit_to_a_file_it_reads_is_never_replayed(stores: dict[str, Path], tmp_path: Path) -> None:
     """The config file, the price file it names, the attribution file and its map: each edit is a new key
     (and the result computed afresh is kept under it, for the next edit to be tested against)."""
