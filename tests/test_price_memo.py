@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -179,3 +181,38 @@ def test_the_memo_key_names_the_code_and_version(monkeypatch: pytest.MonkeyPatch
     assert memo_path(None) != before
     monkeypatch.setattr(price_memo, "CODE", (*price_memo.CODE, "no-such-module.py"))
     assert memo_path(None) is None  # code that cannot be identified gets no memo
+
+
+def test_an_edit_of_genai_prices_data_under_one_version_is_a_new_memo(tmp_path: Path) -> None:
+    """genai-prices' price data can change while its version stays (an editable install, a patched copy):
+    the memo is keyed by its files too, so a report after such an edit prices with the new data (it kept
+    pricing with the memo of the old)."""
+    import genai_prices
+
+    package = Path(genai_prices.__file__).parent
+    site = tmp_path / "site"
+    shutil.copytree(package, site / "genai_prices", ignore=shutil.ignore_patterns("__pycache__"))
+    for info in package.parent.glob("genai_prices-*.dist-info"):
+        shutil.copytree(info, site / info.name)
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "TOKMETER_STORE": str(tmp_path / "store"),
+        "TOKMETER_CACHE": str(tmp_path / "cache"),
+    }
+    assert run_cli("ingest", "-q", str(SAMPLE_LOGS), env=env).returncode in (0, 1)
+
+    def mini_cost() -> float:
+        done = run_cli("report", "--by", "model", "--format", "json", "--no-cache", env=env)
+        assert done.returncode == 0, done.stderr
+        return sum(
+            r["cost_usd"] for r in json.loads(done.stdout)["rows"] if r["model"].startswith("gpt-4o-mini")
+        )
+
+    before = mini_cost()
+    data = site / "genai_prices" / "data.py"
+    text = data.read_text()
+    assert text.count("output_mtok=Decimal('0.6')") > 0  # gpt-4o-mini's output price, among others
+    data.write_text(text.replace("output_mtok=Decimal('0.6')", "output_mtok=Decimal('60')"))
+    after = mini_cost()
+    fresh = mini_cost()  # the memo of the new data, now filled
+    assert after > before and after == fresh

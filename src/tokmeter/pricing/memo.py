@@ -10,7 +10,8 @@ per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's u
 The key is a digest of:
 
 * genai-prices' version and the price file's path and sha256 (``pricing.price_data_version``): other
-  price data, other memo;
+  price data, other memo; and the name, size and mtime of each of genai-prices' files, whose price data
+  can change under one version (an editable install, a patched copy);
 * tokmeter's version and the source of the modules that derive prices (``CODE``): a change in how prices
   are derived retires every memo written before it (when a source cannot be read, there is no memo);
 * ``FORMAT``, this file's layout.
@@ -26,6 +27,7 @@ ignored (prices are then resolved without it), and ``TOKMETER_PRICE_MEMO=0`` swi
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -182,6 +184,7 @@ def memo_path(overrides: PriceOverrides | None) -> Path | None:
     from .. import __version__  # looked up at each call: the version is part of the key, as it is now
 
     digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{price_data_version(overrides)}\n".encode())
+    digest.update(_genai_prices_files().encode())
     here = Path(__file__).parent
     for module in CODE:
         try:
@@ -189,6 +192,22 @@ def memo_path(overrides: PriceOverrides | None) -> Path | None:
         except OSError:
             return None
     return cache_root() / "prices" / f"{digest.hexdigest()[:32]}.json"
+
+
+def _genai_prices_files() -> str:
+    """genai-prices' files (name, size, mtime): its price data can change under one version (an editable
+    install, a patched copy), and a memo of the old data must not price the new. Found without importing
+    it (the memo's point)."""
+    import importlib.util  # start-up time: only where a memo is looked for
+
+    spec = importlib.util.find_spec("genai_prices")
+    found = []
+    for folder in (spec and spec.submodule_search_locations) or ():
+        for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+            if entry.is_file():
+                stat = entry.stat()
+                found.append(f"{entry.path} {stat.st_size} {stat.st_mtime_ns}")
+    return "\n".join(found)
 
 
 def _text_key(*parts: str | None) -> str:
