@@ -27,7 +27,6 @@ ignored (prices are then resolved without it), and ``TOKMETER_PRICE_MEMO=0`` swi
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -40,7 +39,7 @@ from ..config import cache_root, settings
 from ..store.atomic import replace_file
 from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
-from .resolve import is_priced_by_minute, price_data_version
+from .resolve import genai_prices_files, is_priced_by_minute, price_data_version
 from .table import build_price_table, price_frame
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
@@ -184,7 +183,7 @@ def memo_path(overrides: PriceOverrides | None) -> Path | None:
     from .. import __version__  # looked up at each call: the version is part of the key, as it is now
 
     digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{price_data_version(overrides)}\n".encode())
-    digest.update(_genai_prices_files().encode())
+    digest.update(genai_prices_files().encode())
     here = Path(__file__).parent
     for module in CODE:
         try:
@@ -192,22 +191,6 @@ def memo_path(overrides: PriceOverrides | None) -> Path | None:
         except OSError:
             return None
     return cache_root() / "prices" / f"{digest.hexdigest()[:32]}.json"
-
-
-def _genai_prices_files() -> str:
-    """genai-prices' files (name, size, mtime): its price data can change under one version (an editable
-    install, a patched copy), and a memo of the old data must not price the new. Found without importing
-    it (the memo's point)."""
-    import importlib.util  # start-up time: only where a memo is looked for
-
-    spec = importlib.util.find_spec("genai_prices")
-    found = []
-    for folder in (spec and spec.submodule_search_locations) or ():
-        for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
-            if entry.is_file():
-                stat = entry.stat()
-                found.append(f"{entry.path} {stat.st_size} {stat.st_mtime_ns}")
-    return "\n".join(found)
 
 
 def _text_key(*parts: str | None) -> str:
