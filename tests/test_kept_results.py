@@ -265,6 +265,8 @@ def test_a_file_given_as_a_pipe_is_left_for_the_report(stores: dict[str, Path], 
     assert piped.returncode == 0, said(piped)
     assert json.loads(piped.stdout)["rows"] == json.loads(plain.stdout)["rows"]  # the prices name the file
     assert KEPT not in said(piped)
+    # /dev/null reads empty every time: a config file named so is keyed as any other
+    kept_and_replayed(stores["shared"], "--by", "provider", env={"TOKMETER_CONFIG": os.devnull})
 
 
 def test_a_failed_report_is_not_kept(stores: dict[str, Path]) -> None:

@@ -234,12 +234,13 @@ def _files(key: _Key, files: Sequence[Path]) -> None:
 def _readable_twice(path: Path) -> None:
     """Raise ``Unkeyable`` when ``path`` is a pipe, FIFO, socket or device (``--prices <(...)``, ``cat f |
     ... --prices /dev/stdin``): what the key read of it, the report could not read again (it priced
-    without the file's discounts). A folder or a missing file is left to the command."""
+    without the file's discounts). A folder, a missing file and /dev/null (empty every time) are left to
+    the command."""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
         return
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or os.path.realpath(path) == os.devnull):
         raise Unkeyable(f"{path} is not a regular file: it can be read only once")
 
 
