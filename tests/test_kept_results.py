@@ -181,6 +181,21 @@ def test_an_edit_to_a_file_it_reads_is_never_replayed(stores: dict[str, Path], t
         before = after.stdout
 
 
+def test_a_map_of_an_attribution_file_named_without_toml_is_keyed(
+    stores: dict[str, Path], tmp_path: Path
+) -> None:
+    """The attribution file is TOML whatever its name: its map is keyed too (an edit of the map of
+    ``--attribution rules.conf`` replayed the report of the old map)."""
+    (tmp_path / "teams.csv").write_text("value,owner\ngateway,alpha\nresponses,beta\n")
+    rules = '[[rule]]\ndimension = "team"\nfrom = "source:(gateway|responses)"\nmap = "teams.csv"\n'
+    (tmp_path / "rules.conf").write_text(rules)
+    asked = ["--by", "team", "--attribution", str(tmp_path / "rules.conf")]
+    before = kept_and_replayed(stores["shared"], *asked)
+    (tmp_path / "teams.csv").write_text("value,owner\ngateway,gamma\nresponses,beta\n")
+    after = report(stores["shared"], *asked)
+    assert REPLAYED not in said(after) and b"gamma" in after.stdout and after.stdout != before
+
+
 def _not_replayed(store: Path, variants: list[tuple[list[str], dict[str, str], bool]]) -> None:
     """Each variant (arguments, environment, whether the figures change) of a kept report is computed."""
     asked = ["--by", "day", "--format", "json"]

@@ -210,7 +210,7 @@ def _files(key: _Key, files: Sequence[Path]) -> None:
     for path in files:
         _readable_twice(path)
         data = key.content("file", path)
-        if data is None or path.suffix.lower() != ".toml":
+        if data is None:  # each is TOML whatever its name (an attribution file named rules.conf)
             continue
         import tomllib  # start-up time: only when there is such a file
 
