@@ -9,6 +9,7 @@ the 2 s before the report started, so the stores are made once for the module an
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,6 +134,28 @@ def test_a_repeated_report_is_replayed_byte_for_byte_from_the_kept_file_alone(
     assert "was not whole" in said(torn) and KEPT in said(torn) and torn.stdout == first.stdout
 
 
+def test_a_kept_file_others_may_write_or_too_large_is_not_replayed(stores: dict[str, Path]) -> None:
+    """Only a file of this user that no one else may write, and no larger than a kept result can be, is
+    replayed (a shared store's .cache could hold another's forged result)."""
+    store, asked = stores["shared"], ["--by", "day", "--format", "csv"]
+    first = report(store, *asked)
+    path = kept_path(first)
+    forged = replay.encode(0, [(1, b"forged\n")])
+    for change in ("writable", "owner", "size"):
+        if change == "owner" and os.getuid() != 0:
+            continue  # only root can give a file away
+        large = replay.encode(0, [(1, b"x" * (2 * kept.MAX_BYTES + 1))])  # whole, larger than any kept
+        path.write_bytes(large if change == "size" else forged)
+        path.chmod(0o666 if change == "writable" else 0o600)
+        if change == "owner":
+            os.chown(path, 65534, 65534)
+        again = report(store, *asked)
+        assert REPLAYED not in said(again) and "is ignored" in said(again), (change, said(again))
+        assert again.stdout == first.stdout
+        path.unlink()
+        report(store, *asked)  # kept again, as this user's
+
+
 def test_an_edit_to_a_file_it_reads_is_never_replayed(stores: dict[str, Path], tmp_path: Path) -> None:
     """The config file, the price file it names, the attribution file and its map: each edit is a new key
     (and the result computed afresh is kept under it, for the next edit to be tested against)."""
@@ -156,6 +179,21 @@ def test_an_edit_to_a_file_it_reads_is_never_replayed(stores: dict[str, Path], t
         assert REPLAYED not in said(after) and KEPT in said(after), name
         assert after.stdout != before, name
         before = after.stdout
+
+
+def test_a_map_of_an_attribution_file_named_without_toml_is_keyed(
+    stores: dict[str, Path], tmp_path: Path
+) -> None:
+    """The attribution file is TOML whatever its name: its map is keyed too (an edit of the map of
+    ``--attribution rules.conf`` replayed the report of the old map)."""
+    (tmp_path / "teams.csv").write_text("value,owner\ngateway,alpha\nresponses,beta\n")
+    rules = '[[rule]]\ndimension = "team"\nfrom = "source:(gateway|responses)"\nmap = "teams.csv"\n'
+    (tmp_path / "rules.conf").write_text(rules)
+    asked = ["--by", "team", "--attribution", str(tmp_path / "rules.conf")]
+    before = kept_and_replayed(stores["shared"], *asked)
+    (tmp_path / "teams.csv").write_text("value,owner\ngateway,gamma\nresponses,beta\n")
+    after = report(stores["shared"], *asked)
+    assert REPLAYED not in said(after) and b"gamma" in after.stdout and after.stdout != before
 
 
 def _not_replayed(store: Path, variants: list[tuple[list[str], dict[str, str], bool]]) -> None:
@@ -222,6 +260,28 @@ def test_an_edit_to_tokmeter_itself_is_not_replayed(stores: dict[str, Path]) -> 
     init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9'))
     after = report(stores["shared"], "--by", "user", env=env)
     assert REPLAYED not in said(after) and after.stdout == before
+
+
+def test_a_file_given_as_a_pipe_is_left_for_the_report(stores: dict[str, Path], tmp_path: Path) -> None:
+    """``--prices <(...)`` (a pipe: it can be read once): the report reads the price file, not the key (the
+    key read it first and the report priced without its discounts), and nothing is kept."""
+    prices = tmp_path / "p.toml"
+    prices.write_text("[discounts]\nproviders = { openai = 50, anthropic = 12 }\n")
+    asked = ["--by", "provider", "--format", "json"]
+    plain = report(stores["shared"], *asked, "--prices", str(prices), "--no-cache")
+    script = '"$0" -m tokmeter report --store "$1" --by provider --format json --prices <(cat "$2")'
+    piped = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(stores["shared"]), str(prices)],
+        capture_output=True,
+        env={**os.environ, "TOKMETER_DEBUG": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, said(piped)
+    assert json.loads(piped.stdout)["rows"] == json.loads(plain.stdout)["rows"]  # the prices name the file
+    assert KEPT not in said(piped)
+    # /dev/null reads empty every time: a config file named so is keyed as any other
+    kept_and_replayed(stores["shared"], "--by", "provider", env={"TOKMETER_CONFIG": os.devnull})
 
 
 def test_a_failed_report_is_not_kept(stores: dict[str, Path]) -> None:

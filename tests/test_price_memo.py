@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -179,3 +181,61 @@ def test_the_memo_key_names_the_code_and_version(monkeypatch: pytest.MonkeyPatch
     assert memo_path(None) != before
     monkeypatch.setattr(price_memo, "CODE", (*price_memo.CODE, "no-such-module.py"))
     assert memo_path(None) is None  # code that cannot be identified gets no memo
+
+
+def _patchable_genai_prices(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A copy of genai-prices first on the path, a store of sample_logs and a cache: (env, its data.py)."""
+    import genai_prices
+
+    package = Path(genai_prices.__file__).parent
+    site = tmp_path / "site"
+    shutil.copytree(package, site / "genai_prices", ignore=shutil.ignore_patterns("__pycache__"))
+    for info in package.parent.glob("genai_prices-*.dist-info"):
+        shutil.copytree(info, site / info.name)
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "TOKMETER_STORE": str(tmp_path / "store"),
+        "TOKMETER_CACHE": str(tmp_path / "cache"),
+    }
+    assert run_cli("ingest", "-q", str(SAMPLE_LOGS), env=env).returncode in (0, 1)
+    return env, site / "genai_prices" / "data.py"
+
+
+def _mini_cost(env: dict[str, str]) -> float:
+    done = run_cli("report", "--by", "model", "--format", "json", "--no-cache", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    return sum(row["cost_usd"] for row in rows if row["model"].startswith("gpt-4o-mini"))
+
+
+def _raise_mini_price(data: Path) -> None:
+    text = data.read_text()
+    assert text.count("output_mtok=Decimal('0.6')") > 0  # gpt-4o-mini's output price, among others
+    data.write_text(text.replace("output_mtok=Decimal('0.6')", "output_mtok=Decimal('60')"))
+
+
+def test_an_edit_of_genai_prices_data_under_one_version_is_a_new_memo(tmp_path: Path) -> None:
+    """genai-prices' price data can change while its version stays (an editable install, a patched copy):
+    the memo is keyed by its files too, so a report after such an edit prices with the new data (it kept
+    pricing with the memo of the old)."""
+    env, data = _patchable_genai_prices(tmp_path)
+    before = _mini_cost(env)
+    _raise_mini_price(data)
+    after = _mini_cost(env)
+    fresh = _mini_cost(env)  # the memo of the new data, now filled
+    assert after > before and after == fresh
+
+
+def test_a_rollup_table_of_other_genai_prices_data_does_not_answer(tmp_path: Path) -> None:
+    """A rollup table priced with genai-prices' data before an edit under one version is not fresh: the
+    report is answered from the rows (the table answered with the old prices), and the next rollup
+    rebuilds it."""
+    env, data = _patchable_genai_prices(tmp_path)
+    assert run_cli("rollup", "--period", "day", "-q", env=env).returncode == 0
+    before = _mini_cost(env)
+    _raise_mini_price(data)
+    after = _mini_cost(env)
+    assert after > before
+    done = run_cli("rollup", "--period", "day", env=env)
+    assert done.returncode == 0 and "all periods rewritten" in done.stderr, done.stderr
+    assert _mini_cost(env) == after

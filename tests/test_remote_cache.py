@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from test_agent_sessions import FIRST_READ, LATER, _hermes, _set_time
 from test_remote_reads import ingest, spread_log
-from test_remote_store import bucket, s3_endpoint  # noqa: F401 - fixtures
+from test_remote_store import bucket, cli_ok, report_json, s3_endpoint  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
     from tokmeter.report.queries import Report
@@ -189,3 +190,27 @@ def test_compact_fetches_only_the_days_it_merges(
     assert merged.partitions == [date(2026, 11, 1) + timedelta(days=k) for k in range(3)]
     assert sorted({key[11:21] for key in host.fetched}) == [str(d) for d in merged.partitions]
     assert len(host.fetched) == 6
+
+
+def test_a_session_re_read_under_a_cap_of_0_counts_once(
+    bucket: str,  # noqa: F811 - fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ingester that must build its session_times.json again (gone, as in a bucket written before it
+    existed) reads the first stored times from its own parts: under a cap that keeps nothing, those parts
+    must be read before the cache lets them go (they were evicted first, no time was found, and the
+    re-read landed on its own day beside the first copy: the session counted twice)."""
+    from tokmeter.store.objects import Bucket
+
+    monkeypatch.setenv("TOKMETER_CACHE_MAX_BYTES", "0")
+    home = tmp_path / "hermes"
+    _set_time(_hermes(home, 4000, False, False), FIRST_READ)
+    cli_ok("ingest", "-q", "--format", "hermes", "--ingester-id", "laptop", str(home / "state.db"))
+    Bucket(bucket).delete(["ingesters/laptop/session_times.json"])
+    _set_time(_hermes(home, 9000, False, False), LATER)
+    cli_ok("ingest", "-q", "--format", "hermes", "--ingester-id", "laptop", str(home / "state.db"))
+    days = report_json("--by", "day")["rows"]
+    assert [(day["day"], day["requests"], day["input_tokens"]) for day in days] == [
+        (FIRST_READ.date().isoformat(), 1, 9000 + 36000)
+    ]

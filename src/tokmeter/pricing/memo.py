@@ -10,7 +10,8 @@ per *price data key* under ``$TOKMETER_CACHE/prices`` (default: the platform's u
 The key is a digest of:
 
 * genai-prices' version and the price file's path and sha256 (``pricing.price_data_version``): other
-  price data, other memo;
+  price data, other memo; and the name, size and mtime of each of genai-prices' files, whose price data
+  can change under one version (an editable install, a patched copy);
 * tokmeter's version and the source of the modules that derive prices (``CODE``): a change in how prices
   are derived retires every memo written before it (when a source cannot be read, there is no memo);
 * ``FORMAT``, this file's layout.
@@ -38,7 +39,7 @@ from ..config import cache_root, settings
 from ..store.atomic import replace_file
 from .facts import same_price, tier_cuts
 from .overrides import PriceOverrides
-from .resolve import is_priced_by_minute, price_data_version
+from .resolve import genai_prices_files, is_priced_by_minute, price_data_version
 from .table import build_price_table, price_frame
 
 FORMAT = 4  # 3: coefficients at 24 decimal places; 4: service tier and speed in the key
@@ -182,6 +183,7 @@ def memo_path(overrides: PriceOverrides | None) -> Path | None:
     from .. import __version__  # looked up at each call: the version is part of the key, as it is now
 
     digest = hashlib.sha256(f"{FORMAT}\n{__version__}\n{price_data_version(overrides)}\n".encode())
+    digest.update(genai_prices_files().encode())
     here = Path(__file__).parent
     for module in CODE:
         try:

@@ -32,6 +32,8 @@ A model without a price gets a null cost (unpriced), never $0.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, localcontext
@@ -108,6 +110,22 @@ def price_data_version(overrides: PriceOverrides | None = None) -> str:
     data = price_data(overrides)
     text = f"genai-prices {data['genai_prices']} + modifiers {data['modifiers']}"
     return f"{text} + {data['overrides']}" if data["overrides"] else text
+
+
+def genai_prices_files() -> str:
+    """A digest of genai-prices' files (name, size, mtime): its price data can change under one version (an
+    editable install, a patched copy), so what was priced with the old data (the price memo, a rollup
+    table) must not answer for the new. Found without importing it."""
+    import importlib.util  # start-up time: only to find it
+
+    spec = importlib.util.find_spec("genai_prices")
+    digest = hashlib.sha256()
+    for folder in (spec and spec.submodule_search_locations) or ():
+        for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+            if entry.is_file():
+                info = entry.stat()
+                digest.update(f"{entry.path} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,8 @@ depend on, and when one of those cannot be keyed cheaply and surely nothing is k
 
 Only a report whose arguments are all in ``VALUE_OPTIONS`` / ``FLAGS`` is kept, and not: with ``--output``
 to a file, ``--bill``, an HTML report (it carries the time it was made), ``--help``, ``--no-cache`` or
-``$TOKMETER_RESULT_CACHE=0``, on a remote store, or when standard output or error is not a real stream. A
+``$TOKMETER_RESULT_CACHE=0``, on a remote store, when standard output or error is not a real stream, or when
+a file of the key is a pipe or device (it can be read once: by the report, not the key). A
 result is kept only when the command exits 0, the key computed again after it ran is the same (nothing
 changed while it ran), and no file of the store or the code changed in the ``RACY_NS`` before it started:
 a file changed twice within the file system's timestamp granularity could show the same stat both times.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -206,8 +208,9 @@ def _code(key: _Key, inputs: Inputs) -> None:
 def _files(key: _Key, files: Sequence[Path]) -> None:
     """Each file's content, and the content of every file a string in it names (relative to its folder)."""
     for path in files:
+        _readable_twice(path)
         data = key.content("file", path)
-        if data is None or path.suffix.lower() != ".toml":
+        if data is None:  # each is TOML whatever its name (an attribution file named rules.conf)
             continue
         import tomllib  # start-up time: only when there is such a file
 
@@ -221,10 +224,24 @@ def _files(key: _Key, files: Sequence[Path]) -> None:
         for text in named:
             try:
                 target = path.parent / Path(text).expanduser()
+                _readable_twice(target)
                 if target.is_file():
                     key.content(f"named by {path}", target)
             except (OSError, ValueError, RuntimeError):
                 continue  # not a file name (a NUL, an unknown ~user): the command will not read it either
+
+
+def _readable_twice(path: Path) -> None:
+    """Raise ``Unkeyable`` when ``path`` is a pipe, FIFO, socket or device (``--prices <(...)``, ``cat f |
+    ... --prices /dev/stdin``): what the key read of it, the report could not read again (it priced
+    without the file's discounts). A folder, a missing file and /dev/null (empty every time) are left to
+    the command."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or os.path.realpath(path) == os.devnull):
+        raise Unkeyable(f"{path} is not a regular file: it can be read only once")
 
 
 def _strings(value: object) -> Iterable[str]:

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,8 +50,13 @@ def decode(data: bytes) -> tuple[int, list[tuple[int, bytes]]] | None:
 def replay(plan: Plan) -> int | None:
     """Write the kept result of ``plan`` back and return its exit code; None when there is none."""
     try:
-        data = plan.path.read_bytes()
+        with open(plan.path, "rb") as handle:
+            refused = _untrusted(os.fstat(handle.fileno()))
+            data = b"" if refused else handle.read()
     except OSError:
+        return None
+    if refused:
+        note(plan.debug, f"a kept result is ignored: {refused}: {plan.path}")
         return None
     kept = decode(data)
     if kept is None:
@@ -70,6 +76,19 @@ def replay(plan: Plan) -> int | None:
         os.utime(plan.path)  # the most recently used, last to be pruned
     note(plan.debug, f"replayed the kept result {plan.path}")
     return code
+
+
+def _untrusted(info: os.stat_result) -> str | None:
+    """Why a kept result's file is not replayed, or None: it must be a regular file of this user that no
+    one else may write (a shared store's folder could hold another's), and not larger than a kept result
+    can be (a forged one is not read into memory)."""
+    if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o022:
+        return "not a file only its owner may write"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return "another user's file"
+    if info.st_size > 2 * MAX_BYTES:
+        return "larger than a kept result can be"
+    return None
 
 
 # ---- recording a report as it runs, keeping it ---------------------------------------------------------

@@ -38,7 +38,7 @@ from ..errors import StoreBusyError, UsageError
 from ..pricing.costs import COST_DTYPE
 from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides
-from ..pricing.resolve import price_data
+from ..pricing.resolve import genai_prices_files, price_data
 from ..store.atomic import replace_file
 from ..store.dedup import best_nearby
 from ..store.local import ChangePosition
@@ -61,6 +61,13 @@ COST_FORMAT = str(COST_DTYPE)  # in the state's spec: a table written with anoth
 # The columns' version, in the state's spec: a table written before the unknown_* counts existed is
 # recomputed in full by the next rollup, and not used by reports until then.
 TABLE_FORMAT = 2
+# genai-prices' files (``pricing.genai_prices_files``): its price data can change under one version, and a
+# table priced with the old data is then not fresh. A table written before this key stays as it was.
+PRICE_FILES = "genai_prices_files"
+
+
+def _same_price_files(state: dict) -> bool:
+    return state.get(PRICE_FILES) in (None, genai_prices_files())
 
 
 @dataclass(slots=True)
@@ -95,6 +102,7 @@ class RollupTable:
             bool(state)
             and state.get("ledger_offset") == self.store.change_position()
             and state.get("price_data") == price_data(overrides)
+            and _same_price_files(state)
             and state.get("spec") == self._spec_doc()
         )
 
@@ -133,6 +141,7 @@ class RollupTable:
         state = self.state()
         prices = price_data(overrides)
         full = full or not state or state.get("price_data") != prices or state.get("spec") != self._spec_doc()
+        full = full or not _same_price_files(state)
         # the position first, then the rows: a commit in between is read now and counted as new next
         # time (recomputed twice, harmless); the other order could mark rows done that were never read
         with self.store.reading_documents():  # a local store: under the read lock (no half-written entry)
@@ -155,6 +164,7 @@ class RollupTable:
             {
                 "ledger_offset": size,
                 "price_data": prices,
+                PRICE_FILES: genai_prices_files(),
                 "spec": self._spec_doc(),
                 "last_success": datetime.now(UTC).isoformat(),
                 **({"ids": incremental.ID_HASH} if indexed else {}),

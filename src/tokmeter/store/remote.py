@@ -335,10 +335,10 @@ class RemoteStore(Store):
         """The first stored times read from this ingester's own parts (never the whole bucket), once. Copies
         of a session other ingesters hold, or held more than a day apart, are left as they are (reads keep
         copies at most a day apart as one)."""
-        with self._mirror_lock():
+        with self._mirror_lock():  # read before the hold ends: its end may evict them (the cache's cap)
             self._sync(None, own=True)
-        own = [p for p in Store.part_files(self) if self._owns(p.name)]
-        return first_times(session_copies(scan_files(own))) if own else {}
+            own = [p for p in Store.part_files(self) if self._owns(p.name)]
+            return first_times(session_copies(scan_files(own))) if own else {}
 
     def replace_parts(self, day: date, frame: pl.DataFrame, old: Sequence[Path]) -> None:
         """Write the merge, record it (adds and removes together), then delete the parts it replaces."""
