@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -239,3 +240,40 @@ def test_a_rollup_table_of_other_genai_prices_data_does_not_answer(tmp_path: Pat
     done = run_cli("rollup", "--period", "day", env=env)
     assert done.returncode == 0 and "all periods rewritten" in done.stderr, done.stderr
     assert _mini_cost(env) == after
+
+
+def test_a_later_ingest_lists_unpriced_models_without_genai_prices(tmp_path: Path) -> None:
+    """An ingest lists the models it has no price for through the memo: the first ingest loads genai-prices
+    and keeps each answer, the next one over the same models answers from the memo, with the same list;
+    with the memo off, genai-prices is loaded again and the list is the same."""
+    import os
+    import subprocess
+
+    body = {"id": "c-2", "object": "chat.completion", "model": "mystery-9b", "usage": {"prompt_tokens": 9}}
+    unpriced = tmp_path / "unpriced.jsonl"
+    record = {"ts": "2026-11-03T10:00:00Z", "provider": "acme", "path": "/v1/chat/completions", "status": 200}
+    unpriced.write_text(
+        "\n".join(json.dumps(record | {"request_id": f"m{n}", "body": json.dumps(body)}) for n in range(3))
+    )
+    probe = (
+        "import sys, runpy; sys.argv = ['tokmeter', 'ingest', sys.argv[1], sys.argv[2]];\n"
+        "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)"
+    )
+
+    def ingest(**env: str) -> tuple[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(SAMPLE_LOGS), str(unpriced)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=120,
+            check=False,
+        )
+        listed = re.findall(r"^ +(\S+ / \S+: \d+ row\(s\))$", done.stdout, re.MULTILINE)
+        return "\n".join(listed), done.stderr.split()[-1]
+
+    first, second, off = ingest(), ingest(), ingest(TOKMETER_PRICE_MEMO="0")
+    assert first[0] == "acme / mystery-9b: 3 row(s)"
+    assert first == (second[0], "GENAI") and second[1] == "NO-GENAI"
+    assert off == (first[0], "GENAI")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..capture import BadCapture
+from ..pricing.memo import PriceMemo
 from ..pricing.resolve import is_priced
 from ..pricing.unpriced import price_problem
 from ..schema import UsageRow
@@ -48,7 +50,8 @@ def run_ingest(
 ) -> IngestReport:
     """Read every capture under ``paths`` into ``store``. Bad captures are counted and listed in the
     report, never raised; the good captures beside them are kept. ``check_prices`` lists the models
-    genai-prices has no price for (``unpriced_models``; loading the price data takes ~0.2 s).
+    genai-prices has no price for (``unpriced_models``; through the price memo: loading the price data
+    takes ~0.2 s).
     ``read_options``: what the files cannot tell (the Claude Code user), the same in every worker."""
     report = IngestReport()
     files = find_inputs(paths)
@@ -156,16 +159,20 @@ def _commit(store: StoreBackend, rows: pl.DataFrame | None, bad: list[BadCapture
 
 def unpriced(seen: Counter[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
     """(provider, model, rows) for the models seen that genai-prices has no price for, or a price that cannot
-    be applied (``unpriced.price_problem``), most rows first."""
-
-    def priced(provider: str | None, model: str | None) -> bool:
-        return is_priced(provider, model) and price_problem(provider, model or "") is None
-
-    return sorted(
+    be applied (``unpriced.price_problem``), most rows first. Answers come through the price memo, so an
+    ingest of models seen before does not load genai-prices (~0.2 s)."""
+    memo = PriceMemo.load(None)
+    found = sorted(
         (
             (provider, model, count)
             for (provider, model), count in seen.items()
-            if not priced(provider, model)
+            if not memo.priced(provider, model, partial(_has_price, provider, model))
         ),
         key=lambda item: (-item[2], str(item[1])),
     )
+    memo.save()
+    return found
+
+
+def _has_price(provider: str | None, model: str | None) -> bool:
+    return is_priced(provider, model) and price_problem(provider, model or "") is None

@@ -89,11 +89,13 @@ class PriceMemo:
                     "by_minute": doc["by_minute"],
                     "same_price": doc["same_price"],
                     "reasons": doc["reasons"],
+                    "priced": doc.get("priced", {}),
                 }
                 return cls(path, facts, _table_from_json(doc["table"], empty.schema))
             except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
                 pass  # damaged: start again
-        return cls(path, {"cuts": None, "by_minute": {}, "same_price": {}, "reasons": {}}, empty)
+        facts = {"cuts": None, "by_minute": {}, "same_price": {}, "reasons": {}, "priced": {}}
+        return cls(path, facts, empty)
 
     def tier_cuts(self) -> tuple[int, ...]:
         if self._facts["cuts"] is None:
@@ -124,6 +126,15 @@ class PriceMemo:
             self._facts["reasons"][key] = compute()
             self._changed = True
         return self._facts["reasons"][key]
+
+    def priced(self, provider: str | None, model: str | None, compute: Callable[[], bool]) -> bool:
+        """Whether (provider, model) has a price that applies: ``compute()`` unless the memo knows (an
+        ingest's list of unpriced models, answered without loading genai-prices for models seen before)."""
+        key = _text_key(provider, model)
+        if key not in self._facts["priced"]:
+            self._facts["priced"][key] = compute()
+            self._changed = True
+        return self._facts["priced"][key]
 
     def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame:
         """``pricing.build_price_table(keys, overrides)``, from the memo for the keys it holds. ``keys``
@@ -173,9 +184,10 @@ class PriceMemo:
         spans = self._facts["same_price"]
         if len(spans) > MAX_SPANS:  # answers are kept in the order they were learned: drop the oldest
             self._facts["same_price"] = dict(list(spans.items())[-MAX_SPANS:])
-        reasons = self._facts["reasons"]
-        if len(reasons) > MAX_SPANS:
-            self._facts["reasons"] = dict(list(reasons.items())[-MAX_SPANS:])
+        for fact in ("reasons", "priced"):
+            answers = self._facts[fact]
+            if len(answers) > MAX_SPANS:
+                self._facts[fact] = dict(list(answers.items())[-MAX_SPANS:])
 
 
 def memo_path(overrides: PriceOverrides | None) -> Path | None:
