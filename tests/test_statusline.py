@@ -123,3 +123,39 @@ def test_statusline_is_fast(isolated_store: Path, tmp_path: Path) -> None:
         )
         best = min(best, time.perf_counter() - began)
     assert best < 0.1, best
+
+
+def test_ingests_of_recent_rows_price_the_summary_through_the_memo(
+    isolated_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ingest rewrites the summary from the last days' rows, priced: through the price memo, so an
+    ingest of new recent rows of models and days priced before does not load genai-prices; the summary is
+    the same as one priced without the memo."""
+    now = datetime.now(UTC)
+    probe = (
+        "import sys, runpy; sys.argv = ['tokmeter', 'ingest', '--claude-code', sys.argv[1]];\n"
+        "try:\n    runpy.run_module('tokmeter', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('GENAI' if 'genai_prices' in sys.modules else 'NO-GENAI', file=sys.stderr)"
+    )
+
+    def ingest(minutes: list[int]) -> str:
+        write_transcript(tmp_path / "claude", [now - timedelta(minutes=m) for m in minutes])
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / "claude")],
+            capture_output=True,
+            text=True,
+            env=os.environ,
+            timeout=120,
+            check=False,
+        )
+        return done.stderr.split()[-1]
+
+    assert ingest([40, 30]) == "GENAI"  # the first: nothing kept yet
+    assert ingest([40, 30, 5]) == "NO-GENAI"  # a new recent row: its price comes from the memo
+    summary = read_summary(isolated_store)
+    assert summary is not None and summary["block"]["requests"] == 3
+    monkeypatch.setenv("TOKMETER_PRICE_MEMO", "0")
+    store = Store(isolated_store)
+    with store.reading():
+        fresh = build_summary(store, now=datetime.fromtimestamp(summary["written_us"] / 1e6, UTC))
+    assert fresh["sessions"] == summary["sessions"] and fresh["quarters"] == summary["quarters"]

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from ..config import Settings
+from ..pricing.memo import PriceMemo
 from ..pricing.overrides import PriceOverrides, load_overrides
 from ..pricing.table import price_rows
 from ..store.protocol import StoreBackend
@@ -38,7 +39,9 @@ def build_summary(
     since = moment - timedelta(days=RECENT_DAYS)
     lf = store.scan((since.date(), moment.date() + timedelta(days=1)))
     lf = lf.filter(pl.col("timestamp") >= since)
-    entries = recent_entries(price_rows(lf, overrides)).collect()
+    memo = PriceMemo.load(overrides)  # the last days' prices, known after the first ingest: no genai-prices
+    entries = recent_entries(price_rows(lf, overrides, memo=memo)).collect()
+    memo.save()
     return {
         "written_us": int(moment.timestamp() * 1_000_000),
         "since_us": int(since.timestamp() * 1_000_000),

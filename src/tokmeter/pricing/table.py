@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -180,17 +180,24 @@ def with_cost(lf: pl.LazyFrame, table: pl.DataFrame, *, breakdown: bool = False)
 
 
 def price_rows(
-    lf: pl.LazyFrame, overrides: PriceOverrides | None = None, *, breakdown: bool = False
+    lf: pl.LazyFrame,
+    overrides: PriceOverrides | None = None,
+    *,
+    breakdown: bool = False,
+    memo: PriceFacts | None = None,
 ) -> pl.LazyFrame:
     """``with_cost`` with the price table built for exactly the rows of ``lf`` (collects their
-    distinct price keys once: a small query)."""
-    return with_cost(lf, price_table_for(lf, overrides), breakdown=breakdown)
+    distinct price keys once: a small query); through ``memo`` when given."""
+    return with_cost(lf, price_table_for(lf, overrides, memo), breakdown=breakdown)
 
 
-def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -> pl.DataFrame:
+def price_table_for(
+    lf: pl.LazyFrame, overrides: PriceOverrides | None = None, memo: PriceFacts | None = None
+) -> pl.DataFrame:
     """``build_price_table`` for exactly the price keys of ``lf``'s rows: their distinct (provider, model,
     UTC day), and the minute of day only for the few models priced by time of day (two small queries;
-    keying every model by minute would make millions of keys out of a year of rows)."""
+    keying every model by minute would make millions of keys out of a year of rows). ``memo`` (the price
+    memo) answers what it knows without genai-prices."""
     keyed = price_keys(lf)
 
     def minutes_of(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -202,27 +209,37 @@ def price_table_for(lf: pl.LazyFrame, overrides: PriceOverrides | None = None) -
         )
 
     days = keyed.select(DAY_KEY).unique().collect()
-    return price_table_from_days(days, minutes_of, overrides)[0]
+    return price_table_from_days(days, minutes_of, overrides, memo)[0]
+
+
+class PriceFacts(Protocol):
+    """What a price table is built from, answered from somewhere kept (``memo.PriceMemo``)."""
+
+    def by_minute(self, provider: str | None, model: str, overrides: PriceOverrides | None) -> bool: ...
+
+    def price_table(self, keys: pl.DataFrame, overrides: PriceOverrides | None) -> pl.DataFrame: ...
 
 
 def price_table_from_days(
     days: pl.DataFrame,
     minutes_of: Callable[[pl.DataFrame], pl.DataFrame],
     overrides: PriceOverrides | None = None,
+    memo: PriceFacts | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``build_price_table`` from the distinct ``DAY_KEY`` (provider, model, modifiers, day) of some rows; for the
     (provider, model) pairs priced by time of day, ``minutes_of(pairs)`` gives those rows' distinct
     ``PRICE_KEY`` values with their minute. Returns the table and those pairs. Whatever engine holds the
-    rows (polars here, Spark in ``spark_engine``) answers the two small queries."""
+    rows (polars here, Spark in ``spark_engine``) answers the two small queries. ``memo`` answers the
+    price data's part from what it keeps."""
+    by_minute_of = memo.by_minute if memo is not None else is_priced_by_minute
     pairs = days.select("provider", "model").unique()
     by_minute = pairs.filter(
-        pl.Series(
-            [bool(m) and is_priced_by_minute(p, m, overrides) for p, m in pairs.iter_rows()], dtype=pl.Boolean
-        )
+        pl.Series([bool(m) and by_minute_of(p, m, overrides) for p, m in pairs.iter_rows()], dtype=pl.Boolean)
     )
     keys = days.join(by_minute, on=["provider", "model"], how="anti", nulls_equal=True).with_columns(
         _price_minute=pl.lit(None, dtype=pl.Int32)
     )
     if by_minute.height:
         keys = pl.concat([keys, minutes_of(by_minute).select(keys.columns).cast(keys.schema)])
-    return build_price_table(keys, overrides), by_minute
+    table = memo.price_table(keys, overrides) if memo is not None else build_price_table(keys, overrides)
+    return table, by_minute
