@@ -345,3 +345,61 @@ def test_ingest_with_and_without_it(tmp_path: Path) -> None:
         stored[name] = pl.read_parquet(store / "usage" / "**" / "*.parquet").sort("request_id")
     assert stored["on"].height > 40
     assert_frame_equal(stored["on"], stored["off"])
+
+
+def test_a_marker_with_a_slash_is_found_however_the_slash_is_spelled() -> None:
+    """'/' is the one printable character a JSON string may spell two ways ('/' and '\\/'): the native
+    search, which looks for one spelling, must not answer for such a marker (it missed the event)."""
+    body = 'data: {"a": 1}\n\n' * 20 + 'data: {"path": "a/b"}\n\n' + 'data: {"z": 2}\n\n' * 5
+    line = ('{"path": "/x", "body": ' + json.dumps(body).replace("/", "\\/") + "}").encode()
+    found = accel.read_body(line)
+    assert found is not None and found[2]
+    escaped = EscapedBody(line, found[0], found[1])
+    expected = select_events(escaped.text(), ("a/b",))
+    assert expected is not None and any("a/b" in event.data for event in expected)
+    assert accel.select_events(escaped, ("a/b",)) in (None, expected)
+
+
+def test_no_reference_leaked_and_no_error_left_set() -> None:
+    """Every native function, on its answers and on each error it raises, leaves the reference counts of
+    what it was given and made as they were, and no exception set (CPython turns one left set beside a
+    result into a SystemError). A million calls of each kept the resident size flat when checked by hand."""
+    import gc
+
+    from tokmeter.extract.sse import SSEEvent
+
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": []}
+    body = "event: x\nid: 7\n" + f"data: {json.dumps(chunk)}\n\n" * 5 + "data: [DONE]\n\n"
+    line = json.dumps({"ts": 1, "path": "/v1/chat/completions", "body": body.replace("c", "é")}).encode()
+    found = accel.read_body(line)
+    assert found is not None and found[2]
+    native, (start, end, _) = accel._accel, found
+    markers = ('"usage"', "[DONE]")
+    errors = [
+        lambda: native.select(line, start, end, (1,)),
+        lambda: native.select(line, start, end, ("\ud800",)),
+        lambda: native.head(line, -1, end, 3),
+        lambda: native.chat_spans(line, start, len(line) + 1),
+        lambda: native.read_body("not bytes"),
+    ]
+
+    def calls() -> None:
+        for _ in range(500):
+            assert native.read_body(line) == found and native.read_body(line[:-9]) is None
+            assert native.head(line, start, end, 7) == body[:7]
+            assert (
+                native.select(line, start, end, markers) and native.select(line, start, end, ("é",)) is None
+            )
+            assert native.chat_spans(line, start, end) is not None
+            for call in errors:
+                with pytest.raises((TypeError, ValueError, UnicodeEncodeError)):
+                    call()
+
+    watched = [line, markers, markers[0], SSEEvent, None, True, False]
+    calls()
+    gc.collect()
+    before = [sys.getrefcount(item) for item in watched]
+    calls()
+    gc.collect()
+    assert [sys.getrefcount(item) for item in watched] == before
+    assert sys.exc_info() == (None, None, None)

@@ -19,11 +19,11 @@
  * They need every character that matters to them spelled one way: so read_body says sse only when the
  * body has no \r (a CR: Python's fast path gives up too) and no \u escape of an ASCII character. Then
  * each ASCII character of the decoded text is one byte of the escaped text, or two for '"', '\\', '\n',
- * '\t', '/', '\b', '\f' (a backslash first); a needle is found in the decoded text exactly where its
- * escaped spelling is found at a token boundary (not after an escaping backslash, not inside a \u
- * escape), and offsets of boundaries map one to one and in order, offset 0 to offset 0. A span is
- * returned in escaped offsets from the body's start, which only Python's ordering and its "starts the
- * body" test read.
+ * '\t', '/', '\b', '\f' (a backslash first); a needle without '/' (the one printable character spelled
+ * either way) is found in the decoded text exactly where its escaped spelling is found at a token
+ * boundary (not after an escaping backslash, not inside a \u escape), and offsets of boundaries map one
+ * to one and in order, offset 0 to offset 0. A span is returned in escaped offsets from the body's
+ * start, which only Python's ordering and its "starts the body" test read.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -884,7 +884,7 @@ static PyObject *head(PyObject *self, PyObject *args)
 }
 
 /* An ASCII needle's escaped spelling ('"' and '\\' after a backslash); 0 when it has characters spelled
- * otherwise (controls, non-ASCII): no fast path then. */
+ * otherwise (controls, non-ASCII) or spelled two ways ('/' and '\\/'): no fast path then. */
 static int escape_needle(PyObject *marker, unsigned char *out, Py_ssize_t room, Needle *needle)
 {
     Py_ssize_t m;
@@ -894,7 +894,7 @@ static int escape_needle(PyObject *marker, unsigned char *out, Py_ssize_t room, 
     Py_ssize_t k = 0;
     for (Py_ssize_t j = 0; j < m; j++) {
         unsigned char c = (unsigned char)text[j];
-        if (c < 0x20 || c >= 0x7F || k + 2 > room)
+        if (c < 0x20 || c >= 0x7F || c == '/' || k + 2 > room)
             return 0;
         if (c == '"' || c == '\\')
             out[k++] = '\\';

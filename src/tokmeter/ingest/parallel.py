@@ -13,11 +13,14 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import settings
+from ..errors import TokmeterError
 from ..extract import Tally
 from ..schema import UsageRow
 from ..sources import BadCapture, Input, ReadOptions, detect_format, open_bytes, read_captures
@@ -152,14 +155,34 @@ class _LinesStartingBefore:
 
 
 def run_tasks(tasks: list[Task]) -> Iterator[TaskResult]:
-    """Results in task order, computed by a pool of forked workers."""
-    context = multiprocessing.get_context("fork")
+    """Results in task order, computed by a pool of forked workers. A worker that dies (a signal: a crash,
+    the OOM killer) raises ``TokmeterError`` naming the first unfinished task; no result of a task
+    after it is given. (``multiprocessing.Pool`` waited for ever for the dead worker's task.)"""
     count = workers()
     # thousands of small files (agent transcripts) go out in bundles: one message per task cost more
     # than reading a small file
     bundle = max(1, min(64, len(tasks) // (count * 16)))
-    with context.Pool(count) as pool:
-        yield from pool.imap(run_task, tasks, chunksize=bundle)
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
+    done = 0
+    try:
+        for result in pool.map(run_task, tasks, chunksize=bundle):
+            done += 1
+            yield result
+    except BrokenProcessPool:
+        raise worker_died(tasks[done]) from None
+    finally:  # also when the caller stops early: the tasks not started are dropped, not run
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_died(task: Task) -> TokmeterError:
+    where = str(task.path) if task.end is None else f"{task.path} (bytes {task.start:,}-{task.end:,})"
+    return TokmeterError(
+        f"an ingest worker process died while reading {where} or a task after it: "
+        "no row from there on was committed",
+        hint="it was killed by a signal: out of memory, or a crash reading a line. Run the ingest again "
+        "(what was committed is not counted twice); if it dies again, set TOKMETER_NO_ACCEL=1 to read "
+        "capture logs without the compiled accelerator, or TOKMETER_WORKERS=1, and report the file",
+    )
 
 
 def fix_line_numbers(result: TaskResult, lines_before: dict[Path, int]) -> None:
