@@ -97,7 +97,9 @@ def _key_id(key_id: str, fingerprint: str, where: str) -> KeyId:
     return KeyId(key_id, fingerprint, found, where)
 
 
-def _read_map(path: Path, where: str, digest: hashlib._Hash) -> list[KeyId]:
+def map_rows(path: Path, where: str, digest: hashlib._Hash) -> list[list[str]]:
+    """The rows of a CSV map file the attribution file names (``where``), its bytes added to ``digest``
+    (the attribution's digest: an edited map is new attribution)."""
     try:
         data = path.read_bytes()
         text = data.decode("utf-8-sig")
@@ -109,6 +111,11 @@ def _read_map(path: Path, where: str, digest: hashlib._Hash) -> list[KeyId]:
         ) from None
     digest.update(data)
     rows = list(csv.reader(text.splitlines()))
+    return rows
+
+
+def _read_map(path: Path, where: str, digest: hashlib._Hash) -> list[KeyId]:
+    rows = map_rows(path, where, digest)
     if rows and len(rows[0]) < 2:
         raise ConfigError(
             f"{path}:1: expected a header row of two columns, got {len(rows[0])}",

@@ -22,7 +22,6 @@ content of an ``api_key`` map (it may hold keys pasted by mistake).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import tomllib
@@ -33,7 +32,7 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..extract.attribution import Keep, fingerprint_key, is_secret_name, is_text_path, key_digest
-from .keys import KeyId, load_keys
+from .keys import KeyId, load_keys, map_rows
 
 OWNER_DIMENSIONS = ("user", "team", "project", "session")
 TAG_PREFIX = "tag:"
@@ -178,17 +177,7 @@ def _regex(pattern: str, where: str) -> str:
 
 def _read_map(path: Path, where: str, keys: bool, digest: hashlib._Hash) -> tuple[tuple[str, str], ...]:
     """The map file's (value, owner) pairs; an ``api_key`` map matched on the fingerprints' digests."""
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(
-            f"{where}: map {path}: cannot read it: {reason}",
-            hint="a relative map path is relative to the attribution file",
-        ) from None
-    digest.update(data)
-    rows = list(csv.reader(text.splitlines()))
+    rows = map_rows(path, where, digest)
     pairs: dict[str, str] = {}
     for number, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
