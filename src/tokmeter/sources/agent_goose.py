@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,7 @@ import orjson
 
 from ..capture import BadCapture, Capture, session_total_id
 from .agent_opencode import SQLITE_HEADER
-from .agent_usage import checked, count, earliest_times, text, usage_capture
+from .agent_usage import checked, count, earliest_times, table_rows, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
 
@@ -68,17 +67,13 @@ def read(
     del opener, options
     source = str(path)
     try:
-        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
-            present = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-            # the column names are ours (those the table lacks read as NULL), never the file's
-            chosen = ", ".join(name if name in present else f"NULL AS {name}" for name in _COLUMNS)
-            rows = db.execute(f"SELECT rowid, {chosen} FROM sessions ORDER BY rowid").fetchall()
-        started = _message_starts(path, [dict(zip(_COLUMNS, values, strict=True)) for _, *values in rows])
+        rows = table_rows(path, "sessions", _COLUMNS)
+        started = _message_starts(path, rows)
     except sqlite3.Error as exc:
         yield BadCapture(source, 0, f"cannot read the sessions table ({exc})", None, FORMAT)
         return
-    for rowid, *values in rows:
-        row = dict(zip(_COLUMNS, values, strict=True))
+    for row in rows:
+        rowid = row["rowid"]
         row["created_at"] = _created(row["created_at"]) or started.get(row["id"])
         make = partial(_capture, row, source, rowid, file_time)
         capture = checked(FORMAT, source, rowid, rowid, make)
