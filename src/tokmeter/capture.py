@@ -80,6 +80,12 @@ class Capture:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
 
 
+def invalid_json(exc: ValueError) -> str:
+    """A bad capture's reason for text that is not JSON: the decoder's reason without its position, which
+    may quote the text (``orjson.JSONDecodeError``)."""
+    return f"not valid JSON ({str(exc).split(':', 1)[0][:80]})"
+
+
 @dataclass(frozen=True, slots=True)
 class EscapedBody:
     """A capture log's SSE body left as it is in its record's line: ``line[start:end]`` is the content of

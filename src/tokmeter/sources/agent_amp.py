@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -54,7 +54,7 @@ def read(
     try:
         thread = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        yield BadCapture(source, 0, invalid_json(exc), None, FORMAT)
         return
     thread_id = text(thread.get("id")) if isinstance(thread, dict) else None
     if thread_id is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -63,7 +63,7 @@ def read(
     try:
         messages = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        yield BadCapture(source, 0, invalid_json(exc), None, FORMAT)
         return
     chat, project = path.parent.name, path.parent.parent.parent.name
     channel = path.parents[4].name if len(path.parents) > 4 else "manicode"

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import checked, count, text, usage_capture, whole
 from .claude_code import Opener
 from .options import ReadOptions
@@ -85,9 +85,7 @@ def read(
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                yield BadCapture(
-                    source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT
-                )
+                yield BadCapture(source, here, invalid_json(exc), number, FORMAT)
                 continue
             call = _call(record, number, here)
             if call is not None:

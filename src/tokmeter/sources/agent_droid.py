@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture, session_total_id
+from ..capture import BadCapture, Capture, invalid_json, session_total_id
 from ..errors import BadCaptureError, TokmeterError
 from ..extract import parse_timestamp
 from .agent_usage import beyond_parts, checked, count, text, usage_capture
@@ -57,7 +57,7 @@ def read(
     try:
         settings = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        yield BadCapture(source, 0, invalid_json(exc), None, FORMAT)
         return
     found = checked(FORMAT, source, 0, None, partial(_capture, settings, path, file_time, opener))
     if found is not None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -51,7 +51,7 @@ def read(
     try:
         records = None if ".jsonl" in path.suffixes else [orjson.loads(data)]
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, FORMAT)
+        yield BadCapture(source, 0, invalid_json(exc), None, FORMAT)
         return
     if records is None:
         records = _lines(data)

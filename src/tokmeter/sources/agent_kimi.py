@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import BadCount, beyond_parts, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -56,7 +56,7 @@ def read(
             try:
                 line = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                reason = f"not valid JSON ({str(exc).split(':', 1)[0][:80]})"
+                reason = invalid_json(exc)
                 yield BadCapture(source, here, reason, number, FORMAT)
                 continue
             message = line.get("message") if isinstance(line, dict) else None

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -69,7 +69,7 @@ def read(
     try:
         message = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", None, fmt)
+        yield BadCapture(source, 0, invalid_json(exc), None, fmt)
         return
     if isinstance(message, dict):
         make = partial(_capture, message, None, None, source, 0, None, file_time, fmt)

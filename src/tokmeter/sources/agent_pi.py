@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import beyond_parts, checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -63,9 +63,7 @@ def read(
             try:
                 entry = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                yield BadCapture(
-                    source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, fmt
-                )
+                yield BadCapture(source, here, invalid_json(exc), number, fmt)
                 continue
             if not isinstance(entry, dict):
                 continue

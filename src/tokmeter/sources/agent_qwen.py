@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .agent_usage import checked, count, text, usage_capture
 from .claude_code import Opener
 from .options import ReadOptions
@@ -52,7 +52,7 @@ def read(
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                reason = f"not valid JSON ({str(exc).split(':', 1)[0][:80]})"
+                reason = invalid_json(exc)
                 yield BadCapture(source, here, reason, number, FORMAT)
                 continue
             if isinstance(record, dict) and record.get("type") == "assistant":

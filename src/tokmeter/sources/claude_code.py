@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .options import ReadOptions
 
 FORMAT = "claude-code"
@@ -118,9 +118,7 @@ def _usage_lines(handle: IO[bytes], source: str, session: str) -> Iterator[_Line
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadCapture(
-                source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT
-            )
+            yield BadCapture(source, here, invalid_json(exc), number, FORMAT)
             continue
         record = _usage_record(doc)
         if record is not None:

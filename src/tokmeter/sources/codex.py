@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from .claude_code import Opener, os_user
 from .options import ReadOptions
 
@@ -78,9 +78,7 @@ def read_codex(
         try:
             item = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadCapture(
-                source, here, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", number, FORMAT
-            )
+            yield BadCapture(source, here, invalid_json(exc), number, FORMAT)
             continue
         if isinstance(item, dict) and isinstance(item.get("payload"), dict):
             capture = _apply(item, session, source, here, number, file_time)

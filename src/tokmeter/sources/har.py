@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 from ..extract.attribution import header_key
 from ..extract.detect import api_from_path
 
@@ -46,7 +46,7 @@ def read_har(handle: IO[bytes], source: str, file_time: datetime | None) -> Iter
     try:
         doc = orjson.loads(handle.read())
     except orjson.JSONDecodeError as exc:
-        yield BadCapture(source, 0, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", format=FORMAT)
+        yield BadCapture(source, 0, invalid_json(exc), format=FORMAT)
         return
     log = doc.get("log") if isinstance(doc, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None

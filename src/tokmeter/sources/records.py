@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from ..capture import BadCapture, Capture, fingerprint
+from ..capture import BadCapture, Capture, fingerprint, invalid_json
 from ..config import settings
 from .capture_log import LineReader
 from .options import ReadOptions
@@ -112,7 +112,7 @@ def _line(
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        yield bad(f"not valid JSON ({str(exc).split(':', 1)[0][:80]})")
+        yield bad(invalid_json(exc))
         return
     if not isinstance(record, dict):
         yield bad(f"a {fmt} record must be a JSON object, got {type(record).__name__}")

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..capture import BadCapture, Capture
+from ..capture import BadCapture, Capture, invalid_json
 
 FORMAT = "token-log"
 
@@ -43,7 +43,7 @@ def _parse(
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return BadCapture(source, offset, f"not valid JSON ({str(exc).split(':', 1)[0][:80]})", line, FORMAT)
+        return BadCapture(source, offset, invalid_json(exc), line, FORMAT)
     if not isinstance(record, dict):
         return BadCapture(
             source,
